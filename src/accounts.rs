@@ -1,0 +1,368 @@
+//! User management: validation, the rules that stop privilege escalation, and the audit
+//! events, shared by the pages, the API and the command line. No HTTP in here.
+
+use std::path::Path;
+
+use crate::auth::password::{self, Hasher};
+use crate::auth::permissions::Role;
+use crate::auth::{tokens, Proof};
+use crate::error::{Error, Result};
+use crate::store::{api_keys, events, users, Store};
+
+pub const MAX_USERNAME: usize = 64;
+pub const MAX_DISPLAY_NAME: usize = 200;
+pub const MAX_PURPOSE: usize = 200;
+
+/// The file the first administrator's password is written to.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+pub struct NewUserInput {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub password: String,
+    pub roles: Vec<String>,
+    pub is_active: bool,
+}
+
+#[derive(Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub is_active: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub password: Option<String>,
+}
+
+pub fn check_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(Error::bad("Username", "is required"));
+    }
+    if username.chars().count() > MAX_USERNAME {
+        return Err(Error::bad("Username", format!("must be at most {MAX_USERNAME} characters")));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+    {
+        return Err(Error::bad(
+            "Username",
+            "may contain only letters, digits and . _ @ -",
+        ));
+    }
+    Ok(())
+}
+
+fn check_display_name(name: &str) -> Result<()> {
+    if name.chars().count() > MAX_DISPLAY_NAME {
+        return Err(Error::bad(
+            "DisplayName",
+            format!("must be at most {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::bad("DisplayName", "must not contain control characters"));
+    }
+    Ok(())
+}
+
+pub fn parse_roles(names: &[String]) -> Result<Vec<Role>> {
+    let mut roles = Vec::new();
+    for name in names {
+        let role = Role::by_name(name).ok_or_else(|| {
+            let valid: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+            Error::bad(
+                "Roles",
+                format!("unknown role '{name}'; valid roles: {}", valid.join(", ")),
+            )
+        })?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles.sort();
+    Ok(roles)
+}
+
+fn user_ref(user: &users::User) -> Vec<String> {
+    vec![format!("Users-{}", user.id)]
+}
+
+/// Only a System Administrator may make or touch a System Administrator.
+fn check_escalation(proof: &Proof, target_is_admin: bool, grants_admin: bool) -> Result<()> {
+    if (target_is_admin || grants_admin) && !proof.actor().is_admin() {
+        return Err(Error::Forbidden(
+            "Only a System Administrator can grant the System Administrator role or change a System Administrator."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create_user(
+    store: &Store,
+    hasher: &Hasher,
+    proof: &Proof,
+    input: NewUserInput,
+) -> Result<users::User> {
+    let username = input.username.trim().to_string();
+    check_username(&username)?;
+    let display_name = input
+        .display_name
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
+    check_display_name(&display_name)?;
+    password::check_policy("Password", &input.password)?;
+    let roles = parse_roles(&input.roles)?;
+    check_escalation(proof, false, roles.contains(&Role::SystemAdministrator))?;
+    let password_hash = hasher.hash(input.password).await?;
+    let new = users::NewUser {
+        username,
+        display_name,
+        password_hash,
+        is_active: input.is_active,
+        roles,
+    };
+    store
+        .change(proof, move |tx| {
+            let user = users::create(tx, &new)?;
+            let roles: Vec<&str> = user.roles.iter().map(|r| r.name()).collect();
+            events::record(
+                tx,
+                "UserCreated",
+                &format!("Created user {} with roles [{}]", user.username, roles.join(", ")),
+                &user_ref(&user),
+            )?;
+            Ok(user)
+        })
+        .await
+}
+
+pub async fn update_user(
+    store: &Store,
+    hasher: &Hasher,
+    proof: &Proof,
+    user_id: i64,
+    update: UserUpdate,
+) -> Result<users::User> {
+    let display_name = update.display_name.map(|d| d.trim().to_string());
+    if let Some(name) = &display_name {
+        if name.is_empty() {
+            return Err(Error::bad("DisplayName", "must not be empty"));
+        }
+        check_display_name(name)?;
+    }
+    let roles = update.roles.as_deref().map(parse_roles).transpose()?;
+    let password_hash = match update.password {
+        Some(p) => {
+            password::check_policy("Password", &p)?;
+            Some(hasher.hash(p).await?)
+        }
+        None => None,
+    };
+    let is_active = update.is_active;
+    store
+        .change(proof, move |tx| {
+            let user = users::find(tx, user_id)?
+                .ok_or_else(|| Error::NotFound(format!("User Users-{user_id} was not found.")))?;
+            let grants_admin = roles
+                .as_ref()
+                .is_some_and(|r| r.contains(&Role::SystemAdministrator));
+            check_escalation(
+                tx.proof(),
+                user.roles.contains(&Role::SystemAdministrator),
+                grants_admin,
+            )?;
+            let loses_admin = user.is_active
+                && user.roles.contains(&Role::SystemAdministrator)
+                && (is_active == Some(false)
+                    || roles
+                        .as_ref()
+                        .is_some_and(|r| !r.contains(&Role::SystemAdministrator)));
+            if loses_admin && users::count_active_with_role(tx, Role::SystemAdministrator)? <= 1 {
+                return Err(Error::Conflict(
+                    "This is the last active System Administrator; keep at least one.".into(),
+                ));
+            }
+            let related = user_ref(&user);
+            if let Some(name) = &display_name {
+                if *name != user.display_name {
+                    users::set_display_name(tx, user_id, name)?;
+                    let message = format!("Changed display name of {} to {name}", user.username);
+                    events::record(tx, "UserEdited", &message, &related)?;
+                }
+            }
+            if let Some(roles) = &roles {
+                if *roles != user.roles {
+                    users::set_roles(tx, user_id, roles)?;
+                    let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+                    let message = format!("Set roles of {} to [{}]", user.username, names.join(", "));
+                    events::record(tx, "UserRolesChanged", &message, &related)?;
+                }
+            }
+            if let Some(active) = is_active {
+                if active != user.is_active {
+                    users::set_active(tx, user_id, active)?;
+                    let (category, verb) = if active {
+                        ("UserActivated", "Activated")
+                    } else {
+                        ("UserDeactivated", "Deactivated")
+                    };
+                    events::record(tx, category, &format!("{verb} user {}", user.username), &related)?;
+                }
+            }
+            if let Some(hash) = &password_hash {
+                users::set_password(tx, user_id, hash, None)?;
+                let message = format!("Reset the password of {}", user.username);
+                events::record(tx, "UserPasswordChanged", &message, &related)?;
+            }
+            users::find(tx, user_id)?
+                .ok_or_else(|| Error::NotFound(format!("User Users-{user_id} was not found.")))
+        })
+        .await
+}
+
+/// A user changing their own password: the current one must match. Other sessions of
+/// the user end; `keep_session` (the caller's own) stays.
+pub async fn change_own_password(
+    store: &Store,
+    hasher: &Hasher,
+    proof: &Proof,
+    current: String,
+    new: String,
+    keep_session: Option<String>,
+) -> Result<()> {
+    let user_id = proof
+        .actor()
+        .user_id
+        .ok_or_else(|| Error::bad("User", "only a signed-in user has a password to change"))?;
+    password::check_policy("NewPassword", &new)?;
+    let stored = store.read(move |c| users::password_hash(c, user_id)).await?;
+    if !hasher.verify(current, stored).await? {
+        return Err(Error::bad("CurrentPassword", "is not correct"));
+    }
+    let hash = hasher.hash(new).await?;
+    store
+        .change(proof, move |tx| {
+            users::set_password(tx, user_id, &hash, keep_session.as_deref())?;
+            let username = tx.proof().actor().username.clone();
+            events::record(
+                tx,
+                "UserPasswordChanged",
+                &format!("{username} changed their password"),
+                &[format!("Users-{user_id}")],
+            )
+        })
+        .await?;
+    Ok(())
+}
+
+/// Resets a password by username (the command line's `user set-password`).
+pub async fn set_password_by_name(
+    store: &Store,
+    hasher: &Hasher,
+    proof: &Proof,
+    username: &str,
+    password: String,
+) -> Result<()> {
+    let name = username.to_string();
+    let user = store
+        .read(move |c| users::find_by_username(c, &name))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("No user named '{username}'.")))?;
+    let update = UserUpdate {
+        password: Some(password),
+        ..UserUpdate::default()
+    };
+    update_user(store, hasher, proof, user.id, update).await?;
+    Ok(())
+}
+
+/// Who may manage `target_id`'s API keys: the user themself, or a System Administrator.
+fn check_key_owner(proof: &Proof, target_id: i64) -> Result<()> {
+    if proof.actor().user_id == Some(target_id) || proof.actor().is_admin() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "You can manage only your own API keys.".into(),
+        ))
+    }
+}
+
+/// Creates an API key for `user_id`; returns the key, which is shown only this once.
+pub async fn create_api_key(
+    store: &Store,
+    proof: &Proof,
+    user_id: i64,
+    purpose: &str,
+) -> Result<(api_keys::ApiKey, String)> {
+    check_key_owner(proof, user_id)?;
+    let purpose = purpose.trim().to_string();
+    if purpose.is_empty() {
+        return Err(Error::bad("Purpose", "is required"));
+    }
+    if purpose.chars().count() > MAX_PURPOSE {
+        return Err(Error::bad("Purpose", format!("must be at most {MAX_PURPOSE} characters")));
+    }
+    let key = tokens::new_api_key();
+    let hash = tokens::sha256_hex(&key);
+    let created = store
+        .change(proof, move |tx| {
+            let user = users::find(tx, user_id)?
+                .ok_or_else(|| Error::NotFound(format!("User Users-{user_id} was not found.")))?;
+            let created = api_keys::create(tx, user_id, &purpose, &hash)?;
+            let message = format!("Created API key '{purpose}' for {}", user.username);
+            events::record(tx, "ApiKeyCreated", &message, &user_ref(&user))?;
+            Ok(created)
+        })
+        .await?;
+    Ok((created, key))
+}
+
+pub async fn revoke_api_key(store: &Store, proof: &Proof, user_id: i64, key_id: i64) -> Result<()> {
+    check_key_owner(proof, user_id)?;
+    store
+        .change(proof, move |tx| {
+            let purpose = api_keys::delete(tx, user_id, key_id)?
+                .ok_or_else(|| Error::NotFound(format!("API key {key_id} was not found.")))?;
+            let message = format!("Revoked API key '{purpose}' of Users-{user_id}");
+            events::record(tx, "ApiKeyRevoked", &message, &[format!("Users-{user_id}")])?;
+            Ok(())
+        })
+        .await
+}
+
+/// On a database without users: creates `admin` as System Administrator with a random
+/// password, writes the password to `<data-dir>/initial-admin-password` (mode 0600) and
+/// returns it so that the caller can print it once.
+pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>> {
+    if store.read_now(users::count)? > 0 {
+        return Ok(None);
+    }
+    let proof = Proof::system();
+    let password = tokens::new_password();
+    let new = users::NewUser {
+        username: "admin".into(),
+        display_name: "Administrator".into(),
+        password_hash: password::hash_now(&password)?,
+        is_active: true,
+        roles: vec![Role::SystemAdministrator],
+    };
+    let created = store.change_now(&proof, |tx| {
+        if users::count(tx)? > 0 {
+            return Ok(false);
+        }
+        let user = users::create(tx, &new)?;
+        events::record(
+            tx,
+            "UserCreated",
+            "Created the first administrator, admin",
+            &user_ref(&user),
+        )?;
+        Ok(true)
+    })?;
+    if !created {
+        return Ok(None);
+    }
+    crate::files::write_private(&data_dir.join(INITIAL_PASSWORD_FILE), password.as_bytes())?;
+    Ok(Some(password))
+}

@@ -1,0 +1,134 @@
+//! The JSON API, in Octopus's resource shapes: one file per area. Helpers here: the JSON
+//! body guard that turns every malformed body into a 400 naming the problem, Octopus's
+//! paged collection, and id parsing.
+
+pub mod events;
+pub mod status;
+pub mod users;
+
+use rocket::data::{Data, FromData, ToByteUnit};
+use rocket::outcome::Outcome;
+use rocket::request::Request;
+use rocket::serde::json::Json;
+use rocket::Route;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+pub fn routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    routes.extend(status::routes());
+    routes.extend(users::routes());
+    routes.extend(events::routes());
+    routes
+}
+
+/// A JSON request body. Never fails as a guard: a body that is not UTF-8, too large, not
+/// JSON, or not of the expected shape becomes `Err(400)` with serde's description (which
+/// names the field), for the handler to return.
+pub struct Body<T>(pub Result<T>);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> Result<T> {
+        self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
+    type Error = ();
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+        let limit = req.limits().get("json").unwrap_or_else(|| 256.kibibytes());
+        let parsed = match data.open(limit).into_bytes().await {
+            Err(e) => Err(Error::bad("body", format!("could not be read: {e}"))),
+            Ok(bytes) if !bytes.is_complete() => Err(Error::bad(
+                "body",
+                format!("is larger than the limit of {limit}"),
+            )),
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Err(_) => Err(Error::bad("body", "is not valid UTF-8")),
+                Ok(text) if text.trim().is_empty() => Err(Error::bad("body", "is empty; a JSON object is required")),
+                Ok(text) => serde_json::from_str(text).map_err(|e| {
+                    Error::BadRequest(
+                        format!("The request body is not valid: {e}"),
+                        vec![e.to_string()],
+                    )
+                }),
+            },
+        };
+        Outcome::Success(Body(parsed))
+    }
+}
+
+/// Octopus's paged collection.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Collection<T: Serialize> {
+    pub item_type: &'static str,
+    pub total_results: i64,
+    pub items_per_page: i64,
+    pub number_of_pages: i64,
+    pub last_page_number: i64,
+    pub items: Vec<T>,
+}
+
+impl<T: Serialize> Collection<T> {
+    pub fn new(item_type: &'static str, items: Vec<T>, total: i64, take: i64) -> Json<Collection<T>> {
+        let pages = if take == 0 { 0 } else { (total + take - 1) / take };
+        Json(Collection {
+            item_type,
+            total_results: total,
+            items_per_page: take,
+            number_of_pages: pages,
+            last_page_number: (pages - 1).max(0),
+            items,
+        })
+    }
+}
+
+pub const DEFAULT_TAKE: i64 = 30;
+pub const MAX_TAKE: i64 = 1000;
+
+/// Parses Octopus's `skip` and `take` query parameters.
+pub fn paging(skip: Option<&str>, take: Option<&str>) -> Result<(i64, i64)> {
+    let number = |name: &str, value: Option<&str>, default: i64| -> Result<i64> {
+        match value {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| Error::bad(name, format!("must be a non-negative integer, not '{v}'"))),
+        }
+    };
+    let skip = number("skip", skip, 0)?;
+    let take = number("take", take, DEFAULT_TAKE)?.min(MAX_TAKE);
+    Ok((skip, take))
+}
+
+/// Parses an Octopus id such as `Users-12` into its number; anything else is a 404.
+pub fn parse_id(prefix: &str, id: &str) -> Result<i64> {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::NotFound(format!("No {prefix} resource has the id '{id}'.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_paging() {
+        assert_eq!(parse_id("Users", "Users-12").unwrap(), 12);
+        assert!(parse_id("Users", "Users-x").is_err());
+        assert!(parse_id("Users", "Events-1").is_err());
+        assert!(parse_id("Users", "Users-0").is_err());
+        assert_eq!(paging(None, None).unwrap(), (0, DEFAULT_TAKE));
+        assert_eq!(paging(Some("5"), Some("5000")).unwrap(), (5, MAX_TAKE));
+        assert!(paging(Some("-1"), None).unwrap_err().to_string().starts_with("skip:"));
+    }
+}

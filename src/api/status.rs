@@ -1,0 +1,54 @@
+//! `GET /api`, `/api/health`, `/api/serverstatus`.
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Route, State};
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::App;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![root, health, server_status]
+}
+
+/// The API's root document, as Octopus clients expect to find first.
+#[rocket::get("/")]
+fn root() -> Json<Value> {
+    Json(json!({
+        "Application": "drydock",
+        "Version": VERSION,
+        "ApiVersion": "3.0.0",
+        "Links": {
+            "Self": "/api",
+            "CurrentUser": "/api/users/me",
+            "Users": "/api/users{/id}{?skip,take}",
+            "Events": "/api/events{?skip,take}",
+            "ServerStatus": "/api/serverstatus",
+            "Health": "/api/health"
+        }
+    }))
+}
+
+/// 200 when the database answers, 503 otherwise. Needs no sign-in (for load balancers).
+#[rocket::get("/health")]
+async fn health(app: &State<App>) -> (Status, Json<Value>) {
+    match app.store.ping().await {
+        Ok(()) => (Status::Ok, Json(json!({"Status": "OK"}))),
+        Err(e) => (
+            Status::ServiceUnavailable,
+            Json(json!({"Status": "Unavailable", "ErrorMessage": e.public_message()})),
+        ),
+    }
+}
+
+#[rocket::get("/serverstatus")]
+async fn server_status(_caller: Caller) -> Json<Value> {
+    Json(json!({
+        "Id": "serverstatus",
+        "Version": VERSION,
+        "Links": {"Self": "/api/serverstatus"}
+    }))
+}

@@ -1,0 +1,359 @@
+//! The request guards. Only this module reads the session cookie and the API-key
+//! headers, and only it (through [`Proof::for_request`]) hands out the proof that the
+//! store's `change` demands.
+//!
+//! - [`Caller`]: who is calling (session cookie, `X-Octopus-ApiKey`, `Authorization: Bearer`).
+//! - [`Allowed<R>`]: a caller holding requirement `R` (reads).
+//! - [`Change<R>`]: a change without a form body (JSON API): Origin, caller, CSRF header for
+//!   cookie sessions, requirement `R`.
+//! - [`FormChange<R, T>`]: a change from an HTML form: Origin, caller, the form's CSRF field,
+//!   requirement `R`, then the form's fields as `T`.
+//!
+//! A guard that refuses stores its [`Error`] in the request's local cache, so that the
+//! catcher answers with the precise message (see `web::catchers`).
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Mutex;
+
+use rocket::data::{Data, FromData, ToByteUnit};
+use rocket::form::{Form, FromForm};
+use rocket::http::{RawStr, Status};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+
+use super::permissions::Permission;
+use super::proof::{Proof, Via};
+use super::session::{self, Caller, SESSION_COOKIE};
+use super::tokens::constant_time_eq;
+use crate::error::Error;
+use crate::App;
+
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+const FORM_LIMIT_KIB: u64 = 64;
+
+/// The error a guard refused with, for the catcher.
+#[derive(Default)]
+pub struct GuardFailure(Mutex<Option<Error>>);
+
+impl GuardFailure {
+    pub fn take(req: &Request<'_>) -> Option<Error> {
+        req.local_cache(GuardFailure::default)
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+    }
+}
+
+fn remember(req: &Request<'_>, error: Error) -> Status {
+    let status = error.status();
+    if let Ok(mut slot) = req.local_cache(GuardFailure::default).0.lock() {
+        slot.get_or_insert(error);
+    }
+    status
+}
+
+fn app<'r>(req: &'r Request<'_>) -> Result<&'r App, Error> {
+    req.rocket()
+        .state::<App>()
+        .ok_or_else(|| Error::Internal("application state is missing".into()))
+}
+
+/// Resolves the caller once per request.
+struct Resolved(Result<Option<Caller>, Error>);
+
+async fn resolve(req: &Request<'_>) -> Result<Option<Caller>, Error> {
+    let app = app(req)?;
+    let bearer = req
+        .headers()
+        .get_one("Authorization")
+        .and_then(|h| h.strip_prefix("Bearer "));
+    if let Some(key) = req.headers().get_one("X-Octopus-ApiKey").or(bearer) {
+        // A key that was sent but is wrong is a 401, not a fall-back to the cookie.
+        return match session::from_api_key(&app.store, key.trim()).await? {
+            Some(caller) => Ok(Some(caller)),
+            None => Err(Error::Unauthorized),
+        };
+    }
+    match req.cookies().get(SESSION_COOKIE) {
+        Some(cookie) => session::from_session(&app.store, &app.config, cookie.value()).await,
+        None => Ok(None),
+    }
+}
+
+/// The caller, if any (`Ok(None)` when nobody is signed in).
+pub async fn caller_of<'r>(req: &'r Request<'_>) -> &'r Result<Option<Caller>, Error> {
+    &req.local_cache_async(async { Resolved(resolve(req).await) })
+        .await
+        .0
+}
+
+async fn signed_in(req: &Request<'_>) -> Result<Caller, Error> {
+    match caller_of(req).await {
+        Ok(Some(caller)) => Ok(caller.clone()),
+        Ok(None) => Err(Error::Unauthorized),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn outcome<T>(req: &Request<'_>, result: Result<T, Error>) -> request::Outcome<T, ()> {
+    match result {
+        Ok(value) => Outcome::Success(value),
+        Err(e) => Outcome::Error((remember(req, e), ())),
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Caller {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        outcome(req, signed_in(req).await)
+    }
+}
+
+/// What a route requires of its caller: a permission, or only being signed in.
+pub trait Requirement: Send + Sync + 'static {
+    const PERMISSION: Option<Permission>;
+}
+
+/// The requirement markers, one per permission, named as the permissions.
+pub mod need {
+    use super::{Permission, Requirement};
+
+    /// Any signed-in user.
+    pub struct SignedIn;
+    impl Requirement for SignedIn {
+        const PERMISSION: Option<Permission> = None;
+    }
+
+    macro_rules! requirements {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl Requirement for $name {
+                const PERMISSION: Option<Permission> = Some(Permission::$name);
+            }
+        )*};
+    }
+    requirements!(
+        AdministerSystem, ProjectView, ProjectCreate, ProjectEdit, ProjectDelete,
+        EnvironmentView, EnvironmentCreate, EnvironmentEdit, ReleaseCreate, DeploymentCreate,
+        TaskView, TaskCreate, TaskCancel, EventView, UserView, UserEdit
+    );
+}
+
+fn require<R: Requirement>(caller: &Caller) -> Result<(), Error> {
+    match R::PERMISSION {
+        Some(p) if !caller.can(p) => Err(Error::Forbidden(format!(
+            "You do not have permission to do that: it requires the {p} permission."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A signed-in caller holding `R`: the guard for reads.
+pub struct Allowed<R: Requirement> {
+    pub caller: Caller,
+    _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement> Deref for Allowed<R> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, R: Requirement> FromRequest<'r> for Allowed<R> {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = signed_in(req).await.and_then(|caller| {
+            require::<R>(&caller)?;
+            Ok(Allowed {
+                caller,
+                _requirement: PhantomData,
+            })
+        });
+        outcome(req, result)
+    }
+}
+
+/// Refuses a request whose `Origin` is not this server (cross-site form posts).
+pub fn check_origin(req: &Request<'_>) -> Result<(), Error> {
+    let Some(origin) = req.headers().get_one("Origin") else {
+        return Ok(());
+    };
+    let host = req.headers().get_one("Host").unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "Cross-site request refused: Origin '{origin}' is not this server."
+        )))
+    }
+}
+
+fn check_csrf(caller: &Caller, sent: Option<&str>) -> Result<(), Error> {
+    match &caller.session {
+        // API keys are not sent automatically by browsers: no CSRF token needed.
+        None => Ok(()),
+        Some(session) => match sent {
+            Some(token) if constant_time_eq(token, &session.csrf_token) => Ok(()),
+            _ => Err(Error::Forbidden(
+                "The form has expired or did not come from this server (CSRF token missing or wrong). Reload the page and try again."
+                    .into(),
+            )),
+        },
+    }
+}
+
+/// The one decision "may this request change anything": Origin, caller, CSRF, then the
+/// requirement. Maintenance mode's check belongs here too, and again in the store's
+/// transaction (`store::admit`).
+async fn admit_change<R: Requirement>(
+    req: &Request<'_>,
+    csrf: Option<&str>,
+) -> Result<(Caller, Proof), Error> {
+    check_origin(req)?;
+    let caller = signed_in(req).await?;
+    check_csrf(&caller, csrf)?;
+    require::<R>(&caller)?;
+    let proof = Proof::for_request(caller.actor(), caller.via);
+    Ok((caller, proof))
+}
+
+/// A change without a form body (the JSON API, or a button that posts nothing).
+pub struct Change<R: Requirement> {
+    pub caller: Caller,
+    pub proof: Proof,
+    _requirement: PhantomData<R>,
+}
+
+#[rocket::async_trait]
+impl<'r, R: Requirement> FromRequest<'r> for Change<R> {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let csrf = req.headers().get_one(CSRF_HEADER);
+        let result = admit_change::<R>(req, csrf).await.map(|(caller, proof)| Change {
+            caller,
+            proof,
+            _requirement: PhantomData,
+        });
+        outcome(req, result)
+    }
+}
+
+#[derive(FromForm)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
+/// The form of a button that posts nothing but its CSRF token.
+#[derive(FromForm)]
+pub struct NoFields {
+    pub csrf_token: Option<String>,
+}
+
+/// A change from an HTML form, with the form's fields as `T`.
+pub struct FormChange<R: Requirement, T> {
+    pub caller: Caller,
+    pub proof: Proof,
+    pub form: T,
+    _requirement: PhantomData<R>,
+}
+
+async fn read_form(req: &Request<'_>, data: Data<'_>) -> Result<String, Error> {
+    let limit = req
+        .limits()
+        .get("form")
+        .unwrap_or_else(|| FORM_LIMIT_KIB.kibibytes());
+    let body = data
+        .open(limit)
+        .into_string()
+        .await
+        .map_err(|_| Error::bad("body", "the form is not valid UTF-8"))?;
+    if !body.is_complete() {
+        return Err(Error::bad("body", "the form is too large"));
+    }
+    Ok(body.into_inner())
+}
+
+fn form_errors(errors: rocket::form::Errors<'_>) -> Error {
+    let messages: Vec<String> = errors
+        .iter()
+        .map(|e| match e.name.as_ref() {
+            Some(name) => format!("{name}: {}", e.kind),
+            None => e.kind.to_string(),
+        })
+        .collect();
+    let first = messages.first().cloned().unwrap_or_else(|| "invalid form".into());
+    Error::BadRequest(format!("The form could not be read: {first}"), messages)
+}
+
+#[rocket::async_trait]
+impl<'r, R, T> FromData<'r> for FormChange<R, T>
+where
+    R: Requirement,
+    T: for<'a> FromForm<'a> + Send + 'static,
+{
+    type Error = ();
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+        let result = async {
+            let body = read_form(req, data).await?;
+            let raw = RawStr::new(&body);
+            let csrf = Form::<CsrfField>::parse_encoded(raw)
+                .ok()
+                .and_then(|f| f.csrf_token);
+            let (caller, proof) = admit_change::<R>(req, csrf.as_deref()).await?;
+            let form = Form::<T>::parse_encoded(raw).map_err(form_errors)?;
+            Ok(FormChange {
+                caller,
+                proof,
+                form,
+                _requirement: PhantomData,
+            })
+        }
+        .await;
+        match result {
+            Ok(v) => Outcome::Success(v),
+            Err(e) => Outcome::Error((remember(req, e), ())),
+        }
+    }
+}
+
+/// A form post by a signed-in browser session whose only effect is on the session
+/// itself (sign out): Origin and CSRF are checked, no proof is issued.
+pub struct SessionForm {
+    pub caller: Caller,
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for SessionForm {
+    type Error = ();
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+        let result = async {
+            check_origin(req)?;
+            let body = read_form(req, data).await?;
+            let csrf = Form::<CsrfField>::parse_encoded(RawStr::new(&body))
+                .ok()
+                .and_then(|f| f.csrf_token);
+            let caller = signed_in(req).await?;
+            if caller.via != Via::SessionCookie {
+                return Err(Error::bad("session", "only a browser session can sign out"));
+            }
+            check_csrf(&caller, csrf.as_deref())?;
+            Ok(SessionForm { caller })
+        }
+        .await;
+        match result {
+            Ok(v) => Outcome::Success(v),
+            Err(e) => Outcome::Error((remember(req, e), ())),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Permissions and built-in roles, named exactly as Octopus names them (SPEC 3.2).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    AdministerSystem,
+    ProjectView,
+    ProjectCreate,
+    ProjectEdit,
+    ProjectDelete,
+    EnvironmentView,
+    EnvironmentCreate,
+    EnvironmentEdit,
+    ReleaseCreate,
+    DeploymentCreate,
+    TaskView,
+    TaskCreate,
+    TaskCancel,
+    EventView,
+    UserView,
+    UserEdit,
+}
+
+use Permission::*;
+
+impl Permission {
+    pub const ALL: [Permission; 16] = [
+        AdministerSystem,
+        ProjectView,
+        ProjectCreate,
+        ProjectEdit,
+        ProjectDelete,
+        EnvironmentView,
+        EnvironmentCreate,
+        EnvironmentEdit,
+        ReleaseCreate,
+        DeploymentCreate,
+        TaskView,
+        TaskCreate,
+        TaskCancel,
+        EventView,
+        UserView,
+        UserEdit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AdministerSystem => "AdministerSystem",
+            ProjectView => "ProjectView",
+            ProjectCreate => "ProjectCreate",
+            ProjectEdit => "ProjectEdit",
+            ProjectDelete => "ProjectDelete",
+            EnvironmentView => "EnvironmentView",
+            EnvironmentCreate => "EnvironmentCreate",
+            EnvironmentEdit => "EnvironmentEdit",
+            ReleaseCreate => "ReleaseCreate",
+            DeploymentCreate => "DeploymentCreate",
+            TaskView => "TaskView",
+            TaskCreate => "TaskCreate",
+            TaskCancel => "TaskCancel",
+            EventView => "EventView",
+            UserView => "UserView",
+            UserEdit => "UserEdit",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of permissions, as a bit set (16 permissions fit easily).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PermissionSet(u32);
+
+impl PermissionSet {
+    pub fn of(permissions: &[Permission]) -> PermissionSet {
+        PermissionSet(permissions.iter().fold(0, |acc, p| acc | p.bit()))
+    }
+
+    pub fn contains(self, p: Permission) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    pub fn union(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 | other.0)
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Permission::ALL
+            .iter()
+            .filter(|p| self.contains(**p))
+            .map(|p| p.name())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    SystemAdministrator,
+    SystemManager,
+    ProjectLead,
+    ProjectDeployer,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::SystemAdministrator,
+        Role::SystemManager,
+        Role::ProjectLead,
+        Role::ProjectDeployer,
+        Role::Viewer,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::SystemAdministrator => "System Administrator",
+            Role::SystemManager => "System Manager",
+            Role::ProjectLead => "Project Lead",
+            Role::ProjectDeployer => "Project Deployer",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    /// Looks a role up by its name, ignoring case and surrounding space.
+    pub fn by_name(name: &str) -> Option<Role> {
+        let name = name.trim();
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn permissions(self) -> PermissionSet {
+        match self {
+            Role::SystemAdministrator => PermissionSet::of(&Permission::ALL),
+            Role::SystemManager => PermissionSet::of(&Permission::ALL[1..]),
+            Role::ProjectLead => PermissionSet::of(&[
+                ProjectView,
+                ProjectCreate,
+                ProjectEdit,
+                ProjectDelete,
+                EnvironmentView,
+                EnvironmentCreate,
+                EnvironmentEdit,
+                ReleaseCreate,
+                DeploymentCreate,
+                TaskView,
+                TaskCreate,
+                TaskCancel,
+                EventView,
+            ]),
+            Role::ProjectDeployer => PermissionSet::of(&[
+                ProjectView,
+                EnvironmentView,
+                ReleaseCreate,
+                DeploymentCreate,
+                TaskView,
+                TaskCancel,
+            ]),
+            Role::Viewer => PermissionSet::of(&[ProjectView, EnvironmentView, TaskView]),
+        }
+    }
+}
+
+/// The permissions granted by a list of roles.
+pub fn permissions_of(roles: &[Role]) -> PermissionSet {
+    roles
+        .iter()
+        .fold(PermissionSet::default(), |acc, r| acc.union(r.permissions()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_roles_match_the_spec() {
+        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 16);
+        let manager = Role::SystemManager.permissions();
+        assert!(!manager.contains(AdministerSystem));
+        assert_eq!(manager.names().len(), 15);
+        let lead = Role::ProjectLead.permissions();
+        assert!(lead.contains(TaskCreate) && lead.contains(EventView));
+        assert!(!lead.contains(UserView) && !lead.contains(AdministerSystem));
+        assert_eq!(
+            Role::ProjectDeployer.permissions().names(),
+            vec![
+                "ProjectView",
+                "EnvironmentView",
+                "ReleaseCreate",
+                "DeploymentCreate",
+                "TaskView",
+                "TaskCancel"
+            ]
+        );
+        assert_eq!(
+            Role::Viewer.permissions().names(),
+            vec!["ProjectView", "EnvironmentView", "TaskView"]
+        );
+        assert_eq!(Role::by_name(" project deployer"), Some(Role::ProjectDeployer));
+    }
+}

@@ -1,0 +1,91 @@
+//! The proof that a change may be made. The store's `change` entry point demands one, and
+//! outside this module it can only be had from the change guards (`auth::guards`), from
+//! the command line, or from the built-in bootstrap and schedule code: so a route that
+//! skips the guard cannot write (guard transparency).
+
+use super::permissions::{Permission, PermissionSet};
+
+/// How the acting identity was established; recorded on every audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    SessionCookie,
+    ApiKey,
+    CommandLine,
+    Schedule,
+    /// drydock itself (first-start bootstrap).
+    System,
+}
+
+impl Via {
+    /// The `IdentityEstablishedWith` text of Octopus's events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::SessionCookie => "Session cookie",
+            Via::ApiKey => "API key",
+            Via::CommandLine => "Command line",
+            Via::Schedule => "Schedule",
+            Via::System => "System",
+        }
+    }
+}
+
+/// Who is acting: a signed-in user, or drydock itself.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub permissions: PermissionSet,
+}
+
+impl Actor {
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.can(Permission::AdministerSystem)
+    }
+}
+
+/// Permission to make one change. Fields are private: see the module comment.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    actor: Actor,
+    via: Via,
+}
+
+impl Proof {
+    /// Used by the request guards once authentication, permission and CSRF have passed.
+    pub(super) fn for_request(actor: Actor, via: Via) -> Proof {
+        Proof { actor, via }
+    }
+
+    /// A change typed at the command line by whoever can open the data directory.
+    pub(crate) fn command_line() -> Proof {
+        Proof::internal("command line", Via::CommandLine)
+    }
+
+    /// drydock's own changes (first-start bootstrap).
+    pub(crate) fn system() -> Proof {
+        Proof::internal("system", Via::System)
+    }
+
+    fn internal(name: &str, via: Via) -> Proof {
+        Proof {
+            actor: Actor {
+                user_id: None,
+                username: name.into(),
+                permissions: PermissionSet::of(&Permission::ALL),
+            },
+            via,
+        }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn via(&self) -> Via {
+        self.via
+    }
+}

@@ -1,0 +1,222 @@
+//! Who is calling: sign-in with throttling, sessions, API keys.
+
+use std::net::IpAddr;
+
+use super::password::Hasher;
+use super::permissions::{permissions_of, Permission, PermissionSet};
+use super::proof::{Actor, Via};
+use super::tokens;
+use crate::clock;
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::users::User;
+use crate::store::{api_keys, events, sessions, users, Store};
+
+pub const SESSION_COOKIE: &str = "drydock_session";
+
+/// Sessions are touched at most this often, so reads do not each cost a write.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+#[derive(Debug, Clone)]
+pub struct SessionRef {
+    pub token_hash: String,
+    pub csrf_token: String,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub permissions: PermissionSet,
+    pub via: Via,
+    pub session: Option<SessionRef>,
+}
+
+impl Caller {
+    fn new(user: User, via: Via, session: Option<SessionRef>) -> Caller {
+        Caller {
+            permissions: permissions_of(&user.roles),
+            user,
+            via,
+            session,
+        }
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            username: self.user.username.clone(),
+            permissions: self.permissions,
+        }
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        self.session.as_ref().map_or("", |s| s.csrf_token.as_str())
+    }
+}
+
+pub enum LoginOutcome {
+    Success { token: String, user: User },
+    Invalid,
+    Throttled { retry_after_secs: i64 },
+}
+
+fn throttle_keys(username: &str, ip: Option<IpAddr>) -> [String; 2] {
+    let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    [format!("user:{}", username.to_lowercase()), format!("ip:{ip}")]
+}
+
+/// Signs in: refuses with `Throttled` after `login_max_failures` failures for the
+/// username or the address within `login_window_secs`; otherwise verifies the password
+/// (against a decoy for unknown users, so both failures look and take the same) and
+/// starts a session.
+pub async fn login(
+    store: &Store,
+    hasher: &Hasher,
+    config: &Config,
+    username: &str,
+    password: String,
+    ip: Option<IpAddr>,
+) -> Result<LoginOutcome> {
+    let username: String = username.trim().chars().take(crate::accounts::MAX_USERNAME + 1).collect();
+    let keys = throttle_keys(&username, ip);
+    let now = clock::now_ms();
+    let window_ms = config.login_window_secs * 1000;
+    let max = i64::from(config.login_max_failures);
+    let (name, read_keys) = (username.clone(), keys.clone());
+    let (oldest_blocking, credentials) = store
+        .read(move |c| {
+            let mut oldest = None;
+            for key in &read_keys {
+                let (count, first) = sessions::failures_since(c, key, now - window_ms)?;
+                if count >= max {
+                    oldest = oldest.max(first);
+                }
+            }
+            Ok((oldest, users::credentials(c, &name)?))
+        })
+        .await?;
+    if let Some(first) = oldest_blocking {
+        let retry_after_secs = ((first + window_ms - now) / 1000).max(1);
+        return Ok(LoginOutcome::Throttled { retry_after_secs });
+    }
+    let (user_id, phc, active) = match credentials {
+        Some(c) => (Some(c.user_id), Some(c.password_hash), c.is_active),
+        None => (None, None, false),
+    };
+    let verified = hasher.verify(password, phc).await? && active;
+    match (verified, user_id) {
+        (true, Some(user_id)) => {
+            let token = tokens::random_hex(32);
+            let token_hash = tokens::sha256_hex(&token);
+            let csrf = tokens::random_hex(32);
+            let user_key = keys[0].clone();
+            let user = store
+                .bookkeeping(move |tx| {
+                    sessions::create(tx, &token_hash, user_id, &csrf, now)?;
+                    sessions::clear_failures(tx, &user_key)?;
+                    let user = users::find(tx, user_id)?
+                        .ok_or_else(|| crate::error::Error::Unauthorized)?;
+                    events::record_bookkeeping(
+                        tx,
+                        "LoginSucceeded",
+                        (Some(user_id), &user.username),
+                        "Session cookie",
+                        &format!("{} signed in", user.username),
+                    )?;
+                    Ok(user)
+                })
+                .await?;
+            Ok(LoginOutcome::Success { token, user })
+        }
+        _ => {
+            store
+                .bookkeeping(move |tx| {
+                    for key in &keys {
+                        sessions::record_failure(tx, key, now)?;
+                    }
+                    events::record_bookkeeping(
+                        tx,
+                        "LoginFailed",
+                        (user_id, &username),
+                        "Session cookie",
+                        &format!("Failed sign-in as '{username}'"),
+                    )?;
+                    Ok(())
+                })
+                .await?;
+            Ok(LoginOutcome::Invalid)
+        }
+    }
+}
+
+/// Ends the session whose token hashes to `token_hash`.
+pub async fn logout(store: &Store, token_hash: String) -> Result<()> {
+    store
+        .bookkeeping(move |tx| sessions::delete(tx, &token_hash))
+        .await
+}
+
+/// The caller behind a session token, if the session is live and the user active.
+pub async fn from_session(store: &Store, config: &Config, token: &str) -> Result<Option<Caller>> {
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    let token_hash = tokens::sha256_hex(token);
+    let now = clock::now_ms();
+    let idle_ms = config.session_idle_secs * 1000;
+    let absolute_ms = config.session_absolute_secs * 1000;
+    let hash = token_hash.clone();
+    let found = store
+        .read(move |c| {
+            let Some(session) = sessions::find(c, &hash)? else {
+                return Ok(None);
+            };
+            let user = users::find(c, session.user_id)?;
+            Ok(Some((session, user)))
+        })
+        .await?;
+    let Some((session, user)) = found else {
+        return Ok(None);
+    };
+    let expired = now - session.last_seen_at > idle_ms || now - session.created_at > absolute_ms;
+    let user = user.filter(|u| u.is_active);
+    if expired || user.is_none() {
+        store
+            .bookkeeping(move |tx| sessions::delete(tx, &token_hash))
+            .await?;
+        return Ok(None);
+    }
+    if now - session.last_seen_at > TOUCH_EVERY_MS {
+        let hash = token_hash.clone();
+        store
+            .bookkeeping(move |tx| sessions::touch(tx, &hash, now))
+            .await?;
+    }
+    let session_ref = SessionRef {
+        token_hash,
+        csrf_token: session.csrf_token,
+    };
+    Ok(user.map(|u| Caller::new(u, Via::SessionCookie, Some(session_ref))))
+}
+
+/// The caller behind an API key, if the key exists and its user is active.
+pub async fn from_api_key(store: &Store, key: &str) -> Result<Option<Caller>> {
+    if key.len() != 36 || !key.starts_with("API-") {
+        return Ok(None);
+    }
+    let key_hash = tokens::sha256_hex(key);
+    let user = store
+        .read(move |c| match api_keys::user_for(c, &key_hash)? {
+            Some(user_id) => users::find(c, user_id),
+            None => Ok(None),
+        })
+        .await?;
+    Ok(user
+        .filter(|u| u.is_active)
+        .map(|u| Caller::new(u, Via::ApiKey, None)))
+}

@@ -1,0 +1,76 @@
+//! The command line (SPEC 2). `drydock` with no subcommand serves. Every subcommand
+//! works directly on the data directory's database, so it works beside running servers.
+
+mod accounts;
+mod serve;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+#[derive(Parser)]
+#[command(name = "drydock", version, about = "Self-hosted deployment and task server")]
+pub struct Cli {
+    /// The data directory: database, secret key, backups.
+    #[arg(long, global = true, env = "DRYDOCK_DATA_DIR", default_value = "drydock-data")]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a server node: web UI, API (the default).
+    Serve(serve::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(accounts::ApiKeyCommand),
+}
+
+/// Parses the command line, runs the subcommand, and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve::run(&cli.data_dir, serve::ServeArgs::default()),
+        Some(Command::Serve(args)) => serve::run(&cli.data_dir, args),
+        Some(Command::User(cmd)) => accounts::user(&cli.data_dir, cmd),
+        Some(Command::Apikey(cmd)) => accounts::apikey(&cli.data_dir, cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("drydock: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(data_dir: &std::path::Path) -> Result<Config> {
+    Config::load(data_dir).map_err(|e| Error::BadRequest(e.to_string(), Vec::new()))
+}
+
+/// Reads a password from the first line of standard input.
+fn read_password_stdin() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::bad("stdin", e))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// A runtime for subcommands that call the async store API.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))
+}

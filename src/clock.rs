@@ -1,0 +1,43 @@
+//! Time as drydock stores and shows it: milliseconds since the Unix epoch in the
+//! database, ISO 8601 with offset (`2026-11-26T15:04:05.123+00:00`) on the wire.
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+const ISO: &[FormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+);
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// ISO 8601 with milliseconds and offset, in UTC.
+pub fn iso(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(ISO).ok())
+        .unwrap_or_default()
+}
+
+/// A short human form for pages: `2026-11-26 15:04:05 UTC`.
+pub fn display(ms: i64) -> String {
+    let full = iso(ms);
+    match (full.get(0..10), full.get(11..19)) {
+        (Some(date), Some(clock)) => format!("{date} {clock} UTC"),
+        _ => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_with_milliseconds_and_offset() {
+        assert_eq!(iso(1_795_014_245_123), "2026-11-18T15:04:05.123+00:00");
+        assert_eq!(display(1_795_014_245_123), "2026-11-18 15:04:05 UTC");
+    }
+}

@@ -1,0 +1,196 @@
+//! Typed configuration: defaults, then `<data-dir>/drydock.toml`, then `DRYDOCK_*`
+//! environment variables, then command-line flags. Loaded once, validated, and passed
+//! around as a value (never a global), so tests build as many apps as they like.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The name of the optional configuration file inside the data directory.
+pub const CONFIG_FILE: &str = "drydock.toml";
+
+/// Keys that may be set in `drydock.toml` or as `DRYDOCK_<KEY>`.
+const KEYS: &[&str] = &[
+    "address",
+    "port",
+    "synchronous",
+    "db_pool_size",
+    "db_wait_ms",
+    "busy_timeout_ms",
+    "session_idle_secs",
+    "session_absolute_secs",
+    "login_max_failures",
+    "login_window_secs",
+    "hash_concurrency",
+    "secure_cookies",
+    "log_level",
+];
+
+/// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
+/// `Full` also survives power loss at the cost of an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    pub fn pragma_value(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Not a file key: chosen by `--data-dir` / `DRYDOCK_DATA_DIR` before the file is read.
+    #[serde(skip)]
+    pub data_dir: PathBuf,
+    pub address: IpAddr,
+    pub port: u16,
+    pub synchronous: Synchronous,
+    pub db_pool_size: u32,
+    /// Longest a request waits for a pooled database connection before failing with 503.
+    pub db_wait_ms: u64,
+    pub busy_timeout_ms: u64,
+    pub session_idle_secs: i64,
+    pub session_absolute_secs: i64,
+    pub login_max_failures: u32,
+    pub login_window_secs: i64,
+    /// At most this many password hashes run at once (each takes 19 MiB and a core).
+    pub hash_concurrency: usize,
+    /// Mark cookies `Secure`; set it when drydock is served over TLS (e.g. behind a proxy).
+    pub secure_cookies: bool,
+    /// `off`, `critical`, `normal` or `debug`.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("drydock-data"),
+            address: IpAddr::from([127, 0, 0, 1]),
+            port: 8000,
+            synchronous: Synchronous::Normal,
+            db_pool_size: 16,
+            db_wait_ms: 5_000,
+            busy_timeout_ms: 5_000,
+            session_idle_secs: 12 * 3600,
+            session_absolute_secs: 7 * 24 * 3600,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            secure_cookies: false,
+            log_level: "normal".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration for `data_dir`: defaults, `drydock.toml`, `DRYDOCK_*`.
+    pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
+        Self::from_figment(data_dir, Self::figment(data_dir))
+    }
+
+    /// Like [`Config::load`] but ignoring the environment: what tests use, so that a
+    /// developer's `DRYDOCK_*` variables do not leak into them.
+    pub fn for_tests(data_dir: &Path) -> Config {
+        Config {
+            data_dir: data_dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    fn figment(data_dir: &Path) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(data_dir.join(CONFIG_FILE)))
+            .merge(Env::prefixed("DRYDOCK_").only(KEYS))
+    }
+
+    fn from_figment(data_dir: &Path, figment: Figment) -> Result<Config, ConfigError> {
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.data_dir = data_dir.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |what: &str| Err(ConfigError::Invalid(what.to_string()));
+        if self.db_pool_size == 0 || self.db_pool_size > 256 {
+            return bad("db_pool_size must be between 1 and 256");
+        }
+        if self.db_wait_ms == 0 {
+            return bad("db_wait_ms must be positive");
+        }
+        if self.session_idle_secs <= 0 || self.session_absolute_secs <= 0 {
+            return bad("session_idle_secs and session_absolute_secs must be positive");
+        }
+        if self.login_max_failures == 0 || self.login_window_secs <= 0 {
+            return bad("login_max_failures and login_window_secs must be positive");
+        }
+        if self.hash_concurrency == 0 || self.hash_concurrency > 64 {
+            return bad("hash_concurrency must be between 1 and 64");
+        }
+        if !["off", "critical", "normal", "debug"].contains(&self.log_level.as_str()) {
+            return bad("log_level must be one of off, critical, normal, debug");
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("drydock.db")
+    }
+
+    pub fn db_wait(&self) -> Duration {
+        Duration::from_millis(self.db_wait_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_override_defaults_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "port = 9001\nsynchronous = \"full\"\n").unwrap();
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.path().join(CONFIG_FILE)));
+        let config = Config::from_figment(dir.path(), figment).unwrap();
+        assert_eq!(config.port, 9001);
+        assert_eq!(config.synchronous, Synchronous::Full);
+
+        std::fs::write(dir.path().join(CONFIG_FILE), "prot = 9001\n").unwrap();
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.path().join(CONFIG_FILE)));
+        let err = Config::from_figment(dir.path(), figment).unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_fail_fast() {
+        let config = Config {
+            db_pool_size: 0,
+            ..Config::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("db_pool_size"));
+    }
+}

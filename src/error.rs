@@ -1,0 +1,149 @@
+//! The one error type. Domain and store code return it; it turns itself into a response:
+//! JSON `{"ErrorMessage", "Errors"}` under `/api`, an HTML error page elsewhere.
+
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde::Serialize;
+use std::io::Cursor;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// Bad input: the message names the field or the problem.
+    #[error("{0}")]
+    BadRequest(String, Vec<String>),
+    #[error("You must be signed in to do that.")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Too many failed sign-in attempts. Try again later.")]
+    TooManyRequests { retry_after_secs: i64 },
+    /// The server cannot take the request now (e.g. no database connection within the wait).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad(field: &str, problem: impl std::fmt::Display) -> Error {
+        let message = format!("{field}: {problem}");
+        Error::BadRequest(message.clone(), vec![message])
+    }
+
+    pub fn status(&self) -> Status {
+        match self {
+            Error::BadRequest(..) => Status::BadRequest,
+            Error::Unauthorized => Status::Unauthorized,
+            Error::Forbidden(_) => Status::Forbidden,
+            Error::NotFound(_) => Status::NotFound,
+            Error::Conflict(_) => Status::Conflict,
+            Error::TooManyRequests { .. } => Status::TooManyRequests,
+            Error::Unavailable(_) => Status::ServiceUnavailable,
+            Error::Internal(_) => Status::InternalServerError,
+        }
+    }
+
+    /// The message shown to the client; internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "An internal error occurred; it has been logged.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Error::BadRequest(_, errors) => errors.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn for_status(status: Status) -> Error {
+        match status.code {
+            400 => Error::BadRequest(
+                "The request could not be understood.".into(),
+                Vec::new(),
+            ),
+            401 => Error::Unauthorized,
+            403 => Error::Forbidden("You do not have permission to do that.".into()),
+            404 => Error::NotFound("The resource you requested was not found.".into()),
+            413 => Error::BadRequest("The request body is too large.".into(), Vec::new()),
+            422 => Error::BadRequest(
+                "The request body could not be processed.".into(),
+                Vec::new(),
+            ),
+            429 => Error::TooManyRequests {
+                retry_after_secs: 60,
+            },
+            503 => Error::Unavailable("The server is unavailable; try again shortly.".into()),
+            _ => Error::Internal(format!("unexpected status {status}")),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Error {
+        Error::Unavailable(format!("The database is busy; try again shortly ({e})."))
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(e: askama::Error) -> Error {
+        Error::Internal(format!("template: {e}"))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorBody {
+    pub error_message: String,
+    pub errors: Vec<String>,
+}
+
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        if let Error::Internal(detail) = &self {
+            eprintln!("error: {} {}: {detail}", req.method(), req.uri().path());
+        }
+        let status = self.status();
+        let mut response = if is_api_path(req.uri().path().as_str()) {
+            let body = ErrorBody {
+                error_message: self.public_message(),
+                errors: self.details(),
+            };
+            let json = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
+            Response::build()
+                .header(ContentType::JSON)
+                .sized_body(json.len(), Cursor::new(json))
+                .finalize()
+        } else {
+            let html = crate::web::error_page(req, status, &self.public_message());
+            Response::build()
+                .header(ContentType::HTML)
+                .sized_body(html.len(), Cursor::new(html))
+                .finalize()
+        };
+        response.set_status(status);
+        if let Error::TooManyRequests { retry_after_secs } = &self {
+            response.set_raw_header("Retry-After", retry_after_secs.max(&1).to_string());
+        }
+        Ok(response)
+    }
+}

@@ -1,0 +1,98 @@
+//! drydock: a self-hosted deployment and task server with Octopus-style maintenance mode.
+//!
+//! [`App::open`] prepares a data directory (database, migrations, secret key, first
+//! administrator); [`rocket`] builds the web server around it. The binary and the tests
+//! both go through these two functions.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod files;
+pub mod store;
+pub mod web;
+
+use rocket::data::{Limits, ToByteUnit};
+use rocket::figment::Figment;
+use rocket::shield::Shield;
+use rocket::{Build, Rocket};
+
+use auth::password::Hasher;
+use config::Config;
+use error::Result;
+use store::Store;
+
+/// Everything a request handler needs, managed as Rocket state.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub hasher: Hasher,
+}
+
+/// An opened data directory, and the first administrator's password if this start
+/// created them.
+pub struct Opened {
+    pub app: App,
+    pub initial_admin_password: Option<String>,
+}
+
+impl App {
+    /// Creates the data directory if needed, opens and migrates the database, and on a
+    /// database without users creates the first administrator.
+    pub fn open(config: Config) -> Result<Opened> {
+        files::prepare_data_dir(&config.data_dir)?;
+        let store = Store::open(&config)?;
+        let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
+        let hasher = Hasher::new(config.hash_concurrency);
+        Ok(Opened {
+            app: App {
+                config,
+                store,
+                hasher,
+            },
+            initial_admin_password,
+        })
+    }
+}
+
+/// Builds the server: Rocket's own settings come from drydock's [`Config`], not from
+/// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
+pub fn rocket(app: App) -> Result<Rocket<Build>> {
+    let secret_key = files::secret_key(&app.config.data_dir)?;
+    let limits = Limits::default()
+        .limit("json", 256.kibibytes())
+        .limit("form", 64.kibibytes())
+        .limit("string", 64.kibibytes());
+    let figment = Figment::from(rocket::Config::default())
+        .merge(("address", app.config.address))
+        .merge(("port", app.config.port))
+        .merge(("secret_key", secret_key))
+        .merge(("log_level", rocket_log_level(&app.config.log_level)))
+        .merge(("cli_colors", false))
+        .merge(("ident", "drydock"))
+        .merge(("limits", limits));
+    Ok(rocket::custom(figment)
+        .manage(app)
+        // Replace Rocket's default shield: `web::SecurityHeaders` sets stricter ones.
+        .attach(Shield::new())
+        .attach(web::SecurityHeaders)
+        .attach(web::Announce)
+        .register("/", web::catchers::all())
+        .mount("/", web::routes())
+        .mount("/api", api::routes()))
+}
+
+/// Rocket's own log is several lines a request; drydock prints one line per event itself
+/// and lets Rocket speak only of failures, unless asked for `debug`.
+fn rocket_log_level(level: &str) -> &'static str {
+    match level {
+        "debug" => "normal",
+        "off" => "off",
+        _ => "critical",
+    }
+}

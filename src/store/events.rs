@@ -1,0 +1,99 @@
+//! The audit log. Ids come from AUTOINCREMENT inside single-writer transactions, so
+//! they grow in commit order.
+
+use rusqlite::{params, Connection, Row, Transaction};
+
+use super::ChangeTx;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub category: String,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub identity: String,
+    pub occurred: i64,
+    pub message: String,
+    pub related_ids: Vec<String>,
+}
+
+/// Records an event for the change being made, attributed to the change's actor.
+pub fn record(tx: &ChangeTx, category: &str, message: &str, related_ids: &[String]) -> Result<i64> {
+    let proof = tx.proof();
+    let actor = proof.actor();
+    insert(
+        tx,
+        category,
+        actor.user_id,
+        &actor.username,
+        proof.via().name(),
+        message,
+        related_ids,
+    )
+}
+
+/// Records a bookkeeping event (sign-in success or failure), outside a change.
+pub fn record_bookkeeping(
+    tx: &Transaction,
+    category: &str,
+    user: (Option<i64>, &str),
+    identity: &str,
+    message: &str,
+) -> Result<i64> {
+    let related: Vec<String> = user.0.map(|id| format!("Users-{id}")).into_iter().collect();
+    insert(tx, category, user.0, user.1, identity, message, &related)
+}
+
+fn insert(
+    conn: &Connection,
+    category: &str,
+    user_id: Option<i64>,
+    username: &str,
+    identity: &str,
+    message: &str,
+    related_ids: &[String],
+) -> Result<i64> {
+    let related = serde_json::to_string(related_ids).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO events (category, user_id, username, identity, occurred, message, related_ids)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        category,
+        user_id,
+        username,
+        identity,
+        crate::clock::now_ms(),
+        message,
+        related
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn from_row(row: &Row) -> rusqlite::Result<Event> {
+    let related: String = row.get(7)?;
+    Ok(Event {
+        id: row.get(0)?,
+        category: row.get(1)?,
+        user_id: row.get(2)?,
+        username: row.get(3)?,
+        identity: row.get(4)?,
+        occurred: row.get(5)?,
+        message: row.get(6)?,
+        related_ids: serde_json::from_str(&related).unwrap_or_default(),
+    })
+}
+
+/// One page of events, newest first, and the total count.
+pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
+    let events = conn
+        .prepare_cached(
+            "SELECT id, category, user_id, username, identity, occurred, message, related_ids
+             FROM events ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map(params![take, skip], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let total = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    Ok((events, total))
+}

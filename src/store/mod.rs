@@ -1,0 +1,191 @@
+//! All SQL lives under `store`. This file owns the pool, the per-connection pragmas and
+//! the three ways in: [`Store::read`], [`Store::change`] (a product change, which needs a
+//! [`Proof`]) and [`Store::bookkeeping`] (sessions, throttling, login audit: state that
+//! drydock keeps for itself and that maintenance mode must not freeze).
+//!
+//! Every entry point runs its closure on tokio's blocking pool, so SQLite never blocks
+//! the async runtime, and waits at most `db_wait_ms` for a connection.
+
+pub mod api_keys;
+pub mod events;
+pub mod migrate;
+pub mod sessions;
+pub mod users;
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::auth::Proof;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+type Manager = SqliteConnectionManager;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    wait: Duration,
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it. Store
+/// functions that make product changes take `&ChangeTx`; it reads like a `Connection`.
+pub struct ChangeTx<'c> {
+    tx: Transaction<'c>,
+    proof: &'c Proof,
+}
+
+impl ChangeTx<'_> {
+    pub fn proof(&self) -> &Proof {
+        self.proof
+    }
+}
+
+impl Deref for ChangeTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, sets WAL once, applies pending
+    /// migrations in one transaction, and builds the pool.
+    pub fn open(config: &Config) -> Result<Store> {
+        let path = config.db_path();
+        let busy = Duration::from_millis(config.busy_timeout_ms);
+        let sync = config.synchronous.pragma_value();
+        {
+            let mut conn = Connection::open(&path)?;
+            conn.busy_timeout(busy)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Internal(format!(
+                    "could not switch {} to WAL (got {mode})",
+                    path.display()
+                )));
+            }
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate::apply(&mut conn)?;
+        }
+        let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
+            c.busy_timeout(busy)?;
+            c.execute_batch(&format!(
+                "PRAGMA foreign_keys=ON; PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY;"
+            ))
+        });
+        let pool = Pool::builder()
+            .max_size(config.db_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.db_wait())
+            .build(manager)
+            .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
+        Ok(Store {
+            pool,
+            wait: config.db_wait(),
+        })
+    }
+
+    fn conn(&self) -> Result<PooledConnection<Manager>> {
+        Ok(self.pool.get_timeout(self.wait)?)
+    }
+
+    /// Runs `f` on a pooled connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.read_now(f)).await
+    }
+
+    /// Makes a product change: `BEGIN IMMEDIATE`, re-check the proof against the database
+    /// inside the transaction ([`admit`]), run `f`, commit.
+    pub async fn change<T, F>(&self, proof: &Proof, f: F) -> Result<T>
+    where
+        F: FnOnce(&ChangeTx) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        let proof = proof.clone();
+        blocking(move || store.change_now(&proof, f)).await
+    }
+
+    /// Writes drydock's own bookkeeping (sessions, throttling, login events).
+    pub async fn bookkeeping<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.bookkeeping_now(f)).await
+    }
+
+    /// [`Store::read`] for callers that are not async (the command line).
+    pub fn read_now<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        f(&conn)
+    }
+
+    /// [`Store::change`] for callers that are not async (the command line).
+    pub fn change_now<T>(&self, proof: &Proof, f: impl FnOnce(&ChangeTx) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = ChangeTx { tx, proof };
+        admit(&tx)?;
+        let out = f(&tx)?;
+        tx.tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// `SELECT 1` through the pool: what `/api/health` asks.
+    pub async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+/// The check repeated inside every change transaction, so that what the request guard
+/// saw cannot have changed by the time the change commits: the acting user must still
+/// exist and be active. (Maintenance mode adds its check here.)
+fn admit(tx: &ChangeTx) -> Result<()> {
+    let Some(user_id) = tx.proof().actor().user_id else {
+        return Ok(());
+    };
+    if users::is_active(tx, user_id)? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("Your account is not active.".into()))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("database task: {e}")))?
+}
+
+/// Maps a UNIQUE-constraint failure to 409 with `message`; other errors pass through.
+pub(crate) fn conflict_on_unique(e: rusqlite::Error, message: impl Into<String>) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Error::Conflict(message.into())
+        }
+        _ => e.into(),
+    }
+}

@@ -1,0 +1,33 @@
+//! Error catchers. One default catcher answers every status: JSON under `/api`, a page
+//! elsewhere (see `Error`'s responder); a page that needs sign-in redirects to `/login`.
+//! When a guard refused, its precise error (kept in the request's local cache) is used.
+
+use rocket::http::Status;
+use rocket::request::Request;
+use rocket::response::Redirect;
+use rocket::Catcher;
+
+use crate::auth::guards::GuardFailure;
+use crate::error::{is_api_path, Error};
+
+pub fn all() -> Vec<Catcher> {
+    rocket::catchers![default_catcher]
+}
+
+#[derive(rocket::Responder)]
+pub enum Caught {
+    Redirect(Redirect),
+    Error(Error),
+}
+
+#[rocket::catch(default)]
+fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
+    let error = GuardFailure::take(req).unwrap_or_else(|| Error::for_status(status));
+    let path = req.uri().path();
+    if matches!(error, Error::Unauthorized) && !is_api_path(path.as_str()) {
+        let next = req.uri().to_string();
+        let target = rocket::uri!(crate::web::login::login_page(next = Some(next)));
+        return Caught::Redirect(Redirect::to(target));
+    }
+    Caught::Error(error)
+}

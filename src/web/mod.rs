@@ -1,0 +1,173 @@
+//! Server-rendered pages: one file per area, each page an askama struct beside its
+//! handler. Pages work without JavaScript; forms post/redirect/get with a flash message.
+
+pub mod audit;
+pub mod catchers;
+pub mod dashboard;
+pub mod login;
+pub mod profile;
+pub mod users;
+
+use askama::Template;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::{FlashMessage, Request};
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{Response, Route};
+
+use crate::auth::permissions::Permission;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+
+pub fn routes() -> Vec<Route> {
+    let mut routes = rocket::routes![static_file, configuration];
+    routes.extend(login::routes());
+    routes.extend(dashboard::routes());
+    routes.extend(users::routes());
+    routes.extend(audit::routes());
+    routes.extend(profile::routes());
+    routes
+}
+
+/// What the shared layout (`templates/base.html`) shows around every page.
+pub struct Layout {
+    pub title: String,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub flash: Option<(String, String)>,
+}
+
+pub struct NavUser {
+    pub username: String,
+    pub display_name: String,
+    pub can_view_users: bool,
+    pub can_view_events: bool,
+}
+
+impl Layout {
+    pub fn new(title: &str, caller: &Caller, flash: Option<FlashMessage<'_>>) -> Layout {
+        Layout {
+            title: title.to_string(),
+            user: Some(NavUser {
+                username: caller.user.username.clone(),
+                display_name: caller.user.display_name.clone(),
+                can_view_users: caller.can(Permission::UserView),
+                can_view_events: caller.can(Permission::EventView),
+            }),
+            csrf: caller.csrf_token().to_string(),
+            flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
+        }
+    }
+
+    pub fn anonymous(title: &str, flash: Option<FlashMessage<'_>>) -> Layout {
+        Layout {
+            title: title.to_string(),
+            user: None,
+            csrf: String::new(),
+            flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
+        }
+    }
+}
+
+pub fn render<T: Template>(page: &T) -> Result<RawHtml<String>> {
+    Ok(RawHtml(page.render()?))
+}
+
+/// Redirects to `to` with a success flash.
+pub fn done(to: String, message: impl Into<String>) -> Flash<Redirect> {
+    Flash::success(Redirect::to(to), message.into())
+}
+
+/// Redirects to `to` with an error flash: how a form's bad input is reported.
+pub fn refused(to: String, error: &Error) -> Flash<Redirect> {
+    Flash::error(Redirect::to(to), error.public_message())
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    reason: String,
+    message: String,
+}
+
+/// The HTML error page, rendered without touching the database.
+pub fn error_page(_req: &Request<'_>, status: Status, message: &str) -> String {
+    let page = ErrorPage {
+        layout: Layout::anonymous(status.reason().unwrap_or("Error"), None),
+        status: status.code,
+        reason: status.reason().unwrap_or("Error").to_string(),
+        message: message.to_string(),
+    };
+    page.render()
+        .unwrap_or_else(|_| format!("{} {}", status.code, message))
+}
+
+#[rocket::get("/configuration")]
+fn configuration() -> Redirect {
+    Redirect::to("/configuration/users")
+}
+
+/// The stylesheet and other static files, compiled into the binary.
+#[rocket::get("/static/<name>")]
+fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
+    match name {
+        "app.css" => Some((ContentType::CSS, include_str!("../../static/app.css"))),
+        _ => None,
+    }
+}
+
+/// Prints the one line that says where the server listens.
+pub struct Announce;
+
+#[rocket::async_trait]
+impl Fairing for Announce {
+    fn info(&self) -> Info {
+        Info {
+            name: "announce",
+            kind: Kind::Liftoff,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &rocket::Rocket<rocket::Orbit>) {
+        let config = rocket.config();
+        let data_dir = rocket
+            .state::<crate::App>()
+            .map(|app| app.config.data_dir.display().to_string())
+            .unwrap_or_default();
+        println!(
+            "drydock {} listening on http://{}:{} (data directory {data_dir})",
+            env!("CARGO_PKG_VERSION"),
+            config.address,
+            config.port
+        );
+    }
+}
+
+/// Security headers on every response (SPEC 3.3).
+pub struct SecurityHeaders;
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        res.set_header(Header::new("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+        res.set_header(Header::new("X-Frame-Options", "DENY"));
+        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        res.set_header(Header::new("Referrer-Policy", "same-origin"));
+        if !req.uri().path().starts_with("/static/") {
+            res.set_header(Header::new("Cache-Control", "no-store"));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The profile page: change your password, create and revoke your API keys.
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{Route, State};
+
+use super::{done, refused, render, Layout};
+use crate::accounts;
+use crate::auth::guards::NoFields;
+use crate::auth::{need, Caller, FormChange};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::store::api_keys;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![profile, change_password, create_key, revoke_key]
+}
+
+pub struct KeyRow {
+    pub id: i64,
+    pub purpose: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "profile/profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    username: String,
+    keys: Vec<KeyRow>,
+}
+
+#[rocket::get("/profile")]
+async fn profile(caller: Caller, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>> {
+    let user_id = caller.user.id;
+    let keys = app.store.read(move |c| api_keys::list_for_user(c, user_id)).await?;
+    render(&ProfilePage {
+        layout: Layout::new("Profile", &caller, flash),
+        username: caller.user.username.clone(),
+        keys: keys
+            .into_iter()
+            .map(|k| KeyRow {
+                id: k.id,
+                purpose: k.purpose,
+                created: clock::display(k.created_at),
+            })
+            .collect(),
+    })
+}
+
+#[derive(FromForm)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+#[rocket::post("/profile/password", data = "<change>")]
+async fn change_password(change: FormChange<need::SignedIn, PasswordForm>, app: &State<App>) -> Flash<Redirect> {
+    let form = change.form;
+    let back = "/profile".to_string();
+    if form.new_password != form.confirm_password {
+        return refused(back, &Error::bad("ConfirmPassword", "does not match the new password"));
+    }
+    let keep = change.caller.session.map(|s| s.token_hash);
+    let result = accounts::change_own_password(
+        &app.store,
+        &app.hasher,
+        &change.proof,
+        form.current_password,
+        form.new_password,
+        keep,
+    )
+    .await;
+    match result {
+        Ok(()) => done(back, "Your password has been changed; your other sessions were signed out."),
+        Err(e) => refused(back, &e),
+    }
+}
+
+#[derive(FromForm)]
+pub struct KeyForm {
+    purpose: String,
+}
+
+#[derive(Template)]
+#[template(path = "profile/new_key.html")]
+struct NewKeyPage {
+    layout: Layout,
+    purpose: String,
+    key: String,
+}
+
+#[derive(rocket::Responder)]
+enum KeyResponse {
+    Page(RawHtml<String>),
+    Back(Flash<Redirect>),
+}
+
+/// Shows the new key on the response page itself (once), never in a cookie or URL.
+#[rocket::post("/profile/apikeys", data = "<change>")]
+async fn create_key(change: FormChange<need::SignedIn, KeyForm>, app: &State<App>) -> Result<KeyResponse> {
+    let user_id = change.caller.user.id;
+    match accounts::create_api_key(&app.store, &change.proof, user_id, &change.form.purpose).await {
+        Ok((created, key)) => Ok(KeyResponse::Page(render(&NewKeyPage {
+            layout: Layout::new("New API key", &change.caller, None),
+            purpose: created.purpose,
+            key,
+        })?)),
+        Err(e) => Ok(KeyResponse::Back(refused("/profile".into(), &e))),
+    }
+}
+
+#[rocket::post("/profile/apikeys/<id>/revoke", data = "<change>")]
+async fn revoke_key(change: FormChange<need::SignedIn, NoFields>, id: i64, app: &State<App>) -> Flash<Redirect> {
+    let user_id = change.caller.user.id;
+    match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {
+        Ok(()) => done("/profile".into(), "The API key has been revoked."),
+        Err(e) => refused("/profile".into(), &e),
+    }
+}

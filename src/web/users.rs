@@ -1,0 +1,155 @@
+//! Configuration ➜ Users & roles: list, create, edit roles, deactivate.
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{Route, State};
+
+use super::{done, refused, render, Layout};
+use crate::accounts::{self, NewUserInput, UserUpdate};
+use crate::auth::permissions::{Permission, Role};
+use crate::auth::{need, Allowed, FormChange};
+use crate::error::{Error, Result};
+use crate::store::users::{self, User};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, create, show, edit]
+}
+
+const PAGE_SIZE: i64 = 50;
+
+pub struct RoleChoice {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+fn role_choices(held: &[Role]) -> Vec<RoleChoice> {
+    Role::ALL
+        .iter()
+        .map(|r| RoleChoice {
+            name: r.name(),
+            checked: held.contains(r),
+        })
+        .collect()
+}
+
+pub fn role_names(user: &User) -> String {
+    let names: Vec<&str> = user.roles.iter().map(|r| r.name()).collect();
+    names.join(", ")
+}
+
+#[derive(Template)]
+#[template(path = "config/users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<User>,
+    can_edit: bool,
+    roles: Vec<RoleChoice>,
+    total: i64,
+    prev: Option<i64>,
+    next: Option<i64>,
+}
+
+#[rocket::get("/configuration/users?<skip>")]
+async fn list(
+    caller: Allowed<need::UserView>,
+    skip: Option<i64>,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let skip = skip.unwrap_or(0).max(0);
+    let (users, total) = app.store.read(move |c| users::list(c, skip, PAGE_SIZE)).await?;
+    render(&UsersPage {
+        layout: Layout::new("Users & roles", &caller, flash),
+        users,
+        can_edit: caller.can(Permission::UserEdit),
+        roles: role_choices(&[Role::Viewer]),
+
+        total,
+        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
+        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
+    })
+}
+
+#[derive(FromForm)]
+pub struct NewUserForm {
+    username: String,
+    display_name: String,
+    password: String,
+    roles: Vec<String>,
+}
+
+#[rocket::post("/configuration/users", data = "<change>")]
+async fn create(change: FormChange<need::UserEdit, NewUserForm>, app: &State<App>) -> Flash<Redirect> {
+    let form = change.form;
+    let input = NewUserInput {
+        username: form.username,
+        display_name: Some(form.display_name),
+        password: form.password,
+        roles: form.roles,
+        is_active: true,
+    };
+    match accounts::create_user(&app.store, &app.hasher, &change.proof, input).await {
+        Ok(user) => done(
+            format!("/configuration/users/{}", user.id),
+            format!("Created user {}.", user.username),
+        ),
+        Err(e) => refused("/configuration/users".into(), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "config/user.html")]
+struct UserPage {
+    layout: Layout,
+    user: User,
+    can_edit: bool,
+    roles: Vec<RoleChoice>,
+}
+
+#[rocket::get("/configuration/users/<id>")]
+async fn show(
+    caller: Allowed<need::UserView>,
+    id: i64,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let user = app
+        .store
+        .read(move |c| users::find(c, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("User Users-{id} was not found.")))?;
+    render(&UserPage {
+        layout: Layout::new(&format!("User {}", user.username), &caller, flash),
+        roles: role_choices(&user.roles),
+        user,
+        can_edit: caller.can(Permission::UserEdit),
+    })
+}
+
+#[derive(FromForm)]
+pub struct EditUserForm {
+    display_name: String,
+    roles: Vec<String>,
+    is_active: bool,
+    new_password: Option<String>,
+}
+
+#[rocket::post("/configuration/users/<id>", data = "<change>")]
+async fn edit(change: FormChange<need::UserEdit, EditUserForm>, id: i64, app: &State<App>) -> Flash<Redirect> {
+    let form = change.form;
+    let update = UserUpdate {
+        display_name: Some(form.display_name),
+        is_active: Some(form.is_active),
+        roles: Some(form.roles),
+        password: form.new_password.filter(|p| !p.is_empty()),
+    };
+    let back = format!("/configuration/users/{id}");
+    match accounts::update_user(&app.store, &app.hasher, &change.proof, id, update).await {
+        Ok(user) => done(back, format!("Saved user {}.", user.username)),
+        Err(e) => refused(back, &e),
+    }
+}
