@@ -46,6 +46,7 @@ impl App {
     /// database without users creates the first administrator.
     pub fn open(config: Config) -> Result<Opened> {
         files::prepare_data_dir(&config.data_dir)?;
+        files::secret_key(&config.data_dir)?;
         let store = Store::open(&config)?;
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
         let hasher = Hasher::new(config.hash_concurrency);

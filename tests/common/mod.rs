@@ -1,0 +1,212 @@
+//! The HTTP test harness: each test gets its own data directory and real SQLite file;
+//! requests go through Rocket's local client (tracked cookies, one client per user).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use drydock::config::Config;
+use drydock::App;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub dir: TempDir,
+    pub config: Config,
+    pub admin_password: String,
+}
+
+/// One browser-like user: a Rocket client with its own cookie jar.
+pub struct Session {
+    pub client: Client,
+    pub csrf: String,
+}
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        TestApp::with(|_| {})
+    }
+
+    /// A fresh data directory whose configuration `adjust` may change.
+    pub fn with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = Config::for_tests(dir.path());
+        config.log_level = "off".into();
+        config.hash_concurrency = 4;
+        adjust(&mut config);
+        let opened = App::open(config.clone()).expect("open the data directory");
+        let admin_password = opened.initial_admin_password.expect("first start creates admin");
+        drop(opened.app);
+        TestApp {
+            dir,
+            config,
+            admin_password,
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.config.db_path()
+    }
+
+    /// A new client: a separate server instance on the same data directory.
+    pub fn client(&self) -> Client {
+        let opened = App::open(self.config.clone()).expect("reopen");
+        assert!(opened.initial_admin_password.is_none());
+        let rocket = drydock::rocket(opened.app).expect("build rocket");
+        Client::tracked(rocket).expect("valid rocket")
+    }
+
+    /// Signs in through the login form; panics unless it succeeds.
+    pub fn session(&self, username: &str, password: &str) -> Session {
+        let client = self.client();
+        let response = login(&client, username, password);
+        assert_eq!(response.status(), Status::SeeOther, "sign-in of {username} failed");
+        drop(response);
+        let csrf = csrf_of(&client, "/profile");
+        Session { client, csrf }
+    }
+
+    pub fn admin(&self) -> Session {
+        self.session("admin", &self.admin_password)
+    }
+
+    /// Creates a user with `roles` (as the admin, through the API) and returns an API key
+    /// for them.
+    pub fn user_with_key(&self, username: &str, roles: &[&str]) -> String {
+        let admin = self.admin();
+        let created = admin.post_json(
+            "/api/users",
+            json!({"Username": username, "Password": PASSWORD, "Roles": roles}),
+        );
+        assert_eq!(created.0, Status::Created, "{}", created.1);
+        let id = created.1["Id"].as_str().expect("Id").to_string();
+        let key = admin.post_json(
+            &format!("/api/users/{id}/apikeys"),
+            json!({"Purpose": "tests"}),
+        );
+        assert_eq!(key.0, Status::Created, "{}", key.1);
+        key.1["ApiKey"].as_str().expect("ApiKey").to_string()
+    }
+
+    /// Opens the database file directly (for assertions only).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db_path()).expect("open db")
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.db()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    }
+}
+
+/// Posts the login form after fetching it (which sets the login CSRF cookie).
+pub fn login<'c>(client: &'c Client, username: &str, password: &str) -> LocalResponse<'c> {
+    let csrf = csrf_of(client, "/login");
+    client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", &csrf),
+            ("next", "/"),
+        ]))
+        .dispatch()
+}
+
+/// The CSRF token in the first form of the page at `path`.
+pub fn csrf_of(client: &Client, path: &str) -> String {
+    let html = client.get(path).dispatch().into_string().unwrap_or_default();
+    hidden_value(&html, "csrf_token").unwrap_or_else(|| panic!("no csrf_token on {path}: {html}"))
+}
+
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// `application/x-www-form-urlencoded` encoding of `fields`.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn json_of(response: LocalResponse<'_>) -> (Status, Value) {
+    let status = response.status();
+    let body = response.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+impl Session {
+    pub fn get_json(&self, path: &str) -> (Status, Value) {
+        json_of(self.client.get(path.to_string()).dispatch())
+    }
+
+    /// A JSON request from the browser session (carries the CSRF header).
+    pub fn send_json(&self, method: rocket::http::Method, path: &str, body: Value) -> (Status, Value) {
+        json_of(
+            self.client
+                .req(method, path.to_string())
+                .header(ContentType::JSON)
+                .header(Header::new("X-CSRF-Token", self.csrf.clone()))
+                .body(body.to_string())
+                .dispatch(),
+        )
+    }
+
+    pub fn post_json(&self, path: &str, body: Value) -> (Status, Value) {
+        self.send_json(rocket::http::Method::Post, path, body)
+    }
+
+    /// Posts an HTML form with this session's CSRF token.
+    pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        let mut all = vec![("csrf_token", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.client
+            .post(path.to_string())
+            .header(ContentType::Form)
+            .body(form(&all))
+            .dispatch()
+    }
+}
+
+/// A request authenticated by API key.
+pub fn with_key<'c>(
+    client: &'c Client,
+    method: rocket::http::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> LocalResponse<'c> {
+    let mut request = client
+        .req(method, path.to_string())
+        .header(Header::new("X-Octopus-ApiKey", key.to_string()));
+    if let Some(body) = body {
+        request = request.header(ContentType::JSON).body(body.to_string());
+    }
+    request.dispatch()
+}
