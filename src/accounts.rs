@@ -283,7 +283,7 @@ fn check_key_owner(proof: &Proof, target_id: i64) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Forbidden(
-            "You can manage only your own API keys.".into(),
+            "You can manage only your own API keys; another user's keys need the AdministerSystem permission.".into(),
         ))
     }
 }

@@ -74,6 +74,14 @@ pub fn render<T: Template>(page: &T) -> Result<RawHtml<String>> {
     Ok(RawHtml(page.render()?))
 }
 
+/// A numeric id from a page URL; anything else is simply not found.
+pub fn page_id(id: &str) -> Result<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::NotFound(format!("Nothing has the id '{id}'.")))
+}
+
 /// Redirects to `to` with a success flash.
 pub fn done(to: String, message: impl Into<String>) -> Flash<Redirect> {
     Flash::success(Redirect::to(to), message.into())
@@ -133,10 +141,13 @@ impl Fairing for Announce {
 
     async fn on_liftoff(&self, rocket: &rocket::Rocket<rocket::Orbit>) {
         let config = rocket.config();
-        let data_dir = rocket
-            .state::<crate::App>()
-            .map(|app| app.config.data_dir.display().to_string())
-            .unwrap_or_default();
+        let Some(app) = rocket.state::<crate::App>() else {
+            return;
+        };
+        if app.config.log_level == "off" {
+            return;
+        }
+        let data_dir = app.config.data_dir.display();
         println!(
             "drydock {} listening on http://{}:{} (data directory {data_dir})",
             env!("CARGO_PKG_VERSION"),

@@ -7,7 +7,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::{done, refused, render, Layout};
+use super::{done, page_id, refused, render, Layout};
 use crate::accounts;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Caller, FormChange};
@@ -116,10 +116,15 @@ async fn create_key(change: FormChange<need::SignedIn, KeyForm>, app: &State<App
 }
 
 #[rocket::post("/profile/apikeys/<id>/revoke", data = "<change>")]
-async fn revoke_key(change: FormChange<need::SignedIn, NoFields>, id: i64, app: &State<App>) -> Flash<Redirect> {
+async fn revoke_key(
+    change: FormChange<need::SignedIn, NoFields>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Flash<Redirect>> {
+    let id = page_id(id)?;
     let user_id = change.caller.user.id;
-    match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {
+    Ok(match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {
         Ok(()) => done("/profile".into(), "The API key has been revoked."),
         Err(e) => refused("/profile".into(), &e),
-    }
+    })
 }

@@ -7,7 +7,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::{done, refused, render, Layout};
+use super::{done, page_id, refused, render, Layout};
 use crate::accounts::{self, NewUserInput, UserUpdate};
 use crate::auth::permissions::{Permission, Role};
 use crate::auth::{need, Allowed, FormChange};
@@ -113,10 +113,11 @@ struct UserPage {
 #[rocket::get("/configuration/users/<id>")]
 async fn show(
     caller: Allowed<need::UserView>,
-    id: i64,
+    id: &str,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
+    let id = page_id(id)?;
     let user = app
         .store
         .read(move |c| users::find(c, id))
@@ -139,7 +140,12 @@ pub struct EditUserForm {
 }
 
 #[rocket::post("/configuration/users/<id>", data = "<change>")]
-async fn edit(change: FormChange<need::UserEdit, EditUserForm>, id: i64, app: &State<App>) -> Flash<Redirect> {
+async fn edit(
+    change: FormChange<need::UserEdit, EditUserForm>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Flash<Redirect>> {
+    let id = page_id(id)?;
     let form = change.form;
     let update = UserUpdate {
         display_name: Some(form.display_name),
@@ -148,8 +154,8 @@ async fn edit(change: FormChange<need::UserEdit, EditUserForm>, id: i64, app: &S
         password: form.new_password.filter(|p| !p.is_empty()),
     };
     let back = format!("/configuration/users/{id}");
-    match accounts::update_user(&app.store, &app.hasher, &change.proof, id, update).await {
+    Ok(match accounts::update_user(&app.store, &app.hasher, &change.proof, id, update).await {
         Ok(user) => done(back, format!("Saved user {}.", user.username)),
         Err(e) => refused(back, &e),
-    }
+    })
 }
