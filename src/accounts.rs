@@ -37,7 +37,10 @@ pub fn check_username(username: &str) -> Result<()> {
         return Err(Error::bad("Username", "is required"));
     }
     if username.chars().count() > MAX_USERNAME {
-        return Err(Error::bad("Username", format!("must be at most {MAX_USERNAME} characters")));
+        return Err(Error::bad(
+            "Username",
+            format!("must be at most {MAX_USERNAME} characters"),
+        ));
     }
     if !username
         .chars()
@@ -59,7 +62,10 @@ fn check_display_name(name: &str) -> Result<()> {
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::bad("DisplayName", "must not contain control characters"));
+        return Err(Error::bad(
+            "DisplayName",
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -129,7 +135,11 @@ pub async fn create_user(
             events::record(
                 tx,
                 "UserCreated",
-                &format!("Created user {} with roles [{}]", user.username, roles.join(", ")),
+                &format!(
+                    "Created user {} with roles [{}]",
+                    user.username,
+                    roles.join(", ")
+                ),
                 &user_ref(&user),
             )?;
             Ok(user)
@@ -195,7 +205,8 @@ pub async fn update_user(
                 if *roles != user.roles {
                     users::set_roles(tx, user_id, roles)?;
                     let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
-                    let message = format!("Set roles of {} to [{}]", user.username, names.join(", "));
+                    let message =
+                        format!("Set roles of {} to [{}]", user.username, names.join(", "));
                     events::record(tx, "UserRolesChanged", &message, &related)?;
                 }
             }
@@ -207,7 +218,12 @@ pub async fn update_user(
                     } else {
                         ("UserDeactivated", "Deactivated")
                     };
-                    events::record(tx, category, &format!("{verb} user {}", user.username), &related)?;
+                    events::record(
+                        tx,
+                        category,
+                        &format!("{verb} user {}", user.username),
+                        &related,
+                    )?;
                 }
             }
             if let Some(hash) = &password_hash {
@@ -236,7 +252,9 @@ pub async fn change_own_password(
         .user_id
         .ok_or_else(|| Error::bad("User", "only a signed-in user has a password to change"))?;
     password::check_policy("NewPassword", &new)?;
-    let stored = store.read(move |c| users::password_hash(c, user_id)).await?;
+    let stored = store
+        .read(move |c| users::password_hash(c, user_id))
+        .await?;
     if !hasher.verify(current, stored).await? {
         return Err(Error::bad("CurrentPassword", "is not correct"));
     }
@@ -301,7 +319,10 @@ pub async fn create_api_key(
         return Err(Error::bad("Purpose", "is required"));
     }
     if purpose.chars().count() > MAX_PURPOSE {
-        return Err(Error::bad("Purpose", format!("must be at most {MAX_PURPOSE} characters")));
+        return Err(Error::bad(
+            "Purpose",
+            format!("must be at most {MAX_PURPOSE} characters"),
+        ));
     }
     let key = tokens::new_api_key();
     let hash = tokens::sha256_hex(&key);

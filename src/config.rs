@@ -171,7 +171,11 @@ mod tests {
     #[test]
     fn file_values_override_defaults_and_unknown_keys_fail() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE), "port = 9001\nsynchronous = \"full\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "port = 9001\nsynchronous = \"full\"\n",
+        )
+        .unwrap();
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(dir.path().join(CONFIG_FILE)));
         let config = Config::from_figment(dir.path(), figment).unwrap();
@@ -191,6 +195,10 @@ mod tests {
             db_pool_size: 0,
             ..Config::default()
         };
-        assert!(config.validate().unwrap_err().to_string().contains("db_pool_size"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("db_pool_size"));
     }
 }

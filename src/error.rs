@@ -67,10 +67,7 @@ impl Error {
 
     pub fn for_status(status: Status) -> Error {
         match status.code {
-            400 => Error::BadRequest(
-                "The request could not be understood.".into(),
-                Vec::new(),
-            ),
+            400 => Error::BadRequest("The request could not be understood.".into(), Vec::new()),
             401 => Error::Unauthorized,
             403 => Error::Forbidden("You do not have permission to do that.".into()),
             404 => Error::NotFound("The resource you requested was not found.".into()),

@@ -69,7 +69,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = secret_key(dir.path()).unwrap();
         assert_eq!(first, secret_key(dir.path()).unwrap());
-        let mode = fs::metadata(dir.path().join(SECRET_KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(SECRET_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

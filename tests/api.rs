@@ -15,26 +15,57 @@ struct Case {
 }
 
 fn api_cases() -> Vec<Case> {
-    let case = |method, path, needs, body| Case { method, path, needs, body };
+    let case = |method, path, needs, body| Case {
+        method,
+        path,
+        needs,
+        body,
+    };
     vec![
         case(Method::Get, "/api/users/me", None, None),
         case(Method::Get, "/api/serverstatus", None, None),
         case(Method::Get, "/api/users", Some("UserView"), None),
         case(Method::Get, "/api/users/Users-2", Some("UserView"), None),
         case(Method::Get, "/api/events", Some("EventView"), None),
-        case(Method::Post, "/api/users", Some("UserEdit"), Some(json!({"Password": PASSWORD, "Roles": ["Viewer"]}))),
-        case(Method::Put, "/api/users/Users-2", Some("UserEdit"), Some(json!({"DisplayName": "Target"}))),
+        case(
+            Method::Post,
+            "/api/users",
+            Some("UserEdit"),
+            Some(json!({"Password": PASSWORD, "Roles": ["Viewer"]})),
+        ),
+        case(
+            Method::Put,
+            "/api/users/Users-2",
+            Some("UserEdit"),
+            Some(json!({"DisplayName": "Target"})),
+        ),
         // Another user's keys: only a System Administrator.
-        case(Method::Post, "/api/users/Users-2/apikeys", Some("AdministerSystem"), Some(json!({"Purpose": "x"}))),
+        case(
+            Method::Post,
+            "/api/users/Users-2/apikeys",
+            Some("AdministerSystem"),
+            Some(json!({"Purpose": "x"})),
+        ),
     ]
 }
 
-const ROLES: [&str; 5] = ["System Administrator", "System Manager", "Project Lead", "Project Deployer", "Viewer"];
+const ROLES: [&str; 5] = [
+    "System Administrator",
+    "System Manager",
+    "Project Lead",
+    "Project Deployer",
+    "Viewer",
+];
 
 fn permissions_of(app: &TestApp, key: &str) -> Vec<String> {
     let client = app.client();
     let (_, me) = json_of(with_key(&client, Method::Get, "/api/users/me", key, None));
-    me["Permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()
+    me["Permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -43,7 +74,10 @@ fn permission_matrix_every_role_against_every_api_route() {
     let _target = app.user_with_key("target", &["Viewer"]); // Users-2
     let mut holders: Vec<(String, String)> = Vec::new();
     for (i, role) in ROLES.iter().enumerate() {
-        holders.push((role.to_string(), app.user_with_key(&format!("role{i}"), &[role])));
+        holders.push((
+            role.to_string(),
+            app.user_with_key(&format!("role{i}"), &[role]),
+        ));
     }
     holders.push(("no role".into(), app.user_with_key("norole", &[])));
     let client = app.client();
@@ -70,7 +104,13 @@ fn permission_matrix_every_role_against_every_api_route() {
                     case.path
                 );
             } else {
-                assert_eq!(status, Status::Forbidden, "{role} on {} {}: {json}", case.method, case.path);
+                assert_eq!(
+                    status,
+                    Status::Forbidden,
+                    "{role} on {} {}: {json}",
+                    case.method,
+                    case.path
+                );
                 let message = json["ErrorMessage"].as_str().unwrap();
                 assert!(message.contains(case.needs.unwrap()), "{message}");
             }
@@ -87,7 +127,12 @@ fn permission_matrix_pages() {
         app.user_with_key(&name, &[role]);
         let session = app.session(&name, PASSWORD);
         let (_, me) = session.get_json("/api/users/me");
-        let held: Vec<&str> = me["Permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let held: Vec<&str> = me["Permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
         for (path, needs) in [
             ("/", None),
             ("/profile", None),
@@ -106,10 +151,23 @@ fn permission_matrix_pages() {
         let username = format!("formuser{n}");
         let response = session.post_form(
             "/configuration/users",
-            &[("username", &username), ("display_name", "x"), ("password", PASSWORD), ("roles", "Viewer")],
+            &[
+                ("username", &username),
+                ("display_name", "x"),
+                ("password", PASSWORD),
+                ("roles", "Viewer"),
+            ],
         );
         let can_edit = held.contains(&"UserEdit");
-        assert_eq!(response.status(), if can_edit { Status::SeeOther } else { Status::Forbidden }, "{role}");
+        assert_eq!(
+            response.status(),
+            if can_edit {
+                Status::SeeOther
+            } else {
+                Status::Forbidden
+            },
+            "{role}"
+        );
     }
 }
 
@@ -132,18 +190,69 @@ fn bad_json_bodies_get_400_naming_the_problem() {
         (b"{not json".to_vec(), "not valid"),
         (b"".to_vec(), "empty"),
         (b"[1,2]".to_vec(), "invalid type"),
-        (json!({"Username": 5, "Password": PASSWORD}).to_string().into_bytes(), "invalid type"),
-        (json!({"Username": "x"}).to_string().into_bytes(), "missing field `Password`"),
-        (json!({"Username": "x", "Password": PASSWORD, "Roles": "Viewer"}).to_string().into_bytes(), "invalid type"),
-        (json!({"Username": "x", "Password": PASSWORD, "IsActive": "yes"}).to_string().into_bytes(), "invalid type"),
+        (
+            json!({"Username": 5, "Password": PASSWORD})
+                .to_string()
+                .into_bytes(),
+            "invalid type",
+        ),
+        (
+            json!({"Username": "x"}).to_string().into_bytes(),
+            "missing field `Password`",
+        ),
+        (
+            json!({"Username": "x", "Password": PASSWORD, "Roles": "Viewer"})
+                .to_string()
+                .into_bytes(),
+            "invalid type",
+        ),
+        (
+            json!({"Username": "x", "Password": PASSWORD, "IsActive": "yes"})
+                .to_string()
+                .into_bytes(),
+            "invalid type",
+        ),
         (vec![b'{', 0xff, 0xfe, b'}'], "UTF-8"),
-        (json!({"Username": long_name, "Password": PASSWORD}).to_string().into_bytes(), "Username"),
-        (json!({"Username": "", "Password": PASSWORD}).to_string().into_bytes(), "Username"),
-        (json!({"Username": "a b<script>", "Password": PASSWORD}).to_string().into_bytes(), "Username"),
-        (json!({"Username": "x", "Password": "short"}).to_string().into_bytes(), "Password"),
-        (json!({"Username": "x", "Password": PASSWORD, "Roles": ["Emperor"]}).to_string().into_bytes(), "Roles"),
-        (json!({"Username": "x", "Password": PASSWORD, "DisplayName": "d".repeat(201)}).to_string().into_bytes(), "DisplayName"),
-        (format!("{{\"Username\": \"{}\"}}", "x".repeat(300_000)).into_bytes(), "limit"),
+        (
+            json!({"Username": long_name, "Password": PASSWORD})
+                .to_string()
+                .into_bytes(),
+            "Username",
+        ),
+        (
+            json!({"Username": "", "Password": PASSWORD})
+                .to_string()
+                .into_bytes(),
+            "Username",
+        ),
+        (
+            json!({"Username": "a b<script>", "Password": PASSWORD})
+                .to_string()
+                .into_bytes(),
+            "Username",
+        ),
+        (
+            json!({"Username": "x", "Password": "short"})
+                .to_string()
+                .into_bytes(),
+            "Password",
+        ),
+        (
+            json!({"Username": "x", "Password": PASSWORD, "Roles": ["Emperor"]})
+                .to_string()
+                .into_bytes(),
+            "Roles",
+        ),
+        (
+            json!({"Username": "x", "Password": PASSWORD, "DisplayName": "d".repeat(201)})
+                .to_string()
+                .into_bytes(),
+            "DisplayName",
+        ),
+        (
+            format!("{{\"Username\": \"{}\"}}", "x".repeat(300_000)).into_bytes(),
+            "limit",
+        ),
     ];
     let before = app.count("users");
     for (body, expected) in cases {
@@ -151,17 +260,31 @@ fn bad_json_bodies_get_400_naming_the_problem() {
         let (status, json) = post(body);
         assert_eq!(status, Status::BadRequest, "{shown}: {json}");
         let message = json["ErrorMessage"].as_str().unwrap_or_default();
-        assert!(message.contains(expected), "{shown}: expected '{expected}' in '{message}'");
+        assert!(
+            message.contains(expected),
+            "{shown}: expected '{expected}' in '{message}'"
+        );
         assert!(json["Errors"].is_array(), "{json}");
     }
     assert_eq!(app.count("users"), before, "bad input changes nothing");
 
     // A duplicate is a conflict.
-    let (status, _) = post(json!({"Username": "dup", "Password": PASSWORD}).to_string().into_bytes());
+    let (status, _) = post(
+        json!({"Username": "dup", "Password": PASSWORD})
+            .to_string()
+            .into_bytes(),
+    );
     assert_eq!(status, Status::Created);
-    let (status, json) = post(json!({"Username": "DUP", "Password": PASSWORD}).to_string().into_bytes());
+    let (status, json) = post(
+        json!({"Username": "DUP", "Password": PASSWORD})
+            .to_string()
+            .into_bytes(),
+    );
     assert_eq!(status, Status::Conflict, "{json}");
-    assert!(json["ErrorMessage"].as_str().unwrap().contains("already exists"));
+    assert!(json["ErrorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
 }
 
 #[test]
@@ -169,23 +292,60 @@ fn unknown_ids_and_bad_query_parameters() {
     let app = TestApp::new();
     let key = app.user_with_key("ops", &["System Administrator"]);
     let client = app.client();
-    for path in ["/api/users/Users-999", "/api/users/garbage", "/api/users/Users-", "/api/users/Users-99999999999999999999"] {
+    for path in [
+        "/api/users/Users-999",
+        "/api/users/garbage",
+        "/api/users/Users-",
+        "/api/users/Users-99999999999999999999",
+    ] {
         let (status, json) = json_of(with_key(&client, Method::Get, path, &key, None));
         assert_eq!(status, Status::NotFound, "{path}: {json}");
         assert!(json["ErrorMessage"].is_string());
     }
-    let (status, _) = json_of(with_key(&client, Method::Put, "/api/users/Users-999", &key, Some(json!({"DisplayName": "x"}))));
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Put,
+        "/api/users/Users-999",
+        &key,
+        Some(json!({"DisplayName": "x"})),
+    ));
     assert_eq!(status, Status::NotFound);
-    let (status, json) = json_of(with_key(&client, Method::Get, "/api/users?skip=abc", &key, None));
+    let (status, json) = json_of(with_key(
+        &client,
+        Method::Get,
+        "/api/users?skip=abc",
+        &key,
+        None,
+    ));
     assert_eq!(status, Status::BadRequest);
     assert!(json["ErrorMessage"].as_str().unwrap().starts_with("skip"));
-    let (status, json) = json_of(with_key(&client, Method::Get, "/api/events?take=-5", &key, None));
+    let (status, json) = json_of(with_key(
+        &client,
+        Method::Get,
+        "/api/events?take=-5",
+        &key,
+        None,
+    ));
     assert_eq!(status, Status::BadRequest);
     assert!(json["ErrorMessage"].as_str().unwrap().starts_with("take"));
     // Page ids that are not numbers are simply not found.
     let admin = app.admin();
-    assert_eq!(admin.client.get("/configuration/users/abc").dispatch().status(), Status::NotFound);
-    assert_eq!(admin.client.get("/configuration/users/999").dispatch().status(), Status::NotFound);
+    assert_eq!(
+        admin
+            .client
+            .get("/configuration/users/abc")
+            .dispatch()
+            .status(),
+        Status::NotFound
+    );
+    assert_eq!(
+        admin
+            .client
+            .get("/configuration/users/999")
+            .dispatch()
+            .status(),
+        Status::NotFound
+    );
 }
 
 #[test]
@@ -203,14 +363,27 @@ fn catchers_answer_json_under_api_and_html_elsewhere_with_security_headers() {
     assert_eq!(unauthorized_api.content_type(), Some(ContentType::JSON));
     let unauthorized_page = client.get("/configuration/users").dispatch();
     assert_eq!(unauthorized_page.status(), Status::SeeOther);
-    assert_eq!(unauthorized_page.headers().get_one("Location"), Some("/login?next=%2Fconfiguration%2Fusers"));
+    assert_eq!(
+        unauthorized_page.headers().get_one("Location"),
+        Some("/login?next=%2Fconfiguration%2Fusers")
+    );
     let health = client.get("/api/health").dispatch();
     assert_eq!(health.status(), Status::Ok);
     let login = client.get("/login").dispatch();
-    for response in [&api, &page, &unauthorized_api, &unauthorized_page, &health, &login] {
+    for response in [
+        &api,
+        &page,
+        &unauthorized_api,
+        &unauthorized_page,
+        &health,
+        &login,
+    ] {
         let h = response.headers();
         let csp = h.get_one("Content-Security-Policy").unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(h.get_one("X-Frame-Options"), Some("DENY"));
         assert_eq!(h.get_one("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(h.get_one("Referrer-Policy"), Some("same-origin"));
@@ -230,48 +403,109 @@ fn only_administrators_make_or_change_administrators() {
         Method::Post,
         "/api/users",
         &manager,
-        Some(json!({"Username": "sneaky", "Password": PASSWORD, "Roles": ["System Administrator"]})),
+        Some(
+            json!({"Username": "sneaky", "Password": PASSWORD, "Roles": ["System Administrator"]}),
+        ),
     ));
     assert_eq!(status, Status::Forbidden, "{json}");
-    let (status, _) = json_of(with_key(&client, Method::Put, "/api/users/Users-2", &manager, Some(json!({"Roles": ["System Administrator"]}))));
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Put,
+        "/api/users/Users-2",
+        &manager,
+        Some(json!({"Roles": ["System Administrator"]})),
+    ));
     assert_eq!(status, Status::Forbidden, "cannot promote itself");
-    let (status, _) = json_of(with_key(&client, Method::Put, "/api/users/Users-1", &manager, Some(json!({"IsActive": false}))));
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Put,
+        "/api/users/Users-1",
+        &manager,
+        Some(json!({"IsActive": false})),
+    ));
     assert_eq!(status, Status::Forbidden, "cannot touch the admin");
-    let (status, _) = json_of(with_key(&client, Method::Post, "/api/users/Users-1/apikeys", &manager, Some(json!({"Purpose": "steal"}))));
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Post,
+        "/api/users/Users-1/apikeys",
+        &manager,
+        Some(json!({"Purpose": "steal"})),
+    ));
     assert_eq!(status, Status::Forbidden, "cannot mint keys for others");
 
     // The last administrator cannot be removed.
     let admin = app.admin();
-    let (status, json) = admin.send_json(Method::Put, "/api/users/Users-1", json!({"IsActive": false}));
+    let (status, json) = admin.send_json(
+        Method::Put,
+        "/api/users/Users-1",
+        json!({"IsActive": false}),
+    );
     assert_eq!(status, Status::Conflict, "{json}");
-    let (status, _) = admin.send_json(Method::Put, "/api/users/Users-1", json!({"Roles": ["Viewer"]}));
+    let (status, _) = admin.send_json(
+        Method::Put,
+        "/api/users/Users-1",
+        json!({"Roles": ["Viewer"]}),
+    );
     assert_eq!(status, Status::Conflict);
-    assert_eq!(app.count("user_roles WHERE role = 'System Administrator'"), 1);
+    assert_eq!(
+        app.count("user_roles WHERE role = 'System Administrator'"),
+        1
+    );
 }
 
 #[test]
 fn changes_and_logins_are_audited_and_listed_newest_first() {
     let app = TestApp::new();
     let client = app.client();
-    assert_eq!(login(&client, "admin", "wrong password!!").status(), Status::Unauthorized);
+    assert_eq!(
+        login(&client, "admin", "wrong password!!").status(),
+        Status::Unauthorized
+    );
     let key = app.user_with_key("dana", &["Viewer"]);
     let admin = app.admin();
-    admin.send_json(Method::Put, "/api/users/Users-2", json!({"Roles": ["Project Deployer"], "Password": "another long password"}));
+    admin.send_json(
+        Method::Put,
+        "/api/users/Users-2",
+        json!({"Roles": ["Project Deployer"], "Password": "another long password"}),
+    );
     let (status, page) = admin.get_json("/api/events?take=100");
     assert_eq!(status, Status::Ok);
     assert_eq!(page["ItemType"], "Event");
     let items = page["Items"].as_array().unwrap();
     assert_eq!(page["TotalResults"].as_i64().unwrap() as usize, items.len());
-    let categories: Vec<&str> = items.iter().map(|e| e["Category"].as_str().unwrap()).collect();
-    for expected in ["UserCreated", "LoginFailed", "LoginSucceeded", "ApiKeyCreated", "UserRolesChanged", "UserPasswordChanged"] {
-        assert!(categories.contains(&expected), "{expected} missing from {categories:?}");
+    let categories: Vec<&str> = items
+        .iter()
+        .map(|e| e["Category"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "UserCreated",
+        "LoginFailed",
+        "LoginSucceeded",
+        "ApiKeyCreated",
+        "UserRolesChanged",
+        "UserPasswordChanged",
+    ] {
+        assert!(
+            categories.contains(&expected),
+            "{expected} missing from {categories:?}"
+        );
     }
     let ids: Vec<i64> = items
         .iter()
-        .map(|e| e["Id"].as_str().unwrap().trim_start_matches("Events-").parse().unwrap())
+        .map(|e| {
+            e["Id"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("Events-")
+                .parse()
+                .unwrap()
+        })
         .collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
-    let created = items.iter().find(|e| e["Category"] == "UserCreated" && e["Message"].as_str().unwrap().contains("dana")).unwrap();
+    let created = items
+        .iter()
+        .find(|e| e["Category"] == "UserCreated" && e["Message"].as_str().unwrap().contains("dana"))
+        .unwrap();
     assert_eq!(created["Username"], "admin");
     assert_eq!(created["IdentityEstablishedWith"], "Session cookie");
     assert_eq!(created["RelatedDocumentIds"], json!(["Users-2"]));
@@ -284,7 +518,12 @@ fn changes_and_logins_are_audited_and_listed_newest_first() {
     // Viewers cannot read it; the page shows escaped messages.
     let viewer = with_key(&client, Method::Get, "/api/events", &key, None);
     assert_eq!(viewer.status(), Status::Forbidden);
-    let html = admin.client.get("/configuration/audit").dispatch().into_string().unwrap();
+    let html = admin
+        .client
+        .get("/configuration/audit")
+        .dispatch()
+        .into_string()
+        .unwrap();
     assert!(html.contains("UserRolesChanged"));
 }
 
@@ -297,9 +536,17 @@ fn markup_in_names_is_escaped_on_pages() {
         json!({"Username": "xss", "DisplayName": "<script>alert(1)</script>", "Password": PASSWORD}),
     );
     assert_eq!(status, Status::Created);
-    let html = admin.client.get("/configuration/users").dispatch().into_string().unwrap();
+    let html = admin
+        .client
+        .get("/configuration/users")
+        .dispatch()
+        .into_string()
+        .unwrap();
     assert!(!html.contains("<script>alert(1)</script>"));
-    assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -308,17 +555,31 @@ fn users_page_creates_and_edits_users_with_flash_messages() {
     let admin = app.admin();
     let response = admin.post_form(
         "/configuration/users",
-        &[("username", "erin"), ("display_name", "Erin"), ("password", PASSWORD), ("roles", "Project Lead"), ("roles", "Viewer")],
+        &[
+            ("username", "erin"),
+            ("display_name", "Erin"),
+            ("password", PASSWORD),
+            ("roles", "Project Lead"),
+            ("roles", "Viewer"),
+        ],
     );
     assert_eq!(response.status(), Status::SeeOther);
     let location = response.headers().get_one("Location").unwrap().to_string();
     drop(response);
-    let html = admin.client.get(location.clone()).dispatch().into_string().unwrap();
+    let html = admin
+        .client
+        .get(location.clone())
+        .dispatch()
+        .into_string()
+        .unwrap();
     assert!(html.contains("Created user erin."), "{html}");
     assert!(html.contains("value=\"Project Lead\" checked"));
 
     // Deactivate and change roles.
-    let response = admin.post_form(&location, &[("display_name", "Erin E."), ("roles", "Viewer")]);
+    let response = admin.post_form(
+        &location,
+        &[("display_name", "Erin E."), ("roles", "Viewer")],
+    );
     assert_eq!(response.status(), Status::SeeOther);
     drop(response);
     let (_, user) = admin.get_json("/api/users/Users-2");
@@ -327,11 +588,26 @@ fn users_page_creates_and_edits_users_with_flash_messages() {
     assert_eq!(user["DisplayName"], "Erin E.");
 
     // Bad input comes back as an error flash, and changes nothing.
-    let response = admin.post_form("/configuration/users", &[("username", "x"), ("display_name", ""), ("password", "short")]);
+    let response = admin.post_form(
+        "/configuration/users",
+        &[
+            ("username", "x"),
+            ("display_name", ""),
+            ("password", "short"),
+        ],
+    );
     assert_eq!(response.status(), Status::SeeOther);
     drop(response);
-    let html = admin.client.get("/configuration/users").dispatch().into_string().unwrap();
-    assert!(html.contains("Password: must be at least 12 characters"), "{html}");
+    let html = admin
+        .client
+        .get("/configuration/users")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        html.contains("Password: must be at least 12 characters"),
+        "{html}"
+    );
     assert_eq!(app.count("users"), 2);
 }
 
@@ -346,21 +622,39 @@ fn profile_creates_shows_once_and_revokes_api_keys() {
     let start = html.find("API-").unwrap();
     let key = html[start..start + 36].to_string();
     let client = app.client();
-    assert_eq!(with_key(&client, Method::Get, "/api/users/me", &key, None).status(), Status::Ok);
-    let profile = dana.client.get("/profile").dispatch().into_string().unwrap();
+    assert_eq!(
+        with_key(&client, Method::Get, "/api/users/me", &key, None).status(),
+        Status::Ok
+    );
+    let profile = dana
+        .client
+        .get("/profile")
+        .dispatch()
+        .into_string()
+        .unwrap();
     assert!(profile.contains("deploy bot") && !profile.contains(&key));
     let id: i64 = app
         .db()
-        .query_row("SELECT id FROM api_keys WHERE purpose = 'deploy bot'", [], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM api_keys WHERE purpose = 'deploy bot'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     // Someone else cannot revoke it.
     let admin = app.admin();
     let other = admin.post_form(&format!("/profile/apikeys/{id}/revoke"), &[]);
     assert_eq!(other.status(), Status::SeeOther);
     drop(other);
-    assert_eq!(with_key(&client, Method::Get, "/api/users/me", &key, None).status(), Status::Ok);
+    assert_eq!(
+        with_key(&client, Method::Get, "/api/users/me", &key, None).status(),
+        Status::Ok
+    );
     let revoke = dana.post_form(&format!("/profile/apikeys/{id}/revoke"), &[]);
     assert_eq!(revoke.status(), Status::SeeOther);
     drop(revoke);
-    assert_eq!(with_key(&client, Method::Get, "/api/users/me", &key, None).status(), Status::Unauthorized);
+    assert_eq!(
+        with_key(&client, Method::Get, "/api/users/me", &key, None).status(),
+        Status::Unauthorized
+    );
 }

@@ -14,7 +14,10 @@ fn first_start_creates_admin_with_a_private_password_file() {
     let file = app.data_dir().join("initial-admin-password");
     let written = std::fs::read_to_string(&file).unwrap();
     assert_eq!(written, app.admin_password);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let key_mode = std::fs::metadata(app.data_dir().join("secret.key"))
         .unwrap()
         .permissions()
@@ -46,8 +49,16 @@ fn login_sets_a_fresh_http_only_lax_session_cookie() {
         .expect("session cookie");
     assert!(session.contains("HttpOnly"), "{session}");
     assert!(session.contains("SameSite=Lax"), "{session}");
-    assert!(!session.contains("Secure"), "plain HTTP by default: {session}");
-    let token = session.split(';').next().unwrap().trim_start_matches("drydock_session=").to_string();
+    assert!(
+        !session.contains("Secure"),
+        "plain HTTP by default: {session}"
+    );
+    let token = session
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("drydock_session=")
+        .to_string();
     assert_eq!(token.len(), 64, "256-bit token, hex");
     drop(response);
     // Only the SHA-256 of the token is stored.
@@ -59,13 +70,21 @@ fn login_sets_a_fresh_http_only_lax_session_cookie() {
     // A second sign-in gets a new token.
     let again = app.client();
     let second = login(&again, "admin", &app.admin_password);
-    let second_cookie = second.headers().get("Set-Cookie").find(|c| c.starts_with("drydock_session=")).unwrap().to_string();
+    let second_cookie = second
+        .headers()
+        .get("Set-Cookie")
+        .find(|c| c.starts_with("drydock_session="))
+        .unwrap()
+        .to_string();
     assert!(!second_cookie.contains(&token));
 
     let secure = TestApp::with(|c| c.secure_cookies = true);
     let client = secure.client();
     let response = login(&client, "admin", &secure.admin_password);
-    assert!(response.headers().get("Set-Cookie").any(|c| c.starts_with("drydock_session=") && c.contains("Secure")));
+    assert!(response
+        .headers()
+        .get("Set-Cookie")
+        .any(|c| c.starts_with("drydock_session=") && c.contains("Secure")));
 }
 
 #[test]
@@ -81,12 +100,21 @@ fn wrong_user_and_wrong_password_get_the_same_generic_error() {
     let message = "Invalid username or password.";
     assert!(a.contains(message) && b.contains(message));
     // The pages differ only in the echoed username and the form's token.
-    let strip = |s: &str, user: &str| s.replace(&format!("value=\"{user}\""), "").lines().filter(|l| !l.contains("csrf_token")).collect::<String>();
+    let strip = |s: &str, user: &str| {
+        s.replace(&format!("value=\"{user}\""), "")
+            .lines()
+            .filter(|l| !l.contains("csrf_token"))
+            .collect::<String>()
+    };
     assert_eq!(strip(&a, "admin"), strip(&b, "nobody"));
     // Both failures are audited.
     let failed: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM events WHERE category = 'LoginFailed'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE category = 'LoginFailed'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(failed, 2);
 }
@@ -96,12 +124,20 @@ fn five_failures_throttle_the_username_with_429() {
     let app = TestApp::new();
     let client = app.client();
     for _ in 0..5 {
-        assert_eq!(login(&client, "admin", "wrong password here").status(), Status::Unauthorized);
+        assert_eq!(
+            login(&client, "admin", "wrong password here").status(),
+            Status::Unauthorized
+        );
     }
     // Even the right password is refused until the window passes.
     let throttled = login(&client, "admin", &app.admin_password);
     assert_eq!(throttled.status(), Status::TooManyRequests);
-    let retry: i64 = throttled.headers().get_one("Retry-After").unwrap().parse().unwrap();
+    let retry: i64 = throttled
+        .headers()
+        .get_one("Retry-After")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900, "{retry}");
     assert_eq!(app.count("sessions"), 0);
 }
@@ -113,16 +149,28 @@ fn throttling_ends_when_the_window_passes() {
     for _ in 0..5 {
         login(&client, "admin", "wrong password here");
     }
-    assert_eq!(login(&client, "admin", &app.admin_password).status(), Status::TooManyRequests);
+    assert_eq!(
+        login(&client, "admin", &app.admin_password).status(),
+        Status::TooManyRequests
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    assert_eq!(login(&client, "admin", &app.admin_password).status(), Status::SeeOther);
+    assert_eq!(
+        login(&client, "admin", &app.admin_password).status(),
+        Status::SeeOther
+    );
 }
 
 #[test]
 fn logout_deletes_the_session() {
     let app = TestApp::new();
     let admin = app.admin();
-    let cookie = admin.client.cookies().get("drydock_session").unwrap().value().to_string();
+    let cookie = admin
+        .client
+        .cookies()
+        .get("drydock_session")
+        .unwrap()
+        .value()
+        .to_string();
     let response = admin.post_form("/logout", &[]);
     assert_eq!(response.status(), Status::SeeOther);
     drop(response);
@@ -160,7 +208,11 @@ fn idle_session_expires() {
     assert_eq!(admin.get_json("/api/users/me").0, Status::Unauthorized);
     let page = admin.client.get("/").dispatch();
     assert_eq!(page.status(), Status::SeeOther);
-    assert!(page.headers().get_one("Location").unwrap().starts_with("/login"));
+    assert!(page
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .starts_with("/login"));
     drop(page);
     assert_eq!(app.count("sessions"), 0, "the expired session is deleted");
 }
@@ -172,7 +224,10 @@ fn absolute_session_lifetime_is_enforced() {
     // Age the session past seven days.
     let week_ms: i64 = 7 * 24 * 3600 * 1000 + 1000;
     app.db()
-        .execute("UPDATE sessions SET created_at = created_at - ?1", [week_ms])
+        .execute(
+            "UPDATE sessions SET created_at = created_at - ?1",
+            [week_ms],
+        )
         .unwrap();
     assert_eq!(admin.get_json("/api/users/me").0, Status::Unauthorized);
 }
@@ -211,7 +266,12 @@ fn form_posts_without_or_with_a_wrong_csrf_token_are_refused() {
     // With the token it works.
     let ok = admin.post_form(
         "/configuration/users",
-        &[("username", "mallory"), ("display_name", "M"), ("password", PASSWORD), ("roles", "Viewer")],
+        &[
+            ("username", "mallory"),
+            ("display_name", "M"),
+            ("password", PASSWORD),
+            ("roles", "Viewer"),
+        ],
     );
     assert_eq!(ok.status(), Status::SeeOther);
     drop(ok);
@@ -223,7 +283,11 @@ fn a_foreign_origin_is_refused() {
     let app = TestApp::new();
     let admin = app.admin();
     let mut all = vec![("csrf_token", admin.csrf.as_str())];
-    all.extend_from_slice(&[("username", "eve"), ("display_name", "Eve"), ("password", PASSWORD)]);
+    all.extend_from_slice(&[
+        ("username", "eve"),
+        ("display_name", "Eve"),
+        ("password", PASSWORD),
+    ]);
     let response = admin
         .client
         .post("/configuration/users")
@@ -257,7 +321,11 @@ fn a_foreign_origin_is_refused() {
         .header(ContentType::Form)
         .header(Header::new("Host", "127.0.0.1:8000"))
         .header(Header::new("Origin", "https://evil.example"))
-        .body(form(&[("username", "admin"), ("password", &app.admin_password), ("csrf_token", &csrf)]))
+        .body(form(&[
+            ("username", "admin"),
+            ("password", &app.admin_password),
+            ("csrf_token", &csrf),
+        ]))
         .dispatch();
     assert_eq!(response.status(), Status::Forbidden);
 }
@@ -279,7 +347,13 @@ fn api_keys_authenticate_by_header_or_bearer_and_wrong_keys_get_401() {
     assert_eq!(bearer.status(), Status::Ok);
     drop(bearer);
 
-    let wrong = with_key(&client, Method::Get, "/api/users/me", "API-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None);
+    let wrong = with_key(
+        &client,
+        Method::Get,
+        "/api/users/me",
+        "API-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        None,
+    );
     assert_eq!(wrong.status(), Status::Unauthorized);
     let (_, body) = json_of(wrong);
     assert!(body["ErrorMessage"].as_str().unwrap().contains("signed in"));
@@ -291,7 +365,10 @@ fn api_keys_authenticate_by_header_or_bearer_and_wrong_keys_get_401() {
     drop(none);
 
     // Only the key's SHA-256 is stored.
-    let stored: String = app.db().query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0)).unwrap();
+    let stored: String = app
+        .db()
+        .query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))
+        .unwrap();
     assert_ne!(stored, key);
     assert_eq!(stored.len(), 64);
 }
@@ -317,12 +394,26 @@ fn deactivated_users_cannot_sign_in_or_use_their_keys() {
     let key = app.user_with_key("dana", &["Project Deployer"]);
     let dana = app.session("dana", PASSWORD);
     let admin = app.admin();
-    let (status, _) = admin.send_json(Method::Put, "/api/users/Users-2", json!({"IsActive": false}));
+    let (status, _) = admin.send_json(
+        Method::Put,
+        "/api/users/Users-2",
+        json!({"IsActive": false}),
+    );
     assert_eq!(status, Status::Ok);
-    assert_eq!(dana.get_json("/api/users/me").0, Status::Unauthorized, "sessions end");
+    assert_eq!(
+        dana.get_json("/api/users/me").0,
+        Status::Unauthorized,
+        "sessions end"
+    );
     let client = app.client();
-    assert_eq!(with_key(&client, Method::Get, "/api/users/me", &key, None).status(), Status::Unauthorized);
-    assert_eq!(login(&client, "dana", PASSWORD).status(), Status::Unauthorized);
+    assert_eq!(
+        with_key(&client, Method::Get, "/api/users/me", &key, None).status(),
+        Status::Unauthorized
+    );
+    assert_eq!(
+        login(&client, "dana", PASSWORD).status(),
+        Status::Unauthorized
+    );
 }
 
 #[test]
@@ -333,20 +424,43 @@ fn changing_your_password_needs_the_current_one_and_ends_other_sessions() {
     let second = app.session("dana", PASSWORD);
     let wrong = second.post_form(
         "/profile/password",
-        &[("current_password", "not my password!"), ("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")],
+        &[
+            ("current_password", "not my password!"),
+            ("new_password", "a brand new passphrase"),
+            ("confirm_password", "a brand new passphrase"),
+        ],
     );
     assert_eq!(wrong.status(), Status::SeeOther);
     drop(wrong);
-    assert_eq!(first.get_json("/api/users/me").0, Status::Ok, "nothing changed");
+    assert_eq!(
+        first.get_json("/api/users/me").0,
+        Status::Ok,
+        "nothing changed"
+    );
 
     let ok = second.post_form(
         "/profile/password",
-        &[("current_password", PASSWORD), ("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")],
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new passphrase"),
+            ("confirm_password", "a brand new passphrase"),
+        ],
     );
     assert_eq!(ok.status(), Status::SeeOther);
     drop(ok);
-    assert_eq!(second.get_json("/api/users/me").0, Status::Ok, "own session stays");
-    assert_eq!(first.get_json("/api/users/me").0, Status::Unauthorized, "other sessions end");
+    assert_eq!(
+        second.get_json("/api/users/me").0,
+        Status::Ok,
+        "own session stays"
+    );
+    assert_eq!(
+        first.get_json("/api/users/me").0,
+        Status::Unauthorized,
+        "other sessions end"
+    );
     let client = app.client();
-    assert_eq!(login(&client, "dana", "a brand new passphrase").status(), Status::SeeOther);
+    assert_eq!(
+        login(&client, "dana", "a brand new passphrase").status(),
+        Status::SeeOther
+    );
 }

@@ -20,11 +20,22 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = run_cli(
         dir.path(),
-        &["user", "create", "--username", "dana", "--password-stdin", "--role", "Project Deployer"],
+        &[
+            "user",
+            "create",
+            "--username",
+            "dana",
+            "--password-stdin",
+            "--role",
+            "Project Deployer",
+        ],
         &format!("{PASSWORD}\n"),
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("created Users-2 dana [Project Deployer]"), "{out}");
+    assert!(
+        out.contains("created Users-2 dana [Project Deployer]"),
+        "{out}"
+    );
     // The first start printed the admin's password, which is also in the file.
     let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
     assert!(out.contains(&password), "{out}");
@@ -42,19 +53,45 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((who.as_str(), how.as_str()), ("command line", "Command line"));
+    assert_eq!(
+        (who.as_str(), how.as_str()),
+        ("command line", "Command line")
+    );
 }
 
 #[test]
 fn user_create_rejects_bad_input_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = run_cli(dir.path(), &["user", "create", "--username", "x", "--password-stdin", "--role", "Emperor"], "long enough password\n");
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "x",
+            "--password-stdin",
+            "--role",
+            "Emperor",
+        ],
+        "long enough password\n",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("unknown role 'Emperor'"), "{err}");
-    let (code, _, err) = run_cli(dir.path(), &["user", "create", "--username", "x", "--password-stdin"], "short\n");
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &["user", "create", "--username", "x", "--password-stdin"],
+        "short\n",
+    );
     assert_eq!(code, 1);
-    assert!(err.contains("Password: must be at least 12 characters"), "{err}");
-    let (code, _, err) = run_cli(dir.path(), &["user", "create", "--username", "admin", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(
+        err.contains("Password: must be at least 12 characters"),
+        "{err}"
+    );
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &["user", "create", "--username", "admin", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("already exists"), "{err}");
 }
@@ -62,20 +99,48 @@ fn user_create_rejects_bad_input_with_a_clear_message() {
 #[test]
 fn set_password_and_apikey_create() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = run_cli(dir.path(), &["user", "set-password", "--username", "admin", "--password-stdin"], "my new admin password\n");
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &[
+            "user",
+            "set-password",
+            "--username",
+            "admin",
+            "--password-stdin",
+        ],
+        "my new admin password\n",
+    );
     assert_eq!(code, 0, "{err}");
-    let (code, key, err) = run_cli(dir.path(), &["apikey", "create", "--username", "admin", "--purpose", "upgrade script"], "");
+    let (code, key, err) = run_cli(
+        dir.path(),
+        &[
+            "apikey",
+            "create",
+            "--username",
+            "admin",
+            "--purpose",
+            "upgrade script",
+        ],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
     let key = key.trim().lines().last().unwrap().to_string();
     assert!(key.starts_with("API-") && key.len() == 36, "{key}");
 
     let client = client_for(dir.path());
-    assert_eq!(login(&client, "admin", "my new admin password").status(), Status::SeeOther);
+    assert_eq!(
+        login(&client, "admin", "my new admin password").status(),
+        Status::SeeOther
+    );
     let other = client_for(dir.path());
     let (status, me) = json_of(with_key(&other, Method::Get, "/api/users/me", &key, None));
     assert_eq!(status, Status::Ok);
     assert_eq!(me["Username"], "admin");
-    let (code, _, err) = run_cli(dir.path(), &["apikey", "create", "--username", "ghost", "--purpose", "x"], "");
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &["apikey", "create", "--username", "ghost", "--purpose", "x"],
+        "",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("No user named 'ghost'"), "{err}");
 }
@@ -87,10 +152,17 @@ fn invalid_configuration_fails_fast_naming_the_key() {
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
     assert!(err.contains("port"), "{err}");
-    std::fs::write(dir.path().join("drydock.toml"), "synchronous = \"sometimes\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("drydock.toml"),
+        "synchronous = \"sometimes\"\n",
+    )
+    .unwrap();
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
-    assert!(err.contains("synchronous") || err.contains("sometimes"), "{err}");
+    assert!(
+        err.contains("synchronous") || err.contains("sometimes"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("drydock.toml"), "db_pool_size = 0\n").unwrap();
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
@@ -108,7 +180,10 @@ fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
     let log = std::fs::read_to_string(&server.log).unwrap();
     let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
     assert!(log.contains(&format!("password: {password}")), "{log}");
-    assert!(log.contains(&format!("listening on http://127.0.0.1:{}", server.port)), "{log}");
+    assert!(
+        log.contains(&format!("listening on http://127.0.0.1:{}", server.port)),
+        "{log}"
+    );
     drop(server);
     // A second start does not print a password.
     let server = Server::start(dir.path());

@@ -38,7 +38,10 @@ impl<T> Body<T> {
 #[rocket::async_trait]
 impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
     type Error = ();
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+    async fn from_data(
+        req: &'r Request<'_>,
+        data: Data<'r>,
+    ) -> rocket::data::Outcome<'r, Self, ()> {
         let limit = req.limits().get("json").unwrap_or_else(|| 256.kibibytes());
         let parsed = match data.open(limit).into_bytes().await {
             Err(e) => Err(Error::bad("body", format!("could not be read: {e}"))),
@@ -48,7 +51,9 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
             )),
             Ok(bytes) => match std::str::from_utf8(&bytes) {
                 Err(_) => Err(Error::bad("body", "is not valid UTF-8")),
-                Ok(text) if text.trim().is_empty() => Err(Error::bad("body", "is empty; a JSON object is required")),
+                Ok(text) if text.trim().is_empty() => {
+                    Err(Error::bad("body", "is empty; a JSON object is required"))
+                }
                 Ok(text) => serde_json::from_str(text).map_err(|e| {
                     Error::BadRequest(
                         format!("The request body is not valid: {e}"),
@@ -74,8 +79,17 @@ pub struct Collection<T: Serialize> {
 }
 
 impl<T: Serialize> Collection<T> {
-    pub fn new(item_type: &'static str, items: Vec<T>, total: i64, take: i64) -> Json<Collection<T>> {
-        let pages = if take == 0 { 0 } else { (total + take - 1) / take };
+    pub fn new(
+        item_type: &'static str,
+        items: Vec<T>,
+        total: i64,
+        take: i64,
+    ) -> Json<Collection<T>> {
+        let pages = if take == 0 {
+            0
+        } else {
+            (total + take - 1) / take
+        };
         Json(Collection {
             item_type,
             total_results: total,
@@ -100,7 +114,9 @@ pub fn paging(skip: Option<&str>, take: Option<&str>) -> Result<(i64, i64)> {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| Error::bad(name, format!("must be a non-negative integer, not '{v}'"))),
+                .ok_or_else(|| {
+                    Error::bad(name, format!("must be a non-negative integer, not '{v}'"))
+                }),
         }
     };
     let skip = number("skip", skip, 0)?;
@@ -129,6 +145,9 @@ mod tests {
         assert!(parse_id("Users", "Users-0").is_err());
         assert_eq!(paging(None, None).unwrap(), (0, DEFAULT_TAKE));
         assert_eq!(paging(Some("5"), Some("5000")).unwrap(), (5, MAX_TAKE));
-        assert!(paging(Some("-1"), None).unwrap_err().to_string().starts_with("skip:"));
+        assert!(paging(Some("-1"), None)
+            .unwrap_err()
+            .to_string()
+            .starts_with("skip:"));
     }
 }

@@ -63,7 +63,12 @@ async fn list(
 ) -> Result<Json<Collection<UserResource>>> {
     let (skip, take) = paging(skip, take)?;
     let (users, total) = app.store.read(move |c| users::list(c, skip, take)).await?;
-    Ok(Collection::new("User", users.into_iter().map(Into::into).collect(), total, take))
+    Ok(Collection::new(
+        "User",
+        users.into_iter().map(Into::into).collect(),
+        total,
+        take,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -165,7 +170,8 @@ async fn create_api_key(
 ) -> Result<(Status, Json<CreatedApiKey>)> {
     let id = parse_id("Users", id)?;
     let body = body.into_inner()?;
-    let (created, key) = accounts::create_api_key(&app.store, &change.proof, id, &body.purpose).await?;
+    let (created, key) =
+        accounts::create_api_key(&app.store, &change.proof, id, &body.purpose).await?;
     Ok((
         Status::Created,
         Json(CreatedApiKey {

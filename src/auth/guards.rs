@@ -137,9 +137,22 @@ pub mod need {
         )*};
     }
     requirements!(
-        AdministerSystem, ProjectView, ProjectCreate, ProjectEdit, ProjectDelete,
-        EnvironmentView, EnvironmentCreate, EnvironmentEdit, ReleaseCreate, DeploymentCreate,
-        TaskView, TaskCreate, TaskCancel, EventView, UserView, UserEdit
+        AdministerSystem,
+        ProjectView,
+        ProjectCreate,
+        ProjectEdit,
+        ProjectDelete,
+        EnvironmentView,
+        EnvironmentCreate,
+        EnvironmentEdit,
+        ReleaseCreate,
+        DeploymentCreate,
+        TaskView,
+        TaskCreate,
+        TaskCancel,
+        EventView,
+        UserView,
+        UserEdit
     );
 }
 
@@ -240,11 +253,13 @@ impl<'r, R: Requirement> FromRequest<'r> for Change<R> {
     type Error = ();
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let csrf = req.headers().get_one(CSRF_HEADER);
-        let result = admit_change::<R>(req, csrf).await.map(|(caller, proof)| Change {
-            caller,
-            proof,
-            _requirement: PhantomData,
-        });
+        let result = admit_change::<R>(req, csrf)
+            .await
+            .map(|(caller, proof)| Change {
+                caller,
+                proof,
+                _requirement: PhantomData,
+            });
         outcome(req, result)
     }
 }
@@ -292,7 +307,10 @@ fn form_errors(errors: rocket::form::Errors<'_>) -> Error {
             None => e.kind.to_string(),
         })
         .collect();
-    let first = messages.first().cloned().unwrap_or_else(|| "invalid form".into());
+    let first = messages
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "invalid form".into());
     Error::BadRequest(format!("The form could not be read: {first}"), messages)
 }
 
@@ -303,7 +321,10 @@ where
     T: for<'a> FromForm<'a> + Send + 'static,
 {
     type Error = ();
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+    async fn from_data(
+        req: &'r Request<'_>,
+        data: Data<'r>,
+    ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
             let body = read_form(req, data).await?;
             let raw = RawStr::new(&body);
@@ -336,7 +357,10 @@ pub struct SessionForm {
 #[rocket::async_trait]
 impl<'r> FromData<'r> for SessionForm {
     type Error = ();
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> rocket::data::Outcome<'r, Self, ()> {
+    async fn from_data(
+        req: &'r Request<'_>,
+        data: Data<'r>,
+    ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
             check_origin(req)?;
             let body = read_form(req, data).await?;

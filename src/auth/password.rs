@@ -23,10 +23,16 @@ fn argon2() -> Argon2<'static> {
 pub fn check_policy(field: &str, password: &str) -> Result<()> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
-        return Err(Error::bad(field, format!("must be at least {MIN_LENGTH} characters")));
+        return Err(Error::bad(
+            field,
+            format!("must be at least {MIN_LENGTH} characters"),
+        ));
     }
     if chars > MAX_LENGTH {
-        return Err(Error::bad(field, format!("must be at most {MAX_LENGTH} characters")));
+        return Err(Error::bad(
+            field,
+            format!("must be at most {MAX_LENGTH} characters"),
+        ));
     }
     Ok(())
 }
@@ -41,7 +47,9 @@ pub fn hash_now(password: &str) -> Result<String> {
 /// True when `password` matches the PHC string `phc`.
 pub fn verify_now(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

@@ -172,9 +172,9 @@ impl Role {
 
 /// The permissions granted by a list of roles.
 pub fn permissions_of(roles: &[Role]) -> PermissionSet {
-    roles
-        .iter()
-        .fold(PermissionSet::default(), |acc, r| acc.union(r.permissions()))
+    roles.iter().fold(PermissionSet::default(), |acc, r| {
+        acc.union(r.permissions())
+    })
 }
 
 #[cfg(test)]
@@ -205,6 +205,9 @@ mod tests {
             Role::Viewer.permissions().names(),
             vec!["ProjectView", "EnvironmentView", "TaskView"]
         );
-        assert_eq!(Role::by_name(" project deployer"), Some(Role::ProjectDeployer));
+        assert_eq!(
+            Role::by_name(" project deployer"),
+            Some(Role::ProjectDeployer)
+        );
     }
 }

@@ -67,7 +67,10 @@ pub enum LoginOutcome {
 
 fn throttle_keys(username: &str, ip: Option<IpAddr>) -> [String; 2] {
     let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    [format!("user:{}", username.to_lowercase()), format!("ip:{ip}")]
+    [
+        format!("user:{}", username.to_lowercase()),
+        format!("ip:{ip}"),
+    ]
 }
 
 /// Signs in: refuses with `Throttled` after `login_max_failures` failures for the
@@ -82,7 +85,11 @@ pub async fn login(
     password: String,
     ip: Option<IpAddr>,
 ) -> Result<LoginOutcome> {
-    let username: String = username.trim().chars().take(crate::accounts::MAX_USERNAME + 1).collect();
+    let username: String = username
+        .trim()
+        .chars()
+        .take(crate::accounts::MAX_USERNAME + 1)
+        .collect();
     let keys = throttle_keys(&username, ip);
     let now = clock::now_ms();
     let window_ms = config.login_window_secs * 1000;
@@ -120,7 +127,7 @@ pub async fn login(
                     sessions::create(tx, &token_hash, user_id, &csrf, now)?;
                     sessions::clear_failures(tx, &user_key)?;
                     let user = users::find(tx, user_id)?
-                        .ok_or_else(|| crate::error::Error::Unauthorized)?;
+                        .ok_or(crate::error::Error::Unauthorized)?;
                     events::record_bookkeeping(
                         tx,
                         "LoginSucceeded",

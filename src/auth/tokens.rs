@@ -67,7 +67,9 @@ mod tests {
         let key = new_api_key();
         assert_eq!(key.len(), 36);
         assert!(key.starts_with("API-"));
-        assert!(key[4..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(key[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         assert_ne!(key, new_api_key());
     }
 

@@ -73,9 +73,19 @@ pub fn user(data_dir: &Path, cmd: UserCommand) -> Result<ExitCode> {
                 roles,
                 is_active: true,
             };
-            let user = rt.block_on(accounts::create_user(&app.store, &app.hasher, &proof, input))?;
+            let user = rt.block_on(accounts::create_user(
+                &app.store,
+                &app.hasher,
+                &proof,
+                input,
+            ))?;
             let roles: Vec<&str> = user.roles.iter().map(|r| r.name()).collect();
-            println!("created Users-{} {} [{}]", user.id, user.username, roles.join(", "));
+            println!(
+                "created Users-{} {} [{}]",
+                user.id,
+                user.username,
+                roles.join(", ")
+            );
         }
         UserCommand::SetPassword { username, .. } => {
             let password = read_password_stdin()?;
@@ -101,7 +111,9 @@ pub fn apikey(data_dir: &Path, cmd: ApiKeyCommand) -> Result<ExitCode> {
     let user = rt
         .block_on(app.store.read(move |c| users::find_by_username(c, &name)))?
         .ok_or_else(|| Error::NotFound(format!("No user named '{username}'.")))?;
-    let (_, key) = rt.block_on(accounts::create_api_key(&app.store, &proof, user.id, &purpose))?;
+    let (_, key) = rt.block_on(accounts::create_api_key(
+        &app.store, &proof, user.id, &purpose,
+    ))?;
     println!("{key}");
     Ok(ExitCode::SUCCESS)
 }

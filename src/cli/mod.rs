@@ -14,10 +14,19 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 #[derive(Parser)]
-#[command(name = "drydock", version, about = "Self-hosted deployment and task server")]
+#[command(
+    name = "drydock",
+    version,
+    about = "Self-hosted deployment and task server"
+)]
 pub struct Cli {
     /// The data directory: database, secret key, backups.
-    #[arg(long, global = true, env = "DRYDOCK_DATA_DIR", default_value = "drydock-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "DRYDOCK_DATA_DIR",
+        default_value = "drydock-data"
+    )]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,

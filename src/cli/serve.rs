@@ -38,7 +38,6 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         announce_admin(data_dir, password);
     }
     let server = crate::rocket(opened.app)?;
-    rocket::execute(server.launch())
-        .map_err(|e| Error::Internal(format!("server: {e}")))?;
+    rocket::execute(server.launch()).map_err(|e| Error::Internal(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }

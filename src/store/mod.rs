@@ -132,7 +132,11 @@ impl Store {
     }
 
     /// [`Store::change`] for callers that are not async (the command line).
-    pub fn change_now<T>(&self, proof: &Proof, f: impl FnOnce(&ChangeTx) -> Result<T>) -> Result<T> {
+    pub fn change_now<T>(
+        &self,
+        proof: &Proof,
+        f: impl FnOnce(&ChangeTx) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tx = ChangeTx { tx, proof };

@@ -134,7 +134,12 @@ pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
             crate::clock::now_ms()
         ],
     )
-    .map_err(|e| conflict_on_unique(e, format!("A user named '{}' already exists.", new.username)))?;
+    .map_err(|e| {
+        conflict_on_unique(
+            e,
+            format!("A user named '{}' already exists.", new.username),
+        )
+    })?;
     let id = tx.last_insert_rowid();
     set_roles(tx, id, &new.roles)?;
     with_roles(tx, find_row(tx, id)?)
@@ -148,7 +153,8 @@ fn find_row(conn: &Connection, id: i64) -> Result<User> {
 
 pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
     tx.execute("DELETE FROM user_roles WHERE user_id = ?1", [user_id])?;
-    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?1, ?2)")?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?1, ?2)")?;
     for role in roles {
         insert.execute(params![user_id, role.name()])?;
     }

@@ -58,7 +58,10 @@ async fn audit(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
-    let (events, total) = app.store.read(move |c| events::list(c, skip, PAGE_SIZE)).await?;
+    let (events, total) = app
+        .store
+        .read(move |c| events::list(c, skip, PAGE_SIZE))
+        .await?;
     render(&AuditPage {
         layout: Layout::new("Audit", &caller, flash),
         events: events.into_iter().map(EventRow::from).collect(),

@@ -16,7 +16,7 @@ pub fn all() -> Vec<Catcher> {
 
 #[derive(rocket::Responder)]
 pub enum Caught {
-    Redirect(Redirect),
+    Redirect(Box<Redirect>),
     Error(Error),
 }
 
@@ -27,7 +27,7 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
     if matches!(error, Error::Unauthorized) && !is_api_path(path.as_str()) {
         let next = req.uri().to_string();
         let target = rocket::uri!(crate::web::login::login_page(next = Some(next)));
-        return Caught::Redirect(Redirect::to(target));
+        return Caught::Redirect(Box::new(Redirect::to(target)));
     }
     Caught::Error(error)
 }

@@ -59,7 +59,14 @@ fn login_csrf(cookies: &CookieJar<'_>, secure: bool) -> String {
     token
 }
 
-fn page(app: &App, cookies: &CookieJar<'_>, next: String, username: String, error: Option<String>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>> {
+fn page(
+    app: &App,
+    cookies: &CookieJar<'_>,
+    next: String,
+    username: String,
+    error: Option<String>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
     render(&LoginPage {
         layout: Layout::anonymous("Sign in", flash),
         csrf: login_csrf(cookies, app.config.secure_cookies),
@@ -89,7 +96,14 @@ pub async fn login_page(
     if req_caller.0 {
         return Ok(LoginResponse::Redirect(Redirect::to(next)));
     }
-    Ok(LoginResponse::Page(page(app, cookies, next, String::new(), None, flash)?))
+    Ok(LoginResponse::Page(page(
+        app,
+        cookies,
+        next,
+        String::new(),
+        None,
+        flash,
+    )?))
 }
 
 /// Whether the request already has a signed-in caller.
@@ -139,14 +153,24 @@ pub async fn login(
     request.origin?;
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let expected = cookies.get_private(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
+    let expected = cookies
+        .get_private(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string());
     if !expected.is_some_and(|t| tokens::constant_time_eq(&t, &form.csrf_token)) {
         return Ok(LoginResponse::Flash(Flash::error(
             Redirect::to(rocket::uri!(login_page(next = Some(next)))),
             "Your sign-in form had expired. Please sign in again.",
         )));
     }
-    let outcome = session::login(&app.store, &app.hasher, &app.config, &form.username, form.password, request.ip).await?;
+    let outcome = session::login(
+        &app.store,
+        &app.hasher,
+        &app.config,
+        &form.username,
+        form.password,
+        request.ip,
+    )
+    .await?;
     match outcome {
         LoginOutcome::Success { token, .. } => {
             cookies.remove_private(LOGIN_CSRF_COOKIE);
@@ -160,18 +184,34 @@ pub async fn login(
             Ok(LoginResponse::Redirect(Redirect::to(next)))
         }
         LoginOutcome::Invalid => {
-            let html = page(app, cookies, next, form.username, Some("Invalid username or password.".into()), None)?;
+            let html = page(
+                app,
+                cookies,
+                next,
+                form.username,
+                Some("Invalid username or password.".into()),
+                None,
+            )?;
             Ok(LoginResponse::Refused((Status::Unauthorized, html)))
         }
-        LoginOutcome::Throttled { retry_after_secs } => Err(Error::TooManyRequests { retry_after_secs }),
+        LoginOutcome::Throttled { retry_after_secs } => {
+            Err(Error::TooManyRequests { retry_after_secs })
+        }
     }
 }
 
 #[rocket::post("/logout", data = "<form>")]
-pub async fn logout(form: SessionForm, app: &State<App>, cookies: &CookieJar<'_>) -> Result<Flash<Redirect>> {
+pub async fn logout(
+    form: SessionForm,
+    app: &State<App>,
+    cookies: &CookieJar<'_>,
+) -> Result<Flash<Redirect>> {
     if let Some(session) = form.caller.session {
         session::logout(&app.store, session.token_hash).await?;
     }
     cookies.remove(Cookie::build(SESSION_COOKIE).path("/"));
-    Ok(Flash::success(Redirect::to("/login"), "You have signed out."))
+    Ok(Flash::success(
+        Redirect::to("/login"),
+        "You have signed out.",
+    ))
 }

@@ -35,9 +35,16 @@ struct ProfilePage {
 }
 
 #[rocket::get("/profile")]
-async fn profile(caller: Caller, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>> {
+async fn profile(
+    caller: Caller,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
     let user_id = caller.user.id;
-    let keys = app.store.read(move |c| api_keys::list_for_user(c, user_id)).await?;
+    let keys = app
+        .store
+        .read(move |c| api_keys::list_for_user(c, user_id))
+        .await?;
     render(&ProfilePage {
         layout: Layout::new("Profile", &caller, flash),
         username: caller.user.username.clone(),
@@ -60,11 +67,17 @@ pub struct PasswordForm {
 }
 
 #[rocket::post("/profile/password", data = "<change>")]
-async fn change_password(change: FormChange<need::SignedIn, PasswordForm>, app: &State<App>) -> Flash<Redirect> {
+async fn change_password(
+    change: FormChange<need::SignedIn, PasswordForm>,
+    app: &State<App>,
+) -> Flash<Redirect> {
     let form = change.form;
     let back = "/profile".to_string();
     if form.new_password != form.confirm_password {
-        return refused(back, &Error::bad("ConfirmPassword", "does not match the new password"));
+        return refused(
+            back,
+            &Error::bad("ConfirmPassword", "does not match the new password"),
+        );
     }
     let keep = change.caller.session.map(|s| s.token_hash);
     let result = accounts::change_own_password(
@@ -77,7 +90,10 @@ async fn change_password(change: FormChange<need::SignedIn, PasswordForm>, app: 
     )
     .await;
     match result {
-        Ok(()) => done(back, "Your password has been changed; your other sessions were signed out."),
+        Ok(()) => done(
+            back,
+            "Your password has been changed; your other sessions were signed out.",
+        ),
         Err(e) => refused(back, &e),
     }
 }
@@ -98,12 +114,15 @@ struct NewKeyPage {
 #[derive(rocket::Responder)]
 enum KeyResponse {
     Page(RawHtml<String>),
-    Back(Flash<Redirect>),
+    Back(Box<Flash<Redirect>>),
 }
 
 /// Shows the new key on the response page itself (once), never in a cookie or URL.
 #[rocket::post("/profile/apikeys", data = "<change>")]
-async fn create_key(change: FormChange<need::SignedIn, KeyForm>, app: &State<App>) -> Result<KeyResponse> {
+async fn create_key(
+    change: FormChange<need::SignedIn, KeyForm>,
+    app: &State<App>,
+) -> Result<KeyResponse> {
     let user_id = change.caller.user.id;
     match accounts::create_api_key(&app.store, &change.proof, user_id, &change.form.purpose).await {
         Ok((created, key)) => Ok(KeyResponse::Page(render(&NewKeyPage {
@@ -111,7 +130,7 @@ async fn create_key(change: FormChange<need::SignedIn, KeyForm>, app: &State<App
             purpose: created.purpose,
             key,
         })?)),
-        Err(e) => Ok(KeyResponse::Back(refused("/profile".into(), &e))),
+        Err(e) => Ok(KeyResponse::Back(Box::new(refused("/profile".into(), &e)))),
     }
 }
 
@@ -123,8 +142,10 @@ async fn revoke_key(
 ) -> Result<Flash<Redirect>> {
     let id = page_id(id)?;
     let user_id = change.caller.user.id;
-    Ok(match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {
-        Ok(()) => done("/profile".into(), "The API key has been revoked."),
-        Err(e) => refused("/profile".into(), &e),
-    })
+    Ok(
+        match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {
+            Ok(()) => done("/profile".into(), "The API key has been revoked."),
+            Err(e) => refused("/profile".into(), &e),
+        },
+    )
 }

@@ -61,7 +61,10 @@ async fn list(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
-    let (users, total) = app.store.read(move |c| users::list(c, skip, PAGE_SIZE)).await?;
+    let (users, total) = app
+        .store
+        .read(move |c| users::list(c, skip, PAGE_SIZE))
+        .await?;
     render(&UsersPage {
         layout: Layout::new("Users & roles", &caller, flash),
         users,
@@ -83,7 +86,10 @@ pub struct NewUserForm {
 }
 
 #[rocket::post("/configuration/users", data = "<change>")]
-async fn create(change: FormChange<need::UserEdit, NewUserForm>, app: &State<App>) -> Flash<Redirect> {
+async fn create(
+    change: FormChange<need::UserEdit, NewUserForm>,
+    app: &State<App>,
+) -> Flash<Redirect> {
     let form = change.form;
     let input = NewUserInput {
         username: form.username,
@@ -154,8 +160,10 @@ async fn edit(
         password: form.new_password.filter(|p| !p.is_empty()),
     };
     let back = format!("/configuration/users/{id}");
-    Ok(match accounts::update_user(&app.store, &app.hasher, &change.proof, id, update).await {
-        Ok(user) => done(back, format!("Saved user {}.", user.username)),
-        Err(e) => refused(back, &e),
-    })
+    Ok(
+        match accounts::update_user(&app.store, &app.hasher, &change.proof, id, update).await {
+            Ok(user) => done(back, format!("Saved user {}.", user.username)),
+            Err(e) => refused(back, &e),
+        },
+    )
 }

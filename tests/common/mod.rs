@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -41,7 +42,9 @@ impl TestApp {
         config.hash_concurrency = 4;
         adjust(&mut config);
         let opened = App::open(config.clone()).expect("open the data directory");
-        let admin_password = opened.initial_admin_password.expect("first start creates admin");
+        let admin_password = opened
+            .initial_admin_password
+            .expect("first start creates admin");
         drop(opened.app);
         TestApp {
             dir,
@@ -70,7 +73,11 @@ impl TestApp {
     pub fn session(&self, username: &str, password: &str) -> Session {
         let client = self.client();
         let response = login(&client, username, password);
-        assert_eq!(response.status(), Status::SeeOther, "sign-in of {username} failed");
+        assert_eq!(
+            response.status(),
+            Status::SeeOther,
+            "sign-in of {username} failed"
+        );
         drop(response);
         let csrf = csrf_of(&client, "/profile");
         Session { client, csrf }
@@ -127,7 +134,11 @@ pub fn login<'c>(client: &'c Client, username: &str, password: &str) -> LocalRes
 
 /// The CSRF token in the first form of the page at `path`.
 pub fn csrf_of(client: &Client, path: &str) -> String {
-    let html = client.get(path).dispatch().into_string().unwrap_or_default();
+    let html = client
+        .get(path)
+        .dispatch()
+        .into_string()
+        .unwrap_or_default();
     hidden_value(&html, "csrf_token").unwrap_or_else(|| panic!("no csrf_token on {path}: {html}"))
 }
 
@@ -150,7 +161,9 @@ pub fn form(fields: &[(&str, &str)]) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".to_string(),
             _ => format!("%{b:02X}"),
         })
@@ -160,7 +173,10 @@ fn encode(s: &str) -> String {
 pub fn json_of(response: LocalResponse<'_>) -> (Status, Value) {
     let status = response.status();
     let body = response.into_string().unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
 }
 
 impl Session {
@@ -169,7 +185,12 @@ impl Session {
     }
 
     /// A JSON request from the browser session (carries the CSRF header).
-    pub fn send_json(&self, method: rocket::http::Method, path: &str, body: Value) -> (Status, Value) {
+    pub fn send_json(
+        &self,
+        method: rocket::http::Method,
+        path: &str,
+        body: Value,
+    ) -> (Status, Value) {
         json_of(
             self.client
                 .req(method, path.to_string())
