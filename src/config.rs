@@ -65,7 +65,8 @@ pub struct Config {
     pub session_absolute_secs: i64,
     pub login_max_failures: u32,
     pub login_window_secs: i64,
-    /// At most this many password hashes run at once (each takes 19 MiB and a core).
+    /// At most this many password hashes run at once (each takes 19 MiB and a core), on
+    /// threads of the lowest CPU priority.
     pub hash_concurrency: usize,
     /// Mark cookies `Secure`; set it when drydock is served over TLS (e.g. behind a proxy).
     pub secure_cookies: bool,
@@ -87,9 +88,10 @@ impl Default for Config {
             session_absolute_secs: 7 * 24 * 3600,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            // Half the cores: sign-in bursts leave the other half to everything else.
             hash_concurrency: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+                .map(|n| (n.get() / 2).max(1))
+                .unwrap_or(1),
             secure_cookies: false,
             log_level: "normal".into(),
         }

@@ -76,7 +76,10 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(("log_level", rocket_log_level(&app.config.log_level)))
         .merge(("cli_colors", false))
         .merge(("ident", "drydock"))
-        .merge(("limits", limits));
+        .merge(("limits", limits))
+        // Blocking threads only run database work, which waits for one of the pool's
+        // connections anyway: more threads than that would only cost memory.
+        .merge(("max_blocking", app.config.db_pool_size as usize + 4));
     Ok(rocket::custom(figment)
         .manage(app)
         // Replace Rocket's default shield: `web::SecurityHeaders` sets stricter ones.

@@ -464,3 +464,42 @@ fn changing_your_password_needs_the_current_one_and_ends_other_sessions() {
         Status::SeeOther
     );
 }
+
+#[test]
+fn five_failures_from_one_address_throttle_every_username() {
+    let app = TestApp::new();
+    let client = app.client();
+    for i in 0..5 {
+        let response = login(&client, &format!("nobody{i}"), "wrong password here");
+        assert_eq!(response.status(), Status::Unauthorized);
+    }
+    let response = login(&client, "admin", &app.admin_password);
+    assert_eq!(response.status(), Status::TooManyRequests);
+    let body = response.into_string().unwrap();
+    assert!(body.contains("Too many failed sign-in attempts"), "{body}");
+}
+
+#[test]
+fn malformed_sign_in_forms_are_refused_without_a_server_error() {
+    let app = TestApp::new();
+    let client = app.client();
+    for body in [
+        "",
+        "username=admin",
+        "password=x&csrf_token=y",
+        "%%%",
+        "username=%FF%FE&password=x&csrf_token=y",
+    ] {
+        let response = client
+            .post("/login")
+            .header(ContentType::Form)
+            .body(body)
+            .dispatch();
+        let status = response.status();
+        assert!(
+            status.code >= 400 && status.code < 500 || status == Status::SeeOther,
+            "{body:?}: {status}"
+        );
+    }
+    assert_eq!(app.count("sessions"), 0);
+}

@@ -22,7 +22,6 @@ use rocket::http::{RawStr, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
-use super::permissions::Permission;
 use super::proof::{Proof, Via};
 use super::session::{self, Caller, SESSION_COOKIE};
 use super::tokens::constant_time_eq;
@@ -113,48 +112,7 @@ impl<'r> FromRequest<'r> for Caller {
     }
 }
 
-/// What a route requires of its caller: a permission, or only being signed in.
-pub trait Requirement: Send + Sync + 'static {
-    const PERMISSION: Option<Permission>;
-}
-
-/// The requirement markers, one per permission, named as the permissions.
-pub mod need {
-    use super::{Permission, Requirement};
-
-    /// Any signed-in user.
-    pub struct SignedIn;
-    impl Requirement for SignedIn {
-        const PERMISSION: Option<Permission> = None;
-    }
-
-    macro_rules! requirements {
-        ($($name:ident),*) => {$(
-            pub struct $name;
-            impl Requirement for $name {
-                const PERMISSION: Option<Permission> = Some(Permission::$name);
-            }
-        )*};
-    }
-    requirements!(
-        AdministerSystem,
-        ProjectView,
-        ProjectCreate,
-        ProjectEdit,
-        ProjectDelete,
-        EnvironmentView,
-        EnvironmentCreate,
-        EnvironmentEdit,
-        ReleaseCreate,
-        DeploymentCreate,
-        TaskView,
-        TaskCreate,
-        TaskCancel,
-        EventView,
-        UserView,
-        UserEdit
-    );
-}
+pub use super::permissions::{need, Requirement};
 
 fn require<R: Requirement>(caller: &Caller) -> Result<(), Error> {
     match R::PERMISSION {
@@ -341,10 +299,17 @@ where
             })
         }
         .await;
-        match result {
-            Ok(v) => Outcome::Success(v),
-            Err(e) => Outcome::Error((remember(req, e), ())),
-        }
+        data_outcome(req, result)
+    }
+}
+
+fn data_outcome<'r, T>(
+    req: &Request<'_>,
+    result: Result<T, Error>,
+) -> rocket::data::Outcome<'r, T, ()> {
+    match result {
+        Ok(value) => Outcome::Success(value),
+        Err(e) => Outcome::Error((remember(req, e), ())),
     }
 }
 
@@ -375,9 +340,6 @@ impl<'r> FromData<'r> for SessionForm {
             Ok(SessionForm { caller })
         }
         .await;
-        match result {
-            Ok(v) => Outcome::Success(v),
-            Err(e) => Outcome::Error((remember(req, e), ())),
-        }
+        data_outcome(req, result)
     }
 }

@@ -1,13 +1,11 @@
 //! Password hashing: argon2id with OWASP's parameters (m = 19456 KiB, t = 2, p = 1),
-//! stored as a PHC string. Hashing runs on the blocking pool, at most
-//! `hash_concurrency` at a time, so a burst of sign-ins cannot stall other requests.
+//! stored as a PHC string, computed on dedicated low-priority threads ([`Hasher`]).
 
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 
@@ -61,27 +59,79 @@ fn decoy() -> &'static str {
     DECOY.get_or_init(|| hash_now("decoy password that matches nothing").unwrap_or_default())
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashing runs on its own few threads at the lowest CPU priority, never on the async
+/// runtime or the shared blocking pool. So a burst of sign-ins uses at most
+/// `hash_concurrency` cores, yields them to every other request, and keeps at most that
+/// many 19 MiB work areas in memory.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
+
+/// Moves the calling thread to `SCHED_IDLE`: any other runnable thread preempts it at
+/// once, yet it still gets the CPU whenever a core has a moment to spare, and a small
+/// share under full load. Lowering one's own priority needs no privilege; should it
+/// fail, the thread runs at normal priority.
+fn lower_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).is_err() {
+        let _ = thread_priority::set_current_thread_priority(ThreadPriority::Min);
+    }
+}
+
+/// Pending hashes beyond this are refused with 503 rather than queued without bound.
+const QUEUE: usize = 256;
 
 impl Hasher {
     pub fn new(concurrency: usize) -> Hasher {
-        Hasher {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("drydock-hash-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every Hasher is gone
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                eprintln!("drydock: could not start a hashing thread: {e}");
+            }
         }
+        Hasher { jobs }
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                Error::Unavailable("Too many sign-ins at once; try again shortly.".into())
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                Error::Internal("the hashing threads have stopped".into())
+            }
+        })?;
+        result
             .await
-            .map_err(|e| Error::Internal(format!("hasher closed: {e}")))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Internal(format!("hashing task: {e}")))
+            .map_err(|_| Error::Internal("a hashing thread failed".into()))
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
@@ -112,6 +162,32 @@ mod tests {
         assert!(verify_now("correct horse battery", &phc));
         assert!(!verify_now("wrong horse battery", &phc));
         assert!(!verify_now("x", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn hashing_threads_run_at_idle_priority_and_return_results() {
+        let hasher = Hasher::new(1);
+        let sched = hasher
+            .run(|| std::fs::read_to_string("/proc/thread-self/sched").unwrap_or_default())
+            .await
+            .unwrap();
+        let policy = sched
+            .lines()
+            .find(|l| l.starts_with("policy"))
+            .unwrap_or_default();
+        assert!(
+            policy.trim_end().ends_with(" 5"),
+            "SCHED_IDLE is 5: {policy}"
+        );
+        let phc = hasher.hash("correct horse battery".into()).await.unwrap();
+        assert!(hasher
+            .verify("correct horse battery".into(), Some(phc))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify("correct horse battery".into(), None)
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -2,8 +2,51 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
+/// Declares the permissions once: the enum, `ALL`, their names, and one requirement
+/// marker type per permission (in [`need`]) for the route guards.
+macro_rules! permissions {
+    ($($name:ident),* $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Permission {
+            $($name),*
+        }
+
+        impl Permission {
+            pub const ALL: [Permission; [$(stringify!($name)),*].len()] = [$(Permission::$name),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Permission::$name => stringify!($name)),*
+                }
+            }
+        }
+
+        /// What a route requires of its caller, as a type: `Change<need::UserEdit>`.
+        pub mod need {
+            use super::{Permission, Requirement};
+
+            /// Any signed-in user.
+            pub struct SignedIn;
+            impl Requirement for SignedIn {
+                const PERMISSION: Option<Permission> = None;
+            }
+
+            $(
+                pub struct $name;
+                impl Requirement for $name {
+                    const PERMISSION: Option<Permission> = Some(Permission::$name);
+                }
+            )*
+        }
+    };
+}
+
+/// A route's requirement: a permission, or only being signed in.
+pub trait Requirement: Send + Sync + 'static {
+    const PERMISSION: Option<Permission>;
+}
+
+permissions!(
     AdministerSystem,
     ProjectView,
     ProjectCreate,
@@ -20,51 +63,11 @@ pub enum Permission {
     EventView,
     UserView,
     UserEdit,
-}
+);
 
 use Permission::*;
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
-        AdministerSystem,
-        ProjectView,
-        ProjectCreate,
-        ProjectEdit,
-        ProjectDelete,
-        EnvironmentView,
-        EnvironmentCreate,
-        EnvironmentEdit,
-        ReleaseCreate,
-        DeploymentCreate,
-        TaskView,
-        TaskCreate,
-        TaskCancel,
-        EventView,
-        UserView,
-        UserEdit,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AdministerSystem => "AdministerSystem",
-            ProjectView => "ProjectView",
-            ProjectCreate => "ProjectCreate",
-            ProjectEdit => "ProjectEdit",
-            ProjectDelete => "ProjectDelete",
-            EnvironmentView => "EnvironmentView",
-            EnvironmentCreate => "EnvironmentCreate",
-            EnvironmentEdit => "EnvironmentEdit",
-            ReleaseCreate => "ReleaseCreate",
-            DeploymentCreate => "DeploymentCreate",
-            TaskView => "TaskView",
-            TaskCreate => "TaskCreate",
-            TaskCancel => "TaskCancel",
-            EventView => "EventView",
-            UserView => "UserView",
-            UserEdit => "UserEdit",
-        }
-    }
-
     fn bit(self) -> u32 {
         1 << (self as u32)
     }

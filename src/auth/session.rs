@@ -126,8 +126,8 @@ pub async fn login(
                 .bookkeeping(move |tx| {
                     sessions::create(tx, &token_hash, user_id, &csrf, now)?;
                     sessions::clear_failures(tx, &user_key)?;
-                    let user = users::find(tx, user_id)?
-                        .ok_or(crate::error::Error::Unauthorized)?;
+                    let user =
+                        users::find(tx, user_id)?.ok_or(crate::error::Error::Unauthorized)?;
                     events::record_bookkeeping(
                         tx,
                         "LoginSucceeded",

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every drydock test: unit, HTTP (Rocket's local client), the real binary, and the
+# browser tests (headless Chromium). Installs Chromium and ChromeDriver first if they are
+# missing and we are root (as in CI); extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update
+    apt-get install -y chromium chromium-driver
+  else
+    echo "The browser tests need Debian's chromium and chromium-driver:" >&2
+    echo "  sudo apt-get install -y chromium chromium-driver" >&2
+    exit 1
+  fi
+fi
+
+cargo test --locked "$@"
