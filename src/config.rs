@@ -27,6 +27,7 @@ const KEYS: &[&str] = &[
     "login_window_secs",
     "hash_concurrency",
     "secure_cookies",
+    "ip_header",
     "log_level",
 ];
 
@@ -70,6 +71,10 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Mark cookies `Secure`; set it when drydock is served over TLS (e.g. behind a proxy).
     pub secure_cookies: bool,
+    /// The header a reverse proxy puts the client's address in (e.g. `X-Real-IP`), used
+    /// for sign-in throttling. Empty (the default): the connection's own address, since
+    /// without a proxy anyone could send the header.
+    pub ip_header: String,
     /// `off`, `critical`, `normal` or `debug`.
     pub log_level: String,
 }
@@ -93,6 +98,7 @@ impl Default for Config {
                 .map(|n| (n.get() / 2).max(1))
                 .unwrap_or(1),
             secure_cookies: false,
+            ip_header: String::new(),
             log_level: "normal".into(),
         }
     }

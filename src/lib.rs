@@ -76,6 +76,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(("log_level", rocket_log_level(&app.config.log_level)))
         .merge(("cli_colors", false))
         .merge(("ident", "drydock"))
+        .merge(ip_header(&app.config.ip_header))
         .merge(("limits", limits))
         // Blocking threads only run database work, which waits for one of the pool's
         // connections anyway: more threads than that would only cost memory.
@@ -89,6 +90,16 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .register("/", web::catchers::all())
         .mount("/", web::routes())
         .mount("/api", api::routes()))
+}
+
+/// Rocket trusts `X-Real-IP` by default; drydock trusts a header only when told to.
+fn ip_header(header: &str) -> (&'static str, rocket::figment::value::Value) {
+    let value = if header.is_empty() {
+        rocket::figment::value::Value::from(false)
+    } else {
+        rocket::figment::value::Value::from(header.to_string())
+    };
+    ("ip_header", value)
 }
 
 /// Rocket's own log is several lines a request; drydock prints one line per event itself

@@ -14,9 +14,9 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::{render, Layout};
-use crate::auth::guards::{caller_of, check_origin};
+use crate::auth::guards::check_origin;
 use crate::auth::session::{self, LoginOutcome, SESSION_COOKIE};
-use crate::auth::{tokens, SessionForm};
+use crate::auth::{tokens, Caller, SessionForm};
 use crate::error::{Error, Result};
 use crate::App;
 
@@ -87,13 +87,13 @@ pub enum LoginResponse {
 #[rocket::get("/login?<next>")]
 pub async fn login_page(
     next: Option<String>,
-    req_caller: LoginCheck,
+    caller: Option<Caller>,
     app: &State<App>,
     cookies: &CookieJar<'_>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<LoginResponse> {
     let next = safe_next(next.as_deref());
-    if req_caller.0 {
+    if caller.is_some() {
         return Ok(LoginResponse::Redirect(Redirect::to(next)));
     }
     Ok(LoginResponse::Page(page(
@@ -104,17 +104,6 @@ pub async fn login_page(
         None,
         flash,
     )?))
-}
-
-/// Whether the request already has a signed-in caller.
-pub struct LoginCheck(bool);
-
-#[rocket::async_trait]
-impl<'r> rocket::request::FromRequest<'r> for LoginCheck {
-    type Error = ();
-    async fn from_request(req: &'r rocket::Request<'_>) -> rocket::request::Outcome<Self, ()> {
-        rocket::outcome::Outcome::Success(LoginCheck(matches!(caller_of(req).await, Ok(Some(_)))))
-    }
 }
 
 /// What sign-in needs from the request itself: the caller's address (for throttling)
