@@ -22,6 +22,13 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an ISO 8601 / RFC 3339 time with offset into milliseconds since the epoch.
+pub fn parse_iso(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
 /// A short human form for pages: `2026-11-26 15:04:05 UTC`.
 pub fn display(ms: i64) -> String {
     let full = iso(ms);
@@ -39,5 +46,14 @@ mod tests {
     fn formats_with_milliseconds_and_offset() {
         assert_eq!(iso(1_795_014_245_123), "2026-11-18T15:04:05.123+00:00");
         assert_eq!(display(1_795_014_245_123), "2026-11-18 15:04:05 UTC");
+        assert_eq!(
+            parse_iso("2026-11-18T15:04:05.123+00:00"),
+            Some(1_795_014_245_123)
+        );
+        assert_eq!(
+            parse_iso("2026-11-18T16:04:05.123+01:00"),
+            Some(1_795_014_245_123)
+        );
+        assert_eq!(parse_iso("yesterday"), None);
     }
 }

@@ -28,6 +28,10 @@ const KEYS: &[&str] = &[
     "hash_concurrency",
     "secure_cookies",
     "ip_header",
+    "node_name",
+    "task_cap",
+    "queue_poll_ms",
+    "cancel_grace_ms",
     "log_level",
 ];
 
@@ -77,6 +81,22 @@ pub struct Config {
     pub ip_header: String,
     /// `off`, `critical`, `normal` or `debug`.
     pub log_level: String,
+    /// This server node's name (default: the host name).
+    pub node_name: String,
+    /// At most this many tasks run at once on this node.
+    pub task_cap: usize,
+    /// How often the queue looks for work queued elsewhere, scheduled times and expiries.
+    pub queue_poll_ms: u64,
+    /// After SIGTERM, how long a cancelled script's processes get before SIGKILL.
+    pub cancel_grace_ms: u64,
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "drydock".into())
 }
 
 impl Default for Config {
@@ -100,6 +120,10 @@ impl Default for Config {
             secure_cookies: false,
             ip_header: String::new(),
             log_level: "normal".into(),
+            node_name: host_name(),
+            task_cap: 5,
+            queue_poll_ms: 1_000,
+            cancel_grace_ms: 10_000,
         }
     }
 }
@@ -156,6 +180,15 @@ impl Config {
         }
         if self.hash_concurrency == 0 || self.hash_concurrency > 64 {
             return bad("hash_concurrency must be between 1 and 64");
+        }
+        if self.node_name.trim().is_empty() || self.node_name.len() > 100 {
+            return bad("node_name must be 1 to 100 characters");
+        }
+        if self.task_cap == 0 || self.task_cap > 1000 {
+            return bad("task_cap must be between 1 and 1000");
+        }
+        if self.queue_poll_ms == 0 || self.queue_poll_ms > 60_000 {
+            return bad("queue_poll_ms must be between 1 and 60000");
         }
         if !["off", "critical", "normal", "debug"].contains(&self.log_level.as_str()) {
             return bad("log_level must be one of off, critical, normal, debug");

@@ -12,8 +12,10 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod queue;
 pub mod store;
 pub mod web;
 
@@ -32,6 +34,7 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub hasher: Hasher,
+    pub queue: queue::Queue,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -55,6 +58,7 @@ impl App {
                 config,
                 store,
                 hasher,
+                queue: queue::Queue::new(),
             },
             initial_admin_password,
         })
@@ -87,6 +91,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .attach(Shield::new())
         .attach(web::SecurityHeaders)
         .attach(web::Announce)
+        .attach(queue_fairing())
         .register("/", web::catchers::all())
         .mount("/", web::routes())
         .mount("/api", api::routes()))
@@ -110,4 +115,27 @@ fn rocket_log_level(level: &str) -> &'static str {
         "off" => "off",
         _ => "critical",
     }
+}
+
+impl Drop for App {
+    /// Whatever owned the server is gone: stop this node's queue and its scripts.
+    fn drop(&mut self) {
+        self.queue.shutdown();
+    }
+}
+
+/// Starts this node's queue processor when the server lifts off, and stops it (and the
+/// scripts still running) when the server shuts down.
+fn queue_fairing() -> rocket::fairing::AdHoc {
+    rocket::fairing::AdHoc::on_liftoff("task queue", |rocket| {
+        Box::pin(async move {
+            if let Some(app) = rocket.state::<App>() {
+                let settings = queue::Settings::from_config(&app.config);
+                if let Err(e) = app.queue.start(app.store.clone(), settings) {
+                    eprintln!("drydock: the task queue did not start: {e}");
+                    rocket.shutdown().notify();
+                }
+            }
+        })
+    })
 }

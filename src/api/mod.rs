@@ -2,8 +2,11 @@
 //! body guard that turns every malformed body into a 400 naming the problem, Octopus's
 //! paged collection, and id parsing.
 
+pub mod environments;
 pub mod events;
+pub mod projects;
 pub mod status;
+pub mod tasks;
 pub mod users;
 
 use rocket::data::{Data, FromData, ToByteUnit};
@@ -21,6 +24,9 @@ pub fn routes() -> Vec<Route> {
     routes.extend(status::routes());
     routes.extend(users::routes());
     routes.extend(events::routes());
+    routes.extend(projects::routes());
+    routes.extend(environments::routes());
+    routes.extend(tasks::routes());
     routes
 }
 

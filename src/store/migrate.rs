@@ -7,11 +7,18 @@ use crate::clock;
 use crate::error::{Error, Result};
 
 /// Every migration, in order. Append only: a shipped migration never changes.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../../migrations/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "deployments",
+        include_str!("../../migrations/0002_deployments.sql"),
+    ),
+];
 
 /// Applies the migrations this database lacks. Returns how many were applied.
 pub fn apply(conn: &mut Connection) -> Result<usize> {

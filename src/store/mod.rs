@@ -7,9 +7,12 @@
 //! the async runtime, and waits at most `db_wait_ms` for a connection.
 
 pub mod api_keys;
+pub mod deployments;
 pub mod events;
 pub mod migrate;
+pub mod projects;
 pub mod sessions;
+pub mod tasks;
 pub mod users;
 
 use std::ops::Deref;

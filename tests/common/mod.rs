@@ -61,9 +61,14 @@ impl TestApp {
         self.config.db_path()
     }
 
-    /// A new client: a separate server instance on the same data directory.
+    /// A new client: a separate server instance (its own node name) on the same data
+    /// directory.
     pub fn client(&self) -> Client {
-        let opened = App::open(self.config.clone()).expect("reopen");
+        static NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut config = self.config.clone();
+        let n = NODES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        config.node_name = format!("test-node-{n}");
+        let opened = App::open(config).expect("reopen");
         assert!(opened.initial_admin_password.is_none());
         let rocket = drydock::rocket(opened.app).expect("build rocket");
         Client::tracked(rocket).expect("valid rocket")

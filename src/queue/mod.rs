@@ -1,0 +1,232 @@
+//! The task queue processor of this node: one background thread that claims due tasks
+//! into free slots and one thread per running task ([`runner`]).
+//!
+//! Dispatch is event-driven: queuing a task or finishing one wakes the processor at
+//! once; a slow poll (`queue_poll_ms`) only catches scheduled times, expiries and work
+//! queued by other processes. Claiming is one `BEGIN IMMEDIATE` transaction
+//! (`store::tasks::claim`), so a task never starts twice, whatever the processes.
+
+pub mod runner;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::clock;
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::{tasks, Store};
+
+/// What the runners and the processor need from the configuration.
+#[derive(Clone)]
+pub struct Settings {
+    pub node: String,
+    pub task_cap: usize,
+    pub poll: Duration,
+    pub cancel_grace: Duration,
+    pub work_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            node: config.node_name.clone(),
+            task_cap: config.task_cap,
+            poll: Duration::from_millis(config.queue_poll_ms),
+            cancel_grace: Duration::from_millis(config.cancel_grace_ms),
+            work_dir: config.data_dir.join("work"),
+        }
+    }
+}
+
+struct Inner {
+    /// Set when there may be something to do; the processor sleeps on `bell`.
+    pending: Mutex<bool>,
+    bell: Condvar,
+    stopping: AtomicBool,
+    /// Tasks running on this node, with their cancel flags.
+    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A handle on this node's queue. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<Inner>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+impl Queue {
+    pub fn new() -> Queue {
+        Queue {
+            inner: Arc::new(Inner {
+                pending: Mutex::new(true),
+                bell: Condvar::new(),
+                stopping: AtomicBool::new(false),
+                running: Mutex::new(HashMap::new()),
+                threads: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Wakes the processor: there may be a task to start.
+    pub fn wake(&self) {
+        ring(&self.inner);
+    }
+
+    /// Signals the runner of task `id`, if it runs on this node, to stop it now.
+    /// (A task running elsewhere is stopped by its own node, which polls its state.)
+    pub fn cancel(&self, id: i64) {
+        if let Ok(running) = self.inner.running.lock() {
+            if let Some(flag) = running.get(&id) {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        self.wake();
+    }
+
+    /// How many tasks this node is running now.
+    pub fn running(&self) -> usize {
+        self.inner.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Fails what this node left running when it last stopped, then starts the
+    /// processor thread.
+    pub fn start(&self, store: Store, settings: Settings) -> Result<()> {
+        let message = "interrupted: server node stopped";
+        let node = settings.node.clone();
+        let failed = store
+            .bookkeeping_now(|tx| tasks::fail_interrupted(tx, &node, message, clock::now_ms()))?;
+        if failed > 0 {
+            println!("drydock: {failed} task(s) left running by node {node} failed as interrupted");
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("drydock-queue".into())
+            .spawn(move || process(weak, store, settings))
+            .map_err(|e| {
+                crate::error::Error::Internal(format!("starting the queue processor: {e}"))
+            })?;
+        if let Ok(mut threads) = self.inner.threads.lock() {
+            threads.push(handle);
+        }
+        Ok(())
+    }
+
+    /// Stops claiming, stops the scripts still running (SIGTERM, then SIGKILL after the
+    /// grace period), and waits for the threads. Their tasks end `Failed` as interrupted.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        if let Ok(running) = self.inner.running.lock() {
+            for flag in running.values() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        ring(&self.inner);
+        let threads = self
+            .inner
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn ring(inner: &Inner) {
+    if let Ok(mut pending) = inner.pending.lock() {
+        *pending = true;
+        inner.bell.notify_all();
+    }
+}
+
+/// The processor loop. It holds only a weak reference: when every `Queue` handle is
+/// gone (the server was dropped), it ends.
+fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let sleep = match dispatch(&inner, &store, &settings) {
+            Ok(sleep) => sleep,
+            Err(e) => {
+                eprintln!("drydock: queue processor: {e}");
+                settings.poll
+            }
+        };
+        let Ok(mut pending) = inner.pending.lock() else {
+            return;
+        };
+        if !*pending {
+            pending = match inner.bell.wait_timeout(pending, sleep) {
+                Ok((guard, _)) => guard,
+                Err(_) => return,
+            };
+        }
+        *pending = false;
+    }
+}
+
+/// One round: expire overdue tasks, claim into free slots, start runners. Returns how
+/// long to sleep: until the next scheduled queue time, at most the poll interval.
+fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Duration> {
+    let now = clock::now_ms();
+    let node = settings.node.clone();
+    let cap = settings.task_cap;
+    let claimed = store.bookkeeping_now(|tx| {
+        tasks::expire_overdue(tx, now)?;
+        let running = tasks::running_on(tx, &node)? as usize;
+        tasks::claim(tx, &node, now, cap.saturating_sub(running))
+    })?;
+    for task in claimed {
+        let flag = Arc::new(AtomicBool::new(false));
+        if let Ok(mut running) = inner.running.lock() {
+            running.insert(task.id, Arc::clone(&flag));
+        }
+        let (task_store, task_settings) = (store.clone(), settings.clone());
+        let queue = Queue {
+            inner: Arc::clone(inner),
+        };
+        let id = task.id;
+        let spawned = std::thread::Builder::new()
+            .name(format!("drydock-task-{id}"))
+            .spawn(move || {
+                runner::run(&task_store, &task_settings, task, &flag);
+                if let Ok(mut running) = queue.inner.running.lock() {
+                    running.remove(&id);
+                }
+                queue.wake();
+            });
+        match spawned {
+            Ok(handle) => {
+                if let Ok(mut threads) = inner.threads.lock() {
+                    threads.retain(|t| !t.is_finished());
+                    threads.push(handle);
+                }
+            }
+            Err(e) => {
+                let message = format!("could not start a thread for the task: {e}");
+                store.bookkeeping_now(|tx| {
+                    tasks::finish(tx, id, tasks::FAILED, Some(&message), None, now)
+                })?;
+                if let Ok(mut running) = inner.running.lock() {
+                    running.remove(&id);
+                }
+            }
+        }
+    }
+    let next = store.read_now(|c| tasks::next_scheduled(c, clock::now_ms()))?;
+    let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));
+    Ok(until_next.map_or(settings.poll, |d| d.min(settings.poll)))
+}

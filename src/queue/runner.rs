@@ -1,0 +1,343 @@
+//! Runs one claimed task to its end.
+//!
+//! A `Deploy` task runs the project's script under `bash` in a fresh working directory,
+//! as the leader of its own process group. Its stdout and stderr lines go to the task
+//! log as they come, written in batches (every 100 ms or 500 lines). On cancel, timeout
+//! or node shutdown the whole group gets SIGTERM, then SIGKILL after the grace period;
+//! when the script ends, whatever it left in its group is killed too, so no child
+//! process outlives its task.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::Settings;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::store::tasks::{self, Task};
+use crate::store::{projects, Store};
+
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const FLUSH_LINES: usize = 500;
+/// How often the task's state is read back, to see a cancel made by another process.
+const STATE_EVERY: Duration = Duration::from_millis(500);
+/// A longer line is cut (and says so).
+const MAX_LINE: usize = 16 * 1024;
+
+/// How a task ended.
+struct Outcome {
+    state: &'static str,
+    error: Option<String>,
+    exit_code: Option<i64>,
+}
+
+impl Outcome {
+    fn failed(error: String) -> Outcome {
+        Outcome {
+            state: tasks::FAILED,
+            error: Some(error),
+            exit_code: None,
+        }
+    }
+}
+
+pub fn run(store: &Store, settings: &Settings, task: Task, cancel: &AtomicBool) {
+    let id = task.id;
+    let outcome = match task.name.as_str() {
+        "Deploy" => deploy(store, settings, &task, cancel)
+            .unwrap_or_else(|e| Outcome::failed(e.to_string())),
+        other => Outcome::failed(format!(
+            "drydock does not know how to run a task named '{other}'"
+        )),
+    };
+    let finished = store.bookkeeping_now(|tx| {
+        tasks::finish(
+            tx,
+            id,
+            outcome.state,
+            outcome.error.as_deref(),
+            outcome.exit_code,
+            clock::now_ms(),
+        )
+    });
+    if let Err(e) = finished {
+        eprintln!("drydock: could not record the end of ServerTasks-{id}: {e}");
+    }
+}
+
+fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) -> Result<Outcome> {
+    let (project_id, env_id, release_id) =
+        match (task.project_id, task.environment_id, task.release_id) {
+            (Some(p), Some(e), Some(r)) => (p, e, r),
+            _ => {
+                return Ok(Outcome::failed(
+                    "the task names no project, environment or release".into(),
+                ))
+            }
+        };
+    let found = store.read_now(|c| {
+        Ok((
+            projects::find(c, project_id)?,
+            projects::find_environment(c, env_id)?,
+            projects::find_release(c, release_id)?,
+        ))
+    })?;
+    let (Some(project), Some(env), Some(release)) = found else {
+        return Ok(Outcome::failed(
+            "the project, environment or release was deleted before the task started".into(),
+        ));
+    };
+    let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
+    let script = dir.join("deploy.sh");
+    std::fs::write(&script, &project.deployment_script)
+        .map_err(|e| Error::Internal(format!("{}: {e}", script.display())))?;
+    let child = Command::new("bash")
+        .arg(&script)
+        .current_dir(&dir)
+        .env("DRYDOCK_PROJECT", &project.name)
+        .env("DRYDOCK_RELEASE", &release.version)
+        .env("DRYDOCK_ENVIRONMENT", &env.name)
+        .env("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let outcome = match child {
+        Ok(child) => {
+            let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
+            supervise(store, settings, task.id, child, timeout, cancel)
+        }
+        Err(e) => Ok(Outcome::failed(format!("could not start bash: {e}"))),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+/// Why the script is being stopped.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    Cancel,
+    Timeout,
+}
+
+fn supervise(
+    store: &Store,
+    settings: &Settings,
+    id: i64,
+    mut child: Child,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Outcome> {
+    let group = Pid::from_raw(child.id() as i32);
+    let (lines_tx, lines) = mpsc::channel();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(read_lines(out, "stdout", lines_tx.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(read_lines(err, "stderr", lines_tx.clone()));
+    }
+    drop(lines_tx);
+
+    let started = Instant::now();
+    let mut log = LogBatch::new(store, id);
+    let mut stop: Option<(Stop, Instant)> = None;
+    let mut last_state_check = Instant::now();
+    let status = loop {
+        log.receive(&lines, FLUSH_EVERY.min(Duration::from_millis(50)));
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?
+        {
+            break status;
+        }
+        if stop.is_none() {
+            let mut cancelled = cancel.load(Ordering::SeqCst);
+            if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
+                last_state_check = Instant::now();
+                cancelled = store.read_now(|c| tasks::state_of(c, id))?.as_deref()
+                    == Some(tasks::CANCELLING);
+            }
+            let why = if cancelled {
+                Some(Stop::Cancel)
+            } else if started.elapsed() >= timeout {
+                Some(Stop::Timeout)
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let _ = killpg(group, Signal::SIGTERM);
+                stop = Some((why, Instant::now()));
+            }
+        } else if let Some((_, since)) = stop {
+            if since.elapsed() >= settings.cancel_grace {
+                let _ = killpg(group, Signal::SIGKILL);
+            }
+        }
+    };
+    // Nothing the script started outlives it.
+    let _ = killpg(group, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+        log.receive(&lines, Duration::from_millis(20));
+    }
+    log.receive(&lines, Duration::ZERO);
+    log.flush()?;
+    Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
+}
+
+fn outcome_of(
+    store: &Store,
+    id: i64,
+    status: ExitStatus,
+    stop: Option<Stop>,
+    timeout: Duration,
+) -> Outcome {
+    let code = status.code().map(i64::from);
+    match stop {
+        Some(Stop::Timeout) => Outcome {
+            state: tasks::TIMED_OUT,
+            error: Some(format!(
+                "The script ran longer than its timeout of {} s and was stopped.",
+                timeout.as_secs()
+            )),
+            exit_code: code,
+        },
+        Some(Stop::Cancel) => {
+            // Cancelled by someone (the task is `Cancelling`), or stopped because this
+            // node is shutting down.
+            let cancelled = store
+                .read_now(|c| tasks::state_of(c, id))
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(tasks::CANCELLING);
+            if cancelled {
+                Outcome {
+                    state: tasks::CANCELED,
+                    error: Some("Canceled while it was running.".into()),
+                    exit_code: code,
+                }
+            } else {
+                Outcome {
+                    state: tasks::FAILED,
+                    error: Some("interrupted: server node stopped".into()),
+                    exit_code: code,
+                }
+            }
+        }
+        None => match (code, status.signal()) {
+            (Some(0), _) => Outcome {
+                state: tasks::SUCCESS,
+                error: None,
+                exit_code: Some(0),
+            },
+            (Some(n), _) => Outcome {
+                state: tasks::FAILED,
+                error: Some(format!("The script exited with status {n}.")),
+                exit_code: Some(n),
+            },
+            (None, signal) => Outcome::failed(format!(
+                "The script was killed by signal {}.",
+                signal.unwrap_or_default()
+            )),
+        },
+    }
+}
+
+type Line = (i64, &'static str, String);
+
+fn read_lines(
+    pipe: impl Read + Send + 'static,
+    stream: &'static str,
+    to: mpsc::Sender<Line>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader
+                .by_ref()
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut buf)
+            {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    let cut = buf.last() != Some(&b'\n') && buf.len() >= MAX_LINE;
+                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    let mut line = String::from_utf8_lossy(&buf).into_owned();
+                    if cut {
+                        line.push_str(" [line cut at 16 KiB]");
+                    }
+                    if to.send((clock::now_ms(), stream, line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Lines waiting to be written, flushed in one transaction per batch.
+struct LogBatch<'a> {
+    store: &'a Store,
+    id: i64,
+    lines: Vec<Line>,
+    since: Instant,
+}
+
+impl<'a> LogBatch<'a> {
+    fn new(store: &'a Store, id: i64) -> Self {
+        LogBatch {
+            store,
+            id,
+            lines: Vec::new(),
+            since: Instant::now(),
+        }
+    }
+
+    /// Waits up to `wait` for lines, takes all that are ready, and flushes when due.
+    fn receive(&mut self, from: &Receiver<Line>, wait: Duration) {
+        match from.recv_timeout(wait) {
+            Ok(line) => self.lines.push(line),
+            Err(RecvTimeoutError::Timeout) => {}
+            // Both pipes are closed; the caller is still waiting for the process.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+        }
+        while let Ok(line) = from.try_recv() {
+            self.lines.push(line);
+            if self.lines.len() >= FLUSH_LINES {
+                break;
+            }
+        }
+        if self.lines.len() >= FLUSH_LINES || self.since.elapsed() >= FLUSH_EVERY {
+            if let Err(e) = self.flush() {
+                eprintln!("drydock: writing the log of ServerTasks-{}: {e}", self.id);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.since = Instant::now();
+        if self.lines.is_empty() {
+            return Ok(());
+        }
+        let lines = std::mem::take(&mut self.lines);
+        let id = self.id;
+        self.store
+            .bookkeeping_now(|tx| tasks::append_log(tx, id, &lines))
+    }
+}

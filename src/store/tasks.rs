@@ -1,0 +1,396 @@
+//! The task queue and task logs.
+//!
+//! Tasks queued by people are inserted inside a change (`&ChangeTx`); the queue
+//! processor's state transitions (claim, finish, expire, recover) are bookkeeping
+//! (`&Transaction`), because the queue keeps running in maintenance mode.
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
+
+use super::ChangeTx;
+use crate::error::{Error, Result};
+
+pub const QUEUED: &str = "Queued";
+pub const EXECUTING: &str = "Executing";
+pub const CANCELLING: &str = "Cancelling";
+pub const SUCCESS: &str = "Success";
+pub const FAILED: &str = "Failed";
+pub const CANCELED: &str = "Canceled";
+pub const TIMED_OUT: &str = "TimedOut";
+
+pub const STATES: [&str; 7] = [
+    QUEUED, EXECUTING, CANCELLING, SUCCESS, FAILED, CANCELED, TIMED_OUT,
+];
+
+pub fn is_completed(state: &str) -> bool {
+    matches!(state, SUCCESS | FAILED | CANCELED | TIMED_OUT)
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub state: String,
+    pub queue_time: i64,
+    pub queue_time_expiry: Option<i64>,
+    pub start_time: Option<i64>,
+    pub completed_time: Option<i64>,
+    pub last_updated_time: i64,
+    pub server_node: Option<String>,
+    pub error_message: Option<String>,
+    pub project_id: Option<i64>,
+    pub environment_id: Option<i64>,
+    pub release_id: Option<i64>,
+    pub concurrency_tag: Option<String>,
+    pub arguments: String,
+    pub is_system: bool,
+    pub exit_code: Option<i64>,
+    pub log_lines: i64,
+}
+
+const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
+     completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
+     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines";
+
+fn task(r: &Row) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        state: r.get(3)?,
+        queue_time: r.get(4)?,
+        queue_time_expiry: r.get(5)?,
+        start_time: r.get(6)?,
+        completed_time: r.get(7)?,
+        last_updated_time: r.get(8)?,
+        server_node: r.get(9)?,
+        error_message: r.get(10)?,
+        project_id: r.get(11)?,
+        environment_id: r.get(12)?,
+        release_id: r.get(13)?,
+        concurrency_tag: r.get(14)?,
+        arguments: r.get(15)?,
+        is_system: r.get(16)?,
+        exit_code: r.get(17)?,
+        log_lines: r.get(18)?,
+    })
+}
+
+pub struct NewTask {
+    pub name: String,
+    pub description: String,
+    pub queue_time: i64,
+    pub queue_time_expiry: Option<i64>,
+    pub project_id: Option<i64>,
+    pub environment_id: Option<i64>,
+    pub release_id: Option<i64>,
+    pub concurrency_tag: Option<String>,
+    pub arguments: String,
+    pub is_system: bool,
+}
+
+fn insert_row(conn: &Connection, t: &NewTask, now: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
+             project_id, environment_id, release_id, concurrency_tag, arguments, is_system)
+         VALUES (?1, ?2, 'Queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        t.name,
+        t.description,
+        t.queue_time,
+        t.queue_time_expiry,
+        now,
+        t.project_id,
+        t.environment_id,
+        t.release_id,
+        t.concurrency_tag,
+        t.arguments,
+        t.is_system
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Queues a task as part of a change.
+pub fn insert(tx: &ChangeTx, t: &NewTask) -> Result<i64> {
+    insert_row(tx, t, crate::clock::now_ms())
+}
+
+pub fn find(conn: &Connection, id: i64) -> Result<Option<Task>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"))?
+        .query_row([id], task)
+        .optional()?)
+}
+
+pub fn state_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT state FROM tasks WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+#[derive(Default, Clone)]
+pub struct Filter {
+    pub states: Vec<String>,
+    pub node: Option<String>,
+    pub project_id: Option<i64>,
+}
+
+/// One page of tasks, newest first, and the total. Every filter walks an index; the
+/// total of a state filter comes from `task_counts`, not from counting.
+pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !filter.states.is_empty() {
+        let marks = vec!["?"; filter.states.len()].join(", ");
+        clauses.push(format!("state IN ({marks})"));
+        args.extend(filter.states.iter().map(|s| s.clone().into()));
+    }
+    if let Some(node) = &filter.node {
+        clauses.push("server_node = ?".into());
+        args.push(node.clone().into());
+    }
+    if let Some(project) = filter.project_id {
+        clauses.push("project_id = ?".into());
+        args.push(project.into());
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let mut page_args = args.clone();
+    page_args.push(take.into());
+    page_args.push(skip.into());
+    let items = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY id DESC LIMIT ? OFFSET ?"
+        ))?
+        .query_map(params_from_iter(page_args), task)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let total = if filter.node.is_none() && filter.project_id.is_none() {
+        counted_total(conn, &filter.states)?
+    } else {
+        conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
+            .query_row(params_from_iter(args), |r| r.get(0))?
+    };
+    Ok((items, total))
+}
+
+fn counted_total(conn: &Connection, states: &[String]) -> Result<i64> {
+    let counts = counts(conn)?;
+    Ok(counts
+        .iter()
+        .filter(|(s, _)| states.is_empty() || states.iter().any(|x| x == s))
+        .map(|(_, n)| n)
+        .sum())
+}
+
+/// How many tasks are in each state.
+pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let rows = conn
+        .prepare_cached("SELECT state, n FROM task_counts")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.
+pub fn expire_overdue(tx: &Transaction, now: i64) -> Result<Vec<i64>> {
+    let ids = tx
+        .prepare_cached(
+            "UPDATE tasks SET state = 'TimedOut', completed_time = ?1, last_updated_time = ?1,
+                 error_message = 'The task was not started before its queue time expiry.'
+             WHERE state = 'Queued' AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1
+             RETURNING id",
+        )?
+        .query_map([now], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
+/// Claims up to `slots` due tasks for `node`, in FIFO order (queue time, then id),
+/// skipping any whose concurrency tag is executing or already taken in this claim.
+/// Runs inside one `BEGIN IMMEDIATE` transaction, so no task is claimed twice, whatever
+/// the number of processes.
+pub fn claim(tx: &Transaction, node: &str, now: i64, slots: usize) -> Result<Vec<Task>> {
+    if slots == 0 {
+        return Ok(Vec::new());
+    }
+    let mut busy: std::collections::HashSet<String> = tx
+        .prepare_cached(
+            "SELECT concurrency_tag FROM tasks
+             WHERE state IN ('Executing', 'Cancelling') AND concurrency_tag IS NOT NULL",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut chosen = Vec::new();
+    let mut offset = 0;
+    // Walk the due queue in pages until the slots are filled or the queue ends.
+    'pages: loop {
+        let page: Vec<(i64, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT id, concurrency_tag FROM tasks
+                 WHERE state = 'Queued' AND queue_time <= ?1
+                 ORDER BY queue_time, id LIMIT 256 OFFSET ?2",
+            )?
+            .query_map(params![now, offset], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as i64;
+        for (id, tag) in page {
+            if let Some(tag) = tag {
+                if !busy.insert(tag) {
+                    continue;
+                }
+            }
+            chosen.push(id);
+            if chosen.len() == slots {
+                break 'pages;
+            }
+        }
+    }
+    let mut claimed = Vec::with_capacity(chosen.len());
+    for id in chosen {
+        tx.prepare_cached(
+            "UPDATE tasks SET state = 'Executing', start_time = ?2, last_updated_time = ?2, server_node = ?3
+             WHERE id = ?1 AND state = 'Queued'",
+        )?
+        .execute(params![id, now, node])?;
+        if let Some(t) = find(tx, id)? {
+            claimed.push(t);
+        }
+    }
+    Ok(claimed)
+}
+
+/// The earliest queue time still in the future, so the processor can wake for it.
+pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(queue_time) FROM tasks WHERE state = 'Queued' AND queue_time > ?1",
+        )?
+        .query_row([now], |r| r.get(0))?)
+}
+
+/// How many tasks `node` is running (executing or cancelling).
+pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM tasks WHERE server_node = ?1 AND state IN ('Executing', 'Cancelling')",
+        )?
+        .query_row([node], |r| r.get(0))?)
+}
+
+/// Ends a running task in a final state.
+pub fn finish(
+    tx: &Transaction,
+    id: i64,
+    state: &str,
+    error: Option<&str>,
+    exit_code: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
+             last_updated_time = ?5
+         WHERE id = ?1 AND state IN ('Executing', 'Cancelling')",
+    )?
+    .execute(params![id, state, error, exit_code, now])?;
+    Ok(())
+}
+
+/// Fails every task `node` left running (it stopped without finishing them).
+pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -> Result<usize> {
+    Ok(tx.execute(
+        "UPDATE tasks SET state = 'Failed', error_message = ?2, completed_time = ?3, last_updated_time = ?3
+         WHERE server_node = ?1 AND state IN ('Executing', 'Cancelling')",
+        params![node, message, now],
+    )?)
+}
+
+pub enum Cancel {
+    /// It was queued and is now `Canceled`.
+    Canceled,
+    /// It is executing and now `Cancelling`; its node stops it.
+    Cancelling,
+}
+
+/// Asks for a task to stop.
+pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
+    let now = crate::clock::now_ms();
+    let state = state_of(tx, id)?
+        .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
+    match state.as_str() {
+        QUEUED => {
+            tx.execute(
+                "UPDATE tasks SET state = 'Canceled', completed_time = ?2, last_updated_time = ?2,
+                     error_message = 'Canceled before it started.'
+                 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(Cancel::Canceled)
+        }
+        EXECUTING => {
+            tx.execute(
+                "UPDATE tasks SET state = 'Cancelling', last_updated_time = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(Cancel::Cancelling)
+        }
+        CANCELLING => Ok(Cancel::Cancelling),
+        done => Err(Error::Conflict(format!(
+            "Task ServerTasks-{id} has already completed ({done}); there is nothing to cancel."
+        ))),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub seq: i64,
+    pub at: i64,
+    pub stream: String,
+    pub line: String,
+}
+
+/// Appends lines to a task's log in one statement batch.
+pub fn append_log(tx: &Transaction, id: i64, lines: &[(i64, &str, String)]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let first: i64 = tx
+        .prepare_cached(
+            "UPDATE tasks SET log_lines = log_lines + ?2 WHERE id = ?1 RETURNING log_lines",
+        )?
+        .query_row(params![id, lines.len() as i64], |r| r.get(0))?;
+    let mut seq = first - lines.len() as i64;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO task_log (task_id, seq, at, stream, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (at, stream, line) in lines {
+        seq += 1;
+        insert.execute(params![id, seq, at, stream, line])?;
+    }
+    Ok(())
+}
+
+/// Log lines after `after` (a sequence number), at most `limit`.
+pub fn log(conn: &Connection, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+    let lines = conn
+        .prepare_cached(
+            "SELECT seq, at, stream, line FROM task_log WHERE task_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(params![id, after, limit], |r| {
+            Ok(LogLine {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                stream: r.get(2)?,
+                line: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines)
+}
