@@ -58,3 +58,150 @@ async fn admin_signs_in_creates_a_user_who_then_signs_in() {
         .await;
     browser.close().await;
 }
+
+fn api(server: &Server, key: &str, path: &str, body: serde_json::Value) -> String {
+    let (status, text) = server
+        .request(
+            "POST",
+            path,
+            &[
+                ("X-Octopus-ApiKey", key),
+                ("Content-Type", "application/json"),
+            ],
+            &body.to_string(),
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{path}: {text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_one() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("drydock.toml"), "cancel_grace_ms = 1000\n").unwrap();
+    let (code, out, err) = common::server::run_cli(
+        dir.path(),
+        &[
+            "apikey",
+            "create",
+            "--username",
+            "admin",
+            "--purpose",
+            "setup",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let key = out.trim().lines().last().unwrap().to_string();
+    let (code, _, err) = common::server::run_cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "dana",
+            "--password-stdin",
+            "--role",
+            "Project Deployer",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let server = Server::start(dir.path());
+    let web = api(
+        &server,
+        &key,
+        "/api/projects",
+        serde_json::json!({
+            "Name": "Web",
+            "DeploymentScript": "for i in $(seq 1 6); do echo \"step $i of <b>6</b>\"; sleep 0.4; done"
+        }),
+    );
+    let long = api(
+        &server,
+        &key,
+        "/api/projects",
+        serde_json::json!({"Name": "Long", "DeploymentScript": "echo long-running; sleep 300"}),
+    );
+    api(
+        &server,
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": "Production"}),
+    );
+    let web_release = api(
+        &server,
+        &key,
+        "/api/releases",
+        serde_json::json!({"ProjectId": format!("Projects-{web}"), "Version": "1.0"}),
+    );
+    let long_release = api(
+        &server,
+        &key,
+        "/api/releases",
+        serde_json::json!({"ProjectId": format!("Projects-{long}"), "Version": "2.0"}),
+    );
+
+    let browser = Browser::start().await;
+    browser
+        .run("deployer_deploys_and_cancels", |b| async move {
+            b.client.goto(&server.url("/login")).await?;
+            b.fill("#username", "dana").await?;
+            b.fill("#password", PASSWORD).await?;
+            b.click("#sign-in").await?;
+            b.wait_for_text("Signed in as").await?;
+
+            b.client
+                .goto(&server.url(&format!("/releases/{web_release}")))
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            assert!(b.path().await?.starts_with("/tasks/"));
+            // The page was rendered before the script finished; the log grows by itself.
+            let first = b.text("#task-log").await?;
+            assert!(
+                !first.contains("step 6"),
+                "already complete at first render: {first}"
+            );
+            b.wait_for_text("step 6 of <b>6</b>").await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while b.text("#task-state").await? != "Success" {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "state never became Success"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+
+            b.client
+                .goto(&server.url(&format!("/releases/{long_release}")))
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("long-running").await?;
+            b.click("#cancel-task").await?;
+            b.wait_for_text("being canceled").await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while b.text("#task-state").await? != "Canceled" {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "state never became Canceled"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            // The dashboard shows the queue.
+            b.client.goto(&server.url("/")).await?;
+            assert_eq!(b.text("#executing-count").await?, "0");
+            assert!(b.text(".tasks").await?.contains("Canceled"));
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

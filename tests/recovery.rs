@@ -10,9 +10,20 @@ use serde_json::{json, Value};
 fn call(server: &Server, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let (status, text) = server
-        .request(method, path, &[("X-Octopus-ApiKey", key), ("Content-Type", "application/json")], &body)
+        .request(
+            method,
+            path,
+            &[
+                ("X-Octopus-ApiKey", key),
+                ("Content-Type", "application/json"),
+            ],
+            &body,
+        )
         .expect("server answered");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn created(server: &Server, key: &str, path: &str, body: Value) -> String {
@@ -32,7 +43,10 @@ fn wait_for(server: &Server, key: &str, id: &str, states: &[&str], secs: u64) ->
         if states.iter().any(|s| t["State"] == *s) {
             return t;
         }
-        assert!(Instant::now() < deadline, "{id} never reached {states:?}: {t}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} never reached {states:?}: {t}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -41,30 +55,82 @@ fn wait_for(server: &Server, key: &str, id: &str, states: &[&str], secs: u64) ->
 fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     let dir = tempfile::tempdir().unwrap();
     // The node's task cap is 1, so the second deployment stays queued behind the first.
-    std::fs::write(dir.path().join("drydock.toml"), "task_cap = 1\nnode_name = \"node-a\"\n").unwrap();
-    let (code, out, err) = run_cli(dir.path(), &["apikey", "create", "--username", "admin", "--purpose", "test"], "");
+    std::fs::write(
+        dir.path().join("drydock.toml"),
+        "task_cap = 1\nnode_name = \"node-a\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(
+        dir.path(),
+        &[
+            "apikey",
+            "create",
+            "--username",
+            "admin",
+            "--purpose",
+            "test",
+        ],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
     let key = out.trim().lines().last().unwrap().to_string();
 
     let mut server = Server::start(dir.path());
-    let long = created(&server, &key, "/api/projects", json!({"Name": "Long", "DeploymentScript": "echo begun; sleep 300"}));
-    let short = created(&server, &key, "/api/projects", json!({"Name": "Short", "DeploymentScript": "echo done"}));
+    let long = created(
+        &server,
+        &key,
+        "/api/projects",
+        json!({"Name": "Long", "DeploymentScript": "echo begun; sleep 300"}),
+    );
+    let short = created(
+        &server,
+        &key,
+        "/api/projects",
+        json!({"Name": "Short", "DeploymentScript": "echo done"}),
+    );
     let env = created(&server, &key, "/api/environments", json!({"Name": "Prod"}));
-    let long_release = created(&server, &key, "/api/releases", json!({"ProjectId": long, "Version": "1"}));
-    let short_release = created(&server, &key, "/api/releases", json!({"ProjectId": short, "Version": "1"}));
-    let (_, running) = call(&server, &key, "POST", "/api/deployments", Some(json!({"ReleaseId": long_release, "EnvironmentId": env})));
+    let long_release = created(
+        &server,
+        &key,
+        "/api/releases",
+        json!({"ProjectId": long, "Version": "1"}),
+    );
+    let short_release = created(
+        &server,
+        &key,
+        "/api/releases",
+        json!({"ProjectId": short, "Version": "1"}),
+    );
+    let (_, running) = call(
+        &server,
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": long_release, "EnvironmentId": env})),
+    );
     let running = running["TaskId"].as_str().unwrap().to_string();
     wait_for(&server, &key, &running, &["Executing"], 20);
     // Its first log line is written (logs are flushed every 100 ms).
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server
-        .request("GET", &format!("/api/tasks/{running}/raw"), &[("X-Octopus-ApiKey", &key)], "")
+        .request(
+            "GET",
+            &format!("/api/tasks/{running}/raw"),
+            &[("X-Octopus-ApiKey", &key)],
+            "",
+        )
         .is_some_and(|(_, raw)| raw.contains("begun"))
     {
         assert!(Instant::now() < deadline, "the log line never arrived");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (_, queued) = call(&server, &key, "POST", "/api/deployments", Some(json!({"ReleaseId": short_release, "EnvironmentId": env})));
+    let (_, queued) = call(
+        &server,
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": short_release, "EnvironmentId": env})),
+    );
     let queued = queued["TaskId"].as_str().unwrap().to_string();
     assert_eq!(task(&server, &key, &queued)["State"], "Queued");
 
@@ -75,17 +141,30 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
 
     let server = Server::start(dir.path());
     let interrupted = wait_for(&server, &key, &running, &["Failed"], 20);
-    assert_eq!(interrupted["ErrorMessage"], "interrupted: server node stopped");
+    assert_eq!(
+        interrupted["ErrorMessage"],
+        "interrupted: server node stopped"
+    );
     let done = wait_for(&server, &key, &queued, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
     let (status, raw) = server
-        .request("GET", &format!("/api/tasks/{queued}/raw"), &[("X-Octopus-ApiKey", &key)], "")
+        .request(
+            "GET",
+            &format!("/api/tasks/{queued}/raw"),
+            &[("X-Octopus-ApiKey", &key)],
+            "",
+        )
         .unwrap();
     assert_eq!(status, 200);
     assert!(raw.contains("done"), "{raw}");
     // The interrupted script's own log survived the crash.
     let (_, raw) = server
-        .request("GET", &format!("/api/tasks/{running}/raw"), &[("X-Octopus-ApiKey", &key)], "")
+        .request(
+            "GET",
+            &format!("/api/tasks/{running}/raw"),
+            &[("X-Octopus-ApiKey", &key)],
+            "",
+        )
         .unwrap();
     assert!(raw.contains("begun"), "{raw}");
 }
@@ -99,9 +178,16 @@ fn kill_orphans(data_dir: &std::path::Path) {
         if String::from_utf8_lossy(&cmdline).contains(&marker) {
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
             // Fields after the command: state, ppid, pgrp.
-            if let Some(pgrp) = stat.rsplit(") ").next().and_then(|rest| rest.split(' ').nth(2)) {
+            if let Some(pgrp) = stat
+                .rsplit(") ")
+                .next()
+                .and_then(|rest| rest.split(' ').nth(2))
+            {
                 if let Ok(pgrp) = pgrp.parse::<i32>() {
-                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgrp), nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pgrp),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                 }
             }
         }

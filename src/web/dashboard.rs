@@ -1,13 +1,17 @@
-//! The dashboard: who you are and what you may do. (The queue issue adds the queue.)
+//! The dashboard: who you are, the queue at a glance, recent tasks.
 
 use askama::Template;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
-use rocket::Route;
+use rocket::{Route, State};
 
+use super::projects::TaskRow;
 use super::{render, Layout};
+use crate::auth::permissions::Permission;
 use crate::auth::Caller;
 use crate::error::Result;
+use crate::store::tasks;
+use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]
@@ -21,15 +25,47 @@ struct DashboardPage {
     username: String,
     roles: Vec<&'static str>,
     permissions: Vec<&'static str>,
+    can_view_tasks: bool,
+    executing: i64,
+    queued: i64,
+    tasks: Vec<TaskRow>,
 }
 
 #[rocket::get("/")]
-fn dashboard(caller: Caller, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>> {
+async fn dashboard(
+    caller: Caller,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let can_view_tasks = caller.can(Permission::TaskView);
+    let (counts, recent) = if can_view_tasks {
+        app.store
+            .read(|c| {
+                Ok((
+                    tasks::counts(c)?,
+                    tasks::list(c, &tasks::Filter::default(), 0, 10)?.0,
+                ))
+            })
+            .await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let count = |state: &str| {
+        counts
+            .iter()
+            .filter(|(s, _)| s == state)
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
     render(&DashboardPage {
         layout: Layout::new("Dashboard", &caller, flash),
         display_name: caller.user.display_name.clone(),
         username: caller.user.username.clone(),
         roles: caller.user.roles.iter().map(|r| r.name()).collect(),
         permissions: caller.permissions.names(),
+        can_view_tasks,
+        executing: count(tasks::EXECUTING) + count(tasks::CANCELLING),
+        queued: count(tasks::QUEUED),
+        tasks: recent.into_iter().map(TaskRow::from).collect(),
     })
 }

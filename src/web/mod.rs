@@ -4,8 +4,11 @@
 pub mod audit;
 pub mod catchers;
 pub mod dashboard;
+pub mod environments;
 pub mod login;
 pub mod profile;
+pub mod projects;
+pub mod tasks;
 pub mod users;
 
 use askama::Template;
@@ -27,6 +30,9 @@ pub fn routes() -> Vec<Route> {
     routes.extend(users::routes());
     routes.extend(audit::routes());
     routes.extend(profile::routes());
+    routes.extend(projects::routes());
+    routes.extend(environments::routes());
+    routes.extend(tasks::routes());
     routes
 }
 
@@ -41,6 +47,9 @@ pub struct Layout {
 pub struct NavUser {
     pub username: String,
     pub display_name: String,
+    pub can_view_projects: bool,
+    pub can_view_environments: bool,
+    pub can_view_tasks: bool,
     pub can_view_users: bool,
     pub can_view_events: bool,
 }
@@ -52,6 +61,9 @@ impl Layout {
             user: Some(NavUser {
                 username: caller.user.username.clone(),
                 display_name: caller.user.display_name.clone(),
+                can_view_projects: caller.can(Permission::ProjectView),
+                can_view_environments: caller.can(Permission::EnvironmentView),
+                can_view_tasks: caller.can(Permission::TaskView),
                 can_view_users: caller.can(Permission::UserView),
                 can_view_events: caller.can(Permission::EventView),
             }),
@@ -123,6 +135,10 @@ fn configuration() -> Redirect {
 fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
     match name {
         "app.css" => Some((ContentType::CSS, include_str!("../../static/app.css"))),
+        "task.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/task.js"),
+        )),
         _ => None,
     }
 }
