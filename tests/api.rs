@@ -39,6 +39,12 @@ fn api_cases() -> Vec<Case> {
             Some("UserEdit"),
             Some(json!({"DisplayName": "Target"})),
         ),
+        case(Method::Get, "/api/projects", Some("ProjectView"), None),
+        case(Method::Get, "/api/environments", Some("EnvironmentView"), None),
+        case(Method::Get, "/api/releases", Some("ProjectView"), None),
+        case(Method::Get, "/api/tasks", Some("TaskView"), None),
+        case(Method::Post, "/api/environments", Some("EnvironmentCreate"), Some(json!({}))),
+        case(Method::Post, "/api/projects", Some("ProjectCreate"), Some(json!({"DeploymentScript": "true"}))),
         // Another user's keys: only a System Administrator.
         case(
             Method::Post,
@@ -89,6 +95,8 @@ fn permission_matrix_every_role_against_every_api_route() {
             let body = case.body.clone().map(|mut b| {
                 if case.path == "/api/users" {
                     b["Username"] = json!(format!("new{n}"));
+                } else if b.is_object() && case.method == Method::Post && case.path != "/api/users/Users-2/apikeys" {
+                    b["Name"] = json!(format!("thing{n}"));
                 }
                 b
             });
@@ -139,6 +147,9 @@ fn permission_matrix_pages() {
             ("/configuration/users", Some("UserView")),
             ("/configuration/users/1", Some("UserView")),
             ("/configuration/audit", Some("EventView")),
+            ("/projects", Some("ProjectView")),
+            ("/environments", Some("EnvironmentView")),
+            ("/tasks", Some("TaskView")),
         ] {
             let status = session.client.get(path).dispatch().status();
             let allowed = needs.is_none_or(|p| held.contains(&p));
