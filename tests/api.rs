@@ -40,11 +40,26 @@ fn api_cases() -> Vec<Case> {
             Some(json!({"DisplayName": "Target"})),
         ),
         case(Method::Get, "/api/projects", Some("ProjectView"), None),
-        case(Method::Get, "/api/environments", Some("EnvironmentView"), None),
+        case(
+            Method::Get,
+            "/api/environments",
+            Some("EnvironmentView"),
+            None,
+        ),
         case(Method::Get, "/api/releases", Some("ProjectView"), None),
         case(Method::Get, "/api/tasks", Some("TaskView"), None),
-        case(Method::Post, "/api/environments", Some("EnvironmentCreate"), Some(json!({}))),
-        case(Method::Post, "/api/projects", Some("ProjectCreate"), Some(json!({"DeploymentScript": "true"}))),
+        case(
+            Method::Post,
+            "/api/environments",
+            Some("EnvironmentCreate"),
+            Some(json!({})),
+        ),
+        case(
+            Method::Post,
+            "/api/projects",
+            Some("ProjectCreate"),
+            Some(json!({"DeploymentScript": "true"})),
+        ),
         // Another user's keys: only a System Administrator.
         case(
             Method::Post,
@@ -95,7 +110,10 @@ fn permission_matrix_every_role_against_every_api_route() {
             let body = case.body.clone().map(|mut b| {
                 if case.path == "/api/users" {
                     b["Username"] = json!(format!("new{n}"));
-                } else if b.is_object() && case.method == Method::Post && case.path != "/api/users/Users-2/apikeys" {
+                } else if b.is_object()
+                    && case.method == Method::Post
+                    && case.path != "/api/users/Users-2/apikeys"
+                {
                     b["Name"] = json!(format!("thing{n}"));
                 }
                 b
