@@ -52,7 +52,7 @@ CREATE INDEX tasks_queue ON tasks(state, queue_time, id);
 -- Lists: newest first, optionally by state, node or project.
 CREATE INDEX tasks_by_state ON tasks(state, id);
 CREATE INDEX tasks_by_project ON tasks(project_id, id);
-CREATE INDEX tasks_by_node ON tasks(server_node, state);
+CREATE INDEX tasks_by_node ON tasks(server_node, id);
 
 CREATE TABLE deployments (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

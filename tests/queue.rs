@@ -561,3 +561,32 @@ fn task_lists_filter_by_state_and_project_with_octopus_paging() {
     });
     assert_eq!(ids, sorted, "newest first");
 }
+
+#[test]
+fn two_processes_on_one_database_never_run_a_task_twice() {
+    let d = Deployer::new(3);
+    // A second server (its own queue processor and node name) on the same database.
+    let other = d.app.client();
+    let file = d.app.data_dir().join("ran.txt");
+    let script = format!("echo $DRYDOCK_TASK_ID >> {}\nsleep 0.02", file.display());
+    let env = d.environment("Prod");
+    let mut releases = Vec::new();
+    for p in 0..6 {
+        let project = d.project(&format!("Twice{p}"), &script);
+        releases.push(d.release(&project, "1"));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        tasks.push(d.deploy(&releases[i % releases.len()], &env, json!({})));
+    }
+    for t in &tasks {
+        assert_eq!(d.wait(t, 60)["State"], "Success");
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut ran: Vec<&str> = text.lines().collect();
+    ran.sort();
+    let mut expected: Vec<&str> = tasks.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(ran, expected, "every task ran exactly once");
+    drop(other);
+}

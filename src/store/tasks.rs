@@ -280,7 +280,7 @@ pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
 pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT COUNT(*) FROM tasks WHERE server_node = ?1 AND state IN ('Executing', 'Cancelling')",
+            "SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND server_node = ?1",
         )?
         .query_row([node], |r| r.get(0))?)
 }
