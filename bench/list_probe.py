@@ -12,7 +12,7 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def probe(port, key, path, n=200):
+def probe(port, key, path, n=1000):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     values = []
     for _ in range(n):
@@ -22,7 +22,7 @@ def probe(port, key, path, n=200):
         r.read()
         assert r.status == 200, (path, r.status)
         values.append((time.perf_counter() - t0) * 1000)
-        time.sleep(0.005)
+        time.sleep(0.002)
     return [round(pct(values, 0.5), 3), round(pct(values, 0.99), 3)]
 
 

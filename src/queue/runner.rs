@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -24,6 +24,8 @@ use crate::store::tasks::{self, Task};
 use crate::store::{projects, Store};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// The longest the supervisor waits for an event before it looks at cancel and timeout.
+const TICK: Duration = Duration::from_millis(50);
 const FLUSH_LINES: usize = 500;
 /// How often the task's state is read back, to see a cancel made by another process.
 const STATE_EVERY: Duration = Duration::from_millis(500);
@@ -139,60 +141,85 @@ fn supervise(
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
     let group = Pid::from_raw(child.id() as i32);
-    let (lines_tx, lines) = mpsc::channel();
-    let mut readers = Vec::new();
+    let (events_tx, events) = mpsc::channel();
+    let mut open_pipes = 0;
     if let Some(out) = child.stdout.take() {
-        readers.push(read_lines(out, "stdout", lines_tx.clone()));
+        read_lines(out, "stdout", events_tx.clone());
+        open_pipes += 1;
     }
     if let Some(err) = child.stderr.take() {
-        readers.push(read_lines(err, "stderr", lines_tx.clone()));
+        read_lines(err, "stderr", events_tx.clone());
+        open_pipes += 1;
     }
-    drop(lines_tx);
+    // The exit is an event like a line, so it is seen the moment it happens.
+    let waiter = events_tx.clone();
+    std::thread::spawn(move || {
+        let _ = waiter.send(Event::Exited(child.wait()));
+    });
+    drop(events_tx);
 
     let started = Instant::now();
     let mut log = LogBatch::new(store, id);
     let mut stop: Option<(Stop, Instant)> = None;
     let mut last_state_check = Instant::now();
-    let status = loop {
-        log.receive(&lines, FLUSH_EVERY.min(Duration::from_millis(50)));
-        if let Some(status) = child
-            .try_wait()
-            .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?
-        {
-            break status;
-        }
-        if stop.is_none() {
-            let mut cancelled = cancel.load(Ordering::SeqCst);
-            if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
-                last_state_check = Instant::now();
-                cancelled = store.read_now(|c| tasks::state_of(c, id))?.as_deref()
-                    == Some(tasks::CANCELLING);
+    let mut status = None;
+    while status.is_none() {
+        match events.recv_timeout(TICK) {
+            Ok(Event::Line(line)) => log.push(line),
+            Ok(Event::Closed) => open_pipes -= 1,
+            Ok(Event::Exited(exit)) => {
+                status = Some(exit.map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?);
             }
-            let why = if cancelled {
-                Some(Stop::Cancel)
-            } else if started.elapsed() >= timeout {
-                Some(Stop::Timeout)
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                let _ = killpg(group, Signal::SIGTERM);
-                stop = Some((why, Instant::now()));
-            }
-        } else if let Some((_, since)) = stop {
-            if since.elapsed() >= settings.cancel_grace {
-                let _ = killpg(group, Signal::SIGKILL);
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Error::Internal("lost the script's process".into()));
             }
         }
-    };
-    // Nothing the script started outlives it.
+        log.flush_if_due();
+        if status.is_some() {
+            break;
+        }
+        match stop {
+            None => {
+                let mut cancelled = cancel.load(Ordering::SeqCst);
+                if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
+                    last_state_check = Instant::now();
+                    cancelled = store.read_now(|c| tasks::state_of(c, id))?.as_deref()
+                        == Some(tasks::CANCELLING);
+                }
+                let why = if cancelled {
+                    Some(Stop::Cancel)
+                } else if started.elapsed() >= timeout {
+                    Some(Stop::Timeout)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    let _ = killpg(group, Signal::SIGTERM);
+                    stop = Some((why, Instant::now()));
+                }
+            }
+            Some((_, since)) => {
+                if since.elapsed() >= settings.cancel_grace {
+                    let _ = killpg(group, Signal::SIGKILL);
+                }
+            }
+        }
+    }
+    // Nothing the script started outlives it; its pipes close with it.
     let _ = killpg(group, Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(2);
-    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
-        log.receive(&lines, Duration::from_millis(20));
+    while open_pipes > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(Event::Line(line)) => log.push(line),
+            Ok(Event::Closed) => open_pipes -= 1,
+            Ok(Event::Exited(_)) => {}
+            Err(_) => break,
+        }
     }
-    log.receive(&lines, Duration::ZERO);
     log.flush()?;
+    let status = status.ok_or_else(|| Error::Internal("the script's exit was not seen".into()))?;
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
 }
 
@@ -257,11 +284,14 @@ fn outcome_of(
 
 type Line = (i64, &'static str, String);
 
-fn read_lines(
-    pipe: impl Read + Send + 'static,
-    stream: &'static str,
-    to: mpsc::Sender<Line>,
-) -> std::thread::JoinHandle<()> {
+enum Event {
+    Line(Line),
+    /// A pipe reached its end.
+    Closed,
+    Exited(std::io::Result<ExitStatus>),
+}
+
+fn read_lines(pipe: impl Read + Send + 'static, stream: &'static str, to: mpsc::Sender<Event>) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
@@ -272,7 +302,7 @@ fn read_lines(
                 .take(MAX_LINE as u64)
                 .read_until(b'\n', &mut buf)
             {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let cut = buf.last() != Some(&b'\n') && buf.len() >= MAX_LINE;
                     while matches!(buf.last(), Some(b'\n' | b'\r')) {
@@ -282,13 +312,17 @@ fn read_lines(
                     if cut {
                         line.push_str(" [line cut at 16 KiB]");
                     }
-                    if to.send((clock::now_ms(), stream, line)).is_err() {
+                    if to
+                        .send(Event::Line((clock::now_ms(), stream, line)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
             }
         }
-    })
+        let _ = to.send(Event::Closed);
+    });
 }
 
 /// Lines waiting to be written, flushed in one transaction per batch.
@@ -309,20 +343,12 @@ impl<'a> LogBatch<'a> {
         }
     }
 
-    /// Waits up to `wait` for lines, takes all that are ready, and flushes when due.
-    fn receive(&mut self, from: &Receiver<Line>, wait: Duration) {
-        match from.recv_timeout(wait) {
-            Ok(line) => self.lines.push(line),
-            Err(RecvTimeoutError::Timeout) => {}
-            // Both pipes are closed; the caller is still waiting for the process.
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-        }
-        while let Ok(line) = from.try_recv() {
-            self.lines.push(line);
-            if self.lines.len() >= FLUSH_LINES {
-                break;
-            }
-        }
+    fn push(&mut self, line: Line) {
+        self.lines.push(line);
+    }
+
+    /// Writes the batch when it is full or old enough.
+    fn flush_if_due(&mut self) {
         if self.lines.len() >= FLUSH_LINES || self.since.elapsed() >= FLUSH_EVERY {
             if let Err(e) = self.flush() {
                 eprintln!("drydock: writing the log of ServerTasks-{}: {e}", self.id);

@@ -16,6 +16,7 @@ pub mod tasks;
 pub mod users;
 
 use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
@@ -32,6 +33,11 @@ type Manager = SqliteConnectionManager;
 pub struct Store {
     pool: Pool<Manager>,
     wait: Duration,
+    /// SQLite runs one write transaction at a time. Writers of this process queue here
+    /// instead of in SQLite's busy handler, which sleeps in steps of milliseconds and
+    /// so caps a busy server at a few hundred writes a second. (Writers in other
+    /// processes still meet `busy_timeout`.)
+    writer: Arc<Mutex<()>>,
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it. Store
@@ -89,11 +95,19 @@ impl Store {
         Ok(Store {
             pool,
             wait: config.db_wait(),
+            writer: Arc::new(Mutex::new(())),
         })
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>> {
         Ok(self.pool.get_timeout(self.wait)?)
+    }
+
+    /// This process's turn to write (a panic in another writer does not block it).
+    fn write_turn(&self) -> MutexGuard<'_, ()> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on a pooled connection, off the async runtime.
@@ -141,6 +155,7 @@ impl Store {
         f: impl FnOnce(&ChangeTx) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn()?;
+        let _turn = self.write_turn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tx = ChangeTx { tx, proof };
         admit(&tx)?;
@@ -151,6 +166,7 @@ impl Store {
 
     pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
+        let _turn = self.write_turn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
