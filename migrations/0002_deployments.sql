@@ -49,6 +49,8 @@ CREATE TABLE tasks (
 );
 -- The queue: due tasks in FIFO order.
 CREATE INDEX tasks_queue ON tasks(state, queue_time, id);
+-- Queued tasks that can expire, by expiry: what each round of the queue checks.
+CREATE INDEX tasks_expiry ON tasks(queue_time_expiry) WHERE state = 'Queued' AND queue_time_expiry IS NOT NULL;
 -- Lists: newest first, optionally by state, node or project.
 CREATE INDEX tasks_by_state ON tasks(state, id);
 CREATE INDEX tasks_by_project ON tasks(project_id, id);

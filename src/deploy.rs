@@ -128,16 +128,7 @@ pub async fn delete_project(store: &Store, proof: &Proof, id: i64) -> Result<()>
     store
         .change(proof, move |tx| {
             let project = projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
-            let filter = tasks::Filter {
-                states: vec![
-                    tasks::QUEUED.into(),
-                    tasks::EXECUTING.into(),
-                    tasks::CANCELLING.into(),
-                ],
-                node: None,
-                project_id: Some(id),
-            };
-            let (_, active) = tasks::list(tx, &filter, 0, 1)?;
+            let active = tasks::active_count(tx, Some(id), None)?;
             if active > 0 {
                 return Err(Error::Conflict(format!(
                     "Project {} has {active} queued or running tasks; cancel them first.",
@@ -210,12 +201,9 @@ pub async fn update_environment(
 pub async fn delete_environment(store: &Store, proof: &Proof, id: i64) -> Result<()> {
     store
         .change(proof, move |tx| {
-            let env = projects::find_environment(tx, id)?.ok_or_else(|| environment_not_found(id))?;
-            let busy: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM tasks WHERE environment_id = ?1 AND state IN ('Queued', 'Executing', 'Cancelling')",
-                [id],
-                |r| r.get(0),
-            )?;
+            let env =
+                projects::find_environment(tx, id)?.ok_or_else(|| environment_not_found(id))?;
+            let busy = tasks::active_count(tx, None, Some(id))?;
             if busy > 0 {
                 return Err(Error::Conflict(format!(
                     "Environment {} has {busy} queued or running deployments; cancel them first.",
@@ -224,7 +212,12 @@ pub async fn delete_environment(store: &Store, proof: &Proof, id: i64) -> Result
             }
             projects::delete_environment(tx, id)?;
             let related = [format!("Environments-{id}")];
-            events::record(tx, "EnvironmentDeleted", &format!("Deleted environment {}", env.name), &related)?;
+            events::record(
+                tx,
+                "EnvironmentDeleted",
+                &format!("Deleted environment {}", env.name),
+                &related,
+            )?;
             Ok(())
         })
         .await

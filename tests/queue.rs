@@ -590,3 +590,38 @@ fn two_processes_on_one_database_never_run_a_task_twice() {
     assert_eq!(ran, expected, "every task ran exactly once");
     drop(other);
 }
+
+#[test]
+fn projects_and_environments_with_active_tasks_cannot_be_deleted_and_tasks_outlive_them() {
+    let d = Deployer::new(5);
+    let project = d.project("Doomed", "true");
+    let env = d.environment("Doomed env");
+    let release = d.release(&project, "1");
+    let task_id = d.deploy(&release, &env, json!({"QueueTime": iso_in(60_000)}));
+    let (status, json) = d.call(Method::Delete, &format!("/api/projects/{project}"), None);
+    assert_eq!(status, Status::Conflict, "{json}");
+    let (status, _) = d.call(Method::Delete, &format!("/api/environments/{env}"), None);
+    assert_eq!(status, Status::Conflict);
+    d.call(Method::Post, &format!("/api/tasks/{task_id}/cancel"), None);
+    let (status, _) = d.call(Method::Delete, &format!("/api/projects/{project}"), None);
+    assert_eq!(status, Status::NoContent);
+    let (status, _) = d.call(Method::Delete, &format!("/api/environments/{env}"), None);
+    assert_eq!(status, Status::NoContent);
+    assert_eq!(
+        d.call(Method::Get, &format!("/api/projects/{project}"), None)
+            .0,
+        Status::NotFound
+    );
+    assert_eq!(
+        d.call(Method::Get, &format!("/api/releases/{release}"), None)
+            .0,
+        Status::NotFound
+    );
+    let task = d.task(&task_id);
+    assert_eq!(task["State"], "Canceled");
+    assert_eq!(
+        task["ProjectId"],
+        project.as_str(),
+        "the task is kept as history"
+    );
+}
