@@ -32,6 +32,14 @@ const KEYS: &[&str] = &[
     "task_cap",
     "queue_poll_ms",
     "cancel_grace_ms",
+    "node_offline_secs",
+    "retention_keep_per_kind",
+    "retention_keep_days",
+    "backup_keep",
+    "retention_interval_secs",
+    "backup_interval_secs",
+    "session_cleanup_interval_secs",
+    "node_health_interval_secs",
     "log_level",
 ];
 
@@ -89,6 +97,20 @@ pub struct Config {
     pub queue_poll_ms: u64,
     /// After SIGTERM, how long a cancelled script's processes get before SIGKILL.
     pub cancel_grace_ms: u64,
+    /// A node not heard from for this long is offline; `NodeHealth` fails its tasks.
+    pub node_offline_secs: i64,
+    /// Retention keeps, per kind of task, this many newest completed tasks...
+    pub retention_keep_per_kind: i64,
+    /// ...and every task completed within this many days.
+    pub retention_keep_days: i64,
+    /// `Backup` keeps this many newest backups.
+    pub backup_keep: usize,
+    /// System task intervals in seconds (0 disables). Unset: keep what the database holds
+    /// (changed on the System tasks page); set: applied at every start.
+    pub retention_interval_secs: Option<i64>,
+    pub backup_interval_secs: Option<i64>,
+    pub session_cleanup_interval_secs: Option<i64>,
+    pub node_health_interval_secs: Option<i64>,
 }
 
 fn host_name() -> String {
@@ -124,6 +146,14 @@ impl Default for Config {
             task_cap: 5,
             queue_poll_ms: 1_000,
             cancel_grace_ms: 10_000,
+            node_offline_secs: 60,
+            retention_keep_per_kind: 100,
+            retention_keep_days: 30,
+            backup_keep: 7,
+            retention_interval_secs: None,
+            backup_interval_secs: None,
+            session_cleanup_interval_secs: None,
+            node_health_interval_secs: None,
         }
     }
 }
@@ -189,6 +219,26 @@ impl Config {
         }
         if self.queue_poll_ms == 0 || self.queue_poll_ms > 60_000 {
             return bad("queue_poll_ms must be between 1 and 60000");
+        }
+        if self.node_offline_secs <= 0
+            || self.retention_keep_per_kind < 1
+            || self.retention_keep_days < 0
+        {
+            return bad("node_offline_secs and retention_keep_per_kind must be positive, retention_keep_days not negative");
+        }
+        if self.backup_keep == 0 {
+            return bad("backup_keep must be at least 1");
+        }
+        let intervals = [
+            self.retention_interval_secs,
+            self.backup_interval_secs,
+            self.session_cleanup_interval_secs,
+            self.node_health_interval_secs,
+        ];
+        if intervals.iter().flatten().any(|secs| *secs < 0) {
+            return bad(
+                "system task intervals must be 0 (disabled) or a positive number of seconds",
+            );
         }
         if !["off", "critical", "normal", "debug"].contains(&self.log_level.as_str()) {
             return bad("log_level must be one of off, critical, normal, debug");

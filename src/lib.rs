@@ -17,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod queue;
 pub mod store;
+pub mod system_tasks;
 pub mod web;
 
 use rocket::data::{Limits, ToByteUnit};

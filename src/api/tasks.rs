@@ -16,7 +16,15 @@ use crate::store::tasks::{self, Task};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![create_deployment, get_deployment, list, get, cancel, raw]
+    rocket::routes![
+        create_deployment,
+        get_deployment,
+        list,
+        get,
+        cancel,
+        raw,
+        create
+    ]
 }
 
 #[derive(Serialize)]
@@ -289,4 +297,28 @@ async fn raw(_caller: Allowed<need::TaskView>, id: &str, app: &State<App>) -> Re
         text.push('\n');
     }
     Ok(text)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskBody {
+    name: String,
+}
+
+/// Runs a system task now: `{"Name": "Backup"}`.
+#[rocket::post("/tasks", data = "<body>")]
+async fn create(
+    change: Change<need::TaskCreate>,
+    body: Body<TaskBody>,
+    app: &State<App>,
+) -> Result<(Status, Json<TaskResource>)> {
+    let body = body.into_inner()?;
+    let id =
+        crate::system_tasks::run_now(&app.store, &app.queue, &change.proof, &body.name).await?;
+    let task = app
+        .store
+        .read(move |c| tasks::find(c, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
+    Ok((Status::Created, Json(task.into())))
 }

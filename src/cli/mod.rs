@@ -42,6 +42,12 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(accounts::ApiKeyCommand),
+    /// Write a consistent copy of the database while servers keep running.
+    Backup {
+        /// The file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Parses the command line, runs the subcommand, and returns the process's exit code.
@@ -52,6 +58,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve::run(&cli.data_dir, args),
         Some(Command::User(cmd)) => accounts::user(&cli.data_dir, cmd),
         Some(Command::Apikey(cmd)) => accounts::apikey(&cli.data_dir, cmd),
+        Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
     };
     match result {
         Ok(code) => code,
@@ -82,4 +89,19 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))
+}
+
+fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode> {
+    let config = load_config(data_dir)?;
+    let db = config.db_path();
+    if !db.exists() {
+        return Err(Error::bad(
+            "data-dir",
+            format!("{} does not exist", db.display()),
+        ));
+    }
+    crate::system_tasks::backup_to(&db, out, &|| false)?;
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({} KiB)", out.display(), size / 1024);
+    Ok(ExitCode::SUCCESS)
 }

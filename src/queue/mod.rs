@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::{tasks, Store};
+use crate::store::{system, tasks, Store};
 
 /// What the runners and the processor need from the configuration.
 #[derive(Clone)]
@@ -27,17 +27,44 @@ pub struct Settings {
     pub task_cap: usize,
     pub poll: Duration,
     pub cancel_grace: Duration,
+    pub data_dir: PathBuf,
     pub work_dir: PathBuf,
+    pub started_at: i64,
+    pub session_idle_ms: i64,
+    pub session_absolute_ms: i64,
+    pub login_window_ms: i64,
+    pub node_offline_ms: i64,
+    pub retention_keep_per_kind: i64,
+    pub retention_keep_days: i64,
+    pub backup_keep: usize,
+    /// System task intervals set in the configuration file.
+    pub intervals: Vec<(&'static str, Option<i64>)>,
 }
 
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
+        use crate::system_tasks::{BACKUP, NODE_HEALTH, RETENTION, SESSION_CLEANUP};
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
             poll: Duration::from_millis(config.queue_poll_ms),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
+            data_dir: config.data_dir.clone(),
             work_dir: config.data_dir.join("work"),
+            started_at: clock::now_ms(),
+            session_idle_ms: config.session_idle_secs * 1000,
+            session_absolute_ms: config.session_absolute_secs * 1000,
+            login_window_ms: config.login_window_secs * 1000,
+            node_offline_ms: config.node_offline_secs * 1000,
+            retention_keep_per_kind: config.retention_keep_per_kind,
+            retention_keep_days: config.retention_keep_days,
+            backup_keep: config.backup_keep,
+            intervals: vec![
+                (RETENTION, config.retention_interval_secs),
+                (BACKUP, config.backup_interval_secs),
+                (SESSION_CLEANUP, config.session_cleanup_interval_secs),
+                (NODE_HEALTH, config.node_health_interval_secs),
+            ],
         }
     }
 }
@@ -103,8 +130,14 @@ impl Queue {
     pub fn start(&self, store: Store, settings: Settings) -> Result<()> {
         let message = "interrupted: server node stopped";
         let node = settings.node.clone();
-        let failed = store
-            .bookkeeping_now(|tx| tasks::fail_interrupted(tx, &node, message, clock::now_ms()))?;
+        let failed = store.bookkeeping_now(|tx| {
+            let now = clock::now_ms();
+            system::prepare(tx, &settings.intervals, now)?;
+            let cap = settings.task_cap as i64;
+            let version = crate::api::status::VERSION;
+            system::heartbeat(tx, &node, version, cap, settings.started_at, now)?;
+            tasks::fail_interrupted(tx, &node, message, now)
+        })?;
         if failed > 0 {
             println!("drydock: {failed} task(s) left running by node {node} failed as interrupted");
         }
@@ -185,6 +218,8 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
     let node = settings.node.clone();
     let cap = settings.task_cap;
     let claimed = store.bookkeeping_now(|tx| {
+        // The system-task timer: queue what is due (once, whatever the processes).
+        system::queue_due(tx, now)?;
         tasks::expire_overdue(tx, now)?;
         let running = tasks::running_on(tx, &node)? as usize;
         tasks::claim(tx, &node, now, cap.saturating_sub(running))
@@ -226,7 +261,11 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
             }
         }
     }
-    let next = store.read_now(|c| tasks::next_scheduled(c, clock::now_ms()))?;
+    let next = store.read_now(|c| {
+        let task = tasks::next_scheduled(c, clock::now_ms())?;
+        let system = system::next_due(c)?;
+        Ok(task.into_iter().chain(system).min())
+    })?;
     let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));
     Ok(until_next.map_or(settings.poll, |d| d.min(settings.poll)))
 }

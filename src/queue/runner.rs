@@ -22,6 +22,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::tasks::{self, Task};
 use crate::store::{projects, Store};
+use crate::system_tasks;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The longest the supervisor waits for an event before it looks at cancel and timeout.
@@ -54,6 +55,15 @@ pub fn run(store: &Store, settings: &Settings, task: Task, cancel: &AtomicBool) 
     let outcome = match task.name.as_str() {
         "Deploy" => deploy(store, settings, &task, cancel)
             .unwrap_or_else(|e| Outcome::failed(e.to_string())),
+        system if task.is_system => match system_tasks::run(system, store, settings, id, cancel) {
+            system_tasks::Ending::Done => Outcome {
+                state: tasks::SUCCESS,
+                error: None,
+                exit_code: None,
+            },
+            system_tasks::Ending::Stopped => stopped_outcome(store, id, None),
+            system_tasks::Ending::Failed(e) => Outcome::failed(e),
+        },
         other => Outcome::failed(format!(
             "drydock does not know how to run a task named '{other}'"
         )),
@@ -223,6 +233,30 @@ fn supervise(
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
 }
 
+/// A task stopped on request: cancelled by someone (it is `Cancelling`), or stopped
+/// because this node is shutting down.
+fn stopped_outcome(store: &Store, id: i64, code: Option<i64>) -> Outcome {
+    let cancelled = store
+        .read_now(|c| tasks::state_of(c, id))
+        .ok()
+        .flatten()
+        .as_deref()
+        == Some(tasks::CANCELLING);
+    if cancelled {
+        Outcome {
+            state: tasks::CANCELED,
+            error: Some("Canceled while it was running.".into()),
+            exit_code: code,
+        }
+    } else {
+        Outcome {
+            state: tasks::FAILED,
+            error: Some("interrupted: server node stopped".into()),
+            exit_code: code,
+        }
+    }
+}
+
 fn outcome_of(
     store: &Store,
     id: i64,
@@ -240,29 +274,7 @@ fn outcome_of(
             )),
             exit_code: code,
         },
-        Some(Stop::Cancel) => {
-            // Cancelled by someone (the task is `Cancelling`), or stopped because this
-            // node is shutting down.
-            let cancelled = store
-                .read_now(|c| tasks::state_of(c, id))
-                .ok()
-                .flatten()
-                .as_deref()
-                == Some(tasks::CANCELLING);
-            if cancelled {
-                Outcome {
-                    state: tasks::CANCELED,
-                    error: Some("Canceled while it was running.".into()),
-                    exit_code: code,
-                }
-            } else {
-                Outcome {
-                    state: tasks::FAILED,
-                    error: Some("interrupted: server node stopped".into()),
-                    exit_code: code,
-                }
-            }
-        }
+        Some(Stop::Cancel) => stopped_outcome(store, id, code),
         None => match (code, status.signal()) {
             (Some(0), _) => Outcome {
                 state: tasks::SUCCESS,

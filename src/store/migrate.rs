@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deployments",
         include_str!("../../migrations/0002_deployments.sql"),
     ),
+    (
+        3,
+        "system_tasks",
+        include_str!("../../migrations/0003_system_tasks.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -12,6 +12,7 @@ pub mod events;
 pub mod migrate;
 pub mod projects;
 pub mod sessions;
+pub mod system;
 pub mod tasks;
 pub mod users;
 

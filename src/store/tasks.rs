@@ -111,6 +111,11 @@ fn insert_row(conn: &Connection, t: &NewTask, now: i64) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Queues a task that drydock itself decided to run (the system-task timer).
+pub fn insert_unchecked(tx: &Transaction, t: &NewTask, now: i64) -> Result<i64> {
+    insert_row(tx, t, now)
+}
+
 /// Queues a task as part of a change.
 pub fn insert(tx: &ChangeTx, t: &NewTask) -> Result<i64> {
     insert_row(tx, t, crate::clock::now_ms())

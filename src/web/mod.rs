@@ -8,6 +8,7 @@ pub mod environments;
 pub mod login;
 pub mod profile;
 pub mod projects;
+pub mod system_tasks;
 pub mod tasks;
 pub mod users;
 
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(projects::routes());
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
+    routes.extend(system_tasks::routes());
     routes
 }
 

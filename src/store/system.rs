@@ -1,0 +1,200 @@
+//! System tasks' schedule, node heartbeats, and the bulk work of the built-in system
+//! tasks (retention, session cleanup), each in small transactions.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::tasks::{self, NewTask};
+use super::ChangeTx;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub interval_secs: i64,
+    pub next_run_at: i64,
+    pub last_task: Option<tasks::Task>,
+}
+
+pub fn schedules(conn: &Connection) -> Result<Vec<Schedule>> {
+    let rows: Vec<(String, i64, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT name, interval_secs, next_run_at, last_task_id FROM system_tasks ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(name, interval_secs, next_run_at, last)| {
+            let last_task = match last {
+                Some(id) => tasks::find(conn, id)?,
+                None => None,
+            };
+            Ok(Schedule {
+                name,
+                interval_secs,
+                next_run_at,
+                last_task,
+            })
+        })
+        .collect()
+}
+
+fn system_task(name: &str, now: i64) -> NewTask {
+    NewTask {
+        name: name.to_string(),
+        description: format!("{name} (system task)"),
+        queue_time: now,
+        queue_time_expiry: None,
+        project_id: None,
+        environment_id: None,
+        release_id: None,
+        // One run of each system task at a time.
+        concurrency_tag: Some(format!("System/{name}")),
+        arguments: "{}".into(),
+        is_system: true,
+    }
+}
+
+/// Gives never-scheduled tasks their first run one interval from now, and applies
+/// intervals set in the configuration file.
+pub fn prepare(tx: &Transaction, configured: &[(&str, Option<i64>)], now: i64) -> Result<()> {
+    for (name, interval) in configured {
+        if let Some(secs) = interval {
+            tx.execute(
+                "UPDATE system_tasks SET interval_secs = ?2,
+                     next_run_at = CASE WHEN interval_secs <> ?2 THEN ?3 + ?2 * 1000 ELSE next_run_at END
+                 WHERE name = ?1",
+                params![name, secs, now],
+            )?;
+        }
+    }
+    tx.execute(
+        "UPDATE system_tasks SET next_run_at = ?1 + interval_secs * 1000 WHERE next_run_at = 0",
+        [now],
+    )?;
+    Ok(())
+}
+
+/// Queues every system task that is due, once for all processes: the conditional update
+/// of `next_run_at` succeeds in one transaction only. Returns the tasks queued.
+pub fn queue_due(tx: &Transaction, now: i64) -> Result<Vec<(String, i64)>> {
+    let due: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT name, interval_secs FROM system_tasks WHERE interval_secs > 0 AND next_run_at <= ?1",
+        )?
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut queued = Vec::new();
+    for (name, interval) in due {
+        let won = tx.execute(
+            "UPDATE system_tasks SET next_run_at = ?2 + interval_secs * 1000
+             WHERE name = ?1 AND interval_secs > 0 AND next_run_at <= ?2",
+            params![name, now],
+        )?;
+        if won == 1 && interval > 0 {
+            let id = tasks::insert_unchecked(tx, &system_task(&name, now), now)?;
+            tx.execute(
+                "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
+                params![name, id],
+            )?;
+            queued.push((name, id));
+        }
+    }
+    Ok(queued)
+}
+
+/// The earliest next run of an enabled system task.
+pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT MIN(next_run_at) FROM system_tasks WHERE interval_secs > 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Queues a system task now, as a change ("Run now", `POST /api/tasks`).
+pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
+    let now = crate::clock::now_ms();
+    let id = tasks::insert(tx, &system_task(name, now))?;
+    tx.execute(
+        "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
+        params![name, id],
+    )?;
+    Ok(id)
+}
+
+pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
+    let now = crate::clock::now_ms();
+    Ok(tx.execute(
+        "UPDATE system_tasks SET interval_secs = ?2, next_run_at = ?3 + ?2 * 1000 WHERE name = ?1",
+        params![name, secs, now],
+    )? == 1)
+}
+
+/// Records this node's heartbeat (registering it on first sight).
+pub fn heartbeat(
+    tx: &Transaction,
+    node: &str,
+    version: &str,
+    task_cap: i64,
+    started_at: i64,
+    now: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?5",
+        params![node, version, task_cap, started_at, now],
+    )?;
+    Ok(())
+}
+
+/// Nodes not heard from since `before`, other than `except`.
+pub fn silent_nodes(conn: &Connection, before: i64, except: &str) -> Result<Vec<String>> {
+    let nodes = conn
+        .prepare_cached("SELECT name FROM nodes WHERE last_seen < ?1 AND name <> ?2")?
+        .query_map(params![before, except], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(nodes)
+}
+
+/// The oldest deletable task of `kind`, if any: completed, older than `cutoff`, and not
+/// among the newest `keep` completed tasks of its kind. Returns the id bound below which
+/// tasks of this kind may go, scanning newest first.
+pub fn retention_bound(conn: &Connection, kind: &str, keep: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM tasks INDEXED BY tasks_by_name
+             WHERE name = ?1 AND state IN ('Success', 'Failed', 'Canceled', 'TimedOut')
+             ORDER BY id DESC LIMIT 1 OFFSET ?2",
+        )?
+        .query_row(params![kind, keep.max(1) - 1], |r| r.get(0))
+        .optional()?)
+}
+
+/// Deletes up to `batch` completed tasks of `kind` with ids below `bound` that completed
+/// before `cutoff`, with their logs and deployments. Returns how many went.
+pub fn delete_retained_batch(
+    tx: &Transaction,
+    kind: &str,
+    bound: i64,
+    cutoff: i64,
+    batch: i64,
+) -> Result<usize> {
+    let ids: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM tasks INDEXED BY tasks_by_name
+             WHERE name = ?1 AND id < ?2 AND state IN ('Success', 'Failed', 'Canceled', 'TimedOut')
+               AND completed_time < ?3
+             ORDER BY id LIMIT ?4",
+        )?
+        .query_map(params![kind, bound, cutoff, batch], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut log = tx.prepare_cached("DELETE FROM task_log WHERE task_id = ?1")?;
+    let mut deployment = tx.prepare_cached("DELETE FROM deployments WHERE task_id = ?1")?;
+    let mut task = tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?;
+    for id in &ids {
+        log.execute([id])?;
+        deployment.execute([id])?;
+        task.execute([id])?;
+    }
+    Ok(ids.len())
+}

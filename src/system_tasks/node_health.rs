@@ -1,0 +1,41 @@
+//! `NodeHealth`: records this node's heartbeat, and fails the tasks of nodes that have
+//! been silent for longer than the offline threshold.
+
+use super::{Context, Stopped, Work};
+use crate::clock;
+use crate::store::{system, tasks};
+
+pub const OFFLINE_MESSAGE: &str = "interrupted: server node offline";
+
+pub fn run(ctx: &Context) -> Work {
+    let now = clock::now_ms();
+    let s = ctx.settings;
+    ctx.store.bookkeeping_now(|tx| {
+        system::heartbeat(
+            tx,
+            &s.node,
+            crate::api::status::VERSION,
+            s.task_cap as i64,
+            s.started_at,
+            now,
+        )
+    })?;
+    let silent = ctx
+        .store
+        .read_now(|c| system::silent_nodes(c, now - s.node_offline_ms, &s.node))?;
+    for node in silent {
+        if ctx.should_stop() {
+            return Ok(Err(Stopped));
+        }
+        let failed = ctx
+            .store
+            .bookkeeping_now(|tx| tasks::fail_interrupted(tx, &node, OFFLINE_MESSAGE, now))?;
+        if failed > 0 {
+            ctx.log(format!(
+                "Node {node} is offline: failed {failed} task(s) it left running."
+            ));
+        }
+    }
+    ctx.log(format!("Heartbeat of {} recorded.", s.node));
+    Ok(Ok(()))
+}

@@ -1,0 +1,135 @@
+//! Configuration ➜ System tasks: each built-in task with its interval, last run, next
+//! run, and "Run now".
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{Route, State};
+
+use super::projects::state_class;
+use super::{done, refused, render, Layout};
+use crate::auth::guards::NoFields;
+use crate::auth::permissions::Permission;
+use crate::auth::{need, Allowed, FormChange};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::store::system;
+use crate::system_tasks;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![page, run_now, interval]
+}
+
+const BACK: &str = "/configuration/system-tasks";
+
+pub struct Row {
+    pub name: String,
+    pub interval_secs: i64,
+    pub next_run: String,
+    pub last_id: Option<i64>,
+    pub last_state: String,
+    pub last_class: &'static str,
+    pub last_duration: String,
+}
+
+#[derive(Template)]
+#[template(path = "config/system_tasks.html")]
+struct SystemTasksPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    can_run: bool,
+    can_edit: bool,
+}
+
+fn duration(start: Option<i64>, end: Option<i64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) => format!("{:.1} s", (e - s) as f64 / 1000.0),
+        (Some(_), None) => "running".into(),
+        _ => String::new(),
+    }
+}
+
+#[rocket::get("/configuration/system-tasks")]
+async fn page(
+    caller: Allowed<need::TaskView>,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let schedules = app.store.read(system::schedules).await?;
+    let rows = schedules
+        .into_iter()
+        .map(|s| Row {
+            next_run: if s.interval_secs == 0 {
+                "disabled".into()
+            } else {
+                clock::display(s.next_run_at)
+            },
+            last_id: s.last_task.as_ref().map(|t| t.id),
+            last_state: s
+                .last_task
+                .as_ref()
+                .map(|t| t.state.clone())
+                .unwrap_or_default(),
+            last_class: s
+                .last_task
+                .as_ref()
+                .map_or("quiet", |t| state_class(&t.state)),
+            last_duration: s
+                .last_task
+                .as_ref()
+                .map(|t| duration(t.start_time, t.completed_time))
+                .unwrap_or_default(),
+            name: s.name,
+            interval_secs: s.interval_secs,
+        })
+        .collect();
+    render(&SystemTasksPage {
+        layout: Layout::new("System tasks", &caller, flash),
+        rows,
+        can_run: caller.can(Permission::TaskCreate),
+        can_edit: caller.can(Permission::AdministerSystem),
+    })
+}
+
+#[rocket::post("/configuration/system-tasks/<name>/run", data = "<change>")]
+async fn run_now(
+    change: FormChange<need::TaskCreate, NoFields>,
+    name: &str,
+    app: &State<App>,
+) -> Flash<Redirect> {
+    match system_tasks::run_now(&app.store, &app.queue, &change.proof, name).await {
+        Ok(id) => done(BACK.into(), format!("Queued {name} as ServerTasks-{id}.")),
+        Err(e) => refused(BACK.into(), &e),
+    }
+}
+
+#[derive(FromForm)]
+pub struct IntervalForm {
+    interval_secs: String,
+}
+
+#[rocket::post("/configuration/system-tasks/<name>/interval", data = "<change>")]
+async fn interval(
+    change: FormChange<need::AdministerSystem, IntervalForm>,
+    name: &str,
+    app: &State<App>,
+) -> Flash<Redirect> {
+    let result = async {
+        let text = change.form.interval_secs.trim().to_string();
+        let secs = text.parse::<i64>().map_err(|_| {
+            Error::bad(
+                "IntervalSeconds",
+                format!("'{text}' is not a number of seconds"),
+            )
+        })?;
+        system_tasks::set_interval(&app.store, &change.proof, name, secs).await
+    }
+    .await;
+    match result {
+        Ok(()) => done(BACK.into(), format!("Saved the interval of {name}.")),
+        Err(e) => refused(BACK.into(), &e),
+    }
+}
