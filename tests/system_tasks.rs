@@ -1,0 +1,449 @@
+//! System tasks: scheduling, once across processes, run now, retention, backup, cancel.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use rocket::http::{Method, Status};
+use rocket::local::blocking::Client;
+use serde_json::{json, Value};
+
+fn call(
+    client: &Client,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (Status, Value) {
+    json_of(with_key(client, method, path, key, body))
+}
+
+fn wait_done(client: &Client, key: &str, id: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, task) = call(client, key, Method::Get, &format!("/api/tasks/{id}"), None);
+        if task["IsCompleted"] == true {
+            return task;
+        }
+        assert!(Instant::now() < deadline, "{id} did not complete: {task}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Inserts `n` completed `Deploy` tasks that completed `age_days` ago, each with two
+/// log lines, straight into the database.
+fn insert_completed(app: &TestApp, n: usize, age_days: i64) {
+    let mut db = app.db();
+    let tx = db.transaction().unwrap();
+    let at = drydock::clock::now_ms() - age_days * 24 * 3600 * 1000;
+    {
+        let mut task = tx
+            .prepare(
+                "INSERT INTO tasks (name, description, state, queue_time, start_time, completed_time,
+                     last_updated_time, server_node, log_lines)
+                 VALUES ('Deploy', 'old', 'Success', ?1, ?1, ?1, ?1, 'gone', 2)",
+            )
+            .unwrap();
+        let mut log = tx
+            .prepare("INSERT INTO task_log (task_id, seq, at, stream, line) VALUES (?1, ?2, ?3, 'stdout', 'old line')")
+            .unwrap();
+        for _ in 0..n {
+            task.execute([at]).unwrap();
+            let id = tx.last_insert_rowid();
+            log.execute(rusqlite::params![id, 1, at]).unwrap();
+            log.execute(rusqlite::params![id, 2, at]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+fn consistent(app: &TestApp) {
+    let db = app.db();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let orphans: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM task_log WHERE task_id NOT IN (SELECT id FROM tasks)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "log lines without their task");
+    let fk: i64 = db
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk, 0);
+    let counted: i64 = db
+        .query_row("SELECT SUM(n) FROM task_counts", [], |r| r.get(0))
+        .unwrap();
+    let actual: i64 = db
+        .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(counted, actual, "task_counts agrees with the tasks");
+}
+
+#[test]
+fn system_tasks_are_queued_at_their_interval_and_run_as_system_tasks() {
+    let app = TestApp::with(|c| {
+        c.queue_poll_ms = 100;
+        c.session_cleanup_interval_secs = Some(1);
+    });
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    std::thread::sleep(Duration::from_millis(3500));
+    let (_, page) = call(
+        &client,
+        &key,
+        Method::Get,
+        "/api/tasks?states=Success&take=100",
+        None,
+    );
+    let runs: Vec<&Value> = page["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["Name"] == "SessionCleanup")
+        .collect();
+    assert!(
+        (2..=4).contains(&runs.len()),
+        "{} runs in 3.5 s at a 1 s interval",
+        runs.len()
+    );
+    assert!(runs
+        .iter()
+        .all(|t| t["IsSystemTask"] == true && t["ConcurrencyTag"] == "System/SessionCleanup"));
+    let id = runs[0]["Id"].as_str().unwrap();
+    let raw = with_key(
+        &client,
+        Method::Get,
+        &format!("/api/tasks/{id}/raw"),
+        &key,
+        None,
+    )
+    .into_string()
+    .unwrap();
+    assert!(raw.contains("expired session"), "{raw}");
+}
+
+#[test]
+fn two_processes_on_one_database_queue_each_run_once() {
+    let app = TestApp::with(|c| {
+        c.queue_poll_ms = 50;
+        c.node_health_interval_secs = Some(1);
+    });
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let (a, b) = (app.client(), app.client());
+    std::thread::sleep(Duration::from_millis(4200));
+    drop(b);
+    let (_, page) = call(&a, &key, Method::Get, "/api/tasks?take=100", None);
+    let mut times: Vec<i64> = page["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["Name"] == "NodeHealth")
+        .map(|t| drydock::clock::parse_iso(t["QueueTime"].as_str().unwrap()).unwrap())
+        .collect();
+    times.sort();
+    assert!(
+        (3..=5).contains(&times.len()),
+        "{} NodeHealth runs in 4.2 s from two processes",
+        times.len()
+    );
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 900,
+            "two runs {} ms apart",
+            pair[1] - pair[0]
+        );
+    }
+}
+
+#[test]
+fn run_now_through_the_api_and_unknown_names() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let (status, task) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "Backup"})),
+    );
+    assert_eq!(status, Status::Created, "{task}");
+    assert_eq!(task["IsSystemTask"], true);
+    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 30);
+    assert_eq!(task["State"], "Success", "{task}");
+    let backups: Vec<_> = std::fs::read_dir(app.data_dir().join("backups"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(backups.len(), 1);
+    let copy = rusqlite::Connection::open(backups[0].path()).unwrap();
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    let (status, body) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "Defragment"})),
+    );
+    assert_eq!(status, Status::BadRequest);
+    let message = body["ErrorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("Backup, NodeHealth, Retention, SessionCleanup"),
+        "{message}"
+    );
+    // A deployer may not.
+    let deployer = app.user_with_key("dana", &["Project Deployer"]);
+    let (status, _) = call(
+        &client,
+        &deployer,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "Backup"})),
+    );
+    assert_eq!(status, Status::Forbidden);
+}
+
+#[test]
+fn backup_keeps_the_newest_n() {
+    let app = TestApp::with(|c| c.backup_keep = 2);
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    for _ in 0..3 {
+        let (_, task) = call(
+            &client,
+            &key,
+            Method::Post,
+            "/api/tasks",
+            Some(json!({"Name": "Backup"})),
+        );
+        assert_eq!(
+            wait_done(&client, &key, task["Id"].as_str().unwrap(), 30)["State"],
+            "Success"
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(app.data_dir().join("backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names
+        .iter()
+        .all(|n| n.starts_with("drydock-") && n.ends_with(".db")));
+}
+
+#[test]
+fn retention_keeps_incomplete_tasks_and_the_newest_per_kind() {
+    let app = TestApp::with(|c| {
+        c.retention_keep_per_kind = 100;
+        c.retention_keep_days = 30;
+    });
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    insert_completed(&app, 1_000, 60); // old
+    insert_completed(&app, 50, 1); // young: kept whatever their rank
+                                   // Old but incomplete: always kept.
+    app.db()
+        .execute(
+            "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
+             VALUES ('Deploy', 'waiting', 'Queued', ?1, ?1)",
+            [drydock::clock::now_ms() + 86_400_000],
+        )
+        .unwrap();
+    let client = app.client();
+    let (_, task) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "Retention"})),
+    );
+    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 60);
+    assert_eq!(task["State"], "Success", "{task}");
+    let db = app.db();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tasks WHERE state = 'Queued'"),
+        1
+    );
+    // The 50 young ones, and 50 more old ones to make the newest 100 (plus the
+    // Retention task itself, of another kind).
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tasks WHERE name = 'Deploy' AND state = 'Success'"),
+        100
+    );
+    consistent(&app);
+}
+
+#[test]
+fn cancelling_retention_midway_leaves_the_database_consistent() {
+    let app = TestApp::with(|c| {
+        c.retention_keep_per_kind = 1;
+        c.retention_keep_days = 0;
+    });
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    insert_completed(&app, 60_000, 60);
+    let before = app.count("tasks");
+    let client = app.client();
+    let (_, task) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "Retention"})),
+    );
+    let id = task["Id"].as_str().unwrap().to_string();
+    // Let it delete a few batches, then cancel.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.count("tasks") > before - 2_000 {
+        assert!(Instant::now() < deadline, "retention made no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (status, _) = call(
+        &client,
+        &key,
+        Method::Post,
+        &format!("/api/tasks/{id}/cancel"),
+        None,
+    );
+    assert_eq!(status, Status::Ok);
+    let task = wait_done(&client, &key, &id, 30);
+    assert_eq!(task["State"], "Canceled", "{task}");
+    let after = app.count("tasks");
+    assert!(
+        after < before && after > 2,
+        "it stopped midway: {before} -> {after}"
+    );
+    // Whole batches: every task left has both its log lines; none went without them.
+    let broken: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM tasks t WHERE description = 'old'
+             AND (SELECT COUNT(*) FROM task_log WHERE task_id = t.id) <> 2",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(broken, 0);
+    consistent(&app);
+}
+
+#[test]
+fn a_cancelled_backup_leaves_no_partial_file() {
+    let app = TestApp::new();
+    insert_completed(&app, 150_000, 1);
+    let out = app.data_dir().join("backups").join("stopped.db");
+    let started = Instant::now();
+    let finished = drydock::system_tasks::backup_to(&app.db_path(), &out, &|| {
+        started.elapsed() > Duration::from_millis(20)
+    })
+    .unwrap();
+    assert!(
+        !finished,
+        "the backup was not stopped (it took {:?})",
+        started.elapsed()
+    );
+    assert!(!out.exists());
+    consistent(&app);
+}
+
+#[test]
+fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before_it() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    insert_completed(&app, 20_000, 1);
+    let client = app.client();
+    let project = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/projects",
+        Some(json!({"Name": "P", "DeploymentScript": "true"})),
+    )
+    .1["Id"]
+        .clone();
+    let env = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/environments",
+        Some(json!({"Name": "E"})),
+    )
+    .1["Id"]
+        .clone();
+    let release = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/releases",
+        Some(json!({"ProjectId": project, "Version": "1"})),
+    )
+    .1["Id"]
+        .clone();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let out = app.data_dir().join("copy.db");
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let client = app.client();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let body = json!({"ReleaseId": release, "EnvironmentId": env, "QueueTime": "2099-01-01T00:00:00+00:00"});
+                let (status, _) = call(&client, &key, Method::Post, "/api/deployments", Some(body));
+                assert_eq!(status, Status::Created);
+                n += 1;
+            }
+            n
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let committed: i64 = app
+            .db()
+            .query_row("SELECT MAX(id) FROM tasks", [], |r| r.get(0))
+            .unwrap();
+        let (code, _, err) = common::server::run_cli(
+            app.data_dir(),
+            &["backup", "--out", out.to_str().unwrap()],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let queued = writer.join().unwrap();
+        assert!(queued > 5, "deployments kept coming: {queued}");
+        let copy = rusqlite::Connection::open(&out).unwrap();
+        let check: String = copy
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let present: i64 = copy
+            .query_row(
+                "SELECT COUNT(*) FROM tasks WHERE id <= ?1",
+                [committed],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let original: i64 = app
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM tasks WHERE id <= ?1",
+                [committed],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            present, original,
+            "every task committed before the backup began is in it"
+        );
+    });
+}
