@@ -205,3 +205,45 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_runs_a_system_task_now() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let admin_password =
+        std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let browser = Browser::start().await;
+    browser
+        .run("run_system_task_now", |b| async move {
+            b.client
+                .goto(&server.url("/configuration/system-tasks"))
+                .await?;
+            b.fill("#username", "admin").await?;
+            b.fill("#password", &admin_password).await?;
+            b.click("#sign-in").await?;
+            b.wait_for_text("System tasks").await?;
+            assert!(b.text("#system-Backup").await?.contains("never"));
+            b.click("#run-Backup").await?;
+            b.wait_for_text("Queued Backup as ServerTasks-").await?;
+            b.click("#system-Backup a.last-run").await?;
+            b.wait_for_text("Wrote").await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while b.text("#task-state").await? != "Success" {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the backup never succeeded"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+    let backups = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .count();
+    assert_eq!(backups, 1);
+}

@@ -447,3 +447,50 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
         );
     });
 }
+
+#[test]
+fn node_health_records_a_heartbeat_and_fails_the_tasks_of_silent_nodes() {
+    let app = TestApp::with(|c| c.node_offline_secs = 60);
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let long_ago = drydock::clock::now_ms() - 120_000;
+    let db = app.db();
+    db.execute(
+        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES ('lost', '0', 5, ?1, ?1)",
+        [long_ago],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO tasks (name, description, state, queue_time, start_time, last_updated_time, server_node)
+         VALUES ('Deploy', 'orphan', 'Executing', ?1, ?1, ?1, 'lost')",
+        [long_ago],
+    )
+    .unwrap();
+    let orphan = db.last_insert_rowid();
+    let client = app.client();
+    let (_, task) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": "NodeHealth"})),
+    );
+    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 30);
+    assert_eq!(task["State"], "Success", "{task}");
+    let (_, orphan) = call(
+        &client,
+        &key,
+        Method::Get,
+        &format!("/api/tasks/ServerTasks-{orphan}"),
+        None,
+    );
+    assert_eq!(orphan["State"], "Failed");
+    assert_eq!(orphan["ErrorMessage"], "interrupted: server node offline");
+    let seen: i64 = db
+        .query_row(
+            "SELECT last_seen FROM nodes WHERE name = ?1",
+            [task["ServerNode"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(seen > long_ago);
+}
