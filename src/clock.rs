@@ -1,5 +1,6 @@
 //! Time as drydock stores and shows it: milliseconds since the Unix epoch in the
-//! database, ISO 8601 with offset (`2026-11-26T15:04:05.123+00:00`) on the wire.
+//! database, ISO 8601 with offset (`2026-11-26T15:04:05.123+00:00`) on the wire; and
+//! the CPU time of background threads.
 
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -8,6 +9,16 @@ use time::OffsetDateTime;
 const ISO: &[FormatItem<'static>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
 );
+
+/// Gives the calling thread the lowest normal priority (nice 19), for background work
+/// (password hashing, system tasks): any other runnable thread of normal priority
+/// preempts it, yet it keeps a small share of the CPU under full load, so that work
+/// slows down there but does not stop. (`SCHED_IDLE` measured no better and can starve
+/// it for seconds on a busy machine.) Lowering one's own priority needs no privilege;
+/// should it fail, the thread runs at normal priority.
+pub fn lower_thread_priority() {
+    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

@@ -70,15 +70,6 @@ pub struct Hasher {
     jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
-/// Gives the calling thread the lowest normal priority (nice 19): any other runnable
-/// thread of normal priority preempts it, yet it keeps a small share of the CPU under
-/// full load, so sign-ins slow down there but do not stop. (`SCHED_IDLE` measured no
-/// better and can starve sign-ins for seconds on a busy machine.) Lowering one's own
-/// priority needs no privilege; should it fail, the thread runs at normal priority.
-fn lower_priority() {
-    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
-}
-
 /// Pending hashes beyond this are refused with 503 rather than queued without bound.
 const QUEUE: usize = 256;
 
@@ -91,7 +82,7 @@ impl Hasher {
             let spawned = std::thread::Builder::new()
                 .name(format!("drydock-hash-{n}"))
                 .spawn(move || {
-                    lower_priority();
+                    crate::clock::lower_thread_priority();
                     loop {
                         let job = match queue.lock() {
                             Ok(receiver) => receiver.recv(),
