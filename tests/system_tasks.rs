@@ -344,6 +344,7 @@ fn cancelling_retention_midway_leaves_the_database_consistent() {
 fn a_cancelled_backup_leaves_no_partial_file() {
     let app = TestApp::new();
     insert_completed(&app, 150_000, 1);
+    let before = (app.count("tasks"), app.count("task_log"));
     let out = app.data_dir().join("backups").join("stopped.db");
     let started = Instant::now();
     let finished = drydock::system_tasks::backup_to(&app.db_path(), &out, &|| {
@@ -356,6 +357,7 @@ fn a_cancelled_backup_leaves_no_partial_file() {
         started.elapsed()
     );
     assert!(!out.exists());
+    assert_eq!((app.count("tasks"), app.count("task_log")), before);
     consistent(&app);
 }
 
@@ -493,4 +495,71 @@ fn node_health_records_a_heartbeat_and_fails_the_tasks_of_silent_nodes() {
         )
         .unwrap();
     assert!(seen > long_ago);
+}
+
+#[test]
+fn the_system_tasks_page_shows_the_schedule_and_administrators_change_intervals() {
+    let app = TestApp::new();
+    let admin = app.admin();
+    let html = admin
+        .client
+        .get("/configuration/system-tasks")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    for name in ["Retention", "Backup", "SessionCleanup", "NodeHealth"] {
+        assert!(
+            html.contains(&format!("id=\"system-{name}\"")),
+            "{name} missing"
+        );
+    }
+    assert!(
+        html.contains("value=\"14400\""),
+        "Retention's default interval"
+    );
+    let response = admin.post_form(
+        "/configuration/system-tasks/Backup/interval",
+        &[("interval_secs", "0")],
+    );
+    assert_eq!(response.status(), Status::SeeOther);
+    drop(response);
+    let html = admin
+        .client
+        .get("/configuration/system-tasks")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(html.contains("Saved the interval of Backup."));
+    let interval: i64 = app
+        .db()
+        .query_row(
+            "SELECT interval_secs FROM system_tasks WHERE name = 'Backup'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(interval, 0);
+    // Bad input is refused and changes nothing; a System Manager may run tasks but not
+    // change their schedule.
+    admin.post_form(
+        "/configuration/system-tasks/Backup/interval",
+        &[("interval_secs", "soon")],
+    );
+    let html = admin
+        .client
+        .get("/configuration/system-tasks")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(html.contains("IntervalSeconds"), "{html}");
+    app.user_with_key("manager", &["System Manager"]);
+    let manager = app.session("manager", PASSWORD);
+    let response = manager.post_form(
+        "/configuration/system-tasks/Retention/interval",
+        &[("interval_secs", "1")],
+    );
+    assert_eq!(response.status(), Status::Forbidden);
+    drop(response);
+    let response = manager.post_form("/configuration/system-tasks/SessionCleanup/run", &[]);
+    assert_eq!(response.status(), Status::SeeOther);
 }
