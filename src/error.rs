@@ -9,6 +9,21 @@ use std::io::Cursor;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+pub const MAINTENANCE_REFUSAL: &str =
+    "The server is in maintenance mode. Changes are disabled for non-administrators.";
+
+/// What a maintenance refusal tells the client.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal {
+    /// The administrator's message, if any.
+    pub message: Option<String>,
+    /// Seconds until a scheduled end, when one is known.
+    pub retry_after_secs: Option<i64>,
+    /// A refused form's action and the fields the user typed (passwords left out), so
+    /// the refusal page can keep them.
+    pub form: Option<(String, Vec<(String, String)>)>,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Bad input: the message names the field or the problem.
@@ -27,6 +42,9 @@ pub enum Error {
     /// The server cannot take the request now (e.g. no database connection within the wait).
     #[error("{0}")]
     Unavailable(String),
+    /// A change by a non-administrator while maintenance mode is on (SPEC 4.2).
+    #[error("{}", MAINTENANCE_REFUSAL)]
+    Maintenance(Box<Refusal>),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -45,7 +63,7 @@ impl Error {
             Error::NotFound(_) => Status::NotFound,
             Error::Conflict(_) => Status::Conflict,
             Error::TooManyRequests { .. } => Status::TooManyRequests,
-            Error::Unavailable(_) => Status::ServiceUnavailable,
+            Error::Unavailable(_) | Error::Maintenance(_) => Status::ServiceUnavailable,
             Error::Internal(_) => Status::InternalServerError,
         }
     }
@@ -110,6 +128,14 @@ pub struct ErrorBody {
     pub errors: Vec<String>,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MaintenanceBody<'a> {
+    error_message: &'a str,
+    errors: Vec<String>,
+    maintenance_message: Option<&'a str>,
+}
+
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
@@ -120,6 +146,10 @@ impl<'r> Responder<'r, 'static> for Error {
             eprintln!("error: {} {}: {detail}", req.method(), req.uri().path());
         }
         let status = self.status();
+        if let Error::Maintenance(refusal) = &self {
+            crate::maintenance::count_refusal(req);
+            return maintenance_response(req, refusal);
+        }
         let mut response = if is_api_path(req.uri().path().as_str()) {
             let body = ErrorBody {
                 error_message: self.public_message(),
@@ -143,4 +173,34 @@ impl<'r> Responder<'r, 'static> for Error {
         }
         Ok(response)
     }
+}
+
+/// 503 with `Retry-After` when a scheduled end is known: JSON under `/api`, otherwise a
+/// page that says why and keeps what the user typed.
+fn maintenance_response(req: &Request<'_>, refusal: &Refusal) -> response::Result<'static> {
+    let (content_type, body) = if is_api_path(req.uri().path().as_str()) {
+        let body = MaintenanceBody {
+            error_message: MAINTENANCE_REFUSAL,
+            errors: Vec::new(),
+            maintenance_message: refusal.message.as_deref(),
+        };
+        (
+            ContentType::JSON,
+            serde_json::to_string(&body).unwrap_or_else(|_| "{}".into()),
+        )
+    } else {
+        (
+            ContentType::HTML,
+            crate::web::maintenance_refused_page(req, refusal),
+        )
+    };
+    let mut response = Response::build()
+        .header(content_type)
+        .sized_body(body.len(), Cursor::new(body))
+        .finalize();
+    response.set_status(Status::ServiceUnavailable);
+    if let Some(secs) = refusal.retry_after_secs {
+        response.set_raw_header("Retry-After", secs.max(1).to_string());
+    }
+    Ok(response)
 }

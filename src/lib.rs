@@ -15,6 +15,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod maintenance;
 pub mod queue;
 pub mod store;
 pub mod system_tasks;
@@ -36,6 +37,8 @@ pub struct App {
     pub store: Store,
     pub hasher: Hasher,
     pub queue: queue::Queue,
+    /// Changes refused because of maintenance mode, since this process started.
+    pub refused_in_maintenance: std::sync::atomic::AtomicU64,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -60,6 +63,7 @@ impl App {
                 store,
                 hasher,
                 queue: queue::Queue::new(),
+                refused_in_maintenance: std::sync::atomic::AtomicU64::new(0),
             },
             initial_admin_password,
         })

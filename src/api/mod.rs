@@ -4,6 +4,7 @@
 
 pub mod environments;
 pub mod events;
+pub mod maintenance;
 pub mod projects;
 pub mod status;
 pub mod tasks;
@@ -27,6 +28,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(projects::routes());
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
+    routes.extend(maintenance::routes());
     routes
 }
 

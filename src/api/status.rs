@@ -45,10 +45,15 @@ async fn health(app: &State<App>) -> (Status, Json<Value>) {
 }
 
 #[rocket::get("/serverstatus")]
-async fn server_status(_caller: Caller) -> Json<Value> {
-    Json(json!({
+async fn server_status(_caller: Caller, app: &State<App>) -> crate::error::Result<Json<Value>> {
+    let on = app
+        .store
+        .read(|c| crate::store::maintenance::is_on(c))
+        .await?;
+    Ok(Json(json!({
         "Id": "serverstatus",
+        "IsInMaintenanceMode": on,
         "Version": VERSION,
-        "Links": {"Self": "/api/serverstatus"}
-    }))
+        "Links": {"Self": "/api/serverstatus", "MaintenanceConfiguration": "/api/maintenanceconfiguration"}
+    })))
 }

@@ -82,6 +82,15 @@ async fn resolve(req: &Request<'_>) -> Result<Option<Caller>, Error> {
     }
 }
 
+/// The caller already resolved for this request, if any (for error pages, which
+/// cannot wait).
+pub fn resolved_caller(req: &Request<'_>) -> Option<Caller> {
+    match &req.local_cache(|| Resolved(Ok(None))).0 {
+        Ok(Some(caller)) => Some(caller.clone()),
+        _ => None,
+    }
+}
+
 /// The caller, if any (`Ok(None)` when nobody is signed in).
 pub async fn caller_of<'r>(req: &'r Request<'_>) -> &'r Result<Option<Caller>, Error> {
     &req.local_cache_async(async { Resolved(resolve(req).await) })
@@ -184,9 +193,9 @@ fn check_csrf(caller: &Caller, sent: Option<&str>) -> Result<(), Error> {
     }
 }
 
-/// The one decision "may this request change anything": Origin, caller, CSRF, then the
-/// requirement. Maintenance mode's check belongs here too, and again in the store's
-/// transaction (`store::admit`).
+/// The one decision "may this request change anything": Origin, caller, CSRF, the
+/// requirement, then maintenance mode (administrators pass). The store repeats the
+/// last check inside the change's own transaction (`store::admit`).
 async fn admit_change<R: Requirement>(
     req: &Request<'_>,
     csrf: Option<&str>,
@@ -196,6 +205,12 @@ async fn admit_change<R: Requirement>(
     check_csrf(&caller, csrf)?;
     require::<R>(&caller)?;
     let proof = Proof::for_request(caller.actor(), caller.via);
+    if !proof.actor().is_admin() {
+        let app = app(req)?;
+        if let Some(refusal) = app.store.read(|c| crate::maintenance::refusal(c)).await? {
+            return Err(refusal);
+        }
+    }
     Ok((caller, proof))
 }
 
@@ -289,7 +304,9 @@ where
             let csrf = Form::<CsrfField>::parse_encoded(raw)
                 .ok()
                 .and_then(|f| f.csrf_token);
-            let (caller, proof) = admit_change::<R>(req, csrf.as_deref()).await?;
+            let (caller, proof) = admit_change::<R>(req, csrf.as_deref())
+                .await
+                .map_err(|e| keep_typed(e, req, &body))?;
             let form = Form::<T>::parse_encoded(raw).map_err(form_errors)?;
             Ok(FormChange {
                 caller,
@@ -300,6 +317,25 @@ where
         }
         .await;
         data_outcome(req, result)
+    }
+}
+
+/// A maintenance refusal of a form keeps what the user typed (but passwords and the
+/// CSRF token), for the refusal page to show again.
+fn keep_typed(error: Error, req: &Request<'_>, body: &str) -> Error {
+    match error {
+        Error::Maintenance(mut refusal) => {
+            let fields = Form::values(body)
+                .map(|f| {
+                    let decode = |s: &str| RawStr::new(s).url_decode_lossy().into_owned();
+                    (decode(f.name.source()), decode(f.value))
+                })
+                .filter(|(name, _)| name != CSRF_FIELD && !name.contains("password"))
+                .collect();
+            refusal.form = Some((req.uri().path().to_string(), fields));
+            Error::Maintenance(refusal)
+        }
+        other => other,
     }
 }
 

@@ -65,6 +65,11 @@ impl Proof {
         Proof::internal("command line", Via::CommandLine)
     }
 
+    /// A change made by a maintenance window's schedule.
+    pub(crate) fn schedule() -> Proof {
+        Proof::internal("schedule", Via::Schedule)
+    }
+
     /// drydock's own changes (first-start bootstrap).
     pub(crate) fn system() -> Proof {
         Proof::internal("system", Via::System)

@@ -214,6 +214,8 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
 /// One round: expire overdue tasks, claim into free slots, start runners. Returns how
 /// long to sleep: until the next scheduled queue time, at most the poll interval.
 fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Duration> {
+    // Scheduled maintenance windows start and end on time, whichever node sees it first.
+    crate::maintenance::tick(store)?;
     let now = clock::now_ms();
     let node = settings.node.clone();
     let cap = settings.task_cap;
@@ -264,7 +266,8 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
     let next = store.read_now(|c| {
         let task = tasks::next_scheduled(c, clock::now_ms())?;
         let system = system::next_due(c)?;
-        Ok(task.into_iter().chain(system).min())
+        let window = crate::maintenance::next_event(c)?;
+        Ok(task.into_iter().chain(system).chain(window).min())
     })?;
     let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));
     Ok(until_next.map_or(settings.poll, |d| d.min(settings.poll)))

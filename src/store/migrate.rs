@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "system_tasks",
         include_str!("../../migrations/0003_system_tasks.sql"),
     ),
+    (
+        4,
+        "maintenance",
+        include_str!("../../migrations/0004_maintenance.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod deployments;
 pub mod events;
+pub mod maintenance;
 pub mod migrate;
 pub mod projects;
 pub mod sessions;
@@ -181,18 +182,24 @@ impl Store {
     }
 }
 
-/// The check repeated inside every change transaction, so that what the request guard
-/// saw cannot have changed by the time the change commits: the acting user must still
-/// exist and be active. (Maintenance mode adds its check here.)
+/// The check repeated inside every change transaction (`BEGIN IMMEDIATE`), so that
+/// what the request guard saw cannot have changed by the time the change commits: the
+/// acting user must still exist and be active, and unless they are an administrator,
+/// maintenance mode must be off. No non-administrator's change can commit after the
+/// transaction that enabled maintenance mode.
 fn admit(tx: &ChangeTx) -> Result<()> {
-    let Some(user_id) = tx.proof().actor().user_id else {
-        return Ok(());
-    };
-    if users::is_active(tx, user_id)? {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("Your account is not active.".into()))
+    let actor = tx.proof().actor();
+    if let Some(user_id) = actor.user_id {
+        if !users::is_active(tx, user_id)? {
+            return Err(Error::Forbidden("Your account is not active.".into()));
+        }
     }
+    if !actor.is_admin() {
+        if let Some(refusal) = crate::maintenance::refusal(tx)? {
+            return Err(refusal);
+        }
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

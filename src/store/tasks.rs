@@ -292,6 +292,32 @@ pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
         .query_row([node], |r| r.get(0))?)
 }
 
+/// Tasks that keep the server from being quiet: non-system tasks executing, or queued
+/// with a queue time that has passed. At most `limit`, oldest first.
+pub fn busy_non_system(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Task>> {
+    let tasks = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE state IN ('Executing', 'Cancelling') AND is_system = 0
+             UNION ALL
+             SELECT {COLUMNS} FROM tasks WHERE state = 'Queued' AND queue_time <= ?1 AND is_system = 0
+             ORDER BY id LIMIT ?2"
+        ))?
+        .query_map(params![now, limit], task)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(tasks)
+}
+
+/// How many non-system tasks are executing, and how many are due.
+pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
+    let executing = conn
+        .prepare_cached("SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND is_system = 0")?
+        .query_row([], |r| r.get(0))?;
+    let due = conn
+        .prepare_cached("SELECT COUNT(*) FROM tasks WHERE state = 'Queued' AND queue_time <= ?1 AND is_system = 0")?
+        .query_row([now], |r| r.get(0))?;
+    Ok((executing, due))
+}
+
 /// How many tasks of a project, or of an environment, are queued or running.
 pub fn active_count(
     conn: &Connection,

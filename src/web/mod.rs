@@ -127,6 +127,36 @@ pub fn error_page(_req: &Request<'_>, status: Status, message: &str) -> String {
         .unwrap_or_else(|_| format!("{} {}", status.code, message))
 }
 
+#[derive(Template)]
+#[template(path = "maintenance_refused.html")]
+struct RefusedPage {
+    layout: Layout,
+    reason: &'static str,
+    message: Option<String>,
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+/// The 503 page for a change refused in maintenance mode: why, and the form again with
+/// what the user typed, to submit once maintenance is over.
+pub fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
+    let caller = crate::auth::guards::resolved_caller(req);
+    let mut layout = Layout::anonymous("Maintenance mode", None);
+    if let Some(caller) = &caller {
+        layout.csrf = caller.csrf_token().to_string();
+    }
+    let (action, fields) = refusal.form.clone().unwrap_or_default();
+    let page = RefusedPage {
+        layout,
+        reason: crate::error::MAINTENANCE_REFUSAL,
+        message: refusal.message.clone(),
+        action,
+        fields,
+    };
+    page.render()
+        .unwrap_or_else(|_| crate::error::MAINTENANCE_REFUSAL.to_string())
+}
+
 #[rocket::get("/configuration")]
 fn configuration() -> Redirect {
     Redirect::to("/configuration/users")

@@ -1,0 +1,279 @@
+//! Maintenance mode (SPEC 4): the flag, who may change it, the refusal that the change
+//! guard and the store's `admit` give non-administrators while it is on, "quiet", and
+//! scheduled windows. No HTTP in here (but for counting refusals).
+
+use std::sync::atomic::Ordering;
+
+use rusqlite::Connection;
+
+use crate::auth::Proof;
+use crate::clock;
+use crate::error::{Error, Refusal, Result};
+use crate::store::maintenance::{self, Mode, Window};
+use crate::store::tasks::{self, Task};
+use crate::store::{events, Store};
+
+pub const MAX_MESSAGE: usize = 1000;
+
+/// The refusal for a non-administrator's change, if maintenance mode is on. Called by
+/// the change guard and again inside every change transaction.
+pub fn refusal(conn: &Connection) -> Result<Option<Error>> {
+    let mode = maintenance::get(conn)?;
+    if !mode.is_on {
+        return Ok(None);
+    }
+    let retry_after_secs = match mode.window_id {
+        Some(id) => maintenance::find_window(conn, id)?
+            .map(|w| ((w.end_at - clock::now_ms()) / 1000).max(1)),
+        None => None,
+    };
+    Ok(Some(Error::Maintenance(Box::new(Refusal {
+        message: mode.message,
+        retry_after_secs,
+        form: None,
+    }))))
+}
+
+/// Counts and logs one refused change (refusals are not written to the audit log).
+pub fn count_refusal(req: &rocket::Request<'_>) {
+    if let Some(app) = req.rocket().state::<crate::App>() {
+        app.refused_in_maintenance.fetch_add(1, Ordering::Relaxed);
+        if app.config.log_level != "off" {
+            println!(
+                "drydock: refused in maintenance mode: {} {}",
+                req.method(),
+                req.uri().path()
+            );
+        }
+    }
+}
+
+fn check_message(message: &Option<String>) -> Result<()> {
+    if let Some(m) = message {
+        if m.chars().count() > MAX_MESSAGE {
+            return Err(Error::bad(
+                "Message",
+                format!("must be at most {MAX_MESSAGE} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Turns maintenance mode on or off (administrators only), audited. `message`: `None`
+/// keeps the current message; `Some(None)` clears it.
+pub async fn set_mode(
+    store: &Store,
+    proof: &Proof,
+    on: bool,
+    message: Option<Option<String>>,
+) -> Result<Mode> {
+    if !proof.actor().is_admin() {
+        return Err(Error::Forbidden(
+            "You do not have permission to do that: it requires the AdministerSystem permission."
+                .into(),
+        ));
+    }
+    let message = message.map(|m| m.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    if let Some(m) = &message {
+        check_message(m)?;
+    }
+    store
+        .change(proof, move |tx| {
+            let current = maintenance::get(tx)?;
+            let message = message.unwrap_or(current.message.clone());
+            if current.is_on == on && current.message == message {
+                return Ok(current);
+            }
+            let now = clock::now_ms();
+            let by = tx.proof().actor().username.clone();
+            // Turned on by hand: no window's end turns it off.
+            let window = if on && current.is_on {
+                current.window_id
+            } else {
+                None
+            };
+            maintenance::set(tx, on, message.as_deref(), &by, window, now)?;
+            if on != current.is_on {
+                record(tx, on, message.as_deref())?;
+            }
+            maintenance::get(tx)
+        })
+        .await
+}
+
+fn record(tx: &crate::store::ChangeTx, on: bool, message: Option<&str>) -> Result<()> {
+    let (category, verb) = if on {
+        ("MaintenanceModeEnabled", "Enabled")
+    } else {
+        ("MaintenanceModeDisabled", "Disabled")
+    };
+    let text = match message {
+        Some(m) if on => format!("{verb} maintenance mode: {m}"),
+        _ => format!("{verb} maintenance mode"),
+    };
+    events::record(tx, category, &text, &["maintenance".to_string()])?;
+    Ok(())
+}
+
+/// What `GET /api/maintenanceconfiguration/status` and the quiet panel show.
+pub struct Status {
+    pub mode: Mode,
+    pub is_quiet: bool,
+    pub executing: i64,
+    pub queued: i64,
+    pub tasks: Vec<Task>,
+}
+
+/// The server is quiet when maintenance mode is on and no non-system task is executing
+/// or due. System tasks do not count: they are safe to cancel at any point.
+pub fn status(conn: &Connection) -> Result<Status> {
+    let now = clock::now_ms();
+    let mode = maintenance::get(conn)?;
+    let (executing, queued) = tasks::busy_counts(conn, now)?;
+    let tasks = tasks::busy_non_system(conn, now, 100)?;
+    Ok(Status {
+        is_quiet: mode.is_on && executing == 0 && queued == 0,
+        mode,
+        executing,
+        queued,
+        tasks,
+    })
+}
+
+pub async fn create_window(
+    store: &Store,
+    proof: &Proof,
+    start_at: i64,
+    end_at: i64,
+    message: Option<String>,
+) -> Result<Window> {
+    let message = message
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty());
+    check_message(&message)?;
+    if end_at <= start_at {
+        return Err(Error::bad("End", "must be after Start"));
+    }
+    if end_at <= clock::now_ms() {
+        return Err(Error::bad("End", "is in the past"));
+    }
+    store
+        .change(proof, move |tx| {
+            let by = tx.proof().actor().username.clone();
+            let window = maintenance::create_window(
+                tx,
+                start_at,
+                end_at,
+                message.as_deref(),
+                &by,
+                clock::now_ms(),
+            )?;
+            let text = format!(
+                "Scheduled maintenance from {} to {}",
+                clock::display(start_at),
+                clock::display(end_at)
+            );
+            events::record(
+                tx,
+                "MaintenanceWindowScheduled",
+                &text,
+                &[format!("MaintenanceWindows-{}", window.id)],
+            )?;
+            Ok(window)
+        })
+        .await
+}
+
+/// Cancels a window that has not started.
+pub async fn cancel_window(store: &Store, proof: &Proof, id: i64) -> Result<()> {
+    store
+        .change(proof, move |tx| {
+            let window = maintenance::find_window(tx, id)?.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "Maintenance window MaintenanceWindows-{id} was not found."
+                ))
+            })?;
+            if window.state != "Scheduled" {
+                return Err(Error::Conflict(format!(
+                    "The window is {}; only a window that has not started can be cancelled.",
+                    window.state
+                )));
+            }
+            maintenance::set_window_state(tx, id, "Canceled")?;
+            events::record(
+                tx,
+                "MaintenanceWindowCanceled",
+                &format!(
+                    "Canceled the maintenance window from {}",
+                    clock::display(window.start_at)
+                ),
+                &[format!("MaintenanceWindows-{id}")],
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// Enters and leaves scheduled windows; run by every node's queue round (each step
+/// re-checks inside its own change transaction, so nodes do not repeat one another).
+pub fn tick(store: &Store) -> Result<()> {
+    let now = clock::now_ms();
+    let (start, end) = store.read_now(|c| {
+        Ok((
+            maintenance::window_to_start(c, now)?,
+            maintenance::window_to_end(c, now)?,
+        ))
+    })?;
+    let proof = Proof::schedule();
+    if let Some(window) = end {
+        store.change_now(&proof, |tx| {
+            let Some(w) = maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Active")
+            else {
+                return Ok(());
+            };
+            maintenance::set_window_state(tx, w.id, "Completed")?;
+            let mode = maintenance::get(tx)?;
+            if mode.is_on && mode.window_id == Some(w.id) {
+                maintenance::set(tx, false, mode.message.as_deref(), "schedule", None, now)?;
+                record(tx, false, None)?;
+            }
+            Ok(())
+        })?;
+    }
+    if let Some(window) = start {
+        store.change_now(&proof, |tx| {
+            let Some(w) =
+                maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Scheduled")
+            else {
+                return Ok(());
+            };
+            if w.end_at <= now {
+                // Its whole window passed while no node was running.
+                maintenance::set_window_state(tx, w.id, "Completed")?;
+                return Ok(());
+            }
+            maintenance::set_window_state(tx, w.id, "Active")?;
+            let mode = maintenance::get(tx)?;
+            if !mode.is_on {
+                maintenance::set(tx, true, w.message.as_deref(), "schedule", Some(w.id), now)?;
+                record(tx, true, w.message.as_deref())?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The earliest start or end of a window still to come, for the queue round's sleep.
+pub fn next_event(conn: &Connection) -> Result<Option<i64>> {
+    let windows = maintenance::windows(conn)?;
+    Ok(windows
+        .iter()
+        .filter_map(|w| match w.state.as_str() {
+            "Scheduled" => Some(w.start_at),
+            "Active" => Some(w.end_at),
+            _ => None,
+        })
+        .min())
+}
