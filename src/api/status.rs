@@ -46,10 +46,7 @@ async fn health(app: &State<App>) -> (Status, Json<Value>) {
 
 #[rocket::get("/serverstatus")]
 async fn server_status(_caller: Caller, app: &State<App>) -> crate::error::Result<Json<Value>> {
-    let on = app
-        .store
-        .read(|c| crate::store::maintenance::is_on(c))
-        .await?;
+    let on = app.store.read(crate::store::maintenance::is_on).await?;
     Ok(Json(json!({
         "Id": "serverstatus",
         "IsInMaintenanceMode": on,

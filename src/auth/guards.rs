@@ -207,7 +207,7 @@ async fn admit_change<R: Requirement>(
     let proof = Proof::for_request(caller.actor(), caller.via);
     if !proof.actor().is_admin() {
         let app = app(req)?;
-        if let Some(refusal) = app.store.read(|c| crate::maintenance::refusal(c)).await? {
+        if let Some(refusal) = app.store.read(crate::maintenance::refusal).await? {
             return Err(refusal);
         }
     }
