@@ -2,6 +2,7 @@
 //! works directly on the data directory's database, so it works beside running servers.
 
 mod accounts;
+mod maintenance;
 mod serve;
 
 use std::io::BufRead;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(accounts::ApiKeyCommand),
+    /// Maintenance mode: status, enable (optionally waiting for quiet), disable.
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
     /// Write a consistent copy of the database while servers keep running.
     Backup {
         /// The file to write (it must not exist).
@@ -59,6 +63,7 @@ pub fn main() -> ExitCode {
         Some(Command::User(cmd)) => accounts::user(&cli.data_dir, cmd),
         Some(Command::Apikey(cmd)) => accounts::apikey(&cli.data_dir, cmd),
         Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
+        Some(Command::Maintenance(cmd)) => maintenance::run(&cli.data_dir, cmd),
     };
     match result {
         Ok(code) => code,
