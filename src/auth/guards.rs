@@ -64,6 +64,16 @@ fn app<'r>(req: &'r Request<'_>) -> Result<&'r App, Error> {
 struct Resolved(Result<Option<Caller>, Error>);
 
 async fn resolve(req: &Request<'_>) -> Result<Option<Caller>, Error> {
+    let mut caller = identify(req).await?;
+    if let Some(caller) = caller.as_mut() {
+        if !crate::error::is_api_path(req.uri().path().as_str()) {
+            caller.banner = Some(app(req)?.store.read(crate::maintenance::banner).await?);
+        }
+    }
+    Ok(caller)
+}
+
+async fn identify(req: &Request<'_>) -> Result<Option<Caller>, Error> {
     let app = app(req)?;
     let bearer = req
         .headers()

@@ -30,6 +30,9 @@ pub struct Caller {
     pub permissions: PermissionSet,
     pub via: Via,
     pub session: Option<SessionRef>,
+    /// Maintenance mode as it stood when this page request began (pages only; the
+    /// change guard reads the mode itself).
+    pub banner: Option<crate::maintenance::Banner>,
 }
 
 impl Caller {
@@ -39,6 +42,7 @@ impl Caller {
             user,
             via,
             session,
+            banner: None,
         }
     }
 

@@ -277,3 +277,26 @@ pub fn next_event(conn: &Connection) -> Result<Option<i64>> {
         })
         .min())
 }
+
+/// What the banner on every page shows: the mode, and an upcoming window.
+#[derive(Debug, Clone, Default)]
+pub struct Banner {
+    pub on: bool,
+    pub message: Option<String>,
+    pub by: Option<String>,
+    pub since: Option<i64>,
+    /// The next scheduled window: start and message.
+    pub upcoming: Option<(i64, Option<String>)>,
+}
+
+pub fn banner(conn: &Connection) -> Result<Banner> {
+    let mode = maintenance::get(conn)?;
+    let upcoming = maintenance::next_window(conn)?.map(|w| (w.start_at, w.message));
+    Ok(Banner {
+        on: mode.is_on,
+        message: mode.message,
+        by: mode.modified_by,
+        since: mode.modified_on,
+        upcoming,
+    })
+}

@@ -66,9 +66,12 @@ fn page(
     username: String,
     error: Option<String>,
     flash: Option<FlashMessage<'_>>,
+    banner: Option<crate::maintenance::Banner>,
 ) -> Result<RawHtml<String>> {
+    let mut layout = Layout::anonymous("Sign in", flash);
+    layout.banner = banner.map(super::BannerView::from);
     render(&LoginPage {
-        layout: Layout::anonymous("Sign in", flash),
+        layout,
         csrf: login_csrf(cookies, app.config.secure_cookies),
         next,
         username,
@@ -96,6 +99,7 @@ pub async fn login_page(
     if caller.is_some() {
         return Ok(LoginResponse::Redirect(Redirect::to(next)));
     }
+    let banner = app.store.read(crate::maintenance::banner).await?;
     Ok(LoginResponse::Page(page(
         app,
         cookies,
@@ -103,6 +107,7 @@ pub async fn login_page(
         String::new(),
         None,
         flash,
+        Some(banner),
     )?))
 }
 
@@ -179,6 +184,7 @@ pub async fn login(
                 next,
                 form.username,
                 Some("Invalid username or password.".into()),
+                None,
                 None,
             )?;
             Ok(LoginResponse::Refused((Status::Unauthorized, html)))

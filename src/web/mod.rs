@@ -6,6 +6,7 @@ pub mod catchers;
 pub mod dashboard;
 pub mod environments;
 pub mod login;
+pub mod maintenance;
 pub mod profile;
 pub mod projects;
 pub mod system_tasks;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
     routes.extend(system_tasks::routes());
+    routes.extend(maintenance::routes());
     routes
 }
 
@@ -44,7 +46,34 @@ pub struct Layout {
     pub user: Option<NavUser>,
     pub csrf: String,
     pub flash: Option<(String, String)>,
+    pub banner: Option<BannerView>,
+    /// Maintenance mode is on and the caller is not an administrator: change buttons
+    /// are disabled, with the reason.
+    pub frozen: bool,
 }
+
+pub struct BannerView {
+    pub on: bool,
+    pub message: Option<String>,
+    pub by: String,
+    pub since: String,
+    pub upcoming: Option<(String, Option<String>)>,
+}
+
+impl From<crate::maintenance::Banner> for BannerView {
+    fn from(b: crate::maintenance::Banner) -> BannerView {
+        BannerView {
+            on: b.on,
+            message: b.message,
+            by: b.by.unwrap_or_default(),
+            since: b.since.map(crate::clock::display).unwrap_or_default(),
+            upcoming: b.upcoming.map(|(at, m)| (crate::clock::display(at), m)),
+        }
+    }
+}
+
+/// Why change buttons are disabled in maintenance mode.
+pub const FROZEN_REASON: &str = "Maintenance mode: changes are disabled for non-administrators";
 
 pub struct NavUser {
     pub username: String,
@@ -53,6 +82,7 @@ pub struct NavUser {
     pub can_view_environments: bool,
     pub can_view_tasks: bool,
     pub can_view_users: bool,
+    pub is_admin: bool,
     pub can_view_events: bool,
 }
 
@@ -67,10 +97,23 @@ impl Layout {
                 can_view_environments: caller.can(Permission::EnvironmentView),
                 can_view_tasks: caller.can(Permission::TaskView),
                 can_view_users: caller.can(Permission::UserView),
+                is_admin: caller.can(Permission::AdministerSystem),
                 can_view_events: caller.can(Permission::EventView),
             }),
             csrf: caller.csrf_token().to_string(),
             flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
+            frozen: caller.banner.as_ref().is_some_and(|b| b.on)
+                && !caller.can(Permission::AdministerSystem),
+            banner: caller.banner.clone().map(BannerView::from),
+        }
+    }
+
+    /// ` disabled title="…"` for a change button while frozen, else nothing.
+    pub fn disabled(&self) -> String {
+        if self.frozen {
+            format!(" disabled title=\"{FROZEN_REASON}\"")
+        } else {
+            String::new()
         }
     }
 
@@ -80,6 +123,8 @@ impl Layout {
             user: None,
             csrf: String::new(),
             flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
+            banner: None,
+            frozen: false,
         }
     }
 }
@@ -116,9 +161,13 @@ struct ErrorPage {
 }
 
 /// The HTML error page, rendered without touching the database.
-pub fn error_page(_req: &Request<'_>, status: Status, message: &str) -> String {
+pub fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
+    let mut layout = Layout::anonymous(status.reason().unwrap_or("Error"), None);
+    layout.banner = crate::auth::guards::resolved_caller(req)
+        .and_then(|c| c.banner)
+        .map(BannerView::from);
     let page = ErrorPage {
-        layout: Layout::anonymous(status.reason().unwrap_or("Error"), None),
+        layout,
         status: status.code,
         reason: status.reason().unwrap_or("Error").to_string(),
         message: message.to_string(),
@@ -144,6 +193,7 @@ pub fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refus
     let mut layout = Layout::anonymous("Maintenance mode", None);
     if let Some(caller) = &caller {
         layout.csrf = caller.csrf_token().to_string();
+        layout.banner = caller.banner.clone().map(BannerView::from);
     }
     let (action, fields) = refusal.form.clone().unwrap_or_default();
     let page = RefusedPage {

@@ -310,7 +310,7 @@ pub struct DeployForm {
 }
 
 /// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.
-fn form_time(field: &str, value: Option<String>) -> Result<Option<i64>> {
+pub fn form_time(field: &str, value: Option<String>) -> Result<Option<i64>> {
     let Some(value) = value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
