@@ -687,3 +687,35 @@ fn profile_creates_shows_once_and_revokes_api_keys() {
         Status::Unauthorized
     );
 }
+
+#[test]
+fn every_static_asset_the_pages_use_is_served() {
+    let app = TestApp::new();
+    let client = app.client();
+    let templates = std::fs::read_dir("templates")
+        .unwrap()
+        .flatten()
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                std::fs::read_dir(e.path())
+                    .unwrap()
+                    .flatten()
+                    .map(|f| f.path())
+                    .collect::<Vec<_>>()
+            } else {
+                vec![e.path()]
+            }
+        });
+    let mut assets = std::collections::BTreeSet::new();
+    for path in templates {
+        let text = std::fs::read_to_string(path).unwrap();
+        for part in text.split("\"/static/").skip(1) {
+            assets.insert(part.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(assets.len() >= 3, "{assets:?}");
+    for asset in assets {
+        let response = client.get(format!("/static/{asset}")).dispatch();
+        assert_eq!(response.status(), Status::Ok, "/static/{asset}");
+    }
+}

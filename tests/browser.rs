@@ -247,3 +247,153 @@ async fn an_administrator_runs_a_system_task_now() {
         .count();
     assert_eq!(backups, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out, _) = common::server::run_cli(
+        dir.path(),
+        &[
+            "apikey",
+            "create",
+            "--username",
+            "admin",
+            "--purpose",
+            "setup",
+        ],
+        "",
+    );
+    let key = out.trim().lines().last().unwrap().to_string();
+    let (code, _, err) = common::server::run_cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "dana",
+            "--password-stdin",
+            "--role",
+            "Project Deployer",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let server = Server::start(dir.path());
+    let admin_password =
+        std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let web = api(
+        &server,
+        &key,
+        "/api/projects",
+        serde_json::json!({"Name": "Web", "DeploymentScript": "sleep 2; echo deployed"}),
+    );
+    api(
+        &server,
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": "Production"}),
+    );
+    let release = api(
+        &server,
+        &key,
+        "/api/releases",
+        serde_json::json!({"ProjectId": format!("Projects-{web}"), "Version": "1.0"}),
+    );
+
+    let browser = Browser::start().await;
+    browser
+        .run("maintenance", |b| async move {
+            let sign_in = |user: &'static str, password: String| {
+                let url = server.url("/login");
+                async move {
+                    b.client.goto(&url).await?;
+                    b.fill("#username", user).await?;
+                    b.fill("#password", &password).await?;
+                    b.click("#sign-in").await?;
+                    b.wait_for_text("Signed in as").await
+                }
+            };
+            // The administrator turns it on with a message.
+            sign_in("admin", admin_password.clone()).await?;
+            b.client
+                .goto(&server.url("/configuration/maintenance"))
+                .await?;
+            b.fill("#maintenance-message-input", "Upgrading to 2.0")
+                .await?;
+            b.click("#maintenance-toggle").await?;
+            b.wait_for_text("Maintenance mode is on.").await?;
+            assert!(b
+                .text("#maintenance-banner")
+                .await?
+                .contains("Upgrading to 2.0"));
+            b.click("#sign-out").await?;
+            b.wait_for_text("You have signed out.").await?;
+
+            // The deployer sees the banner, a disabled Deploy button, and a refusal.
+            sign_in("dana", PASSWORD.to_string()).await?;
+            let banner = b.text("#maintenance-banner").await?;
+            assert!(
+                banner.contains("Upgrading to 2.0") && banner.contains("admin"),
+                "{banner}"
+            );
+            b.client
+                .goto(&server.url(&format!("/releases/{release}")))
+                .await?;
+            let button = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-submit"))
+                .await?;
+            assert!(
+                button.attr("disabled").await?.is_some(),
+                "the Deploy button is disabled"
+            );
+            assert!(button
+                .attr("title")
+                .await?
+                .unwrap_or_default()
+                .contains("Maintenance mode"));
+            // Force the post anyway (as a stale page would).
+            b.client
+                .execute(
+                    "document.getElementById('deploy-submit').disabled = false",
+                    vec![],
+                )
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text(
+                "The server is in maintenance mode. Changes are disabled for non-administrators.",
+            )
+            .await?;
+            assert!(b.text("body").await?.contains("Upgrading to 2.0"));
+            b.click("#sign-out").await?;
+            b.wait_for_text("You have signed out.").await?;
+
+            // The administrator still deploys, and watches the server become quiet.
+            sign_in("admin", admin_password.clone()).await?;
+            b.client
+                .goto(&server.url(&format!("/releases/{release}")))
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            b.client
+                .goto(&server.url("/configuration/maintenance"))
+                .await?;
+            assert_eq!(b.text("#quiet-indicator").await?, "Not yet");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while b.text("#quiet-indicator").await? != "Safe to stop" {
+                assert!(std::time::Instant::now() < deadline, "never became quiet");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                b.path().await?,
+                "/configuration/maintenance",
+                "updated without a reload"
+            );
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

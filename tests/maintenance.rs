@@ -327,6 +327,12 @@ fn the_queue_keeps_running_in_maintenance() {
     .1["TaskId"]
         .clone();
     enable(&app, &admin_key, true);
+    let (_, busy) = call(Method::Get, "/api/maintenanceconfiguration/status", None);
+    assert_eq!(busy["IsQuiet"], false, "{busy}");
+    assert_eq!(
+        busy["ExecutingTaskCount"].as_i64().unwrap() + busy["QueuedTaskCount"].as_i64().unwrap(),
+        1
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     for task in [running, scheduled] {
         loop {

@@ -162,10 +162,11 @@ struct ErrorPage {
 
 /// The HTML error page, rendered without touching the database.
 pub fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
-    let mut layout = Layout::anonymous(status.reason().unwrap_or("Error"), None);
-    layout.banner = crate::auth::guards::resolved_caller(req)
-        .and_then(|c| c.banner)
-        .map(BannerView::from);
+    let title = status.reason().unwrap_or("Error");
+    let layout = match crate::auth::guards::resolved_caller(req) {
+        Some(caller) => Layout::new(title, &caller, None),
+        None => Layout::anonymous(title, None),
+    };
     let page = ErrorPage {
         layout,
         status: status.code,
@@ -189,12 +190,10 @@ struct RefusedPage {
 /// The 503 page for a change refused in maintenance mode: why, and the form again with
 /// what the user typed, to submit once maintenance is over.
 pub fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
-    let caller = crate::auth::guards::resolved_caller(req);
-    let mut layout = Layout::anonymous("Maintenance mode", None);
-    if let Some(caller) = &caller {
-        layout.csrf = caller.csrf_token().to_string();
-        layout.banner = caller.banner.clone().map(BannerView::from);
-    }
+    let layout = match crate::auth::guards::resolved_caller(req) {
+        Some(caller) => Layout::new("Maintenance mode", &caller, None),
+        None => Layout::anonymous("Maintenance mode", None),
+    };
     let (action, fields) = refusal.form.clone().unwrap_or_default();
     let page = RefusedPage {
         layout,
@@ -220,6 +219,10 @@ fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
         "task.js" => Some((
             ContentType::JavaScript,
             include_str!("../../static/task.js"),
+        )),
+        "maintenance.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/maintenance.js"),
         )),
         _ => None,
     }
