@@ -765,3 +765,71 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
         assert_eq!(status, 200);
     }
 }
+
+#[test]
+fn every_page_shows_the_banner_and_upcoming_windows_and_freezes_buttons_for_non_administrators() {
+    let app = TestApp::new();
+    let admin_key = app.user_with_key("ops", &["System Administrator"]);
+    app.user_with_key("dana", &["Project Deployer"]);
+    let client = app.client();
+    let start = drydock::clock::now_ms() + 3_600_000;
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Post,
+        "/api/maintenancewindows",
+        &admin_key,
+        Some(
+            json!({"Start": drydock::clock::iso(start), "End": drydock::clock::iso(start + 600_000), "Message": "Database move"}),
+        ),
+    ));
+    assert_eq!(status, Status::Created);
+    let dana = app.session("dana", PASSWORD);
+    let html = dana.client.get("/").dispatch().into_string().unwrap();
+    assert!(
+        html.contains("Maintenance is scheduled to start at") && html.contains("Database move"),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"maintenance-banner\""));
+
+    let response = with_key(
+        &client,
+        Method::Put,
+        "/api/maintenanceconfiguration",
+        &admin_key,
+        Some(json!({"Id": "maintenance", "IsInMaintenanceMode": true, "Message": "Back at noon"})),
+    );
+    assert_eq!(response.status(), Status::Ok);
+    drop(response);
+    let admin = app.admin();
+    for path in ["/", "/profile", "/projects", "/tasks", "/no-such-page"] {
+        let html = dana.client.get(path).dispatch().into_string().unwrap();
+        assert!(
+            html.contains("id=\"maintenance-banner\"") && html.contains("Back at noon"),
+            "{path}: {html}"
+        );
+        assert!(html.contains("enabled by ops"), "{path}");
+    }
+    let anonymous = app.client();
+    let html = anonymous.get("/login").dispatch().into_string().unwrap();
+    assert!(
+        html.contains("Back at noon"),
+        "the sign-in page shows it too"
+    );
+    // Change buttons: disabled with the reason for the deployer, not for the administrator.
+    let mine = dana
+        .client
+        .get("/profile")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(mine.contains(
+        "disabled title=\"Maintenance mode: changes are disabled for non-administrators\""
+    ));
+    let theirs = admin
+        .client
+        .get("/profile")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(theirs.contains("id=\"maintenance-banner\"") && !theirs.contains("disabled title="));
+}

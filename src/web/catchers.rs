@@ -21,8 +21,11 @@ pub enum Caught {
 }
 
 #[rocket::catch(default)]
-fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
+async fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
     let error = GuardFailure::take(req).unwrap_or_else(|| Error::for_status(status));
+    // Resolve the caller (if not yet) so that the error page has the navigation and the
+    // maintenance banner like every other page.
+    let _ = crate::auth::guards::caller_of(req).await;
     let path = req.uri().path();
     if matches!(error, Error::Unauthorized) && !is_api_path(path.as_str()) {
         let next = req.uri().to_string();
