@@ -11,27 +11,6 @@ use rocket::http::{ContentType, Header, Method, Status};
 /// Routes that change something without the change guard, on purpose.
 const EXEMPT: &[(&str, &str)] = &[("POST", "/login")];
 
-/// Everything in the database that a change could touch, as row counts and a digest.
-fn snapshot(app: &TestApp) -> Vec<(String, i64)> {
-    let db = app.db();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    tables
-        .into_iter()
-        .map(|t| {
-            let n: i64 = db
-                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
-                .unwrap();
-            (t, n)
-        })
-        .collect()
-}
-
 fn concrete(path: &str) -> String {
     path.split('/')
         .map(|segment| {
@@ -54,7 +33,7 @@ fn every_mutating_route_refuses_callers_without_the_change_guard() {
     let app = TestApp::new();
     let admin = app.admin();
     let anonymous = app.client();
-    let before = snapshot(&app);
+    let before = app.row_counts(&[]);
     let routes: Vec<(Method, String)> = admin
         .client
         .rocket()
@@ -124,7 +103,7 @@ fn every_mutating_route_refuses_callers_without_the_change_guard() {
     }
     assert_eq!(checked, routes.len() - EXEMPT.len());
     assert_eq!(
-        snapshot(&app),
+        app.row_counts(&[]),
         before,
         "a refused request changed the database"
     );

@@ -22,28 +22,6 @@ fn enable(app: &TestApp, key: &str, on: bool) -> Value {
     body
 }
 
-/// Row counts of every table: what a refused request must leave unchanged.
-fn snapshot(app: &TestApp) -> Vec<(String, i64)> {
-    let db = app.db();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    tables
-        .into_iter()
-        .filter(|t| t != "sessions") // touched by sign-in bookkeeping, not by changes
-        .map(|t| {
-            let n: i64 = db
-                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
-                .unwrap();
-            (t, n)
-        })
-        .collect()
-}
-
 #[test]
 fn octopus_upgrade_script_request_works_unchanged_and_is_audited() {
     let app = TestApp::new();
@@ -135,7 +113,7 @@ fn every_mutating_route_refuses_non_administrators_in_maintenance() {
         .collect();
     // Signing in and out keeps working in maintenance mode (tested below).
     let exempt = [(Method::Post, "/login"), (Method::Post, "/logout")];
-    let before = snapshot(&app);
+    let before = app.row_counts(&["sessions"]);
     let (mut checked, mut refused) = (0, 0);
     for (method, pattern) in &routes {
         if exempt.iter().any(|(m, p)| m == method && p == pattern) {
@@ -182,7 +160,7 @@ fn every_mutating_route_refuses_non_administrators_in_maintenance() {
         }
         checked += 1;
         assert_eq!(
-            snapshot(&app),
+            app.row_counts(&["sessions"]),
             before,
             "{method} {path} changed the database"
         );

@@ -115,6 +115,26 @@ impl TestApp {
         rusqlite::Connection::open(self.db_path()).expect("open db")
     }
 
+    /// Row counts of every table but `except`: what a refused request must leave as it was.
+    pub fn row_counts(&self, except: &[&str]) -> Vec<(String, i64)> {
+        let db = self.db();
+        let tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .expect("list tables")
+            .query_map([], |r| r.get(0))
+            .expect("list tables")
+            .collect::<Result<_, _>>()
+            .expect("list tables");
+        tables
+            .into_iter()
+            .filter(|t| !except.contains(&t.as_str()))
+            .map(|t| {
+                let n = self.count(&t);
+                (t, n)
+            })
+            .collect()
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         self.db()
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
