@@ -21,9 +21,7 @@ async fn admin_signs_in_creates_a_user_who_then_signs_in() {
             // Any page sends us to sign in first, and back afterwards.
             b.client.goto(&server.url("/configuration/users")).await?;
             assert_eq!(b.path().await?, "/login");
-            b.fill("#username", "admin").await?;
-            b.fill("#password", &admin_password).await?;
-            b.click("#sign-in").await?;
+            b.submit_sign_in("admin", &admin_password).await?;
             b.wait_for_text("Users & roles").await?;
             assert_eq!(b.path().await?, "/configuration/users");
 
@@ -39,9 +37,7 @@ async fn admin_signs_in_creates_a_user_who_then_signs_in() {
             b.wait_for_text("You have signed out.").await?;
 
             // A wrong password shows the generic error.
-            b.fill("#username", "erin").await?;
-            b.fill("#password", "not the right password").await?;
-            b.click("#sign-in").await?;
+            b.submit_sign_in("erin", "not the right password").await?;
             b.wait_for_text("Invalid username or password.").await?;
 
             b.fill("#password", PASSWORD).await?;
@@ -154,9 +150,7 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
     browser
         .run("deployer_deploys_and_cancels", |b| async move {
             b.client.goto(&server.url("/login")).await?;
-            b.fill("#username", "dana").await?;
-            b.fill("#password", PASSWORD).await?;
-            b.click("#sign-in").await?;
+            b.submit_sign_in("dana", PASSWORD).await?;
             b.wait_for_text("Signed in as").await?;
 
             b.client
@@ -221,9 +215,7 @@ async fn an_administrator_runs_a_system_task_now() {
             b.client
                 .goto(&server.url("/configuration/system-tasks"))
                 .await?;
-            b.fill("#username", "admin").await?;
-            b.fill("#password", &admin_password).await?;
-            b.click("#sign-in").await?;
+            b.submit_sign_in("admin", &admin_password).await?;
             b.wait_for_text("System tasks").await?;
             assert!(b.text("#system-Backup").await?.contains("never"));
             b.click("#run-Backup").await?;
@@ -310,9 +302,7 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
                 let url = server.url("/login");
                 async move {
                     b.client.goto(&url).await?;
-                    b.fill("#username", user).await?;
-                    b.fill("#password", &password).await?;
-                    b.click("#sign-in").await?;
+                    b.submit_sign_in(user, &password).await?;
                     b.wait_for_text("Signed in as").await
                 }
             };

@@ -110,6 +110,13 @@ impl Browser {
         Ok(())
     }
 
+    /// Fills in and submits the sign-in form on the current page.
+    pub async fn submit_sign_in(&self, username: &str, password: &str) -> Result<()> {
+        self.fill("#username", username).await?;
+        self.fill("#password", password).await?;
+        self.click("#sign-in").await
+    }
+
     pub async fn click(&self, css: &str) -> Result<()> {
         self.client
             .wait()
