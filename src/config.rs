@@ -33,6 +33,7 @@ const KEYS: &[&str] = &[
     "queue_poll_ms",
     "cancel_grace_ms",
     "node_offline_secs",
+    "heartbeat_secs",
     "retention_keep_per_kind",
     "retention_keep_days",
     "backup_keep",
@@ -99,6 +100,8 @@ pub struct Config {
     pub cancel_grace_ms: u64,
     /// A node not heard from for this long is offline; `NodeHealth` fails its tasks.
     pub node_offline_secs: i64,
+    /// How often this node records its heartbeat.
+    pub heartbeat_secs: u64,
     /// Retention keeps, per kind of task, this many newest completed tasks...
     pub retention_keep_per_kind: i64,
     /// ...and every task completed within this many days.
@@ -147,6 +150,7 @@ impl Default for Config {
             queue_poll_ms: 1_000,
             cancel_grace_ms: 10_000,
             node_offline_secs: 60,
+            heartbeat_secs: 10,
             retention_keep_per_kind: 100,
             retention_keep_days: 30,
             backup_keep: 7,
@@ -225,6 +229,9 @@ impl Config {
             || self.retention_keep_days < 0
         {
             return bad("node_offline_secs and retention_keep_per_kind must be positive, retention_keep_days not negative");
+        }
+        if self.heartbeat_secs == 0 || self.heartbeat_secs as i64 >= self.node_offline_secs {
+            return bad("heartbeat_secs must be positive and shorter than node_offline_secs");
         }
         if self.backup_keep == 0 {
             return bad("backup_keep must be at least 1");

@@ -5,6 +5,7 @@
 pub mod environments;
 pub mod events;
 pub mod maintenance;
+pub mod nodes;
 pub mod projects;
 pub mod status;
 pub mod tasks;
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
     routes.extend(maintenance::routes());
+    routes.extend(nodes::routes());
     routes
 }
 

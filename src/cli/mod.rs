@@ -3,6 +3,7 @@
 
 mod accounts;
 mod maintenance;
+mod node;
 mod serve;
 
 use std::io::BufRead;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Maintenance mode: status, enable (optionally waiting for quiet), disable.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// Server nodes: list, drain, undrain, task cap.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
     /// Write a consistent copy of the database while servers keep running.
     Backup {
         /// The file to write (it must not exist).
@@ -64,6 +68,7 @@ pub fn main() -> ExitCode {
         Some(Command::Apikey(cmd)) => accounts::apikey(&cli.data_dir, cmd),
         Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
         Some(Command::Maintenance(cmd)) => maintenance::run(&cli.data_dir, cmd),
+        Some(Command::Node(cmd)) => node::run(&cli.data_dir, cmd),
     };
     match result {
         Ok(code) => code,

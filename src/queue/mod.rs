@@ -26,6 +26,7 @@ pub struct Settings {
     pub node: String,
     pub task_cap: usize,
     pub poll: Duration,
+    pub heartbeat: Duration,
     pub cancel_grace: Duration,
     pub data_dir: PathBuf,
     pub work_dir: PathBuf,
@@ -48,6 +49,7 @@ impl Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
             poll: Duration::from_millis(config.queue_poll_ms),
+            heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
             data_dir: config.data_dir.clone(),
             work_dir: config.data_dir.join("work"),
@@ -77,6 +79,21 @@ struct Inner {
     /// Tasks running on this node, with their cancel flags.
     running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    last_heartbeat: Mutex<Option<std::time::Instant>>,
+}
+
+impl Inner {
+    /// True (and remembered) when this node last beat at least `every` ago.
+    fn heartbeat_due(&self, every: Duration) -> bool {
+        let Ok(mut last) = self.last_heartbeat.lock() else {
+            return false;
+        };
+        if last.is_some_and(|at| at.elapsed() < every) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
 }
 
 /// A handle on this node's queue. Cloning it is cheap.
@@ -100,6 +117,7 @@ impl Queue {
                 stopping: AtomicBool::new(false),
                 running: Mutex::new(HashMap::new()),
                 threads: Mutex::new(Vec::new()),
+                last_heartbeat: Mutex::new(None),
             }),
         }
     }
@@ -135,7 +153,7 @@ impl Queue {
             system::prepare(tx, &settings.intervals, now)?;
             let cap = settings.task_cap as i64;
             let version = crate::api::status::VERSION;
-            system::heartbeat(tx, &node, version, cap, settings.started_at, now)?;
+            system::register(tx, &node, version, cap, settings.started_at)?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
         if failed > 0 {
@@ -223,6 +241,18 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
         // The system-task timer: queue what is due (once, whatever the processes).
         system::queue_due(tx, now)?;
         tasks::expire_overdue(tx, now)?;
+        // The node's row holds its live drain flag and task cap (changed from the Nodes
+        // page, the API or the command line); a draining node claims nothing.
+        let (draining, cap) = match system::node_limits(tx, &node)? {
+            Some((draining, cap)) => (draining, cap.max(0) as usize),
+            None => (false, cap),
+        };
+        if inner.heartbeat_due(settings.heartbeat) {
+            system::heartbeat(tx, &node, now)?;
+        }
+        if draining {
+            return Ok(Vec::new());
+        }
         let running = tasks::running_on(tx, &node)? as usize;
         tasks::claim(tx, &node, now, cap.saturating_sub(running))
     })?;

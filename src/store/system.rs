@@ -130,19 +130,94 @@ pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
     )? == 1)
 }
 
-/// Records this node's heartbeat (registering it on first sight).
-pub fn heartbeat(
+/// Registers this node as it starts: its version, its configured task cap and its start
+/// time. A drain set earlier stays.
+pub fn register(
     tx: &Transaction,
     node: &str,
     version: &str,
     task_cap: i64,
     started_at: i64,
-    now: i64,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (name) DO UPDATE SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?5",
-        params![node, version, task_cap, started_at, now],
+        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (name) DO UPDATE SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4",
+        params![node, version, task_cap, started_at],
+    )?;
+    Ok(())
+}
+
+/// Records this node's heartbeat.
+pub fn heartbeat(tx: &Transaction, node: &str, now: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE nodes SET last_seen = ?2 WHERE name = ?1",
+        params![node, now],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub version: String,
+    pub task_cap: i64,
+    pub started_at: i64,
+    pub last_seen: i64,
+    pub draining: bool,
+    pub running: i64,
+}
+
+const NODE: &str = "SELECT name, version, task_cap, started_at, last_seen, draining,
+     (SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND +server_node = nodes.name)
+     FROM nodes";
+
+fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
+    Ok(Node {
+        name: r.get(0)?,
+        version: r.get(1)?,
+        task_cap: r.get(2)?,
+        started_at: r.get(3)?,
+        last_seen: r.get(4)?,
+        draining: r.get(5)?,
+        running: r.get(6)?,
+    })
+}
+
+pub fn nodes(conn: &Connection) -> Result<Vec<Node>> {
+    let nodes = conn
+        .prepare_cached(&format!("{NODE} ORDER BY name"))?
+        .query_map([], node)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(nodes)
+}
+
+pub fn find_node(conn: &Connection, name: &str) -> Result<Option<Node>> {
+    Ok(conn
+        .prepare_cached(&format!("{NODE} WHERE name = ?1"))?
+        .query_row([name], node)
+        .optional()?)
+}
+
+/// This node's drain flag and task cap, as the queue reads them each round.
+pub fn node_limits(conn: &Connection, name: &str) -> Result<Option<(bool, i64)>> {
+    Ok(conn
+        .prepare_cached("SELECT draining, task_cap FROM nodes WHERE name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
+    tx.execute(
+        "UPDATE nodes SET draining = ?2 WHERE name = ?1",
+        params![name, draining],
+    )?;
+    Ok(())
+}
+
+pub fn set_task_cap(tx: &ChangeTx, name: &str, cap: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE nodes SET task_cap = ?2 WHERE name = ?1",
+        params![name, cap],
     )?;
     Ok(())
 }

@@ -10,16 +10,8 @@ pub const OFFLINE_MESSAGE: &str = "interrupted: server node offline";
 pub fn run(ctx: &Context) -> Work {
     let now = clock::now_ms();
     let s = ctx.settings;
-    ctx.store.bookkeeping_now(|tx| {
-        system::heartbeat(
-            tx,
-            &s.node,
-            crate::api::status::VERSION,
-            s.task_cap as i64,
-            s.started_at,
-            now,
-        )
-    })?;
+    ctx.store
+        .bookkeeping_now(|tx| system::heartbeat(tx, &s.node, now))?;
     let silent = ctx
         .store
         .read_now(|c| system::silent_nodes(c, now - s.node_offline_ms, &s.node))?;

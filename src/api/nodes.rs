@@ -1,0 +1,130 @@
+//! Server nodes in Octopus's shapes: `/api/octopusservernodes`, and the load balancer's
+//! `/api/octopusservernodes/ping` (200 online and not draining, 418 draining).
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Route, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Body;
+use crate::auth::{need, Caller, Change};
+use crate::clock;
+use crate::cluster;
+use crate::error::{Error, Result};
+use crate::store::system::{self, Node};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, ping, get, update]
+}
+
+pub fn resource(node: &Node, offline_ms: i64) -> Value {
+    json!({
+        "Id": cluster::node_id(&node.name),
+        "Name": node.name,
+        "IsInMaintenanceMode": node.draining,
+        "MaxConcurrentTasks": node.task_cap,
+        "LastSeen": clock::iso(node.last_seen),
+        "IsOffline": cluster::is_offline(node, clock::now_ms(), offline_ms),
+        "RunningTaskCount": node.running,
+        "Version": node.version,
+        "Links": {"Self": format!("/api/octopusservernodes/{}", cluster::node_id(&node.name))}
+    })
+}
+
+fn offline_ms(app: &App) -> i64 {
+    app.config.node_offline_secs * 1000
+}
+
+#[rocket::get("/octopusservernodes")]
+async fn list(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
+    let nodes = app.store.read(system::nodes).await?;
+    let items: Vec<Value> = nodes.iter().map(|n| resource(n, offline_ms(app))).collect();
+    let total = items.len();
+    Ok(Json(json!({
+        "ItemType": "OctopusServerNode",
+        "TotalResults": total,
+        "ItemsPerPage": total,
+        "NumberOfPages": 1,
+        "LastPageNumber": 0,
+        "Items": items,
+    })))
+}
+
+/// No sign-in: load balancers ask it. 418 while this node is draining.
+#[rocket::get("/octopusservernodes/ping")]
+async fn ping(app: &State<App>) -> Result<(Status, Json<Value>)> {
+    let name = app.config.node_name.clone();
+    let node = app
+        .store
+        .read(move |c| system::find_node(c, &name))
+        .await?
+        .ok_or_else(|| Error::Unavailable("This node has not registered yet.".into()))?;
+    let status = if node.draining {
+        Status::ImATeapot
+    } else {
+        Status::Ok
+    };
+    Ok((status, Json(resource(&node, offline_ms(app)))))
+}
+
+fn name_of(id: &str) -> Result<String> {
+    id.strip_prefix("OctopusServerNodes-")
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::NotFound(format!("No OctopusServerNodes resource has the id '{id}'."))
+        })
+}
+
+#[rocket::get("/octopusservernodes/<id>")]
+async fn get(_caller: Caller, id: &str, app: &State<App>) -> Result<Json<Value>> {
+    let name = name_of(id)?;
+    let lookup = name.clone();
+    let node = app
+        .store
+        .read(move |c| system::find_node(c, &lookup))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("No server node is named '{name}'.")))?;
+    Ok(Json(resource(&node, offline_ms(app))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeBody {
+    is_in_maintenance_mode: Option<bool>,
+    max_concurrent_tasks: Option<i64>,
+}
+
+/// `{"IsInMaintenanceMode": <drain>, "MaxConcurrentTasks": <cap>}`: Octopus calls a
+/// node's drain flag `IsInMaintenanceMode`.
+#[rocket::put("/octopusservernodes/<id>", data = "<body>")]
+async fn update(
+    change: Change<need::AdministerSystem>,
+    id: &str,
+    body: Body<NodeBody>,
+    app: &State<App>,
+) -> Result<Json<Value>> {
+    let name = name_of(id)?;
+    let body = body.into_inner()?;
+    let mut node = None;
+    if let Some(cap) = body.max_concurrent_tasks {
+        node = Some(cluster::set_task_cap(&app.store, &change.proof, &name, cap).await?);
+    }
+    if let Some(draining) = body.is_in_maintenance_mode {
+        node = Some(cluster::set_draining(&app.store, &change.proof, &name, draining).await?);
+    }
+    app.queue.wake();
+    let node = match node {
+        Some(n) => n,
+        None => {
+            let lookup = name.clone();
+            app.store
+                .read(move |c| system::find_node(c, &lookup))
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("No server node is named '{name}'.")))?
+        }
+    };
+    Ok(Json(resource(&node, offline_ms(app))))
+}

@@ -1,0 +1,255 @@
+//! Server nodes: drain, task cap, ping, and the command line.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::server::run_cli;
+use common::*;
+use rocket::http::{Method, Status};
+use rocket::local::blocking::Client;
+use serde_json::{json, Value};
+
+fn node_name(client: &Client) -> String {
+    client
+        .rocket()
+        .state::<drydock::App>()
+        .unwrap()
+        .config
+        .node_name
+        .clone()
+}
+
+fn wait_state(client: &Client, key: &str, task: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, t) = json_of(with_key(
+            client,
+            Method::Get,
+            &format!("/api/tasks/{task}"),
+            key,
+            None,
+        ));
+        if t["State"] == state {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{task} never reached {state}: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
+    let app = TestApp::with(|c| c.queue_poll_ms = 100);
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let node = node_name(&client);
+    let call = |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &key, b));
+    let project = call(
+        Method::Post,
+        "/api/projects",
+        Some(json!({"Name": "P", "DeploymentScript": "sleep 1"})),
+    )
+    .1["Id"]
+        .clone();
+    let env = call(
+        Method::Post,
+        "/api/environments",
+        Some(json!({"Name": "E"})),
+    )
+    .1["Id"]
+        .clone();
+    let env2 = call(
+        Method::Post,
+        "/api/environments",
+        Some(json!({"Name": "E2"})),
+    )
+    .1["Id"]
+        .clone();
+    let release = call(
+        Method::Post,
+        "/api/releases",
+        Some(json!({"ProjectId": project, "Version": "1"})),
+    )
+    .1["Id"]
+        .clone();
+    let running = call(
+        Method::Post,
+        "/api/deployments",
+        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+    )
+    .1["TaskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_state(&client, &key, &running, "Executing");
+
+    let (status, body) = call(
+        Method::Put,
+        &format!("/api/octopusservernodes/OctopusServerNodes-{node}"),
+        Some(json!({"IsInMaintenanceMode": true})),
+    );
+    assert_eq!(status, Status::Ok, "{body}");
+    assert_eq!(body["IsInMaintenanceMode"], true);
+    let ping = client.get("/api/octopusservernodes/ping").dispatch();
+    assert_eq!(ping.status(), Status::ImATeapot);
+    let (_, ping) = json_of(ping);
+    assert_eq!(ping["Name"], node.as_str());
+    assert_eq!(ping["IsInMaintenanceMode"], true);
+
+    let waiting = call(
+        Method::Post,
+        "/api/deployments",
+        Some(json!({"ReleaseId": release, "EnvironmentId": env2})),
+    )
+    .1["TaskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_state(&client, &key, &running, "Success");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, t) = call(Method::Get, &format!("/api/tasks/{waiting}"), None);
+    assert_eq!(t["State"], "Queued", "a draining node starts nothing new");
+
+    call(
+        Method::Put,
+        &format!("/api/octopusservernodes/OctopusServerNodes-{node}"),
+        Some(json!({"IsInMaintenanceMode": false})),
+    );
+    assert_eq!(
+        client
+            .get("/api/octopusservernodes/ping")
+            .dispatch()
+            .status(),
+        Status::Ok
+    );
+    wait_state(&client, &key, &waiting, "Success");
+    let (_, events) = call(Method::Get, "/api/events?take=50", None);
+    let categories: Vec<&str> = events["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Category"].as_str().unwrap())
+        .collect();
+    assert!(categories.contains(&"NodeDrained") && categories.contains(&"NodeUndrained"));
+}
+
+#[test]
+fn nodes_are_listed_and_their_task_cap_is_validated() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let node = node_name(&client);
+    let (status, list) = json_of(with_key(
+        &client,
+        Method::Get,
+        "/api/octopusservernodes",
+        &key,
+        None,
+    ));
+    assert_eq!(status, Status::Ok);
+    let me = list["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["Name"] == node.as_str())
+        .unwrap()
+        .clone();
+    for field in [
+        "Id",
+        "Name",
+        "IsInMaintenanceMode",
+        "MaxConcurrentTasks",
+        "LastSeen",
+        "IsOffline",
+        "RunningTaskCount",
+        "Version",
+    ] {
+        assert!(me.get(field).is_some(), "{field} missing from {me}");
+    }
+    assert_eq!(me["IsOffline"], false);
+    assert_eq!(me["MaxConcurrentTasks"], 5);
+    let path = format!("/api/octopusservernodes/OctopusServerNodes-{node}");
+    let (status, body) = json_of(with_key(
+        &client,
+        Method::Put,
+        &path,
+        &key,
+        Some(json!({"MaxConcurrentTasks": 2})),
+    ));
+    assert_eq!(
+        (status, body["MaxConcurrentTasks"].clone()),
+        (Status::Ok, json!(2))
+    );
+    let (status, body) = json_of(with_key(
+        &client,
+        Method::Put,
+        &path,
+        &key,
+        Some(json!({"MaxConcurrentTasks": 0})),
+    ));
+    assert_eq!(status, Status::BadRequest);
+    assert!(body["ErrorMessage"]
+        .as_str()
+        .unwrap()
+        .starts_with("MaxConcurrentTasks"));
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Get,
+        "/api/octopusservernodes/OctopusServerNodes-nobody",
+        &key,
+        None,
+    ));
+    assert_eq!(status, Status::NotFound);
+    // Only administrators change nodes.
+    let manager = app.user_with_key("manager", &["System Manager"]);
+    let (status, _) = json_of(with_key(
+        &client,
+        Method::Put,
+        &path,
+        &manager,
+        Some(json!({"IsInMaintenanceMode": true})),
+    ));
+    assert_eq!(status, Status::Forbidden);
+}
+
+#[test]
+fn the_command_line_lists_drains_and_sets_the_task_cap() {
+    let app = TestApp::new();
+    let client = app.client();
+    let node = node_name(&client);
+    let dir = app.data_dir();
+    let (code, out, err) = run_cli(dir, &["node", "list"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&node) && out.contains("Running"), "{out}");
+    let (code, out, _) = run_cli(dir, &["node", "drain", &node], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("draining"), "{out}");
+    let (_, out, _) = run_cli(dir, &["node", "list"], "");
+    assert!(out.contains("Draining"), "{out}");
+    assert_eq!(
+        client
+            .get("/api/octopusservernodes/ping")
+            .dispatch()
+            .status(),
+        Status::ImATeapot
+    );
+    let (code, out, _) = run_cli(dir, &["node", "task-cap", &node, "3"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("task cap 3"), "{out}");
+    let (code, _, _) = run_cli(dir, &["node", "undrain", &node], "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        client
+            .get("/api/octopusservernodes/ping")
+            .dispatch()
+            .status(),
+        Status::Ok
+    );
+    let (code, _, err) = run_cli(dir, &["node", "drain", "no-such-node"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("no-such-node"), "{err}");
+}
