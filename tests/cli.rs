@@ -190,3 +190,37 @@ fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(!log.contains("password:"), "{log}");
 }
+
+#[test]
+fn serve_takes_a_node_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::server::free_port().to_string();
+    let mut child = std::process::Command::new(common::server::binary())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--port", &port, "--node-name", "node-b"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut answer = None;
+    while std::time::Instant::now() < deadline && answer.is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        answer = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+            .ok()
+            .and_then(|mut s| {
+                use std::io::{Read, Write};
+                s.write_all(b"GET /api/octopusservernodes/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+                let mut text = String::new();
+                s.read_to_string(&mut text).ok()?;
+                Some(text)
+            })
+            .filter(|text| text.starts_with("HTTP/1.1 200"));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let answer = answer.expect("the node answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"Name\":\"node-b\""), "{answer}");
+}

@@ -15,6 +15,9 @@ pub struct ServeArgs {
     /// Listen on this port instead of the configured one (default 8000).
     #[arg(long)]
     pub port: Option<u16>,
+    /// This node's name (default: the configured one, or the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
 }
 
 /// Prints the first administrator's password once, on the console.
@@ -32,6 +35,12 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     let mut config = load_config(data_dir)?;
     if let Some(port) = args.port {
         config.port = port;
+    }
+    if let Some(name) = args.node_name {
+        config.node_name = name;
+        config
+            .validate()
+            .map_err(|e| Error::BadRequest(e.to_string(), Vec::new()))?;
     }
     let opened = App::open(config)?;
     if let Some(password) = &opened.initial_admin_password {
