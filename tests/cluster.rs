@@ -253,3 +253,79 @@ fn the_command_line_lists_drains_and_sets_the_task_cap() {
     assert_eq!(code, 1);
     assert!(err.contains("no-such-node"), "{err}");
 }
+
+#[test]
+fn the_nodes_page_shows_nodes_and_administrators_drain_and_set_caps() {
+    let app = TestApp::new();
+    let admin = app.admin();
+    let node = node_name(&admin.client);
+    let html = admin
+        .client
+        .get("/configuration/nodes")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        html.contains(&format!("id=\"node-{node}\"")) && html.contains("(this node)"),
+        "{html}"
+    );
+    let response = admin.post_form(
+        &format!("/configuration/nodes/{node}/drain"),
+        &[("draining", "true")],
+    );
+    assert_eq!(response.status(), Status::SeeOther);
+    drop(response);
+    let html = admin
+        .client
+        .get("/configuration/nodes")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        html.contains("is draining") && html.contains("Draining"),
+        "{html}"
+    );
+    assert_eq!(
+        admin
+            .client
+            .get("/api/octopusservernodes/ping")
+            .dispatch()
+            .status(),
+        Status::ImATeapot
+    );
+    admin.post_form(
+        &format!("/configuration/nodes/{node}/task-cap"),
+        &[("task_cap", "many")],
+    );
+    let html = admin
+        .client
+        .get("/configuration/nodes")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(html.contains("MaxConcurrentTasks"), "{html}");
+    admin.post_form(
+        &format!("/configuration/nodes/{node}/task-cap"),
+        &[("task_cap", "7")],
+    );
+    let cap: i64 = app
+        .db()
+        .query_row("SELECT task_cap FROM nodes WHERE name = ?1", [&node], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(cap, 7);
+    // A viewer sees the page without the controls.
+    app.user_with_key("viewer", &["Viewer"]);
+    let viewer = app.session("viewer", PASSWORD);
+    let html = viewer
+        .client
+        .get("/configuration/nodes")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        html.contains(&node) && !html.contains("task-cap\""),
+        "{html}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod environments;
 pub mod login;
 pub mod maintenance;
+pub mod nodes;
 pub mod profile;
 pub mod projects;
 pub mod system_tasks;
@@ -37,6 +38,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(tasks::routes());
     routes.extend(system_tasks::routes());
     routes.extend(maintenance::routes());
+    routes.extend(nodes::routes());
     routes
 }
 

@@ -1,0 +1,126 @@
+//! Configuration ➜ Nodes: each server node with its status, last heartbeat, task cap and
+//! running tasks; administrators drain, undrain and set the task cap.
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{Route, State};
+
+use super::{done, refused, render, Layout};
+use crate::auth::permissions::Permission;
+use crate::auth::{need, Allowed, FormChange};
+use crate::clock;
+use crate::cluster;
+use crate::error::{Error, Result};
+use crate::store::system;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![page, drain, task_cap]
+}
+
+const BACK: &str = "/configuration/nodes";
+
+pub struct NodeRow {
+    pub name: String,
+    pub status: &'static str,
+    pub last_seen: String,
+    pub task_cap: i64,
+    pub running: i64,
+    pub version: String,
+    pub draining: bool,
+}
+
+#[derive(Template)]
+#[template(path = "config/nodes.html")]
+struct NodesPage {
+    layout: Layout,
+    nodes: Vec<NodeRow>,
+    this_node: String,
+    can_edit: bool,
+}
+
+#[rocket::get("/configuration/nodes")]
+async fn page(
+    caller: Allowed<need::TaskView>,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let nodes = app.store.read(system::nodes).await?;
+    let now = clock::now_ms();
+    let offline_ms = app.config.node_offline_secs * 1000;
+    render(&NodesPage {
+        layout: Layout::new("Nodes", &caller, flash),
+        nodes: nodes
+            .into_iter()
+            .map(|n| NodeRow {
+                status: if cluster::is_offline(&n, now, offline_ms) {
+                    "Offline"
+                } else if n.draining {
+                    "Draining"
+                } else {
+                    "Running"
+                },
+                last_seen: clock::display(n.last_seen),
+                task_cap: n.task_cap,
+                running: n.running,
+                draining: n.draining,
+                version: n.version,
+                name: n.name,
+            })
+            .collect(),
+        this_node: app.config.node_name.clone(),
+        can_edit: caller.can(Permission::AdministerSystem),
+    })
+}
+
+#[derive(FromForm)]
+pub struct DrainForm {
+    draining: bool,
+}
+
+#[rocket::post("/configuration/nodes/<name>/drain", data = "<change>")]
+async fn drain(
+    change: FormChange<need::AdministerSystem, DrainForm>,
+    name: &str,
+    app: &State<App>,
+) -> Flash<Redirect> {
+    let result = cluster::set_draining(&app.store, &change.proof, name, change.form.draining).await;
+    app.queue.wake();
+    match result {
+        Ok(n) if n.draining => done(BACK.into(), format!("Node {} is draining.", n.name)),
+        Ok(n) => done(BACK.into(), format!("Node {} is running.", n.name)),
+        Err(e) => refused(BACK.into(), &e),
+    }
+}
+
+#[derive(FromForm)]
+pub struct CapForm {
+    task_cap: String,
+}
+
+#[rocket::post("/configuration/nodes/<name>/task-cap", data = "<change>")]
+async fn task_cap(
+    change: FormChange<need::AdministerSystem, CapForm>,
+    name: &str,
+    app: &State<App>,
+) -> Flash<Redirect> {
+    let result = async {
+        let text = change.form.task_cap.trim().to_string();
+        let cap = text
+            .parse::<i64>()
+            .map_err(|_| Error::bad("MaxConcurrentTasks", format!("'{text}' is not a number")))?;
+        cluster::set_task_cap(&app.store, &change.proof, name, cap).await
+    }
+    .await;
+    app.queue.wake();
+    match result {
+        Ok(n) => done(
+            BACK.into(),
+            format!("Node {} runs at most {} tasks at once.", n.name, n.task_cap),
+        ),
+        Err(e) => refused(BACK.into(), &e),
+    }
+}
