@@ -48,31 +48,11 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
     let client = app.client();
     let node = node_name(&client);
     let call = |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &key, b));
-    let project = call(
-        Method::Post,
-        "/api/projects",
-        Some(json!({"Name": "P", "DeploymentScript": "sleep 1"})),
-    )
-    .1["Id"]
-        .clone();
-    let env = call(
-        Method::Post,
-        "/api/environments",
-        Some(json!({"Name": "E"})),
-    )
-    .1["Id"]
-        .clone();
+    let (_, env, release) = project_env_release(&client, &key, "sleep 1");
     let env2 = call(
         Method::Post,
         "/api/environments",
         Some(json!({"Name": "E2"})),
-    )
-    .1["Id"]
-        .clone();
-    let release = call(
-        Method::Post,
-        "/api/releases",
-        Some(json!({"ProjectId": project, "Version": "1"})),
     )
     .1["Id"]
         .clone();

@@ -268,27 +268,7 @@ fn the_queue_keeps_running_in_maintenance() {
     let client = app.client();
     let call =
         |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &admin_key, b));
-    let project = call(
-        Method::Post,
-        "/api/projects",
-        Some(json!({"Name": "P", "DeploymentScript": "sleep 0.5; echo ran"})),
-    )
-    .1["Id"]
-        .clone();
-    let env = call(
-        Method::Post,
-        "/api/environments",
-        Some(json!({"Name": "E"})),
-    )
-    .1["Id"]
-        .clone();
-    let release = call(
-        Method::Post,
-        "/api/releases",
-        Some(json!({"ProjectId": project, "Version": "1"})),
-    )
-    .1["Id"]
-        .clone();
+    let (_, env, release) = project_env_release(&client, &admin_key, "sleep 0.5; echo ran");
     let running = call(
         Method::Post,
         "/api/deployments",
@@ -500,27 +480,7 @@ fn the_command_line_enables_waits_for_quiet_and_disables() {
     let client = app.client();
     let call =
         |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &admin_key, b));
-    let project = call(
-        Method::Post,
-        "/api/projects",
-        Some(json!({"Name": "P", "DeploymentScript": "sleep 2"})),
-    )
-    .1["Id"]
-        .clone();
-    let env = call(
-        Method::Post,
-        "/api/environments",
-        Some(json!({"Name": "E"})),
-    )
-    .1["Id"]
-        .clone();
-    let release = call(
-        Method::Post,
-        "/api/releases",
-        Some(json!({"ProjectId": project, "Version": "1"})),
-    )
-    .1["Id"]
-        .clone();
+    let (_, env, release) = project_env_release(&client, &admin_key, "sleep 2");
     call(
         Method::Post,
         "/api/deployments",

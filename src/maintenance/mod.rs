@@ -267,15 +267,7 @@ pub fn tick(store: &Store) -> Result<()> {
 
 /// The earliest start or end of a window still to come, for the queue round's sleep.
 pub fn next_event(conn: &Connection) -> Result<Option<i64>> {
-    let windows = maintenance::windows(conn)?;
-    Ok(windows
-        .iter()
-        .filter_map(|w| match w.state.as_str() {
-            "Scheduled" => Some(w.start_at),
-            "Active" => Some(w.end_at),
-            _ => None,
-        })
-        .min())
+    maintenance::next_window_event(conn)
 }
 
 /// What the banner on every page shows: the mode, and an upcoming window.

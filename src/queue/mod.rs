@@ -138,11 +138,6 @@ impl Queue {
         self.wake();
     }
 
-    /// How many tasks this node is running now.
-    pub fn running(&self) -> usize {
-        self.inner.running.lock().map(|r| r.len()).unwrap_or(0)
-    }
-
     /// Fails what this node left running when it last stopped, then starts the
     /// processor thread.
     pub fn start(&self, store: Store, settings: Settings) -> Result<()> {

@@ -158,3 +158,13 @@ pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
         .query_row([], window)
         .optional()?)
 }
+
+/// The earliest start of a scheduled window or end of an active one.
+pub fn next_window_event(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(CASE state WHEN 'Scheduled' THEN start_at ELSE end_at END)
+             FROM maintenance_windows WHERE state IN ('Scheduled', 'Active')",
+        )?
+        .query_row([], |r| r.get(0))?)
+}

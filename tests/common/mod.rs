@@ -242,6 +242,32 @@ impl Session {
     }
 }
 
+/// Creates project `P` (with `script`), environment `E` and release `1` through the
+/// API; returns their ids (as JSON strings, ready for request bodies).
+pub fn project_env_release(client: &Client, key: &str, script: &str) -> (Value, Value, Value) {
+    let create = |path: &str, body: Value| {
+        let (status, json) = json_of(with_key(
+            client,
+            rocket::http::Method::Post,
+            path,
+            key,
+            Some(body),
+        ));
+        assert_eq!(status, Status::Created, "{path}: {json}");
+        json["Id"].clone()
+    };
+    let project = create(
+        "/api/projects",
+        json!({"Name": "P", "DeploymentScript": script}),
+    );
+    let env = create("/api/environments", json!({"Name": "E"}));
+    let release = create(
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "1"}),
+    );
+    (project, env, release)
+}
+
 /// A request authenticated by API key.
 pub fn with_key<'c>(
     client: &'c Client,
