@@ -13,9 +13,23 @@ pub fn node_id(name: &str) -> String {
     format!("OctopusServerNodes-{name}")
 }
 
-/// A node is offline when it has not been heard from within the threshold.
+/// A node is offline when it stopped, or has not been heard from within the threshold.
 pub fn is_offline(node: &Node, now: i64, offline_ms: i64) -> bool {
-    now - node.last_seen > offline_ms
+    node.stopped_at.is_some() || now - node.last_seen > offline_ms
+}
+
+/// What the Nodes page and `drydock node list` show: `Stopped` (on purpose), `Offline`
+/// (silent for longer than the threshold), `Draining` or `Running`.
+pub fn status(node: &Node, now: i64, offline_ms: i64) -> &'static str {
+    if node.stopped_at.is_some() {
+        "Stopped"
+    } else if is_offline(node, now, offline_ms) {
+        "Offline"
+    } else if node.draining {
+        "Draining"
+    } else {
+        "Running"
+    }
 }
 
 fn not_found(name: &str) -> Error {

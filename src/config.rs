@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "task_cap",
     "queue_poll_ms",
     "cancel_grace_ms",
+    "shutdown_grace_secs",
     "node_offline_secs",
     "heartbeat_secs",
     "retention_keep_per_kind",
@@ -98,6 +99,9 @@ pub struct Config {
     pub queue_poll_ms: u64,
     /// After SIGTERM, how long a cancelled script's processes get before SIGKILL.
     pub cancel_grace_ms: u64,
+    /// On SIGTERM or Ctrl-C, how long this node waits for its running tasks to finish
+    /// before it cancels them (which takes up to `cancel_grace_ms` more).
+    pub shutdown_grace_secs: u64,
     /// A node not heard from for this long is offline; `NodeHealth` fails its tasks.
     pub node_offline_secs: i64,
     /// How often this node records its heartbeat.
@@ -149,6 +153,7 @@ impl Default for Config {
             task_cap: 5,
             queue_poll_ms: 1_000,
             cancel_grace_ms: 10_000,
+            shutdown_grace_secs: 60,
             node_offline_secs: 60,
             heartbeat_secs: 10,
             retention_keep_per_kind: 100,

@@ -88,6 +88,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(("ident", "drydock"))
         .merge(ip_header(&app.config.ip_header))
         .merge(("limits", limits))
+        .merge(("shutdown", shutdown_settings()))
         // Blocking threads only run database work, which waits for one of the pool's
         // connections anyway: more threads than that would only cost memory.
         .merge(("max_blocking", app.config.db_pool_size as usize + 4));
@@ -101,6 +102,22 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .register("/", web::catchers::all())
         .mount("/", web::routes())
         .mount("/api", api::routes()))
+}
+
+/// SIGTERM and Ctrl-C stop the node gracefully (see [`queue_fairing`]). Rocket stops
+/// accepting connections at once — a load balancer's ping fails and it sends requests to
+/// the other nodes — and gives requests in flight `grace` seconds, then `mercy` more to
+/// close, while the queue waits for its tasks for `shutdown_grace_secs`.
+fn shutdown_settings() -> rocket::config::Shutdown {
+    let mut shutdown = rocket::config::Shutdown {
+        ctrlc: true,
+        grace: 2,
+        mercy: 3,
+        force: true,
+        ..Default::default()
+    };
+    shutdown.signals.insert(rocket::config::Sig::Term);
+    shutdown
 }
 
 /// Rocket trusts `X-Real-IP` by default; drydock trusts a header only when told to.
@@ -130,18 +147,54 @@ impl Drop for App {
     }
 }
 
-/// Starts this node's queue processor when the server lifts off, and stops it (and the
-/// scripts still running) when the server shuts down.
-fn queue_fairing() -> rocket::fairing::AdHoc {
-    rocket::fairing::AdHoc::on_liftoff("task queue", |rocket| {
-        Box::pin(async move {
-            if let Some(app) = rocket.state::<App>() {
-                let settings = queue::Settings::from_config(&app.config);
-                if let Err(e) = app.queue.start(app.store.clone(), settings) {
-                    eprintln!("drydock: the task queue did not start: {e}");
-                    rocket.shutdown().notify();
-                }
-            }
+/// Starts this node's queue processor when the server lifts off, and stops it gracefully
+/// when the server shuts down (SIGTERM, Ctrl-C): no new claims, up to
+/// `shutdown_grace_secs` for running tasks, then cancel the rest; the node is recorded as
+/// stopped before the process exits.
+fn queue_fairing() -> impl rocket::fairing::Fairing {
+    QueueFairing
+}
+
+struct QueueFairing;
+
+#[rocket::async_trait]
+impl rocket::fairing::Fairing for QueueFairing {
+    fn info(&self) -> rocket::fairing::Info {
+        rocket::fairing::Info {
+            name: "task queue",
+            kind: rocket::fairing::Kind::Liftoff | rocket::fairing::Kind::Shutdown,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<rocket::Orbit>) {
+        start_queue(rocket).await
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
+        let Some(app) = rocket.state::<App>() else {
+            return;
+        };
+        let (queue, store) = (app.queue.clone(), app.store.clone());
+        let settings = queue::Settings::from_config(&app.config);
+        let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
+        let node = settings.node.clone();
+        let stopped = rocket::tokio::task::spawn_blocking(move || {
+            queue.stop_gracefully(&store, &settings, grace)
         })
-    })
+        .await;
+        match stopped {
+            Ok(_) => println!("drydock: node {node} stopped"),
+            Err(e) => eprintln!("drydock: stopping node {node}: {e}"),
+        }
+    }
+}
+
+async fn start_queue(rocket: &Rocket<rocket::Orbit>) {
+    if let Some(app) = rocket.state::<App>() {
+        let settings = queue::Settings::from_config(&app.config);
+        if let Err(e) = app.queue.start(app.store.clone(), settings) {
+            eprintln!("drydock: the task queue did not start: {e}");
+            rocket.shutdown().notify();
+        }
+    }
 }

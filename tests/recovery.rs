@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{run_cli, Server};
+use common::server::{kill_orphans, run_cli, Server};
 use serde_json::{json, Value};
 
 fn call(server: &Server, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -167,29 +167,4 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         )
         .unwrap();
     assert!(raw.contains("begun"), "{raw}");
-}
-
-/// A SIGKILLed server cannot stop its scripts: end the orphaned process groups whose
-/// script lives in `data_dir`, so the test leaves nothing behind.
-fn kill_orphans(data_dir: &std::path::Path) {
-    let marker = data_dir.display().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&marker) {
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // Fields after the command: state, ppid, pgrp.
-            if let Some(pgrp) = stat
-                .rsplit(") ")
-                .next()
-                .and_then(|rest| rest.split(' ').nth(2))
-            {
-                if let Ok(pgrp) = pgrp.parse::<i32>() {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pgrp),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-    }
 }

@@ -34,13 +34,7 @@ pub fn run(data_dir: &Path, cmd: NodeCommand) -> Result<ExitCode> {
         NodeCommand::List => {
             let now = clock::now_ms();
             for n in store.read_now(system::nodes)? {
-                let status = if cluster::is_offline(&n, now, config.node_offline_secs * 1000) {
-                    "Offline"
-                } else if n.draining {
-                    "Draining"
-                } else {
-                    "Running"
-                };
+                let status = cluster::status(&n, now, config.node_offline_secs * 1000);
                 println!(
                     "{:20} {:9} last seen {}  task cap {:3}  running {:3}  version {}",
                     n.name,

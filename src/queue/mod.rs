@@ -78,6 +78,10 @@ struct Inner {
     stopping: AtomicBool,
     /// Tasks running on this node, with their cancel flags.
     running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// The processor thread, joined first on a graceful stop so that nothing is claimed
+    /// after it.
+    processor: Mutex<Option<JoinHandle<()>>>,
+    /// The runner threads.
     threads: Mutex<Vec<JoinHandle<()>>>,
     last_heartbeat: Mutex<Option<std::time::Instant>>,
 }
@@ -116,6 +120,7 @@ impl Queue {
                 bell: Condvar::new(),
                 stopping: AtomicBool::new(false),
                 running: Mutex::new(HashMap::new()),
+                processor: Mutex::new(None),
                 threads: Mutex::new(Vec::new()),
                 last_heartbeat: Mutex::new(None),
             }),
@@ -161,10 +166,81 @@ impl Queue {
             .map_err(|e| {
                 crate::error::Error::Internal(format!("starting the queue processor: {e}"))
             })?;
-        if let Ok(mut threads) = self.inner.threads.lock() {
-            threads.push(handle);
+        if let Ok(mut processor) = self.inner.processor.lock() {
+            *processor = Some(handle);
         }
         Ok(())
+    }
+
+    /// How many tasks run on this node now.
+    pub fn running_count(&self) -> usize {
+        self.inner.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// The graceful stop of SIGTERM / Ctrl-C: claims nothing more, waits up to `grace`
+    /// for the running tasks to end (beating the heartbeat meanwhile, so no other node
+    /// takes this one for dead), then cancels what is left (SIGTERM to its scripts,
+    /// SIGKILL after `cancel_grace`), waits for the runners, and records the node as
+    /// stopped. Returns how many tasks had to be cancelled.
+    pub fn stop_gracefully(&self, store: &Store, settings: &Settings, grace: Duration) -> usize {
+        let node = &settings.node;
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        ring(&self.inner);
+        self.join_processor();
+        let deadline = std::time::Instant::now() + grace;
+        let mut last_beat = std::time::Instant::now();
+        let mut announced = false;
+        while self.running_count() > 0 && std::time::Instant::now() < deadline {
+            if !announced {
+                println!(
+                    "drydock: node {node} is stopping: waiting up to {} s for {} running task(s)",
+                    grace.as_secs(),
+                    self.running_count()
+                );
+                announced = true;
+            }
+            if last_beat.elapsed() >= settings.heartbeat {
+                last_beat = std::time::Instant::now();
+                let beat = store.bookkeeping_now(|tx| system::heartbeat(tx, node, clock::now_ms()));
+                if let Err(e) = beat {
+                    eprintln!("drydock: heartbeat while stopping: {e}");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut cancelled = 0;
+        if self.running_count() > 0 {
+            let now = clock::now_ms();
+            let note = format!(
+                "drydock: node {node} is stopping and the task did not end within the {} s grace period; canceling it",
+                grace.as_secs()
+            );
+            let ids = store.bookkeeping_now(|tx| {
+                let ids = tasks::cancel_for_shutdown(tx, node, now)?;
+                for id in &ids {
+                    tasks::append_log(tx, *id, &[(now, "stderr", note.clone())])?;
+                }
+                Ok(ids)
+            });
+            match ids {
+                Ok(ids) => cancelled = ids.len(),
+                Err(e) => eprintln!("drydock: cancelling the tasks of a stopping node: {e}"),
+            }
+            println!("drydock: node {node}: canceling {cancelled} task(s) still running");
+        }
+        self.shutdown();
+        let stopped = store.bookkeeping_now(|tx| system::mark_stopped(tx, node, clock::now_ms()));
+        if let Err(e) = stopped {
+            eprintln!("drydock: recording that node {node} stopped: {e}");
+        }
+        cancelled
+    }
+
+    fn join_processor(&self) {
+        let processor = self.inner.processor.lock().ok().and_then(|mut p| p.take());
+        if let Some(handle) = processor {
+            let _ = handle.join();
+        }
     }
 
     /// Stops claiming, stops the scripts still running (SIGTERM, then SIGKILL after the
@@ -177,6 +253,7 @@ impl Queue {
             }
         }
         ring(&self.inner);
+        self.join_processor();
         let threads = self
             .inner
             .threads

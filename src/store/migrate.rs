@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "maintenance",
         include_str!("../../migrations/0004_maintenance.sql"),
     ),
+    (
+        5,
+        "node_stop",
+        include_str!("../../migrations/0005_node_stop.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -141,8 +141,18 @@ pub fn register(
 ) -> Result<()> {
     tx.execute(
         "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (name) DO UPDATE SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4",
+         ON CONFLICT (name) DO UPDATE
+           SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4, stopped_at = NULL",
         params![node, version, task_cap, started_at],
+    )?;
+    Ok(())
+}
+
+/// Records that this node stopped on purpose, with nothing left running.
+pub fn mark_stopped(tx: &Transaction, node: &str, now: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE nodes SET stopped_at = ?2, last_seen = ?2 WHERE name = ?1",
+        params![node, now],
     )?;
     Ok(())
 }
@@ -165,10 +175,13 @@ pub struct Node {
     pub last_seen: i64,
     pub draining: bool,
     pub running: i64,
+    /// When the node stopped on purpose; `None` while it runs (or after a crash).
+    pub stopped_at: Option<i64>,
 }
 
 const NODE: &str = "SELECT name, version, task_cap, started_at, last_seen, draining,
-     (SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND +server_node = nodes.name)
+     (SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND +server_node = nodes.name),
+     stopped_at
      FROM nodes";
 
 fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
@@ -180,6 +193,7 @@ fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
         last_seen: r.get(4)?,
         draining: r.get(5)?,
         running: r.get(6)?,
+        stopped_at: r.get(7)?,
     })
 }
 

@@ -360,6 +360,20 @@ pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -
     )?)
 }
 
+/// A stopping node cancels what it still runs once its grace period is over: its
+/// `Executing` tasks become `Cancelling` (their runners then stop the scripts and record
+/// them `Canceled`). Returns their ids.
+pub fn cancel_for_shutdown(tx: &Transaction, node: &str, now: i64) -> Result<Vec<i64>> {
+    let ids = tx
+        .prepare_cached(
+            "UPDATE tasks SET state = 'Cancelling', last_updated_time = ?2
+             WHERE state = 'Executing' AND +server_node = ?1 RETURNING id",
+        )?
+        .query_map(params![node, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
 pub enum Cancel {
     /// It was queued and is now `Canceled`.
     Canceled,

@@ -56,13 +56,7 @@ async fn page(
         nodes: nodes
             .into_iter()
             .map(|n| NodeRow {
-                status: if cluster::is_offline(&n, now, offline_ms) {
-                    "Offline"
-                } else if n.draining {
-                    "Draining"
-                } else {
-                    "Running"
-                },
+                status: cluster::status(&n, now, offline_ms),
                 last_seen: clock::display(n.last_seen),
                 task_cap: n.task_cap,
                 running: n.running,

@@ -49,6 +49,16 @@ pub struct Server {
 impl Server {
     /// Starts `drydock serve` on a free port and waits until `/api/health` answers.
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// Starts one node of a cluster: `drydock serve --node-name NAME`.
+    pub fn node(data_dir: &Path, name: &str) -> Server {
+        Server::start_with(data_dir, &["--node-name", name])
+    }
+
+    /// `drydock serve --port P ARGS...`, waiting until `/api/health` answers.
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
         let log = data_dir.join(format!("serve-{port}.log"));
         let out = std::fs::File::create(&log).expect("log file");
@@ -56,6 +66,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--port", &port.to_string()])
+            .args(args)
             .env_remove("DRYDOCK_DATA_DIR")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
@@ -74,6 +85,60 @@ impl Server {
             "drydock did not start: {}",
             std::fs::read_to_string(&server.log).unwrap_or_default()
         );
+    }
+
+    /// A JSON API call with an API key: (status, body as JSON, or as a string).
+    pub fn api(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (status, text) = self
+            .request(
+                method,
+                path,
+                &[
+                    ("X-Octopus-ApiKey", key),
+                    ("Content-Type", "application/json"),
+                ],
+                &body,
+            )
+            .unwrap_or_else(|| panic!("{method} {path}: no answer from port {}", self.port));
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// POSTs `body` and returns the new resource's `Id`, asserting 201.
+    pub fn create(&self, key: &str, path: &str, body: serde_json::Value) -> String {
+        let (status, json) = self.api(key, "POST", path, Some(body));
+        assert_eq!(status, 201, "{path}: {json}");
+        json["Id"].as_str().expect("an Id").to_string()
+    }
+
+    /// Polls a task until it reaches one of `states`, for at most `secs`.
+    pub fn wait_task(&self, key: &str, id: &str, states: &[&str], secs: u64) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (_, t) = self.api(key, "GET", &format!("/api/tasks/{id}"), None);
+            if states.iter().any(|s| t["State"] == *s) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} never reached {states:?}: {t}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's own output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -122,5 +187,35 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A SIGKILLed server cannot stop its scripts: end the orphaned process groups whose
+/// script lives in `data_dir`, so the test leaves nothing behind.
+pub fn kill_orphans(data_dir: &std::path::Path) {
+    // The scripts, not the servers (whose command line names the data directory too).
+    let marker = data_dir
+        .join("work")
+        .join("ServerTasks-")
+        .display()
+        .to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&marker) {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // Fields after the command: state, ppid, pgrp.
+            if let Some(pgrp) = stat
+                .rsplit(") ")
+                .next()
+                .and_then(|rest| rest.split(' ').nth(2))
+            {
+                if let Ok(pgrp) = pgrp.parse::<i32>() {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pgrp),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
     }
 }
