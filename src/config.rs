@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "node_name",
     "task_cap",
     "queue_poll_ms",
+    "pickup_check_ms",
     "cancel_grace_ms",
     "shutdown_grace_secs",
     "node_offline_secs",
@@ -97,6 +98,9 @@ pub struct Config {
     pub task_cap: usize,
     /// How often the queue looks for work queued elsewhere, scheduled times and expiries.
     pub queue_poll_ms: u64,
+    /// How often the queue reads (without writing) whether another node queued work or
+    /// a task ended elsewhere; it claims at once when so.
+    pub pickup_check_ms: u64,
     /// After SIGTERM, how long a cancelled script's processes get before SIGKILL.
     pub cancel_grace_ms: u64,
     /// On SIGTERM or Ctrl-C, how long this node waits for its running tasks to finish
@@ -152,6 +156,7 @@ impl Default for Config {
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
+            pickup_check_ms: 100,
             cancel_grace_ms: 10_000,
             shutdown_grace_secs: 60,
             node_offline_secs: 60,

@@ -182,6 +182,11 @@ impl rocket::fairing::Fairing for QueueFairing {
             queue.stop_gracefully(&store, &settings, grace)
         })
         .await;
+        let busy = store::busy::stats();
+        println!(
+            "drydock: node {node}: {} write transactions, {} waited for another process's lock (SQLITE_BUSY), {} retries, {} gave up",
+            busy.writes, busy.writes_that_waited, busy.retries, busy.gave_up
+        );
         match stopped {
             Ok(_) => println!("drydock: node {node} stopped"),
             Err(e) => eprintln!("drydock: stopping node {node}: {e}"),

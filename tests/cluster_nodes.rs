@@ -20,11 +20,23 @@ const NODE_HEALTH_SECS: u64 = 1;
 /// A data directory for a cluster with short timings, and an administrator's API key.
 fn cluster_dir(extra: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
+    let default = |key: &str, line: String| {
+        if extra.contains(key) {
+            String::new()
+        } else {
+            line
+        }
+    };
+    let poll = default("queue_poll_ms", "queue_poll_ms = 200\n".into());
+    let health = default(
+        "node_health_interval_secs",
+        format!("node_health_interval_secs = {NODE_HEALTH_SECS}\n"),
+    );
     std::fs::write(
         dir.path().join("drydock.toml"),
         format!(
-            "task_cap = {CAP}\nqueue_poll_ms = 200\nheartbeat_secs = 1\n\
-             node_offline_secs = {OFFLINE_SECS}\nnode_health_interval_secs = {NODE_HEALTH_SECS}\n\
+            "task_cap = {CAP}\n{poll}heartbeat_secs = 1\n\
+             node_offline_secs = {OFFLINE_SECS}\n{health}\
              cancel_grace_ms = 1000\n{extra}"
         ),
     )
@@ -166,6 +178,32 @@ fn three_nodes_run_300_deployments_each_exactly_once_within_their_caps() {
         assert!(!intervals.is_empty(), "{name} did no work: {per_node:?}");
         let most = max_overlap(&intervals);
         assert!(most <= CAP, "{name} ran {most} scripts at once (cap {CAP})");
+    }
+}
+
+#[test]
+fn work_queued_on_one_node_is_picked_up_by_another_well_within_the_poll_interval() {
+    // A poll of 5 s and no frequent system task: only the queue's pickup check (every
+    // 100 ms) can explain a start within a second.
+    let (dir, key) = cluster_dir("queue_poll_ms = 5000\nnode_health_interval_secs = 600\n");
+    let a = Server::node(dir.path(), "node-a");
+    let _b = Server::node(dir.path(), "node-b");
+    let (releases, env) = releases(&a, &key, 1, "true");
+    node_body(&a, &key, "node-a", true);
+    let db = rusqlite::Connection::open(dir.path().join("drydock.db")).unwrap();
+    for _ in 0..5 {
+        let id = deploy(&a, &key, &releases[0], &env);
+        let done = a.wait_task(&key, &id, &["Success", "Failed"], 20);
+        assert_eq!(done["ServerNode"], "node-b", "{done}");
+        let n: i64 = id.trim_start_matches("ServerTasks-").parse().unwrap();
+        let waited: i64 = db
+            .query_row(
+                "SELECT start_time - queue_time FROM tasks WHERE id = ?1",
+                [n],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(waited < 1000, "{id} waited {waited} ms for another node");
     }
 }
 

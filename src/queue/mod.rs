@@ -2,9 +2,10 @@
 //! into free slots and one thread per running task ([`runner`]).
 //!
 //! Dispatch is event-driven: queuing a task or finishing one wakes the processor at
-//! once; a slow poll (`queue_poll_ms`) only catches scheduled times, expiries and work
-//! queued by other processes. Claiming is one `BEGIN IMMEDIATE` transaction
-//! (`store::tasks::claim`), so a task never starts twice, whatever the processes.
+//! once; work queued or ended by other processes is noticed by a cheap read every
+//! `pickup_check_ms`; a slow poll (`queue_poll_ms`) catches expiries and the rest.
+//! Claiming is one `BEGIN IMMEDIATE` transaction (`store::tasks::claim`), so a task
+//! never starts twice, whatever the processes.
 
 pub mod runner;
 
@@ -26,6 +27,7 @@ pub struct Settings {
     pub node: String,
     pub task_cap: usize,
     pub poll: Duration,
+    pub pickup_check: Duration,
     pub heartbeat: Duration,
     pub cancel_grace: Duration,
     pub data_dir: PathBuf,
@@ -49,6 +51,7 @@ impl Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
             poll: Duration::from_millis(config.queue_poll_ms),
+            pickup_check: Duration::from_millis(config.pickup_check_ms.max(1)),
             heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
             data_dir: config.data_dir.clone(),
@@ -275,12 +278,24 @@ fn ring(inner: &Inner) {
 
 /// The processor loop. It holds only a weak reference: when every `Queue` handle is
 /// gone (the server was dropped), it ends.
+///
+/// Between rounds it sleeps until rung (a task queued or ended in this process), until
+/// the next scheduled time or the poll interval, and every `pickup_check` it reads the
+/// queue's signature: when another node queued a task, a task ended elsewhere, or this
+/// node's limits changed, it runs a round at once.
 fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
+    let signature = |store: &Store| {
+        store
+            .read_now(|c| tasks::queue_signature(c, &settings.node))
+            .ok()
+    };
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if inner.stopping.load(Ordering::SeqCst) {
             return;
         }
+        // Read before the round: what changes during it is then seen as a change.
+        let seen = signature(&store);
         let sleep = match dispatch(&inner, &store, &settings) {
             Ok(sleep) => sleep,
             Err(e) => {
@@ -288,16 +303,31 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
                 settings.poll
             }
         };
-        let Ok(mut pending) = inner.pending.lock() else {
-            return;
-        };
-        if !*pending {
-            pending = match inner.bell.wait_timeout(pending, sleep) {
-                Ok((guard, _)) => guard,
-                Err(_) => return,
+        let deadline = std::time::Instant::now() + sleep;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let Ok(mut pending) = inner.pending.lock() else {
+                return;
             };
+            if !*pending {
+                let slice = left.min(settings.pickup_check);
+                pending = match inner.bell.wait_timeout(pending, slice) {
+                    Ok((guard, _)) => guard,
+                    Err(_) => return,
+                };
+            }
+            if *pending {
+                *pending = false;
+                break;
+            }
+            drop(pending);
+            if inner.stopping.load(Ordering::SeqCst) || signature(&store) != seen {
+                break;
+            }
         }
-        *pending = false;
     }
 }
 

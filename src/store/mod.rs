@@ -7,6 +7,7 @@
 //! the async runtime, and waits at most `db_wait_ms` for a connection.
 
 pub mod api_keys;
+pub mod busy;
 pub mod deployments;
 pub mod events;
 pub mod maintenance;
@@ -71,7 +72,8 @@ impl Store {
         let sync = config.synchronous.pragma_value();
         {
             let mut conn = Connection::open(&path)?;
-            conn.busy_timeout(busy)?;
+            busy::set_timeout(busy);
+            conn.busy_handler(Some(busy::handler))?;
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::Internal(format!(
@@ -83,7 +85,7 @@ impl Store {
             migrate::apply(&mut conn)?;
         }
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
-            c.busy_timeout(busy)?;
+            c.busy_handler(Some(busy::handler))?;
             c.execute_batch(&format!(
                 "PRAGMA foreign_keys=ON; PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY;"
             ))
@@ -158,6 +160,7 @@ impl Store {
     ) -> Result<T> {
         let mut conn = self.conn()?;
         let _turn = self.write_turn();
+        busy::count_write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tx = ChangeTx { tx, proof };
         admit(&tx)?;
@@ -169,6 +172,7 @@ impl Store {
     pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         let _turn = self.write_turn();
+        busy::count_write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;

@@ -282,6 +282,30 @@ pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
         .query_row([now], |r| r.get(0))?)
 }
 
+/// What changes when another node queues a task, a task ends anywhere, or this node's
+/// drain flag or cap is changed: the newest queued task, the number of completed tasks,
+/// and the node's limits. Three index lookups; the queue compares it between rounds to
+/// notice work from other processes without a write transaction.
+pub type QueueSignature = (Option<i64>, i64, Option<(bool, i64)>);
+
+pub fn queue_signature(conn: &Connection, node: &str) -> Result<QueueSignature> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT MAX(id) FROM tasks WHERE state = 'Queued'),
+                    (SELECT COALESCE(SUM(n), 0) FROM task_counts
+                      WHERE state IN ('Success', 'Failed', 'Canceled', 'TimedOut')),
+                    (SELECT draining FROM nodes WHERE name = ?1),
+                    (SELECT task_cap FROM nodes WHERE name = ?1)",
+        )?
+        .query_row([node], |r| {
+            let limits = match (r.get::<_, Option<bool>>(2)?, r.get::<_, Option<i64>>(3)?) {
+                (Some(d), Some(c)) => Some((d, c)),
+                _ => None,
+            };
+            Ok((r.get(0)?, r.get(1)?, limits))
+        })?)
+}
+
 /// How many tasks `node` is running (executing or cancelling).
 pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
     Ok(conn

@@ -1,0 +1,106 @@
+"""The cluster benchmark, driven by bench/cluster.sh against release `drydock serve` nodes
+sharing one data directory.
+
+  throughput PORTS KEY DB COUNT: COUNT deployments of `true`, posted round-robin to the
+      nodes (as a load balancer would) from 4 clients; time from the first POST until
+      the queue is empty. Prints JSON.
+  pickup PORTS KEY DB SAMPLES: node 1 is drained, so every deployment posted to it must
+      be picked up by node 2 through the database; one at a time, at random moments.
+      Latency = StartTime - QueueTime in milliseconds, read from the database.
+"""
+import http.client
+import json
+import random
+import sqlite3
+import sys
+import threading
+import time
+
+mode, ports, key, db, count = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], sys.argv[3], sys.argv[4], int(sys.argv[5])
+H = {"X-Octopus-ApiKey": key, "Content-Type": "application/json"}
+
+
+def call(conn, method, path, body=None):
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=H)
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, (json.loads(data) if data and data[:1] in b"{[" else data)
+
+
+def connect(port):
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+first = connect(ports[0])
+env = call(first, "POST", "/api/environments", {"Name": "Production"})[1]["Id"]
+releases = []
+for i in range(40):
+    project = call(first, "POST", "/api/projects", {"Name": f"Bench{i}", "DeploymentScript": "true"})[1]["Id"]
+    releases.append(call(first, "POST", "/api/releases", {"ProjectId": project, "Version": "1"})[1]["Id"])
+
+
+def deploy(conn, i):
+    status, body = call(conn, "POST", "/api/deployments", {"ReleaseId": releases[i % len(releases)], "EnvironmentId": env})
+    assert status == 201, (status, body)
+    return int(body["TaskId"].split("-")[1])
+
+
+def busy_tasks(conn):
+    return call(conn, "GET", "/api/tasks?states=Queued,Executing,Cancelling&take=0")[1]["TotalResults"]
+
+
+if mode == "throughput":
+    clients = 4
+    errors = []
+
+    def post(worker):
+        conns = [connect(p) for p in ports]
+        try:
+            for i in range(worker, count, clients):
+                deploy(conns[i % len(conns)], i)
+        except Exception as e:  # reported, not hidden
+            errors.append(repr(e))
+
+    started = time.time()
+    threads = [threading.Thread(target=post, args=(w,)) for w in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    posted = time.time() - started
+    while busy_tasks(first) > 0:
+        time.sleep(0.02)
+    elapsed = time.time() - started
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        per_node = dict(c.execute("SELECT server_node, COUNT(*) FROM tasks WHERE name = 'Deploy' GROUP BY 1"))
+        states = dict(c.execute("SELECT state, COUNT(*) FROM tasks WHERE name = 'Deploy' GROUP BY 1"))
+    print(json.dumps({
+        "nodes": len(ports), "deployments": count, "elapsed_s": round(elapsed, 2), "posted_s": round(posted, 2),
+        "tasks_per_s": round(count / elapsed, 1), "per_node": per_node, "states": states, "errors": errors[:3],
+    }))
+elif mode == "pickup":
+    drained, worker = ports[0], ports[1]
+    name = call(connect(drained), "GET", "/api/octopusservernodes/ping")[1]["Name"]
+    status, body = call(first, "PUT", f"/api/octopusservernodes/OctopusServerNodes-{name}", {"IsInMaintenanceMode": True})
+    assert status == 200, body
+    db_conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    latencies, nodes = [], set()
+    for i in range(count):
+        time.sleep(random.uniform(0, 0.2))
+        task = deploy(first, i)
+        while True:
+            row = db_conn.execute("SELECT state, queue_time, start_time, server_node FROM tasks WHERE id = ?", (task,)).fetchone()
+            if row[0] not in ("Queued", "Executing"):
+                break
+            time.sleep(0.005)
+        latencies.append(row[2] - row[1])
+        nodes.add(row[3])
+    print(json.dumps({
+        "samples": len(latencies), "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
+        "max_ms": max(latencies), "nodes": sorted(nodes), "drained": name,
+    }))
