@@ -1,8 +1,9 @@
 //! SQLite's busy handler, counted: when another process holds the write lock, a
-//! connection of this one waits and retries (`SQLITE_BUSY`). The waits follow SQLite's
-//! own schedule (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms) up to
-//! `busy_timeout_ms`, and each is counted so that an operator (and the cluster
-//! benchmark) can see how often nodes meet each other's lock.
+//! connection of this one waits and retries (`SQLITE_BUSY`), up to `busy_timeout_ms`,
+//! and each wait is counted so that an operator (and the cluster benchmark) can see how
+//! often nodes meet each other's lock. The first waits are far shorter than SQLite's
+//! own (1, 2, 5, 10 ms ...): drydock's write transactions hold the lock for well under
+//! a millisecond, so sleeping a whole one wastes most of it.
 //!
 //! The counters are per process. Writers of one process never meet each other here:
 //! they take turns on the store's writer mutex first.
@@ -16,7 +17,10 @@ static WRITES_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
 static RETRIES: AtomicU64 = AtomicU64::new(0);
 static GAVE_UP: AtomicU64 = AtomicU64::new(0);
 
-const DELAYS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+/// Microseconds to sleep before each retry; then 100 ms each.
+const DELAYS_US: [u64; 14] = [
+    50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 25_000, 50_000, 50_000, 100_000,
+];
 
 /// How often this process met another's write lock.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,12 +56,12 @@ pub(super) fn count_write() {
 /// lock; `true` means "try again".
 pub(super) fn handler(attempt: i32) -> bool {
     let attempt = attempt.max(0) as usize;
-    let slept: u64 = if attempt < DELAYS_MS.len() {
-        DELAYS_MS[..attempt].iter().sum()
+    let slept: u64 = if attempt < DELAYS_US.len() {
+        DELAYS_US[..attempt].iter().sum()
     } else {
-        DELAYS_MS.iter().sum::<u64>() + 100 * (attempt - DELAYS_MS.len()) as u64
+        DELAYS_US.iter().sum::<u64>() + 100_000 * (attempt - DELAYS_US.len()) as u64
     };
-    let timeout = TIMEOUT_MS.load(Ordering::Relaxed);
+    let timeout = TIMEOUT_MS.load(Ordering::Relaxed) * 1000;
     if slept >= timeout {
         GAVE_UP.fetch_add(1, Ordering::Relaxed);
         return false;
@@ -66,8 +70,8 @@ pub(super) fn handler(attempt: i32) -> bool {
         WRITES_THAT_WAITED.fetch_add(1, Ordering::Relaxed);
     }
     RETRIES.fetch_add(1, Ordering::Relaxed);
-    let delay = DELAYS_MS.get(attempt).copied().unwrap_or(100);
-    std::thread::sleep(Duration::from_millis(delay.min(timeout - slept)));
+    let delay = DELAYS_US.get(attempt).copied().unwrap_or(100_000);
+    std::thread::sleep(Duration::from_micros(delay.min(timeout - slept)));
     true
 }
 
@@ -77,10 +81,11 @@ mod tests {
 
     #[test]
     fn the_handler_gives_up_once_the_timeout_is_slept() {
-        set_timeout(Duration::from_millis(3));
-        assert!(handler(0)); // sleeps 1 ms
-        assert!(handler(1)); // sleeps 2 ms: 3 in all
-        assert!(!handler(2));
+        set_timeout(Duration::from_millis(1));
+        for attempt in 0..5 {
+            assert!(handler(attempt)); // 50 + 100 + 200 + 300 + 500 µs: 1150 in all
+        }
+        assert!(!handler(5));
         set_timeout(Duration::from_millis(5_000));
     }
 }
