@@ -44,6 +44,7 @@ const KEYS: &[&str] = &[
     "session_cleanup_interval_secs",
     "node_health_interval_secs",
     "log_level",
+    "metrics_token",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -92,6 +93,9 @@ pub struct Config {
     pub ip_header: String,
     /// `off`, `critical`, `normal` or `debug`.
     pub log_level: String,
+    /// When set, `GET /metrics` is readable from anywhere with
+    /// `Authorization: Bearer <token>`; it is always readable from loopback.
+    pub metrics_token: String,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -153,6 +157,7 @@ impl Default for Config {
             secure_cookies: false,
             ip_header: String::new(),
             log_level: "normal".into(),
+            metrics_token: String::new(),
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,

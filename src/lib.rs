@@ -17,6 +17,7 @@ pub mod deploy;
 pub mod error;
 pub mod files;
 pub mod maintenance;
+pub mod metrics;
 pub mod queue;
 pub mod store;
 pub mod system_tasks;
@@ -38,8 +39,8 @@ pub struct App {
     pub store: Store,
     pub hasher: Hasher,
     pub queue: queue::Queue,
-    /// Changes refused because of maintenance mode, since this process started.
-    pub refused_in_maintenance: std::sync::atomic::AtomicU64,
+    /// This node's metrics (`GET /metrics`), shared with its queue.
+    pub metrics: metrics::Shared,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -58,13 +59,14 @@ impl App {
         let store = Store::open(&config)?;
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
         let hasher = Hasher::new(config.hash_concurrency);
+        let metrics = std::sync::Arc::new(metrics::Metrics::new());
         Ok(Opened {
             app: App {
                 config,
                 store,
                 hasher,
-                queue: queue::Queue::new(),
-                refused_in_maintenance: std::sync::atomic::AtomicU64::new(0),
+                queue: queue::Queue::new(metrics.clone()),
+                metrics,
             },
             initial_admin_password,
         })
@@ -99,8 +101,10 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .attach(web::SecurityHeaders)
         .attach(web::Announce)
         .attach(queue_fairing())
+        .attach(metrics::RequestCounter)
         .register("/", web::catchers::all())
         .mount("/", web::routes())
+        .mount("/", metrics::routes())
         .mount("/api", api::routes()))
 }
 

@@ -245,8 +245,8 @@ fn api_refusals_are_octopus_shaped_and_forms_keep_what_was_typed() {
         .rocket()
         .state::<drydock::App>()
         .unwrap()
-        .refused_in_maintenance
-        .load(std::sync::atomic::Ordering::SeqCst);
+        .metrics
+        .refusals();
     assert_eq!(refused, 1, "refusals are counted");
     // Reads, sign-in and sign-out still work.
     assert_eq!(

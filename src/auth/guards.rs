@@ -46,7 +46,7 @@ impl GuardFailure {
     }
 }
 
-fn remember(req: &Request<'_>, error: Error) -> Status {
+pub(crate) fn remember(req: &Request<'_>, error: Error) -> Status {
     let status = error.status();
     if let Ok(mut slot) = req.local_cache(GuardFailure::default).0.lock() {
         slot.get_or_insert(error);

@@ -2,8 +2,6 @@
 //! guard and the store's `admit` give non-administrators while it is on, "quiet", and
 //! scheduled windows. No HTTP in here (but for counting refusals).
 
-use std::sync::atomic::Ordering;
-
 use rusqlite::Connection;
 
 use crate::auth::Proof;
@@ -37,7 +35,7 @@ pub fn refusal(conn: &Connection) -> Result<Option<Error>> {
 /// Counts and logs one refused change (refusals are not written to the audit log).
 pub fn count_refusal(req: &rocket::Request<'_>) {
     if let Some(app) = req.rocket().state::<crate::App>() {
-        app.refused_in_maintenance.fetch_add(1, Ordering::Relaxed);
+        app.metrics.count_refusal();
         if app.config.log_level != "off" {
             println!(
                 "drydock: refused in maintenance mode: {} {}",

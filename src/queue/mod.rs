@@ -87,6 +87,7 @@ struct Inner {
     /// The runner threads.
     threads: Mutex<Vec<JoinHandle<()>>>,
     last_heartbeat: Mutex<Option<std::time::Instant>>,
+    metrics: crate::metrics::Shared,
 }
 
 impl Inner {
@@ -111,12 +112,12 @@ pub struct Queue {
 
 impl Default for Queue {
     fn default() -> Self {
-        Queue::new()
+        Queue::new(Default::default())
     }
 }
 
 impl Queue {
-    pub fn new() -> Queue {
+    pub fn new(metrics: crate::metrics::Shared) -> Queue {
         Queue {
             inner: Arc::new(Inner {
                 pending: Mutex::new(true),
@@ -126,6 +127,7 @@ impl Queue {
                 processor: Mutex::new(None),
                 threads: Mutex::new(Vec::new()),
                 last_heartbeat: Mutex::new(None),
+                metrics,
             }),
         }
     }
@@ -359,6 +361,8 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
         tasks::claim(tx, &node, now, cap.saturating_sub(running))
     })?;
     for task in claimed {
+        let waited = task.start_time.unwrap_or(now) - task.queue_time;
+        inner.metrics.observe_queue_to_start(waited as f64 / 1000.0);
         let flag = Arc::new(AtomicBool::new(false));
         if let Ok(mut running) = inner.running.lock() {
             running.insert(task.id, Arc::clone(&flag));
@@ -371,7 +375,10 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
         let spawned = std::thread::Builder::new()
             .name(format!("drydock-task-{id}"))
             .spawn(move || {
+                let (kind, began) = (task.name.clone(), std::time::Instant::now());
                 runner::run(&task_store, &task_settings, task, &flag);
+                let took = began.elapsed().as_secs_f64();
+                queue.inner.metrics.observe_task(&kind, took);
                 if let Ok(mut running) = queue.inner.running.lock() {
                     running.remove(&id);
                 }
