@@ -45,6 +45,9 @@ pub enum Error {
     /// A change by a non-administrator while maintenance mode is on (SPEC 4.2).
     #[error("{}", MAINTENANCE_REFUSAL)]
     Maintenance(Box<Refusal>),
+    /// Any other client error Rocket itself answers (405, 406, 411, 415, ...).
+    #[error("{1}")]
+    Client(u16, String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -64,6 +67,7 @@ impl Error {
             Error::Conflict(_) => Status::Conflict,
             Error::TooManyRequests { .. } => Status::TooManyRequests,
             Error::Unavailable(_) | Error::Maintenance(_) => Status::ServiceUnavailable,
+            Error::Client(code, _) => Status::from_code(*code).unwrap_or(Status::BadRequest),
             Error::Internal(_) => Status::InternalServerError,
         }
     }
@@ -97,7 +101,15 @@ impl Error {
             429 => Error::TooManyRequests {
                 retry_after_secs: 60,
             },
+            415 => Error::Client(
+                415,
+                "The request body has a content type this route does not take: send application/json to the API and application/x-www-form-urlencoded from forms.".into(),
+            ),
             503 => Error::Unavailable("The server is unavailable; try again shortly.".into()),
+            code @ 400..=499 => Error::Client(
+                code,
+                format!("The request was refused: {}.", status.reason_lossy()),
+            ),
             _ => Error::Internal(format!("unexpected status {status}")),
         }
     }
