@@ -387,3 +387,137 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
         .await;
     browser.close().await;
 }
+
+/// Markup in every kind of user-supplied text: names, descriptions, a display name, an
+/// API key's purpose, maintenance and window messages, and a script's log lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
+    if common::browser::skip() {
+        return;
+    }
+    const MARK: &str = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>";
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = common::server::run_cli(
+        dir.path(),
+        &["apikey", "create", "--username", "admin", "--purpose", MARK],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let key = out.trim().lines().last().unwrap().to_string();
+    let admin_password =
+        std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let server = Server::start(dir.path());
+    let project = api(
+        &server,
+        &key,
+        "/api/projects",
+        serde_json::json!({
+            "Name": MARK,
+            "Description": MARK,
+            "DeploymentScript": format!("echo '{MARK}'; echo \"$DRYDOCK_PROJECT\" >&2")
+        }),
+    );
+    let env = api(
+        &server,
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": format!("E{MARK}")}),
+    );
+    let release = api(
+        &server,
+        &key,
+        "/api/releases",
+        serde_json::json!({"ProjectId": format!("Projects-{project}"), "Version": "1", "ReleaseNotes": MARK}),
+    );
+    let task = {
+        let (status, text) = server
+            .request(
+                "POST",
+                "/api/deployments",
+                &[
+                    ("X-Octopus-ApiKey", &key),
+                    ("Content-Type", "application/json"),
+                ],
+                &serde_json::json!({"ReleaseId": format!("Releases-{release}"), "EnvironmentId": format!("Environments-{env}")}).to_string(),
+            )
+            .unwrap();
+        assert_eq!(status, 201, "{text}");
+        let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+        d["TaskId"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("ServerTasks-")
+            .to_string()
+    };
+    api(
+        &server,
+        &key,
+        "/api/users",
+        serde_json::json!({"Username": "mallory", "DisplayName": MARK, "Password": PASSWORD, "Roles": ["Viewer"]}),
+    );
+    api(
+        &server,
+        &key,
+        "/api/maintenancewindows",
+        serde_json::json!({"Start": "2099-01-01T00:00:00Z", "End": "2099-01-02T00:00:00Z", "Message": MARK}),
+    );
+    let (status, text) = server
+        .request(
+            "PUT",
+            "/api/maintenanceconfiguration",
+            &[
+                ("X-Octopus-ApiKey", &key),
+                ("Content-Type", "application/json"),
+            ],
+            &serde_json::json!({"IsInMaintenanceMode": true, "Message": MARK}).to_string(),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+
+    let pages = [
+        "/".to_string(),
+        "/projects".into(),
+        format!("/projects/{project}"),
+        format!("/releases/{release}"),
+        "/environments".into(),
+        format!("/environments/{env}"),
+        "/tasks".into(),
+        format!("/tasks/{task}"),
+        "/configuration/users".into(),
+        "/configuration/users/2".into(),
+        "/configuration/audit".into(),
+        "/configuration/maintenance".into(),
+        "/profile".into(),
+    ];
+    let browser = Browser::start().await;
+    browser
+        .run("injected_markup", |b| async move {
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &admin_password).await?;
+            b.wait_for_text("Signed in as").await?;
+            for page in &pages {
+                b.client.goto(&server.url(page)).await?;
+                // Shown as text (the task page's log arrives by script: wait for it).
+                b.wait_for_text("<script>window.__xss=1</script>")
+                    .await
+                    .map_err(|e| format!("{page}: {e}"))?;
+                // Nothing it carried became an element, and nothing ran (escaping does
+                // the work; the Content-Security-Policy would block inline scripts too).
+                let found = b
+                    .client
+                    .execute(
+                        "return [window.__xss === undefined ? null : window.__xss,
+                                 document.querySelectorAll('img[src=x]').length,
+                                 [...document.scripts].filter(s => s.textContent.includes('__xss')).length];",
+                        vec![],
+                    )
+                    .await?;
+                if found != serde_json::json!([null, 0, 0]) {
+                    return Err(format!("injected markup became page content on {page}: {found}").into());
+                }
+            }
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

@@ -297,7 +297,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
     ));
     assert_eq!(status, Status::Created);
-    let sessions = vec![app.admin(), app.session("role3", PASSWORD)];
+    let sessions = [app.admin(), app.session("role3", PASSWORD)];
     let anonymous = app.client();
 
     let routes: Vec<(Method, String)> = anonymous
