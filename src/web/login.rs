@@ -210,3 +210,26 @@ pub async fn logout(
         "You have signed out.",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_leads_to_a_path_on_this_server() {
+        assert_eq!(
+            safe_next(Some("/tasks?state=Failed")),
+            "/tasks?state=Failed"
+        );
+        for hostile in [
+            "https://attacker.example/",
+            "//attacker.example/",
+            "/\\attacker.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}
