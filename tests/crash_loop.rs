@@ -184,6 +184,11 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
                 });
             }
             std::thread::sleep(kill_after);
+            // A system task at the moment of the kill, most rounds: a backup is queued
+            // just before it (and another ran at the start of the round).
+            let backup = json!({"Name": "Backup"}).to_string();
+            Endpoint(port).request("POST", "/api/tasks", &key, &backup);
+            std::thread::sleep(Duration::from_millis(rng.below(30)));
             server.child.kill().unwrap();
             server.child.wait().unwrap();
             stop.store(true, Ordering::SeqCst);

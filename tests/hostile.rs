@@ -297,7 +297,12 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
     ));
     assert_eq!(status, Status::Created);
-    let sessions = [app.admin(), app.session("role3", PASSWORD)];
+    // A browser session for every role, and for a user without one.
+    let mut sessions = vec![app.admin()];
+    for i in 0..ROLES.len() {
+        sessions.push(app.session(&format!("role{i}"), PASSWORD));
+    }
+    sessions.push(app.session("nobody", PASSWORD));
     let anonymous = app.client();
 
     let routes: Vec<(Method, String)> = anonymous
