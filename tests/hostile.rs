@@ -1,7 +1,8 @@
 //! Hostile input, generated: random and malformed bodies, form fields, query strings,
 //! path ids and headers thrown at every route (enumerated from the router), as every
 //! role, by API key and by browser session. Never a 500 (a panic in a handler is a
-//! 500 too), and a refused request (4xx/5xx) never changes the database.
+//! 500 too), and a refused request (4xx/5xx, or a form's redirect with an error flash
+//! or to the sign-in page) never changes the database.
 //!
 //! Cases: `HOSTILE_CASES` (default 3000), seeded by proptest; a failure prints the
 //! smallest case it shrank to.
@@ -349,6 +350,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         ..PropConfig::default()
     });
     let statuses: std::cell::RefCell<BTreeMap<u16, usize>> = Default::default();
+    let redirect_refusals = std::cell::RefCell::new(0usize);
     let result = runner.run(&case, |case| {
         let (method, pattern) = &routes[case.route];
         let mut ids = case.ids.iter();
@@ -410,14 +412,29 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         let before = fingerprint(&app);
         let response = req.body(body).dispatch();
         let status = response.status();
+        // A form refused by validation or sign-in redirects: with an error flash, or to
+        // the sign-in page.
+        let redirected_refusal = status == Status::SeeOther
+            && (response
+                .headers()
+                .get_one("Location")
+                .is_some_and(|l| l.starts_with("/login"))
+                || response
+                    .headers()
+                    .get("Set-Cookie")
+                    .any(|c| c.starts_with("_flash=5error")));
         drop(response);
+        if redirected_refusal {
+            *redirect_refusals.borrow_mut() += 1;
+        }
         *statuses.borrow_mut().entry(status.code).or_default() += 1;
         prop_assert!(
             status.code < 500 || status == Status::ServiceUnavailable,
             "{method} {uri} as {:?}: {status}",
             case.caller
         );
-        if status.code >= 400 && !BOOKKEEPING_ROUTES.contains(&pattern.as_str()) {
+        let refused = status.code >= 400 || redirected_refusal;
+        if refused && !BOOKKEEPING_ROUTES.contains(&pattern.as_str()) {
             let after = fingerprint(&app);
             let changed: Vec<&String> = before
                 .iter()
@@ -434,8 +451,9 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         Ok::<(), TestCaseError>(())
     });
     let statuses = statuses.into_inner();
+    let redirect_refusals = redirect_refusals.into_inner();
     println!(
-        "hostile: {cases} cases over {} routes; statuses {statuses:?}",
+        "hostile: {cases} cases over {} routes; statuses {statuses:?}; {redirect_refusals} refusals by redirect",
         routes.len()
     );
     if let Err(e) = result {
