@@ -18,9 +18,13 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+reports=target/tmp
+rm -f "$reports"/report-*.txt
 status=0
 cargo test --locked "$@" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# What the fault tests counted (crash loop rounds and losses, hostile cases).
+cat "$reports"/report-*.txt 2>/dev/null || true
 exit "$status"

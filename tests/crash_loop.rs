@@ -246,8 +246,14 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
         )
         .unwrap();
     let acknowledged = acknowledged.lock().unwrap().len();
-    println!(
-        "crash loop: {ROUNDS} rounds, {acknowledged} deployments acknowledged, 0 lost, {ran} ran to success"
+    let report = format!(
+        "crash loop: {ROUNDS} rounds (seed {seed}), {acknowledged} deployments acknowledged, 0 lost, {ran} ran to success"
+    );
+    println!("{report}");
+    // scripts/test.sh prints the reports at the end of the run.
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-crash-loop.txt"),
+        format!("{report}\n"),
     );
     assert!(acknowledged > ROUNDS, "the load was real: {acknowledged}");
     assert!(ran > 0);
