@@ -100,7 +100,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .attach(Shield::new())
         .attach(web::SecurityHeaders)
         .attach(web::Announce)
-        .attach(queue_fairing())
+        .attach(QueueFairing)
         .attach(metrics::RequestCounter)
         .register("/", web::catchers::all())
         .mount("/", web::routes())
@@ -108,7 +108,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .mount("/api", api::routes()))
 }
 
-/// SIGTERM and Ctrl-C stop the node gracefully (see [`queue_fairing`]). Rocket stops
+/// SIGTERM and Ctrl-C stop the node gracefully (see [`QueueFairing`]). Rocket stops
 /// accepting connections at once — a load balancer's ping fails and it sends requests to
 /// the other nodes — and gives requests in flight `grace` seconds, then `mercy` more to
 /// close, while the queue waits for its tasks for `shutdown_grace_secs`.
@@ -155,10 +155,6 @@ impl Drop for App {
 /// when the server shuts down (SIGTERM, Ctrl-C): no new claims, up to
 /// `shutdown_grace_secs` for running tasks, then cancel the rest; the node is recorded as
 /// stopped before the process exits.
-fn queue_fairing() -> impl rocket::fairing::Fairing {
-    QueueFairing
-}
-
 struct QueueFairing;
 
 #[rocket::async_trait]
@@ -171,7 +167,7 @@ impl rocket::fairing::Fairing for QueueFairing {
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<rocket::Orbit>) {
-        start_queue(rocket).await
+        start_queue(rocket)
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
@@ -198,7 +194,7 @@ impl rocket::fairing::Fairing for QueueFairing {
     }
 }
 
-async fn start_queue(rocket: &Rocket<rocket::Orbit>) {
+fn start_queue(rocket: &Rocket<rocket::Orbit>) {
     if let Some(app) = rocket.state::<App>() {
         let settings = queue::Settings::from_config(&app.config);
         if let Err(e) = app.queue.start(app.store.clone(), settings) {
