@@ -108,6 +108,12 @@ fn node_body(server: &Server, key: &str, name: &str, draining: bool) {
     assert_eq!(status, 200, "{body}");
 }
 
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+        .unwrap_or(false)
+}
+
 /// The largest number of `[start, end)` intervals open at once.
 fn max_overlap(intervals: &[(u128, u128)]) -> usize {
     let mut edges: Vec<(u128, i32)> = intervals
@@ -256,8 +262,12 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
     let mut b = Server::node(dir.path(), "node-b");
     let c = Server::node(dir.path(), "node-c");
     // Release 1 of each project runs for five minutes, release 2 at once.
-    let script = "if [ \"$DRYDOCK_RELEASE\" = 1 ]; then echo begun; sleep 300; else echo ok; fi";
-    let (releases, env) = releases(&a, &key, 2, script);
+    let pids = dir.path().join("long.pids");
+    let script = format!(
+        "if [ \"$DRYDOCK_RELEASE\" = 1 ]; then echo $$ >> {}; echo begun; sleep 300; else echo ok; fi",
+        pids.display()
+    );
+    let (releases, env) = releases(&a, &key, 2, &script);
     let (_, first) = a.api(&key, "GET", &format!("/api/releases/{}", releases[0]), None);
     let quick = a.create(
         &key,
@@ -311,6 +321,21 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
     // Nothing queued was lost: the task waiting behind the dead node's tag runs now.
     let done = c.wait_task(&key, &behind, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
+    // Another node stopped what the dead node's scripts left running (one host).
+    let scripts: Vec<String> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(scripts.len(), 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scripts.iter().any(|p| alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "orphaned scripts still run: {scripts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     kill_orphans(dir.path());
     let (_, nodes) = a.api(&key, "GET", "/api/octopusservernodes", None);
     let b_node = nodes["Items"]

@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 use common::server::{kill_orphans, run_cli, Server};
 use serde_json::{json, Value};
 
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+        .unwrap_or(false)
+}
+
 fn call(server: &Server, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let (status, text) = server
@@ -76,11 +82,15 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     let key = out.trim().lines().last().unwrap().to_string();
 
     let mut server = Server::start(dir.path());
+    let pid_file = dir.path().join("long.pids");
     let long = created(
         &server,
         &key,
         "/api/projects",
-        json!({"Name": "Long", "DeploymentScript": "echo begun; sleep 300"}),
+        json!({"Name": "Long", "DeploymentScript": format!(
+            "echo $$ > {pids}; sleep 300 & echo $! >> {pids}; echo begun; wait",
+            pids = pid_file.display()
+        )}),
     );
     let short = created(
         &server,
@@ -137,7 +147,16 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     drop(server);
-    kill_orphans(dir.path());
+    let pids: Vec<String> = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(
+        pids.iter().all(|p| alive(p)),
+        "the script outlives a SIGKILLed node"
+    );
 
     let server = Server::start(dir.path());
     let interrupted = wait_for(&server, &key, &running, &["Failed"], 20);
@@ -145,6 +164,16 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         interrupted["ErrorMessage"],
         "interrupted: server node stopped"
     );
+    // The restarted node stopped what the dead one's script left running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned script still runs: {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_orphans(dir.path());
     let done = wait_for(&server, &key, &queued, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
     let (status, raw) = server

@@ -161,8 +161,12 @@ impl Queue {
             system::register(tx, &node, version, cap, settings.started_at)?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
-        if failed > 0 {
-            println!("drydock: {failed} task(s) left running by node {node} failed as interrupted");
+        if !failed.is_empty() {
+            let killed = runner::kill_leftovers(&settings.work_dir, &failed);
+            println!(
+                "drydock: {} task(s) left running by node {node} failed as interrupted; {killed} leftover process group(s) of their scripts stopped",
+                failed.len()
+            );
         }
         let weak = Arc::downgrade(&self.inner);
         let handle = std::thread::Builder::new()

@@ -375,13 +375,17 @@ pub fn finish(
     Ok(())
 }
 
-/// Fails every task `node` left running (it stopped without finishing them).
-pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -> Result<usize> {
-    Ok(tx.execute(
-        "UPDATE tasks SET state = 'Failed', error_message = ?2, completed_time = ?3, last_updated_time = ?3
-         WHERE state IN ('Executing', 'Cancelling') AND +server_node = ?1",
-        params![node, message, now],
-    )?)
+/// Fails every task `node` left running (it stopped without finishing them). Returns
+/// their ids, so that what their scripts left behind can be stopped too.
+pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
+    let ids = tx
+        .prepare_cached(
+            "UPDATE tasks SET state = 'Failed', error_message = ?2, completed_time = ?3, last_updated_time = ?3
+             WHERE state IN ('Executing', 'Cancelling') AND +server_node = ?1 RETURNING id",
+        )?
+        .query_map(params![node, message, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 /// A stopping node cancels what it still runs once its grace period is over: its
