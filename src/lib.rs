@@ -178,10 +178,16 @@ impl rocket::fairing::Fairing for QueueFairing {
         let settings = queue::Settings::from_config(&app.config);
         let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
         let node = settings.node.clone();
+        // A second SIGTERM or Ctrl-C: stop waiting, cancel what still runs.
+        let hurry = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = second_signal(hurry.clone(), node.clone());
         let stopped = rocket::tokio::task::spawn_blocking(move || {
-            queue.stop_gracefully(&store, &settings, grace)
+            queue.stop_gracefully(&store, &settings, grace, &hurry)
         })
         .await;
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         let busy = store::busy::stats();
         println!(
             "drydock: node {node}: {} write transactions, {} waited for another process's lock (SQLITE_BUSY), {} retries, {} gave up",
@@ -192,6 +198,26 @@ impl rocket::fairing::Fairing for QueueFairing {
             Err(e) => eprintln!("drydock: stopping node {node}: {e}"),
         }
     }
+}
+
+/// Sets `hurry` at the next SIGTERM or SIGINT (the one that began the stop was
+/// Rocket's). The handlers are registered before this returns, so a second signal sent
+/// once the node has said it is stopping is never missed.
+fn second_signal(
+    hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    node: String,
+) -> Option<rocket::tokio::task::JoinHandle<()>> {
+    use rocket::tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut int = signal(SignalKind::interrupt()).ok()?;
+    Some(rocket::tokio::spawn(async move {
+        rocket::tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        println!("drydock: node {node}: second signal, canceling the running tasks now");
+        hurry.store(true, std::sync::atomic::Ordering::SeqCst);
+    }))
 }
 
 fn start_queue(rocket: &Rocket<rocket::Orbit>) {

@@ -512,3 +512,36 @@ fn sigterm_on_an_idle_node_exits_at_once() {
         sent.elapsed()
     );
 }
+
+#[test]
+fn a_second_sigterm_cancels_at_once_instead_of_waiting_out_the_grace_period() {
+    let (dir, key) = cluster_dir("shutdown_grace_secs = 60\n");
+    let mut a = Server::node(dir.path(), "node-a");
+    let (releases, env) = releases(&a, &key, 1, "sleep 300");
+    let long = deploy(&a, &key, &releases[0], &env);
+    a.wait_task(&key, &long, &["Executing"], 20);
+    let pid = Pid::from_raw(a.child.id() as i32);
+    kill(pid, Signal::SIGTERM).unwrap();
+    let sent = Instant::now();
+    while !a.output().contains("is stopping") {
+        assert!(sent.elapsed() < Duration::from_secs(10), "{}", a.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(pid, Signal::SIGTERM).unwrap();
+    let status = loop {
+        if let Some(status) = a.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "still waiting: {}",
+            a.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{}", a.output());
+    assert!(a.output().contains("second signal"), "{}", a.output());
+    let b = Server::node(dir.path(), "node-b");
+    let t = task(&b, &key, &long);
+    assert_eq!(t["State"], "Canceled", "{t}");
+}

@@ -188,10 +188,17 @@ impl Queue {
 
     /// The graceful stop of SIGTERM / Ctrl-C: claims nothing more, waits up to `grace`
     /// for the running tasks to end (beating the heartbeat meanwhile, so no other node
-    /// takes this one for dead), then cancels what is left (SIGTERM to its scripts,
+    /// takes this one for dead; `hurry` — a second signal — ends the wait), then cancels
+    /// what is left (SIGTERM to its scripts,
     /// SIGKILL after `cancel_grace`), waits for the runners, and records the node as
     /// stopped. Returns how many tasks had to be cancelled.
-    pub fn stop_gracefully(&self, store: &Store, settings: &Settings, grace: Duration) -> usize {
+    pub fn stop_gracefully(
+        &self,
+        store: &Store,
+        settings: &Settings,
+        grace: Duration,
+        hurry: &AtomicBool,
+    ) -> usize {
         let node = &settings.node;
         self.inner.stopping.store(true, Ordering::SeqCst);
         ring(&self.inner);
@@ -199,7 +206,10 @@ impl Queue {
         let deadline = std::time::Instant::now() + grace;
         let mut last_beat = std::time::Instant::now();
         let mut announced = false;
-        while self.running_count() > 0 && std::time::Instant::now() < deadline {
+        while self.running_count() > 0
+            && std::time::Instant::now() < deadline
+            && !hurry.load(Ordering::SeqCst)
+        {
             if !announced {
                 println!(
                     "drydock: node {node} is stopping: waiting up to {} s for {} running task(s)",
