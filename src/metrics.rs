@@ -285,14 +285,18 @@ async fn metrics(_reader: MetricsReader, app: &State<App>) -> Result<(ContentTyp
     let snapshot = app
         .store
         .read(|c| {
-            Ok(Snapshot {
-                maintenance: store::maintenance::is_on(c)?,
-                states: tasks::counts(c)?,
-                executing: system::nodes(c)?
+            // One read transaction: the gauges agree with each other.
+            let tx = c.unchecked_transaction()?;
+            let snapshot = Snapshot {
+                maintenance: store::maintenance::is_on(&tx)?,
+                states: tasks::counts(&tx)?,
+                executing: system::nodes(&tx)?
                     .into_iter()
                     .map(|n| (n.name, n.running))
                     .collect(),
-            })
+            };
+            tx.finish()?;
+            Ok(snapshot)
         })
         .await?;
     let body = app.metrics.render(snapshot)?;

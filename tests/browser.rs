@@ -83,34 +83,8 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("drydock.toml"), "cancel_grace_ms = 1000\n").unwrap();
-    let (code, out, err) = common::server::run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "admin",
-            "--purpose",
-            "setup",
-        ],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let key = out.trim().lines().last().unwrap().to_string();
-    let (code, _, err) = common::server::run_cli(
-        dir.path(),
-        &[
-            "user",
-            "create",
-            "--username",
-            "dana",
-            "--password-stdin",
-            "--role",
-            "Project Deployer",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_eq!(code, 0, "{err}");
+    let key = common::server::api_key(dir.path(), "admin");
+    common::server::create_user(dir.path(), "dana", "Project Deployer", PASSWORD);
     let server = Server::start(dir.path());
     let web = api(
         &server,
@@ -246,33 +220,8 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_, out, _) = common::server::run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "admin",
-            "--purpose",
-            "setup",
-        ],
-        "",
-    );
-    let key = out.trim().lines().last().unwrap().to_string();
-    let (code, _, err) = common::server::run_cli(
-        dir.path(),
-        &[
-            "user",
-            "create",
-            "--username",
-            "dana",
-            "--password-stdin",
-            "--role",
-            "Project Deployer",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_eq!(code, 0, "{err}");
+    let key = common::server::api_key(dir.path(), "admin");
+    common::server::create_user(dir.path(), "dana", "Project Deployer", PASSWORD);
     let server = Server::start(dir.path());
     let admin_password =
         std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();

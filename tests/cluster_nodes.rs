@@ -5,10 +5,9 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::server::{kill_orphans, run_cli, Server};
+use common::server::{alive, api_key, create_user, kill_orphans, run_cli, Server};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -43,23 +42,6 @@ fn cluster_dir(extra: &str) -> (tempfile::TempDir, String) {
     .unwrap();
     let key = api_key(dir.path(), "admin");
     (dir, key)
-}
-
-fn api_key(dir: &Path, username: &str) -> String {
-    let (code, out, err) = run_cli(
-        dir,
-        &[
-            "apikey",
-            "create",
-            "--username",
-            username,
-            "--purpose",
-            "test",
-        ],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    out.trim().lines().last().unwrap().to_string()
 }
 
 /// `n` projects (one concurrency tag each, so they can run side by side) with a release,
@@ -106,12 +88,6 @@ fn node_body(server: &Server, key: &str, name: &str, draining: bool) {
         Some(json!({"IsInMaintenanceMode": draining})),
     );
     assert_eq!(status, 200, "{body}");
-}
-
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
-        .unwrap_or(false)
 }
 
 /// The largest number of `[start, end)` intervals open at once.
@@ -351,20 +327,12 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
 #[test]
 fn maintenance_enabled_through_one_node_refuses_a_deployer_on_another() {
     let (dir, key) = cluster_dir("");
-    let (code, _, err) = run_cli(
+    create_user(
         dir.path(),
-        &[
-            "user",
-            "create",
-            "--username",
-            "dana",
-            "--password-stdin",
-            "--role",
-            "Project Deployer",
-        ],
-        "a long enough password\n",
+        "dana",
+        "Project Deployer",
+        "a long enough password",
     );
-    assert_eq!(code, 0, "{err}");
     let dana = api_key(dir.path(), "dana");
     let a = Server::node(dir.path(), "node-a");
     let b = Server::node(dir.path(), "node-b");

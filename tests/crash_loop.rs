@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::server::{kill_orphans, run_cli, Server};
+use common::server::{api_key, kill_orphans, request, Server};
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 20;
@@ -31,9 +31,8 @@ impl Lcg {
 }
 
 fn post_deployment(port: u16, key: &str, release: &str, env: &str) -> Option<(String, String)> {
-    let server = Endpoint(port);
     let body = json!({"ReleaseId": release, "EnvironmentId": env}).to_string();
-    let (status, text) = server.request("POST", "/api/deployments", key, &body)?;
+    let (status, text) = request(port, "POST", "/api/deployments", &api_headers(key), &body)?;
     if status != 201 {
         return None;
     }
@@ -44,27 +43,11 @@ fn post_deployment(port: u16, key: &str, release: &str, env: &str) -> Option<(St
     ))
 }
 
-/// Just the port: what a loader thread needs to send requests.
-struct Endpoint(u16);
-
-impl Endpoint {
-    fn request(&self, method: &str, path: &str, key: &str, body: &str) -> Option<(u16, String)> {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.0)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Octopus-ApiKey: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n")?.1.to_string();
-        Some((status, body))
-    }
+fn api_headers(key: &str) -> [(&str, &str); 2] {
+    [
+        ("X-Octopus-ApiKey", key),
+        ("Content-Type", "application/json"),
+    ]
 }
 
 fn id_of(resource_id: &str) -> i64 {
@@ -79,20 +62,7 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
         "task_cap = 5\nqueue_poll_ms = 100\nnode_name = \"crashy\"\nbackup_keep = 2\nlog_level = \"off\"\n",
     )
     .unwrap();
-    let (code, out, err) = run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "admin",
-            "--purpose",
-            "crash",
-        ],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let key = out.trim().lines().last().unwrap().to_string();
+    let key = api_key(dir.path(), "admin");
     let seed = std::env::var("CRASH_LOOP_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -187,7 +157,7 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
             // A system task at the moment of the kill, most rounds: a backup is queued
             // just before it (and another ran at the start of the round).
             let backup = json!({"Name": "Backup"}).to_string();
-            Endpoint(port).request("POST", "/api/tasks", &key, &backup);
+            request(port, "POST", "/api/tasks", &api_headers(&key), &backup);
             std::thread::sleep(Duration::from_millis(rng.below(30)));
             server.child.kill().unwrap();
             server.child.wait().unwrap();

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::server::alive;
 use common::*;
 use rocket::http::{Method, Status};
 use rocket::local::blocking::Client;
@@ -399,12 +400,6 @@ fn cancelling_a_queued_task_is_immediate() {
     assert_eq!(task["IsCompleted"], true);
     let (status, again) = d.call(Method::Post, &format!("/api/tasks/{task_id}/cancel"), None);
     assert_eq!(status, Status::Conflict, "{again}");
-}
-
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
-        .unwrap_or(false)
 }
 
 #[test]

@@ -4,58 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{kill_orphans, run_cli, Server};
-use serde_json::{json, Value};
-
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
-        .unwrap_or(false)
-}
-
-fn call(server: &Server, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let (status, text) = server
-        .request(
-            method,
-            path,
-            &[
-                ("X-Octopus-ApiKey", key),
-                ("Content-Type", "application/json"),
-            ],
-            &body,
-        )
-        .expect("server answered");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn created(server: &Server, key: &str, path: &str, body: Value) -> String {
-    let (status, json) = call(server, key, "POST", path, Some(body));
-    assert_eq!(status, 201, "{path}: {json}");
-    json["Id"].as_str().unwrap().to_string()
-}
-
-fn task(server: &Server, key: &str, id: &str) -> Value {
-    call(server, key, "GET", &format!("/api/tasks/{id}"), None).1
-}
-
-fn wait_for(server: &Server, key: &str, id: &str, states: &[&str], secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let t = task(server, key, id);
-        if states.iter().any(|s| t["State"] == *s) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never reached {states:?}: {t}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::server::{alive, api_key, kill_orphans, Server};
+use serde_json::json;
 
 #[test]
 fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
@@ -66,25 +16,11 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         "task_cap = 1\nnode_name = \"node-a\"\n",
     )
     .unwrap();
-    let (code, out, err) = run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "admin",
-            "--purpose",
-            "test",
-        ],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let key = out.trim().lines().last().unwrap().to_string();
+    let key = api_key(dir.path(), "admin");
 
     let mut server = Server::start(dir.path());
     let pid_file = dir.path().join("long.pids");
-    let long = created(
-        &server,
+    let long = server.create(
         &key,
         "/api/projects",
         json!({"Name": "Long", "DeploymentScript": format!(
@@ -92,34 +28,30 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
             pids = pid_file.display()
         )}),
     );
-    let short = created(
-        &server,
+    let short = server.create(
         &key,
         "/api/projects",
         json!({"Name": "Short", "DeploymentScript": "echo done"}),
     );
-    let env = created(&server, &key, "/api/environments", json!({"Name": "Prod"}));
-    let long_release = created(
-        &server,
+    let env = server.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let long_release = server.create(
         &key,
         "/api/releases",
         json!({"ProjectId": long, "Version": "1"}),
     );
-    let short_release = created(
-        &server,
+    let short_release = server.create(
         &key,
         "/api/releases",
         json!({"ProjectId": short, "Version": "1"}),
     );
-    let (_, running) = call(
-        &server,
+    let (_, running) = server.api(
         &key,
         "POST",
         "/api/deployments",
         Some(json!({"ReleaseId": long_release, "EnvironmentId": env})),
     );
     let running = running["TaskId"].as_str().unwrap().to_string();
-    wait_for(&server, &key, &running, &["Executing"], 20);
+    server.wait_task(&key, &running, &["Executing"], 20);
     // Its first log line is written (logs are flushed every 100 ms).
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server
@@ -134,15 +66,19 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         assert!(Instant::now() < deadline, "the log line never arrived");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (_, queued) = call(
-        &server,
+    let (_, queued) = server.api(
         &key,
         "POST",
         "/api/deployments",
         Some(json!({"ReleaseId": short_release, "EnvironmentId": env})),
     );
     let queued = queued["TaskId"].as_str().unwrap().to_string();
-    assert_eq!(task(&server, &key, &queued)["State"], "Queued");
+    assert_eq!(
+        server
+            .api(&key, "GET", &format!("/api/tasks/{queued}"), None)
+            .1["State"],
+        "Queued"
+    );
 
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
@@ -159,7 +95,7 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     );
 
     let server = Server::start(dir.path());
-    let interrupted = wait_for(&server, &key, &running, &["Failed"], 20);
+    let interrupted = server.wait_task(&key, &running, &["Failed"], 20);
     assert_eq!(
         interrupted["ErrorMessage"],
         "interrupted: server node stopped"
@@ -174,7 +110,7 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         std::thread::sleep(Duration::from_millis(20));
     }
     kill_orphans(dir.path());
-    let done = wait_for(&server, &key, &queued, &["Success", "Failed"], 30);
+    let done = server.wait_task(&key, &queued, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
     let (status, raw) = server
         .request(

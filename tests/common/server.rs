@@ -40,6 +40,82 @@ pub fn run_cli(data_dir: &Path, args: &[&str], stdin: &str) -> (i32, String, Str
     )
 }
 
+/// A plain HTTP/1.1 request to a loopback port: (status, body), or None if nothing
+/// answered.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// `drydock apikey create` for `username`: the new key.
+pub fn api_key(data_dir: &Path, username: &str) -> String {
+    let (code, out, err) = run_cli(
+        data_dir,
+        &[
+            "apikey",
+            "create",
+            "--username",
+            username,
+            "--purpose",
+            "tests",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    out.trim().lines().last().expect("a key").to_string()
+}
+
+/// `drydock user create` with one role and `password`.
+pub fn create_user(data_dir: &Path, username: &str, role: &str, password: &str) {
+    let (code, _, err) = run_cli(
+        data_dir,
+        &[
+            "user",
+            "create",
+            "--username",
+            username,
+            "--password-stdin",
+            "--role",
+            role,
+        ],
+        &format!("{password}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+pub fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+        .unwrap_or(false)
+}
+
 pub struct Server {
     pub child: Child,
     pub port: u16,
@@ -157,29 +233,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .ok()?;
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.port,
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Some((status, body))
+        request(self.port, method, path, headers, body)
     }
 }
 
