@@ -16,24 +16,18 @@ import sys
 import threading
 import time
 
+from benchlib import call_json, pct
+
 mode, ports, key, db, count = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], sys.argv[3], sys.argv[4], int(sys.argv[5])
 H = {"X-Octopus-ApiKey": key, "Content-Type": "application/json"}
 
 
 def call(conn, method, path, body=None):
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=H)
-    r = conn.getresponse()
-    data = r.read()
-    return r.status, (json.loads(data) if data and data[:1] in b"{[" else data)
+    return call_json(conn, method, path, body, H)
 
 
 def connect(port):
     return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 first = connect(ports[0])

@@ -4,12 +4,9 @@ import json
 import sys
 import time
 
+from benchlib import pct
+
 PATHS = ["/tasks", "/tasks?state=Success", "/api/tasks", "/api/tasks?states=Failed"]
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def probe(port, key, path, n=1000):

@@ -18,6 +18,8 @@ import threading
 import time
 import urllib.parse
 
+from benchlib import pct, rss_kb as process_rss_kb
+
 port, admin_key, deployer_key, password, seconds, pid = (
     int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
 WARMUP = 10.0
@@ -30,11 +32,7 @@ def call(conn, method, path, body=None, headers=None):
 
 
 def rss_kb():
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1])
-    return 0
+    return process_rss_kb(pid)
 
 
 def sign_in(conn, username):
@@ -111,14 +109,7 @@ def worker_process(env, releases, deadline, queue):
         t.start()
     for t in threads:
         t.join()
-    counts, latencies, errors = {}, {}, []
-    for c, l, e in results:
-        for k, v in c.items():
-            counts[k] = counts.get(k, 0) + v
-        for k, v in l.items():
-            latencies.setdefault(k, []).extend(v)
-        errors.extend(e)
-    queue.put((counts, latencies, errors))
+    queue.put(merge(results))
 
 
 def toggler(deadline, out):
@@ -139,9 +130,16 @@ def toggler(deadline, out):
     out["toggles"] = toggles
 
 
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else 0
+def merge(parts):
+    """Sums (counts, latencies, errors) triples."""
+    counts, latencies, errors = {}, {}, []
+    for c, l, e in parts:
+        for k, v in c.items():
+            counts[k] = counts.get(k, 0) + v
+        for k, v in l.items():
+            latencies.setdefault(k, []).extend(v)
+        errors.extend(e)
+    return counts, latencies, errors
 
 
 if __name__ == "__main__":
@@ -168,13 +166,7 @@ if __name__ == "__main__":
     t.join()
     elapsed = time.time() - started
     rss_end = rss_kb()
-    counts, latencies, errors = {}, {}, []
-    for c, l, e in results:
-        for k, v in c.items():
-            counts[k] = counts.get(k, 0) + v
-        for k, v in l.items():
-            latencies.setdefault(k, []).extend(v)
-        errors.extend(e)
+    counts, latencies, errors = merge(results)
     total = sum(counts.values())
     everything = [x for v in latencies.values() for x in v]
     print(json.dumps({

@@ -23,8 +23,7 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.05; done
 sleep 1
 
-# -I: bench/queue.py must not shadow the standard library's queue module.
-result=$(python3 -I bench/load.py "$port" "$admin_key" "$deployer_key" "$password" "$secs" "$pid")
+result=$(python3 bench/load.py "$port" "$admin_key" "$deployer_key" "$password" "$secs" "$pid")
 python3 - "$result" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])

@@ -23,7 +23,7 @@ start_server() {
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 
 start_server
-run=$(python3 bench/queue.py "$port" "$key" "$data" "$pid" "$count" "$cap")
+run=$(python3 bench/queue_bench.py "$port" "$key" "$data" "$pid" "$count" "$cap")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 python3 bench/tasks_fill.py "$data/drydock.db" 1000000 >/dev/null
 start_server

@@ -17,35 +17,25 @@ import sys
 import threading
 import time
 
+from benchlib import call_json, pct, rss_kb as process_rss_kb
+
 port, key, data_dir, pid, count, cap = (
     int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
 H = {"X-Octopus-ApiKey": key, "Content-Type": "application/json"}
 
 
+def rss_kb():
+    return process_rss_kb(pid)
+
+
 def call(conn, method, path, body=None):
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=H)
-    r = conn.getresponse()
-    data = r.read()
-    return r.status, (json.loads(data) if data and data[:1] in b"{[" else data)
+    return call_json(conn, method, path, body, H)
 
 
 def iso_ms(text):
     # 2026-11-26T15:04:05.123+00:00
     from datetime import datetime
     return datetime.fromisoformat(text).timestamp() * 1000
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def rss_kb():
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1])
-    return 0
 
 
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
