@@ -55,23 +55,10 @@ async fn admin_signs_in_creates_a_user_who_then_signs_in() {
     browser.close().await;
 }
 
+/// Creates a resource through the API; returns the number of its id (for page paths).
 fn api(server: &Server, key: &str, path: &str, body: serde_json::Value) -> String {
-    let (status, text) = server
-        .request(
-            "POST",
-            path,
-            &[
-                ("X-Octopus-ApiKey", key),
-                ("Content-Type", "application/json"),
-            ],
-            &body.to_string(),
-        )
-        .unwrap();
-    assert_eq!(status, 201, "{path}: {text}");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["Id"]
-        .as_str()
-        .unwrap()
+    server
+        .create(key, path, body)
         .trim_start_matches(|c: char| !c.is_ascii_digit())
         .to_string()
 }
@@ -378,26 +365,18 @@ async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
         "/api/releases",
         serde_json::json!({"ProjectId": format!("Projects-{project}"), "Version": "1", "ReleaseNotes": MARK}),
     );
-    let task = {
-        let (status, text) = server
-            .request(
-                "POST",
-                "/api/deployments",
-                &[
-                    ("X-Octopus-ApiKey", &key),
-                    ("Content-Type", "application/json"),
-                ],
-                &serde_json::json!({"ReleaseId": format!("Releases-{release}"), "EnvironmentId": format!("Environments-{env}")}).to_string(),
-            )
-            .unwrap();
-        assert_eq!(status, 201, "{text}");
-        let d: serde_json::Value = serde_json::from_str(&text).unwrap();
-        d["TaskId"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("ServerTasks-")
-            .to_string()
-    };
+    let (status, d) = server.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(serde_json::json!({"ReleaseId": format!("Releases-{release}"), "EnvironmentId": format!("Environments-{env}")})),
+    );
+    assert_eq!(status, 201, "{d}");
+    let task = d["TaskId"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("ServerTasks-")
+        .to_string();
     api(
         &server,
         &key,
@@ -410,17 +389,12 @@ async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
         "/api/maintenancewindows",
         serde_json::json!({"Start": "2099-01-01T00:00:00Z", "End": "2099-01-02T00:00:00Z", "Message": MARK}),
     );
-    let (status, text) = server
-        .request(
-            "PUT",
-            "/api/maintenanceconfiguration",
-            &[
-                ("X-Octopus-ApiKey", &key),
-                ("Content-Type", "application/json"),
-            ],
-            &serde_json::json!({"IsInMaintenanceMode": true, "Message": MARK}).to_string(),
-        )
-        .unwrap();
+    let (status, text) = server.api(
+        &key,
+        "PUT",
+        "/api/maintenanceconfiguration",
+        Some(serde_json::json!({"IsInMaintenanceMode": true, "Message": MARK})),
+    );
     assert_eq!(status, 200, "{text}");
 
     let pages = [

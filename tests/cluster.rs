@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::server::run_cli;
 use common::*;
@@ -20,27 +20,6 @@ fn node_name(client: &Client) -> String {
         .clone()
 }
 
-fn wait_state(client: &Client, key: &str, task: &str, state: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, t) = json_of(with_key(
-            client,
-            Method::Get,
-            &format!("/api/tasks/{task}"),
-            key,
-            None,
-        ));
-        if t["State"] == state {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{task} never reached {state}: {t}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 #[test]
 fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
     let app = TestApp::with(|c| c.queue_poll_ms = 100);
@@ -56,16 +35,8 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
     )
     .1["Id"]
         .clone();
-    let running = call(
-        Method::Post,
-        "/api/deployments",
-        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
-    )
-    .1["TaskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_state(&client, &key, &running, "Executing");
+    let running = deploy(&client, &key, &release, &env);
+    wait_state(&client, &key, &running, "Executing", 20);
 
     let (status, body) = call(
         Method::Put,
@@ -80,16 +51,8 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
     assert_eq!(ping["Name"], node.as_str());
     assert_eq!(ping["IsInMaintenanceMode"], true);
 
-    let waiting = call(
-        Method::Post,
-        "/api/deployments",
-        Some(json!({"ReleaseId": release, "EnvironmentId": env2})),
-    )
-    .1["TaskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_state(&client, &key, &running, "Success");
+    let waiting = deploy(&client, &key, &release, &env2);
+    wait_state(&client, &key, &running, "Success", 20);
     std::thread::sleep(Duration::from_millis(500));
     let (_, t) = call(Method::Get, &format!("/api/tasks/{waiting}"), None);
     assert_eq!(t["State"], "Queued", "a draining node starts nothing new");
@@ -106,7 +69,7 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
             .status(),
         Status::Ok
     );
-    wait_state(&client, &key, &waiting, "Success");
+    wait_state(&client, &key, &waiting, "Success", 20);
     let (_, events) = call(Method::Get, "/api/events?take=50", None);
     let categories: Vec<&str> = events["Items"]
         .as_array()

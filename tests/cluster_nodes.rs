@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::server::{alive, api_key, create_user, kill_orphans, run_cli, Server};
+use common::server::{alive, api_key, create_user, run_cli, Server};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -312,7 +312,6 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    kill_orphans(dir.path());
     let (_, nodes) = a.api(&key, "GET", "/api/octopusservernodes", None);
     let b_node = nodes["Items"]
         .as_array()

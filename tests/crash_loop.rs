@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::server::{api_key, kill_orphans, request, Server};
+use common::server::{api_key, request, Server};
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 20;
@@ -163,7 +163,6 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
             server.child.wait().unwrap();
             stop.store(true, Ordering::SeqCst);
         });
-        kill_orphans(dir.path());
 
         let db = rusqlite::Connection::open(&db_path).unwrap();
         let check: String = db

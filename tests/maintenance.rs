@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{run_cli, Server};
+use common::server::{api_key, create_user, run_cli, Server};
 use common::*;
 use rocket::http::{ContentType, Header, Method, Status};
 use serde_json::{json, Value};
@@ -119,21 +119,7 @@ fn every_mutating_route_refuses_non_administrators_in_maintenance() {
         if exempt.iter().any(|(m, p)| m == method && p == pattern) {
             continue;
         }
-        let path: String = pattern
-            .split('/')
-            .map(|s| {
-                if s.starts_with('<') {
-                    if pattern.starts_with("/api/") {
-                        "Users-2"
-                    } else {
-                        "2"
-                    }
-                } else {
-                    s
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = concrete(pattern, 2);
         let form = format!("csrf_token={}&name=x&username=x", manager.csrf);
         let answer = manager
             .client
@@ -269,13 +255,7 @@ fn the_queue_keeps_running_in_maintenance() {
     let call =
         |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &admin_key, b));
     let (_, env, release) = project_env_release(&client, &admin_key, "sleep 0.5; echo ran");
-    let running = call(
-        Method::Post,
-        "/api/deployments",
-        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
-    )
-    .1["TaskId"]
-        .clone();
+    let running = Value::from(deploy(&client, &admin_key, &release, &env));
     let later = drydock::clock::iso(drydock::clock::now_ms() + 1200);
     let scheduled = call(
         Method::Post,
@@ -291,21 +271,9 @@ fn the_queue_keeps_running_in_maintenance() {
         busy["ExecutingTaskCount"].as_i64().unwrap() + busy["QueuedTaskCount"].as_i64().unwrap(),
         1
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
     for task in [running, scheduled] {
-        loop {
-            let (_, t) = call(
-                Method::Get,
-                &format!("/api/tasks/{}", task.as_str().unwrap()),
-                None,
-            );
-            if t["IsCompleted"] == true {
-                assert_eq!(t["State"], "Success", "{t}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "{t}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let t = wait_completed(&client, &admin_key, task.as_str().unwrap(), 30);
+        assert_eq!(t["State"], "Success", "{t}");
     }
     // Quiet now: nothing executing or due.
     let (_, status) = call(Method::Get, "/api/maintenanceconfiguration/status", None);
@@ -551,45 +519,9 @@ fn the_command_line_enables_waits_for_quiet_and_disables() {
 #[test]
 fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, admin, _) = run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "admin",
-            "--purpose",
-            "race",
-        ],
-        "",
-    );
-    let admin = admin.trim().lines().last().unwrap().to_string();
-    run_cli(
-        dir.path(),
-        &[
-            "user",
-            "create",
-            "--username",
-            "writer",
-            "--password-stdin",
-            "--role",
-            "System Manager",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    let (_, writer, _) = run_cli(
-        dir.path(),
-        &[
-            "apikey",
-            "create",
-            "--username",
-            "writer",
-            "--purpose",
-            "race",
-        ],
-        "",
-    );
-    let writer = writer.trim().lines().last().unwrap().to_string();
+    let admin = api_key(dir.path(), "admin");
+    create_user(dir.path(), "writer", "System Manager", PASSWORD);
+    let writer = api_key(dir.path(), "writer");
     let server = Server::start(dir.path());
     let send = |key: &str, method: &str, path: &str, body: &Value| {
         server

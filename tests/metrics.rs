@@ -84,15 +84,7 @@ fn metrics_follow_tasks_requests_and_maintenance() {
         .clone();
     let (_, env, release) = project_env_release(&client, &key, "sleep 0.3");
     let body = json!({"ReleaseId": release, "EnvironmentId": env});
-    let (status, d) = json_of(with_key(
-        &client,
-        Method::Post,
-        "/api/deployments",
-        &key,
-        Some(body.clone()),
-    ));
-    assert_eq!(status, Status::Created);
-    let task = d["TaskId"].as_str().unwrap().to_string();
+    let task = deploy(&client, &key, &release, &env);
 
     // While it runs: one executing task on this node.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -113,20 +105,7 @@ fn metrics_follow_tasks_requests_and_maintenance() {
         assert!(Instant::now() < deadline, "never executing: {text}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    loop {
-        let (_, t) = json_of(with_key(
-            &client,
-            Method::Get,
-            &format!("/api/tasks/{task}"),
-            &key,
-            None,
-        ));
-        if t["State"] == "Success" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{t}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_state(&client, &key, &task, "Success", 20);
     let (_, _, text) = scrape(&client, LOOPBACK, None);
     assert_eq!(
         sample(

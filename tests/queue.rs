@@ -89,30 +89,11 @@ impl Deployer {
 
     /// Waits until the task is completed (at most `secs`).
     fn wait(&self, id: &str, secs: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let task = self.task(id);
-            if task["IsCompleted"] == true {
-                return task;
-            }
-            assert!(Instant::now() < deadline, "{id} did not complete: {task}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_completed(&self.client, &self.key, id, secs)
     }
 
     fn wait_state(&self, id: &str, state: &str, secs: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let task = self.task(id);
-            if task["State"] == state {
-                return task;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{id} never reached {state}: {task}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_state(&self.client, &self.key, id, state, secs)
     }
 
     fn raw(&self, id: &str) -> String {

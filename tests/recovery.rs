@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{alive, api_key, kill_orphans, Server};
+use common::server::{alive, api_key, Server};
 use serde_json::json;
 
 #[test]
@@ -109,7 +109,6 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    kill_orphans(dir.path());
     let done = server.wait_task(&key, &queued, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
     let (status, raw) = server

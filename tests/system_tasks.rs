@@ -19,16 +19,17 @@ fn call(
     json_of(with_key(client, method, path, key, body))
 }
 
-fn wait_done(client: &Client, key: &str, id: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, task) = call(client, key, Method::Get, &format!("/api/tasks/{id}"), None);
-        if task["IsCompleted"] == true {
-            return task;
-        }
-        assert!(Instant::now() < deadline, "{id} did not complete: {task}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+/// Queues system task `name` now through the API; returns its id.
+fn run_now(client: &Client, key: &str, name: &str) -> String {
+    let (status, task) = call(
+        client,
+        key,
+        Method::Post,
+        "/api/tasks",
+        Some(json!({"Name": name})),
+    );
+    assert_eq!(status, Status::Created, "{task}");
+    task["Id"].as_str().expect("Id").to_string()
 }
 
 /// Inserts `n` completed `Deploy` tasks that completed `age_days` ago, each with two
@@ -177,7 +178,7 @@ fn run_now_through_the_api_and_unknown_names() {
     );
     assert_eq!(status, Status::Created, "{task}");
     assert_eq!(task["IsSystemTask"], true);
-    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 30);
+    let task = wait_completed(&client, &key, task["Id"].as_str().unwrap(), 30);
     assert_eq!(task["State"], "Success", "{task}");
     let backups: Vec<_> = std::fs::read_dir(app.data_dir().join("backups"))
         .unwrap()
@@ -221,17 +222,8 @@ fn backup_keeps_the_newest_n() {
     let key = app.user_with_key("ops", &["System Administrator"]);
     let client = app.client();
     for _ in 0..3 {
-        let (_, task) = call(
-            &client,
-            &key,
-            Method::Post,
-            "/api/tasks",
-            Some(json!({"Name": "Backup"})),
-        );
-        assert_eq!(
-            wait_done(&client, &key, task["Id"].as_str().unwrap(), 30)["State"],
-            "Success"
-        );
+        let task = run_now(&client, &key, "Backup");
+        assert_eq!(wait_completed(&client, &key, &task, 30)["State"], "Success");
     }
     let mut names: Vec<String> = std::fs::read_dir(app.data_dir().join("backups"))
         .unwrap()
@@ -263,14 +255,8 @@ fn retention_keeps_incomplete_tasks_and_the_newest_per_kind() {
         )
         .unwrap();
     let client = app.client();
-    let (_, task) = call(
-        &client,
-        &key,
-        Method::Post,
-        "/api/tasks",
-        Some(json!({"Name": "Retention"})),
-    );
-    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 60);
+    let task = run_now(&client, &key, "Retention");
+    let task = wait_completed(&client, &key, &task, 60);
     assert_eq!(task["State"], "Success", "{task}");
     let db = app.db();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
@@ -297,14 +283,8 @@ fn cancelling_retention_midway_leaves_the_database_consistent() {
     insert_completed(&app, 60_000, 60);
     let before = app.count("tasks");
     let client = app.client();
-    let (_, task) = call(
-        &client,
-        &key,
-        Method::Post,
-        "/api/tasks",
-        Some(json!({"Name": "Retention"})),
-    );
-    let id = task["Id"].as_str().unwrap().to_string();
+    let task = run_now(&client, &key, "Retention");
+    let id = task;
     // Let it delete a few batches, then cancel.
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.count("tasks") > before - 2_000 {
@@ -319,7 +299,7 @@ fn cancelling_retention_midway_leaves_the_database_consistent() {
         None,
     );
     assert_eq!(status, Status::Ok);
-    let task = wait_done(&client, &key, &id, 30);
+    let task = wait_completed(&client, &key, &id, 30);
     assert_eq!(task["State"], "Canceled", "{task}");
     let after = app.count("tasks");
     assert!(
@@ -469,14 +449,8 @@ fn node_health_records_a_heartbeat_and_fails_the_tasks_of_silent_nodes() {
     .unwrap();
     let orphan = db.last_insert_rowid();
     let client = app.client();
-    let (_, task) = call(
-        &client,
-        &key,
-        Method::Post,
-        "/api/tasks",
-        Some(json!({"Name": "NodeHealth"})),
-    );
-    let task = wait_done(&client, &key, task["Id"].as_str().unwrap(), 30);
+    let task = run_now(&client, &key, "NodeHealth");
+    let task = wait_completed(&client, &key, &task, 30);
     assert_eq!(task["State"], "Success", "{task}");
     let (_, orphan) = call(
         &client,

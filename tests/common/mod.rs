@@ -284,3 +284,77 @@ pub fn with_key<'c>(
     }
     request.dispatch()
 }
+
+/// Queues a deployment through the API (asserting 201) and returns its task id.
+pub fn deploy(client: &Client, key: &str, release: &Value, env: &Value) -> String {
+    let (status, d) = json_of(with_key(
+        client,
+        rocket::http::Method::Post,
+        "/api/deployments",
+        key,
+        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+    ));
+    assert_eq!(status, Status::Created, "{d}");
+    d["TaskId"].as_str().expect("TaskId").to_string()
+}
+
+/// Polls task `id` until `done` says so, for at most `secs`; returns it.
+pub fn wait_task(
+    client: &Client,
+    key: &str,
+    id: &str,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (_, task) = json_of(with_key(
+            client,
+            rocket::http::Method::Get,
+            &format!("/api/tasks/{id}"),
+            key,
+            None,
+        ));
+        if done(&task) {
+            return task;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} never {what}: {task}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+/// Waits until task `id` is completed, whatever its state.
+pub fn wait_completed(client: &Client, key: &str, id: &str, secs: u64) -> Value {
+    wait_task(client, key, id, secs, "completed", |t| {
+        t["IsCompleted"] == true
+    })
+}
+
+/// Waits until task `id` is in `state`.
+pub fn wait_state(client: &Client, key: &str, id: &str, state: &str, secs: u64) -> Value {
+    wait_task(client, key, id, secs, &format!("reached {state}"), |t| {
+        t["State"] == state
+    })
+}
+
+/// A route pattern with every `<param>` made concrete: `Users-N` under `/api` (the API's
+/// ids), `N` for pages.
+pub fn concrete(pattern: &str, n: u32) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            if !segment.starts_with('<') {
+                segment.to_string()
+            } else if pattern.starts_with("/api/") {
+                format!("Users-{n}")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -243,33 +243,3 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
-
-/// A SIGKILLed server cannot stop its scripts: end the orphaned process groups whose
-/// script lives in `data_dir`, so the test leaves nothing behind.
-pub fn kill_orphans(data_dir: &std::path::Path) {
-    // The scripts, not the servers (whose command line names the data directory too).
-    let marker = data_dir
-        .join("work")
-        .join("ServerTasks-")
-        .display()
-        .to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&marker) {
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // Fields after the command: state, ppid, pgrp.
-            if let Some(pgrp) = stat
-                .rsplit(") ")
-                .next()
-                .and_then(|rest| rest.split(' ').nth(2))
-            {
-                if let Ok(pgrp) = pgrp.parse::<i32>() {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pgrp),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-    }
-}
