@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Runs every drydock test: unit, HTTP (Rocket's local client), the real binary, and the
-# browser tests (headless Chromium). Installs Chromium and ChromeDriver first if they are
-# missing and we are root (as in CI); extra arguments go to `cargo test`.
+# browser tests (headless Chromium). Installs Chromium, ChromeDriver and curl first if they
+# are missing and we are root (as in CI); extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v curl >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update
-    apt-get install -y chromium chromium-driver
+    apt-get install -y chromium chromium-driver curl
   else
-    echo "The browser tests need Debian's chromium and chromium-driver:" >&2
-    echo "  sudo apt-get install -y chromium chromium-driver" >&2
+    echo "The browser tests need Debian's chromium and chromium-driver, the README test curl:" >&2
+    echo "  sudo apt-get install -y chromium chromium-driver curl" >&2
     exit 1
   fi
 fi

@@ -193,7 +193,7 @@ impl Config {
     /// developer's `DRYDOCK_*` variables do not leak into them.
     pub fn for_tests(data_dir: &Path) -> Config {
         Config {
-            data_dir: data_dir.to_path_buf(),
+            data_dir: absolute_dir(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
             ..Config::default()
         }
     }
@@ -208,7 +208,7 @@ impl Config {
         let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        config.data_dir = data_dir.to_path_buf();
+        config.data_dir = absolute_dir(data_dir)?;
         config.validate()?;
         Ok(config)
     }
@@ -268,12 +268,51 @@ impl Config {
         Ok(())
     }
 
+    /// The database file. Absolute: [`Config::load`] resolves the data directory.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("drydock.db")
     }
 
     pub fn db_wait(&self) -> Duration {
         Duration::from_millis(self.db_wait_ms)
+    }
+}
+
+/// `dir` as an absolute path with its existing part's symbolic links resolved, as the
+/// kernel reports it (`/proc/<pid>/cwd`). Resolved once, at start-up: nothing after it
+/// depends on the process's working directory (scripts run in their own, backups are
+/// written by SQLite, orphan reaping compares paths under `/proc`). A part that does not
+/// exist yet is kept as written, after the resolved existing part.
+pub fn absolute_dir(dir: &Path) -> Result<PathBuf, ConfigError> {
+    let invalid =
+        |e: std::io::Error| ConfigError::Invalid(format!("data directory {}: {e}", dir.display()));
+    if dir.as_os_str().is_empty() {
+        return Err(ConfigError::Invalid(
+            "the data directory must not be empty".into(),
+        ));
+    }
+    let absolute = std::path::absolute(dir).map_err(invalid)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(resolved) => {
+                let mut path = resolved;
+                path.extend(rest.iter().rev());
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(invalid(e)),
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // Only the root is left, and it always exists; `..` parts are handled by
+            // canonicalize once an existing prefix is found.
+            _ => return Ok(absolute),
+        }
     }
 }
 

@@ -53,8 +53,12 @@ pub struct Opened {
 impl App {
     /// Creates the data directory if needed, opens and migrates the database, and on a
     /// database without users creates the first administrator.
-    pub fn open(config: Config) -> Result<Opened> {
+    pub fn open(mut config: Config) -> Result<Opened> {
         files::prepare_data_dir(&config.data_dir)?;
+        // Normally resolved already by `Config::load`; a caller that built its own
+        // `Config` with a relative path gets it resolved here, before anything uses it.
+        config.data_dir = config::absolute_dir(&config.data_dir)
+            .map_err(|e| error::Error::Internal(e.to_string()))?;
         files::secret_key(&config.data_dir)?;
         let store = Store::open(&config)?;
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;

@@ -60,7 +60,16 @@ pub enum Command {
 
 /// Parses the command line, runs the subcommand, and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Once, before anything else: every path below is absolute, whatever directory a
+    // script, SQLite or a child process later works in.
+    cli.data_dir = match crate::config::absolute_dir(&cli.data_dir) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("drydock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         None => serve::run(&cli.data_dir, serve::ServeArgs::default()),
         Some(Command::Serve(args)) => serve::run(&cli.data_dir, args),
@@ -110,6 +119,8 @@ fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode>
             format!("{} does not exist", db.display()),
         ));
     }
+    let out = std::path::absolute(out).map_err(|e| Error::bad("out", e))?;
+    let out = out.as_path();
     crate::system_tasks::backup_to(&db, out, &|| false)?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     println!("backup written to {} ({} KiB)", out.display(), size / 1024);

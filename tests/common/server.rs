@@ -19,10 +19,21 @@ pub fn free_port() -> u16 {
 
 /// `drydock --data-dir DIR ARGS...`, with `stdin` fed in; returns (exit code, stdout, stderr).
 pub fn run_cli(data_dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(binary())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
+    let mut command = Command::new(binary());
+    command.arg("--data-dir").arg(data_dir).args(args);
+    finish_cli(command, stdin)
+}
+
+/// `drydock ARGS...` run in `cwd`, as a user types it there: the data directory is the
+/// default one or whatever `args` say, relative to `cwd`.
+pub fn run_cli_in(cwd: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut command = Command::new(binary());
+    command.current_dir(cwd).args(args);
+    finish_cli(command, stdin)
+}
+
+fn finish_cli(mut command: Command, stdin: &str) -> (i32, String, String) {
+    let mut child = command
         .env_remove("DRYDOCK_DATA_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -137,12 +148,30 @@ impl Server {
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
         let log = data_dir.join(format!("serve-{port}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--port", &port.to_string()])
-            .args(args)
+            .args(args);
+        Server::spawn(command, port, log)
+    }
+
+    /// `drydock GLOBAL... serve --port P` run in `cwd` with no `--data-dir` unless
+    /// `global` gives one, as a new user starts it; its output goes to `log`.
+    pub fn start_in(cwd: &Path, global: &[&str], log: PathBuf) -> Server {
+        let port = free_port();
+        let mut command = Command::new(binary());
+        command
+            .current_dir(cwd)
+            .args(global)
+            .args(["serve", "--port", &port.to_string()]);
+        Server::spawn(command, port, log)
+    }
+
+    fn spawn(mut command: Command, port: u16, log: PathBuf) -> Server {
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = command
             .env_remove("DRYDOCK_DATA_DIR")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
