@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::auth::password::{self, Hasher};
 use crate::auth::permissions::Role;
-use crate::auth::{tokens, Proof};
+use crate::auth::{session, tokens, Proof};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{api_keys, events, users, Store};
 
@@ -128,8 +129,11 @@ pub async fn create_user(
         is_active: input.is_active,
         roles,
     };
+    let grants_admin = new.roles.contains(&Role::SystemAdministrator);
     store
         .change(proof, move |tx| {
+            // Again with the caller's roles as they are now (see `store::admit`).
+            check_escalation(tx.proof(), false, grants_admin)?;
             let user = users::create(tx, &new)?;
             let roles: Vec<&str> = user.roles.iter().map(|r| r.name()).collect();
             events::record(
@@ -237,11 +241,15 @@ pub async fn update_user(
         .await
 }
 
-/// A user changing their own password: the current one must match. Other sessions of
-/// the user end; `keep_session` (the caller's own) stays.
+/// A user changing their own password: the current one must match. Checking it counts
+/// against the same per-user throttle as signing in (so the form is no password
+/// oracle): past `login_max_failures` wrong ones within `login_window_secs` it answers
+/// 429, and each wrong one is audited. Other sessions of the user end; `keep_session`
+/// (the caller's own) stays.
 pub async fn change_own_password(
     store: &Store,
     hasher: &Hasher,
+    config: &Config,
     proof: &Proof,
     current: String,
     new: String,
@@ -252,12 +260,29 @@ pub async fn change_own_password(
         .user_id
         .ok_or_else(|| Error::bad("User", "only a signed-in user has a password to change"))?;
     password::check_policy("NewPassword", &new)?;
+    let username = proof.actor().username.clone();
+    let via = proof.via().name();
+    let reservation = session::reserve_password_check(store, config, &username, None)
+        .await?
+        .map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
     let stored = store
         .read(move |c| users::password_hash(c, user_id))
         .await?;
     if !hasher.verify(current, stored).await? {
+        store
+            .bookkeeping(move |tx| {
+                events::record_bookkeeping(
+                    tx,
+                    "PasswordCheckFailed",
+                    (Some(user_id), &username),
+                    via,
+                    &format!("Wrong current password given by {username} to change it"),
+                )
+            })
+            .await?;
         return Err(Error::bad("CurrentPassword", "is not correct"));
     }
+    store.bookkeeping(move |tx| reservation.release(tx)).await?;
     let hash = hasher.hash(new).await?;
     store
         .change(proof, move |tx| {
@@ -328,6 +353,7 @@ pub async fn create_api_key(
     let hash = tokens::sha256_hex(&key);
     let created = store
         .change(proof, move |tx| {
+            check_key_owner(tx.proof(), user_id)?;
             let user = users::find(tx, user_id)?
                 .ok_or_else(|| Error::NotFound(format!("User Users-{user_id} was not found.")))?;
             let created = api_keys::create(tx, user_id, &purpose, &hash)?;
@@ -343,6 +369,7 @@ pub async fn revoke_api_key(store: &Store, proof: &Proof, user_id: i64, key_id: 
     check_key_owner(proof, user_id)?;
     store
         .change(proof, move |tx| {
+            check_key_owner(tx.proof(), user_id)?;
             let purpose = api_keys::delete(tx, user_id, key_id)?
                 .ok_or_else(|| Error::NotFound(format!("API key {key_id} was not found.")))?;
             let message = format!("Revoked API key '{purpose}' of Users-{user_id}");

@@ -45,6 +45,7 @@ const KEYS: &[&str] = &[
     "node_health_interval_secs",
     "log_level",
     "metrics_token",
+    "body_timeout_secs",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -96,6 +97,9 @@ pub struct Config {
     /// When set, `GET /metrics` is readable from anywhere with
     /// `Authorization: Bearer <token>`; it is always readable from loopback.
     pub metrics_token: String,
+    /// A request body that has not fully arrived this many seconds after the server
+    /// began reading it is answered 408 and changes nothing.
+    pub body_timeout_secs: u64,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -158,6 +162,7 @@ impl Default for Config {
             ip_header: String::new(),
             log_level: "normal".into(),
             metrics_token: String::new(),
+            body_timeout_secs: 30,
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
@@ -247,6 +252,9 @@ impl Config {
         }
         if self.heartbeat_secs == 0 || self.heartbeat_secs as i64 >= self.node_offline_secs {
             return bad("heartbeat_secs must be positive and shorter than node_offline_secs");
+        }
+        if self.body_timeout_secs == 0 || self.body_timeout_secs > 3600 {
+            return bad("body_timeout_secs must be between 1 and 3600");
         }
         if self.backup_keep == 0 {
             return bad("backup_keep must be at least 1");

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

@@ -53,13 +53,13 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
         data: Data<'r>,
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let limit = req.limits().get("json").unwrap_or_else(|| 256.kibibytes());
-        let parsed = match data.open(limit).into_bytes().await {
-            Err(e) => Err(Error::bad("body", format!("could not be read: {e}"))),
-            Ok(bytes) if !bytes.is_complete() => Err(Error::bad(
+        let parsed = match crate::body::read(req, data, limit).await {
+            Err(e) => Err(e),
+            Ok(None) => Err(Error::bad(
                 "body",
                 format!("is larger than the limit of {limit}"),
             )),
-            Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
                 Err(_) => Err(Error::bad("body", "is not valid UTF-8")),
                 Ok(text) if text.trim().is_empty() => {
                     Err(Error::bad("body", "is empty; a JSON object is required"))

@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Mutex;
 
-use rocket::data::{Data, FromData, ToByteUnit};
+use rocket::data::{Data, FromData};
 use rocket::form::{Form, FromForm};
 use rocket::http::{RawStr, Status};
 use rocket::outcome::Outcome;
@@ -30,7 +30,6 @@ use crate::App;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
-const FORM_LIMIT_KIB: u64 = 64;
 
 /// The error a guard refused with, for the catcher.
 #[derive(Default)]
@@ -214,7 +213,7 @@ async fn admit_change<R: Requirement>(
     let caller = signed_in(req).await?;
     check_csrf(&caller, csrf)?;
     require::<R>(&caller)?;
-    let proof = Proof::for_request(caller.actor(), caller.via);
+    let proof = Proof::for_request(caller.actor(), caller.via, R::PERMISSION);
     if !proof.actor().is_admin() {
         let app = app(req)?;
         if let Some(refusal) = app.store.read(crate::maintenance::refusal).await? {
@@ -266,37 +265,6 @@ pub struct FormChange<R: Requirement, T> {
     _requirement: PhantomData<R>,
 }
 
-async fn read_form(req: &Request<'_>, data: Data<'_>) -> Result<String, Error> {
-    let limit = req
-        .limits()
-        .get("form")
-        .unwrap_or_else(|| FORM_LIMIT_KIB.kibibytes());
-    let body = data
-        .open(limit)
-        .into_string()
-        .await
-        .map_err(|_| Error::bad("body", "the form is not valid UTF-8"))?;
-    if !body.is_complete() {
-        return Err(Error::bad("body", "the form is too large"));
-    }
-    Ok(body.into_inner())
-}
-
-fn form_errors(errors: rocket::form::Errors<'_>) -> Error {
-    let messages: Vec<String> = errors
-        .iter()
-        .map(|e| match e.name.as_ref() {
-            Some(name) => format!("{name}: {}", e.kind),
-            None => e.kind.to_string(),
-        })
-        .collect();
-    let first = messages
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "invalid form".into());
-    Error::BadRequest(format!("The form could not be read: {first}"), messages)
-}
-
 #[rocket::async_trait]
 impl<'r, R, T> FromData<'r> for FormChange<R, T>
 where
@@ -309,7 +277,7 @@ where
         data: Data<'r>,
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
-            let body = read_form(req, data).await?;
+            let body = crate::body::read_form(req, data).await?;
             let raw = RawStr::new(&body);
             let csrf = Form::<CsrfField>::parse_encoded(raw)
                 .ok()
@@ -317,7 +285,7 @@ where
             let (caller, proof) = admit_change::<R>(req, csrf.as_deref())
                 .await
                 .map_err(|e| keep_typed(e, req, &body))?;
-            let form = Form::<T>::parse_encoded(raw).map_err(form_errors)?;
+            let form = Form::<T>::parse_encoded(raw).map_err(crate::body::form_errors)?;
             Ok(FormChange {
                 caller,
                 proof,
@@ -374,7 +342,7 @@ impl<'r> FromData<'r> for SessionForm {
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
             check_origin(req)?;
-            let body = read_form(req, data).await?;
+            let body = crate::body::read_form(req, data).await?;
             let csrf = Form::<CsrfField>::parse_encoded(RawStr::new(&body))
                 .ok()
                 .and_then(|f| f.csrf_token);

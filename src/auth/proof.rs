@@ -48,16 +48,38 @@ impl Actor {
 }
 
 /// Permission to make one change. Fields are private: see the module comment.
+///
+/// A request's proof also names the permission its route required, so that the store
+/// can decide again inside the change's own transaction, with the caller's roles as
+/// they are in the database at commit time ([`Proof::refreshed`]): a caller demoted
+/// while their request's body was still arriving is refused then.
 #[derive(Debug, Clone)]
 pub struct Proof {
     actor: Actor,
     via: Via,
+    required: Option<Permission>,
 }
 
 impl Proof {
     /// Used by the request guards once authentication, permission and CSRF have passed.
-    pub(super) fn for_request(actor: Actor, via: Via) -> Proof {
-        Proof { actor, via }
+    pub(super) fn for_request(actor: Actor, via: Via, required: Option<Permission>) -> Proof {
+        Proof {
+            actor,
+            via,
+            required,
+        }
+    }
+
+    /// The permission the change's route required (`None`: only being signed in).
+    pub fn required(&self) -> Option<Permission> {
+        self.required
+    }
+
+    /// The same proof with the caller's permissions as the database holds them now.
+    pub fn refreshed(&self, permissions: PermissionSet) -> Proof {
+        let mut proof = self.clone();
+        proof.actor.permissions = permissions;
+        proof
     }
 
     /// A change typed at the command line by whoever can open the data directory.
@@ -83,6 +105,7 @@ impl Proof {
                 permissions: PermissionSet::of(&Permission::ALL),
             },
             via,
+            required: None,
         }
     }
 

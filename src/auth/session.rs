@@ -69,18 +69,62 @@ pub enum LoginOutcome {
     Throttled { retry_after_secs: i64 },
 }
 
-fn throttle_keys(username: &str, ip: Option<IpAddr>) -> [String; 2] {
+fn throttle_keys(username: &str, ip: Option<IpAddr>) -> Vec<String> {
     let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    [
-        format!("user:{}", username.to_lowercase()),
-        format!("ip:{ip}"),
-    ]
+    vec![user_throttle_key(username), format!("ip:{ip}")]
+}
+
+fn user_throttle_key(username: &str) -> String {
+    format!("user:{}", username.to_lowercase())
+}
+
+/// One password check reserved against the sign-in throttle (see
+/// [`reserve_password_check`]): it counts as a failure unless released.
+pub struct Reservation {
+    ids: Vec<i64>,
+    user_key: String,
+}
+
+impl Reservation {
+    /// The password was right: the reserved attempt no longer counts, nor do the
+    /// username's failures before it.
+    pub fn release(&self, tx: &rusqlite::Transaction) -> Result<()> {
+        sessions::release(tx, &self.ids, &self.user_key)
+    }
+}
+
+/// Reserves one password check for `username` (and `ip`, when given) before the slow
+/// hash runs: `Err(retry_after_secs)` once `login_max_failures` checks were made for
+/// the username or the address within `login_window_secs`. Reserving is one write
+/// transaction, so however many attempts arrive at once, at most the limit are checked.
+pub async fn reserve_password_check(
+    store: &Store,
+    config: &Config,
+    username: &str,
+    ip: Option<IpAddr>,
+) -> Result<std::result::Result<Reservation, i64>> {
+    let mut keys = throttle_keys(username, ip);
+    if ip.is_none() {
+        keys.truncate(1);
+    }
+    let now = clock::now_ms();
+    let window_ms = config.login_window_secs * 1000;
+    let max = i64::from(config.login_max_failures);
+    let user_key = keys[0].clone();
+    let reserved = store
+        .bookkeeping(move |tx| sessions::reserve_attempt(tx, &keys, now, now - window_ms, max))
+        .await?;
+    Ok(match reserved {
+        Ok(ids) => Ok(Reservation { ids, user_key }),
+        Err(first) => Err(((first + window_ms - now) / 1000).max(1)),
+    })
 }
 
 /// Signs in: refuses with `Throttled` after `login_max_failures` failures for the
-/// username or the address within `login_window_secs`; otherwise verifies the password
-/// (against a decoy for unknown users, so both failures look and take the same) and
-/// starts a session.
+/// username or the address within `login_window_secs` (reserved before the password is
+/// checked, see [`reserve_password_check`]); otherwise verifies the password (against
+/// a decoy for unknown users, so both failures look and take the same) and starts a
+/// session.
 pub async fn login(
     store: &Store,
     hasher: &Hasher,
@@ -94,27 +138,17 @@ pub async fn login(
         .chars()
         .take(crate::accounts::MAX_USERNAME + 1)
         .collect();
-    let keys = throttle_keys(&username, ip);
+    // Without an address the address key is "unknown", shared by all such callers.
+    let reservation =
+        match reserve_password_check(store, config, &username, Some(ip.unwrap_or(UNKNOWN_IP)))
+            .await?
+        {
+            Ok(reservation) => reservation,
+            Err(retry_after_secs) => return Ok(LoginOutcome::Throttled { retry_after_secs }),
+        };
     let now = clock::now_ms();
-    let window_ms = config.login_window_secs * 1000;
-    let max = i64::from(config.login_max_failures);
-    let (name, read_keys) = (username.clone(), keys.clone());
-    let (oldest_blocking, credentials) = store
-        .read(move |c| {
-            let mut oldest = None;
-            for key in &read_keys {
-                let (count, first) = sessions::failures_since(c, key, now - window_ms)?;
-                if count >= max {
-                    oldest = oldest.max(first);
-                }
-            }
-            Ok((oldest, users::credentials(c, &name)?))
-        })
-        .await?;
-    if let Some(first) = oldest_blocking {
-        let retry_after_secs = ((first + window_ms - now) / 1000).max(1);
-        return Ok(LoginOutcome::Throttled { retry_after_secs });
-    }
+    let name = username.clone();
+    let credentials = store.read(move |c| users::credentials(c, &name)).await?;
     let (user_id, phc, active) = match credentials {
         Some(c) => (Some(c.user_id), Some(c.password_hash), c.is_active),
         None => (None, None, false),
@@ -125,11 +159,10 @@ pub async fn login(
             let token = tokens::random_hex(32);
             let token_hash = tokens::sha256_hex(&token);
             let csrf = tokens::random_hex(32);
-            let user_key = keys[0].clone();
             let user = store
                 .bookkeeping(move |tx| {
                     sessions::create(tx, &token_hash, user_id, &csrf, now)?;
-                    sessions::clear_failures(tx, &user_key)?;
+                    reservation.release(tx)?;
                     let user =
                         users::find(tx, user_id)?.ok_or(crate::error::Error::Unauthorized)?;
                     events::record_bookkeeping(
@@ -145,11 +178,9 @@ pub async fn login(
             Ok(LoginOutcome::Success { token, user })
         }
         _ => {
+            // The reserved attempt stays recorded: it is the failure.
             store
                 .bookkeeping(move |tx| {
-                    for key in &keys {
-                        sessions::record_failure(tx, key, now)?;
-                    }
                     events::record_bookkeeping(
                         tx,
                         "LoginFailed",
@@ -164,6 +195,9 @@ pub async fn login(
         }
     }
 }
+
+/// The address sign-ins without a known client address are throttled under.
+const UNKNOWN_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// Ends the session whose token hashes to `token_hash`.
 pub async fn logout(store: &Store, token_hash: String) -> Result<()> {

@@ -43,16 +43,17 @@ pub struct Store {
     writer: Arc<Mutex<()>>,
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it. Store
+/// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it, with
+/// the caller's permissions as the database held them when the transaction began. Store
 /// functions that make product changes take `&ChangeTx`; it reads like a `Connection`.
 pub struct ChangeTx<'c> {
     tx: Transaction<'c>,
-    proof: &'c Proof,
+    proof: Proof,
 }
 
 impl ChangeTx<'_> {
     pub fn proof(&self) -> &Proof {
-        self.proof
+        &self.proof
     }
 }
 
@@ -162,8 +163,8 @@ impl Store {
         let _turn = self.write_turn();
         busy::count_write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let proof = admit(&tx, proof)?;
         let tx = ChangeTx { tx, proof };
-        admit(&tx)?;
         let out = f(&tx)?;
         tx.tx.commit()?;
         Ok(out)
@@ -187,23 +188,38 @@ impl Store {
 }
 
 /// The check repeated inside every change transaction (`BEGIN IMMEDIATE`), so that
-/// what the request guard saw cannot have changed by the time the change commits: the
-/// acting user must still exist and be active, and unless they are an administrator,
-/// maintenance mode must be off. No non-administrator's change can commit after the
-/// transaction that enabled maintenance mode.
-fn admit(tx: &ChangeTx) -> Result<()> {
-    let actor = tx.proof().actor();
-    if let Some(user_id) = actor.user_id {
-        if !users::is_active(tx, user_id)? {
-            return Err(Error::Forbidden("Your account is not active.".into()));
+/// what the request guard saw cannot have changed by the time the change commits. It
+/// decides with the caller as the database holds them now, not as the request found
+/// them: the user must still exist and be active; unless their *current* roles make
+/// them an administrator, maintenance mode must be off (503); and their current roles
+/// must still grant the permission the route required (403). No non-administrator's
+/// change can commit after the transaction that enabled maintenance mode, nor any
+/// change after the transaction that took its permission away. Returns the proof with
+/// the current permissions, which is what the change itself then sees.
+fn admit(conn: &Connection, proof: &Proof) -> Result<Proof> {
+    let proof = match proof.actor().user_id {
+        None => proof.clone(),
+        Some(user_id) => {
+            let user = users::find(conn, user_id)?.filter(|u| u.is_active);
+            let Some(user) = user else {
+                return Err(Error::Forbidden("Your account is not active.".into()));
+            };
+            proof.refreshed(crate::auth::permissions::permissions_of(&user.roles))
         }
-    }
-    if !actor.is_admin() {
-        if let Some(refusal) = crate::maintenance::refusal(tx)? {
+    };
+    if !proof.actor().is_admin() {
+        if let Some(refusal) = crate::maintenance::refusal(conn)? {
             return Err(refusal);
         }
     }
-    Ok(())
+    if let Some(p) = proof.required() {
+        if !proof.actor().can(p) {
+            return Err(Error::Forbidden(format!(
+                "You do not have permission to do that: it requires the {p} permission."
+            )));
+        }
+    }
+    Ok(proof)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

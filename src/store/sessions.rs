@@ -71,16 +71,51 @@ pub fn failures_since(conn: &Connection, key: &str, since: i64) -> Result<(i64, 
         .query_row(params![key, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
-pub fn record_failure(tx: &Transaction, key: &str, now: i64) -> Result<()> {
-    tx.execute(
-        "INSERT INTO login_failures (key, at) VALUES (?1, ?2)",
-        params![key, now],
-    )?;
-    Ok(())
+/// Reserves one password check under every key in one write transaction: unless a
+/// key already has `max` attempts since `since` (then `Err(the oldest one's time)`),
+/// records one attempt under each key and returns their row ids. The attempt counts as
+/// a failure until [`release`] takes it back, so attempts that arrive together cannot
+/// all pass a count read before any of them was written.
+pub fn reserve_attempt(
+    tx: &Transaction,
+    keys: &[String],
+    now: i64,
+    since: i64,
+    max: i64,
+) -> Result<std::result::Result<Vec<i64>, i64>> {
+    let mut blocked_since = None;
+    for key in keys {
+        let (count, first) = failures_since(tx, key, since)?;
+        if count >= max {
+            blocked_since = blocked_since.max(first.or(Some(now)));
+        }
+    }
+    if let Some(first) = blocked_since {
+        return Ok(Err(first));
+    }
+    let mut ids = Vec::with_capacity(keys.len());
+    for key in keys {
+        tx.execute(
+            "INSERT INTO login_failures (key, at) VALUES (?1, ?2)",
+            params![key, now],
+        )?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(Ok(ids))
 }
 
-pub fn clear_failures(tx: &Transaction, key: &str) -> Result<()> {
-    tx.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
+/// Takes back reserved attempts (the password was right), and under `clear_key` the
+/// failures recorded before them; attempts reserved later stay counted.
+pub fn release(tx: &Transaction, ids: &[i64], clear_key: &str) -> Result<()> {
+    for id in ids {
+        tx.execute("DELETE FROM login_failures WHERE id = ?1", [id])?;
+    }
+    if let Some(first) = ids.iter().min() {
+        tx.execute(
+            "DELETE FROM login_failures WHERE key = ?1 AND id < ?2",
+            params![clear_key, first],
+        )?;
+    }
     Ok(())
 }
 

@@ -99,14 +99,6 @@ pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
         .optional()?)
 }
 
-pub fn is_active(conn: &Connection, id: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT is_active FROM users WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?
-        .unwrap_or(false))
-}
-
 /// One page of users ordered by id, and the total count.
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
     let users = conn

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use askama::Template;
-use rocket::form::{Form, FromForm};
+use rocket::form::FromForm;
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -17,6 +17,7 @@ use super::{render, Layout};
 use crate::auth::guards::check_origin;
 use crate::auth::session::{self, LoginOutcome, SESSION_COOKIE};
 use crate::auth::{tokens, Caller, SessionForm};
+use crate::body::PlainForm;
 use crate::error::{Error, Result};
 use crate::App;
 
@@ -139,13 +140,13 @@ pub struct LoginForm {
 
 #[rocket::post("/login", data = "<form>")]
 pub async fn login(
-    form: Form<LoginForm>,
+    form: PlainForm<LoginForm>,
     request: LoginRequest,
     app: &State<App>,
     cookies: &CookieJar<'_>,
 ) -> Result<LoginResponse> {
     request.origin?;
-    let form = form.into_inner();
+    let form = form.0;
     let next = safe_next(form.next.as_deref());
     let expected = cookies
         .get_private(LOGIN_CSRF_COOKIE)

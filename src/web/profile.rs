@@ -70,19 +70,20 @@ pub struct PasswordForm {
 async fn change_password(
     change: FormChange<need::SignedIn, PasswordForm>,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<Flash<Redirect>> {
     let form = change.form;
     let back = "/profile".to_string();
     if form.new_password != form.confirm_password {
-        return refused(
+        return Ok(refused(
             back,
             &Error::bad("ConfirmPassword", "does not match the new password"),
-        );
+        ));
     }
     let keep = change.caller.session.map(|s| s.token_hash);
     let result = accounts::change_own_password(
         &app.store,
         &app.hasher,
+        &app.config,
         &change.proof,
         form.current_password,
         form.new_password,
@@ -90,11 +91,13 @@ async fn change_password(
     )
     .await;
     match result {
-        Ok(()) => done(
+        Ok(()) => Ok(done(
             back,
             "Your password has been changed; your other sessions were signed out.",
-        ),
-        Err(e) => refused(back, &e),
+        )),
+        // Too many wrong current passwords: 429 with Retry-After, not a flash.
+        Err(e @ Error::TooManyRequests { .. }) => Err(e),
+        Err(e) => Ok(refused(back, &e)),
     }
 }
 

