@@ -3,7 +3,7 @@
 
 use crate::auth::Proof;
 use crate::error::{Error, Result};
-use crate::store::system::{self, Node};
+use crate::store::system::{self, NameHolder, Node, Owner};
 use crate::store::{events, Store};
 
 pub const MAX_TASK_CAP: i64 = 1000;
@@ -30,6 +30,70 @@ pub fn status(node: &Node, now: i64, offline_ms: i64) -> &'static str {
     } else {
         "Running"
     }
+}
+
+/// This process, as the holder of its node's name.
+pub fn this_process() -> Owner {
+    let pid = std::process::id() as i64;
+    Owner {
+        host: host_identity(),
+        pid,
+        start: process_start(pid).unwrap_or(0),
+    }
+}
+
+/// The host name and the kernel's boot id: a process recorded under another boot (the
+/// host restarted) or another host is judged by its heartbeat instead of its pid.
+fn host_identity() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{}/{}",
+        read("/proc/sys/kernel/hostname"),
+        read("/proc/sys/kernel/random/boot_id")
+    )
+}
+
+/// When process `pid` started (clock ticks since boot), if it runs (a zombie does not).
+fn process_start(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm) ": state is field 3, starttime field 22.
+    let rest: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    if matches!(rest.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    rest.get(19)?.parse().ok()
+}
+
+/// Whether a node name's holder is still alive, so that another process must not take
+/// the name: on this host (and boot), whether its process still runs; elsewhere (or for
+/// a row that does not say), whether its heartbeat is fresher than `offline_ms`. A node
+/// that stopped on purpose holds nothing; this process does not conflict with itself.
+pub fn holder_is_live(holder: &NameHolder, me: &Owner, now: i64, offline_ms: i64) -> bool {
+    if holder.stopped {
+        return false;
+    }
+    match &holder.owner {
+        Some(owner) if owner == me => false,
+        Some(owner) if owner.host == me.host => process_start(owner.pid) == Some(owner.start),
+        _ => now - holder.last_seen < offline_ms,
+    }
+}
+
+/// The refusal for a node that would start under a live node's name.
+pub fn name_taken(name: &str, holder: &NameHolder, me: &Owner) -> Error {
+    let which = match &holder.owner {
+        Some(owner) if owner.host == me.host => format!("process {} on this host", owner.pid),
+        _ => "a node whose heartbeat is recent".to_string(),
+    };
+    Error::Conflict(format!(
+        "another live node is already named '{name}' ({which}); nodes sharing a data directory need \
+         their own names: start this one with --node-name NAME (or DRYDOCK_NODE_NAME, or \
+         node_name in drydock.toml)"
+    ))
 }
 
 fn not_found(name: &str) -> Error {

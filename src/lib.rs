@@ -81,6 +81,9 @@ impl App {
 /// Builds the server: Rocket's own settings come from drydock's [`Config`], not from
 /// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
 pub fn rocket(app: App) -> Result<Rocket<Build>> {
+    // Before anything listens: refuse a name a live node holds, or take a dead one's.
+    app.queue
+        .claim(&app.store, &queue::Settings::from_config(&app.config))?;
     let secret_key = files::secret_key(&app.config.data_dir)?;
     let limits = Limits::default()
         .limit("json", 256.kibibytes())

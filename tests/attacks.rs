@@ -570,3 +570,91 @@ fn the_profile_password_form_is_no_password_oracle() {
     );
     assert_eq!(answer.status, 429);
 }
+
+/// `drydock serve` on `dir` that is expected to refuse to start: (exit code, output), or
+/// `None` (after killing it) if it was still running after 20 s.
+fn serve_expecting_refusal(dir: &Path) -> Option<(i32, String)> {
+    let log = dir.join("refused.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = std::process::Command::new(common::server::binary())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--port", &common::server::free_port().to_string()])
+        .env_remove("DRYDOCK_DATA_DIR")
+        .env_remove("DRYDOCK_NODE_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((
+                status.code().unwrap_or(-1),
+                std::fs::read_to_string(&log).unwrap_or_default(),
+            ));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_node_under_a_live_nodes_name_refuses_to_start_and_a_dead_ones_name_is_taken_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = api_key(dir.path(), "admin");
+    let mut first = Server::start(dir.path()); // the default name: the host name
+    let env = first.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let project = first.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Slow", "DeploymentScript": "sleep 1; echo finished"}),
+    );
+    let release = first.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "1"}),
+    );
+    let (_, deployment) = first.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+    );
+    let task = deployment["TaskId"].as_str().unwrap().to_string();
+    first.wait_task(&key, &task, &["Executing"], 20);
+
+    let (code, output) =
+        serve_expecting_refusal(dir.path()).expect("a second node under the same name started");
+    assert_ne!(code, 0, "{output}");
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        output.contains(&format!("already named '{}'", name.trim()))
+            && output.contains("--node-name"),
+        "the refusal names the node and the way out: {output}"
+    );
+    let done = first.wait_task(&key, &task, &["Success", "Failed", "Canceled"], 30);
+    assert_eq!(done["State"], "Success", "{done}");
+
+    // A node killed with SIGKILL holds nothing: its name is taken at once (not after
+    // node_offline_secs), and what it left running is failed by its successor.
+    let (_, deployment) = first.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+    );
+    let second_task = deployment["TaskId"].as_str().unwrap().to_string();
+    first.wait_task(&key, &second_task, &["Executing"], 20);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+    let restarted = Server::start(dir.path());
+    let failed = restarted.wait_task(&key, &second_task, &["Failed"], 20);
+    assert_eq!(failed["ErrorMessage"], "interrupted: server node stopped");
+}

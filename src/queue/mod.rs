@@ -148,17 +148,25 @@ impl Queue {
         self.wake();
     }
 
-    /// Fails what this node left running when it last stopped, then starts the
-    /// processor thread.
-    pub fn start(&self, store: Store, settings: Settings) -> Result<()> {
+    /// Takes this node's name, refusing while another live process holds it (see
+    /// [`crate::cluster::holder_is_live`]): only then does it fail what a dead holder
+    /// of the name left running, and stop what their scripts left behind. No start
+    /// ever fails a live node's tasks.
+    pub fn claim(&self, store: &Store, settings: &Settings) -> Result<()> {
         let message = "interrupted: server node stopped";
         let node = settings.node.clone();
+        let me = crate::cluster::this_process();
         let failed = store.bookkeeping_now(|tx| {
             let now = clock::now_ms();
+            if let Some(holder) = system::name_holder(tx, &node)? {
+                if crate::cluster::holder_is_live(&holder, &me, now, settings.node_offline_ms) {
+                    return Err(crate::cluster::name_taken(&node, &holder, &me));
+                }
+            }
             system::prepare(tx, &settings.intervals, now)?;
             let cap = settings.task_cap as i64;
             let version = crate::api::status::VERSION;
-            system::register(tx, &node, version, cap, settings.started_at)?;
+            system::register(tx, &node, version, cap, settings.started_at, &me)?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
         if !failed.is_empty() {
@@ -168,6 +176,11 @@ impl Queue {
                 failed.len()
             );
         }
+        Ok(())
+    }
+
+    /// Starts the processor thread (after [`Queue::claim`]).
+    pub fn start(&self, store: Store, settings: Settings) -> Result<()> {
         let weak = Arc::downgrade(&self.inner);
         let handle = std::thread::Builder::new()
             .name("drydock-queue".into())

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "node_stop",
         include_str!("../../migrations/0005_node_stop.sql"),
     ),
+    (
+        6,
+        "node_owner",
+        include_str!("../../migrations/0006_node_owner.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

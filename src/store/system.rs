@@ -132,18 +132,59 @@ pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
 
 /// Registers this node as it starts: its version, its configured task cap and its start
 /// time. A drain set earlier stays.
+/// The process that holds a node's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Host name and boot id: the same host, and the same boot of it.
+    pub host: String,
+    pub pid: i64,
+    /// The process's start time in clock ticks since boot (tells a reused pid apart).
+    pub start: i64,
+}
+
+/// A node's name as its current holder left it: whether it stopped on purpose, when it
+/// last beat, and which process holds it (unknown for rows older than migration 6).
+pub struct NameHolder {
+    pub stopped: bool,
+    pub last_seen: i64,
+    pub owner: Option<Owner>,
+}
+
+pub fn name_holder(conn: &Connection, node: &str) -> Result<Option<NameHolder>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT stopped_at IS NOT NULL, last_seen, owner_host, owner_pid, owner_start
+             FROM nodes WHERE name = ?1",
+        )?
+        .query_row([node], |r| {
+            let owner = match (r.get(2)?, r.get(3)?, r.get(4)?) {
+                (Some(host), Some(pid), Some(start)) => Some(Owner { host, pid, start }),
+                _ => None,
+            };
+            Ok(NameHolder {
+                stopped: r.get(0)?,
+                last_seen: r.get(1)?,
+                owner,
+            })
+        })
+        .optional()?)
+}
+
 pub fn register(
     tx: &Transaction,
     node: &str,
     version: &str,
     task_cap: i64,
     started_at: i64,
+    owner: &Owner,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen, owner_host, owner_pid, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
          ON CONFLICT (name) DO UPDATE
-           SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4, stopped_at = NULL",
-        params![node, version, task_cap, started_at],
+           SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4, stopped_at = NULL,
+               owner_host = ?5, owner_pid = ?6, owner_start = ?7",
+        params![node, version, task_cap, started_at, owner.host, owner.pid, owner.start],
     )?;
     Ok(())
 }
