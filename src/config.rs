@@ -46,6 +46,8 @@ const KEYS: &[&str] = &[
     "log_level",
     "metrics_token",
     "body_timeout_secs",
+    "script_user",
+    "work_dir",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -100,6 +102,12 @@ pub struct Config {
     /// A request body that has not fully arrived this many seconds after the server
     /// began reading it is answered 408 and changes nothing.
     pub body_timeout_secs: u64,
+    /// When drydock runs as root, deployment scripts run as this (unprivileged) user.
+    pub script_user: String,
+    /// Where tasks get their working directories (default: a directory of this data
+    /// directory's own under the system's temporary directory; never inside the data
+    /// directory, which scripts must not reach).
+    pub work_dir: Option<PathBuf>,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -163,6 +171,8 @@ impl Default for Config {
             log_level: "normal".into(),
             metrics_token: String::new(),
             body_timeout_secs: 30,
+            script_user: "nobody".into(),
+            work_dir: None,
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
@@ -252,6 +262,14 @@ impl Config {
         }
         if self.heartbeat_secs == 0 || self.heartbeat_secs as i64 >= self.node_offline_secs {
             return bad("heartbeat_secs must be positive and shorter than node_offline_secs");
+        }
+        if let Some(work_dir) = &self.work_dir {
+            if !work_dir.is_absolute() || work_dir.starts_with(&self.data_dir) {
+                return bad("work_dir must be an absolute path outside the data directory");
+            }
+        }
+        if self.script_user.trim().is_empty() {
+            return bad("script_user must name a user");
         }
         if self.body_timeout_secs == 0 || self.body_timeout_secs > 3600 {
             return bad("body_timeout_secs must be between 1 and 3600");

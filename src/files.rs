@@ -13,9 +13,75 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::Internal(format!("{}: {e}", path.display()))
 }
 
-/// Creates the data directory (and `backups/`) if missing.
+/// The files drydock keeps in the data directory, readable by its user alone.
+const PRIVATE_FILES: &[&str] = &[
+    "drydock.db",
+    "drydock.db-wal",
+    "drydock.db-shm",
+    "drydock.db-journal",
+    SECRET_KEY_FILE,
+    crate::accounts::INITIAL_PASSWORD_FILE,
+    crate::config::CONFIG_FILE,
+];
+
+/// Creates the data directory (and `backups/`) if missing, mode 0700; tightens an
+/// existing one, and every file drydock keeps there, to 0700/0600 with a line saying
+/// so; and creates an empty database file with mode 0600 so that SQLite's `-wal` and
+/// `-shm` files, which take the database's mode, are private from the start. Whoever
+/// runs drydock, no other local user can read the password hashes.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir.join("backups")).map_err(|e| io_error(dir, e))
+    private_dir(dir).map_err(|e| io_error(dir, e))?;
+    let backups = dir.join("backups");
+    private_dir(&backups).map_err(|e| io_error(&backups, e))?;
+    let mut files: Vec<_> = PRIVATE_FILES.iter().map(|f| dir.join(f)).collect();
+    if let Ok(entries) = fs::read_dir(&backups) {
+        files.extend(entries.flatten().map(|e| e.path()));
+    }
+    for file in files {
+        tighten(&file, 0o600).map_err(|e| io_error(&file, e))?;
+    }
+    let db = dir.join("drydock.db");
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&db)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_error(&db, e)),
+    }
+}
+
+/// Creates `dir` (and its missing parents) with mode 0700, or tightens it to 0700.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    tighten(dir, 0o700)
+}
+
+/// Takes group and other permissions off `path` (when it exists and has any), saying so.
+fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let old = meta.permissions().mode() & 0o777;
+    if old & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        println!(
+            "drydock: tightened {} from mode {old:04o} to {mode:04o}: only drydock's user may read it",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a new file readable only by its owner (mode 0600), replacing any

@@ -658,3 +658,187 @@ fn a_second_node_under_a_live_nodes_name_refuses_to_start_and_a_dead_ones_name_i
     let failed = restarted.wait_task(&key, &second_task, &["Failed"], 20);
     assert_eq!(failed["ErrorMessage"], "interrupted: server node stopped");
 }
+
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap();
+    if uid == "0" {
+        return true;
+    }
+    // CI runs as root, where this must be proved; a developer's machine may not.
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must run the tests as root to prove that scripts never run as root"
+    );
+    eprintln!("not root: skipping what only a root-run drydock can show");
+    false
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn a_deployment_script_cannot_reach_the_data_directory_or_act_as_the_server() {
+    if !running_as_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // Everything above the data directory is open to every local user, and the data
+    // directory starts out as wide as an old drydock made it: only drydock's own modes
+    // may protect it.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let key = api_key(&data, "admin");
+    let server = Server::start_env(&data, &[("DRYDOCK_TEST_SERVER_SECRET", "hunter2")]);
+    assert!(
+        server.output().contains("tightened") || mode(&data) == 0o700,
+        "{}",
+        server.output()
+    );
+
+    let (code, out, err) = common::server::run_cli(
+        &data,
+        &["maintenance", "enable", "--message", "upgrade"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+
+    let bin = common::server::binary();
+    let d = data.display();
+    let script = format!(
+        r#"echo "uid=$(id -u) gid=$(id -g)"
+for f in {d}/secret.key {d}/initial-admin-password {d}/drydock.db {d}/drydock.db-wal; do
+  if head -c 1 "$f" >/dev/null 2>&1; then echo "READ $f"; else echo "DENIED $f"; fi
+done
+if ls {d} >/dev/null 2>&1; then echo "LISTED data"; else echo "DENIED listing"; fi
+for exe in /proc/$PPID/exe {bin}; do
+  if "$exe" --data-dir {d} maintenance disable >/dev/null 2>&1; then echo "RAN maintenance disable with $exe"; else echo "DENIED maintenance disable with $exe"; fi
+  if echo 'a long password here' | "$exe" --data-dir {d} user create --username mallory --password-stdin --role 'System Administrator' >/dev/null 2>&1; then echo "RAN user create with $exe"; else echo "DENIED user create with $exe"; fi
+done
+if kill -0 $PPID 2>/dev/null; then echo "SIGNALLED the server"; else echo "DENIED signal"; fi
+echo "env: $(env | sort | tr '\n' ' ')"
+"#,
+        bin = bin.display()
+    );
+    let env = server.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let project = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Turncoat", "DeploymentScript": script}),
+    );
+    let release = server.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "1"}),
+    );
+    // An administrator may deploy in maintenance mode; the script is someone else's.
+    let (status, deployment) = server.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+    );
+    assert_eq!(status, 201, "{deployment}");
+    let task = deployment["TaskId"].as_str().unwrap().to_string();
+    let done = server.wait_task(&key, &task, &["Success", "Failed", "TimedOut"], 60);
+    let (_, raw) = server.api(&key, "GET", &format!("/api/tasks/{task}/raw"), None);
+    let log = raw.as_str().unwrap_or_default().to_string();
+    assert_eq!(done["State"], "Success", "{done}\n{log}");
+
+    let uid = log
+        .split("uid=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the script printed its uid");
+    assert_ne!(uid, "0", "the script ran as root:\n{log}");
+    for refused in [
+        "DENIED ".to_string() + &data.join("secret.key").display().to_string(),
+        "DENIED ".to_string() + &data.join("initial-admin-password").display().to_string(),
+        "DENIED ".to_string() + &data.join("drydock.db").display().to_string(),
+        "DENIED listing".to_string(),
+        "DENIED signal".to_string(),
+    ] {
+        assert!(log.contains(&refused), "missing '{refused}':\n{log}");
+    }
+    assert!(
+        !log.contains("READ ")
+            && !log.contains("RAN ")
+            && !log.contains("LISTED")
+            && !log.contains("SIGNALLED"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("DENIED maintenance disable").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(log.matches("DENIED user create").count(), 2, "{log}");
+    // A clean environment: nothing of the server's own.
+    assert!(
+        !log.contains("hunter2") && !log.contains("DRYDOCK_TEST_SERVER_SECRET"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("DRYDOCK_TASK_ID={task}")), "{log}");
+
+    let (_, mode_now) = server.api(&key, "GET", "/api/maintenanceconfiguration", None);
+    assert_eq!(mode_now["IsInMaintenanceMode"], true);
+    let (_, users) = server.api(&key, "GET", "/api/users", None);
+    assert!(!users.to_string().contains("mallory"), "{users}");
+
+    // Everything drydock writes in the data directory is its user's alone.
+    let (status, backup) = server.api(&key, "POST", "/api/tasks", Some(json!({"Name": "Backup"})));
+    assert_eq!(status, 201, "{backup}");
+    let backup = backup["Id"].as_str().unwrap().to_string();
+    let done = server.wait_task(&key, &backup, &["Success", "Failed"], 60);
+    assert_eq!(done["State"], "Success", "{done}");
+    let copy = root.path().join("copy.db");
+    let (code, out, err) =
+        common::server::run_cli(&data, &["backup", "--out", copy.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(mode(&copy), 0o600);
+    let mut seen = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(dir) = stack.pop() {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !name.starts_with("serve-") {
+                // (serve-*.log is this test's capture of the server's output.)
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                seen.push(name);
+            }
+        }
+    }
+    for expected in [
+        "drydock.db",
+        "drydock.db-wal",
+        "drydock.db-shm",
+        "secret.key",
+        "initial-admin-password",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected} not found in {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter().any(|s| s.ends_with(".db") && s != "drydock.db"),
+        "no backup in {seen:?}"
+    );
+}

@@ -109,7 +109,8 @@ fn max_overlap(intervals: &[(u128, u128)]) -> usize {
 #[test]
 fn three_nodes_run_300_deployments_each_exactly_once_within_their_caps() {
     let (dir, key) = cluster_dir("");
-    let file = dir.path().join("ran.txt");
+    let shared = common::shared_dir();
+    let file = shared.path().join("ran.txt");
     let script = format!(
         "echo \"$DRYDOCK_TASK_ID start $(date +%s%N)\" >> {f}\nsleep 0.05\necho \"$DRYDOCK_TASK_ID end $(date +%s%N)\" >> {f}\n",
         f = file.display()
@@ -238,7 +239,8 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
     let mut b = Server::node(dir.path(), "node-b");
     let c = Server::node(dir.path(), "node-c");
     // Release 1 of each project runs for five minutes, release 2 at once.
-    let pids = dir.path().join("long.pids");
+    let shared = common::shared_dir();
+    let pids = shared.path().join("long.pids");
     let script = format!(
         "if [ \"$DRYDOCK_RELEASE\" = 1 ]; then echo $$ >> {}; echo begun; sleep 300; else echo ok; fi",
         pids.display()
@@ -374,7 +376,8 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
 ) {
     let grace = 2;
     let (dir, key) = cluster_dir(&format!("shutdown_grace_secs = {grace}\n"));
-    let pid_file = dir.path().join("long.pid");
+    let shared = common::shared_dir();
+    let pid_file = shared.path().join("long.pid");
     let a = Server::node(dir.path(), "node-a");
     let short_release = {
         let p = a.create(

@@ -220,7 +220,8 @@ fn a_restarted_node_on_a_relative_linked_data_directory_stops_what_its_dead_scri
     let (code, out, err) = run_cli_in(&cwd, &args, "");
     assert_eq!(code, 0, "{out}{err}");
     let key = out.trim().lines().last().unwrap().to_string();
-    let pid_file = root.path().join("script.pid");
+    let shared = common::shared_dir();
+    let pid_file = shared.path().join("script.pid");
     let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
     let env = server.create(
         &key,

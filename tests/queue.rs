@@ -148,7 +148,7 @@ fn a_deployment_runs_its_script_with_the_environment_and_logs_every_line_in_orde
     // A fresh working directory, removed afterwards.
     let workdir = raw
         .lines()
-        .find(|l| l.contains("/work/ServerTasks-"))
+        .find(|l| l.contains("/ServerTasks-"))
         .and_then(|l| l.split("INFO ").nth(1))
         .unwrap()
         .trim()
@@ -232,7 +232,7 @@ fn intervals(file: &std::path::Path) -> Vec<Interval> {
 #[test]
 fn the_cap_is_never_exceeded_and_a_tag_runs_one_task_at_a_time() {
     let d = Deployer::new(2);
-    let file = d.app.data_dir().join("record.txt");
+    let file = d.app.shared_file("record.txt");
     let script = recording_script(&file, "0.3");
     let envs = [d.environment("A"), d.environment("B")];
     let mut tasks = Vec::new();
@@ -278,7 +278,7 @@ fn the_cap_is_never_exceeded_and_a_tag_runs_one_task_at_a_time() {
 #[test]
 fn a_busy_tag_does_not_block_other_tags() {
     let d = Deployer::new(5);
-    let file = d.app.data_dir().join("record.txt");
+    let file = d.app.shared_file("record.txt");
     let slow = d.project("Slow", &recording_script(&file, "1.5"));
     let fast = d.project("Fast", &recording_script(&file, "0"));
     let env = d.environment("Prod");
@@ -304,7 +304,7 @@ fn a_busy_tag_does_not_block_other_tags() {
 #[test]
 fn tasks_start_in_fifo_order() {
     let d = Deployer::new(1);
-    let file = d.app.data_dir().join("record.txt");
+    let file = d.app.shared_file("record.txt");
     let script = recording_script(&file, "0.05");
     let env = d.environment("Prod");
     // A blocker holds the only slot while the others queue up.
@@ -386,7 +386,7 @@ fn cancelling_a_queued_task_is_immediate() {
 #[test]
 fn cancelling_an_executing_task_stops_its_whole_process_group() {
     let d = Deployer::new(5);
-    let pids = d.app.data_dir().join("pids");
+    let pids = d.app.shared_file("pids");
     let script = format!(
         "sleep 300 &\necho $! >> {p}\n(trap '' TERM; sleep 300) &\necho $! >> {p}\necho $$ >> {p}\necho started\nwait\n",
         p = pids.display()
@@ -543,7 +543,7 @@ fn two_processes_on_one_database_never_run_a_task_twice() {
     let d = Deployer::new(3);
     // A second server (its own queue processor and node name) on the same database.
     let other = d.app.client();
-    let file = d.app.data_dir().join("ran.txt");
+    let file = d.app.shared_file("ran.txt");
     let script = format!("echo $DRYDOCK_TASK_ID >> {}\nsleep 0.02", file.display());
     let env = d.environment("Prod");
     let mut releases = Vec::new();

@@ -19,7 +19,8 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     let key = api_key(dir.path(), "admin");
 
     let mut server = Server::start(dir.path());
-    let pid_file = dir.path().join("long.pids");
+    let shared = common::shared_dir();
+    let pid_file = shared.path().join("long.pids");
     let long = server.create(
         &key,
         "/api/projects",

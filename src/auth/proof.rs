@@ -82,9 +82,12 @@ impl Proof {
         proof
     }
 
-    /// A change typed at the command line by whoever can open the data directory.
+    /// A change typed at the command line by whoever can open the data directory (the
+    /// OS user who owns it is an administrator, in maintenance mode too). Its audit
+    /// events name that OS user and the process: `command line (dana, uid 1000, pid
+    /// 4242, parent 4100 bash)`.
     pub(crate) fn command_line() -> Proof {
-        Proof::internal("command line", Via::CommandLine)
+        Proof::internal(&command_line_actor(), Via::CommandLine)
     }
 
     /// A change made by a maintenance window's schedule.
@@ -116,4 +119,21 @@ impl Proof {
     pub fn via(&self) -> Via {
         self.via
     }
+}
+
+/// The OS user and process behind a command-line change.
+fn command_line_actor() -> String {
+    let uid = nix::unistd::Uid::current();
+    let user = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name);
+    let parent = nix::unistd::getppid();
+    let parent_name = std::fs::read_to_string(format!("/proc/{parent}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "command line ({user}, uid {uid}, pid {}, parent {parent} {parent_name})",
+        std::process::id()
+    )
 }

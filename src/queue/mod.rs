@@ -8,6 +8,7 @@
 //! never starts twice, whatever the processes.
 
 pub mod runner;
+pub mod scripts;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,7 +32,10 @@ pub struct Settings {
     pub heartbeat: Duration,
     pub cancel_grace: Duration,
     pub data_dir: PathBuf,
+    /// Where tasks get their working directories (outside the data directory).
     pub work_dir: PathBuf,
+    /// Who scripts run as, or why no one can (an unknown or privileged `script_user`).
+    pub script_user: std::result::Result<scripts::ScriptUser, String>,
     pub started_at: i64,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
@@ -55,7 +59,11 @@ impl Settings {
             heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
             data_dir: config.data_dir.clone(),
-            work_dir: config.data_dir.join("work"),
+            work_dir: config
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| scripts::default_work_dir(&config.data_dir)),
+            script_user: scripts::ScriptUser::resolve(&config.script_user),
             started_at: clock::now_ms(),
             session_idle_ms: config.session_idle_secs * 1000,
             session_absolute_ms: config.session_absolute_secs * 1000,
@@ -153,6 +161,15 @@ impl Queue {
     /// of the name left running, and stop what their scripts left behind. No start
     /// ever fails a live node's tasks.
     pub fn claim(&self, store: &Store, settings: &Settings) -> Result<()> {
+        let script_user = settings
+            .script_user
+            .as_ref()
+            .map_err(|e| crate::error::Error::BadRequest(e.clone(), Vec::new()))?;
+        scripts::prepare_work_dir(&settings.work_dir)
+            .map_err(|e| crate::error::Error::BadRequest(e, Vec::new()))?;
+        if let Some(warning) = script_user.warning() {
+            eprintln!("drydock: warning: {warning}");
+        }
         let message = "interrupted: server node stopped";
         let node = settings.node.clone();
         let me = crate::cluster::this_process();

@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -105,20 +105,28 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
             "the project, environment or release was deleted before the task started".into(),
         ));
     };
+    let script_user = match &settings.script_user {
+        Ok(user) => user,
+        Err(e) => return Ok(Outcome::failed(e.clone())),
+    };
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
+    let io = |path: &std::path::Path, e: std::io::Error| {
+        Error::Internal(format!("{}: {e}", path.display()))
+    };
+    std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
     let script = dir.join("deploy.sh");
-    std::fs::write(&script, &project.deployment_script)
-        .map_err(|e| Error::Internal(format!("{}: {e}", script.display())))?;
-    let child = Command::new("bash")
-        .arg(&script)
-        .current_dir(&dir)
-        .env("DRYDOCK_PROJECT", &project.name)
-        .env("DRYDOCK_RELEASE", &release.version)
-        .env("DRYDOCK_ENVIRONMENT", &env.name)
-        .env("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id))
+    std::fs::write(&script, &project.deployment_script).map_err(|e| io(&script, e))?;
+    script_user.own(&script).map_err(|e| io(&script, e))?;
+    script_user.own(&dir).map_err(|e| io(&dir, e))?;
+    let vars = [
+        ("DRYDOCK_PROJECT", project.name.clone()),
+        ("DRYDOCK_RELEASE", release.version.clone()),
+        ("DRYDOCK_ENVIRONMENT", env.name.clone()),
+        ("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id)),
+    ];
+    let child = script_user
+        .command(&script, &dir, &vars)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

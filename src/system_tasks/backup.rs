@@ -3,6 +3,7 @@
 //! meanwhile) and writes a compact copy; it is written under a temporary name and
 //! renamed when complete, and a cancel interrupts it and removes the partial file.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,11 +21,22 @@ fn io(path: &Path, e: std::io::Error) -> Error {
 /// Copies the database at `db` into `out` (which must not exist), stopping early when
 /// `stop` returns true. Returns false if it stopped.
 pub fn backup_to(db: &Path, out: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<bool> {
-    if out.exists() {
-        return Err(Error::bad(
-            "out",
-            format!("{} already exists", out.display()),
-        ));
+    // Made empty first, readable by drydock's user alone: VACUUM INTO fills an empty
+    // file, and a backup holds everything the database does (password hashes too).
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::bad(
+                "out",
+                format!("{} already exists", out.display()),
+            ));
+        }
+        Err(e) => return Err(Error::bad("out", format!("{}: {e}", out.display()))),
     }
     let conn = rusqlite::Connection::open(db)?;
     conn.busy_timeout(Duration::from_secs(30))?;
@@ -59,7 +71,7 @@ pub fn backup_to(db: &Path, out: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Res
 
 pub fn run(ctx: &Context) -> Work {
     let dir = ctx.settings.data_dir.join("backups");
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    crate::files::private_dir(&dir).map_err(|e| io(&dir, e))?;
     let stamp = crate::clock::iso(crate::clock::now_ms()).replace([':', '.'], "-");
     let name = format!("{PREFIX}{stamp}-{}{SUFFIX}", ctx.task_id);
     let partial = dir.join(format!(".{name}.partial"));

@@ -40,6 +40,8 @@ struct NodesPage {
     nodes: Vec<NodeRow>,
     this_node: String,
     can_edit: bool,
+    /// For administrators: this node's scripts run with the server's own powers.
+    script_warning: Option<String>,
 }
 
 #[rocket::get("/configuration/nodes")]
@@ -67,6 +69,13 @@ async fn page(
             .collect(),
         this_node: app.config.node_name.clone(),
         can_edit: caller.can(Permission::AdministerSystem),
+        script_warning: if caller.can(Permission::AdministerSystem) {
+            crate::queue::scripts::ScriptUser::resolve(&app.config.script_user)
+                .ok()
+                .and_then(|user| user.warning())
+        } else {
+            None
+        },
     })
 }
 

@@ -19,8 +19,22 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub dir: TempDir,
+    /// Where deployment scripts may write (they may run as another user: see
+    /// [`shared_dir`]).
+    pub shared: TempDir,
     pub config: Config,
     pub admin_password: String,
+}
+
+/// A temporary directory that deployment scripts may write in: when the tests run as
+/// root, drydock runs scripts as `script_user` (`nobody`), who can reach neither the
+/// data directory nor a private temporary directory.
+pub fn shared_dir() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod the shared directory");
+    dir
 }
 
 /// One browser-like user: a Rocket client with its own cookie jar.
@@ -48,9 +62,15 @@ impl TestApp {
         drop(opened.app);
         TestApp {
             dir,
+            shared: shared_dir(),
             config,
             admin_password,
         }
+    }
+
+    /// A file in [`TestApp::shared`], for scripts to write and the test to read.
+    pub fn shared_file(&self, name: &str) -> PathBuf {
+        self.shared.path().join(name)
     }
 
     pub fn data_dir(&self) -> &Path {

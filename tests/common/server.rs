@@ -157,6 +157,19 @@ impl Server {
         Server::spawn(command, port, log)
     }
 
+    /// `drydock serve` with extra environment variables for the server process.
+    pub fn start_env(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = data_dir.join(format!("serve-{port}.log"));
+        let mut command = Command::new(binary());
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--port", &port.to_string()])
+            .envs(vars.iter().copied());
+        Server::spawn(command, port, log)
+    }
+
     /// `drydock GLOBAL... serve --port P` run in `cwd` with no `--data-dir` unless
     /// `global` gives one, as a new user starts it; its output goes to `log`.
     pub fn start_in(cwd: &Path, global: &[&str], log: PathBuf) -> Server {
