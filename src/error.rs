@@ -117,7 +117,39 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
-        Error::Internal(format!("database: {e}"))
+        match storage_failure(&e) {
+            Some(cause) => Error::Unavailable(unwritable_message(cause)),
+            None => Error::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+/// Why the database cannot be written, when `e` says it cannot (a full disk, a
+/// read-only file or filesystem, an I/O error, permissions): not a bug in drydock but
+/// a condition of the host, answered 503 and recovered from by itself.
+pub fn storage_failure(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code()? {
+        ErrorCode::DiskFull => Some("the disk is full"),
+        ErrorCode::ReadOnly => Some("the database file or its filesystem is read-only"),
+        ErrorCode::SystemIoFailure => Some("the disk reported an I/O error"),
+        ErrorCode::CannotOpen => Some("the database file cannot be opened"),
+        ErrorCode::PermissionDenied => Some("drydock may not write the database file"),
+        _ => None,
+    }
+}
+
+/// The message of a change refused because the database cannot be written.
+pub fn unwritable_message(cause: &str) -> String {
+    format!(
+        "The database cannot be written: {cause}. Nothing was changed; drydock recovers by itself once it can write again."
+    )
+}
+
+impl Error {
+    /// Whether this is the refusal of a database that cannot be written.
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, Error::Unavailable(m) if m.starts_with("The database cannot be written"))
     }
 }
 

@@ -842,3 +842,223 @@ echo "env: $(env | sort | tr '\n' ' ')"
         "no backup in {seen:?}"
     );
 }
+
+#[test]
+fn any_next_after_sign_in_is_a_safe_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    create_user(dir.path(), "dana", "Viewer", PASSWORD);
+    let server = Server::start(dir.path());
+    // Raw bytes in the query (as a hand-written client sends them) and encoded ones.
+    for next in [
+        "%09",
+        "/tasks%09x",
+        "/tasks%20x",
+        "/t%C3%A4sks",
+        "%E2%80%AE/evil",
+        "/a%0d%0aSet-Cookie:x=1",
+        "//evil.example",
+        "/%zz",
+        "%FF",
+    ] {
+        let page = send(server.port, "GET", &format!("/login?next={next}"), &[], "");
+        assert_eq!(
+            page.status, 200,
+            "GET next={next}: {}{}",
+            page.head, page.body
+        );
+        let (cookie, token) = login_form(server.port);
+        let body = format!(
+            "{}&next={next}",
+            common::form(&[
+                ("username", "dana"),
+                ("password", PASSWORD),
+                ("csrf_token", &token)
+            ])
+        );
+        let answer = send(
+            server.port,
+            "POST",
+            "/login",
+            &[
+                ("Cookie", &cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        );
+        assert_eq!(
+            answer.status, 303,
+            "POST next={next}: {}{}",
+            answer.head, answer.body
+        );
+        assert!(
+            answer.cookie("drydock_session").is_some(),
+            "next={next}: {}",
+            answer.head
+        );
+        let location = answer
+            .head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("location: ")
+                    .or_else(|| l.strip_prefix("Location: "))
+            })
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            location.starts_with('/')
+                && !location.starts_with("//")
+                && location.bytes().all(|b| b.is_ascii_graphic()),
+            "next={next} led to {location:?}"
+        );
+    }
+    for raw in ["/login?next=/a\tb", "/login?next=/\u{e4}"] {
+        // Bytes no URI may hold: refused as a bad request, never a 500.
+        let page = send(server.port, "GET", raw, &[], "");
+        assert!(
+            page.status == 200 || page.status == 400,
+            "{raw}: {}",
+            page.head
+        );
+    }
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root and can mount a tmpfs"
+            );
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers() {
+    if !running_as_root() {
+        return;
+    }
+    let Some(disk) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let key = api_key(&data, "admin");
+    let outside = tempfile::tempdir().unwrap();
+    let server = Server::start_in(
+        outside.path(),
+        &["--data-dir", data.to_str().unwrap()],
+        outside.path().join("serve.log"),
+    );
+    server.create(&key, "/api/environments", json!({"Name": "Before"}));
+
+    // Fill the disk.
+    let filler = disk.path().join("filler");
+    {
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+    }
+
+    let mut refused = None;
+    for i in 0..200 {
+        let (status, body) = server.api(
+            &key,
+            "POST",
+            "/api/environments",
+            Some(json!({"Name": format!("Full {i}"), "Description": "x".repeat(2000)})),
+        );
+        assert_ne!(status, 500, "{body}");
+        if status == 503 {
+            refused = Some((i, body));
+            break;
+        }
+        assert_eq!(status, 201, "{body}");
+    }
+    let (i, body) = refused.expect("no write was refused on a full disk");
+    let message = body["ErrorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("cannot be written") && message.contains("disk is full"),
+        "{body}"
+    );
+    let (_, envs) = server.api(&key, "GET", "/api/environments?take=1000", None);
+    assert!(
+        !envs.to_string().contains(&format!("Full {i}\"")),
+        "the refused change was kept"
+    );
+
+    // A sign-in needs a write too: refused the same way, never a 500.
+    let (cookie, token) = login_form(server.port);
+    let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
+    let answer = send(
+        server.port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &common::form(&[
+            ("username", "admin"),
+            ("password", &password),
+            ("csrf_token", &token),
+        ]),
+    );
+    assert_eq!(answer.status, 503, "{}{}", answer.head, answer.body);
+    assert!(answer.body.contains("cannot be written"), "{}", answer.body);
+
+    let (status, health) = server.api(&key, "GET", "/api/health", None);
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health["ErrorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("disk is full"),
+        "{health}"
+    );
+
+    // Space again: health recovers by itself, and so do writes.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, health) = server.api(&key, "GET", "/api/health", None);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never recovered: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.create(&key, "/api/environments", json!({"Name": "After"}));
+    drop(server);
+}

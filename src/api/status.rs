@@ -32,10 +32,22 @@ fn root() -> Json<Value> {
     }))
 }
 
-/// 200 when the database answers, 503 otherwise. Needs no sign-in (for load balancers).
+/// 200 when the database answers and can be written, 503 with the reason otherwise.
+/// Needs no sign-in (for load balancers). After a write failed because the database
+/// could not be written (full disk, read-only), it tries one itself — this node's
+/// heartbeat — so it reports recovery as soon as writes succeed again.
 #[rocket::get("/health")]
 async fn health(app: &State<App>) -> (Status, Json<Value>) {
-    match app.store.ping().await {
+    let mut result = app.store.ping().await;
+    if result.is_ok() && app.store.unwritable().is_some() {
+        let node = app.config.node_name.clone();
+        let now = crate::clock::now_ms();
+        result = app
+            .store
+            .bookkeeping(move |tx| crate::store::system::heartbeat(tx, &node, now))
+            .await;
+    }
+    match result {
         Ok(()) => (Status::Ok, Json(json!({"Status": "OK"}))),
         Err(e) => (
             Status::ServiceUnavailable,

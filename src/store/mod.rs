@@ -41,6 +41,9 @@ pub struct Store {
     /// so caps a busy server at a few hundred writes a second. (Writers in other
     /// processes still meet `busy_timeout`.)
     writer: Arc<Mutex<()>>,
+    /// Why the last write failed because the database could not be written (full disk,
+    /// read-only); cleared by the next write that commits. `/api/health` reports it.
+    unwritable: Arc<Mutex<Option<String>>>,
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it, with
@@ -101,6 +104,7 @@ impl Store {
             pool,
             wait: config.db_wait(),
             writer: Arc::new(Mutex::new(())),
+            unwritable: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -162,22 +166,53 @@ impl Store {
         let mut conn = self.conn()?;
         let _turn = self.write_turn();
         busy::count_write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let proof = admit(&tx, proof)?;
-        let tx = ChangeTx { tx, proof };
-        let out = f(&tx)?;
-        tx.tx.commit()?;
-        Ok(out)
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let proof = admit(&tx, proof)?;
+            let tx = ChangeTx { tx, proof };
+            let out = f(&tx)?;
+            tx.tx.commit()?;
+            Ok(out)
+        })();
+        self.note_write(result)
     }
 
     pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         let _turn = self.write_turn();
         busy::count_write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.note_write(result)
+    }
+
+    /// Remembers whether the database could be written, for `/api/health`.
+    fn note_write<T>(&self, result: Result<T>) -> Result<T> {
+        let failure = match &result {
+            Ok(_) => None,
+            Err(e) if e.is_unwritable() => Some(e.to_string()),
+            // Refused for another reason (bad input, permissions): says nothing.
+            Err(_) => return result,
+        };
+        if let Ok(mut slot) = self.unwritable.lock() {
+            if slot.is_some() != failure.is_some() {
+                match &failure {
+                    Some(why) => eprintln!("drydock: {why}"),
+                    None => println!("drydock: the database can be written again"),
+                }
+            }
+            *slot = failure;
+        }
+        result
+    }
+
+    /// Why the database could not be written at the last attempt, if it could not.
+    pub fn unwritable(&self) -> Option<String> {
+        self.unwritable.lock().ok().and_then(|slot| slot.clone())
     }
 
     /// `SELECT 1` through the pool: what `/api/health` asks.

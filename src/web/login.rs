@@ -37,10 +37,20 @@ struct LoginPage {
     error: Option<String>,
 }
 
-/// Only local paths may follow sign-in: no `//host` or `https://` open redirects.
+/// Only local paths may follow sign-in: no `//host` or `https://` open redirects, and
+/// nothing that is not a valid path and query (a tab, a space, a non-ASCII character):
+/// anything else leads to `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic())
+                && rocket::http::uri::Origin::parse(n).is_ok() =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -228,6 +238,10 @@ mod tests {
             "/\\attacker.example",
             "javascript:alert(1)",
             "",
+            "/tasks\tx",
+            "/tasks x",
+            "/täsks",
+            "/tasks\n",
         ] {
             assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
         }
