@@ -1,0 +1,206 @@
+//! Raw HTTP against the real binary, as an attacker writes it: requests whose bodies
+//! are held back, browser sign-in with cookies, the session's CSRF token.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::hidden_value;
+use super::server::Server;
+
+/// An HTTP/1.1 response read off a socket.
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Response {
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let value = l
+                .strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            let pair = value.split(';').next()?;
+            let (n, v) = pair.split_once('=')?;
+            (n == name).then(|| v.to_string())
+        })
+    }
+}
+
+/// A request whose headers (and the first `sent` bytes of its body) have been written,
+/// with the rest held back.
+pub struct Held {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+pub fn hold(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    sent: usize,
+) -> Held {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..sent]).unwrap();
+    stream.flush().unwrap();
+    Held {
+        stream,
+        rest: body[sent..].to_vec(),
+    }
+}
+
+impl Held {
+    /// Sends the rest of the body and reads the answer.
+    pub fn finish(mut self) -> Response {
+        // The server may have answered (and closed) already, e.g. when a guard refused.
+        let _ = self.stream.write_all(&self.rest);
+        read_response(self.stream)
+    }
+
+    /// Reads the answer without sending the rest.
+    pub fn answer(self) -> Response {
+        read_response(self.stream)
+    }
+}
+
+fn read_response(mut stream: TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    hold(port, method, path, headers, body.as_bytes(), body.len()).finish()
+}
+
+/// A browser session on the real server: its cookie and CSRF token.
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+    pub token: String,
+}
+
+pub fn sign_in(port: u16, username: &str, password: &str) -> Browser {
+    let page = send(port, "GET", "/login", &[], "");
+    let login_cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
+    let form_csrf = hidden_value(&page.body, "csrf_token").expect("a form token");
+    let body = super::form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", &form_csrf),
+    ]);
+    let cookie = format!("drydock_login_csrf={login_cookie}");
+    let signed = send(
+        port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    );
+    assert_eq!(signed.status, 303, "{}{}", signed.head, signed.body);
+    let token = signed.cookie("drydock_session").expect("a session cookie");
+    let cookie = format!("drydock_session={token}");
+    let home = send(port, "GET", "/profile", &[("Cookie", &cookie)], "");
+    let csrf = hidden_value(&home.body, "csrf_token").expect("the session's CSRF token");
+    Browser {
+        cookie,
+        csrf,
+        token,
+    }
+}
+
+pub fn db(dir: &Path) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(dir.join("drydock.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db
+}
+
+pub fn last_seen(dir: &Path, token_hash: &str) -> i64 {
+    db(dir)
+        .query_row(
+            "SELECT last_seen_at FROM sessions WHERE token_hash = ?1",
+            [token_hash],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Starts `method path` with `body` as `browser`, holding back its last bytes, and
+/// returns once the server's guards have resolved the caller: the session was set back
+/// two minutes, so resolving it touches it again, which the test can see.
+pub fn hold_past_the_guards(
+    server: &Server,
+    dir: &Path,
+    browser: &Browser,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Held {
+    let hash = drydock::auth::tokens::sha256_hex(&browser.token);
+    db(dir)
+        .execute(
+            "UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE token_hash = ?1",
+            [&hash],
+        )
+        .unwrap();
+    let before = last_seen(dir, &hash);
+    let body = body.to_string();
+    let held = hold(
+        server.port,
+        method,
+        path,
+        &[
+            ("Cookie", &browser.cookie),
+            ("X-CSRF-Token", &browser.csrf),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+        body.len() - 1,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while last_seen(dir, &hash) == before {
+        assert!(Instant::now() < deadline, "the guards never ran for {path}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    held
+}
+
+/// A sign-in form ready to post: its cookie and form token.
+pub fn login_form(port: u16) -> (String, String) {
+    let page = send(port, "GET", "/login", &[], "");
+    let cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
+    let token = hidden_value(&page.body, "csrf_token").expect("a form token");
+    (format!("drydock_login_csrf={cookie}"), token)
+}
