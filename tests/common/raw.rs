@@ -110,25 +110,8 @@ pub struct Browser {
 }
 
 pub fn sign_in(port: u16, username: &str, password: &str) -> Browser {
-    let page = send(port, "GET", "/login", &[], "");
-    let login_cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
-    let form_csrf = hidden_value(&page.body, "csrf_token").expect("a form token");
-    let body = super::form(&[
-        ("username", username),
-        ("password", password),
-        ("csrf_token", &form_csrf),
-    ]);
-    let cookie = format!("drydock_login_csrf={login_cookie}");
-    let signed = send(
-        port,
-        "POST",
-        "/login",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &body,
-    );
+    let form = login_form(port);
+    let signed = post_login(port, &form, username, password, "");
     assert_eq!(signed.status, 303, "{}{}", signed.head, signed.body);
     let token = signed.cookie("drydock_session").expect("a session cookie");
     let cookie = format!("drydock_session={token}");
@@ -203,4 +186,49 @@ pub fn login_form(port: u16) -> (String, String) {
     let cookie = page.cookie("drydock_login_csrf").expect("a sign-in cookie");
     let token = hidden_value(&page.body, "csrf_token").expect("a form token");
     (format!("drydock_login_csrf={cookie}"), token)
+}
+
+/// Posts the sign-in `form` (from [`login_form`]) with these credentials; `extra` is
+/// appended to the body as it is (e.g. `&next=...`).
+pub fn post_login(
+    port: u16,
+    form: &(String, String),
+    username: &str,
+    password: &str,
+    extra: &str,
+) -> Response {
+    let body = super::form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", &form.1),
+    ]) + extra;
+    send(
+        port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &form.0),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )
+}
+
+/// Signs in as `username` once per password, all posted at the same moment (each from
+/// its own fetched form); the statuses, in the order of `passwords`.
+pub fn simultaneous_sign_ins(port: u16, username: &str, passwords: Vec<String>) -> Vec<u16> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(passwords.len()));
+    let handles: Vec<_> = passwords
+        .into_iter()
+        .map(|password| {
+            let form = login_form(port);
+            let barrier = barrier.clone();
+            let username = username.to_string();
+            std::thread::spawn(move || {
+                barrier.wait();
+                post_login(port, &form, &username, &password, "").status
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
