@@ -46,6 +46,7 @@ const KEYS: &[&str] = &[
     "log_level",
     "metrics_token",
     "body_timeout_secs",
+    "keep_alive_secs",
     "script_user",
     "work_dir",
 ];
@@ -102,6 +103,9 @@ pub struct Config {
     /// A request body that has not fully arrived this many seconds after the server
     /// began reading it is answered 408 and changes nothing.
     pub body_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this many seconds, and a request's
+    /// headers must arrive within it (0: no keep-alive; headers then get 30 s).
+    pub keep_alive_secs: u32,
     /// When drydock runs as root, deployment scripts run as this (unprivileged) user.
     pub script_user: String,
     /// Where tasks get their working directories (default: a directory of this data
@@ -171,6 +175,7 @@ impl Default for Config {
             log_level: "normal".into(),
             metrics_token: String::new(),
             body_timeout_secs: 30,
+            keep_alive_secs: 5,
             script_user: "nobody".into(),
             work_dir: None,
             node_name: host_name(),
@@ -267,6 +272,9 @@ impl Config {
             if !work_dir.is_absolute() || work_dir.starts_with(&self.data_dir) {
                 return bad("work_dir must be an absolute path outside the data directory");
             }
+        }
+        if self.keep_alive_secs > 3600 {
+            return bad("keep_alive_secs must be between 0 and 3600");
         }
         if self.script_user.trim().is_empty() {
             return bad("script_user must name a user");

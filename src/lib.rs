@@ -99,6 +99,9 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(ip_header(&app.config.ip_header))
         .merge(("limits", limits))
         .merge(("shutdown", shutdown_settings()))
+        // Also the deadline for a request's head (Rocket is patched for it: see
+        // vendor/rocket/DRYDOCK.md).
+        .merge(("keep_alive", app.config.keep_alive_secs))
         // Blocking threads only run database work, which waits for one of the pool's
         // connections anyway: more threads than that would only cost memory.
         .merge(("max_blocking", app.config.db_pool_size as usize + 4));

@@ -239,7 +239,7 @@ fn a_body_that_never_finishes_gets_408_and_changes_nothing() {
         "/login",
         &[("Content-Type", "application/x-www-form-urlencoded")],
         b"username=admin&password=whatever&csrf_token=x",
-        // Past the 14 bytes Rocket peeks at before routing (see SECURITY.md's limits).
+        // Past the 14 bytes Rocket peeks at before routing (the test below stops sooner).
         20,
     );
     assert_eq!(held.answer().status, 408);
@@ -805,4 +805,68 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     }
     server.create(&key, "/api/environments", json!({"Name": "After"}));
     drop(server);
+}
+
+/// Reads from `stream` until the server closes it; how long that took, or `None` if it
+/// was still open after 15 s.
+fn closed_within(stream: &mut std::net::TcpStream) -> Option<Duration> {
+    use std::io::Read;
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(15) {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn idle_connections_slow_headers_and_bodies_that_stall_early_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("drydock.toml"),
+        "keep_alive_secs = 1\nbody_timeout_secs = 2\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path());
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+
+    // An idle keep-alive connection, after one request, is closed.
+    let mut idle = connect();
+    idle.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let closed = closed_within(&mut idle).expect("an idle keep-alive connection stayed open");
+    assert!(
+        closed >= Duration::from_millis(500),
+        "closed at once: {closed:?}"
+    );
+
+    // Headers that never finish.
+    let mut slow = connect();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    closed_within(&mut slow).expect("a request whose headers never end kept its connection");
+
+    // A body that stops before the bytes Rocket reads before routing: 408, not held.
+    let started = Instant::now();
+    let held = hold(
+        server.port,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"username=admin&password=whatever&csrf_token=x",
+        5,
+    );
+    let answer = held.answer();
+    assert_eq!(answer.status, 408, "{}{}", answer.head, answer.body);
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
