@@ -96,6 +96,8 @@ struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     last_heartbeat: Mutex<Option<std::time::Instant>>,
     metrics: crate::metrics::Shared,
+    /// The tasks' working directory, removed (when empty) once the queue stops.
+    work_dir: Mutex<Option<PathBuf>>,
 }
 
 impl Inner {
@@ -136,6 +138,7 @@ impl Queue {
                 threads: Mutex::new(Vec::new()),
                 last_heartbeat: Mutex::new(None),
                 metrics,
+                work_dir: Mutex::new(None),
             }),
         }
     }
@@ -167,6 +170,9 @@ impl Queue {
             .map_err(|e| crate::error::Error::BadRequest(e.clone(), Vec::new()))?;
         scripts::prepare_work_dir(&settings.work_dir)
             .map_err(|e| crate::error::Error::BadRequest(e, Vec::new()))?;
+        if let Ok(mut work_dir) = self.inner.work_dir.lock() {
+            *work_dir = Some(settings.work_dir.clone());
+        }
         if let Some(warning) = script_user.warning() {
             eprintln!("drydock: warning: {warning}");
         }
@@ -311,6 +317,11 @@ impl Queue {
             .unwrap_or_default();
         for t in threads {
             let _ = t.join();
+        }
+        // Nothing runs here any more: the directory goes if no other node uses it
+        // (a node recreates it before each task).
+        if let Some(dir) = self.inner.work_dir.lock().ok().and_then(|mut d| d.take()) {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

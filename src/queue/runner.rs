@@ -109,6 +109,8 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Ok(user) => user,
         Err(e) => return Ok(Outcome::failed(e.clone())),
     };
+    // Made again if a stopping node on the same data directory removed it meanwhile.
+    super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::Internal)?;
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
     let _ = std::fs::remove_dir_all(&dir);
     let io = |path: &std::path::Path, e: std::io::Error| {
