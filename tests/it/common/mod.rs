@@ -1,8 +1,6 @@
 //! The HTTP test harness: each test gets its own data directory and real SQLite file;
 //! requests go through Rocket's local client (tracked cookies, one client per user).
 
-#![allow(dead_code)]
-
 pub mod browser;
 pub mod raw;
 pub mod server;

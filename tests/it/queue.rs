@@ -1,7 +1,7 @@
 //! The task queue, through the API: scripts, logs, cap, concurrency tags, FIFO,
 //! scheduling, expiry, cancel, timeout.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -336,8 +336,12 @@ fn a_scheduled_task_does_not_start_before_its_queue_time() {
     let release = d.release(&project, "1");
     let queue_time = iso_in(1500);
     let task_id = d.deploy(&release, &env, json!({"QueueTime": queue_time}));
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(d.task(&task_id)["State"], "Queued");
+    // Queued until its time: watched, not slept through.
+    let watch_until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < watch_until {
+        assert_eq!(d.task(&task_id)["State"], "Queued");
+        std::thread::sleep(Duration::from_millis(25));
+    }
     let task = d.wait(&task_id, 30);
     assert_eq!(task["State"], "Success");
     let start = drydock::clock::parse_iso(task["StartTime"].as_str().unwrap()).unwrap();

@@ -1,6 +1,6 @@
 //! Sign-in, sessions, CSRF, Origin, throttling and API keys, over HTTP.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

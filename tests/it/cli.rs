@@ -1,7 +1,7 @@
 //! The real binary: first start, `user create`, `user set-password`, `apikey create`,
 //! configuration errors, and a served port.
 
-mod common;
+use crate::common;
 
 use common::server::{run_cli, Server};
 use common::*;

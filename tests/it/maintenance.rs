@@ -1,6 +1,6 @@
 //! Maintenance mode (SPEC 4).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -422,7 +422,25 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
             json!({"Start": drydock::clock::iso(now + 200), "End": drydock::clock::iso(now + 800)}),
         ),
     );
-    std::thread::sleep(Duration::from_millis(2000));
+    // Wait (against a deadline) for the window to end, then the mode is still on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, windows) = json_of(with_key(
+            &client,
+            Method::Get,
+            "/api/maintenancewindows",
+            &admin_key,
+            None,
+        ));
+        if windows["Items"][0]["State"] == "Completed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never ended: {windows}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
     let (_, mode) = json_of(with_key(
         &client,
         Method::Get,
@@ -431,14 +449,6 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
         None,
     ));
     assert_eq!(mode["IsInMaintenanceMode"], true);
-    let (_, windows) = json_of(with_key(
-        &client,
-        Method::Get,
-        "/api/maintenancewindows",
-        &admin_key,
-        None,
-    ));
-    assert_eq!(windows["Items"][0]["State"], "Completed");
 }
 
 #[test]
@@ -566,6 +576,7 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
     let deployment = json!({"ReleaseId": release, "EnvironmentId": env, "QueueTime": "2099-01-01T00:00:00+00:00"});
     for round in 0..5 {
         let stop = std::sync::atomic::AtomicBool::new(false);
+        let seen = std::sync::atomic::AtomicUsize::new(0);
         let (accepted, refused) = std::thread::scope(|scope| {
             let writers: Vec<_> = (0..32)
                 .map(|_| {
@@ -577,12 +588,22 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
                                 Some((503, _)) => no += 1,
                                 other => panic!("unexpected answer {other:?}"),
                             }
+                            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
                         (ok, no)
                     })
                 })
                 .collect();
-            std::thread::sleep(Duration::from_millis(300));
+            // The writers are under way (answers are coming back) before the mode
+            // turns on, and keep writing until a good many answers came after it.
+            let answers_reach = |n: usize| {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while seen.load(std::sync::atomic::Ordering::SeqCst) < n {
+                    assert!(std::time::Instant::now() < deadline, "the writers stalled");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            };
+            answers_reach(64);
             let (status, _) = send(
                 &admin,
                 "PUT",
@@ -591,7 +612,7 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
             )
             .unwrap();
             assert_eq!(status, 200);
-            std::thread::sleep(Duration::from_millis(300));
+            answers_reach(seen.load(std::sync::atomic::Ordering::SeqCst) + 64);
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             writers
                 .into_iter()

@@ -1,6 +1,6 @@
 //! `GET /metrics`: who may read it, and that its numbers follow what happens.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

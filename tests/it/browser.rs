@@ -1,6 +1,6 @@
 //! Pages in a real browser against the real binary.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::server::Server;

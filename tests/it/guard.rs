@@ -3,7 +3,7 @@
 //! token, or a cross-site Origin. Nothing changes in the database. A new mutating route
 //! that forgets the guard fails this test.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::{ContentType, Header, Method, Status};

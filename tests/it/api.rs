@@ -1,6 +1,6 @@
 //! The JSON API and pages: permissions, bad input, catchers, headers, audit.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::{ContentType, Method, Status};

@@ -5,7 +5,7 @@
 //! task; after each start no task is left `Executing` from before; at the end the queue
 //! runs everything still queued.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -3,7 +3,7 @@
 //! README's "The same from a script" block taken from README.md itself and run with
 //! curl, a deployment that must succeed, and a backup to a relative path.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -7,7 +7,7 @@
 //! Cases: `HOSTILE_CASES` (default 3000), seeded by proptest; a failure prints the
 //! smallest case it shrank to.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! each written as they did it: held request bodies from an administrator demoted
 //! mid-flight, bodies that never finish.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

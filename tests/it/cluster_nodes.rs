@@ -2,7 +2,7 @@
 //! exactly once within each node's cap, drain, a node killed with SIGKILL, maintenance
 //! seen by every node, and the graceful stop of SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

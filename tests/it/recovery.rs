@@ -1,6 +1,6 @@
 //! The real binary killed with SIGKILL during a task, then started again.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

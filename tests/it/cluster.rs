@@ -1,6 +1,6 @@
 //! Server nodes: drain, task cap, ping, and the command line.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -53,9 +53,14 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
 
     let waiting = deploy(&client, &key, &release, &env2);
     wait_state(&client, &key, &running, "Success", 20);
-    std::thread::sleep(Duration::from_millis(500));
-    let (_, t) = call(Method::Get, &format!("/api/tasks/{waiting}"), None);
-    assert_eq!(t["State"], "Queued", "a draining node starts nothing new");
+    // A draining node starts nothing new: the task stays queued through several queue
+    // rounds (polled, not slept through).
+    let watch_until = std::time::Instant::now() + Duration::from_millis(600);
+    while std::time::Instant::now() < watch_until {
+        let (_, t) = call(Method::Get, &format!("/api/tasks/{waiting}"), None);
+        assert_eq!(t["State"], "Queued", "a draining node starts nothing new");
+        std::thread::sleep(Duration::from_millis(25));
+    }
 
     call(
         Method::Put,

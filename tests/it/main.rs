@@ -1,0 +1,23 @@
+//! The whole test suite in one binary, one module per area, sharing one `common`
+//! helper set: the HTTP harness (Rocket's local client on a real SQLite file), the real
+//! binary on a port (`common::server`), raw HTTP as an attacker writes it
+//! (`common::raw`), and the browser (`common::browser`).
+
+mod common;
+
+mod api;
+mod attacks;
+mod auth;
+mod browser;
+mod cli;
+mod cluster;
+mod cluster_nodes;
+mod crash_loop;
+mod guard;
+mod hostile;
+mod maintenance;
+mod metrics;
+mod new_user;
+mod queue;
+mod recovery;
+mod system_tasks;
