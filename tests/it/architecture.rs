@@ -1,0 +1,212 @@
+//! The code's shape, checked: the arrows between `src/`'s top-level modules (every
+//! `crate::module` a file names, in `use` lines or inline) must be ones ARCHITECTURE.md
+//! allows in its "Layers" block, which is the one place they are listed; the
+//! `debt` lines there are arrows that still run the wrong way, each to be removed (the
+//! test fails when a listed debt arrow is gone, so the list only shrinks). Also: every
+//! `src/**/*.rs` file is named in ARCHITECTURE.md's code map.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn architecture() -> String {
+    std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md")
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `src/`'s files, as paths relative to the project (`src/store/tasks.rs`).
+fn source_files() -> Vec<String> {
+    let mut files = Vec::new();
+    sources(&root().join("src"), &mut files);
+    let mut files: Vec<String> = files
+        .iter()
+        .map(|p| {
+            p.strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The top-level module a file belongs to (`src/store/tasks.rs` → `store`).
+fn module_of(file: &str) -> String {
+    let rest = file.strip_prefix("src/").unwrap();
+    let first = rest.split('/').next().unwrap();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// Every top-level module a file's code names through `crate::` (comments aside).
+fn arrows_of(text: &str) -> BTreeSet<String> {
+    let mut targets = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.trim_start();
+        if code.starts_with("//") {
+            continue;
+        }
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // `use crate::{a::b, c};`
+                let inner = group.split('}').next().unwrap_or("");
+                for item in inner.split(',') {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        targets.insert(name);
+                    }
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    targets.insert(name);
+                }
+            }
+        }
+    }
+    targets
+}
+
+/// The "Layers" block of ARCHITECTURE.md: `module -> allowed targets` lines, and
+/// `debt: module -> target` lines.
+fn layers() -> (
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeSet<(String, String)>,
+) {
+    let text = architecture();
+    let block = text
+        .split("<!-- layers -->")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a block between <!-- layers --> markers");
+    let mut allowed = BTreeMap::new();
+    let mut debt = BTreeSet::new();
+    for line in block.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("```") || line.starts_with('#') {
+            continue;
+        }
+        if let Some(arrow) = line.strip_prefix("debt:") {
+            let (from, to) = arrow.split_once("->").expect("debt: a -> b");
+            debt.insert((from.trim().to_string(), to.trim().to_string()));
+            continue;
+        }
+        let (from, to) = line.split_once("->").expect("a -> b c d");
+        let targets: BTreeSet<String> = to.split_whitespace().map(str::to_string).collect();
+        allowed.insert(from.trim().to_string(), targets);
+    }
+    (allowed, debt)
+}
+
+#[test]
+fn dependencies_between_modules_point_the_way_architecture_md_draws_them() {
+    let (allowed, debt) = layers();
+    let modules: BTreeSet<String> = source_files().iter().map(|f| module_of(f)).collect();
+    let mut found: BTreeMap<(String, String), String> = BTreeMap::new();
+    for file in source_files() {
+        let from = module_of(&file);
+        let text = std::fs::read_to_string(root().join(&file)).unwrap();
+        for to in arrows_of(&text) {
+            // Names that are not modules are the crate root's (`App`, `rocket`).
+            let to = if modules.contains(&to) {
+                to
+            } else {
+                "lib".to_string()
+            };
+            if to != from {
+                found.entry((from.clone(), to)).or_insert(file.clone());
+            }
+        }
+    }
+    for module in &modules {
+        assert!(
+            allowed.contains_key(module) || module == "main" || module == "lib",
+            "ARCHITECTURE.md's layers do not list module `{module}`"
+        );
+    }
+    let mut wrong = Vec::new();
+    for ((from, to), file) in &found {
+        if from == "main" || from == "lib" {
+            continue; // the root wires everything together
+        }
+        let ok = allowed
+            .get(from)
+            .is_some_and(|targets| targets.contains(to));
+        if !ok && !debt.contains(&(from.clone(), to.clone())) {
+            wrong.push(format!("{from} -> {to} (in {file})"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows ARCHITECTURE.md's layers do not allow:\n  {}",
+        wrong.join("\n  ")
+    );
+    let paid: Vec<String> = debt
+        .iter()
+        .filter(|arrow| !found.contains_key(*arrow))
+        .map(|(from, to)| format!("{from} -> {to}"))
+        .collect();
+    assert!(
+        paid.is_empty(),
+        "these debt arrows are gone: remove them from ARCHITECTURE.md's layers:\n  {}",
+        paid.join("\n  ")
+    );
+    // An allowed arrow that also appears as debt is a contradiction.
+    for (from, to) in &debt {
+        assert!(
+            !allowed.get(from).is_some_and(|t| t.contains(to)),
+            "{from} -> {to} is both allowed and debt"
+        );
+    }
+}
+
+#[test]
+fn no_two_modules_depend_on_each_other_outside_the_debt_list() {
+    let (allowed, _) = layers();
+    for (from, targets) in &allowed {
+        for to in targets {
+            assert!(
+                !allowed.get(to).is_some_and(|back| back.contains(from)),
+                "ARCHITECTURE.md allows both {from} -> {to} and {to} -> {from}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_source_file_is_named_in_architecture_md() {
+    let text = architecture();
+    let missing: Vec<String> = source_files()
+        .into_iter()
+        .filter(|file| {
+            let short = file.strip_prefix("src/").unwrap();
+            !text.contains(file.as_str()) && !text.contains(&format!("`{short}`"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's code map does not name:\n  {}",
+        missing.join("\n  ")
+    );
+}
