@@ -89,12 +89,14 @@ fn arrows_of(text: &str) -> BTreeSet<String> {
     targets
 }
 
+/// Which modules each module may name.
+type Allowed = BTreeMap<String, BTreeSet<String>>;
+/// Arrows that still run the wrong way.
+type Debt = BTreeSet<(String, String)>;
+
 /// The "Layers" block of ARCHITECTURE.md: `module -> allowed targets` lines, and
 /// `debt: module -> target` lines.
-fn layers() -> (
-    BTreeMap<String, BTreeSet<String>>,
-    BTreeSet<(String, String)>,
-) {
+fn layers() -> (Allowed, Debt) {
     let text = architecture();
     let block = text
         .split("<!-- layers -->")
