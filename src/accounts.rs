@@ -5,17 +5,17 @@ use std::path::Path;
 
 use crate::auth::password::{self, Hasher};
 use crate::auth::permissions::Role;
-use crate::auth::{session, tokens, Proof};
+use crate::auth::{session, Proof};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{api_keys, events, users, Store};
+use crate::tokens;
 
 pub const MAX_USERNAME: usize = 64;
 pub const MAX_DISPLAY_NAME: usize = 200;
 pub const MAX_PURPOSE: usize = 200;
 
-/// The file the first administrator's password is written to.
-pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+pub use crate::files::INITIAL_PASSWORD_FILE;
 
 pub struct NewUserInput {
     pub username: String,

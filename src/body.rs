@@ -96,7 +96,7 @@ where
         .await;
         match result {
             Ok(form) => Outcome::Success(PlainForm(form)),
-            Err(e) => Outcome::Error((crate::auth::guards::remember(req, e), ())),
+            Err(e) => Outcome::Error((crate::http::remember(req, e), ())),
         }
     }
 }

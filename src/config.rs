@@ -10,6 +10,9 @@ use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 
+/// This drydock's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The name of the optional configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "drydock.toml";
 

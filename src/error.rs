@@ -1,11 +1,6 @@
-//! The one error type. Domain and store code return it; it turns itself into a response:
-//! JSON `{"ErrorMessage", "Errors"}` under `/api`, an HTML error page elsewhere.
-
-use rocket::http::{ContentType, Status};
-use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
-use serde::Serialize;
-use std::io::Cursor;
+//! The one error type, with no HTTP in it but the status code each kind is answered
+//! with. Domain and store code return it; `http` turns it into a response (JSON under
+//! `/api`, an HTML page elsewhere).
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -58,17 +53,18 @@ impl Error {
         Error::BadRequest(message.clone(), vec![message])
     }
 
-    pub fn status(&self) -> Status {
+    /// The HTTP status code this error is answered with.
+    pub fn code(&self) -> u16 {
         match self {
-            Error::BadRequest(..) => Status::BadRequest,
-            Error::Unauthorized => Status::Unauthorized,
-            Error::Forbidden(_) => Status::Forbidden,
-            Error::NotFound(_) => Status::NotFound,
-            Error::Conflict(_) => Status::Conflict,
-            Error::TooManyRequests { .. } => Status::TooManyRequests,
-            Error::Unavailable(_) | Error::Maintenance(_) => Status::ServiceUnavailable,
-            Error::Client(code, _) => Status::from_code(*code).unwrap_or(Status::BadRequest),
-            Error::Internal(_) => Status::InternalServerError,
+            Error::BadRequest(..) => 400,
+            Error::Unauthorized => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::TooManyRequests { .. } => 429,
+            Error::Unavailable(_) | Error::Maintenance(_) => 503,
+            Error::Client(code, _) => *code,
+            Error::Internal(_) => 500,
         }
     }
 
@@ -87,8 +83,9 @@ impl Error {
         }
     }
 
-    pub fn for_status(status: Status) -> Error {
-        match status.code {
+    /// The error for a status Rocket produced itself (`reason`: its reason phrase).
+    pub fn for_code(code: u16, reason: &str) -> Error {
+        match code {
             400 => Error::BadRequest("The request could not be understood.".into(), Vec::new()),
             401 => Error::Unauthorized,
             403 => Error::Forbidden("You do not have permission to do that.".into()),
@@ -108,9 +105,9 @@ impl Error {
             503 => Error::Unavailable("The server is unavailable; try again shortly.".into()),
             code @ 400..=499 => Error::Client(
                 code,
-                format!("The request was refused: {}.", status.reason_lossy()),
+                format!("The request was refused: {reason}."),
             ),
-            _ => Error::Internal(format!("unexpected status {status}")),
+            _ => Error::Internal(format!("unexpected status {code} {reason}")),
         }
     }
 }
@@ -157,94 +154,4 @@ impl From<r2d2::Error> for Error {
     fn from(e: r2d2::Error) -> Error {
         Error::Unavailable(format!("The database is busy; try again shortly ({e})."))
     }
-}
-
-impl From<askama::Error> for Error {
-    fn from(e: askama::Error) -> Error {
-        Error::Internal(format!("template: {e}"))
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ErrorBody {
-    pub error_message: String,
-    pub errors: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct MaintenanceBody<'a> {
-    error_message: &'a str,
-    errors: Vec<String>,
-    maintenance_message: Option<&'a str>,
-}
-
-pub fn is_api_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
-}
-
-impl<'r> Responder<'r, 'static> for Error {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        if let Error::Internal(detail) = &self {
-            eprintln!("error: {} {}: {detail}", req.method(), req.uri().path());
-        }
-        let status = self.status();
-        if let Error::Maintenance(refusal) = &self {
-            crate::maintenance::count_refusal(req);
-            return maintenance_response(req, refusal);
-        }
-        let mut response = if is_api_path(req.uri().path().as_str()) {
-            let body = ErrorBody {
-                error_message: self.public_message(),
-                errors: self.details(),
-            };
-            let json = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
-            Response::build()
-                .header(ContentType::JSON)
-                .sized_body(json.len(), Cursor::new(json))
-                .finalize()
-        } else {
-            let html = crate::web::error_page(req, status, &self.public_message());
-            Response::build()
-                .header(ContentType::HTML)
-                .sized_body(html.len(), Cursor::new(html))
-                .finalize()
-        };
-        response.set_status(status);
-        if let Error::TooManyRequests { retry_after_secs } = &self {
-            response.set_raw_header("Retry-After", retry_after_secs.max(&1).to_string());
-        }
-        Ok(response)
-    }
-}
-
-/// 503 with `Retry-After` when a scheduled end is known: JSON under `/api`, otherwise a
-/// page that says why and keeps what the user typed.
-fn maintenance_response(req: &Request<'_>, refusal: &Refusal) -> response::Result<'static> {
-    let (content_type, body) = if is_api_path(req.uri().path().as_str()) {
-        let body = MaintenanceBody {
-            error_message: MAINTENANCE_REFUSAL,
-            errors: Vec::new(),
-            maintenance_message: refusal.message.as_deref(),
-        };
-        (
-            ContentType::JSON,
-            serde_json::to_string(&body).unwrap_or_else(|_| "{}".into()),
-        )
-    } else {
-        (
-            ContentType::HTML,
-            crate::web::maintenance_refused_page(req, refusal),
-        )
-    };
-    let mut response = Response::build()
-        .header(content_type)
-        .sized_body(body.len(), Cursor::new(body))
-        .finalize();
-    response.set_status(Status::ServiceUnavailable);
-    if let Some(secs) = refusal.retry_after_secs {
-        response.set_raw_header("Retry-After", secs.max(1).to_string());
-    }
-    Ok(response)
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub const SECRET_KEY_FILE: &str = "secret.key";
+/// The file the first administrator's password is written to.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::Internal(format!("{}: {e}", path.display()))
@@ -20,7 +22,7 @@ const PRIVATE_FILES: &[&str] = &[
     "drydock.db-shm",
     "drydock.db-journal",
     SECRET_KEY_FILE,
-    crate::accounts::INITIAL_PASSWORD_FILE,
+    INITIAL_PASSWORD_FILE,
     crate::config::CONFIG_FILE,
 ];
 
@@ -118,7 +120,7 @@ pub fn secret_key(dir: &Path) -> Result<String> {
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = crate::auth::tokens::random_hex(32);
+            let key = crate::tokens::random_hex(32);
             write_private(&path, key.as_bytes())?;
             Ok(key)
         }

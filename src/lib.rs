@@ -17,11 +17,13 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod http;
 pub mod maintenance;
 pub mod metrics;
 pub mod queue;
 pub mod store;
 pub mod system_tasks;
+pub mod tokens;
 pub mod web;
 
 use rocket::data::{Limits, ToByteUnit};
@@ -107,15 +109,16 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(("max_blocking", app.config.db_pool_size as usize + 4));
     Ok(rocket::custom(figment)
         .manage(app)
+        .manage(http::ErrorPages(Box::new(web::WebPages)))
         // Replace Rocket's default shield: `web::SecurityHeaders` sets stricter ones.
         .attach(Shield::new())
         .attach(web::SecurityHeaders)
         .attach(web::Announce)
         .attach(QueueFairing)
-        .attach(metrics::RequestCounter)
+        .attach(web::metrics::RequestCounter)
         .register("/", web::catchers::all())
         .mount("/", web::routes())
-        .mount("/", metrics::routes())
+        .mount("/", web::metrics::routes())
         .mount("/api", api::routes()))
 }
 

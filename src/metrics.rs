@@ -1,4 +1,5 @@
-//! Operator metrics at `GET /metrics` in the Prometheus (OpenMetrics) text format.
+//! Operator metrics, rendered for `GET /metrics` (served by `web::metrics`) in the
+//! Prometheus (OpenMetrics) text format.
 //!
 //! Counters and histograms are this process's (this node's) since it started: HTTP
 //! requests by route, method and status, task durations by kind, queue-to-start
@@ -6,25 +7,17 @@
 //! from the database at each scrape and describe the whole cluster: the maintenance
 //! flag, tasks by state, executing tasks per node.
 //!
-//! Readable without signing in from loopback only, or from anywhere with
-//! `Authorization: Bearer <metrics_token>` when a token is configured.
 
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
+use crate::store::{self, system, tasks};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Status};
-use rocket::request::{FromRequest, Outcome};
-use rocket::{Request, Response, State};
-
-use crate::error::{Error, Result};
-use crate::store::{self, system, tasks};
-use crate::App;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -167,7 +160,7 @@ impl Metrics {
         self.queue_to_start.observe(seconds.max(0.0));
     }
 
-    fn count_request(&self, method: &str, route: &str, status: u16) {
+    pub fn count_request(&self, method: &str, route: &str, status: u16) {
         self.http
             .get_or_create(&HttpLabels {
                 method: method.to_string(),
@@ -178,7 +171,7 @@ impl Metrics {
     }
 
     /// Reads the cluster-wide gauges from the database and encodes everything.
-    fn render(&self, snapshot: Snapshot) -> Result<String> {
+    pub fn render(&self, snapshot: Snapshot) -> Result<String> {
         self.maintenance.set(i64::from(snapshot.maintenance));
         self.tasks_by_state.clear();
         for (state, n) in snapshot.states {
@@ -210,104 +203,27 @@ fn catch_up(counter: &Counter, total: u64) {
     }
 }
 
-struct Snapshot {
+pub struct Snapshot {
     maintenance: bool,
     states: Vec<(String, i64)>,
     executing: Vec<(String, i64)>,
 }
 
-/// Counts every answered request by its route template (`/api/tasks/<id>`, so that ids
-/// do not make new series), method and status.
-pub struct RequestCounter;
+/// Shared with the queue, which observes task durations and start latency.
+pub type Shared = Arc<Metrics>;
 
-#[rocket::async_trait]
-impl Fairing for RequestCounter {
-    fn info(&self) -> Info {
-        Info {
-            name: "request metrics",
-            kind: Kind::Response,
-        }
-    }
-
-    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        if let Some(app) = req.rocket().state::<App>() {
-            let route = req
-                .route()
-                .map(|r| r.uri.as_str().to_string())
-                .unwrap_or_else(|| "unmatched".into());
-            app.metrics
-                .count_request(req.method().as_str(), &route, res.status().code);
-        }
-    }
-}
-
-/// Loopback, or the configured bearer token.
-pub struct MetricsReader;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for MetricsReader {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let Some(app) = req.rocket().state::<App>() else {
-            return Outcome::Error((Status::InternalServerError, ()));
-        };
-        let token = &app.config.metrics_token;
-        let bearer = req
-            .headers()
-            .get_one("Authorization")
-            .and_then(|h| h.strip_prefix("Bearer "));
-        let token_ok = !token.is_empty() && bearer.is_some_and(|b| same(b, token));
-        let loopback = req.client_ip().is_some_and(|ip| ip.is_loopback());
-        if token_ok || loopback {
-            Outcome::Success(MetricsReader)
-        } else {
-            let error = Error::Forbidden(
-                "Metrics are readable from loopback, or with Authorization: Bearer <metrics_token>."
-                    .into(),
-            );
-            Outcome::Error((crate::auth::guards::remember(req, error), ()))
-        }
-    }
-}
-
-/// Compares without stopping at the first difference.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-#[rocket::get("/metrics")]
-async fn metrics(_reader: MetricsReader, app: &State<App>) -> Result<(ContentType, String)> {
-    let snapshot = app
-        .store
-        .read(|c| {
-            // One read transaction: the gauges agree with each other.
-            let tx = c.unchecked_transaction()?;
-            let snapshot = Snapshot {
-                maintenance: store::maintenance::is_on(&tx)?,
-                states: tasks::counts(&tx)?,
-                executing: system::nodes(&tx)?
+/// The gauges, read in one transaction so that they agree with each other.
+pub async fn snapshot(store: &store::Store) -> Result<Snapshot> {
+    store
+        .read_consistent(|c| {
+            Ok(Snapshot {
+                maintenance: store::maintenance::is_on(c)?,
+                states: tasks::counts(c)?,
+                executing: system::nodes(c)?
                     .into_iter()
                     .map(|n| (n.name, n.running))
                     .collect(),
-            };
-            tx.finish()?;
-            Ok(snapshot)
+            })
         })
-        .await?;
-    let body = app.metrics.render(snapshot)?;
-    let content_type = ContentType::new("application", "openmetrics-text")
-        .with_params([("version", "1.0.0"), ("charset", "utf-8")]);
-    Ok((content_type, body))
+        .await
 }
-
-pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![metrics]
-}
-
-/// Shared with the queue, which observes task durations and start latency.
-pub type Shared = Arc<Metrics>;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::Caller;
 use crate::App;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::config::VERSION;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![root, health, server_status]

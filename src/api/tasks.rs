@@ -187,29 +187,6 @@ impl From<Task> for TaskResource {
     }
 }
 
-/// Parses `states=Queued,Executing`; unknown states are a 400 naming the valid ones.
-pub fn parse_states(states: Option<&str>) -> Result<Vec<String>> {
-    let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    states
-        .split(',')
-        .map(|s| {
-            let s = s.trim();
-            tasks::STATES
-                .iter()
-                .find(|known| known.eq_ignore_ascii_case(s))
-                .map(|known| known.to_string())
-                .ok_or_else(|| {
-                    Error::bad(
-                        "states",
-                        format!("unknown state '{s}'; valid: {}", tasks::STATES.join(", ")),
-                    )
-                })
-        })
-        .collect()
-}
-
 #[rocket::get("/tasks?<states>&<node>&<project>&<skip>&<take>")]
 async fn list(
     _caller: Allowed<need::TaskView>,
@@ -222,7 +199,7 @@ async fn list(
 ) -> Result<Json<Collection<TaskResource>>> {
     let (skip, take) = paging(skip, take)?;
     let filter = tasks::Filter {
-        states: parse_states(states)?,
+        states: tasks::parse_states(states)?,
         node: node.filter(|n| !n.is_empty()).map(str::to_string),
         project_id: project
             .filter(|p| !p.is_empty())

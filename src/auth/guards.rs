@@ -14,7 +14,6 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Mutex;
 
 use rocket::data::{Data, FromData};
 use rocket::form::{Form, FromForm};
@@ -24,34 +23,13 @@ use rocket::request::{self, FromRequest, Request};
 
 use super::proof::{Proof, Via};
 use super::session::{self, Caller, SESSION_COOKIE};
-use super::tokens::constant_time_eq;
 use crate::error::Error;
+use crate::http::remember;
+use crate::tokens::constant_time_eq;
 use crate::App;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
-
-/// The error a guard refused with, for the catcher.
-#[derive(Default)]
-pub struct GuardFailure(Mutex<Option<Error>>);
-
-impl GuardFailure {
-    pub fn take(req: &Request<'_>) -> Option<Error> {
-        req.local_cache(GuardFailure::default)
-            .0
-            .lock()
-            .ok()
-            .and_then(|mut e| e.take())
-    }
-}
-
-pub(crate) fn remember(req: &Request<'_>, error: Error) -> Status {
-    let status = error.status();
-    if let Ok(mut slot) = req.local_cache(GuardFailure::default).0.lock() {
-        slot.get_or_insert(error);
-    }
-    status
-}
 
 fn app<'r>(req: &'r Request<'_>) -> Result<&'r App, Error> {
     req.rocket()
@@ -65,7 +43,7 @@ struct Resolved(Result<Option<Caller>, Error>);
 async fn resolve(req: &Request<'_>) -> Result<Option<Caller>, Error> {
     let mut caller = identify(req).await?;
     if let Some(caller) = caller.as_mut() {
-        if !crate::error::is_api_path(req.uri().path().as_str()) {
+        if !crate::http::is_api_path(req.uri().path().as_str()) {
             caller.banner = Some(app(req)?.store.read(crate::maintenance::banner).await?);
         }
     }
@@ -355,5 +333,36 @@ impl<'r> FromData<'r> for SessionForm {
         }
         .await;
         data_outcome(req, result)
+    }
+}
+
+/// A reader of `GET /metrics`: a loopback client, or one with the configured bearer
+/// token (compared in constant time).
+pub struct MetricsReader;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for MetricsReader {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let token = &app.config.metrics_token;
+        let bearer = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "));
+        let token_ok = !token.is_empty() && bearer.is_some_and(|b| constant_time_eq(b, token));
+        let loopback = req.client_ip().is_some_and(|ip| ip.is_loopback());
+        if token_ok || loopback {
+            Outcome::Success(MetricsReader)
+        } else {
+            let error = Error::Forbidden(
+                "Metrics are readable from loopback, or with Authorization: Bearer <metrics_token>."
+                    .into(),
+            );
+            Outcome::Error((remember(req, error), ()))
+        }
     }
 }

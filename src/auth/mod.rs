@@ -6,8 +6,7 @@ pub mod password;
 pub mod permissions;
 pub mod proof;
 pub mod session;
-pub mod tokens;
 
-pub use guards::{need, Allowed, Change, FormChange, SessionForm};
+pub use guards::{need, Allowed, Change, FormChange, MetricsReader, SessionForm};
 pub use proof::{Actor, Proof, Via};
 pub use session::Caller;

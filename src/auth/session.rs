@@ -5,12 +5,12 @@ use std::net::IpAddr;
 use super::password::Hasher;
 use super::permissions::{permissions_of, Permission, PermissionSet};
 use super::proof::{Actor, Via};
-use super::tokens;
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::users::User;
 use crate::store::{api_keys, events, sessions, users, Store};
+use crate::tokens;
 
 pub const SESSION_COOKIE: &str = "drydock_session";
 

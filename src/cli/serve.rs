@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::load_config;
-use crate::accounts::INITIAL_PASSWORD_FILE;
 use crate::error::{Error, Result};
+use crate::files::INITIAL_PASSWORD_FILE;
 use crate::App;
 
 #[derive(Args, Default)]

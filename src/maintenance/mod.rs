@@ -1,6 +1,6 @@
 //! Maintenance mode (SPEC 4): the flag, who may change it, the refusal that the change
 //! guard and the store's `admit` give non-administrators while it is on, "quiet", and
-//! scheduled windows. No HTTP in here (but for counting refusals).
+//! scheduled windows. No HTTP in here.
 
 use rusqlite::Connection;
 
@@ -30,20 +30,6 @@ pub fn refusal(conn: &Connection) -> Result<Option<Error>> {
         retry_after_secs,
         form: None,
     }))))
-}
-
-/// Counts and logs one refused change (refusals are not written to the audit log).
-pub fn count_refusal(req: &rocket::Request<'_>) {
-    if let Some(app) = req.rocket().state::<crate::App>() {
-        app.metrics.count_refusal();
-        if app.config.log_level != "off" {
-            println!(
-                "drydock: refused in maintenance mode: {} {}",
-                req.method(),
-                req.uri().path()
-            );
-        }
-    }
 }
 
 fn check_message(message: &Option<String>) -> Result<()> {

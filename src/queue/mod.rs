@@ -188,7 +188,7 @@ impl Queue {
             }
             system::prepare(tx, &settings.intervals, now)?;
             let cap = settings.task_cap as i64;
-            let version = crate::api::status::VERSION;
+            let version = crate::config::VERSION;
             system::register(tx, &node, version, cap, settings.started_at, &me)?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;

@@ -151,7 +151,7 @@ impl ScriptUser {
 /// The default root of the tasks' working directories: outside the data directory (a
 /// script must not reach it), one per data directory.
 pub fn default_work_dir(data_dir: &Path) -> PathBuf {
-    let digest = crate::auth::tokens::sha256_hex(&data_dir.to_string_lossy());
+    let digest = crate::tokens::sha256_hex(&data_dir.to_string_lossy());
     std::env::temp_dir().join(format!("drydock-work-{}", &digest[..12]))
 }
 

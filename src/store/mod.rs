@@ -129,6 +129,22 @@ impl Store {
         blocking(move || store.read_now(f)).await
     }
 
+    /// [`Store::read`] inside one read transaction, so that what `f` reads is one
+    /// snapshot (several reads that must agree, e.g. the metrics' gauges).
+    pub async fn read_consistent<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let out = f(&tx)?;
+            tx.finish()?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Makes a product change: `BEGIN IMMEDIATE`, re-check the proof against the database
     /// inside the transaction ([`admit`]), run `f`, commit.
     pub async fn change<T, F>(&self, proof: &Proof, f: F) -> Result<T>

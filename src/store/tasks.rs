@@ -484,3 +484,26 @@ pub fn log(conn: &Connection, id: i64, after: i64, limit: i64) -> Result<Vec<Log
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(lines)
 }
+
+/// Parses `states=Queued,Executing`; unknown states are a 400 naming the valid ones.
+pub fn parse_states(states: Option<&str>) -> Result<Vec<String>> {
+    let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    states
+        .split(',')
+        .map(|s| {
+            let s = s.trim();
+            STATES
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(s))
+                .map(|known| known.to_string())
+                .ok_or_else(|| {
+                    Error::bad(
+                        "states",
+                        format!("unknown state '{s}'; valid: {}", STATES.join(", ")),
+                    )
+                })
+        })
+        .collect()
+}

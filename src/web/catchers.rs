@@ -7,8 +7,9 @@ use rocket::request::Request;
 use rocket::response::Redirect;
 use rocket::Catcher;
 
-use crate::auth::guards::GuardFailure;
-use crate::error::{is_api_path, Error};
+use crate::error::Error;
+use crate::http::GuardFailure;
+use crate::http::{error_for, is_api_path};
 
 pub fn all() -> Vec<Catcher> {
     rocket::catchers![default_catcher]
@@ -22,7 +23,7 @@ pub enum Caught {
 
 #[rocket::catch(default)]
 async fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
-    let error = GuardFailure::take(req).unwrap_or_else(|| Error::for_status(status));
+    let error = GuardFailure::take(req).unwrap_or_else(|| error_for(status));
     // Resolve the caller (if not yet) so that the error page has the navigation and the
     // maintenance banner like every other page.
     let _ = crate::auth::guards::caller_of(req).await;

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod environments;
 pub mod login;
 pub mod maintenance;
+pub mod metrics;
 pub mod nodes;
 pub mod profile;
 pub mod projects;
@@ -163,7 +164,7 @@ struct ErrorPage {
 }
 
 /// The HTML error page, rendered without touching the database.
-pub fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
+fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
     let title = status.reason().unwrap_or("Error");
     let layout = match crate::auth::guards::resolved_caller(req) {
         Some(caller) => Layout::new(title, &caller, None),
@@ -191,7 +192,7 @@ struct RefusedPage {
 
 /// The 503 page for a change refused in maintenance mode: why, and the form again with
 /// what the user typed, to submit once maintenance is over.
-pub fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
+fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
     let layout = match crate::auth::guards::resolved_caller(req) {
         Some(caller) => Layout::new("Maintenance mode", &caller, None),
         None => Layout::anonymous("Maintenance mode", None),
@@ -206,6 +207,25 @@ pub fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refus
     };
     page.render()
         .unwrap_or_else(|_| crate::error::MAINTENANCE_REFUSAL.to_string())
+}
+
+/// The pages `http`'s responder answers errors with outside `/api`.
+pub struct WebPages;
+
+impl crate::http::Pages for WebPages {
+    fn error(&self, req: &Request<'_>, status: Status, message: &str) -> String {
+        error_page(req, status, message)
+    }
+
+    fn maintenance_refused(&self, req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
+        maintenance_refused_page(req, refusal)
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(e: askama::Error) -> Error {
+        Error::Internal(format!("template: {e}"))
+    }
 }
 
 #[rocket::get("/configuration")]

@@ -54,7 +54,7 @@ async fn list(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
-    let states = crate::api::tasks::parse_states(state)?;
+    let states = crate::store::tasks::parse_states(state)?;
     let state = states.join(",");
     let filter = tasks::Filter {
         states,

@@ -151,7 +151,7 @@ pub fn hold_past_the_guards(
     path: &str,
     body: &Value,
 ) -> Held {
-    let hash = drydock::auth::tokens::sha256_hex(&browser.token);
+    let hash = drydock::tokens::sha256_hex(&browser.token);
     db(dir)
         .execute(
             "UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE token_hash = ?1",
