@@ -20,6 +20,7 @@ pub mod files;
 pub mod http;
 pub mod maintenance;
 pub mod metrics;
+pub mod process;
 pub mod queue;
 pub mod store;
 pub mod system_tasks;

@@ -290,8 +290,8 @@ async fn create(
     app: &State<App>,
 ) -> Result<(Status, Json<TaskResource>)> {
     let body = body.into_inner()?;
-    let id =
-        crate::system_tasks::run_now(&app.store, &app.queue, &change.proof, &body.name).await?;
+    let id = crate::system_tasks::run_now(&app.store, &change.proof, &body.name).await?;
+    app.queue.wake();
     let task = app
         .store
         .read(move |c| tasks::find(c, id))

@@ -22,7 +22,8 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::store::{system, tasks, Store};
 
-/// What the runners and the processor need from the configuration.
+/// What the processor and the runners need from the configuration; the system tasks
+/// they run get theirs ([`crate::system_tasks::Settings`]).
 #[derive(Clone)]
 pub struct Settings {
     pub node: String,
@@ -31,26 +32,18 @@ pub struct Settings {
     pub pickup_check: Duration,
     pub heartbeat: Duration,
     pub cancel_grace: Duration,
-    pub data_dir: PathBuf,
     /// Where tasks get their working directories (outside the data directory).
     pub work_dir: PathBuf,
     /// Who scripts run as, or why no one can (an unknown or privileged `script_user`).
     pub script_user: std::result::Result<scripts::ScriptUser, String>,
     pub started_at: i64,
-    pub session_idle_ms: i64,
-    pub session_absolute_ms: i64,
-    pub login_window_ms: i64,
     pub node_offline_ms: i64,
-    pub retention_keep_per_kind: i64,
-    pub retention_keep_days: i64,
-    pub backup_keep: usize,
-    /// System task intervals set in the configuration file.
-    pub intervals: Vec<(&'static str, Option<i64>)>,
+    pub system: crate::system_tasks::Settings,
 }
 
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
-        use crate::system_tasks::{BACKUP, NODE_HEALTH, RETENTION, SESSION_CLEANUP};
+        let system = crate::system_tasks::Settings::from_config(config);
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
@@ -58,26 +51,11 @@ impl Settings {
             pickup_check: Duration::from_millis(config.pickup_check_ms.max(1)),
             heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
-            data_dir: config.data_dir.clone(),
-            work_dir: config
-                .work_dir
-                .clone()
-                .unwrap_or_else(|| scripts::default_work_dir(&config.data_dir)),
+            work_dir: system.work_dir.clone(),
             script_user: scripts::ScriptUser::resolve(&config.script_user),
             started_at: clock::now_ms(),
-            session_idle_ms: config.session_idle_secs * 1000,
-            session_absolute_ms: config.session_absolute_secs * 1000,
-            login_window_ms: config.login_window_secs * 1000,
             node_offline_ms: config.node_offline_secs * 1000,
-            retention_keep_per_kind: config.retention_keep_per_kind,
-            retention_keep_days: config.retention_keep_days,
-            backup_keep: config.backup_keep,
-            intervals: vec![
-                (RETENTION, config.retention_interval_secs),
-                (BACKUP, config.backup_interval_secs),
-                (SESSION_CLEANUP, config.session_cleanup_interval_secs),
-                (NODE_HEALTH, config.node_health_interval_secs),
-            ],
+            system,
         }
     }
 }
@@ -186,14 +164,14 @@ impl Queue {
                     return Err(crate::cluster::name_taken(&node, &holder, &me));
                 }
             }
-            system::prepare(tx, &settings.intervals, now)?;
+            system::prepare(tx, &settings.system.intervals, now)?;
             let cap = settings.task_cap as i64;
             let version = crate::config::VERSION;
             system::register(tx, &node, version, cap, settings.started_at, &me)?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
         if !failed.is_empty() {
-            let killed = runner::kill_leftovers(&settings.work_dir, &failed);
+            let killed = crate::process::kill_leftovers(&settings.work_dir, &failed);
             println!(
                 "drydock: {} task(s) left running by node {node} failed as interrupted; {killed} leftover process group(s) of their scripts stopped",
                 failed.len()

@@ -148,13 +148,6 @@ impl ScriptUser {
     }
 }
 
-/// The default root of the tasks' working directories: outside the data directory (a
-/// script must not reach it), one per data directory.
-pub fn default_work_dir(data_dir: &Path) -> PathBuf {
-    let digest = crate::tokens::sha256_hex(&data_dir.to_string_lossy());
-    std::env::temp_dir().join(format!("drydock-work-{}", &digest[..12]))
-}
-
 /// Creates `work_dir` if missing (0711: scripts may pass through to their own
 /// directory but not list the others), and refuses one that another user owns, that
 /// others may write, or that is a symbolic link: it may sit in a shared place such as

@@ -16,7 +16,6 @@ pub use backup::backup_to;
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::queue::Settings;
 use crate::store::{tasks, Store};
 
 pub const RETENTION: &str = "Retention";
@@ -43,6 +42,58 @@ pub fn by_name(field: &str, name: &str) -> Result<&'static str> {
                 format!("'{name}' is not a system task; valid: {}", NAMES.join(", ")),
             )
         })
+}
+
+/// What the system tasks need from the configuration.
+#[derive(Clone)]
+pub struct Settings {
+    /// This node's name (`NodeHealth` beats for it).
+    pub node: String,
+    pub data_dir: std::path::PathBuf,
+    /// Where tasks work (`NodeHealth` stops what a dead node's scripts left there).
+    pub work_dir: std::path::PathBuf,
+    pub node_offline_ms: i64,
+    pub session_idle_ms: i64,
+    pub session_absolute_ms: i64,
+    pub login_window_ms: i64,
+    pub retention_keep_per_kind: i64,
+    pub retention_keep_days: i64,
+    pub backup_keep: usize,
+    /// Intervals set in the configuration file (applied at every start).
+    pub intervals: Vec<(&'static str, Option<i64>)>,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            node: config.node_name.clone(),
+            data_dir: config.data_dir.clone(),
+            work_dir: config
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| default_work_dir(&config.data_dir)),
+            node_offline_ms: config.node_offline_secs * 1000,
+            session_idle_ms: config.session_idle_secs * 1000,
+            session_absolute_ms: config.session_absolute_secs * 1000,
+            login_window_ms: config.login_window_secs * 1000,
+            retention_keep_per_kind: config.retention_keep_per_kind,
+            retention_keep_days: config.retention_keep_days,
+            backup_keep: config.backup_keep,
+            intervals: vec![
+                (RETENTION, config.retention_interval_secs),
+                (BACKUP, config.backup_interval_secs),
+                (SESSION_CLEANUP, config.session_cleanup_interval_secs),
+                (NODE_HEALTH, config.node_health_interval_secs),
+            ],
+        }
+    }
+}
+
+/// The default root of the tasks' working directories: outside the data directory (a
+/// script must not reach it), one per data directory.
+pub fn default_work_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    let digest = crate::tokens::sha256_hex(&data_dir.to_string_lossy());
+    std::env::temp_dir().join(format!("drydock-work-{}", &digest[..12]))
 }
 
 /// What a running system task can use: the store, the settings, its log, and whether
@@ -146,12 +197,8 @@ pub fn run(
 pub type Work = Result<std::result::Result<(), Stopped>>;
 
 /// Queues system task `name` now ("Run now", `POST /api/tasks`), audited.
-pub async fn run_now(
-    store: &Store,
-    queue: &crate::queue::Queue,
-    proof: &crate::auth::Proof,
-    name: &str,
-) -> Result<i64> {
+/// The caller wakes its queue afterwards.
+pub async fn run_now(store: &Store, proof: &crate::auth::Proof, name: &str) -> Result<i64> {
     let name = by_name("Name", name)?;
     let id = store
         .change(proof, move |tx| {
@@ -166,7 +213,6 @@ pub async fn run_now(
             Ok(id)
         })
         .await?;
-    queue.wake();
     Ok(id)
 }
 

@@ -24,7 +24,7 @@ pub fn run(ctx: &Context) -> Work {
             .bookkeeping_now(|tx| tasks::fail_interrupted(tx, &node, OFFLINE_MESSAGE, now))?;
         if !failed.is_empty() {
             // Nodes share one host: what the dead node's scripts left running is here.
-            let killed = crate::queue::runner::kill_leftovers(&s.work_dir, &failed);
+            let killed = crate::process::kill_leftovers(&s.work_dir, &failed);
             ctx.log(format!(
                 "Node {node} is offline: failed {} task(s) it left running and stopped {killed} leftover process group(s) of their scripts.",
                 failed.len()

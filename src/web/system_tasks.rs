@@ -100,7 +100,10 @@ async fn run_now(
     name: &str,
     app: &State<App>,
 ) -> Flash<Redirect> {
-    match system_tasks::run_now(&app.store, &app.queue, &change.proof, name).await {
+    match system_tasks::run_now(&app.store, &change.proof, name)
+        .await
+        .inspect(|_| app.queue.wake())
+    {
         Ok(id) => done(BACK.into(), format!("Queued {name} as ServerTasks-{id}.")),
         Err(e) => refused(BACK.into(), &e),
     }
