@@ -1,14 +1,16 @@
 //! User management: validation, the rules that stop privilege escalation, and the audit
 //! events, shared by the pages, the API and the command line. No HTTP in here.
 
+use std::net::IpAddr;
 use std::path::Path;
 
-use crate::auth::password::{self, Hasher};
-use crate::auth::permissions::Role;
-use crate::auth::{session, Proof};
+use crate::access::{proof_of, Proof};
+use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{api_keys, events, users, Store};
+use crate::model::Role;
+use crate::password::{self, Hasher};
+use crate::store::{api_keys, events, sessions, users, Store};
 use crate::tokens;
 
 pub const MAX_USERNAME: usize = 64;
@@ -133,7 +135,7 @@ pub async fn create_user(
     store
         .change(proof, move |tx| {
             // Again with the caller's roles as they are now (see `store::admit`).
-            check_escalation(tx.proof(), false, grants_admin)?;
+            check_escalation(proof_of(tx)?, false, grants_admin)?;
             let user = users::create(tx, &new)?;
             let roles: Vec<&str> = user.roles.iter().map(|r| r.name()).collect();
             events::record(
@@ -182,7 +184,7 @@ pub async fn update_user(
                 .as_ref()
                 .is_some_and(|r| r.contains(&Role::SystemAdministrator));
             check_escalation(
-                tx.proof(),
+                proof_of(tx)?,
                 user.roles.contains(&Role::SystemAdministrator),
                 grants_admin,
             )?;
@@ -262,7 +264,7 @@ pub async fn change_own_password(
     password::check_policy("NewPassword", &new)?;
     let username = proof.actor().username.clone();
     let via = proof.via().name();
-    let reservation = session::reserve_password_check(store, config, &username, None)
+    let reservation = reserve_password_check(store, config, &username, None)
         .await?
         .map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
     let stored = store
@@ -271,9 +273,9 @@ pub async fn change_own_password(
     if !hasher.verify(current, stored).await? {
         store
             .bookkeeping(move |tx| {
-                events::record_bookkeeping(
+                events::record_password_check(
                     tx,
-                    "PasswordCheckFailed",
+                    events::PasswordCheck::PasswordCheckFailed,
                     (Some(user_id), &username),
                     via,
                     &format!("Wrong current password given by {username} to change it"),
@@ -287,7 +289,7 @@ pub async fn change_own_password(
     store
         .change(proof, move |tx| {
             users::set_password(tx, user_id, &hash, keep_session.as_deref())?;
-            let username = tx.proof().actor().username.clone();
+            let username = tx.identity().username.clone();
             events::record(
                 tx,
                 "UserPasswordChanged",
@@ -353,7 +355,7 @@ pub async fn create_api_key(
     let hash = tokens::sha256_hex(&key);
     let created = store
         .change(proof, move |tx| {
-            check_key_owner(tx.proof(), user_id)?;
+            check_key_owner(proof_of(tx)?, user_id)?;
             let user = users::find(tx, user_id)?
                 .ok_or_else(|| Error::NotFound(format!("User Users-{user_id} was not found.")))?;
             let created = api_keys::create(tx, user_id, &purpose, &hash)?;
@@ -369,7 +371,7 @@ pub async fn revoke_api_key(store: &Store, proof: &Proof, user_id: i64, key_id: 
     check_key_owner(proof, user_id)?;
     store
         .change(proof, move |tx| {
-            check_key_owner(tx.proof(), user_id)?;
+            check_key_owner(proof_of(tx)?, user_id)?;
             let purpose = api_keys::delete(tx, user_id, key_id)?
                 .ok_or_else(|| Error::NotFound(format!("API key {key_id} was not found.")))?;
             let message = format!("Revoked API key '{purpose}' of Users-{user_id}");
@@ -413,4 +415,57 @@ pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>>
     }
     crate::files::write_private(&data_dir.join(INITIAL_PASSWORD_FILE), password.as_bytes())?;
     Ok(Some(password))
+}
+
+// Sign-in throttling: one password check reserved before the slow hash runs.
+
+fn throttle_keys(username: &str, ip: Option<IpAddr>) -> Vec<String> {
+    let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    vec![user_throttle_key(username), format!("ip:{ip}")]
+}
+
+fn user_throttle_key(username: &str) -> String {
+    format!("user:{}", username.to_lowercase())
+}
+
+/// One password check reserved against the sign-in throttle (see
+/// [`reserve_password_check`]): it counts as a failure unless released.
+pub struct Reservation {
+    ids: Vec<i64>,
+    user_key: String,
+}
+
+impl Reservation {
+    /// The password was right: the reserved attempt no longer counts, nor do the
+    /// username's failures before it.
+    pub fn release(&self, tx: &crate::store::BookTx) -> Result<()> {
+        sessions::release(tx, &self.ids, &self.user_key)
+    }
+}
+
+/// Reserves one password check for `username` (and `ip`, when given) before the slow
+/// hash runs: `Err(retry_after_secs)` once `login_max_failures` checks were made for
+/// the username or the address within `login_window_secs`. Reserving is one write
+/// transaction, so however many attempts arrive at once, at most the limit are checked.
+pub async fn reserve_password_check(
+    store: &Store,
+    config: &Config,
+    username: &str,
+    ip: Option<IpAddr>,
+) -> Result<std::result::Result<Reservation, i64>> {
+    let mut keys = throttle_keys(username, ip);
+    if ip.is_none() {
+        keys.truncate(1);
+    }
+    let now = clock::now_ms();
+    let window_ms = config.login_window_secs * 1000;
+    let max = i64::from(config.login_max_failures);
+    let user_key = keys[0].clone();
+    let reserved = store
+        .bookkeeping(move |tx| sessions::reserve_attempt(tx, &keys, now, now - window_ms, max))
+        .await?;
+    Ok(match reserved {
+        Ok(ids) => Ok(Reservation { ids, user_key }),
+        Err(first) => Err(((first + window_ms - now) / 1000).max(1)),
+    })
 }

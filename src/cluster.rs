@@ -1,7 +1,6 @@
 //! Server nodes: drain and task cap, changed by administrators (Nodes API, command line)
 //! and read by each node's queue every round. No HTTP in here.
 
-use crate::auth::Proof;
 use crate::error::{Error, Result};
 use crate::store::system::{self, NameHolder, Node, Owner};
 use crate::store::{events, Store};
@@ -103,13 +102,13 @@ fn not_found(name: &str) -> Error {
 /// Drains a node (it finishes what it runs and claims nothing new) or ends its drain.
 pub async fn set_draining(
     store: &Store,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     name: &str,
     draining: bool,
 ) -> Result<Node> {
     let name = name.to_string();
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let node = system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
             if node.draining != draining {
                 system::set_draining(tx, &name, draining)?;
@@ -126,7 +125,12 @@ pub async fn set_draining(
 }
 
 /// Sets how many tasks a node runs at once (until it restarts with its configured cap).
-pub async fn set_task_cap(store: &Store, proof: &Proof, name: &str, cap: i64) -> Result<Node> {
+pub async fn set_task_cap(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    name: &str,
+    cap: i64,
+) -> Result<Node> {
     if !(1..=MAX_TASK_CAP).contains(&cap) {
         return Err(Error::bad(
             "MaxConcurrentTasks",
@@ -135,7 +139,7 @@ pub async fn set_task_cap(store: &Store, proof: &Proof, name: &str, cap: i64) ->
     }
     let name = name.to_string();
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let node = system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
             if node.task_cap != cap {
                 system::set_task_cap(tx, &name, cap)?;

@@ -1,7 +1,6 @@
 //! Projects, environments, releases and deployments: validation (naming the field) and
 //! audit, shared by the pages and the API. No HTTP in here.
 
-use crate::auth::Proof;
 use crate::error::{Error, Result};
 use crate::queue::Queue;
 use crate::store::deployments::{self, Deployment};
@@ -82,10 +81,14 @@ fn environment_not_found(id: i64) -> Error {
     Error::NotFound(format!("Environment Environments-{id} was not found."))
 }
 
-pub async fn create_project(store: &Store, proof: &Proof, input: ProjectInput) -> Result<Project> {
+pub async fn create_project(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    input: ProjectInput,
+) -> Result<Project> {
     let fields = project_fields(input)?;
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let project = projects::create(tx, &fields)?;
             let related = [format!("Projects-{}", project.id)];
             events::record(
@@ -101,13 +104,13 @@ pub async fn create_project(store: &Store, proof: &Proof, input: ProjectInput) -
 
 pub async fn update_project(
     store: &Store,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     id: i64,
     input: ProjectInput,
 ) -> Result<Project> {
     let fields = project_fields(input)?;
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
             projects::update(tx, id, &fields)?;
             let related = [format!("Projects-{id}")];
@@ -124,9 +127,13 @@ pub async fn update_project(
 
 /// Deletes a project with its releases and deployments; its tasks stay as history. A
 /// project with queued or running tasks cannot be deleted.
-pub async fn delete_project(store: &Store, proof: &Proof, id: i64) -> Result<()> {
+pub async fn delete_project(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    id: i64,
+) -> Result<()> {
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let project = projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
             let active = tasks::active_count(tx, Some(id), None)?;
             if active > 0 {
@@ -150,7 +157,7 @@ pub async fn delete_project(store: &Store, proof: &Proof, id: i64) -> Result<()>
 
 pub async fn create_environment(
     store: &Store,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     name: String,
     description: String,
 ) -> Result<Environment> {
@@ -158,7 +165,7 @@ pub async fn create_environment(
     check_name("Name", &name)?;
     check_text("Description", &description, MAX_DESCRIPTION, false)?;
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let env = projects::create_environment(tx, &name, &description)?;
             let related = [format!("Environments-{}", env.id)];
             events::record(
@@ -174,7 +181,7 @@ pub async fn create_environment(
 
 pub async fn update_environment(
     store: &Store,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     id: i64,
     name: String,
     description: String,
@@ -183,7 +190,7 @@ pub async fn update_environment(
     check_name("Name", &name)?;
     check_text("Description", &description, MAX_DESCRIPTION, false)?;
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             projects::find_environment(tx, id)?.ok_or_else(|| environment_not_found(id))?;
             projects::update_environment(tx, id, &name, &description)?;
             let related = [format!("Environments-{id}")];
@@ -198,9 +205,13 @@ pub async fn update_environment(
         .await
 }
 
-pub async fn delete_environment(store: &Store, proof: &Proof, id: i64) -> Result<()> {
+pub async fn delete_environment(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    id: i64,
+) -> Result<()> {
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let env =
                 projects::find_environment(tx, id)?.ok_or_else(|| environment_not_found(id))?;
             let busy = tasks::active_count(tx, None, Some(id))?;
@@ -225,7 +236,7 @@ pub async fn delete_environment(store: &Store, proof: &Proof, id: i64) -> Result
 
 pub async fn create_release(
     store: &Store,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     project_id: i64,
     version: String,
     notes: String,
@@ -240,7 +251,7 @@ pub async fn create_release(
     }
     check_text("ReleaseNotes", &notes, MAX_DESCRIPTION, false)?;
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let project = projects::find(tx, project_id)?.ok_or_else(|| {
                 Error::bad("ProjectId", format!("Projects-{project_id} does not exist"))
             })?;
@@ -269,7 +280,7 @@ pub struct DeploymentInput {
 pub async fn create_deployment(
     store: &Store,
     queue: &Queue,
-    proof: &Proof,
+    admission: &impl crate::store::Admit,
     input: DeploymentInput,
 ) -> Result<(Deployment, i64)> {
     let now = crate::clock::now_ms();
@@ -286,7 +297,7 @@ pub async fn create_deployment(
         }
     }
     let created = store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let release = projects::find_release(tx, input.release_id)?.ok_or_else(|| {
                 Error::bad(
                     "ReleaseId",
@@ -338,9 +349,14 @@ pub async fn create_deployment(
 }
 
 /// Cancels a task: a queued one at once, an executing one through its node.
-pub async fn cancel_task(store: &Store, queue: &Queue, proof: &Proof, id: i64) -> Result<Cancel> {
+pub async fn cancel_task(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    id: i64,
+) -> Result<Cancel> {
     let outcome = store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let outcome = tasks::request_cancel(tx, id)?;
             let related = [format!("ServerTasks-{id}")];
             events::record(

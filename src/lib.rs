@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod access;
 pub mod accounts;
 pub mod api;
 pub mod auth;
@@ -20,6 +21,8 @@ pub mod files;
 pub mod http;
 pub mod maintenance;
 pub mod metrics;
+pub mod model;
+pub mod password;
 pub mod process;
 pub mod queue;
 pub mod store;
@@ -32,9 +35,9 @@ use rocket::figment::Figment;
 use rocket::shield::Shield;
 use rocket::{Build, Rocket};
 
-use auth::password::Hasher;
 use config::Config;
 use error::Result;
+use password::Hasher;
 use store::Store;
 
 /// Everything a request handler needs, managed as Rocket state.

@@ -7,8 +7,8 @@ use rocket::{Route, State};
 use serde::{Deserialize, Serialize};
 
 use super::{paging, parse_id, Body, Collection};
+use crate::access::permissions::{permissions_of, Permission};
 use crate::accounts::{self, NewUserInput, UserUpdate};
-use crate::auth::permissions::{permissions_of, Permission};
 use crate::auth::{need, Allowed, Caller, Change};
 use crate::clock;
 use crate::error::{Error, Result};

@@ -21,8 +21,8 @@ use rocket::http::{RawStr, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
-use super::proof::{Proof, Via};
 use super::session::{self, Caller, SESSION_COOKIE};
+use crate::access::{Proof, Via};
 use crate::error::Error;
 use crate::http::remember;
 use crate::tokens::constant_time_eq;
@@ -108,7 +108,7 @@ impl<'r> FromRequest<'r> for Caller {
     }
 }
 
-pub use super::permissions::{need, Requirement};
+pub use crate::access::permissions::{need, Requirement};
 
 fn require<R: Requirement>(caller: &Caller) -> Result<(), Error> {
     match R::PERMISSION {

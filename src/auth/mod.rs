@@ -1,12 +1,9 @@
-//! Authentication and authorisation: passwords, sessions, API keys, CSRF, permissions,
-//! and the request guards that are the only way to obtain a change [`Proof`].
+//! Authentication, for requests: sign-in with throttling, sessions, API keys, CSRF, and
+//! the request guards that are the only makers of a request's change proof
+//! ([`crate::access::Proof::for_request`]).
 
 pub mod guards;
-pub mod password;
-pub mod permissions;
-pub mod proof;
 pub mod session;
 
 pub use guards::{need, Allowed, Change, FormChange, MetricsReader, SessionForm};
-pub use proof::{Actor, Proof, Via};
 pub use session::Caller;

@@ -2,12 +2,12 @@
 
 use std::net::IpAddr;
 
-use super::password::Hasher;
-use super::permissions::{permissions_of, Permission, PermissionSet};
-use super::proof::{Actor, Via};
+use crate::access::permissions::{permissions_of, Permission, PermissionSet};
+use crate::access::{Actor, Via};
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
+use crate::password::Hasher;
 use crate::store::users::User;
 use crate::store::{api_keys, events, sessions, users, Store};
 use crate::tokens;
@@ -69,57 +69,6 @@ pub enum LoginOutcome {
     Throttled { retry_after_secs: i64 },
 }
 
-fn throttle_keys(username: &str, ip: Option<IpAddr>) -> Vec<String> {
-    let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    vec![user_throttle_key(username), format!("ip:{ip}")]
-}
-
-fn user_throttle_key(username: &str) -> String {
-    format!("user:{}", username.to_lowercase())
-}
-
-/// One password check reserved against the sign-in throttle (see
-/// [`reserve_password_check`]): it counts as a failure unless released.
-pub struct Reservation {
-    ids: Vec<i64>,
-    user_key: String,
-}
-
-impl Reservation {
-    /// The password was right: the reserved attempt no longer counts, nor do the
-    /// username's failures before it.
-    pub fn release(&self, tx: &rusqlite::Transaction) -> Result<()> {
-        sessions::release(tx, &self.ids, &self.user_key)
-    }
-}
-
-/// Reserves one password check for `username` (and `ip`, when given) before the slow
-/// hash runs: `Err(retry_after_secs)` once `login_max_failures` checks were made for
-/// the username or the address within `login_window_secs`. Reserving is one write
-/// transaction, so however many attempts arrive at once, at most the limit are checked.
-pub async fn reserve_password_check(
-    store: &Store,
-    config: &Config,
-    username: &str,
-    ip: Option<IpAddr>,
-) -> Result<std::result::Result<Reservation, i64>> {
-    let mut keys = throttle_keys(username, ip);
-    if ip.is_none() {
-        keys.truncate(1);
-    }
-    let now = clock::now_ms();
-    let window_ms = config.login_window_secs * 1000;
-    let max = i64::from(config.login_max_failures);
-    let user_key = keys[0].clone();
-    let reserved = store
-        .bookkeeping(move |tx| sessions::reserve_attempt(tx, &keys, now, now - window_ms, max))
-        .await?;
-    Ok(match reserved {
-        Ok(ids) => Ok(Reservation { ids, user_key }),
-        Err(first) => Err(((first + window_ms - now) / 1000).max(1)),
-    })
-}
-
 /// Signs in: refuses with `Throttled` after `login_max_failures` failures for the
 /// username or the address within `login_window_secs` (reserved before the password is
 /// checked, see [`reserve_password_check`]); otherwise verifies the password (against
@@ -139,13 +88,17 @@ pub async fn login(
         .take(crate::accounts::MAX_USERNAME + 1)
         .collect();
     // Without an address the address key is "unknown", shared by all such callers.
-    let reservation =
-        match reserve_password_check(store, config, &username, Some(ip.unwrap_or(UNKNOWN_IP)))
-            .await?
-        {
-            Ok(reservation) => reservation,
-            Err(retry_after_secs) => return Ok(LoginOutcome::Throttled { retry_after_secs }),
-        };
+    let reservation = match crate::accounts::reserve_password_check(
+        store,
+        config,
+        &username,
+        Some(ip.unwrap_or(UNKNOWN_IP)),
+    )
+    .await?
+    {
+        Ok(reservation) => reservation,
+        Err(retry_after_secs) => return Ok(LoginOutcome::Throttled { retry_after_secs }),
+    };
     let now = clock::now_ms();
     let name = username.clone();
     let credentials = store.read(move |c| users::credentials(c, &name)).await?;
@@ -165,9 +118,9 @@ pub async fn login(
                     reservation.release(tx)?;
                     let user =
                         users::find(tx, user_id)?.ok_or(crate::error::Error::Unauthorized)?;
-                    events::record_bookkeeping(
+                    events::record_password_check(
                         tx,
-                        "LoginSucceeded",
+                        events::PasswordCheck::LoginSucceeded,
                         (Some(user_id), &user.username),
                         "Session cookie",
                         &format!("{} signed in", user.username),
@@ -181,9 +134,9 @@ pub async fn login(
             // The reserved attempt stays recorded: it is the failure.
             store
                 .bookkeeping(move |tx| {
-                    events::record_bookkeeping(
+                    events::record_password_check(
                         tx,
-                        "LoginFailed",
+                        events::PasswordCheck::LoginFailed,
                         (user_id, &username),
                         "Session cookie",
                         &format!("Failed sign-in as '{username}'"),

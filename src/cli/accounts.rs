@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{load_config, read_password_stdin, runtime};
+use crate::access::Proof;
 use crate::accounts::{self, NewUserInput};
-use crate::auth::Proof;
 use crate::error::{Error, Result};
 use crate::store::users;
 use crate::App;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 
 use super::{load_config, runtime};
-use crate::auth::Proof;
+use crate::access::Proof;
 use crate::clock;
 use crate::error::Result;
 use crate::maintenance;

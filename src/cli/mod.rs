@@ -121,7 +121,7 @@ fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode>
     }
     let out = std::path::absolute(out).map_err(|e| Error::bad("out", e))?;
     let out = out.as_path();
-    crate::system_tasks::backup_to(&db, out, &|| false)?;
+    crate::store::backup::backup_to(&db, out, &|| false)?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     println!("backup written to {} ({} KiB)", out.display(), size / 1024);
     Ok(ExitCode::SUCCESS)

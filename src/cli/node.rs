@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{load_config, runtime};
-use crate::auth::Proof;
+use crate::access::Proof;
 use crate::clock;
 use crate::cluster;
 use crate::error::Result;

@@ -4,12 +4,11 @@
 
 use rusqlite::Connection;
 
-use crate::auth::Proof;
 use crate::clock;
 use crate::error::{Error, Refusal, Result};
 use crate::store::maintenance::{self, Mode, Window};
 use crate::store::tasks::{self, Task};
-use crate::store::{events, Store};
+use crate::store::{events, Admit, Store};
 
 pub const MAX_MESSAGE: usize = 1000;
 
@@ -48,29 +47,30 @@ fn check_message(message: &Option<String>) -> Result<()> {
 /// keeps the current message; `Some(None)` clears it.
 pub async fn set_mode(
     store: &Store,
-    proof: &Proof,
+    admission: &impl Admit,
     on: bool,
     message: Option<Option<String>>,
 ) -> Result<Mode> {
-    if !proof.actor().is_admin() {
-        return Err(Error::Forbidden(
-            "You do not have permission to do that: it requires the AdministerSystem permission."
-                .into(),
-        ));
-    }
     let message = message.map(|m| m.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
     if let Some(m) = &message {
         check_message(m)?;
     }
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
+            // Decided with the caller as they are inside the transaction.
+            if !tx.identity().administrator {
+                return Err(Error::Forbidden(
+                    "You do not have permission to do that: it requires the AdministerSystem permission."
+                        .into(),
+                ));
+            }
             let current = maintenance::get(tx)?;
             let message = message.unwrap_or(current.message.clone());
             if current.is_on == on && current.message == message {
                 return Ok(current);
             }
             let now = clock::now_ms();
-            let by = tx.proof().actor().username.clone();
+            let by = tx.identity().username.clone();
             // Turned on by hand: no window's end turns it off.
             let window = if on && current.is_on {
                 current.window_id
@@ -127,7 +127,7 @@ pub fn status(conn: &Connection) -> Result<Status> {
 
 pub async fn create_window(
     store: &Store,
-    proof: &Proof,
+    admission: &impl Admit,
     start_at: i64,
     end_at: i64,
     message: Option<String>,
@@ -143,8 +143,8 @@ pub async fn create_window(
         return Err(Error::bad("End", "is in the past"));
     }
     store
-        .change(proof, move |tx| {
-            let by = tx.proof().actor().username.clone();
+        .change(admission, move |tx| {
+            let by = tx.identity().username.clone();
             let window = maintenance::create_window(
                 tx,
                 start_at,
@@ -170,9 +170,9 @@ pub async fn create_window(
 }
 
 /// Cancels a window that has not started.
-pub async fn cancel_window(store: &Store, proof: &Proof, id: i64) -> Result<()> {
+pub async fn cancel_window(store: &Store, admission: &impl Admit, id: i64) -> Result<()> {
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let window = maintenance::find_window(tx, id)?.ok_or_else(|| {
                 Error::NotFound(format!(
                     "Maintenance window MaintenanceWindows-{id} was not found."
@@ -201,7 +201,7 @@ pub async fn cancel_window(store: &Store, proof: &Proof, id: i64) -> Result<()> 
 
 /// Enters and leaves scheduled windows; run by every node's queue round (each step
 /// re-checks inside its own change transaction, so nodes do not repeat one another).
-pub fn tick(store: &Store) -> Result<()> {
+pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
     let now = clock::now_ms();
     let (start, end) = store.read_now(|c| {
         Ok((
@@ -209,9 +209,8 @@ pub fn tick(store: &Store) -> Result<()> {
             maintenance::window_to_end(c, now)?,
         ))
     })?;
-    let proof = Proof::schedule();
     if let Some(window) = end {
-        store.change_now(&proof, |tx| {
+        store.change_now(schedule, |tx| {
             let Some(w) = maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Active")
             else {
                 return Ok(());
@@ -226,7 +225,7 @@ pub fn tick(store: &Store) -> Result<()> {
         })?;
     }
     if let Some(window) = start {
-        store.change_now(&proof, |tx| {
+        store.change_now(schedule, |tx| {
             let Some(w) =
                 maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Scheduled")
             else {

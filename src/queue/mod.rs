@@ -370,7 +370,7 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
 /// long to sleep: until the next scheduled queue time, at most the poll interval.
 fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Duration> {
     // Scheduled maintenance windows start and end on time, whichever node sees it first.
-    crate::maintenance::tick(store)?;
+    crate::maintenance::tick(store, &crate::access::Proof::schedule())?;
     let now = clock::now_ms();
     let node = settings.node.clone();
     let cap = settings.task_cap;

@@ -1,8 +1,9 @@
 //! The audit log. Ids come from AUTOINCREMENT inside single-writer transactions, so
 //! they grow in commit order.
 
-use rusqlite::{params, Connection, Row, Transaction};
+use rusqlite::{params, Connection, Row};
 
+use super::BookTx;
 use super::ChangeTx;
 use crate::error::Result;
 
@@ -20,29 +21,57 @@ pub struct Event {
 
 /// Records an event for the change being made, attributed to the change's actor.
 pub fn record(tx: &ChangeTx, category: &str, message: &str, related_ids: &[String]) -> Result<i64> {
-    let proof = tx.proof();
-    let actor = proof.actor();
+    let who = tx.identity();
     insert(
         tx,
         category,
-        actor.user_id,
-        &actor.username,
-        proof.via().name(),
+        who.user_id,
+        &who.username,
+        who.via,
         message,
         related_ids,
     )
 }
 
-/// Records a bookkeeping event (sign-in success or failure), outside a change.
-pub fn record_bookkeeping(
-    tx: &Transaction,
-    category: &str,
+/// The audit events written outside a change (as bookkeeping, so that they are
+/// written in maintenance mode too): the outcomes of password checks. No other event
+/// can be written without a change's admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    LoginSucceeded,
+    LoginFailed,
+    /// A wrong current password given to change it (the profile's form).
+    PasswordCheckFailed,
+}
+
+impl PasswordCheck {
+    fn category(self) -> &'static str {
+        match self {
+            PasswordCheck::LoginSucceeded => "LoginSucceeded",
+            PasswordCheck::LoginFailed => "LoginFailed",
+            PasswordCheck::PasswordCheckFailed => "PasswordCheckFailed",
+        }
+    }
+}
+
+/// Records the outcome of a password check, outside a change.
+pub fn record_password_check(
+    tx: &BookTx,
+    what: PasswordCheck,
     user: (Option<i64>, &str),
     identity: &str,
     message: &str,
 ) -> Result<i64> {
     let related: Vec<String> = user.0.map(|id| format!("Users-{id}")).into_iter().collect();
-    insert(tx, category, user.0, user.1, identity, message, &related)
+    insert(
+        tx,
+        what.category(),
+        user.0,
+        user.1,
+        identity,
+        message,
+        &related,
+    )
 }
 
 fn insert(

@@ -7,6 +7,7 @@
 //! the async runtime, and waits at most `db_wait_ms` for a connection.
 
 pub mod api_keys;
+pub mod backup;
 pub mod busy;
 pub mod deployments;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod system;
 pub mod tasks;
 pub mod users;
 
+use std::any::Any;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,7 +28,6 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::auth::Proof;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -46,17 +47,45 @@ pub struct Store {
     unwritable: Arc<Mutex<Option<String>>>,
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) carrying the proof that allowed it, with
-/// the caller's permissions as the database held them when the transaction began. Store
+/// Who makes a change, as the audit log records it: what an [`Admit`] returns.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user_id: Option<i64>,
+    pub username: String,
+    /// How the identity was established (`Session cookie`, `API key`, `Command line`).
+    pub via: &'static str,
+    /// Whether the actor was an administrator when the change's transaction began.
+    pub administrator: bool,
+}
+
+/// What a change must pass inside its own transaction. The domain supplies it
+/// (`access::Proof` is the one implementation): the store runs it right after
+/// `BEGIN IMMEDIATE`, before the change, and knows nothing itself of roles or
+/// maintenance mode.
+pub trait Admit: Clone + Send + Sync + 'static {
+    /// Decides with the database as it is inside the transaction. On success: who the
+    /// change is by, and what the change may consult ([`ChangeTx::admitted`]).
+    fn admit(&self, conn: &Connection) -> Result<(Identity, Box<dyn Any + Send + Sync>)>;
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`) that an [`Admit`] let through. Store
 /// functions that make product changes take `&ChangeTx`; it reads like a `Connection`.
 pub struct ChangeTx<'c> {
     tx: Transaction<'c>,
-    proof: Proof,
+    identity: Identity,
+    admitted: Box<dyn Any + Send + Sync>,
 }
 
 impl ChangeTx<'_> {
-    pub fn proof(&self) -> &Proof {
-        &self.proof
+    /// Who makes this change.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// What the admission let the change see (for `access::Proof`: the proof with the
+    /// caller's permissions as they were when the transaction began).
+    pub fn admitted<T: 'static>(&self) -> Option<&T> {
+        self.admitted.downcast_ref()
     }
 }
 
@@ -64,6 +93,22 @@ impl Deref for ChangeTx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         &self.tx
+    }
+}
+
+/// A write transaction for drydock's own bookkeeping, which maintenance mode does not
+/// freeze: sessions, sign-in throttling and the password-check audit events, heartbeats
+/// and node records, the task queue's state changes and logs, the system-task schedule,
+/// and the system tasks' own work (Retention's deletions among them). Who may open one
+/// is a closed list (ARCHITECTURE.md, checked by the architecture test); the store
+/// functions that write bookkeeping take `&BookTx`, so a change's data cannot be
+/// written through one.
+pub struct BookTx<'c>(Transaction<'c>);
+
+impl Deref for BookTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
     }
 }
 
@@ -145,22 +190,23 @@ impl Store {
         .await
     }
 
-    /// Makes a product change: `BEGIN IMMEDIATE`, re-check the proof against the database
-    /// inside the transaction ([`admit`]), run `f`, commit.
-    pub async fn change<T, F>(&self, proof: &Proof, f: F) -> Result<T>
+    /// Makes a product change: `BEGIN IMMEDIATE`, then `admission` decides inside the
+    /// transaction ([`Admit`]), then `f`, then commit.
+    pub async fn change<A, T, F>(&self, admission: &A, f: F) -> Result<T>
     where
+        A: Admit,
         F: FnOnce(&ChangeTx) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.clone();
-        let proof = proof.clone();
-        blocking(move || store.change_now(&proof, f)).await
+        let admission = admission.clone();
+        blocking(move || store.change_now(&admission, f)).await
     }
 
     /// Writes drydock's own bookkeeping (sessions, throttling, login events).
     pub async fn bookkeeping<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
+        F: FnOnce(&BookTx) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.clone();
@@ -174,9 +220,9 @@ impl Store {
     }
 
     /// [`Store::change`] for callers that are not async (the command line).
-    pub fn change_now<T>(
+    pub fn change_now<A: Admit, T>(
         &self,
-        proof: &Proof,
+        admission: &A,
         f: impl FnOnce(&ChangeTx) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn()?;
@@ -184,8 +230,12 @@ impl Store {
         busy::count_write();
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let proof = admit(&tx, proof)?;
-            let tx = ChangeTx { tx, proof };
+            let (identity, admitted) = admission.admit(&tx)?;
+            let tx = ChangeTx {
+                tx,
+                identity,
+                admitted,
+            };
             let out = f(&tx)?;
             tx.tx.commit()?;
             Ok(out)
@@ -193,14 +243,14 @@ impl Store {
         self.note_write(result)
     }
 
-    pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&BookTx) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         let _turn = self.write_turn();
         busy::count_write();
         let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = BookTx(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
             let out = f(&tx)?;
-            tx.commit()?;
+            tx.0.commit()?;
             Ok(out)
         })();
         self.note_write(result)
@@ -236,41 +286,6 @@ impl Store {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }
-}
-
-/// The check repeated inside every change transaction (`BEGIN IMMEDIATE`), so that
-/// what the request guard saw cannot have changed by the time the change commits. It
-/// decides with the caller as the database holds them now, not as the request found
-/// them: the user must still exist and be active; unless their *current* roles make
-/// them an administrator, maintenance mode must be off (503); and their current roles
-/// must still grant the permission the route required (403). No non-administrator's
-/// change can commit after the transaction that enabled maintenance mode, nor any
-/// change after the transaction that took its permission away. Returns the proof with
-/// the current permissions, which is what the change itself then sees.
-fn admit(conn: &Connection, proof: &Proof) -> Result<Proof> {
-    let proof = match proof.actor().user_id {
-        None => proof.clone(),
-        Some(user_id) => {
-            let user = users::find(conn, user_id)?.filter(|u| u.is_active);
-            let Some(user) = user else {
-                return Err(Error::Forbidden("Your account is not active.".into()));
-            };
-            proof.refreshed(crate::auth::permissions::permissions_of(&user.roles))
-        }
-    };
-    if !proof.actor().is_admin() {
-        if let Some(refusal) = crate::maintenance::refusal(conn)? {
-            return Err(refusal);
-        }
-    }
-    if let Some(p) = proof.required() {
-        if !proof.actor().can(p) {
-            return Err(Error::Forbidden(format!(
-                "You do not have permission to do that: it requires the {p} permission."
-            )));
-        }
-    }
-    Ok(proof)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

@@ -1,8 +1,9 @@
 //! Sessions and sign-in throttling: bookkeeping, written outside the change guard so
 //! that signing in and out keep working in maintenance mode.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
+use super::BookTx;
 use crate::error::Result;
 
 pub struct Session {
@@ -13,7 +14,7 @@ pub struct Session {
 }
 
 pub fn create(
-    tx: &Transaction,
+    tx: &BookTx,
     token_hash: &str,
     user_id: i64,
     csrf_token: &str,
@@ -43,7 +44,7 @@ pub fn find(conn: &Connection, token_hash: &str) -> Result<Option<Session>> {
         .optional()?)
 }
 
-pub fn touch(tx: &Transaction, token_hash: &str, now: i64) -> Result<()> {
+pub fn touch(tx: &BookTx, token_hash: &str, now: i64) -> Result<()> {
     tx.execute(
         "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1",
         params![token_hash, now],
@@ -51,13 +52,13 @@ pub fn touch(tx: &Transaction, token_hash: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(tx: &Transaction, token_hash: &str) -> Result<()> {
+pub fn delete(tx: &BookTx, token_hash: &str) -> Result<()> {
     tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
     Ok(())
 }
 
 /// Removes sessions idle since `idle_before` or created before `created_before`.
-pub fn delete_expired(tx: &Transaction, idle_before: i64, created_before: i64) -> Result<usize> {
+pub fn delete_expired(tx: &BookTx, idle_before: i64, created_before: i64) -> Result<usize> {
     Ok(tx.execute(
         "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
         params![idle_before, created_before],
@@ -77,7 +78,7 @@ pub fn failures_since(conn: &Connection, key: &str, since: i64) -> Result<(i64, 
 /// a failure until [`release`] takes it back, so attempts that arrive together cannot
 /// all pass a count read before any of them was written.
 pub fn reserve_attempt(
-    tx: &Transaction,
+    tx: &BookTx,
     keys: &[String],
     now: i64,
     since: i64,
@@ -106,7 +107,7 @@ pub fn reserve_attempt(
 
 /// Takes back reserved attempts (the password was right), and under `clear_key` the
 /// failures recorded before them; attempts reserved later stay counted.
-pub fn release(tx: &Transaction, ids: &[i64], clear_key: &str) -> Result<()> {
+pub fn release(tx: &BookTx, ids: &[i64], clear_key: &str) -> Result<()> {
     for id in ids {
         tx.execute("DELETE FROM login_failures WHERE id = ?1", [id])?;
     }
@@ -119,6 +120,6 @@ pub fn release(tx: &Transaction, ids: &[i64], clear_key: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn delete_old_failures(tx: &Transaction, before: i64) -> Result<usize> {
+pub fn delete_old_failures(tx: &BookTx, before: i64) -> Result<usize> {
     Ok(tx.execute("DELETE FROM login_failures WHERE at < ?1", [before])?)
 }

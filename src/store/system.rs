@@ -1,9 +1,10 @@
 //! System tasks' schedule, node heartbeats, and the bulk work of the built-in system
 //! tasks (retention, session cleanup), each in small transactions.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::tasks::{self, NewTask};
+use super::BookTx;
 use super::ChangeTx;
 use crate::error::Result;
 
@@ -56,7 +57,7 @@ fn system_task(name: &str, now: i64) -> NewTask {
 
 /// Gives never-scheduled tasks their first run one interval from now, and applies
 /// intervals set in the configuration file.
-pub fn prepare(tx: &Transaction, configured: &[(&str, Option<i64>)], now: i64) -> Result<()> {
+pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Result<()> {
     for (name, interval) in configured {
         if let Some(secs) = interval {
             tx.execute(
@@ -76,7 +77,7 @@ pub fn prepare(tx: &Transaction, configured: &[(&str, Option<i64>)], now: i64) -
 
 /// Queues every system task that is due, once for all processes: the conditional update
 /// of `next_run_at` succeeds in one transaction only. Returns the tasks queued.
-pub fn queue_due(tx: &Transaction, now: i64) -> Result<Vec<(String, i64)>> {
+pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(String, i64)>> {
     let due: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT name, interval_secs FROM system_tasks WHERE interval_secs > 0 AND next_run_at <= ?1",
@@ -171,7 +172,7 @@ pub fn name_holder(conn: &Connection, node: &str) -> Result<Option<NameHolder>> 
 }
 
 pub fn register(
-    tx: &Transaction,
+    tx: &BookTx,
     node: &str,
     version: &str,
     task_cap: i64,
@@ -190,7 +191,7 @@ pub fn register(
 }
 
 /// Records that this node stopped on purpose, with nothing left running.
-pub fn mark_stopped(tx: &Transaction, node: &str, now: i64) -> Result<()> {
+pub fn mark_stopped(tx: &BookTx, node: &str, now: i64) -> Result<()> {
     tx.execute(
         "UPDATE nodes SET stopped_at = ?2, last_seen = ?2 WHERE name = ?1",
         params![node, now],
@@ -199,7 +200,7 @@ pub fn mark_stopped(tx: &Transaction, node: &str, now: i64) -> Result<()> {
 }
 
 /// Records this node's heartbeat.
-pub fn heartbeat(tx: &Transaction, node: &str, now: i64) -> Result<()> {
+pub fn heartbeat(tx: &BookTx, node: &str, now: i64) -> Result<()> {
     tx.execute(
         "UPDATE nodes SET last_seen = ?2 WHERE name = ?1",
         params![node, now],
@@ -303,7 +304,7 @@ pub fn retention_bound(conn: &Connection, kind: &str, keep: i64) -> Result<Optio
 /// Deletes up to `batch` completed tasks of `kind` with ids below `bound` that completed
 /// before `cutoff`, with their logs and deployments. Returns how many went.
 pub fn delete_retained_batch(
-    tx: &Transaction,
+    tx: &BookTx,
     kind: &str,
     bound: i64,
     cutoff: i64,

@@ -4,8 +4,9 @@
 //! processor's state transitions (claim, finish, expire, recover) are bookkeeping
 //! (`&Transaction`), because the queue keeps running in maintenance mode.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use super::BookTx;
 use super::ChangeTx;
 use crate::error::{Error, Result};
 
@@ -111,8 +112,9 @@ fn insert_row(conn: &Connection, t: &NewTask, now: i64) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Queues a task that drydock itself decided to run (the system-task timer).
-pub fn insert_unchecked(tx: &Transaction, t: &NewTask, now: i64) -> Result<i64> {
+/// Queues a task that drydock itself decided to run (the system-task timer, in
+/// `system.rs`); not for use outside the store.
+pub(super) fn insert_unchecked(tx: &BookTx, t: &NewTask, now: i64) -> Result<i64> {
     insert_row(tx, t, now)
 }
 
@@ -202,7 +204,7 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
 }
 
 /// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.
-pub fn expire_overdue(tx: &Transaction, now: i64) -> Result<Vec<i64>> {
+pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
     let ids = tx
         .prepare_cached(
             "UPDATE tasks INDEXED BY tasks_expiry
@@ -220,7 +222,7 @@ pub fn expire_overdue(tx: &Transaction, now: i64) -> Result<Vec<i64>> {
 /// skipping any whose concurrency tag is executing or already taken in this claim.
 /// Runs inside one `BEGIN IMMEDIATE` transaction, so no task is claimed twice, whatever
 /// the number of processes.
-pub fn claim(tx: &Transaction, node: &str, now: i64, slots: usize) -> Result<Vec<Task>> {
+pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task>> {
     if slots == 0 {
         return Ok(Vec::new());
     }
@@ -359,7 +361,7 @@ pub fn active_count(
 
 /// Ends a running task in a final state.
 pub fn finish(
-    tx: &Transaction,
+    tx: &BookTx,
     id: i64,
     state: &str,
     error: Option<&str>,
@@ -377,7 +379,7 @@ pub fn finish(
 
 /// Fails every task `node` left running (it stopped without finishing them). Returns
 /// their ids, so that what their scripts left behind can be stopped too.
-pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
+pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
     let ids = tx
         .prepare_cached(
             "UPDATE tasks SET state = 'Failed', error_message = ?2, completed_time = ?3, last_updated_time = ?3
@@ -391,7 +393,7 @@ pub fn fail_interrupted(tx: &Transaction, node: &str, message: &str, now: i64) -
 /// A stopping node cancels what it still runs once its grace period is over: its
 /// `Executing` tasks become `Cancelling` (their runners then stop the scripts and record
 /// them `Canceled`). Returns their ids.
-pub fn cancel_for_shutdown(tx: &Transaction, node: &str, now: i64) -> Result<Vec<i64>> {
+pub fn cancel_for_shutdown(tx: &BookTx, node: &str, now: i64) -> Result<Vec<i64>> {
     let ids = tx
         .prepare_cached(
             "UPDATE tasks SET state = 'Cancelling', last_updated_time = ?2
@@ -447,7 +449,7 @@ pub struct LogLine {
 }
 
 /// Appends lines to a task's log in one statement batch.
-pub fn append_log(tx: &Transaction, id: i64, lines: &[(i64, &str, String)]) -> Result<()> {
+pub fn append_log(tx: &BookTx, id: i64, lines: &[(i64, &str, String)]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }

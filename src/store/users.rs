@@ -3,8 +3,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{conflict_on_unique, ChangeTx};
-use crate::auth::permissions::Role;
 use crate::error::Result;
+use crate::model::Role;
 
 #[derive(Debug, Clone)]
 pub struct User {

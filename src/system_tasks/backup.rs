@@ -3,10 +3,7 @@
 //! meanwhile) and writes a compact copy; it is written under a temporary name and
 //! renamed when complete, and a cancel interrupts it and removes the partial file.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use super::{Context, Stopped, Work};
 use crate::error::{Error, Result};
@@ -16,57 +13,6 @@ const SUFFIX: &str = ".db";
 
 fn io(path: &Path, e: std::io::Error) -> Error {
     Error::Internal(format!("{}: {e}", path.display()))
-}
-
-/// Copies the database at `db` into `out` (which must not exist), stopping early when
-/// `stop` returns true. Returns false if it stopped.
-pub fn backup_to(db: &Path, out: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<bool> {
-    // Made empty first, readable by drydock's user alone: VACUUM INTO fills an empty
-    // file, and a backup holds everything the database does (password hashes too).
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-    {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::bad(
-                "out",
-                format!("{} already exists", out.display()),
-            ));
-        }
-        Err(e) => return Err(Error::bad("out", format!("{}: {e}", out.display()))),
-    }
-    let conn = rusqlite::Connection::open(db)?;
-    conn.busy_timeout(Duration::from_secs(30))?;
-    let interrupt = conn.get_interrupt_handle();
-    let finished = AtomicBool::new(false);
-    let stopped = AtomicBool::new(false);
-    let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !finished.load(Ordering::SeqCst) {
-                if stop() {
-                    stopped.store(true, Ordering::SeqCst);
-                    interrupt.interrupt();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        let result = conn.execute("VACUUM INTO ?1", [out.to_string_lossy()]);
-        finished.store(true, Ordering::SeqCst);
-        result
-    });
-    if stopped.load(Ordering::SeqCst) {
-        let _ = std::fs::remove_file(out);
-        return Ok(false);
-    }
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(out);
-        return Err(e.into());
-    }
-    Ok(true)
 }
 
 pub fn run(ctx: &Context) -> Work {
@@ -81,7 +27,7 @@ pub fn run(ctx: &Context) -> Work {
         db.display(),
         dir.join(&name).display()
     ));
-    if !backup_to(&db, &partial, &|| ctx.should_stop())? {
+    if !crate::store::backup::backup_to(&db, &partial, &|| ctx.should_stop())? {
         return Ok(Err(Stopped));
     }
     let done = dir.join(&name);

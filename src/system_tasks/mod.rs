@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use backup::backup_to;
-
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::{tasks, Store};
@@ -198,10 +196,14 @@ pub type Work = Result<std::result::Result<(), Stopped>>;
 
 /// Queues system task `name` now ("Run now", `POST /api/tasks`), audited.
 /// The caller wakes its queue afterwards.
-pub async fn run_now(store: &Store, proof: &crate::auth::Proof, name: &str) -> Result<i64> {
+pub async fn run_now(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    name: &str,
+) -> Result<i64> {
     let name = by_name("Name", name)?;
     let id = store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             let id = crate::store::system::queue_now(tx, name)?;
             let related = [format!("ServerTasks-{id}")];
             crate::store::events::record(
@@ -219,7 +221,7 @@ pub async fn run_now(store: &Store, proof: &crate::auth::Proof, name: &str) -> R
 /// Sets how often system task `name` runs (0 disables), audited.
 pub async fn set_interval(
     store: &Store,
-    proof: &crate::auth::Proof,
+    admission: &impl crate::store::Admit,
     name: &str,
     secs: i64,
 ) -> Result<()> {
@@ -231,7 +233,7 @@ pub async fn set_interval(
         ));
     }
     store
-        .change(proof, move |tx| {
+        .change(admission, move |tx| {
             crate::store::system::set_interval(tx, name, secs)?;
             let message = if secs == 0 {
                 format!("Disabled the {name} system task")

@@ -7,7 +7,7 @@ use rocket::{Route, State};
 
 use super::projects::TaskRow;
 use super::{render, Layout};
-use crate::auth::permissions::Permission;
+use crate::access::permissions::Permission;
 use crate::auth::Caller;
 use crate::error::Result;
 use crate::store::tasks;

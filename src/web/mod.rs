@@ -23,7 +23,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Response, Route};
 
-use crate::auth::permissions::Permission;
+use crate::access::permissions::Permission;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 

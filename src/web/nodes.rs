@@ -9,7 +9,7 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::{done, refused, render, Layout};
-use crate::auth::permissions::Permission;
+use crate::access::permissions::Permission;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::cluster;

@@ -8,8 +8,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::{done, page_id, refused, render, Layout};
+use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::permissions::Permission;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput, ProjectInput};

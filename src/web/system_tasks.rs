@@ -10,8 +10,8 @@ use rocket::{Route, State};
 
 use super::projects::state_class;
 use super::{done, refused, render, Layout};
+use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::permissions::Permission;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};

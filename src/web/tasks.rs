@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::projects::{state_class, TaskRow};
 use super::{done, page_id, refused, render, Layout};
+use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::permissions::Permission;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::deploy;

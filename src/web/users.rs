@@ -8,8 +8,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::{done, page_id, refused, render, Layout};
+use crate::access::permissions::{Permission, Role};
 use crate::accounts::{self, NewUserInput, UserUpdate};
-use crate::auth::permissions::{Permission, Role};
 use crate::auth::{need, Allowed, FormChange};
 use crate::error::{Error, Result};
 use crate::store::users::{self, User};

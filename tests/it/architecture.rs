@@ -212,3 +212,61 @@ fn every_source_file_is_named_in_architecture_md() {
         missing.join("\n  ")
     );
 }
+
+/// Files (as `src/...` prefixes) whose code contains `needle`, comments aside.
+fn files_naming(needle: &str) -> BTreeSet<String> {
+    source_files()
+        .into_iter()
+        .filter(|file| {
+            std::fs::read_to_string(root().join(file))
+                .unwrap()
+                .lines()
+                // A file's unit tests (its `#[cfg(test)]` module, at its end) may make
+                // what they test.
+                .take_while(|l| l.trim() != "#[cfg(test)]")
+                .any(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+        })
+        .collect()
+}
+
+fn only_in(needle: &str, allowed: &[&str]) {
+    let outside: Vec<String> = files_naming(needle)
+        .into_iter()
+        .filter(|file| !allowed.iter().any(|a| file.starts_with(a)))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "`{needle}` may appear only in {allowed:?}, but also in {outside:?}"
+    );
+}
+
+#[test]
+fn the_all_permission_proofs_and_the_admission_have_their_one_maker_each() {
+    only_in("Proof::for_request(", &["src/auth/guards.rs"]);
+    only_in("Proof::command_line(", &["src/cli/"]);
+    only_in("Proof::schedule(", &["src/queue/"]);
+    only_in("Proof::system(", &["src/accounts.rs"]);
+    // The one decision the store runs inside every change.
+    only_in("Admit for", &["src/access/", "src/store/mod.rs"]);
+}
+
+#[test]
+fn only_the_listed_writers_open_bookkeeping_transactions() {
+    let text = architecture();
+    let block = text.split("<!-- bookkeeping -->").nth(1).expect(
+        "ARCHITECTURE.md lists the bookkeeping writers between <!-- bookkeeping --> markers",
+    );
+    let listed: BTreeSet<String> = block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    let mut writers = files_naming(".bookkeeping(");
+    writers.extend(files_naming(".bookkeeping_now("));
+    writers.remove("src/store/mod.rs");
+    assert_eq!(
+        writers, listed,
+        "the files that open bookkeeping transactions differ from ARCHITECTURE.md's list"
+    );
+}

@@ -714,7 +714,7 @@ fn product_snapshot(dir: &std::path::Path) -> Vec<(String, String)> {
 fn callers_whose_roles_change_in_flight_commit_only_what_their_new_roles_allow() {
     use common::raw::{hold_past_the_guards, sign_in};
     use common::server::{api_key, Server};
-    use drydock::auth::permissions::{Permission, Role};
+    use drydock::access::permissions::{Permission, Role};
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("drydock.toml"), "body_timeout_secs = 60\n").unwrap();
     let key = api_key(dir.path(), "admin");

@@ -356,7 +356,7 @@ fn a_cancelled_backup_leaves_no_partial_file() {
     let before = (app.count("tasks"), app.count("task_log"));
     let out = app.data_dir().join("backups").join("stopped.db");
     let started = Instant::now();
-    let finished = drydock::system_tasks::backup_to(&app.db_path(), &out, &|| {
+    let finished = drydock::store::backup::backup_to(&app.db_path(), &out, &|| {
         started.elapsed() > Duration::from_millis(20)
     })
     .unwrap();

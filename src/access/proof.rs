@@ -62,7 +62,7 @@ pub struct Proof {
 
 impl Proof {
     /// Used by the request guards once authentication, permission and CSRF have passed.
-    pub(super) fn for_request(actor: Actor, via: Via, required: Option<Permission>) -> Proof {
+    pub fn for_request(actor: Actor, via: Via, required: Option<Permission>) -> Proof {
         Proof {
             actor,
             via,

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+pub use crate::model::Role;
+
 /// Declares the permissions once: the enum, `ALL`, their names, and one requirement
 /// marker type per permission (in [`need`]) for the route guards.
 macro_rules! permissions {
@@ -105,42 +107,9 @@ impl PermissionSet {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    SystemAdministrator,
-    SystemManager,
-    ProjectLead,
-    ProjectDeployer,
-    Viewer,
-}
-
+/// What each built-in role grants (SPEC 3.2). The roles themselves are
+/// [`crate::model::Role`]: the store keeps them; only here do they mean permissions.
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::SystemAdministrator,
-        Role::SystemManager,
-        Role::ProjectLead,
-        Role::ProjectDeployer,
-        Role::Viewer,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::SystemAdministrator => "System Administrator",
-            Role::SystemManager => "System Manager",
-            Role::ProjectLead => "Project Lead",
-            Role::ProjectDeployer => "Project Deployer",
-            Role::Viewer => "Viewer",
-        }
-    }
-
-    /// Looks a role up by its name, ignoring case and surrounding space.
-    pub fn by_name(name: &str) -> Option<Role> {
-        let name = name.trim();
-        Role::ALL
-            .into_iter()
-            .find(|r| r.name().eq_ignore_ascii_case(name))
-    }
-
     pub fn permissions(self) -> PermissionSet {
         match self {
             Role::SystemAdministrator => PermissionSet::of(&Permission::ALL),
