@@ -273,9 +273,9 @@ pub async fn change_own_password(
     if !hasher.verify(current, stored).await? {
         store
             .bookkeeping(move |tx| {
-                events::record_password_check(
+                events::record_bookkeeping_event(
                     tx,
-                    events::PasswordCheck::PasswordCheckFailed,
+                    events::BookkeepingEvent::PasswordCheckFailed,
                     (Some(user_id), &username),
                     via,
                     &format!("Wrong current password given by {username} to change it"),

@@ -118,9 +118,9 @@ pub async fn login(
                     reservation.release(tx)?;
                     let user =
                         users::find(tx, user_id)?.ok_or(crate::error::Error::Unauthorized)?;
-                    events::record_password_check(
+                    events::record_bookkeeping_event(
                         tx,
-                        events::PasswordCheck::LoginSucceeded,
+                        events::BookkeepingEvent::LoginSucceeded,
                         (Some(user_id), &user.username),
                         "Session cookie",
                         &format!("{} signed in", user.username),
@@ -134,9 +134,9 @@ pub async fn login(
             // The reserved attempt stays recorded: it is the failure.
             store
                 .bookkeeping(move |tx| {
-                    events::record_password_check(
+                    events::record_bookkeeping_event(
                         tx,
-                        events::PasswordCheck::LoginFailed,
+                        events::BookkeepingEvent::LoginFailed,
                         (user_id, &username),
                         "Session cookie",
                         &format!("Failed sign-in as '{username}'"),

@@ -34,30 +34,34 @@ pub fn record(tx: &ChangeTx, category: &str, message: &str, related_ids: &[Strin
 }
 
 /// The audit events written outside a change (as bookkeeping, so that they are
-/// written in maintenance mode too): the outcomes of password checks. No other event
-/// can be written without a change's admission.
+/// written in maintenance mode too): the outcomes of password checks, and Retention's
+/// deletions. No other event can be written without a change's admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordCheck {
+pub enum BookkeepingEvent {
     LoginSucceeded,
     LoginFailed,
     /// A wrong current password given to change it (the profile's form).
     PasswordCheckFailed,
+    /// A Retention run deleted completed tasks: the one deletion of product history
+    /// that runs in maintenance mode.
+    RetentionDeletedTasks,
 }
 
-impl PasswordCheck {
+impl BookkeepingEvent {
     fn category(self) -> &'static str {
         match self {
-            PasswordCheck::LoginSucceeded => "LoginSucceeded",
-            PasswordCheck::LoginFailed => "LoginFailed",
-            PasswordCheck::PasswordCheckFailed => "PasswordCheckFailed",
+            BookkeepingEvent::LoginSucceeded => "LoginSucceeded",
+            BookkeepingEvent::LoginFailed => "LoginFailed",
+            BookkeepingEvent::PasswordCheckFailed => "PasswordCheckFailed",
+            BookkeepingEvent::RetentionDeletedTasks => "RetentionDeletedTasks",
         }
     }
 }
 
-/// Records the outcome of a password check, outside a change.
-pub fn record_password_check(
+/// Records one of the bookkeeping events, outside a change.
+pub fn record_bookkeeping_event(
     tx: &BookTx,
-    what: PasswordCheck,
+    what: BookkeepingEvent,
     user: (Option<i64>, &str),
     identity: &str,
     message: &str,

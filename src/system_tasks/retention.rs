@@ -5,7 +5,7 @@
 
 use super::{Context, Stopped, Work, NAMES};
 use crate::clock;
-use crate::store::system;
+use crate::store::{events, system};
 
 const BATCH: i64 = 500;
 
@@ -42,9 +42,23 @@ pub fn run(ctx: &Context) -> Work {
         }
         total += deleted;
     }
-    ctx.log(format!(
+    let summary = format!(
         "Deleted {total} task(s); kept the newest {} of each kind and everything completed in the last {} days.",
         s.retention_keep_per_kind, s.retention_keep_days
-    ));
+    );
+    if total > 0 {
+        // Its own audit event per run: it deletes product history, in maintenance too.
+        let message = format!("Retention (ServerTasks-{}): {summary}", ctx.task_id);
+        ctx.store.bookkeeping_now(|tx| {
+            events::record_bookkeeping_event(
+                tx,
+                events::BookkeepingEvent::RetentionDeletedTasks,
+                (None, "system"),
+                "System",
+                &message,
+            )
+        })?;
+    }
+    ctx.log(summary);
     Ok(Ok(()))
 }

@@ -299,6 +299,21 @@ fn retention_keeps_incomplete_tasks_and_the_newest_per_kind() {
         count("SELECT COUNT(*) FROM tasks WHERE name = 'Deploy' AND state = 'Success'"),
         100
     );
+    // The run is audited: it deleted product history.
+    let (_, events) = call(&client, &key, Method::Get, "/api/events?take=10", None);
+    let event = events["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Category"] == "RetentionDeletedTasks")
+        .unwrap_or_else(|| panic!("no RetentionDeletedTasks event: {events}"));
+    assert!(
+        event["Message"]
+            .as_str()
+            .unwrap()
+            .contains("Deleted 950 task(s)"),
+        "{event}"
+    );
     consistent(&app);
 }
 
