@@ -2,6 +2,7 @@
 //! and read by each node's queue every round. No HTTP in here.
 
 use crate::error::{Error, Result};
+use crate::model::NodeStatus;
 use crate::store::system::{self, NameHolder, Node, Owner};
 use crate::store::{events, Store};
 
@@ -19,15 +20,15 @@ pub fn is_offline(node: &Node, now: i64, offline_ms: i64) -> bool {
 
 /// What the Nodes page and `drydock node list` show: `Stopped` (on purpose), `Offline`
 /// (silent for longer than the threshold), `Draining` or `Running`.
-pub fn status(node: &Node, now: i64, offline_ms: i64) -> &'static str {
+pub fn status(node: &Node, now: i64, offline_ms: i64) -> NodeStatus {
     if node.stopped_at.is_some() {
-        "Stopped"
+        NodeStatus::Stopped
     } else if is_offline(node, now, offline_ms) {
-        "Offline"
+        NodeStatus::Offline
     } else if node.draining {
-        "Draining"
+        NodeStatus::Draining
     } else {
-        "Running"
+        NodeStatus::Running
     }
 }
 

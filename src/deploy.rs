@@ -313,7 +313,7 @@ pub async fn create_deployment(
             let project = projects::find(tx, release.project_id)?
                 .ok_or_else(|| project_not_found(release.project_id))?;
             let task = NewTask {
-                name: "Deploy".into(),
+                name: crate::model::TaskKind::Deploy,
                 description: format!(
                     "Deploy {} release {} to {}",
                     project.name, release.version, env.name

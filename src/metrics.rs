@@ -176,7 +176,9 @@ impl Metrics {
         self.tasks_by_state.clear();
         for (state, n) in snapshot.states {
             self.tasks_by_state
-                .get_or_create(&StateLabels { state })
+                .get_or_create(&StateLabels {
+                    state: state.to_string(),
+                })
                 .set(n);
         }
         self.executing_per_node.clear();
@@ -205,7 +207,7 @@ fn catch_up(counter: &Counter, total: u64) {
 
 pub struct Snapshot {
     maintenance: bool,
-    states: Vec<(String, i64)>,
+    states: Vec<(crate::model::TaskState, i64)>,
     executing: Vec<(String, i64)>,
 }
 

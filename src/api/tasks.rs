@@ -11,6 +11,7 @@ use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
+use crate::model::TaskState;
 use crate::store::deployments::{self, Deployment};
 use crate::store::tasks::{self, Task};
 use crate::App;
@@ -135,9 +136,9 @@ async fn get_deployment(
 #[serde(rename_all = "PascalCase")]
 pub struct TaskResource {
     id: String,
-    name: String,
+    name: crate::model::TaskKind,
     description: String,
-    state: String,
+    state: TaskState,
     queue_time: String,
     queue_time_expiry: Option<String>,
     start_time: Option<String>,
@@ -166,8 +167,8 @@ impl From<Task> for TaskResource {
                 "Web": format!("/tasks/{}", t.id),
             }),
             id,
-            is_completed: tasks::is_completed(&t.state),
-            finished_successfully: t.state == tasks::SUCCESS,
+            is_completed: t.state.is_completed(),
+            finished_successfully: t.state == TaskState::Success,
             name: t.name,
             description: t.description,
             state: t.state,

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use crate::clock;
 use crate::error::{Error, Refusal, Result};
-use crate::store::maintenance::{self, Mode, Window};
+use crate::store::maintenance::{self, Mode, Window, WindowState};
 use crate::store::tasks::{self, Task};
 use crate::store::{events, Admit, Store};
 
@@ -178,13 +178,13 @@ pub async fn cancel_window(store: &Store, admission: &impl Admit, id: i64) -> Re
                     "Maintenance window MaintenanceWindows-{id} was not found."
                 ))
             })?;
-            if window.state != "Scheduled" {
+            if window.state != WindowState::Scheduled {
                 return Err(Error::Conflict(format!(
                     "The window is {}; only a window that has not started can be cancelled.",
                     window.state
                 )));
             }
-            maintenance::set_window_state(tx, id, "Canceled")?;
+            maintenance::set_window_state(tx, id, WindowState::Canceled)?;
             events::record(
                 tx,
                 "MaintenanceWindowCanceled",
@@ -211,11 +211,12 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
     })?;
     if let Some(window) = end {
         store.change_now(schedule, |tx| {
-            let Some(w) = maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Active")
+            let Some(w) =
+                maintenance::find_window(tx, window.id)?.filter(|w| w.state == WindowState::Active)
             else {
                 return Ok(());
             };
-            maintenance::set_window_state(tx, w.id, "Completed")?;
+            maintenance::set_window_state(tx, w.id, WindowState::Completed)?;
             let mode = maintenance::get(tx)?;
             if mode.is_on && mode.window_id == Some(w.id) {
                 maintenance::set(tx, false, mode.message.as_deref(), "schedule", None, now)?;
@@ -226,17 +227,17 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
     }
     if let Some(window) = start {
         store.change_now(schedule, |tx| {
-            let Some(w) =
-                maintenance::find_window(tx, window.id)?.filter(|w| w.state == "Scheduled")
+            let Some(w) = maintenance::find_window(tx, window.id)?
+                .filter(|w| w.state == WindowState::Scheduled)
             else {
                 return Ok(());
             };
             if w.end_at <= now {
                 // Its whole window passed while no node was running.
-                maintenance::set_window_state(tx, w.id, "Completed")?;
+                maintenance::set_window_state(tx, w.id, WindowState::Completed)?;
                 return Ok(());
             }
-            maintenance::set_window_state(tx, w.id, "Active")?;
+            maintenance::set_window_state(tx, w.id, WindowState::Active)?;
             let mode = maintenance::get(tx)?;
             if !mode.is_on {
                 maintenance::set(tx, true, w.message.as_deref(), "schedule", Some(w.id), now)?;

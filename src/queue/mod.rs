@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
+use crate::model::TaskState;
 use crate::store::{system, tasks, Store};
 
 /// What the processor and the runners need from the configuration; the system tasks
@@ -408,10 +409,10 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
         let spawned = std::thread::Builder::new()
             .name(format!("drydock-task-{id}"))
             .spawn(move || {
-                let (kind, began) = (task.name.clone(), std::time::Instant::now());
+                let (kind, began) = (task.name, std::time::Instant::now());
                 runner::run(&task_store, &task_settings, task, &flag);
                 let took = began.elapsed().as_secs_f64();
-                queue.inner.metrics.observe_task(&kind, took);
+                queue.inner.metrics.observe_task(kind.as_str(), took);
                 if let Ok(mut running) = queue.inner.running.lock() {
                     running.remove(&id);
                 }
@@ -427,7 +428,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
             Err(e) => {
                 let message = format!("could not start a thread for the task: {e}");
                 store.bookkeeping_now(|tx| {
-                    tasks::finish(tx, id, tasks::FAILED, Some(&message), None, now)
+                    tasks::finish(tx, id, TaskState::Failed, Some(&message), None, now)
                 })?;
                 if let Ok(mut running) = inner.running.lock() {
                     running.remove(&id);

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use super::Settings;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::model::{TaskKind, TaskState};
 use crate::store::tasks::{self, Task};
 use crate::store::{projects, Store};
 use crate::system_tasks;
@@ -35,7 +36,7 @@ const MAX_LINE: usize = 16 * 1024;
 
 /// How a task ended.
 struct Outcome {
-    state: &'static str,
+    state: TaskState,
     error: Option<String>,
     exit_code: Option<i64>,
 }
@@ -43,7 +44,7 @@ struct Outcome {
 impl Outcome {
     fn failed(error: String) -> Outcome {
         Outcome {
-            state: tasks::FAILED,
+            state: TaskState::Failed,
             error: Some(error),
             exit_code: None,
         }
@@ -52,13 +53,13 @@ impl Outcome {
 
 pub fn run(store: &Store, settings: &Settings, task: Task, cancel: &AtomicBool) {
     let id = task.id;
-    let outcome = match task.name.as_str() {
-        "Deploy" => deploy(store, settings, &task, cancel)
+    let outcome = match task.name {
+        TaskKind::Deploy => deploy(store, settings, &task, cancel)
             .unwrap_or_else(|e| Outcome::failed(e.to_string())),
         system if task.is_system => {
-            match system_tasks::run(system, store, &settings.system, id, cancel) {
+            match system_tasks::run(system.as_str(), store, &settings.system, id, cancel) {
                 system_tasks::Ending::Done => Outcome {
-                    state: tasks::SUCCESS,
+                    state: TaskState::Success,
                     error: None,
                     exit_code: None,
                 },
@@ -206,8 +207,8 @@ fn supervise(
                 let mut cancelled = cancel.load(Ordering::SeqCst);
                 if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
                     last_state_check = Instant::now();
-                    cancelled = store.read_now(|c| tasks::state_of(c, id))?.as_deref()
-                        == Some(tasks::CANCELLING);
+                    cancelled =
+                        store.read_now(|c| tasks::state_of(c, id))? == Some(TaskState::Cancelling);
                 }
                 let why = if cancelled {
                     Some(Stop::Cancel)
@@ -248,21 +249,17 @@ fn supervise(
 /// A task stopped on request: cancelled by someone (it is `Cancelling`), or stopped
 /// because this node is shutting down.
 fn stopped_outcome(store: &Store, id: i64, code: Option<i64>) -> Outcome {
-    let cancelled = store
-        .read_now(|c| tasks::state_of(c, id))
-        .ok()
-        .flatten()
-        .as_deref()
-        == Some(tasks::CANCELLING);
+    let cancelled =
+        store.read_now(|c| tasks::state_of(c, id)).ok().flatten() == Some(TaskState::Cancelling);
     if cancelled {
         Outcome {
-            state: tasks::CANCELED,
+            state: TaskState::Canceled,
             error: Some("Canceled while it was running.".into()),
             exit_code: code,
         }
     } else {
         Outcome {
-            state: tasks::FAILED,
+            state: TaskState::Failed,
             error: Some("interrupted: server node stopped".into()),
             exit_code: code,
         }
@@ -279,7 +276,7 @@ fn outcome_of(
     let code = status.code().map(i64::from);
     match stop {
         Some(Stop::Timeout) => Outcome {
-            state: tasks::TIMED_OUT,
+            state: TaskState::TimedOut,
             error: Some(format!(
                 "The script ran longer than its timeout of {} s and was stopped.",
                 timeout.as_secs()
@@ -289,12 +286,12 @@ fn outcome_of(
         Some(Stop::Cancel) => stopped_outcome(store, id, code),
         None => match (code, status.signal()) {
             (Some(0), _) => Outcome {
-                state: tasks::SUCCESS,
+                state: TaskState::Success,
                 error: None,
                 exit_code: Some(0),
             },
             (Some(n), _) => Outcome {
-                state: tasks::FAILED,
+                state: TaskState::Failed,
                 error: Some(format!("The script exited with status {n}.")),
                 exit_code: Some(n),
             },

@@ -3,6 +3,20 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::ChangeTx;
+pub use crate::model::WindowState;
+
+const Q_SCHEDULED: &str = WindowState::Scheduled.quoted();
+const Q_ACTIVE: &str = WindowState::Active.quoted();
+/// Not over: scheduled or active.
+const OPEN: &str = const_format::concatcp!("(", Q_SCHEDULED, ", ", Q_ACTIVE, ")");
+/// Over: completed or canceled.
+const CLOSED: &str = const_format::concatcp!(
+    "(",
+    WindowState::Completed.quoted(),
+    ", ",
+    WindowState::Canceled.quoted(),
+    ")"
+);
 use crate::error::Result;
 
 /// The maintenance flag as it stands.
@@ -64,7 +78,7 @@ pub struct Window {
     pub end_at: i64,
     pub message: Option<String>,
     pub created_by: String,
-    pub state: String,
+    pub state: WindowState,
 }
 
 fn window(r: &Row) -> rusqlite::Result<Window> {
@@ -91,14 +105,12 @@ pub fn find_window(conn: &Connection, id: i64) -> Result<Option<Window>> {
 /// Windows not yet over (scheduled or active), soonest first, then the last 20 others.
 pub fn windows(conn: &Connection) -> Result<Vec<Window>> {
     let mut all: Vec<Window> = conn
-        .prepare_cached(&format!(
-            "{WINDOW} WHERE state IN ('Scheduled', 'Active') ORDER BY start_at"
-        ))?
+        .prepare_cached(&format!("{WINDOW} WHERE state IN {OPEN} ORDER BY start_at"))?
         .query_map([], window)?
         .collect::<rusqlite::Result<_>>()?;
     let past: Vec<Window> = conn
         .prepare_cached(&format!(
-            "{WINDOW} WHERE state IN ('Completed', 'Canceled') ORDER BY id DESC LIMIT 20"
+            "{WINDOW} WHERE state IN {CLOSED} ORDER BY id DESC LIMIT 20"
         ))?
         .query_map([], window)?
         .collect::<rusqlite::Result<_>>()?;
@@ -121,7 +133,7 @@ pub fn create_window(
     Ok(find_window(tx, tx.last_insert_rowid())?.ok_or(rusqlite::Error::QueryReturnedNoRows)?)
 }
 
-pub fn set_window_state(tx: &ChangeTx, id: i64, state: &str) -> Result<()> {
+pub fn set_window_state(tx: &ChangeTx, id: i64, state: WindowState) -> Result<()> {
     tx.execute(
         "UPDATE maintenance_windows SET state = ?2 WHERE id = ?1",
         params![id, state],
@@ -133,7 +145,7 @@ pub fn set_window_state(tx: &ChangeTx, id: i64, state: &str) -> Result<()> {
 pub fn window_to_start(conn: &Connection, now: i64) -> Result<Option<Window>> {
     Ok(conn
         .prepare_cached(&format!(
-            "{WINDOW} WHERE state = 'Scheduled' AND start_at <= ?1 ORDER BY start_at LIMIT 1"
+            "{WINDOW} WHERE state = {Q_SCHEDULED} AND start_at <= ?1 ORDER BY start_at LIMIT 1"
         ))?
         .query_row([now], window)
         .optional()?)
@@ -143,7 +155,7 @@ pub fn window_to_start(conn: &Connection, now: i64) -> Result<Option<Window>> {
 pub fn window_to_end(conn: &Connection, now: i64) -> Result<Option<Window>> {
     Ok(conn
         .prepare_cached(&format!(
-            "{WINDOW} WHERE state = 'Active' AND end_at <= ?1 ORDER BY end_at LIMIT 1"
+            "{WINDOW} WHERE state = {Q_ACTIVE} AND end_at <= ?1 ORDER BY end_at LIMIT 1"
         ))?
         .query_row([now], window)
         .optional()?)
@@ -153,7 +165,7 @@ pub fn window_to_end(conn: &Connection, now: i64) -> Result<Option<Window>> {
 pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
     Ok(conn
         .prepare_cached(&format!(
-            "{WINDOW} WHERE state = 'Scheduled' ORDER BY start_at LIMIT 1"
+            "{WINDOW} WHERE state = {Q_SCHEDULED} ORDER BY start_at LIMIT 1"
         ))?
         .query_row([], window)
         .optional()?)
@@ -162,9 +174,12 @@ pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
 /// The earliest start of a scheduled window or end of an active one.
 pub fn next_window_event(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT MIN(CASE state WHEN 'Scheduled' THEN start_at ELSE end_at END)
-             FROM maintenance_windows WHERE state IN ('Scheduled', 'Active')",
-        )?
+        .prepare_cached(const_format::concatcp!(
+            "SELECT MIN(CASE state WHEN ",
+            Q_SCHEDULED,
+            " THEN start_at ELSE end_at END)
+             FROM maintenance_windows WHERE state IN ",
+            OPEN
+        ))?
         .query_row([], |r| r.get(0))?)
 }

@@ -7,6 +7,9 @@ use super::tasks::{self, NewTask};
 use super::BookTx;
 use super::ChangeTx;
 use crate::error::Result;
+use crate::model::sql::{COMPLETED, RUNNING};
+use crate::model::TaskKind;
+use const_format::concatcp;
 
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -39,9 +42,9 @@ pub fn schedules(conn: &Connection) -> Result<Vec<Schedule>> {
         .collect()
 }
 
-fn system_task(name: &str, now: i64) -> NewTask {
+fn system_task(name: TaskKind, now: i64) -> NewTask {
     NewTask {
-        name: name.to_string(),
+        name,
         description: format!("{name} (system task)"),
         queue_time: now,
         queue_time_expiry: None,
@@ -77,8 +80,8 @@ pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Res
 
 /// Queues every system task that is due, once for all processes: the conditional update
 /// of `next_run_at` succeeds in one transaction only. Returns the tasks queued.
-pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(String, i64)>> {
-    let due: Vec<(String, i64)> = tx
+pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
+    let due: Vec<(TaskKind, i64)> = tx
         .prepare_cached(
             "SELECT name, interval_secs FROM system_tasks WHERE interval_secs > 0 AND next_run_at <= ?1",
         )?
@@ -92,7 +95,7 @@ pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(String, i64)>> {
             params![name, now],
         )?;
         if won == 1 && interval > 0 {
-            let id = tasks::insert_unchecked(tx, &system_task(&name, now), now)?;
+            let id = tasks::insert_unchecked(tx, &system_task(name, now), now)?;
             tx.execute(
                 "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
                 params![name, id],
@@ -115,7 +118,12 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
 /// Queues a system task now, as a change ("Run now", `POST /api/tasks`).
 pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
     let now = crate::clock::now_ms();
-    let id = tasks::insert(tx, &system_task(name, now))?;
+    let kind = TaskKind::parse(name)
+        .filter(|k| *k != TaskKind::Deploy)
+        .ok_or_else(|| {
+            crate::error::Error::bad("Name", format!("'{name}' is not a system task"))
+        })?;
+    let id = tasks::insert(tx, &system_task(kind, now))?;
     tx.execute(
         "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
         params![name, id],
@@ -221,10 +229,14 @@ pub struct Node {
     pub stopped_at: Option<i64>,
 }
 
-const NODE: &str = "SELECT name, version, task_cap, started_at, last_seen, draining,
-     (SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND +server_node = nodes.name),
+const NODE: &str = concatcp!(
+    "SELECT name, version, task_cap, started_at, last_seen, draining,
+     (SELECT COUNT(*) FROM tasks WHERE state IN ",
+    RUNNING,
+    " AND +server_node = nodes.name),
      stopped_at
-     FROM nodes";
+     FROM nodes"
+);
 
 fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
     Ok(Node {
@@ -292,11 +304,13 @@ pub fn silent_nodes(conn: &Connection, before: i64, except: &str) -> Result<Vec<
 /// tasks of this kind may go, scanning newest first.
 pub fn retention_bound(conn: &Connection, kind: &str, keep: i64) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(
+        .prepare_cached(concatcp!(
             "SELECT id FROM tasks INDEXED BY tasks_by_name
-             WHERE name = ?1 AND state IN ('Success', 'Failed', 'Canceled', 'TimedOut')
-             ORDER BY id DESC LIMIT 1 OFFSET ?2",
-        )?
+             WHERE name = ?1 AND state IN ",
+            COMPLETED,
+            "
+             ORDER BY id DESC LIMIT 1 OFFSET ?2"
+        ))?
         .query_row(params![kind, keep.max(1) - 1], |r| r.get(0))
         .optional()?)
 }
@@ -311,12 +325,14 @@ pub fn delete_retained_batch(
     batch: i64,
 ) -> Result<usize> {
     let ids: Vec<i64> = tx
-        .prepare_cached(
+        .prepare_cached(concatcp!(
             "SELECT id FROM tasks INDEXED BY tasks_by_name
-             WHERE name = ?1 AND id < ?2 AND state IN ('Success', 'Failed', 'Canceled', 'TimedOut')
+             WHERE name = ?1 AND id < ?2 AND state IN ",
+            COMPLETED,
+            "
                AND completed_time < ?3
-             ORDER BY id LIMIT ?4",
-        )?
+             ORDER BY id LIMIT ?4"
+        ))?
         .query_map(params![kind, bound, cutoff, batch], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut log = tx.prepare_cached("DELETE FROM task_log WHERE task_id = ?1")?;

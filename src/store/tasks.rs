@@ -10,28 +10,23 @@ use super::BookTx;
 use super::ChangeTx;
 use crate::error::{Error, Result};
 
-pub const QUEUED: &str = "Queued";
-pub const EXECUTING: &str = "Executing";
-pub const CANCELLING: &str = "Cancelling";
-pub const SUCCESS: &str = "Success";
-pub const FAILED: &str = "Failed";
-pub const CANCELED: &str = "Canceled";
-pub const TIMED_OUT: &str = "TimedOut";
+use crate::model::sql::{ACTIVE, COMPLETED, RUNNING};
+pub use crate::model::{TaskKind, TaskState};
+use const_format::concatcp;
 
-pub const STATES: [&str; 7] = [
-    QUEUED, EXECUTING, CANCELLING, SUCCESS, FAILED, CANCELED, TIMED_OUT,
-];
-
-pub fn is_completed(state: &str) -> bool {
-    matches!(state, SUCCESS | FAILED | CANCELED | TIMED_OUT)
-}
+const Q_QUEUED: &str = TaskState::Queued.quoted();
+const Q_EXECUTING: &str = TaskState::Executing.quoted();
+const Q_CANCELLING: &str = TaskState::Cancelling.quoted();
+const Q_FAILED: &str = TaskState::Failed.quoted();
+const Q_CANCELED: &str = TaskState::Canceled.quoted();
+const Q_TIMED_OUT: &str = TaskState::TimedOut.quoted();
 
 #[derive(Debug, Clone)]
 pub struct Task {
     pub id: i64,
-    pub name: String,
+    pub name: TaskKind,
     pub description: String,
-    pub state: String,
+    pub state: TaskState,
     pub queue_time: i64,
     pub queue_time_expiry: Option<i64>,
     pub start_time: Option<i64>,
@@ -78,7 +73,7 @@ fn task(r: &Row) -> rusqlite::Result<Task> {
 }
 
 pub struct NewTask {
-    pub name: String,
+    pub name: TaskKind,
     pub description: String,
     pub queue_time: i64,
     pub queue_time_expiry: Option<i64>,
@@ -92,9 +87,9 @@ pub struct NewTask {
 
 fn insert_row(conn: &Connection, t: &NewTask, now: i64) -> Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
+        concatcp!("INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
              project_id, environment_id, release_id, concurrency_tag, arguments, is_system)
-         VALUES (?1, ?2, 'Queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ", Q_QUEUED, ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
     )?
     .execute(params![
         t.name,
@@ -130,7 +125,7 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<Task>> {
         .optional()?)
 }
 
-pub fn state_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+pub fn state_of(conn: &Connection, id: i64) -> Result<Option<TaskState>> {
     Ok(conn
         .prepare_cached("SELECT state FROM tasks WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -139,7 +134,7 @@ pub fn state_of(conn: &Connection, id: i64) -> Result<Option<String>> {
 
 #[derive(Default, Clone)]
 pub struct Filter {
-    pub states: Vec<String>,
+    pub states: Vec<TaskState>,
     pub node: Option<String>,
     pub project_id: Option<i64>,
 }
@@ -152,7 +147,7 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
     if !filter.states.is_empty() {
         let marks = vec!["?"; filter.states.len()].join(", ");
         clauses.push(format!("state IN ({marks})"));
-        args.extend(filter.states.iter().map(|s| s.clone().into()));
+        args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
     }
     if let Some(node) = &filter.node {
         clauses.push("server_node = ?".into());
@@ -185,7 +180,7 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
     Ok((items, total))
 }
 
-fn counted_total(conn: &Connection, states: &[String]) -> Result<i64> {
+fn counted_total(conn: &Connection, states: &[TaskState]) -> Result<i64> {
     let counts = counts(conn)?;
     Ok(counts
         .iter()
@@ -195,7 +190,7 @@ fn counted_total(conn: &Connection, states: &[String]) -> Result<i64> {
 }
 
 /// How many tasks are in each state.
-pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
+pub fn counts(conn: &Connection) -> Result<Vec<(TaskState, i64)>> {
     let rows = conn
         .prepare_cached("SELECT state, n FROM task_counts")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -206,13 +201,17 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
 /// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.
 pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
     let ids = tx
-        .prepare_cached(
+        .prepare_cached(concatcp!(
             "UPDATE tasks INDEXED BY tasks_expiry
-             SET state = 'TimedOut', completed_time = ?1, last_updated_time = ?1,
+             SET state = ",
+            Q_TIMED_OUT,
+            ", completed_time = ?1, last_updated_time = ?1,
                  error_message = 'The task was not started before its queue time expiry.'
-             WHERE state = 'Queued' AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1
-             RETURNING id",
-        )?
+             WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1
+             RETURNING id"
+        ))?
         .query_map([now], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ids)
@@ -227,10 +226,12 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
         return Ok(Vec::new());
     }
     let mut busy: std::collections::HashSet<String> = tx
-        .prepare_cached(
+        .prepare_cached(concatcp!(
             "SELECT concurrency_tag FROM tasks
-             WHERE state IN ('Executing', 'Cancelling') AND concurrency_tag IS NOT NULL",
-        )?
+             WHERE state IN ",
+            RUNNING,
+            " AND concurrency_tag IS NOT NULL"
+        ))?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut chosen = Vec::new();
@@ -238,11 +239,13 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
     // Walk the due queue in pages until the slots are filled or the queue ends.
     'pages: loop {
         let page: Vec<(i64, Option<String>)> = tx
-            .prepare_cached(
+            .prepare_cached(concatcp!(
                 "SELECT id, concurrency_tag FROM tasks
-                 WHERE state = 'Queued' AND queue_time <= ?1
-                 ORDER BY queue_time, id LIMIT 256 OFFSET ?2",
-            )?
+                 WHERE state = ",
+                Q_QUEUED,
+                " AND queue_time <= ?1
+                 ORDER BY queue_time, id LIMIT 256 OFFSET ?2"
+            ))?
             .query_map(params![now, offset], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         if page.is_empty() {
@@ -263,10 +266,13 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
     }
     let mut claimed = Vec::with_capacity(chosen.len());
     for id in chosen {
-        tx.prepare_cached(
-            "UPDATE tasks SET state = 'Executing', start_time = ?2, last_updated_time = ?2, server_node = ?3
-             WHERE id = ?1 AND state = 'Queued'",
-        )?
+        tx.prepare_cached(concatcp!(
+            "UPDATE tasks SET state = ",
+            Q_EXECUTING,
+            ", start_time = ?2, last_updated_time = ?2, server_node = ?3
+             WHERE id = ?1 AND state = ",
+            Q_QUEUED
+        ))?
         .execute(params![id, now, node])?;
         if let Some(t) = find(tx, id)? {
             claimed.push(t);
@@ -278,9 +284,11 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
 /// The earliest queue time still in the future, so the processor can wake for it.
 pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT MIN(queue_time) FROM tasks WHERE state = 'Queued' AND queue_time > ?1",
-        )?
+        .prepare_cached(concatcp!(
+            "SELECT MIN(queue_time) FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time > ?1"
+        ))?
         .query_row([now], |r| r.get(0))?)
 }
 
@@ -292,13 +300,17 @@ pub type QueueSignature = (Option<i64>, i64, Option<(bool, i64)>);
 
 pub fn queue_signature(conn: &Connection, node: &str) -> Result<QueueSignature> {
     Ok(conn
-        .prepare_cached(
-            "SELECT (SELECT MAX(id) FROM tasks WHERE state = 'Queued'),
+        .prepare_cached(concatcp!(
+            "SELECT (SELECT MAX(id) FROM tasks WHERE state = ",
+            Q_QUEUED,
+            "),
                     (SELECT COALESCE(SUM(n), 0) FROM task_counts
-                      WHERE state IN ('Success', 'Failed', 'Canceled', 'TimedOut')),
+                      WHERE state IN ",
+            COMPLETED,
+            "),
                     (SELECT draining FROM nodes WHERE name = ?1),
-                    (SELECT task_cap FROM nodes WHERE name = ?1)",
-        )?
+                    (SELECT task_cap FROM nodes WHERE name = ?1)"
+        ))?
         .query_row([node], |r| {
             let limits = match (r.get::<_, Option<bool>>(2)?, r.get::<_, Option<i64>>(3)?) {
                 (Some(d), Some(c)) => Some((d, c)),
@@ -313,7 +325,11 @@ pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             // `+server_node`: walk the few running tasks, not every task the node ever ran.
-            "SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND +server_node = ?1",
+            concatcp!(
+                "SELECT COUNT(*) FROM tasks WHERE state IN ",
+                RUNNING,
+                " AND +server_node = ?1"
+            ),
         )?
         .query_row([node], |r| r.get(0))?)
 }
@@ -323,9 +339,9 @@ pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
 pub fn busy_non_system(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Task>> {
     let tasks = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE state IN ('Executing', 'Cancelling') AND is_system = 0
+            "SELECT {COLUMNS} FROM tasks WHERE state IN {RUNNING} AND is_system = 0
              UNION ALL
-             SELECT {COLUMNS} FROM tasks WHERE state = 'Queued' AND queue_time <= ?1 AND is_system = 0
+             SELECT {COLUMNS} FROM tasks WHERE state = {Q_QUEUED} AND queue_time <= ?1 AND is_system = 0
              ORDER BY id LIMIT ?2"
         ))?
         .query_map(params![now, limit], task)?
@@ -336,10 +352,18 @@ pub fn busy_non_system(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Ta
 /// How many non-system tasks are executing, and how many are due.
 pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
     let executing = conn
-        .prepare_cached("SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling') AND is_system = 0")?
+        .prepare_cached(concatcp!(
+            "SELECT COUNT(*) FROM tasks WHERE state IN ",
+            RUNNING,
+            " AND is_system = 0"
+        ))?
         .query_row([], |r| r.get(0))?;
     let due = conn
-        .prepare_cached("SELECT COUNT(*) FROM tasks WHERE state = 'Queued' AND queue_time <= ?1 AND is_system = 0")?
+        .prepare_cached(concatcp!(
+            "SELECT COUNT(*) FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time <= ?1 AND is_system = 0"
+        ))?
         .query_row([now], |r| r.get(0))?;
     Ok((executing, due))
 }
@@ -352,10 +376,12 @@ pub fn active_count(
 ) -> Result<i64> {
     // The `+` keep SQLite on the state index: few tasks are active, many are not.
     Ok(conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM tasks WHERE state IN ('Queued', 'Executing', 'Cancelling')
-             AND (?1 IS NULL OR +project_id = ?1) AND (?2 IS NULL OR +environment_id = ?2)",
-        )?
+        .prepare_cached(concatcp!(
+            "SELECT COUNT(*) FROM tasks WHERE state IN ",
+            ACTIVE,
+            "
+             AND (?1 IS NULL OR +project_id = ?1) AND (?2 IS NULL OR +environment_id = ?2)"
+        ))?
         .query_row(params![project_id, environment_id], |r| r.get(0))?)
 }
 
@@ -363,16 +389,17 @@ pub fn active_count(
 pub fn finish(
     tx: &BookTx,
     id: i64,
-    state: &str,
+    state: TaskState,
     error: Option<&str>,
     exit_code: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    tx.prepare_cached(
+    tx.prepare_cached(concatcp!(
         "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
              last_updated_time = ?5
-         WHERE id = ?1 AND state IN ('Executing', 'Cancelling')",
-    )?
+         WHERE id = ?1 AND state IN ",
+        RUNNING
+    ))?
     .execute(params![id, state, error, exit_code, now])?;
     Ok(())
 }
@@ -381,10 +408,14 @@ pub fn finish(
 /// their ids, so that what their scripts left behind can be stopped too.
 pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
     let ids = tx
-        .prepare_cached(
-            "UPDATE tasks SET state = 'Failed', error_message = ?2, completed_time = ?3, last_updated_time = ?3
-             WHERE state IN ('Executing', 'Cancelling') AND +server_node = ?1 RETURNING id",
-        )?
+        .prepare_cached(concatcp!(
+            "UPDATE tasks SET state = ",
+            Q_FAILED,
+            ", error_message = ?2, completed_time = ?3, last_updated_time = ?3
+             WHERE state IN ",
+            RUNNING,
+            " AND +server_node = ?1 RETURNING id"
+        ))?
         .query_map(params![node, message, now], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
@@ -395,10 +426,14 @@ pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Res
 /// them `Canceled`). Returns their ids.
 pub fn cancel_for_shutdown(tx: &BookTx, node: &str, now: i64) -> Result<Vec<i64>> {
     let ids = tx
-        .prepare_cached(
-            "UPDATE tasks SET state = 'Cancelling', last_updated_time = ?2
-             WHERE state = 'Executing' AND +server_node = ?1 RETURNING id",
-        )?
+        .prepare_cached(concatcp!(
+            "UPDATE tasks SET state = ",
+            Q_CANCELLING,
+            ", last_updated_time = ?2
+             WHERE state = ",
+            Q_EXECUTING,
+            " AND +server_node = ?1 RETURNING id"
+        ))?
         .query_map(params![node, now], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
@@ -416,24 +451,32 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
     let now = crate::clock::now_ms();
     let state = state_of(tx, id)?
         .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
-    match state.as_str() {
-        QUEUED => {
+    match state {
+        TaskState::Queued => {
             tx.execute(
-                "UPDATE tasks SET state = 'Canceled', completed_time = ?2, last_updated_time = ?2,
+                concatcp!(
+                    "UPDATE tasks SET state = ",
+                    Q_CANCELED,
+                    ", completed_time = ?2, last_updated_time = ?2,
                      error_message = 'Canceled before it started.'
-                 WHERE id = ?1",
+                 WHERE id = ?1"
+                ),
                 params![id, now],
             )?;
             Ok(Cancel::Canceled)
         }
-        EXECUTING => {
+        TaskState::Executing => {
             tx.execute(
-                "UPDATE tasks SET state = 'Cancelling', last_updated_time = ?2 WHERE id = ?1",
+                concatcp!(
+                    "UPDATE tasks SET state = ",
+                    Q_CANCELLING,
+                    ", last_updated_time = ?2 WHERE id = ?1"
+                ),
                 params![id, now],
             )?;
             Ok(Cancel::Cancelling)
         }
-        CANCELLING => Ok(Cancel::Cancelling),
+        TaskState::Cancelling => Ok(Cancel::Cancelling),
         done => Err(Error::Conflict(format!(
             "Task ServerTasks-{id} has already completed ({done}); there is nothing to cancel."
         ))),
@@ -488,24 +531,20 @@ pub fn log(conn: &Connection, id: i64, after: i64, limit: i64) -> Result<Vec<Log
 }
 
 /// Parses `states=Queued,Executing`; unknown states are a 400 naming the valid ones.
-pub fn parse_states(states: Option<&str>) -> Result<Vec<String>> {
+pub fn parse_states(states: Option<&str>) -> Result<Vec<TaskState>> {
     let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
         return Ok(Vec::new());
     };
     states
         .split(',')
         .map(|s| {
-            let s = s.trim();
-            STATES
-                .iter()
-                .find(|known| known.eq_ignore_ascii_case(s))
-                .map(|known| known.to_string())
-                .ok_or_else(|| {
-                    Error::bad(
-                        "states",
-                        format!("unknown state '{s}'; valid: {}", STATES.join(", ")),
-                    )
-                })
+            TaskState::parse(s).ok_or_else(|| {
+                let valid: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+                Error::bad(
+                    "states",
+                    format!("unknown state '{}'; valid: {}", s.trim(), valid.join(", ")),
+                )
+            })
         })
         .collect()
 }

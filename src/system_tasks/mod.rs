@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::model::TaskKind;
+use crate::model::TaskState;
 use crate::store::{tasks, Store};
 
-pub const RETENTION: &str = "Retention";
-pub const BACKUP: &str = "Backup";
-pub const SESSION_CLEANUP: &str = "SessionCleanup";
-pub const NODE_HEALTH: &str = "NodeHealth";
+pub const RETENTION: &str = TaskKind::Retention.as_str();
+pub const BACKUP: &str = TaskKind::Backup.as_str();
+pub const SESSION_CLEANUP: &str = TaskKind::SessionCleanup.as_str();
+pub const NODE_HEALTH: &str = TaskKind::NodeHealth.as_str();
 
 /// Every built-in system task, by name.
 pub const NAMES: [&str; 4] = [BACKUP, NODE_HEALTH, RETENTION, SESSION_CLEANUP];
@@ -123,7 +125,7 @@ impl<'a> Context<'a> {
         };
         if due {
             let state = self.store.read_now(|c| tasks::state_of(c, self.task_id));
-            if state.ok().flatten().as_deref() == Some(tasks::CANCELLING) {
+            if state.ok().flatten() == Some(TaskState::Cancelling) {
                 self.cancel.store(true, Ordering::SeqCst);
                 return true;
             }

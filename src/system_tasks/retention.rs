@@ -5,6 +5,7 @@
 
 use super::{Context, Stopped, Work, NAMES};
 use crate::clock;
+use crate::model::TaskKind;
 use crate::store::{events, system};
 
 const BATCH: i64 = 500;
@@ -12,7 +13,7 @@ const BATCH: i64 = 500;
 pub fn run(ctx: &Context) -> Work {
     let s = ctx.settings;
     let cutoff = clock::now_ms() - s.retention_keep_days * 24 * 3600 * 1000;
-    let kinds = std::iter::once("Deploy").chain(NAMES.iter().copied());
+    let kinds = std::iter::once(TaskKind::Deploy.as_str()).chain(NAMES.iter().copied());
     let mut total = 0;
     for kind in kinds {
         let Some(bound) = ctx

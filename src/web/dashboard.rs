@@ -10,6 +10,7 @@ use super::{render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::Caller;
 use crate::error::Result;
+use crate::model::TaskState;
 use crate::store::tasks;
 use crate::App;
 
@@ -50,10 +51,10 @@ async fn dashboard(
     } else {
         (Vec::new(), Vec::new())
     };
-    let count = |state: &str| {
+    let count = |state: TaskState| {
         counts
             .iter()
-            .filter(|(s, _)| s == state)
+            .filter(|(s, _)| *s == state)
             .map(|(_, n)| n)
             .sum::<i64>()
     };
@@ -64,8 +65,8 @@ async fn dashboard(
         roles: caller.user.roles.iter().map(|r| r.name()).collect(),
         permissions: caller.permissions.names(),
         can_view_tasks,
-        executing: count(tasks::EXECUTING) + count(tasks::CANCELLING),
-        queued: count(tasks::QUEUED),
+        executing: count(TaskState::Executing) + count(TaskState::Cancelling),
+        queued: count(TaskState::Queued),
         tasks: recent.into_iter().map(TaskRow::from).collect(),
     })
 }

@@ -47,7 +47,7 @@ impl From<Window> for WindowRow {
             start: clock::display(w.start_at),
             end: clock::display(w.end_at),
             message: w.message.unwrap_or_default(),
-            state: w.state,
+            state: w.state.to_string(),
         }
     }
 }
@@ -95,9 +95,9 @@ async fn page(
             .into_iter()
             .map(|t| BusyTask {
                 id: t.id,
-                state_class: state_class(&t.state),
+                state_class: state_class(t.state),
                 description: t.description,
-                state: t.state,
+                state: t.state.to_string(),
                 node: t.server_node.unwrap_or_default(),
             })
             .collect(),

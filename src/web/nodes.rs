@@ -58,7 +58,7 @@ async fn page(
         nodes: nodes
             .into_iter()
             .map(|n| NodeRow {
-                status: cluster::status(&n, now, offline_ms),
+                status: cluster::status(&n, now, offline_ms).as_str(),
                 last_seen: clock::display(n.last_seen),
                 task_cap: n.task_cap,
                 running: n.running,

@@ -14,6 +14,7 @@ use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput, ProjectInput};
 use crate::error::{Error, Result};
+use crate::model::TaskState;
 use crate::store::projects::{self, Environment, Project, Release};
 use crate::store::tasks::{self, Task};
 use crate::App;
@@ -139,20 +140,20 @@ impl From<Task> for TaskRow {
     fn from(t: Task) -> TaskRow {
         TaskRow {
             id: t.id,
-            state_class: state_class(&t.state),
+            state_class: state_class(t.state),
             description: t.description,
-            state: t.state,
+            state: t.state.to_string(),
             queued: clock::display(t.queue_time),
             node: t.server_node.unwrap_or_default(),
         }
     }
 }
 
-pub fn state_class(state: &str) -> &'static str {
+pub fn state_class(state: TaskState) -> &'static str {
     match state {
-        tasks::SUCCESS => "good",
-        tasks::FAILED | tasks::TIMED_OUT => "bad",
-        tasks::EXECUTING | tasks::CANCELLING => "busy",
+        TaskState::Success => "good",
+        TaskState::Failed | TaskState::TimedOut => "bad",
+        TaskState::Executing | TaskState::Cancelling => "busy",
         _ => "quiet",
     }
 }

@@ -71,12 +71,12 @@ async fn page(
             last_state: s
                 .last_task
                 .as_ref()
-                .map(|t| t.state.clone())
+                .map(|t| t.state.to_string())
                 .unwrap_or_default(),
             last_class: s
                 .last_task
                 .as_ref()
-                .map_or("quiet", |t| state_class(&t.state)),
+                .map_or("quiet", |t| state_class(t.state)),
             last_duration: s
                 .last_task
                 .as_ref()

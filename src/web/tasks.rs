@@ -17,6 +17,7 @@ use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::deploy;
 use crate::error::{Error, Result};
+use crate::model::TaskState;
 use crate::store::tasks::{self, LogLine, Task};
 use crate::App;
 
@@ -55,7 +56,11 @@ async fn list(
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
     let states = crate::store::tasks::parse_states(state)?;
-    let state = states.join(",");
+    let state = states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let filter = tasks::Filter {
         states,
         ..tasks::Filter::default()
@@ -67,11 +72,11 @@ async fn list(
     render(&TasksPage {
         layout: Layout::new("Tasks", &caller, flash),
         tasks: items.into_iter().map(TaskRow::from).collect(),
-        filters: tasks::STATES
+        filters: TaskState::ALL
             .iter()
             .map(|s| StateFilter {
-                name: s,
-                active: state == *s,
+                name: s.as_str(),
+                active: state == s.as_str(),
             })
             .collect(),
         state,
@@ -137,10 +142,10 @@ async fn show(
         .read(move |c| tasks::log(c, id, 0, PAGE_LOG_LINES))
         .await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
-    let completed = tasks::is_completed(&task.state);
+    let completed = task.state.is_completed();
     render(&TaskPage {
         layout: Layout::new(&format!("ServerTasks-{id}"), &caller, flash),
-        state_class: state_class(&task.state),
+        state_class: state_class(task.state),
         queued: clock::display(task.queue_time),
         started: task.start_time.map(clock::display).unwrap_or_default(),
         finished: task.completed_time.map(clock::display).unwrap_or_default(),
@@ -179,8 +184,8 @@ async fn log(
         .collect();
     Ok(Json(json!({
         "State": task.state,
-        "StateClass": state_class(&task.state),
-        "IsCompleted": tasks::is_completed(&task.state),
+        "StateClass": state_class(task.state),
+        "IsCompleted": task.state.is_completed(),
         "ErrorMessage": task.error_message,
         "Last": last,
         "Lines": rows,
