@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rocket::figment::providers::{Env, Format, Serialized, Toml};
-use rocket::figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// This drydock's version.

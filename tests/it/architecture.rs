@@ -270,3 +270,22 @@ fn only_the_listed_writers_open_bookkeeping_transactions() {
         "the files that open bookkeeping transactions differ from ARCHITECTURE.md's list"
     );
 }
+
+#[test]
+fn only_the_request_layers_know_rocket() {
+    // HTTP lives in web and api, what they share (http, body), the guards (auth), the
+    // command line that launches the server, and the root that builds it.
+    let allowed = [
+        "src/web/",
+        "src/api/",
+        "src/auth/",
+        "src/http.rs",
+        "src/body.rs",
+        "src/cli/",
+        "src/lib.rs",
+        "src/main.rs",
+    ];
+    only_in("rocket::", &allowed);
+    only_in("use rocket", &allowed);
+    only_in("askama", &["src/web/"]);
+}
