@@ -273,6 +273,7 @@ pub async fn change_own_password(
     if !hasher.verify(current, stored).await? {
         store
             .bookkeeping(move |tx| {
+                reservation.settle(tx)?;
                 events::record_bookkeeping_event(
                     tx,
                     events::BookkeepingEvent::PasswordCheckFailed,
@@ -441,6 +442,11 @@ impl Reservation {
     pub fn release(&self, tx: &crate::store::BookTx) -> Result<()> {
         sessions::release(tx, &self.ids, &self.user_key)
     }
+
+    /// The password was wrong: the reserved attempt counts as a failure.
+    pub fn settle(&self, tx: &crate::store::BookTx) -> Result<()> {
+        sessions::settle(tx, &self.ids)
+    }
 }
 
 /// Reserves one password check for `username` (and `ip`, when given) before the slow
@@ -466,6 +472,10 @@ pub async fn reserve_password_check(
         .await?;
     Ok(match reserved {
         Ok(ids) => Ok(Reservation { ids, user_key }),
-        Err(first) => Err(((first + window_ms - now) / 1000).max(1)),
+        Err(sessions::Throttled::Failures { oldest }) => {
+            Err(((oldest + window_ms - now) / 1000).max(1))
+        }
+        // Checks for this user or address are running right now: not a lockout.
+        Err(sessions::Throttled::Busy) => Err(1),
     })
 }

@@ -131,9 +131,10 @@ pub async fn login(
             Ok(LoginOutcome::Success { token, user })
         }
         _ => {
-            // The reserved attempt stays recorded: it is the failure.
+            // The reserved attempt becomes the failure.
             store
                 .bookkeeping(move |tx| {
+                    reservation.settle(tx)?;
                     events::record_bookkeeping_event(
                         tx,
                         events::BookkeepingEvent::LoginFailed,

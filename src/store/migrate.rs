@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "node_owner",
         include_str!("../../migrations/0006_node_owner.sql"),
     ),
+    (
+        7,
+        "login_pending",
+        include_str!("../../migrations/0007_login_pending.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -65,44 +65,75 @@ pub fn delete_expired(tx: &BookTx, idle_before: i64, created_before: i64) -> Res
     )?)
 }
 
-/// Failed sign-ins recorded under `key` since `since`.
-pub fn failures_since(conn: &Connection, key: &str, since: i64) -> Result<(i64, Option<i64>)> {
-    Ok(conn
-        .prepare_cached("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ?1 AND at >= ?2")?
-        .query_row(params![key, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
+/// A pending reservation older than this counts as a failure: its check died with its
+/// process.
+const PENDING_MS: i64 = 60_000;
+
+/// Why a password check may not be made now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// `max` failures since the window began; the oldest of them at this time.
+    Failures { oldest: i64 },
+    /// `max` checks are running right now: try again in a moment.
+    Busy,
 }
 
 /// Reserves one password check under every key in one write transaction: unless a
-/// key already has `max` attempts since `since` (then `Err(the oldest one's time)`),
-/// records one attempt under each key and returns their row ids. The attempt counts as
-/// a failure until [`release`] takes it back, so attempts that arrive together cannot
-/// all pass a count read before any of them was written.
+/// key already has `max` attempts (failures, or checks still running) since `since`,
+/// records one pending attempt under each key and returns their row ids. It counts as
+/// an attempt until [`settle`] makes it a failure or [`release`] takes it back, so
+/// attempts that arrive together cannot all pass a count read before any was written.
 pub fn reserve_attempt(
     tx: &BookTx,
     keys: &[String],
     now: i64,
     since: i64,
     max: i64,
-) -> Result<std::result::Result<Vec<i64>, i64>> {
-    let mut blocked_since = None;
+) -> Result<std::result::Result<Vec<i64>, Throttled>> {
+    let mut throttled = None;
     for key in keys {
-        let (count, first) = failures_since(tx, key, since)?;
-        if count >= max {
-            blocked_since = blocked_since.max(first.or(Some(now)));
+        let (failures, oldest, running): (i64, Option<i64>, i64) = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FILTER (WHERE pending = 0 OR at < ?3),
+                        MIN(at) FILTER (WHERE pending = 0 OR at < ?3),
+                        COUNT(*) FILTER (WHERE pending = 1 AND at >= ?3)
+                 FROM login_failures WHERE key = ?1 AND at >= ?2",
+            )?
+            .query_row(params![key, since, now - PENDING_MS], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if failures >= max {
+            let oldest = oldest.unwrap_or(now);
+            throttled = Some(match throttled {
+                Some(Throttled::Failures { oldest: other }) => Throttled::Failures {
+                    oldest: oldest.max(other),
+                },
+                _ => Throttled::Failures { oldest },
+            });
+        } else if failures + running >= max && throttled.is_none() {
+            throttled = Some(Throttled::Busy);
         }
     }
-    if let Some(first) = blocked_since {
-        return Ok(Err(first));
+    if let Some(throttled) = throttled {
+        return Ok(Err(throttled));
     }
     let mut ids = Vec::with_capacity(keys.len());
     for key in keys {
         tx.execute(
-            "INSERT INTO login_failures (key, at) VALUES (?1, ?2)",
+            "INSERT INTO login_failures (key, at, pending) VALUES (?1, ?2, 1)",
             params![key, now],
         )?;
         ids.push(tx.last_insert_rowid());
     }
     Ok(Ok(ids))
+}
+
+/// The password was wrong: reserved attempts become failures.
+pub fn settle(tx: &BookTx, ids: &[i64]) -> Result<()> {
+    for id in ids {
+        tx.execute("UPDATE login_failures SET pending = 0 WHERE id = ?1", [id])?;
+    }
+    Ok(())
 }
 
 /// Takes back reserved attempts (the password was right), and under `clear_key` the

@@ -217,6 +217,18 @@ pub fn post_login(
 /// Signs in as `username` once per password, all posted at the same moment (each from
 /// its own fetched form); the statuses, in the order of `passwords`.
 pub fn simultaneous_sign_ins(port: u16, username: &str, passwords: Vec<String>) -> Vec<u16> {
+    simultaneous_sign_in_answers(port, username, passwords)
+        .into_iter()
+        .map(|r| r.status)
+        .collect()
+}
+
+/// [`simultaneous_sign_ins`], with the whole answers.
+pub fn simultaneous_sign_in_answers(
+    port: u16,
+    username: &str,
+    passwords: Vec<String>,
+) -> Vec<Response> {
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(passwords.len()));
     let handles: Vec<_> = passwords
         .into_iter()
@@ -226,7 +238,7 @@ pub fn simultaneous_sign_ins(port: u16, username: &str, passwords: Vec<String>) 
             let username = username.to_string();
             std::thread::spawn(move || {
                 barrier.wait();
-                post_login(port, &form, &username, &password, "").status
+                post_login(port, &form, &username, &password, "")
             })
         })
         .collect();
