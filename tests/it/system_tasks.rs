@@ -98,32 +98,7 @@ fn system_tasks_are_queued_at_their_interval_and_run_as_system_tasks() {
     let client = app.client();
     // Runs keep coming at the interval: wait (against a deadline) for three, then check
     // their spacing from the times they were queued.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let runs: Vec<Value> = loop {
-        let (_, page) = call(
-            &client,
-            &key,
-            Method::Get,
-            "/api/tasks?states=Success&take=100",
-            None,
-        );
-        let runs: Vec<Value> = page["Items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["Name"] == "SessionCleanup")
-            .cloned()
-            .collect();
-        if runs.len() >= 3 {
-            break runs;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} runs at a 1 s interval after 20 s",
-            runs.len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let runs = wait_for_runs(&client, &key, "SessionCleanup", "Success", 3);
     let mut times: Vec<i64> = runs
         .iter()
         .map(|t| drydock::clock::parse_iso(t["QueueTime"].as_str().unwrap()).unwrap())
@@ -161,26 +136,10 @@ fn two_processes_on_one_database_queue_each_run_once() {
     let key = app.user_with_key("ops", &["System Administrator"]);
     let (a, b) = (app.client(), app.client());
     // Both processes' timers run; wait (against a deadline) for four runs in all.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut times: Vec<i64> = loop {
-        let (_, page) = call(&a, &key, Method::Get, "/api/tasks?take=100", None);
-        let times: Vec<i64> = page["Items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["Name"] == "NodeHealth")
-            .map(|t| drydock::clock::parse_iso(t["QueueTime"].as_str().unwrap()).unwrap())
-            .collect();
-        if times.len() >= 4 {
-            break times;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} NodeHealth runs from two processes after 20 s",
-            times.len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut times: Vec<i64> = wait_for_runs(&a, &key, "NodeHealth", "", 4)
+        .iter()
+        .map(|t| drydock::clock::parse_iso(t["QueueTime"].as_str().unwrap()).unwrap())
+        .collect();
     drop(b);
     times.sort();
     // Each interval's run was queued once, by one of the two: never two close together.
@@ -593,4 +552,40 @@ fn the_system_tasks_page_shows_the_schedule_and_administrators_change_intervals(
     drop(response);
     let response = manager.post_form("/configuration/system-tasks/SessionCleanup/run", &[]);
     assert_eq!(response.status(), Status::SeeOther);
+}
+
+/// Polls (for at most 20 s) until at least `n` tasks named `name` (in `state`, or any
+/// when empty) are listed; returns them.
+fn wait_for_runs(
+    client: &rocket::local::blocking::Client,
+    key: &str,
+    name: &str,
+    state: &str,
+    n: usize,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let path = if state.is_empty() {
+        "/api/tasks?take=100".to_string()
+    } else {
+        format!("/api/tasks?states={state}&take=100")
+    };
+    loop {
+        let (_, page) = call(client, key, Method::Get, &path, None);
+        let runs: Vec<Value> = page["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["Name"] == name)
+            .cloned()
+            .collect();
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} {name} runs after 20 s, expected {n}",
+            runs.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

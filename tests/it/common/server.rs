@@ -146,19 +146,15 @@ impl Server {
 
     /// `drydock serve --port P ARGS...`, waiting until `/api/health` answers.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
-        let port = free_port();
-        let log = data_dir.join(format!("serve-{port}.log"));
-        let mut command = Command::new(binary());
-        command
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--port", &port.to_string()])
-            .args(args);
-        Server::spawn(command, port, log)
+        Server::start_full(data_dir, args, &[])
     }
 
     /// `drydock serve` with extra environment variables for the server process.
     pub fn start_env(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
+        Server::start_full(data_dir, &[], vars)
+    }
+
+    fn start_full(data_dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Server {
         let port = free_port();
         let log = data_dir.join(format!("serve-{port}.log"));
         let mut command = Command::new(binary());
@@ -166,6 +162,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--port", &port.to_string()])
+            .args(args)
             .envs(vars.iter().copied());
         Server::spawn(command, port, log)
     }
