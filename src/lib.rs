@@ -116,6 +116,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .manage(http::ErrorPages(Box::new(web::WebPages)))
         // Replace Rocket's default shield: `web::SecurityHeaders` sets stricter ones.
         .attach(Shield::new())
+        .attach(http::SpacePrefix)
         .attach(web::SecurityHeaders)
         .attach(web::Announce)
         .attach(QueueFairing)

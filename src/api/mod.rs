@@ -7,6 +7,7 @@ pub mod events;
 pub mod maintenance;
 pub mod nodes;
 pub mod projects;
+pub mod spaces;
 pub mod status;
 pub mod tasks;
 pub mod users;
@@ -31,6 +32,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(tasks::routes());
     routes.extend(maintenance::routes());
     routes.extend(nodes::routes());
+    routes.extend(spaces::routes());
     routes
 }
 

@@ -27,7 +27,8 @@ fn root() -> Json<Value> {
             "Users": "/api/users{/id}{?skip,take}",
             "Events": "/api/events{?skip,take}",
             "ServerStatus": "/api/serverstatus",
-            "Health": "/api/health"
+            "Health": "/api/health",
+            "Spaces": "/api/spaces{/id}{?skip,take,ids,partialName}"
         }
     }))
 }

@@ -23,7 +23,13 @@ pub enum Caught {
 
 #[rocket::catch(default)]
 async fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
-    let error = GuardFailure::take(req).unwrap_or_else(|| error_for(status));
+    let error = GuardFailure::take(req)
+        .or_else(|| {
+            (status == Status::NotFound)
+                .then(|| crate::http::UnknownSpace::error(req))
+                .flatten()
+        })
+        .unwrap_or_else(|| error_for(status));
     // Resolve the caller (if not yet) so that the error page has the navigation and the
     // maintenance banner like every other page.
     let _ = crate::auth::guards::caller_of(req).await;

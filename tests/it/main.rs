@@ -21,4 +21,5 @@ mod metrics;
 mod new_user;
 mod queue;
 mod recovery;
+mod spaces;
 mod system_tasks;
