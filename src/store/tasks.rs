@@ -134,6 +134,8 @@ pub fn state_of(conn: &Connection, id: i64) -> Result<Option<TaskState>> {
 
 #[derive(Default, Clone)]
 pub struct Filter {
+    /// Only these tasks (Octopus's `ids`); empty: any.
+    pub ids: Vec<i64>,
     pub states: Vec<TaskState>,
     pub node: Option<String>,
     pub project_id: Option<i64>,
@@ -144,6 +146,11 @@ pub struct Filter {
 pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
     let mut clauses = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !filter.ids.is_empty() {
+        let marks = vec!["?"; filter.ids.len()].join(", ");
+        clauses.push(format!("id IN ({marks})"));
+        args.extend(filter.ids.iter().map(|id| (*id).into()));
+    }
     if !filter.states.is_empty() {
         let marks = vec!["?"; filter.states.len()].join(", ");
         clauses.push(format!("state IN ({marks})"));
@@ -171,7 +178,7 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         ))?
         .query_map(params_from_iter(page_args), task)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = if filter.node.is_none() && filter.project_id.is_none() {
+    let total = if filter.node.is_none() && filter.project_id.is_none() && filter.ids.is_empty() {
         counted_total(conn, &filter.states)?
     } else {
         conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?

@@ -540,6 +540,37 @@ fn task_lists_filter_by_state_and_project_with_octopus_paging() {
         )
     });
     assert_eq!(ids, sorted, "newest first");
+
+    // Octopus's task waiter asks for its own tasks by id: it gets those and no others.
+    let wanted = format!("{},{}", all[1], all[4]);
+    let (_, page) = d.call(Method::Get, &format!("/api/tasks?ids={wanted}"), None);
+    assert_eq!(page["TotalResults"], 2, "{page}");
+    let mut got: Vec<&str> = page["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Id"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut expected = vec![all[1].as_str(), all[4].as_str()];
+    expected.sort();
+    assert_eq!(got, expected);
+    let (_, page) = d.call(
+        Method::Get,
+        &format!("/api/tasks?ids={}&states=Success", all[1]),
+        None,
+    );
+    assert_eq!(page["TotalResults"], 0, "ids and states together: {page}");
+    let (_, page) = d.call(Method::Get, "/api/tasks?ids=ServerTasks-99999", None);
+    assert_eq!(page["TotalResults"], 0);
+    for bad in ["Projects-1", "ServerTasks-x", "1"] {
+        let (status, json) = d.call(Method::Get, &format!("/api/tasks?ids={bad}"), None);
+        assert_eq!(status, Status::BadRequest, "{bad}: {json}");
+        assert!(
+            json["ErrorMessage"].as_str().unwrap().contains("ids"),
+            "{json}"
+        );
+    }
 }
 
 #[test]
