@@ -14,7 +14,7 @@ use crate::store::projects::{self, Environment};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, create, get, update, delete]
+    rocket::routes![list, all, create, get, update, delete]
 }
 
 #[derive(Serialize)]
@@ -64,6 +64,19 @@ async fn list(
         total,
         take,
     ))
+}
+
+/// `GET /api/environments/all`: every environment, as a plain list (as Octopus has it).
+#[rocket::get("/environments/all")]
+async fn all(
+    _caller: Allowed<need::EnvironmentView>,
+    app: &State<App>,
+) -> Result<Json<Vec<EnvironmentResource>>> {
+    let (items, _) = app
+        .store
+        .read(move |c| projects::list_environments(c, 0, i64::MAX))
+        .await?;
+    Ok(Json(items.into_iter().map(Into::into).collect()))
 }
 
 #[rocket::post("/environments", data = "<body>")]

@@ -17,6 +17,7 @@ use crate::App;
 pub fn routes() -> Vec<Route> {
     rocket::routes![
         list,
+        all,
         create,
         get,
         update,
@@ -91,6 +92,19 @@ async fn list(
         total,
         take,
     ))
+}
+
+/// `GET /api/projects/all`: every project, as a plain list (as Octopus has it).
+#[rocket::get("/projects/all")]
+async fn all(
+    _caller: Allowed<need::ProjectView>,
+    app: &State<App>,
+) -> Result<Json<Vec<ProjectResource>>> {
+    let (items, _) = app
+        .store
+        .read(move |c| projects::list(c, 0, i64::MAX))
+        .await?;
+    Ok(Json(items.into_iter().map(Into::into).collect()))
 }
 
 #[rocket::post("/projects", data = "<body>")]

@@ -141,3 +141,61 @@ fn every_route_is_served_under_the_space_prefix_and_another_space_is_404() {
     assert_eq!(status, Status::Unauthorized);
     assert_eq!(app.count("environments"), 1);
 }
+
+#[test]
+fn projects_and_environments_are_listed_whole_under_all() {
+    let app = TestApp::new();
+    let admin = app.user_with_key("ops", &["System Administrator"]);
+    let viewer = app.user_with_key("vera", &["Viewer"]);
+    let nobody = app.user_with_key("nemo", &[]);
+    let client = app.client();
+    let call = |key: &str, method: Method, path: &str, body: Option<serde_json::Value>| {
+        json_of(with_key(&client, method, path, key, body))
+    };
+    for i in 0..35 {
+        let (status, body) = call(
+            &admin,
+            Method::Post,
+            "/api/environments",
+            Some(json!({"Name": format!("Env {i:02}")})),
+        );
+        assert_eq!(status, Status::Created, "{body}");
+    }
+    let (status, body) = call(
+        &admin,
+        Method::Post,
+        "/api/projects",
+        Some(json!({"Name": "Web", "DeploymentScript": "true"})),
+    );
+    assert_eq!(status, Status::Created, "{body}");
+    for prefix in ["/api", "/api/Spaces-1"] {
+        // More than a page (30) of environments, all of them, as a plain list.
+        let (status, all) = call(
+            &viewer,
+            Method::Get,
+            &format!("{prefix}/environments/all"),
+            None,
+        );
+        assert_eq!(status, Status::Ok, "{all}");
+        assert_eq!(all.as_array().unwrap().len(), 35);
+        assert!(all[0]["Id"].as_str().unwrap().starts_with("Environments-"));
+        let (status, all) = call(
+            &viewer,
+            Method::Get,
+            &format!("{prefix}/projects/all"),
+            None,
+        );
+        assert_eq!(status, Status::Ok, "{all}");
+        assert_eq!(all[0]["Name"], "Web");
+    }
+    // The same permissions as the paged lists.
+    for path in ["/api/projects/all", "/api/environments/all"] {
+        let (status, body) = call(&nobody, Method::Get, path, None);
+        assert_eq!(status, Status::Forbidden, "{path}: {body}");
+    }
+    // A project or environment named by id still is one.
+    assert_eq!(
+        call(&viewer, Method::Get, "/api/projects/Projects-1", None).0,
+        Status::Ok
+    );
+}
