@@ -128,6 +128,20 @@ pub fn secret_key(dir: &Path) -> Result<String> {
     }
 }
 
+/// A stable, GUID-shaped id for the installation whose secret key is `key`: a digest of
+/// it (one-way), so the id is the same at every start and tells nothing of the key.
+pub fn installation_id(key: &str) -> String {
+    let digest = crate::tokens::sha256_hex(&format!("drydock installation id\n{key}"));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &digest[0..8],
+        &digest[8..12],
+        &digest[12..16],
+        &digest[16..20],
+        &digest[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,9 @@ pub struct App {
     pub queue: queue::Queue,
     /// This node's metrics (`GET /metrics`), shared with its queue.
     pub metrics: metrics::Shared,
+    /// A stable id of this installation (its data directory), GUID-shaped as Octopus's
+    /// `InstallationId`: derived from `secret.key`, so it reveals nothing of it.
+    pub installation_id: String,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -66,7 +69,7 @@ impl App {
         // `Config` with a relative path gets it resolved here, before anything uses it.
         config.data_dir = config::absolute_dir(&config.data_dir)
             .map_err(|e| error::Error::Internal(e.to_string()))?;
-        files::secret_key(&config.data_dir)?;
+        let installation_id = files::installation_id(&files::secret_key(&config.data_dir)?);
         let store = Store::open(&config)?;
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
         let hasher = Hasher::new(config.hash_concurrency);
@@ -78,6 +81,7 @@ impl App {
                 hasher,
                 queue: queue::Queue::new(metrics.clone()),
                 metrics,
+                installation_id,
             },
             initial_admin_password,
         })

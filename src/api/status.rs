@@ -16,11 +16,13 @@ pub fn routes() -> Vec<Route> {
 
 /// The API's root document, as Octopus clients expect to find first.
 #[rocket::get("/")]
-fn root() -> Json<Value> {
+fn root(app: &State<App>) -> Json<Value> {
     Json(json!({
         "Application": "drydock",
         "Version": VERSION,
+        "DrydockVersion": VERSION,
         "ApiVersion": "3.0.0",
+        "InstallationId": app.installation_id,
         "Links": {
             "Self": "/api",
             "CurrentUser": "/api/users/me",
@@ -28,7 +30,12 @@ fn root() -> Json<Value> {
             "Events": "/api/events{?skip,take}",
             "ServerStatus": "/api/serverstatus",
             "Health": "/api/health",
-            "Spaces": "/api/spaces{/id}{?skip,take,ids,partialName}"
+            "Spaces": "/api/spaces{/id}{?skip,take,ids,partialName}",
+            "Tasks": "/api/tasks{/id}{?skip,take,ids,states,node,project}",
+            "MaintenanceConfiguration": "/api/maintenanceconfiguration",
+            "Projects": "/api/projects{/id}{?skip,take}",
+            "Environments": "/api/environments{/id}{?skip,take}",
+            "OctopusServerNodes": "/api/octopusservernodes{/id}"
         }
     }))
 }

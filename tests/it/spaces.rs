@@ -199,3 +199,37 @@ fn projects_and_environments_are_listed_whole_under_all() {
         Status::Ok
     );
 }
+
+#[test]
+fn the_api_root_names_drydock_a_stable_installation_and_its_links() {
+    let app = TestApp::new();
+    let root = |client: &rocket::local::blocking::Client| json_of(client.get("/api").dispatch()).1;
+    let first = root(&app.client());
+    // Another process on the same data directory: the same installation.
+    let again = root(&app.client());
+    assert_eq!(first["InstallationId"], again["InstallationId"]);
+    let id = first["InstallationId"].as_str().unwrap();
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, vec![8, 4, 4, 4, 12], "GUID-shaped: {id}");
+    let secret = std::fs::read_to_string(app.data_dir().join("secret.key")).unwrap();
+    assert!(
+        !secret.contains(&id.replace('-', "")[..16]),
+        "derived one-way from the key"
+    );
+    let other = TestApp::new();
+    assert_ne!(
+        root(&other.client())["InstallationId"],
+        first["InstallationId"]
+    );
+    assert_eq!(first["DrydockVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(first["ApiVersion"], "3.0.0");
+    for link in [
+        "Spaces",
+        "Tasks",
+        "MaintenanceConfiguration",
+        "ServerStatus",
+        "CurrentUser",
+    ] {
+        assert!(first["Links"][link].is_string(), "no {link} link: {first}");
+    }
+}
