@@ -208,6 +208,10 @@ impl Fairing for SpacePrefix {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
+        // Every request passes here: look before allocating anything.
+        if !req.uri().path().as_str().starts_with("/api/Spaces-") {
+            return;
+        }
         let path = req.uri().path().as_str().to_string();
         let Some(rest) = path.strip_prefix("/api/") else {
             return;

@@ -298,7 +298,7 @@ impl Queue {
             let _ = t.join();
         }
         // Nothing runs here any more: the directory goes if no other node uses it
-        // (a node recreates it before each task).
+        // (a node that finds it gone makes it again for its next task).
         if let Some(dir) = self.inner.work_dir.lock().ok().and_then(|mut d| d.take()) {
             let _ = std::fs::remove_dir(dir);
         }

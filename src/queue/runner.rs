@@ -112,14 +112,21 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Ok(user) => user,
         Err(e) => return Ok(Outcome::failed(e.clone())),
     };
-    // Made again if a stopping node on the same data directory removed it meanwhile.
-    super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::Internal)?;
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
     let _ = std::fs::remove_dir_all(&dir);
     let io = |path: &std::path::Path, e: std::io::Error| {
         Error::Internal(format!("{}: {e}", path.display()))
     };
-    std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        // A stopping node on the same data directory removed the (empty) work
+        // directory meanwhile: made again, with its checks, then the task's own.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::Internal)?;
+            std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
+        }
+        Err(e) => return Err(io(&dir, e)),
+    }
     let script = dir.join("deploy.sh");
     std::fs::write(&script, &project.deployment_script).map_err(|e| io(&script, e))?;
     script_user.own(&script).map_err(|e| io(&script, e))?;

@@ -819,18 +819,9 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
 
     // Space again: health recovers by itself, and so do writes.
     std::fs::remove_file(&filler).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, health) = server.api(&key, "GET", "/api/health", None);
-        if status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health never recovered: {health}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(20, "health never recovered", || {
+        server.api(&key, "GET", "/api/health", None).0 == 200
+    });
     server.create(&key, "/api/environments", json!({"Name": "After"}));
     drop(server);
 }

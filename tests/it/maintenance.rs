@@ -597,11 +597,9 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
             // The writers are under way (answers are coming back) before the mode
             // turns on, and keep writing until a good many answers came after it.
             let answers_reach = |n: usize| {
-                let deadline = std::time::Instant::now() + Duration::from_secs(30);
-                while seen.load(std::sync::atomic::Ordering::SeqCst) < n {
-                    assert!(std::time::Instant::now() < deadline, "the writers stalled");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+                poll_until(30, "the writers stalled", || {
+                    seen.load(std::sync::atomic::Ordering::SeqCst) >= n
+                })
             };
             answers_reach(64);
             let (status, _) = send(

@@ -265,12 +265,9 @@ fn a_restarted_node_on_a_relative_linked_data_directory_stops_what_its_dead_scri
     let server = Server::start_in(&cwd, &global, root.path().join("serve-2.log"));
     let task = server.wait_task(&key, "ServerTasks-1", &["Failed"], 20);
     assert_eq!(task["ErrorMessage"], "interrupted: server node stopped");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while common::server::alive(&pid) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the dead node's script still runs (pid {pid})"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::poll_until(
+        10,
+        &format!("the dead node's script still runs (pid {pid})"),
+        || !common::server::alive(&pid),
+    );
 }

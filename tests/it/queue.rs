@@ -636,3 +636,20 @@ fn projects_and_environments_with_active_tasks_cannot_be_deleted_and_tasks_outli
         "the task is kept as history"
     );
 }
+
+#[test]
+fn a_work_directory_removed_by_another_node_is_made_again_for_the_next_task() {
+    let d = Deployer::new(5);
+    let project = d.project("Web", "pwd");
+    let env = d.environment("Prod");
+    let first = d.wait(&d.deploy(&d.release(&project, "1"), &env, json!({})), 30);
+    assert_eq!(first["State"], "Success", "{first}");
+    // What a node on the same data directory does when it stops with nothing running.
+    let work_dir = drydock::system_tasks::default_work_dir(&d.app.config.data_dir);
+    std::fs::remove_dir(&work_dir).unwrap();
+    let second = d.wait(&d.deploy(&d.release(&project, "2"), &env, json!({})), 30);
+    assert_eq!(second["State"], "Success", "{second}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&work_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o711);
+}

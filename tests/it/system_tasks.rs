@@ -397,11 +397,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
                 .query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |r| r.get(0))
                 .unwrap()
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while max_task() < 5 {
-            assert!(Instant::now() < deadline, "the writer never got going");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(20, "the writer never got going", || max_task() >= 5);
         let committed = max_task();
         let (code, _, err) = common::server::run_cli(
             app.data_dir(),
@@ -411,11 +407,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
         assert_eq!(code, 0, "{err}");
         // ... and still writing after the backup.
         let after_backup = max_task();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while max_task() < after_backup + 5 {
-            assert!(Instant::now() < deadline, "the writer stopped");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(20, "the writer stopped", || max_task() >= after_backup + 5);
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let queued = writer.join().unwrap();
         assert!(queued > 5, "deployments kept coming: {queued}");

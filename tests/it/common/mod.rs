@@ -377,3 +377,16 @@ pub fn concrete(pattern: &str, n: u32) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+/// Polls `done` every 10 ms until it is true; fails naming `what` after `secs` seconds.
+/// How a test waits for something: never a fixed sleep.
+pub fn poll_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after {secs} s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

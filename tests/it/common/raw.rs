@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -172,11 +172,9 @@ pub fn hold_past_the_guards(
         body.as_bytes(),
         body.len() - 1,
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while last_seen(dir, &hash) == before {
-        assert!(Instant::now() < deadline, "the guards never ran for {path}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    super::poll_until(20, &format!("the guards never ran for {path}"), || {
+        last_seen(dir, &hash) != before
+    });
     held
 }
 
