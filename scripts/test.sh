@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Runs every drydock test: unit, HTTP (Rocket's local client), the real binary, and the
-# browser tests (headless Chromium). Installs Chromium, ChromeDriver and curl first if they
-# are missing and we are root (as in CI); extra arguments go to `cargo test`.
+# browser tests (headless Chromium), and Octopus's own TypeScript client (Node). Installs
+# Chromium, ChromeDriver, curl, Node.js and npm first if they are missing and we are root
+# (as in CI); extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v curl >/dev/null; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v curl >/dev/null \
+  || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update
-    apt-get install -y chromium chromium-driver curl
+    packages="chromium chromium-driver curl"
+    # Node from Debian only if there is none at all (a newer one may be installed otherwise).
+    command -v node >/dev/null || packages="$packages nodejs"
+    command -v npm >/dev/null || packages="$packages npm"
+    apt-get install -y $packages
   else
-    echo "The browser tests need Debian's chromium and chromium-driver, the README test curl:" >&2
-    echo "  sudo apt-get install -y chromium chromium-driver curl" >&2
+    echo "The browser tests need Debian's chromium and chromium-driver, the README test curl," >&2
+    echo "the Octopus client test Node.js and npm:" >&2
+    echo "  sudo apt-get install -y chromium chromium-driver curl nodejs npm" >&2
     exit 1
   fi
 fi

@@ -6,7 +6,7 @@ use crate::queue::Queue;
 use crate::store::deployments::{self, Deployment};
 use crate::store::projects::{self, Environment, Project, ProjectFields, Release};
 use crate::store::tasks::{self, Cancel, NewTask};
-use crate::store::{events, Store};
+use crate::store::{events, ChangeTx, Store};
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 4_000;
@@ -42,7 +42,10 @@ fn check_name(field: &str, value: &str) -> Result<()> {
 pub struct ProjectInput {
     pub name: String,
     pub description: String,
-    pub deployment_script: String,
+    /// The bash script a deployment runs. Empty is allowed: a deployment that does
+    /// nothing (what an Octopus-shaped project created without one gets). `None` on
+    /// update keeps the current script; on create it is empty.
+    pub deployment_script: Option<String>,
     pub script_timeout_secs: Option<i64>,
 }
 
@@ -50,12 +53,9 @@ fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
     let name = input.name.trim().to_string();
     check_name("Name", &name)?;
     check_text("Description", &input.description, MAX_DESCRIPTION, false)?;
-    check_text(
-        "DeploymentScript",
-        &input.deployment_script,
-        MAX_SCRIPT,
-        true,
-    )?;
+    if let Some(script) = &input.deployment_script {
+        check_text("DeploymentScript", script, MAX_SCRIPT, false)?;
+    }
     let timeout = input
         .script_timeout_secs
         .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS);
@@ -242,27 +242,155 @@ pub async fn create_release(
     notes: String,
 ) -> Result<Release> {
     let version = version.trim().to_string();
-    check_name("Version", &version)?;
-    if version.chars().count() > MAX_VERSION {
-        return Err(Error::bad(
-            "Version",
-            format!("must be at most {MAX_VERSION} characters"),
-        ));
-    }
+    check_version("Version", &version)?;
     check_text("ReleaseNotes", &notes, MAX_DESCRIPTION, false)?;
     store
         .change(admission, move |tx| {
             let project = projects::find(tx, project_id)?.ok_or_else(|| {
                 Error::bad("ProjectId", format!("Projects-{project_id} does not exist"))
             })?;
-            let release = projects::create_release(tx, project_id, &version, &notes)?;
-            let related = [
-                format!("Releases-{}", release.id),
-                format!("Projects-{project_id}"),
-            ];
-            let message = format!("Created release {} of {}", release.version, project.name);
-            events::record(tx, "ReleaseCreated", &message, &related)?;
-            Ok(release)
+            insert_release(tx, &project, &version, &notes)
+        })
+        .await
+}
+
+fn check_version(field: &str, version: &str) -> Result<()> {
+    check_name(field, version)?;
+    if version.chars().count() > MAX_VERSION {
+        return Err(Error::bad(
+            field,
+            format!("must be at most {MAX_VERSION} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn insert_release(tx: &ChangeTx, project: &Project, version: &str, notes: &str) -> Result<Release> {
+    let release = projects::create_release(tx, project.id, version, notes)?;
+    let related = [
+        format!("Releases-{}", release.id),
+        format!("Projects-{}", project.id),
+    ];
+    let message = format!("Created release {} of {}", release.version, project.name);
+    events::record(tx, "ReleaseCreated", &message, &related)?;
+    Ok(release)
+}
+
+/// The version after `latest`: its last run of digits plus one, everything else kept
+/// (`1.4.2` → `1.4.3`, `2026.11-rc9` → `2026.11-rc10`, `1.0.9` → `1.0.10`); `0.0.1`
+/// for a project's first release (what Octopus's default version template gives).
+pub fn next_version(latest: Option<&str>) -> std::result::Result<String, String> {
+    let Some(latest) = latest else {
+        return Ok("0.0.1".to_string());
+    };
+    let chars: Vec<char> = latest.chars().collect();
+    let Some(last) = chars.iter().rposition(char::is_ascii_digit) else {
+        return Err(format!(
+            "the latest release '{latest}' has no number to increment; give a ReleaseVersion"
+        ));
+    };
+    let first = chars[..last]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let mut digits: Vec<char> = chars[first..=last].to_vec();
+    let mut i = digits.len();
+    loop {
+        if i == 0 {
+            digits.insert(0, '1');
+            break;
+        }
+        i -= 1;
+        if digits[i] == '9' {
+            digits[i] = '0';
+        } else {
+            digits[i] = char::from(digits[i] as u8 + 1);
+            break;
+        }
+    }
+    let mut next: String = chars[..first].iter().collect();
+    next.extend(digits);
+    next.extend(&chars[last + 1..]);
+    Ok(next)
+}
+
+/// A project or environment as Octopus's executions API names it: by id or by name.
+fn project_named(tx: &ChangeTx, field: &str, text: &str) -> Result<Project> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::bad(field, "is required"));
+    }
+    let by_id = text
+        .strip_prefix("Projects-")
+        .and_then(|n| n.parse::<i64>().ok());
+    let found = match by_id {
+        Some(id) => projects::find(tx, id)?,
+        None => projects::find_by_name(tx, text)?,
+    };
+    found.ok_or_else(|| Error::bad(field, format!("no project is named '{text}'")))
+}
+
+fn environment_named(tx: &ChangeTx, field: &str, text: &str) -> Result<Environment> {
+    let text = text.trim();
+    let by_id = text
+        .strip_prefix("Environments-")
+        .and_then(|n| n.parse::<i64>().ok());
+    let found = match by_id {
+        Some(id) => projects::find_environment(tx, id)?,
+        None => projects::find_environment_by_name(tx, text)?,
+    };
+    found.ok_or_else(|| Error::bad(field, format!("no environment is named '{text}'")))
+}
+
+/// What Octopus's `releases/create/v1` asks for.
+pub struct ReleaseCommand {
+    /// The project's name or id.
+    pub project: String,
+    /// `None`: the next version after the project's latest release ([`next_version`]).
+    pub version: Option<String>,
+    pub notes: String,
+    /// Return the existing release of that version instead of refusing a second one.
+    pub ignore_if_exists: bool,
+}
+
+/// Creates a release the way Octopus's executions API does: the project by name or
+/// id, the version given or the next one. Returns the release and whether it is new.
+pub async fn create_release_command(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    command: ReleaseCommand,
+) -> Result<(Release, bool)> {
+    let version = command
+        .version
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    if let Some(v) = &version {
+        check_version("ReleaseVersion", v)?;
+    }
+    check_text("ReleaseNotes", &command.notes, MAX_DESCRIPTION, false)?;
+    store
+        .change(admission, move |tx| {
+            let project = project_named(tx, "ProjectName", &command.project)?;
+            let version = match version {
+                Some(v) => v,
+                None => {
+                    let latest = projects::latest_release(tx, project.id)?;
+                    let next = next_version(latest.as_ref().map(|r| r.version.as_str()))
+                        .map_err(|e| Error::bad("ReleaseVersion", e))?;
+                    check_version("ReleaseVersion", &next)?;
+                    next
+                }
+            };
+            if command.ignore_if_exists {
+                if let Some(existing) = projects::find_release_by_version(tx, project.id, &version)?
+                {
+                    return Ok((existing, false));
+                }
+            }
+            Ok((
+                insert_release(tx, &project, &version, &command.notes)?,
+                true,
+            ))
         })
         .await
 }
@@ -275,6 +403,38 @@ pub struct DeploymentInput {
     pub queue_time_expiry: Option<i64>,
 }
 
+/// The names a caller used for the queue time and its expiry, for error messages.
+pub struct TimeFields {
+    pub queue_time: &'static str,
+    pub expiry: &'static str,
+}
+
+pub const OCTOPUS_TIME_FIELDS: TimeFields = TimeFields {
+    queue_time: "QueueTime",
+    expiry: "QueueTimeExpiry",
+};
+
+fn check_times(
+    fields: &TimeFields,
+    queue_time: Option<i64>,
+    expiry: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    let queue_time = queue_time.unwrap_or(now);
+    if let Some(expiry) = expiry {
+        if expiry < queue_time {
+            return Err(Error::bad(
+                fields.expiry,
+                format!("must not be before {}", fields.queue_time),
+            ));
+        }
+        if expiry < now {
+            return Err(Error::bad(fields.expiry, "is in the past"));
+        }
+    }
+    Ok(queue_time)
+}
+
 /// Queues a deployment: one change inserts its task and the deployment, audited; then
 /// the local queue processor is woken so that a free slot starts it at once.
 pub async fn create_deployment(
@@ -284,18 +444,12 @@ pub async fn create_deployment(
     input: DeploymentInput,
 ) -> Result<(Deployment, i64)> {
     let now = crate::clock::now_ms();
-    let queue_time = input.queue_time.unwrap_or(now);
-    if let Some(expiry) = input.queue_time_expiry {
-        if expiry < queue_time {
-            return Err(Error::bad(
-                "QueueTimeExpiry",
-                "must not be before QueueTime",
-            ));
-        }
-        if expiry < now {
-            return Err(Error::bad("QueueTimeExpiry", "is in the past"));
-        }
-    }
+    let queue_time = check_times(
+        &OCTOPUS_TIME_FIELDS,
+        input.queue_time,
+        input.queue_time_expiry,
+        now,
+    )?;
     let created = store
         .change(admission, move |tx| {
             let release = projects::find_release(tx, input.release_id)?.ok_or_else(|| {
@@ -312,40 +466,144 @@ pub async fn create_deployment(
             })?;
             let project = projects::find(tx, release.project_id)?
                 .ok_or_else(|| project_not_found(release.project_id))?;
-            let task = NewTask {
-                name: crate::model::TaskKind::Deploy,
-                description: format!(
-                    "Deploy {} release {} to {}",
-                    project.name, release.version, env.name
-                ),
+            queue_deployment(
+                tx,
+                &project,
+                &release,
+                &env,
                 queue_time,
-                queue_time_expiry: input.queue_time_expiry,
-                project_id: Some(project.id),
-                environment_id: Some(env.id),
-                release_id: Some(release.id),
-                concurrency_tag: Some(format!("Projects-{}/Environments-{}", project.id, env.id)),
-                arguments: serde_json::json!({
-                    "ReleaseId": format!("Releases-{}", release.id),
-                    "EnvironmentId": format!("Environments-{}", env.id),
-                })
-                .to_string(),
-                is_system: false,
-            };
-            let task_id = tasks::insert(tx, &task)?;
-            let deployment = deployments::create(tx, release.id, env.id, task_id)?;
-            let related = [
-                format!("Deployments-{}", deployment.id),
-                format!("ServerTasks-{task_id}"),
-                format!("Projects-{}", project.id),
-                format!("Releases-{}", release.id),
-                format!("Environments-{}", env.id),
-            ];
-            events::record(tx, "DeploymentQueued", &task.description, &related)?;
-            Ok((deployment, task_id))
+                input.queue_time_expiry,
+            )
         })
         .await?;
     queue.wake();
     Ok(created)
+}
+
+/// What Octopus's `deployments/create/untenanted/v1` asks for.
+pub struct DeploymentsCommand {
+    /// The project's name or id.
+    pub project: String,
+    pub release_version: String,
+    /// Environment names or ids: one deployment each.
+    pub environments: Vec<String>,
+    pub queue_time: Option<i64>,
+    pub queue_time_expiry: Option<i64>,
+}
+
+/// At most this many environments in one deployments command.
+pub const MAX_ENVIRONMENTS: usize = 100;
+
+/// Queues one deployment of a release per environment, all in one change: either every
+/// deployment is queued or none is.
+pub async fn create_deployments_command(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    command: DeploymentsCommand,
+) -> Result<Vec<(Deployment, i64)>> {
+    let now = crate::clock::now_ms();
+    let fields = TimeFields {
+        queue_time: "RunAt",
+        expiry: "NoRunAfter",
+    };
+    let queue_time = check_times(&fields, command.queue_time, command.queue_time_expiry, now)?;
+    let version = command.release_version.trim().to_string();
+    if version.is_empty() {
+        return Err(Error::bad("ReleaseVersion", "is required"));
+    }
+    let names: Vec<String> = command
+        .environments
+        .iter()
+        .map(|e| e.trim().to_string())
+        .collect();
+    if names.is_empty() {
+        return Err(Error::bad(
+            "EnvironmentNames",
+            "must name at least one environment",
+        ));
+    }
+    if names.len() > MAX_ENVIRONMENTS {
+        return Err(Error::bad(
+            "EnvironmentNames",
+            format!("at most {MAX_ENVIRONMENTS} environments at once"),
+        ));
+    }
+    let created = store
+        .change(admission, move |tx| {
+            let project = project_named(tx, "ProjectName", &command.project)?;
+            let release =
+                projects::find_release_by_version(tx, project.id, &version)?.ok_or_else(|| {
+                    Error::bad(
+                        "ReleaseVersion",
+                        format!("project {} has no release '{version}'", project.name),
+                    )
+                })?;
+            let mut seen = std::collections::HashSet::new();
+            let mut created = Vec::with_capacity(names.len());
+            for name in &names {
+                let env = environment_named(tx, "EnvironmentNames", name)?;
+                if !seen.insert(env.id) {
+                    return Err(Error::bad(
+                        "EnvironmentNames",
+                        format!("names environment {} more than once", env.name),
+                    ));
+                }
+                created.push(queue_deployment(
+                    tx,
+                    &project,
+                    &release,
+                    &env,
+                    queue_time,
+                    command.queue_time_expiry,
+                )?);
+            }
+            Ok(created)
+        })
+        .await?;
+    queue.wake();
+    Ok(created)
+}
+
+/// Inserts a deployment's task and the deployment, audited, inside the caller's change.
+fn queue_deployment(
+    tx: &ChangeTx,
+    project: &Project,
+    release: &Release,
+    env: &Environment,
+    queue_time: i64,
+    queue_time_expiry: Option<i64>,
+) -> Result<(Deployment, i64)> {
+    let task = NewTask {
+        name: crate::model::TaskKind::Deploy,
+        description: format!(
+            "Deploy {} release {} to {}",
+            project.name, release.version, env.name
+        ),
+        queue_time,
+        queue_time_expiry,
+        project_id: Some(project.id),
+        environment_id: Some(env.id),
+        release_id: Some(release.id),
+        concurrency_tag: Some(format!("Projects-{}/Environments-{}", project.id, env.id)),
+        arguments: serde_json::json!({
+            "ReleaseId": format!("Releases-{}", release.id),
+            "EnvironmentId": format!("Environments-{}", env.id),
+        })
+        .to_string(),
+        is_system: false,
+    };
+    let task_id = tasks::insert(tx, &task)?;
+    let deployment = deployments::create(tx, release.id, env.id, task_id)?;
+    let related = [
+        format!("Deployments-{}", deployment.id),
+        format!("ServerTasks-{task_id}"),
+        format!("Projects-{}", project.id),
+        format!("Releases-{}", release.id),
+        format!("Environments-{}", env.id),
+    ];
+    events::record(tx, "DeploymentQueued", &task.description, &related)?;
+    Ok((deployment, task_id))
 }
 
 /// Cancels a task: a queued one at once, an executing one through its node.
@@ -370,4 +628,26 @@ pub async fn cancel_task(
         .await?;
     queue.cancel(id);
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_version;
+
+    #[test]
+    fn next_version_increments_the_last_number() {
+        assert_eq!(next_version(None).unwrap(), "0.0.1");
+        assert_eq!(next_version(Some("1.4.2")).unwrap(), "1.4.3");
+        assert_eq!(next_version(Some("1.0.9")).unwrap(), "1.0.10");
+        assert_eq!(next_version(Some("2026.11-rc9")).unwrap(), "2026.11-rc10");
+        assert_eq!(next_version(Some("v7-beta")).unwrap(), "v8-beta");
+        assert_eq!(next_version(Some("99")).unwrap(), "100");
+        assert_eq!(
+            next_version(Some("1.99999999999999999999999")).unwrap(),
+            "1.100000000000000000000000"
+        );
+        assert!(next_version(Some("release"))
+            .unwrap_err()
+            .contains("release"));
+    }
 }

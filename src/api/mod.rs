@@ -4,6 +4,7 @@
 
 pub mod environments;
 pub mod events;
+pub mod executions;
 pub mod maintenance;
 pub mod nodes;
 pub mod projects;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(maintenance::routes());
     routes.extend(nodes::routes());
     routes.extend(spaces::routes());
+    routes.extend(executions::routes());
     routes
 }
 
@@ -66,16 +68,33 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
                 Ok(text) if text.trim().is_empty() => {
                     Err(Error::bad("body", "is empty; a JSON object is required"))
                 }
-                Ok(text) => serde_json::from_str(text).map_err(|e| {
-                    Error::BadRequest(
-                        format!("The request body is not valid: {e}"),
-                        vec![e.to_string()],
-                    )
-                }),
+                Ok(text) => parse_json(text),
             },
         };
         Outcome::Success(Body(parsed))
     }
+}
+
+/// Parses a JSON body; an error names where in the body it is (`EnvironmentNames[1]:
+/// invalid type ...`), since serde alone names only missing and unknown fields.
+fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." || path == "?" {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    });
+    let parsed = parsed.and_then(|value| {
+        deserializer
+            .end()
+            .map(|()| value)
+            .map_err(|e| e.to_string())
+    });
+    parsed.map_err(|e| Error::BadRequest(format!("The request body is not valid: {e}"), vec![e]))
 }
 
 /// Octopus's paged collection.
@@ -111,6 +130,32 @@ impl<T: Serialize> Collection<T> {
             items,
         })
     }
+}
+
+/// drydock's one space, project group or lifecycle as Octopus's paged collection, with
+/// the filters its clients send: `partialName` (of the name, without case), `ids`
+/// (comma-separated), `skip`, `take`.
+pub fn one_resource_collection<T: Serialize>(
+    item_type: &'static str,
+    resource: T,
+    (id, name): (&str, &str),
+    (partial_name, ids, skip, take): (Option<&str>, Option<&str>, Option<&str>, Option<&str>),
+) -> Result<Json<Collection<T>>> {
+    let (skip, take) = paging(skip, take)?;
+    let name_matches =
+        partial_name.is_none_or(|p| name.to_lowercase().contains(&p.trim().to_lowercase()));
+    let id_matches = ids.is_none_or(|ids| {
+        ids.split(',')
+            .map(str::trim)
+            .any(|i| i.is_empty() || i == id)
+    });
+    let matching = if name_matches && id_matches { 1 } else { 0 };
+    let items = if matching > skip && take > 0 {
+        vec![resource]
+    } else {
+        Vec::new()
+    };
+    Ok(Collection::new(item_type, items, matching, take))
 }
 
 pub const DEFAULT_TAKE: i64 = 30;

@@ -7,16 +7,19 @@ use rocket::{Route, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::tasks::TaskResource;
 use super::Body;
-use crate::auth::{need, Caller, Change};
+use crate::auth::{need, Allowed, Caller, Change};
 use crate::clock;
 use crate::cluster;
 use crate::error::{Error, Result};
+use crate::model::TaskState;
 use crate::store::system::{self, Node};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, ping, get, update]
+    rocket::routes![list, ping, summary, get, details, update]
 }
 
 pub fn resource(node: &Node, offline_ms: i64) -> Value {
@@ -67,6 +70,72 @@ async fn ping(app: &State<App>) -> Result<(Status, Json<Value>)> {
         Status::Ok
     };
     Ok((status, Json(resource(&node, offline_ms(app)))))
+}
+
+/// `GET /api/octopusservernodes/summary`: every node in short, and the cluster-wide
+/// maintenance flag, as Octopus's cluster summary has them.
+#[rocket::get("/octopusservernodes/summary")]
+async fn summary(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
+    let (nodes, on) = app
+        .store
+        .read(|c| Ok((system::nodes(c)?, crate::store::maintenance::is_on(c)?)))
+        .await?;
+    let now = clock::now_ms();
+    let items: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "Id": cluster::node_id(&n.name),
+                "Name": n.name,
+                "MaxConcurrentTasks": n.task_cap,
+                "RunningTaskCount": n.running,
+                "IsOffline": cluster::is_offline(n, now, offline_ms(app)),
+                "IsInMaintenanceMode": n.draining,
+                "LastSeen": clock::iso(n.last_seen),
+                "Version": n.version,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "Nodes": items,
+        "IsInMaintenanceMode": on,
+        "Links": {"Self": "/api/octopusservernodes/summary"},
+    })))
+}
+
+/// `GET /api/octopusservernodes/{id}/details`: the node and the tasks it is running.
+#[rocket::get("/octopusservernodes/<id>/details")]
+async fn details(
+    _caller: Allowed<need::TaskView>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Json<Value>> {
+    let name = name_of(id)?;
+    let lookup = name.clone();
+    let (node, running) = app
+        .store
+        .read(move |c| {
+            let node = system::find_node(c, &lookup)?;
+            let filter = tasks::Filter {
+                ids: Vec::new(),
+                states: vec![TaskState::Executing, TaskState::Cancelling],
+                node: Some(lookup),
+                project_id: None,
+            };
+            let (running, _) = tasks::list(c, &filter, 0, i64::MAX)?;
+            Ok((node, running))
+        })
+        .await?;
+    let node = node.ok_or_else(|| Error::NotFound(format!("No server node is named '{name}'.")))?;
+    let running: Vec<TaskResource> = running.into_iter().map(Into::into).collect();
+    let node_id = cluster::node_id(&node.name);
+    Ok(Json(json!({
+        "Id": node_id,
+        "Name": node.name,
+        "Node": resource(&node, offline_ms(app)),
+        "RunningTasks": running,
+        "Links": {"Self": format!("/api/octopusservernodes/{node_id}/details")},
+    })))
 }
 
 fn name_of(id: &str) -> Result<String> {

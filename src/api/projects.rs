@@ -11,6 +11,7 @@ use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
+use crate::http::SPACE_ID;
 use crate::store::projects::{self, Project, Release};
 use crate::App;
 
@@ -23,9 +24,117 @@ pub fn routes() -> Vec<Route> {
         update,
         delete,
         list_releases,
+        project_releases,
         create_release,
-        get_release
+        get_release,
+        project_groups,
+        project_groups_all,
+        project_group,
+        lifecycles,
+        lifecycles_all,
+        lifecycle
     ]
+}
+
+/// drydock's one project group: every project is in it.
+pub const PROJECT_GROUP_ID: &str = "ProjectGroups-1";
+/// drydock's one lifecycle: any release may be deployed to any environment.
+pub const LIFECYCLE_ID: &str = "Lifecycles-1";
+
+fn project_group_resource() -> Value {
+    json!({
+        "Id": PROJECT_GROUP_ID,
+        "Name": "Default Project Group",
+        "Slug": "default-project-group",
+        "Description": "drydock has one project group; every project is in it.",
+        "EnvironmentIds": [],
+        "RetentionPolicyId": null,
+        "SpaceId": SPACE_ID,
+        "Links": {
+            "Self": format!("/api/projectgroups/{PROJECT_GROUP_ID}"),
+            "Projects": "/api/projects{?skip,take}",
+        },
+    })
+}
+
+fn lifecycle_resource() -> Value {
+    json!({
+        "Id": LIFECYCLE_ID,
+        "Name": "Default Lifecycle",
+        "Slug": "default-lifecycle",
+        "Description": "drydock has one lifecycle: any release may be deployed to any environment, in any order.",
+        "Phases": [],
+        "ReleaseRetentionPolicy": {"Unit": "Items", "QuantityToKeep": 0, "ShouldKeepForever": true},
+        "TentacleRetentionPolicy": {"Unit": "Items", "QuantityToKeep": 0, "ShouldKeepForever": true},
+        "SpaceId": SPACE_ID,
+        "Links": {"Self": format!("/api/lifecycles/{LIFECYCLE_ID}")},
+    })
+}
+
+#[rocket::get("/projectgroups?<partialName>&<ids>&<skip>&<take>")]
+#[allow(non_snake_case)]
+fn project_groups(
+    _caller: Allowed<need::ProjectView>,
+    partialName: Option<&str>,
+    ids: Option<&str>,
+    skip: Option<&str>,
+    take: Option<&str>,
+) -> Result<Json<Collection<Value>>> {
+    super::one_resource_collection(
+        "ProjectGroup",
+        project_group_resource(),
+        (PROJECT_GROUP_ID, "Default Project Group"),
+        (partialName, ids, skip, take),
+    )
+}
+
+#[rocket::get("/projectgroups/all")]
+fn project_groups_all(_caller: Allowed<need::ProjectView>) -> Json<Vec<Value>> {
+    Json(vec![project_group_resource()])
+}
+
+#[rocket::get("/projectgroups/<id>", rank = 2)]
+fn project_group(_caller: Allowed<need::ProjectView>, id: &str) -> Result<Json<Value>> {
+    if id == PROJECT_GROUP_ID {
+        Ok(Json(project_group_resource()))
+    } else {
+        Err(Error::NotFound(format!(
+            "Project group {id} was not found; drydock has one, {PROJECT_GROUP_ID}."
+        )))
+    }
+}
+
+#[rocket::get("/lifecycles?<partialName>&<ids>&<skip>&<take>")]
+#[allow(non_snake_case)]
+fn lifecycles(
+    _caller: Allowed<need::ProjectView>,
+    partialName: Option<&str>,
+    ids: Option<&str>,
+    skip: Option<&str>,
+    take: Option<&str>,
+) -> Result<Json<Collection<Value>>> {
+    super::one_resource_collection(
+        "Lifecycle",
+        lifecycle_resource(),
+        (LIFECYCLE_ID, "Default Lifecycle"),
+        (partialName, ids, skip, take),
+    )
+}
+
+#[rocket::get("/lifecycles/all")]
+fn lifecycles_all(_caller: Allowed<need::ProjectView>) -> Json<Vec<Value>> {
+    Json(vec![lifecycle_resource()])
+}
+
+#[rocket::get("/lifecycles/<id>", rank = 2)]
+fn lifecycle(_caller: Allowed<need::ProjectView>, id: &str) -> Result<Json<Value>> {
+    if id == LIFECYCLE_ID {
+        Ok(Json(lifecycle_resource()))
+    } else {
+        Err(Error::NotFound(format!(
+            "Lifecycle {id} was not found; drydock has one, {LIFECYCLE_ID}."
+        )))
+    }
 }
 
 #[derive(Serialize)]
@@ -33,9 +142,14 @@ pub fn routes() -> Vec<Route> {
 pub struct ProjectResource {
     id: String,
     name: String,
+    slug: String,
     description: String,
     deployment_script: String,
     script_timeout_seconds: i64,
+    project_group_id: &'static str,
+    lifecycle_id: &'static str,
+    space_id: &'static str,
+    is_disabled: bool,
     links: Value,
 }
 
@@ -43,12 +157,20 @@ impl From<Project> for ProjectResource {
     fn from(p: Project) -> Self {
         let id = format!("Projects-{}", p.id);
         ProjectResource {
-            links: json!({"Self": format!("/api/projects/{id}"), "Releases": format!("/api/releases?project={id}")}),
+            links: json!({
+                "Self": format!("/api/projects/{id}"),
+                "Releases": format!("/api/projects/{id}/releases{{?skip,take,searchByVersion}}"),
+            }),
             id,
+            slug: slug(&p.name),
             name: p.name,
             description: p.description,
             deployment_script: p.deployment_script,
             script_timeout_seconds: p.script_timeout_secs,
+            project_group_id: PROJECT_GROUP_ID,
+            lifecycle_id: LIFECYCLE_ID,
+            space_id: SPACE_ID,
+            is_disabled: false,
         }
     }
 }
@@ -58,20 +180,56 @@ impl From<Project> for ProjectResource {
 pub struct ProjectBody {
     name: String,
     #[serde(default)]
-    description: String,
-    deployment_script: String,
+    description: Option<String>,
+    /// Optional: a project created without one has an empty script (its deployments
+    /// do nothing); an update without one keeps the script.
+    deployment_script: Option<String>,
     script_timeout_seconds: Option<i64>,
+    /// Accepted so that Octopus-shaped bodies work; drydock has one of each.
+    project_group_id: Option<String>,
+    lifecycle_id: Option<String>,
 }
 
-impl From<ProjectBody> for ProjectInput {
-    fn from(b: ProjectBody) -> Self {
-        ProjectInput {
-            name: b.name,
-            description: b.description,
-            deployment_script: b.deployment_script,
-            script_timeout_secs: b.script_timeout_seconds,
+impl ProjectBody {
+    fn into_input(self) -> Result<ProjectInput> {
+        check_one("ProjectGroupId", self.project_group_id, PROJECT_GROUP_ID)?;
+        check_one("LifecycleId", self.lifecycle_id, LIFECYCLE_ID)?;
+        Ok(ProjectInput {
+            name: self.name,
+            description: self.description.unwrap_or_default(),
+            deployment_script: self.deployment_script,
+            script_timeout_secs: self.script_timeout_seconds,
+        })
+    }
+}
+
+/// drydock has one project group and one lifecycle: a body may name it, or nothing.
+fn check_one(field: &str, given: Option<String>, ours: &str) -> Result<()> {
+    match given.as_deref().map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(id) if id == ours => Ok(()),
+        Some(other) => Err(Error::bad(
+            field,
+            format!("'{other}' does not exist; drydock has one, {ours}"),
+        )),
+    }
+}
+
+/// Octopus's slug of a name: lower case, runs of anything else than letters and
+/// digits as one dash.
+fn slug(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
         }
     }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
 }
 
 #[rocket::get("/projects?<skip>&<take>")]
@@ -113,7 +271,7 @@ async fn create(
     body: Body<ProjectBody>,
     app: &State<App>,
 ) -> Result<(Status, Json<ProjectResource>)> {
-    let input = body.into_inner()?.into();
+    let input = body.into_inner()?.into_input()?;
     let project = deploy::create_project(&app.store, &change.proof, input).await?;
     Ok((Status::Created, Json(project.into())))
 }
@@ -140,7 +298,7 @@ async fn update(
     app: &State<App>,
 ) -> Result<Json<ProjectResource>> {
     let id = parse_id("Projects", id)?;
-    let input = body.into_inner()?.into();
+    let input = body.into_inner()?.into_input()?;
     let project = deploy::update_project(&app.store, &change.proof, id, input).await?;
     Ok(Json(project.into()))
 }
@@ -167,7 +325,10 @@ impl From<Release> for ReleaseResource {
     fn from(r: Release) -> Self {
         let id = format!("Releases-{}", r.id);
         ReleaseResource {
-            links: json!({"Self": format!("/api/releases/{id}")}),
+            links: json!({
+                "Self": format!("/api/releases/{id}"),
+                "Project": format!("/api/projects/Projects-{}", r.project_id),
+            }),
             id,
             project_id: format!("Projects-{}", r.project_id),
             version: r.version,
@@ -195,6 +356,40 @@ async fn list_releases(
     let (items, total) = app
         .store
         .read(move |c| projects::list_releases(c, project, skip, take))
+        .await?;
+    Ok(Collection::new(
+        "Release",
+        items.into_iter().map(Into::into).collect(),
+        total,
+        take,
+    ))
+}
+
+/// `GET /api/projects/{id}/releases?skip&take&searchByVersion`: the project's releases,
+/// newest first, as Octopus's clients list them.
+#[rocket::get("/projects/<id>/releases?<skip>&<take>&<searchByVersion>")]
+#[allow(non_snake_case)]
+async fn project_releases(
+    _caller: Allowed<need::ProjectView>,
+    id: &str,
+    skip: Option<&str>,
+    take: Option<&str>,
+    searchByVersion: Option<&str>,
+    app: &State<App>,
+) -> Result<Json<Collection<ReleaseResource>>> {
+    let id = parse_id("Projects", id)?;
+    let (skip, take) = paging(skip, take)?;
+    let search = searchByVersion
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let (items, total) = app
+        .store
+        .read(move |c| {
+            projects::find(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))?;
+            projects::search_releases(c, Some(id), search.as_deref(), skip, take)
+        })
         .await?;
     Ok(Collection::new(
         "Release",

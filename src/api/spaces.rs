@@ -9,7 +9,7 @@ use rocket::Route;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{paging, Collection};
+use super::Collection;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 
@@ -69,27 +69,12 @@ fn list(
     skip: Option<&str>,
     take: Option<&str>,
 ) -> Result<Json<Collection<SpaceResource>>> {
-    let (skip, take) = paging(skip, take)?;
-    let space = default_space();
-    let name_matches =
-        partialName.is_none_or(|p| space.name.to_lowercase().contains(&p.trim().to_lowercase()));
-    let id_matches = ids.is_none_or(|ids| {
-        ids.split(',')
-            .map(str::trim)
-            .any(|id| id.is_empty() || id == SPACE_ID)
-    });
-    let matching: Vec<SpaceResource> = if name_matches && id_matches {
-        vec![space]
-    } else {
-        Vec::new()
-    };
-    let total = matching.len() as i64;
-    let items = matching
-        .into_iter()
-        .skip(skip as usize)
-        .take(take as usize)
-        .collect();
-    Ok(Collection::new("Space", items, total, take))
+    super::one_resource_collection(
+        "Space",
+        default_space(),
+        (SPACE_ID, "Default"),
+        (partialName, ids, skip, take),
+    )
 }
 
 /// `GET /api/spaces/all`: every space, as a plain list.

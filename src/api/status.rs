@@ -11,15 +11,23 @@ use crate::App;
 pub use crate::config::VERSION;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![root, health, server_status]
+    rocket::routes![root, health, server_status, capabilities]
 }
+
+/// The Octopus API level drydock implements, reported as `Version` in `GET /api`:
+/// 2022.3.5512 is the release that introduced the executions API
+/// (`releases/create/v1`, `deployments/create/untenanted/v1`), the newest part of
+/// Octopus's API drydock serves; Octopus's clients check `Version` against it before
+/// they use that API. Claiming a later level would invite clients to call APIs
+/// drydock does not have. drydock's own version is `DrydockVersion`.
+pub const OCTOPUS_API_LEVEL: &str = "2022.3.5512";
 
 /// The API's root document, as Octopus clients expect to find first.
 #[rocket::get("/")]
 fn root(app: &State<App>) -> Json<Value> {
     Json(json!({
         "Application": "drydock",
-        "Version": VERSION,
+        "Version": OCTOPUS_API_LEVEL,
         "DrydockVersion": VERSION,
         "ApiVersion": "3.0.0",
         "InstallationId": app.installation_id,
@@ -35,7 +43,10 @@ fn root(app: &State<App>) -> Json<Value> {
             "MaintenanceConfiguration": "/api/maintenanceconfiguration",
             "Projects": "/api/projects{/id}{?skip,take}",
             "Environments": "/api/environments{/id}{?skip,take}",
-            "OctopusServerNodes": "/api/octopusservernodes{/id}"
+            "OctopusServerNodes": "/api/octopusservernodes{/id}",
+            "Capabilities": "/api/capabilities",
+            "ProjectGroups": "/api/projectgroups{/id}{?skip,take,ids,partialName}",
+            "Lifecycles": "/api/lifecycles{/id}{?skip,take,ids,partialName}"
         }
     }))
 }
@@ -70,7 +81,15 @@ async fn server_status(_caller: Caller, app: &State<App>) -> crate::error::Resul
     Ok(Json(json!({
         "Id": "serverstatus",
         "IsInMaintenanceMode": on,
-        "Version": VERSION,
+        "Version": OCTOPUS_API_LEVEL,
+        "DrydockVersion": VERSION,
         "Links": {"Self": "/api/serverstatus", "MaintenanceConfiguration": "/api/maintenanceconfiguration"}
     })))
+}
+
+/// `GET /api/capabilities`: the request names drydock serves among those Octopus's
+/// clients check for before they use them.
+#[rocket::get("/capabilities")]
+fn capabilities(_caller: Caller) -> Json<Value> {
+    Json(json!({ "Capabilities": super::executions::CAPABILITIES }))
 }

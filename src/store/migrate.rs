@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "login_pending",
         include_str!("../../migrations/0007_login_pending.sql"),
     ),
+    (
+        8,
+        "task_error_lines",
+        include_str!("../../migrations/0008_task_error_lines.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

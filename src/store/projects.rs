@@ -19,7 +19,8 @@ pub struct Project {
 pub struct ProjectFields {
     pub name: String,
     pub description: String,
-    pub deployment_script: String,
+    /// `None` on update: keep the project's script.
+    pub deployment_script: Option<String>,
     pub script_timeout_secs: i64,
 }
 
@@ -44,6 +45,14 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<Project>> {
         .optional()?)
 }
 
+/// The project with this name (names are unique, compared without case).
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Project>> {
+    Ok(conn
+        .prepare_cached(&format!("{PROJECT} WHERE name = ?1"))?
+        .query_row([name], project)
+        .optional()?)
+}
+
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
     let items = conn
         .prepare_cached(&format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"))?
@@ -57,7 +66,13 @@ pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
     tx.execute(
         "INSERT INTO projects (name, description, deployment_script, script_timeout_secs, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![f.name, f.description, f.deployment_script, f.script_timeout_secs, clock::now_ms()],
+        params![
+            f.name,
+            f.description,
+            f.deployment_script.as_deref().unwrap_or_default(),
+            f.script_timeout_secs,
+            clock::now_ms()
+        ],
     )
     .map_err(|e| conflict_on_unique(e, format!("A project named '{}' already exists.", f.name)))?;
     Ok(find(tx, tx.last_insert_rowid())?.ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
@@ -65,9 +80,16 @@ pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
 
 pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
     tx.execute(
-        "UPDATE projects SET name = ?2, description = ?3, deployment_script = ?4, script_timeout_secs = ?5
+        "UPDATE projects SET name = ?2, description = ?3,
+                deployment_script = COALESCE(?4, deployment_script), script_timeout_secs = ?5
          WHERE id = ?1",
-        params![id, f.name, f.description, f.deployment_script, f.script_timeout_secs],
+        params![
+            id,
+            f.name,
+            f.description,
+            f.deployment_script,
+            f.script_timeout_secs
+        ],
     )
     .map_err(|e| conflict_on_unique(e, format!("A project named '{}' already exists.", f.name)))?;
     Ok(())
@@ -99,6 +121,16 @@ pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment
     Ok(conn
         .prepare_cached("SELECT id, name, description, created_at FROM environments WHERE id = ?1")?
         .query_row([id], environment)
+        .optional()?)
+}
+
+/// The environment with this name (compared without case).
+pub fn find_environment_by_name(conn: &Connection, name: &str) -> Result<Option<Environment>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, name, description, created_at FROM environments WHERE name = ?1",
+        )?
+        .query_row([name], environment)
         .optional()?)
 }
 
@@ -169,6 +201,28 @@ pub fn find_release(conn: &Connection, id: i64) -> Result<Option<Release>> {
         .optional()?)
 }
 
+/// The project's release with this version.
+pub fn find_release_by_version(
+    conn: &Connection,
+    project_id: i64,
+    version: &str,
+) -> Result<Option<Release>> {
+    Ok(conn
+        .prepare_cached(&format!("{RELEASE} WHERE project_id = ?1 AND version = ?2"))?
+        .query_row(params![project_id, version], release)
+        .optional()?)
+}
+
+/// The project's most recently created release.
+pub fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<Release>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{RELEASE} WHERE project_id = ?1 ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row([project_id], release)
+        .optional()?)
+}
+
 /// Releases, newest first, of one project or of all.
 pub fn list_releases(
     conn: &Connection,
@@ -176,17 +230,29 @@ pub fn list_releases(
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Release>, i64)> {
+    search_releases(conn, project_id, None, skip, take)
+}
+
+/// Releases, newest first, of one project or of all, whose version contains `version`
+/// (Octopus's `searchByVersion`) if given.
+pub fn search_releases(
+    conn: &Connection,
+    project_id: Option<i64>,
+    version: Option<&str>,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<Release>, i64)> {
+    const MATCHING: &str =
+        "WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR instr(version, ?2) > 0)";
     let items = conn
         .prepare_cached(&format!(
-            "{RELEASE} WHERE ?1 IS NULL OR project_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+            "{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"
         ))?
-        .query_map(params![project_id, take, skip], release)?
+        .query_map(params![project_id, version, take, skip], release)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn.query_row(
-        "SELECT COUNT(*) FROM releases WHERE ?1 IS NULL OR project_id = ?1",
-        [project_id],
-        |r| r.get(0),
-    )?;
+    let total = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM releases {MATCHING}"))?
+        .query_row(params![project_id, version], |r| r.get(0))?;
     Ok((items, total))
 }
 

@@ -42,11 +42,13 @@ pub struct Task {
     pub is_system: bool,
     pub exit_code: Option<i64>,
     pub log_lines: i64,
+    /// How many log lines came from stderr.
+    pub error_lines: i64,
 }
 
 const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
-     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines";
+     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines";
 
 fn task(r: &Row) -> rusqlite::Result<Task> {
     Ok(Task {
@@ -69,6 +71,7 @@ fn task(r: &Row) -> rusqlite::Result<Task> {
         is_system: r.get(16)?,
         exit_code: r.get(17)?,
         log_lines: r.get(18)?,
+        error_lines: r.get(19)?,
     })
 }
 
@@ -498,16 +501,56 @@ pub struct LogLine {
     pub line: String,
 }
 
+/// How long the latest earlier successful run of the same work took (a deployment of
+/// the same project to the same environment, or the same system task), in ms: what a
+/// running task's progress is estimated from.
+pub fn previous_duration(conn: &Connection, task: &Task) -> Result<Option<i64>> {
+    let sql = if task.project_id.is_some() {
+        concatcp!(
+            "SELECT completed_time - start_time FROM tasks
+             WHERE project_id = ?1 AND environment_id IS ?2 AND id < ?3 AND state = ",
+            TaskState::Success.quoted(),
+            " AND start_time IS NOT NULL AND completed_time IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+    } else {
+        concatcp!(
+            "SELECT completed_time - start_time FROM tasks
+             WHERE name = ?4 AND id < ?3 AND state = ",
+            TaskState::Success.quoted(),
+            " AND start_time IS NOT NULL AND completed_time IS NOT NULL AND ?1 IS NULL AND ?2 IS NULL
+             ORDER BY id DESC LIMIT 1"
+        )
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(
+            params![task.project_id, task.environment_id, task.id, task.name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The bytes of a task's log lines (without line ends) and how many lines there are.
+pub fn log_bytes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(LENGTH(CAST(line AS BLOB))), 0), COUNT(*) FROM task_log WHERE task_id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
 /// Appends lines to a task's log in one statement batch.
 pub fn append_log(tx: &BookTx, id: i64, lines: &[(i64, &str, String)]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
+    let errors = lines.iter().filter(|l| l.1 == "stderr").count() as i64;
     let first: i64 = tx
         .prepare_cached(
-            "UPDATE tasks SET log_lines = log_lines + ?2 WHERE id = ?1 RETURNING log_lines",
+            "UPDATE tasks SET log_lines = log_lines + ?2, error_lines = error_lines + ?3
+             WHERE id = ?1 RETURNING log_lines",
         )?
-        .query_row(params![id, lines.len() as i64], |r| r.get(0))?;
+        .query_row(params![id, lines.len() as i64, errors], |r| r.get(0))?;
     let mut seq = first - lines.len() as i64;
     let mut insert = tx.prepare_cached(
         "INSERT INTO task_log (task_id, seq, at, stream, line) VALUES (?1, ?2, ?3, ?4, ?5)",

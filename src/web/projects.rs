@@ -89,7 +89,7 @@ impl ProjectForm {
         Ok(ProjectInput {
             name: self.name,
             description: self.description,
-            deployment_script: self.deployment_script.replace("\r\n", "\n"),
+            deployment_script: Some(self.deployment_script.replace("\r\n", "\n")),
             script_timeout_secs: timeout,
         })
     }

@@ -1,7 +1,8 @@
 //! Every mounted route that is not GET/HEAD, enumerated from the router, refuses a caller
 //! who has not passed the change guard: anonymous, a signed-in browser without the CSRF
 //! token, or a cross-site Origin. Nothing changes in the database. A new mutating route
-//! that forgets the guard fails this test.
+//! that forgets the guard fails this test. Every API route is tried under `/api/...`
+//! and under Octopus's space prefix `/api/Spaces-1/...`.
 
 use crate::common;
 
@@ -17,13 +18,13 @@ fn every_mutating_route_refuses_callers_without_the_change_guard() {
     let admin = app.admin();
     let anonymous = app.client();
     let before = app.row_counts(&[]);
-    let routes: Vec<(Method, String)> = admin
-        .client
-        .rocket()
-        .routes()
-        .filter(|r| !matches!(r.method, Method::Get | Method::Head))
-        .map(|r| (r.method, r.uri.path().to_string()))
-        .collect();
+    let routes: Vec<(Method, String)> = mutating_routes(&admin.client);
+    assert!(
+        routes
+            .iter()
+            .any(|(_, p)| p == "/api/Spaces-1/deployments/create/untenanted/v1"),
+        "the prefixed routes are enumerated: {routes:?}"
+    );
     assert!(routes.len() >= 10, "found only {routes:?}");
     let mut checked = 0;
     for (method, pattern) in &routes {

@@ -57,6 +57,15 @@ const JSON_FIELDS: &[&str] = &[
     "Start",
     "End",
     "Id",
+    "ProjectName",
+    "ReleaseVersion",
+    "EnvironmentNames",
+    "RunAt",
+    "NoRunAfter",
+    "IgnoreIfAlreadyExists",
+    "ProjectGroupId",
+    "LifecycleId",
+    "spaceIdOrName",
 ];
 
 const FORM_FIELDS: &[&str] = &[
@@ -228,6 +237,12 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
         (Method::Post, "/api/deployments") => {
             json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})
         }
+        (Method::Post, "/api/releases/create/v1") => {
+            json!({"ProjectName": "Projects-1", "ReleaseVersion": "9.8", "spaceIdOrName": "Spaces-1"})
+        }
+        (Method::Post, "/api/deployments/create/untenanted/v1") => json!({
+            "ProjectName": "Projects-1", "ReleaseVersion": "1", "EnvironmentNames": ["Environments-1"]
+        }),
         (Method::Post, "/api/tasks") => json!({"Name": "SessionCleanup"}),
         (Method::Post, "/api/users") => json!({
             "Username": "newuser", "Password": "a long enough password",
@@ -366,7 +381,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        13,
+        15,
         "a body template for every API route with a body"
     );
 
@@ -663,6 +678,21 @@ const IN_FLIGHT: &[InFlight] = &[
         body: |_| {
             json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1",
                    "QueueTime": "2099-01-01T00:00:00Z"})
+        },
+    },
+    InFlight {
+        method: "POST",
+        path: "/api/Spaces-1/releases/create/v1",
+        permission: "ReleaseCreate",
+        body: |n| json!({"ProjectName": "Web", "ReleaseVersion": format!("2.{n}")}),
+    },
+    InFlight {
+        method: "POST",
+        path: "/api/Spaces-1/deployments/create/untenanted/v1",
+        permission: "DeploymentCreate",
+        body: |_| {
+            json!({"ProjectName": "Web", "ReleaseVersion": "1.0", "EnvironmentNames": ["Prod"],
+                   "RunAt": "2099-01-01T00:00:00Z"})
         },
     },
     InFlight {

@@ -19,6 +19,8 @@ mod hostile;
 mod maintenance;
 mod metrics;
 mod new_user;
+mod octopus_api;
+mod octopus_client;
 mod queue;
 mod recovery;
 mod spaces;

@@ -473,7 +473,7 @@ fn bad_deployment_input_gets_400_naming_the_field() {
     let (status, json) = d.call(
         Method::Post,
         "/api/projects",
-        Some(json!({"Name": "x", "DeploymentScript": ""})),
+        Some(json!({"Name": "x", "DeploymentScript": "echo a\u{0}b"})),
     );
     assert_eq!(status, Status::BadRequest);
     assert!(json["ErrorMessage"]

@@ -222,6 +222,14 @@ fn the_api_root_names_drydock_a_stable_installation_and_its_links() {
         first["InstallationId"]
     );
     assert_eq!(first["DrydockVersion"], env!("CARGO_PKG_VERSION"));
+    // The Octopus API level: at least what Octopus's clients need for the executions API.
+    let level: Vec<u64> = first["Version"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(level >= vec![2022, 3, 5512], "{first}");
     assert_eq!(first["ApiVersion"], "3.0.0");
     for link in [
         "Spaces",
@@ -229,6 +237,7 @@ fn the_api_root_names_drydock_a_stable_installation_and_its_links() {
         "MaintenanceConfiguration",
         "ServerStatus",
         "CurrentUser",
+        "Capabilities",
     ] {
         assert!(first["Links"][link].is_string(), "no {link} link: {first}");
     }

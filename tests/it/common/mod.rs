@@ -360,6 +360,28 @@ pub fn wait_state(client: &Client, key: &str, id: &str, state: &str, secs: u64) 
     })
 }
 
+/// Every mounted route that is not GET/HEAD, as (method, path pattern), and each API
+/// route once more under Octopus's space prefix `/api/Spaces-1/`, which is served by a
+/// rewrite rather than routes of its own.
+pub fn mutating_routes(client: &Client) -> Vec<(rocket::http::Method, String)> {
+    use rocket::http::Method;
+    let mounted: Vec<(Method, String)> = client
+        .rocket()
+        .routes()
+        .filter(|r| !matches!(r.method, Method::Get | Method::Head))
+        .map(|r| (r.method, r.uri.path().to_string()))
+        .collect();
+    let prefixed: Vec<(Method, String)> = mounted
+        .iter()
+        .filter_map(|(m, p)| {
+            p.strip_prefix("/api/")
+                .map(|rest| (*m, format!("/api/Spaces-1/{rest}")))
+        })
+        .collect();
+    assert!(!prefixed.is_empty());
+    mounted.into_iter().chain(prefixed).collect()
+}
+
 /// A route pattern with every `<param>` made concrete: `Users-N` under `/api` (the API's
 /// ids), `N` for pages.
 pub fn concrete(pattern: &str, n: u32) -> String {
