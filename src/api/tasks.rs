@@ -203,8 +203,9 @@ impl From<Task> for TaskResource {
                 || matches!(t.state, TaskState::Failed | TaskState::TimedOut),
             can_rerun: false,
             has_pending_interruptions: false,
-            has_been_picked_up_by_processor: t.start_time.is_some()
-                || !matches!(t.state, TaskState::Queued | TaskState::Canceled),
+            // A node claimed it (claiming sets the start time); a task that expired or
+            // was cancelled in the queue never was.
+            has_been_picked_up_by_processor: t.start_time.is_some(),
             is_completed: t.state.is_completed(),
             finished_successfully: t.state == TaskState::Success,
             name: t.name,
