@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 
 use super::{paging, parse_id, Body, Collection};
 use crate::auth::{need, Allowed, Change};
-use crate::deploy;
+use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
 use crate::store::projects::{self, Environment};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, all, create, get, update, delete]
+    rocket::routes![list, all, create, get, update, sort_order, delete]
 }
 
 #[derive(Serialize)]
@@ -23,6 +23,10 @@ pub struct EnvironmentResource {
     id: String,
     name: String,
     description: String,
+    sort_order: i64,
+    space_id: &'static str,
+    use_guided_failure: bool,
+    allow_dynamic_infrastructure: bool,
     links: Value,
 }
 
@@ -34,6 +38,10 @@ impl From<Environment> for EnvironmentResource {
             id,
             name: e.name,
             description: e.description,
+            sort_order: e.sort_order,
+            space_id: crate::http::SPACE_ID,
+            use_guided_failure: false,
+            allow_dynamic_infrastructure: false,
         }
     }
 }
@@ -43,7 +51,20 @@ impl From<Environment> for EnvironmentResource {
 pub struct EnvironmentBody {
     name: String,
     #[serde(default)]
-    description: String,
+    description: Option<String>,
+    /// Promotion order: lower first. Without it, a new environment goes last and an
+    /// edited one stays where it is.
+    sort_order: Option<i64>,
+}
+
+impl From<EnvironmentBody> for EnvironmentInput {
+    fn from(b: EnvironmentBody) -> Self {
+        EnvironmentInput {
+            name: b.name,
+            description: b.description.unwrap_or_default(),
+            sort_order: b.sort_order,
+        }
+    }
 }
 
 #[rocket::get("/environments?<skip>&<take>")]
@@ -85,9 +106,8 @@ async fn create(
     body: Body<EnvironmentBody>,
     app: &State<App>,
 ) -> Result<(Status, Json<EnvironmentResource>)> {
-    let body = body.into_inner()?;
-    let env =
-        deploy::create_environment(&app.store, &change.proof, body.name, body.description).await?;
+    let input = body.into_inner()?.into();
+    let env = deploy::create_environment(&app.store, &change.proof, input).await?;
     Ok((Status::Created, Json(env.into())))
 }
 
@@ -113,11 +133,30 @@ async fn update(
     app: &State<App>,
 ) -> Result<Json<EnvironmentResource>> {
     let id = parse_id("Environments", id)?;
-    let body = body.into_inner()?;
-    let env =
-        deploy::update_environment(&app.store, &change.proof, id, body.name, body.description)
-            .await?;
+    let input = body.into_inner()?.into();
+    let env = deploy::update_environment(&app.store, &change.proof, id, input).await?;
     Ok(Json(env.into()))
+}
+
+/// `PUT /api/environments/sortorder` `["Environments-3", "Environments-1", ...]`: every
+/// environment, once each, in promotion order (what Octopus's client sends). Returns
+/// them in their new order.
+#[rocket::put("/environments/sortorder", data = "<body>")]
+async fn sort_order(
+    change: Change<need::EnvironmentEdit>,
+    body: Body<Vec<String>>,
+    app: &State<App>,
+) -> Result<Json<Vec<EnvironmentResource>>> {
+    let ids = body
+        .into_inner()?
+        .iter()
+        .map(|id| {
+            parse_id("Environments", id)
+                .map_err(|_| Error::bad("body", format!("'{id}' is not an environment id")))
+        })
+        .collect::<Result<Vec<i64>>>()?;
+    let ordered = deploy::reorder_environments(&app.store, &change.proof, ids).await?;
+    Ok(Json(ordered.into_iter().map(Into::into).collect()))
 }
 
 /// Octopus has no separate delete permission for environments: `EnvironmentEdit`.

@@ -251,6 +251,7 @@ async fn list(
                     .map_err(|_| Error::bad("project", format!("'{p}' is not a project id")))
             })
             .transpose()?,
+        system: None,
     };
     let (items, total) = app
         .store

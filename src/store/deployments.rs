@@ -4,6 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::ChangeTx;
 use crate::error::Result;
+use crate::model::TaskState;
+use const_format::concatcp;
 
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -58,4 +60,82 @@ pub fn find_by_task(conn: &Connection, task_id: i64) -> Result<Option<Deployment
         .prepare_cached(&format!("{SELECT} WHERE task_id = ?1"))?
         .query_row([task_id], deployment)
         .optional()?)
+}
+
+/// The latest deployment of a project to an environment, for the dashboard's matrix.
+#[derive(Debug, Clone)]
+pub struct Latest {
+    pub project_id: i64,
+    pub environment_id: i64,
+    pub release_id: i64,
+    pub version: String,
+    pub task: i64,
+    pub state: crate::model::TaskState,
+    pub queue_time: i64,
+    pub start_time: Option<i64>,
+    pub completed_time: Option<i64>,
+}
+
+/// Per project and environment, the latest deployment whose time has come (one
+/// scheduled for later does not hide what is deployed now). `project_id` narrows it to
+/// one project.
+pub fn latest_per_environment(
+    conn: &Connection,
+    now: i64,
+    project_id: Option<i64>,
+) -> Result<Vec<Latest>> {
+    let rows = conn
+        .prepare_cached(concatcp!(
+            "SELECT r.project_id, d.environment_id, r.id, r.version, t.id, t.state, t.queue_time,
+                    t.start_time, t.completed_time
+             FROM deployments d
+             JOIN releases r ON r.id = d.release_id
+             JOIN tasks t ON t.id = d.task_id
+             WHERE d.id IN (
+                 SELECT MAX(d2.id) FROM deployments d2
+                 JOIN releases r2 ON r2.id = d2.release_id
+                 JOIN tasks t2 ON t2.id = d2.task_id
+                 WHERE (?2 IS NULL OR r2.project_id = ?2)
+                   AND (t2.state != ",
+            TaskState::Queued.quoted(),
+            " OR t2.queue_time <= ?1)
+                 GROUP BY r2.project_id, d2.environment_id)"
+        ))?
+        .query_map(params![now, project_id], |r| {
+            Ok(Latest {
+                project_id: r.get(0)?,
+                environment_id: r.get(1)?,
+                release_id: r.get(2)?,
+                version: r.get(3)?,
+                task: r.get(4)?,
+                state: r.get(5)?,
+                queue_time: r.get(6)?,
+                start_time: r.get(7)?,
+                completed_time: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Deployments completed since `since`, per UTC day (days since the epoch) and final
+/// state; of one project if given.
+pub fn completed_per_day(
+    conn: &Connection,
+    since: i64,
+    project_id: Option<i64>,
+) -> Result<Vec<(i64, crate::model::TaskState, i64)>> {
+    let rows = conn
+        .prepare_cached(concatcp!(
+            "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks
+             WHERE name = ",
+            crate::model::TaskKind::Deploy.quoted(),
+            " AND completed_time >= ?1 AND (?2 IS NULL OR project_id = ?2)
+             GROUP BY day, state ORDER BY day"
+        ))?
+        .query_map(params![since, project_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "task_error_lines",
         include_str!("../../migrations/0008_task_error_lines.sql"),
     ),
+    (
+        9,
+        "environment_order",
+        include_str!("../../migrations/0009_environment_order.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -106,6 +106,8 @@ pub struct Environment {
     pub name: String,
     pub description: String,
     pub created_at: i64,
+    /// Promotion order: lower first.
+    pub sort_order: i64,
 }
 
 fn environment(row: &Row) -> rusqlite::Result<Environment> {
@@ -114,12 +116,15 @@ fn environment(row: &Row) -> rusqlite::Result<Environment> {
         name: row.get(1)?,
         description: row.get(2)?,
         created_at: row.get(3)?,
+        sort_order: row.get(4)?,
     })
 }
 
+const ENVIRONMENT: &str = "SELECT id, name, description, created_at, sort_order FROM environments";
+
 pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment>> {
     Ok(conn
-        .prepare_cached("SELECT id, name, description, created_at FROM environments WHERE id = ?1")?
+        .prepare_cached(&format!("{ENVIRONMENT} WHERE id = ?1"))?
         .query_row([id], environment)
         .optional()?)
 }
@@ -127,9 +132,7 @@ pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment
 /// The environment with this name (compared without case).
 pub fn find_environment_by_name(conn: &Connection, name: &str) -> Result<Option<Environment>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, name, description, created_at FROM environments WHERE name = ?1",
-        )?
+        .prepare_cached(&format!("{ENVIRONMENT} WHERE name = ?1"))?
         .query_row([name], environment)
         .optional()?)
 }
@@ -140,31 +143,55 @@ pub fn list_environments(
     take: i64,
 ) -> Result<(Vec<Environment>, i64)> {
     let items = conn
-        .prepare_cached(
-            "SELECT id, name, description, created_at FROM environments ORDER BY name LIMIT ?1 OFFSET ?2",
-        )?
+        .prepare_cached(&format!(
+            "{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"
+        ))?
         .query_map(params![take, skip], environment)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let total = conn.query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
     Ok((items, total))
 }
 
-pub fn create_environment(tx: &ChangeTx, name: &str, description: &str) -> Result<Environment> {
+/// Creates an environment, last in promotion order unless `sort_order` says where.
+pub fn create_environment(
+    tx: &ChangeTx,
+    name: &str,
+    description: &str,
+    sort_order: Option<i64>,
+) -> Result<Environment> {
     tx.execute(
-        "INSERT INTO environments (name, description, created_at) VALUES (?1, ?2, ?3)",
-        params![name, description, clock::now_ms()],
+        "INSERT INTO environments (name, description, created_at, sort_order)
+         VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)))",
+        params![name, description, clock::now_ms(), sort_order],
     )
     .map_err(|e| conflict_on_unique(e, format!("An environment named '{name}' already exists.")))?;
     Ok(find_environment(tx, tx.last_insert_rowid())?
         .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
 }
 
-pub fn update_environment(tx: &ChangeTx, id: i64, name: &str, description: &str) -> Result<()> {
+/// Renames an environment; `sort_order` moves it if given.
+pub fn update_environment(
+    tx: &ChangeTx,
+    id: i64,
+    name: &str,
+    description: &str,
+    sort_order: Option<i64>,
+) -> Result<()> {
     tx.execute(
-        "UPDATE environments SET name = ?2, description = ?3 WHERE id = ?1",
-        params![id, name, description],
+        "UPDATE environments SET name = ?2, description = ?3, sort_order = COALESCE(?4, sort_order)
+         WHERE id = ?1",
+        params![id, name, description, sort_order],
     )
     .map_err(|e| conflict_on_unique(e, format!("An environment named '{name}' already exists.")))?;
+    Ok(())
+}
+
+/// Puts environments in the given promotion order (1, 2, ...).
+pub fn set_environment_order(tx: &ChangeTx, ids: &[i64]) -> Result<()> {
+    let mut update = tx.prepare_cached("UPDATE environments SET sort_order = ?2 WHERE id = ?1")?;
+    for (i, id) in ids.iter().enumerate() {
+        update.execute(params![id, i as i64 + 1])?;
+    }
     Ok(())
 }
 

@@ -142,6 +142,8 @@ pub struct Filter {
     pub states: Vec<TaskState>,
     pub node: Option<String>,
     pub project_id: Option<i64>,
+    /// `Some(false)`: deployments only; `Some(true)`: system tasks only.
+    pub system: Option<bool>,
 }
 
 /// One page of tasks, newest first, and the total. Every filter walks an index; the
@@ -167,6 +169,10 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         clauses.push("project_id = ?".into());
         args.push(project.into());
     }
+    if let Some(system) = filter.system {
+        clauses.push("is_system = ?".into());
+        args.push(i64::from(system).into());
+    }
     let filter_sql = if clauses.is_empty() {
         String::new()
     } else {
@@ -181,7 +187,11 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         ))?
         .query_map(params_from_iter(page_args), task)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = if filter.node.is_none() && filter.project_id.is_none() && filter.ids.is_empty() {
+    let total = if filter.node.is_none()
+        && filter.project_id.is_none()
+        && filter.ids.is_empty()
+        && filter.system.is_none()
+    {
         counted_total(conn, &filter.states)?
     } else {
         conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
@@ -376,6 +386,20 @@ pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
         ))?
         .query_row([now], |r| r.get(0))?;
     Ok((executing, due))
+}
+
+/// Deployments (not system tasks) executing, queued whose time has come, and scheduled
+/// for later.
+pub fn queue_counts(conn: &Connection, now: i64) -> Result<(i64, i64, i64)> {
+    let (executing, due) = busy_counts(conn, now)?;
+    let scheduled = conn
+        .prepare_cached(concatcp!(
+            "SELECT COUNT(*) FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time > ?1 AND is_system = 0"
+        ))?
+        .query_row([now], |r| r.get(0))?;
+    Ok((executing, due, scheduled))
 }
 
 /// How many tasks of a project, or of an environment, are queued or running.

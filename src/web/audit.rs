@@ -63,7 +63,7 @@ async fn audit(
         .read(move |c| events::list(c, skip, PAGE_SIZE))
         .await?;
     render(&AuditPage {
-        layout: Layout::new("Audit", &caller, flash),
+        layout: Layout::new("Audit", &caller, flash).at("/configuration/audit"),
         events: events.into_iter().map(EventRow::from).collect(),
         total,
         prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),

@@ -1,16 +1,22 @@
-//! The dashboard: who you are, the queue at a glance, recent tasks.
+//! The dashboard: what is deployed where (projects × environments in promotion order),
+//! the queue at a glance, deployments per day, and recent deployments.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
-use super::projects::TaskRow;
+use super::chart::{self, Chart};
+use super::view::{badge, TaskRow, When};
 use super::{render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::Caller;
+use crate::clock;
 use crate::error::Result;
-use crate::model::TaskState;
+use crate::store::deployments::{self, Latest};
+use crate::store::projects::{self, Environment, Project};
 use crate::store::tasks;
 use crate::App;
 
@@ -18,55 +24,171 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]
 }
 
+/// One cell of the matrix: the latest deployment of a project to an environment.
+pub struct Cell {
+    pub version: String,
+    pub release_id: i64,
+    pub task: i64,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    pub when: When,
+}
+
+impl Cell {
+    pub fn new(latest: &Latest, now: i64) -> Cell {
+        let badge = badge_of(latest, now);
+        let at = latest
+            .completed_time
+            .or(latest.start_time)
+            .unwrap_or(latest.queue_time);
+        Cell {
+            version: latest.version.clone(),
+            release_id: latest.release_id,
+            task: latest.task,
+            state: badge.label,
+            state_class: badge.class,
+            when: When::at(at, now),
+        }
+    }
+}
+
+fn badge_of(latest: &Latest, now: i64) -> super::view::Badge {
+    let task = tasks::Task {
+        id: latest.task,
+        name: crate::model::TaskKind::Deploy,
+        description: String::new(),
+        state: latest.state,
+        queue_time: latest.queue_time,
+        queue_time_expiry: None,
+        start_time: latest.start_time,
+        completed_time: latest.completed_time,
+        last_updated_time: latest.queue_time,
+        server_node: None,
+        error_message: None,
+        project_id: Some(latest.project_id),
+        environment_id: Some(latest.environment_id),
+        release_id: Some(latest.release_id),
+        concurrency_tag: None,
+        arguments: String::new(),
+        is_system: false,
+        exit_code: None,
+        log_lines: 0,
+        error_lines: 0,
+    };
+    badge(&task, now)
+}
+
+pub struct MatrixRow {
+    pub project: Project,
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// Rows of projects, a column per environment: the latest deployment in each cell.
+pub fn matrix(
+    projects: Vec<Project>,
+    environments: &[Environment],
+    latest: &[Latest],
+    now: i64,
+) -> Vec<MatrixRow> {
+    let by_cell: HashMap<(i64, i64), &Latest> = latest
+        .iter()
+        .map(|l| ((l.project_id, l.environment_id), l))
+        .collect();
+    projects
+        .into_iter()
+        .map(|project| {
+            let cells = environments
+                .iter()
+                .map(|e| by_cell.get(&(project.id, e.id)).map(|l| Cell::new(l, now)))
+                .collect();
+            MatrixRow { project, cells }
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     layout: Layout,
-    display_name: String,
-    username: String,
-    roles: Vec<&'static str>,
-    permissions: Vec<&'static str>,
     can_view_tasks: bool,
+    can_view_projects: bool,
     executing: i64,
     queued: i64,
+    scheduled: i64,
+    environments: Vec<Environment>,
+    rows: Vec<MatrixRow>,
+    more_projects: i64,
+    chart: Chart,
     tasks: Vec<TaskRow>,
+    show_system: bool,
 }
 
-#[rocket::get("/")]
+/// At most this many projects in the matrix (the Projects page lists them all).
+const MATRIX_PROJECTS: i64 = 50;
+
+#[rocket::get("/?<system>")]
 async fn dashboard(
     caller: Caller,
+    system: Option<bool>,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let can_view_tasks = caller.can(Permission::TaskView);
-    let (counts, recent) = if can_view_tasks {
-        app.store
-            .read(|c| {
-                Ok((
-                    tasks::counts(c)?,
-                    tasks::list(c, &tasks::Filter::default(), 0, 10)?.0,
-                ))
-            })
-            .await?
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let count = |state: TaskState| {
-        counts
-            .iter()
-            .filter(|(s, _)| *s == state)
-            .map(|(_, n)| n)
-            .sum::<i64>()
+    let can_view_projects = caller.can(Permission::ProjectView)
+        && caller.can(Permission::EnvironmentView)
+        && can_view_tasks;
+    let show_system = system.unwrap_or(false);
+    let now = clock::now_ms();
+    let since = now - chart::DAYS * 86_400_000;
+    let (counts, recent, matrix_data, per_day) = app
+        .store
+        .read(move |c| {
+            let counts = if can_view_tasks {
+                tasks::queue_counts(c, now)?
+            } else {
+                (0, 0, 0)
+            };
+            let recent = if can_view_tasks {
+                let filter = tasks::Filter {
+                    system: (!show_system).then_some(false),
+                    ..tasks::Filter::default()
+                };
+                tasks::list(c, &filter, 0, 10)?.0
+            } else {
+                Vec::new()
+            };
+            let (matrix, per_day) = if can_view_projects {
+                let (projects, total) = projects::list(c, 0, MATRIX_PROJECTS)?;
+                let (environments, _) = projects::list_environments(c, 0, 100)?;
+                let latest = deployments::latest_per_environment(c, now, None)?;
+                let per_day = deployments::completed_per_day(c, since, None)?;
+                (Some((projects, total, environments, latest)), per_day)
+            } else {
+                (None, Vec::new())
+            };
+            Ok((counts, recent, matrix, per_day))
+        })
+        .await?;
+    let (rows, environments, more_projects) = match matrix_data {
+        Some((projects, total, environments, latest)) => {
+            let shown = projects.len() as i64;
+            let rows = matrix(projects, &environments, &latest, now);
+            (rows, environments, total - shown)
+        }
+        None => (Vec::new(), Vec::new(), 0),
     };
     render(&DashboardPage {
-        layout: Layout::new("Dashboard", &caller, flash),
-        display_name: caller.user.display_name.clone(),
-        username: caller.user.username.clone(),
-        roles: caller.user.roles.iter().map(|r| r.name()).collect(),
-        permissions: caller.permissions.names(),
+        layout: Layout::new("Dashboard", &caller, flash).at("/"),
         can_view_tasks,
-        executing: count(TaskState::Executing) + count(TaskState::Cancelling),
-        queued: count(TaskState::Queued),
-        tasks: recent.into_iter().map(TaskRow::from).collect(),
+        can_view_projects,
+        executing: counts.0,
+        queued: counts.1,
+        scheduled: counts.2,
+        environments,
+        rows,
+        more_projects,
+        chart: chart::deployments_per_day(&per_day, now),
+        tasks: TaskRow::list(recent, now),
+        show_system,
     })
 }

@@ -11,13 +11,13 @@ use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, FormChange};
-use crate::deploy;
+use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
 use crate::store::projects::{self, Environment};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, create, show, edit, delete]
+    rocket::routes![list, create, show, edit, move_environment, delete]
 }
 
 #[derive(Template)]
@@ -26,6 +26,7 @@ struct EnvironmentsPage {
     layout: Layout,
     environments: Vec<Environment>,
     can_create: bool,
+    can_edit: bool,
 }
 
 #[rocket::get("/environments")]
@@ -39,9 +40,10 @@ async fn list(
         .read(|c| projects::list_environments(c, 0, 1000))
         .await?;
     render(&EnvironmentsPage {
-        layout: Layout::new("Environments", &caller, flash),
+        layout: Layout::new("Environments", &caller, flash).at("/environments"),
         environments,
         can_create: caller.can(Permission::EnvironmentCreate),
+        can_edit: caller.can(Permission::EnvironmentEdit),
     })
 }
 
@@ -57,7 +59,12 @@ async fn create(
     app: &State<App>,
 ) -> Flash<Redirect> {
     let form = change.form;
-    match deploy::create_environment(&app.store, &change.proof, form.name, form.description).await {
+    let input = EnvironmentInput {
+        name: form.name,
+        description: form.description,
+        sort_order: None,
+    };
+    match deploy::create_environment(&app.store, &change.proof, input).await {
         Ok(env) => done(
             "/environments".into(),
             format!("Created environment {}.", env.name),
@@ -88,7 +95,8 @@ async fn show(
         .await?
         .ok_or_else(|| Error::NotFound(format!("Environment Environments-{id} was not found.")))?;
     render(&EnvironmentPage {
-        layout: Layout::new(&format!("Environment {}", environment.name), &caller, flash),
+        layout: Layout::new(&format!("Environment {}", environment.name), &caller, flash)
+            .at("/environments"),
         environment,
         can_edit: caller.can(Permission::EnvironmentEdit),
     })
@@ -103,12 +111,52 @@ async fn edit(
     let id = page_id(id)?;
     let form = change.form;
     let back = format!("/environments/{id}");
+    let input = EnvironmentInput {
+        name: form.name,
+        description: form.description,
+        sort_order: None,
+    };
     Ok(
-        match deploy::update_environment(&app.store, &change.proof, id, form.name, form.description)
-            .await
-        {
+        match deploy::update_environment(&app.store, &change.proof, id, input).await {
             Ok(env) => done(back, format!("Saved environment {}.", env.name)),
             Err(e) => refused(back, &e),
+        },
+    )
+}
+
+#[derive(FromForm)]
+pub struct MoveForm {
+    /// `earlier` or `later` in promotion order.
+    direction: String,
+}
+
+#[rocket::post("/environments/<id>/move", data = "<change>")]
+async fn move_environment(
+    change: FormChange<need::EnvironmentEdit, MoveForm>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Flash<Redirect>> {
+    let id = page_id(id)?;
+    let earlier = match change.form.direction.as_str() {
+        "earlier" => true,
+        "later" => false,
+        other => {
+            return Ok(refused(
+                "/environments".into(),
+                &Error::bad("direction", format!("'{other}' is not earlier or later")),
+            ))
+        }
+    };
+    Ok(
+        match deploy::move_environment(&app.store, &change.proof, id, earlier).await {
+            Ok(order) => {
+                let names: Vec<&str> = order.iter().map(|e| e.name.as_str()).collect();
+                done(
+                    "/environments".into(),
+                    format!("Promotion order: {}.", names.join(" → ")),
+                )
+            }
+            Err(e) => refused("/environments".into(), &e),
         },
     )
 }

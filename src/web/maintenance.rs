@@ -8,7 +8,8 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::projects::{form_time, state_class};
+use super::projects::form_time;
+use super::view::state_class;
 use super::{done, page_id, refused, render, Layout};
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, FormChange};
@@ -78,7 +79,7 @@ async fn page(
         .read(|c| Ok((maintenance::status(c)?, store::windows(c)?)))
         .await?;
     render(&MaintenancePage {
-        layout: Layout::new("Maintenance", &caller, flash),
+        layout: Layout::new("Maintenance", &caller, flash).at("/configuration/maintenance"),
         on: status.mode.is_on,
         message: status.mode.message.clone().unwrap_or_default(),
         by: status.mode.modified_by.clone().unwrap_or_default(),

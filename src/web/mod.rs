@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catchers;
+pub mod chart;
 pub mod dashboard;
 pub mod environments;
 pub mod login;
@@ -14,6 +15,7 @@ pub mod projects;
 pub mod system_tasks;
 pub mod tasks;
 pub mod users;
+pub mod view;
 
 use askama::Template;
 use rocket::fairing::{Fairing, Info, Kind};
@@ -53,6 +55,8 @@ pub struct Layout {
     /// Maintenance mode is on and the caller is not an administrator: change buttons
     /// are disabled, with the reason.
     pub frozen: bool,
+    /// The navigation entry this page belongs to (`/projects`, ...), marked as current.
+    pub section: &'static str,
 }
 
 pub struct BannerView {
@@ -108,6 +112,22 @@ impl Layout {
             frozen: caller.banner.as_ref().is_some_and(|b| b.on)
                 && !caller.can(Permission::AdministerSystem),
             banner: caller.banner.clone().map(BannerView::from),
+            section: "",
+        }
+    }
+
+    /// Marks the navigation entry `section` (its path) as the current page's.
+    pub fn at(mut self, section: &'static str) -> Layout {
+        self.section = section;
+        self
+    }
+
+    /// ` aria-current="page"` on the navigation link of this page's section.
+    pub fn current(&self, section: &str) -> &'static str {
+        if self.section == section {
+            " aria-current=\"page\""
+        } else {
+            ""
         }
     }
 
@@ -128,6 +148,7 @@ impl Layout {
             flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
             banner: None,
             frozen: false,
+            section: "",
         }
     }
 }

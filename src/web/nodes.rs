@@ -54,7 +54,7 @@ async fn page(
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
     render(&NodesPage {
-        layout: Layout::new("Nodes", &caller, flash),
+        layout: Layout::new("Nodes", &caller, flash).at("/configuration/nodes"),
         nodes: nodes
             .into_iter()
             .map(|n| NodeRow {

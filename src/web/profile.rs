@@ -31,6 +31,9 @@ pub struct KeyRow {
 struct ProfilePage {
     layout: Layout,
     username: String,
+    display_name: String,
+    roles: Vec<&'static str>,
+    permissions: Vec<&'static str>,
     keys: Vec<KeyRow>,
 }
 
@@ -46,8 +49,11 @@ async fn profile(
         .read(move |c| api_keys::list_for_user(c, user_id))
         .await?;
     render(&ProfilePage {
-        layout: Layout::new("Profile", &caller, flash),
+        layout: Layout::new("Profile", &caller, flash).at("/profile"),
         username: caller.user.username.clone(),
+        display_name: caller.user.display_name.clone(),
+        roles: caller.user.roles.iter().map(|r| r.name()).collect(),
+        permissions: caller.permissions.names(),
         keys: keys
             .into_iter()
             .map(|k| KeyRow {
@@ -129,7 +135,7 @@ async fn create_key(
     let user_id = change.caller.user.id;
     match accounts::create_api_key(&app.store, &change.proof, user_id, &change.form.purpose).await {
         Ok((created, key)) => Ok(KeyResponse::Page(render(&NewKeyPage {
-            layout: Layout::new("New API key", &change.caller, None),
+            layout: Layout::new("New API key", &change.caller, None).at("/profile"),
             purpose: created.purpose,
             key,
         })?)),

@@ -7,6 +7,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
@@ -14,9 +15,8 @@ use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput, ProjectInput};
 use crate::error::{Error, Result};
-use crate::model::TaskState;
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::tasks::{self, Task};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -58,7 +58,7 @@ async fn list(
         .read(move |c| projects::list(c, skip, PAGE_SIZE))
         .await?;
     render(&ProjectsPage {
-        layout: Layout::new("Projects", &caller, flash),
+        layout: Layout::new("Projects", &caller, flash).at("/projects"),
         projects,
         can_create: caller.can(Permission::ProjectCreate),
         total,
@@ -126,38 +126,6 @@ struct ProjectPage {
     can_release: bool,
 }
 
-/// A task as the lists show it.
-pub struct TaskRow {
-    pub id: i64,
-    pub description: String,
-    pub state: String,
-    pub state_class: &'static str,
-    pub queued: String,
-    pub node: String,
-}
-
-impl From<Task> for TaskRow {
-    fn from(t: Task) -> TaskRow {
-        TaskRow {
-            id: t.id,
-            state_class: state_class(t.state),
-            description: t.description,
-            state: t.state.to_string(),
-            queued: clock::display(t.queue_time),
-            node: t.server_node.unwrap_or_default(),
-        }
-    }
-}
-
-pub fn state_class(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Success => "good",
-        TaskState::Failed | TaskState::TimedOut => "bad",
-        TaskState::Executing | TaskState::Cancelling => "busy",
-        _ => "quiet",
-    }
-}
-
 async fn find_project(app: &App, id: i64) -> Result<Project> {
     app.store
         .read(move |c| projects::find(c, id))
@@ -187,11 +155,11 @@ async fn show(
         })
         .await?;
     render(&ProjectPage {
-        layout: Layout::new(&format!("Project {}", project.name), &caller, flash),
+        layout: Layout::new(&format!("Project {}", project.name), &caller, flash).at("/projects"),
         project,
         releases,
         tasks: if caller.can(Permission::TaskView) {
-            recent.into_iter().map(TaskRow::from).collect()
+            TaskRow::list(recent, crate::clock::now_ms())
         } else {
             Vec::new()
         },
@@ -294,7 +262,8 @@ async fn release(
             &format!("{} {}", project.name, release.version),
             &caller,
             flash,
-        ),
+        )
+        .at("/projects"),
         project,
         release,
         environments,

@@ -8,7 +8,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::projects::state_class;
+use super::view::state_class;
 use super::{done, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
@@ -87,7 +87,7 @@ async fn page(
         })
         .collect();
     render(&SystemTasksPage {
-        layout: Layout::new("System tasks", &caller, flash),
+        layout: Layout::new("System tasks", &caller, flash).at("/configuration/system-tasks"),
         rows,
         can_run: caller.can(Permission::TaskCreate),
         can_edit: caller.can(Permission::AdministerSystem),

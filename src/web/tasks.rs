@@ -9,7 +9,7 @@ use rocket::serde::json::Json;
 use rocket::{Route, State};
 use serde_json::{json, Value};
 
-use super::projects::{state_class, TaskRow};
+use super::view::{state_class, TaskRow};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
@@ -70,8 +70,8 @@ async fn list(
         .read(move |c| tasks::list(c, &filter, skip, PAGE_SIZE))
         .await?;
     render(&TasksPage {
-        layout: Layout::new("Tasks", &caller, flash),
-        tasks: items.into_iter().map(TaskRow::from).collect(),
+        layout: Layout::new("Tasks", &caller, flash).at("/tasks"),
+        tasks: TaskRow::list(items, crate::clock::now_ms()),
         filters: TaskState::ALL
             .iter()
             .map(|s| StateFilter {
@@ -144,7 +144,7 @@ async fn show(
     let last_seq = lines.last().map_or(0, |l| l.seq);
     let completed = task.state.is_completed();
     render(&TaskPage {
-        layout: Layout::new(&format!("ServerTasks-{id}"), &caller, flash),
+        layout: Layout::new(&format!("ServerTasks-{id}"), &caller, flash).at("/tasks"),
         state_class: state_class(task.state),
         queued: clock::display(task.queue_time),
         started: task.start_time.map(clock::display).unwrap_or_default(),

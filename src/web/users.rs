@@ -66,7 +66,7 @@ async fn list(
         .read(move |c| users::list(c, skip, PAGE_SIZE))
         .await?;
     render(&UsersPage {
-        layout: Layout::new("Users & roles", &caller, flash),
+        layout: Layout::new("Users & roles", &caller, flash).at("/configuration/users"),
         users,
         can_edit: caller.can(Permission::UserEdit),
         roles: role_choices(&[Role::Viewer]),
@@ -130,7 +130,8 @@ async fn show(
         .await?
         .ok_or_else(|| Error::NotFound(format!("User Users-{id} was not found.")))?;
     render(&UserPage {
-        layout: Layout::new(&format!("User {}", user.username), &caller, flash),
+        layout: Layout::new(&format!("User {}", user.username), &caller, flash)
+            .at("/configuration/users"),
         roles: role_choices(&user.roles),
         user,
         can_edit: caller.can(Permission::UserEdit),

@@ -42,6 +42,9 @@ async fn admin_signs_in_creates_a_user_who_then_signs_in() {
 
             b.fill("#password", PASSWORD).await?;
             b.click("#sign-in").await?;
+            b.wait_for_text("Sign out").await?;
+            // Who you are and what your roles allow is on your profile.
+            b.client.goto(&server.url("/profile")).await?;
             b.wait_for_text("Signed in as").await?;
             assert_eq!(b.text("#whoami-name").await?, "Erin Example");
             assert_eq!(b.text("#whoami-roles").await?, "Project Deployer, Viewer");
@@ -112,7 +115,7 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
         .run("deployer_deploys_and_cancels", |b| async move {
             b.client.goto(&server.url("/login")).await?;
             b.submit_sign_in("dana", PASSWORD).await?;
-            b.wait_for_text("Signed in as").await?;
+            b.wait_for_text("Sign out").await?;
 
             b.client
                 .goto(&server.url(&format!("/releases/{web_release}")))
@@ -239,7 +242,7 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
                 async move {
                     b.client.goto(&url).await?;
                     b.submit_sign_in(user, &password).await?;
-                    b.wait_for_text("Signed in as").await
+                    b.wait_for_text("Sign out").await
                 }
             };
             // The administrator turns it on with a message.
@@ -417,7 +420,7 @@ async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
         .run("injected_markup", |b| async move {
             b.client.goto(&server.url("/login")).await?;
             b.submit_sign_in("admin", &admin_password).await?;
-            b.wait_for_text("Signed in as").await?;
+            b.wait_for_text("Sign out").await?;
             for page in &pages {
                 b.client.goto(&server.url(page)).await?;
                 // Shown as text (the task page's log arrives by script: wait for it).

@@ -243,6 +243,7 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
         (Method::Post, "/api/deployments/create/untenanted/v1") => json!({
             "ProjectName": "Projects-1", "ReleaseVersion": "1", "EnvironmentNames": ["Environments-1"]
         }),
+        (Method::Put, "/api/environments/sortorder") => json!(["Environments-1"]),
         (Method::Post, "/api/tasks") => json!({"Name": "SessionCleanup"}),
         (Method::Post, "/api/users") => json!({
             "Username": "newuser", "Password": "a long enough password",
@@ -381,7 +382,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        15,
+        16,
         "a body template for every API route with a body"
     );
 

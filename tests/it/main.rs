@@ -21,6 +21,7 @@ mod metrics;
 mod new_user;
 mod octopus_api;
 mod octopus_client;
+mod pages;
 mod queue;
 mod recovery;
 mod spaces;

@@ -693,6 +693,10 @@ fn every_page_shows_the_banner_and_upcoming_windows_and_freezes_buttons_for_non_
             "{path}: {html}"
         );
         assert!(html.contains("enabled by ops"), "{path}");
+        assert!(
+            !html.contains("id=\"maintenance-upcoming\""),
+            "one banner at a time: {path}"
+        );
     }
     let anonymous = app.client();
     let html = anonymous.get("/login").dispatch().into_string().unwrap();

@@ -522,3 +522,87 @@ fn the_executions_api_is_refused_in_maintenance_for_non_administrators() {
     );
     assert_eq!(status, Status::Ok, "{created}");
 }
+
+#[test]
+fn environments_keep_a_promotion_order_octopus_clients_can_set() {
+    let app = TestApp::new();
+    let client = app.client();
+    let admin = Api {
+        client: &client,
+        key: app.user_with_key("ops", &["System Administrator"]),
+    };
+    let ids: Vec<String> = ["Development", "Staging", "Production"]
+        .iter()
+        .map(|name| {
+            let (status, env) = admin.post("/api/environments", json!({"Name": name}));
+            assert_eq!(status, Status::Created, "{env}");
+            env["Id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let names = |page: &Value| -> Vec<String> {
+        page["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, page) = admin.get("/api/environments");
+    assert_eq!(
+        names(&page),
+        ["Development", "Staging", "Production"],
+        "creation order, not alphabetical"
+    );
+    assert_eq!(page["Items"][2]["SortOrder"], 3);
+
+    // Octopus's client sends every id in the new order.
+    let (status, ordered) = admin.call(
+        Method::Put,
+        "/api/Spaces-1/environments/sortorder",
+        Some(json!([ids[2], ids[0], ids[1]])),
+    );
+    assert_eq!(status, Status::Ok, "{ordered}");
+    let (_, page) = admin.get("/api/environments");
+    assert_eq!(names(&page), ["Production", "Development", "Staging"]);
+
+    // Not every environment, one twice, or not an id: 400, nothing changes.
+    for body in [
+        json!([ids[0], ids[1]]),
+        json!([ids[0], ids[0], ids[1]]),
+        json!([ids[0], ids[1], ids[2], "Environments-99"]),
+        json!(["Production", ids[0], ids[1]]),
+        json!({"Ids": ids}),
+    ] {
+        let (status, error) = admin.call(
+            Method::Put,
+            "/api/environments/sortorder",
+            Some(body.clone()),
+        );
+        assert_eq!(status, Status::BadRequest, "{body}: {error}");
+    }
+    let (_, page) = admin.get("/api/environments");
+    assert_eq!(names(&page), ["Production", "Development", "Staging"]);
+
+    // SortOrder on create and update.
+    let (_, qa) = admin.post("/api/environments", json!({"Name": "QA", "SortOrder": 0}));
+    assert_eq!(qa["SortOrder"], 0);
+    let (_, page) = admin.get("/api/environments");
+    assert_eq!(names(&page)[0], "QA");
+    let (status, error) = admin.post("/api/environments", json!({"Name": "X", "SortOrder": -1}));
+    assert_eq!(status, Status::BadRequest);
+    assert!(error["ErrorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("SortOrder"));
+    // A viewer cannot reorder.
+    let viewer = Api {
+        client: &client,
+        key: app.user_with_key("viewer", &["Viewer"]),
+    };
+    let (status, _) = viewer.call(
+        Method::Put,
+        "/api/environments/sortorder",
+        Some(json!([ids[0], ids[1], ids[2]])),
+    );
+    assert_eq!(status, Status::Forbidden);
+}

@@ -156,6 +156,33 @@ impl Browser {
         }
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (1366 desktop, 390 a phone).
+    pub async fn set_width(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_size(width, height).await?;
+        Ok(())
+    }
+
+    /// Saves a screenshot to `target/tmp/screenshots/<name>.png`, for a person to look at.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let shot = dir.join(format!("{name}.png"));
+        std::fs::write(&shot, self.client.screenshot().await?)?;
+        Ok(shot)
+    }
+
+    /// Whether the page is wider than the window (something overflows sideways).
+    pub async fn overflows(&self) -> Result<bool> {
+        let wide = self
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
+            .await?;
+        Ok(wide.as_bool().unwrap_or(true))
+    }
+
     pub async fn path(&self) -> Result<String> {
         Ok(self.client.current_url().await?.path().to_string())
     }

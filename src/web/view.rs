@@ -1,0 +1,162 @@
+//! How pages show common things: times (relative, with the absolute UTC time on hover in
+//! a `<time>` element), durations, and task states as badges with a colour each.
+
+use crate::clock;
+use crate::model::TaskState;
+use crate::store::tasks::Task;
+
+/// A moment as pages show it: `<time datetime="{iso}" title="{absolute}">{relative}</time>`.
+#[derive(Clone, Debug)]
+pub struct When {
+    pub iso: String,
+    pub absolute: String,
+    pub relative: String,
+}
+
+impl When {
+    pub fn at(ms: i64, now: i64) -> When {
+        When {
+            iso: clock::iso(ms),
+            absolute: clock::display(ms),
+            relative: relative(ms, now),
+        }
+    }
+}
+
+/// "just now", "3 min ago", "in 2 h", "5 days ago": one unit, rounded down.
+pub fn relative(ms: i64, now: i64) -> String {
+    let delta = now - ms;
+    let secs = delta.abs() / 1000;
+    if secs < 10 {
+        return "just now".to_string();
+    }
+    let amount = short_duration(secs * 1000);
+    if delta >= 0 {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
+/// A duration in one short unit: "45 s", "3 min", "2 h", "5 days".
+pub fn short_duration(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s if s < 2 * 86_400 => "1 day".to_string(),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// A duration to the second: "0:42", "12:05", "1:02:03".
+pub fn clock_duration(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The CSS class of a task state's badge: every state its own colour.
+pub fn state_class(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Queued => "queued",
+        TaskState::Executing => "busy",
+        TaskState::Cancelling => "cancelling",
+        TaskState::Success => "good",
+        TaskState::Failed => "bad",
+        TaskState::TimedOut => "timedout",
+        TaskState::Canceled => "canceled",
+    }
+}
+
+/// A task's badge: its state, or "Scheduled" for a queued task whose time has not come.
+pub struct Badge {
+    pub label: &'static str,
+    pub class: &'static str,
+}
+
+pub fn badge(task: &Task, now: i64) -> Badge {
+    if task.state == TaskState::Queued && task.queue_time > now {
+        Badge {
+            label: "Scheduled",
+            class: "scheduled",
+        }
+    } else {
+        Badge {
+            label: task.state.as_str(),
+            class: state_class(task.state),
+        }
+    }
+}
+
+/// A task as the lists show it.
+pub struct TaskRow {
+    pub id: i64,
+    pub description: String,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    /// For a scheduled task: "starts in 3 h".
+    pub note: String,
+    pub queued: When,
+    pub started: Option<When>,
+    /// Start to end, or to now while executing.
+    pub duration: String,
+    /// While executing: the start, for the page's script to keep the duration live.
+    pub running_since: Option<String>,
+    pub node: String,
+    pub is_system: bool,
+}
+
+impl TaskRow {
+    pub fn new(t: Task, now: i64) -> TaskRow {
+        let badge = badge(&t, now);
+        let note = if badge.class == "scheduled" {
+            format!("starts {}", relative(t.queue_time, now))
+        } else {
+            String::new()
+        };
+        let running = matches!(t.state, TaskState::Executing | TaskState::Cancelling);
+        TaskRow {
+            id: t.id,
+            state: badge.label,
+            state_class: badge.class,
+            note,
+            queued: When::at(t.queue_time, now),
+            started: t.start_time.map(|s| When::at(s, now)),
+            duration: t
+                .start_time
+                .map(|s| clock_duration(t.completed_time.unwrap_or(now) - s))
+                .unwrap_or_default(),
+            running_since: t.start_time.filter(|_| running).map(clock::iso),
+            node: t.server_node.unwrap_or_default(),
+            is_system: t.is_system,
+            description: t.description,
+        }
+    }
+
+    pub fn list(tasks: Vec<Task>, now: i64) -> Vec<TaskRow> {
+        tasks.into_iter().map(|t| TaskRow::new(t, now)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_and_durations() {
+        let now = 1_000_000_000;
+        assert_eq!(relative(now - 3_000, now), "just now");
+        assert_eq!(relative(now - 180_000, now), "3 min ago");
+        assert_eq!(relative(now + 2 * 3_600_000 + 5, now), "in 2 h");
+        assert_eq!(relative(now - 5 * 86_400_000, now), "5 days ago");
+        assert_eq!(clock_duration(42_000), "0:42");
+        assert_eq!(clock_duration(3_723_000), "1:02:03");
+        assert_eq!(short_duration(45_000), "45 s");
+    }
+}

@@ -1,0 +1,126 @@
+//! The pages a release engineer lives in, in real Chromium at 1366 and 390 px: the
+//! dashboard's matrix, promotion order, the collapsed menu. Screenshots of what was seen
+//! land in `target/tmp/screenshots/` for a person to look at.
+
+use crate::common;
+use common::browser::Browser;
+use common::server::Server;
+use serde_json::json;
+
+/// A server with two environments (Staging before Production), two projects, and
+/// deployments: Web 1.0 to both (succeeded), Api 2.0 to Staging (failed). Returns the
+/// server, an admin API key and the admin's password.
+fn deployed_server(dir: &std::path::Path) -> (Server, String, String) {
+    let key = common::server::api_key(dir, "admin");
+    let server = Server::start(dir);
+    let password = std::fs::read_to_string(dir.join("initial-admin-password")).unwrap();
+    for name in ["Staging", "Production"] {
+        server.create(&key, "/api/environments", json!({"Name": name}));
+    }
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "echo web"}),
+    );
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Api", "DeploymentScript": "echo broken >&2; exit 1"}),
+    );
+    let mut tasks = Vec::new();
+    for (project, version, envs) in [
+        ("Web", "1.0", vec!["Staging", "Production"]),
+        ("Api", "2.0", vec!["Staging"]),
+    ] {
+        let (status, _) = server.api(
+            &key,
+            "POST",
+            "/api/releases/create/v1",
+            Some(json!({"ProjectName": project, "ReleaseVersion": version})),
+        );
+        assert_eq!(status, 200);
+        let (status, created) = server.api(
+            &key,
+            "POST",
+            "/api/deployments/create/untenanted/v1",
+            Some(json!({"ProjectName": project, "ReleaseVersion": version, "EnvironmentNames": envs})),
+        );
+        assert_eq!(status, 200, "{created}");
+        for t in created["DeploymentServerTasks"].as_array().unwrap() {
+            tasks.push(t["ServerTaskId"].as_str().unwrap().to_string());
+        }
+    }
+    for id in &tasks {
+        server.wait_task(&key, id, &["Success", "Failed"], 30);
+    }
+    (server, key, password)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_what_is_deployed_where_in_promotion_order() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _key, password) = deployed_server(dir.path());
+    let browser = Browser::start().await;
+    browser
+        .run("dashboard_matrix", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("What is deployed where").await?;
+            let header = b.text("#matrix thead").await?;
+            assert!(
+                header.find("Staging") < header.find("Production"),
+                "promotion order: {header}"
+            );
+            let web = b.text("#matrix tbody tr:nth-child(2)").await?;
+            assert!(web.starts_with("Web"), "projects by name: {web}");
+            assert_eq!(web.matches("1.0").count(), 2, "{web}");
+            assert_eq!(web.matches("Success").count(), 2, "{web}");
+            let api = b.text("#matrix tbody tr:nth-child(1)").await?;
+            assert!(api.contains("2.0") && api.contains("Failed"), "{api}");
+            assert!(api.contains('—'), "never deployed to Production: {api}");
+            // A cell links to its task.
+            b.click("#matrix tbody tr:nth-child(1) td a").await?;
+            b.wait_for_text("Deploy Api release 2.0 to Staging").await?;
+            assert!(b.path().await?.starts_with("/tasks/"));
+            b.client.goto(&server.url("/")).await?;
+            assert_eq!(b.text("#executing-count").await?, "0");
+            assert!(b
+                .text("#deployments-chart")
+                .await?
+                .contains("3 deployments in the last 30 days: 2 succeeded, 1 failed"));
+            b.screenshot("dashboard-1366").await?;
+
+            // Production moves before Staging: the columns follow.
+            b.client.goto(&server.url("/environments")).await?;
+            b.click("button[aria-label='Move Production earlier']")
+                .await?;
+            b.wait_for_text("Promotion order: Production → Staging.")
+                .await?;
+            b.client.goto(&server.url("/")).await?;
+            let header = b.text("#matrix thead").await?;
+            assert!(
+                header.find("Production") < header.find("Staging"),
+                "{header}"
+            );
+
+            // At phone width: no sideways scrolling, the menu reaches Sign out.
+            b.set_width(390, 844).await?;
+            b.client.goto(&server.url("/")).await?;
+            b.wait_for_text("What is deployed where").await?;
+            assert!(!b.overflows().await?, "the dashboard overflows at 390 px");
+            b.screenshot("dashboard-390").await?;
+            let sign_out = b.client.find(fantoccini::Locator::Css("#sign-out")).await?;
+            assert!(!sign_out.is_displayed().await?, "the menu starts closed");
+            b.click("label.nav-button").await?;
+            b.screenshot("dashboard-390-menu").await?;
+            b.click("#sign-out").await?;
+            b.wait_for_text("You have signed out.").await?;
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
