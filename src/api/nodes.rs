@@ -121,7 +121,7 @@ async fn details(
                 states: vec![TaskState::Executing, TaskState::Cancelling],
                 node: Some(lookup),
                 project_id: None,
-                system: None,
+                ..tasks::Filter::default()
             };
             let (running, _) = tasks::list(c, &filter, 0, i64::MAX)?;
             Ok((node, running))

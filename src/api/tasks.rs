@@ -251,7 +251,7 @@ async fn list(
                     .map_err(|_| Error::bad("project", format!("'{p}' is not a project id")))
             })
             .transpose()?,
-        system: None,
+        ..tasks::Filter::default()
     };
     let (items, total) = app
         .store

@@ -144,6 +144,19 @@ pub struct Filter {
     pub project_id: Option<i64>,
     /// `Some(false)`: deployments only; `Some(true)`: system tasks only.
     pub system: Option<bool>,
+    pub environment_id: Option<i64>,
+    /// Words the description contains (without case).
+    pub text: Option<String>,
+    /// Scheduled tasks (queued for a later time) only, or none of them, as of a moment.
+    pub scheduled: Option<Scheduled>,
+}
+
+/// Whether a task list is of scheduled tasks (queued, their time not yet come), or of
+/// everything else, as of `at`. Scheduled tasks are listed soonest first.
+#[derive(Clone, Copy)]
+pub enum Scheduled {
+    Only { at: i64 },
+    Excluded { at: i64 },
 }
 
 /// One page of tasks, newest first, and the total. Every filter walks an index; the
@@ -173,6 +186,27 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         clauses.push("is_system = ?".into());
         args.push(i64::from(system).into());
     }
+    if let Some(env) = filter.environment_id {
+        clauses.push("environment_id = ?".into());
+        args.push(env.into());
+    }
+    if let Some(text) = &filter.text {
+        clauses.push("instr(lower(description), lower(?)) > 0".into());
+        args.push(text.clone().into());
+    }
+    let mut order = "id DESC";
+    match filter.scheduled {
+        Some(Scheduled::Only { at }) => {
+            clauses.push(concatcp!("state = ", Q_QUEUED, " AND queue_time > ?").into());
+            args.push(at.into());
+            order = "queue_time, id";
+        }
+        Some(Scheduled::Excluded { at }) => {
+            clauses.push(concatcp!("NOT (state = ", Q_QUEUED, " AND queue_time > ?)").into());
+            args.push(at.into());
+        }
+        None => {}
+    }
     let filter_sql = if clauses.is_empty() {
         String::new()
     } else {
@@ -183,7 +217,7 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
     page_args.push(skip.into());
     let items = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY id DESC LIMIT ? OFFSET ?"
+            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY {order} LIMIT ? OFFSET ?"
         ))?
         .query_map(params_from_iter(page_args), task)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -191,6 +225,9 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         && filter.project_id.is_none()
         && filter.ids.is_empty()
         && filter.system.is_none()
+        && filter.environment_id.is_none()
+        && filter.text.is_none()
+        && filter.scheduled.is_none()
     {
         counted_total(conn, &filter.states)?
     } else {

@@ -259,6 +259,10 @@ fn configuration() -> Redirect {
 fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
     match name {
         "app.css" => Some((ContentType::CSS, include_str!("../../static/app.css"))),
+        "live.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/live.js"),
+        )),
         "task.js" => Some((
             ContentType::JavaScript,
             include_str!("../../static/task.js"),

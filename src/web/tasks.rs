@@ -28,10 +28,88 @@ pub fn routes() -> Vec<Route> {
 const PAGE_SIZE: i64 = 50;
 /// The page shows at most this many log lines; the raw log has them all.
 const PAGE_LOG_LINES: i64 = 5_000;
+/// Scheduled tasks shown above the list (the rest behind the Scheduled filter).
+const SCHEDULED_SHOWN: i64 = 10;
 
-pub struct StateFilter {
-    pub name: &'static str,
-    pub active: bool,
+/// One choice of a filter's `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+fn choices(options: Vec<(String, String)>, selected: &str) -> Vec<Choice> {
+    options
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: value == selected,
+            value,
+            label,
+        })
+        .collect()
+}
+
+/// A link of the pager: a page number, or a gap.
+pub struct PageLink {
+    pub number: i64,
+    pub href: String,
+    pub current: bool,
+    pub gap: bool,
+}
+
+/// The tasks list's filters, all in the URL: `project`, `environment` (numbers),
+/// `state` (a task state or `Scheduled`), `kind` (`deployments` by default, `system`,
+/// `all`), `q` (words in the description) and `page`.
+#[derive(Default, Clone)]
+pub struct TaskQuery {
+    pub project: Option<i64>,
+    pub environment: Option<i64>,
+    pub state: String,
+    pub kind: String,
+    pub q: String,
+}
+
+impl TaskQuery {
+    /// The query string for these filters and `page` (1 is left out).
+    pub fn href(&self, page: i64) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = self.project {
+            parts.push(format!("project={p}"));
+        }
+        if let Some(e) = self.environment {
+            parts.push(format!("environment={e}"));
+        }
+        if !self.state.is_empty() {
+            parts.push(format!("state={}", self.state));
+        }
+        if !self.kind.is_empty() && self.kind != "deployments" {
+            parts.push(format!("kind={}", self.kind));
+        }
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", urlencoding_lite(&self.q)));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            "/tasks".to_string()
+        } else {
+            format!("/tasks?{}", parts.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn urlencoding_lite(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[derive(Template)]
@@ -39,50 +117,188 @@ pub struct StateFilter {
 struct TasksPage {
     layout: Layout,
     tasks: Vec<TaskRow>,
-    filters: Vec<StateFilter>,
-    state: String,
+    scheduled: Vec<TaskRow>,
+    more_scheduled: i64,
+    projects: Vec<Choice>,
+    environments: Vec<Choice>,
+    states: Vec<Choice>,
+    kinds: Vec<Choice>,
+    query: TaskQuery,
+    filtered: bool,
     total: i64,
-    prev: Option<i64>,
-    next: Option<i64>,
+    first: i64,
+    last: i64,
+    pages: Vec<PageLink>,
+    prev: Option<String>,
+    next: Option<String>,
 }
 
-#[rocket::get("/tasks?<state>&<skip>")]
+/// Numbers for `project`/`environment`: a bad one is a 400 naming the parameter.
+fn number(name: &str, value: Option<&str>) -> Result<Option<i64>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| Error::bad(name, format!("'{v}' is not a number"))),
+    }
+}
+
+fn pager(query: &TaskQuery, page: i64, pages: i64) -> Vec<PageLink> {
+    let mut links = Vec::new();
+    let mut last_shown = 0;
+    for n in 1..=pages {
+        let near = (n - page).abs() <= 2 || n == 1 || n == pages;
+        if !near {
+            continue;
+        }
+        if n > last_shown + 1 {
+            links.push(PageLink {
+                number: 0,
+                href: String::new(),
+                current: false,
+                gap: true,
+            });
+        }
+        links.push(PageLink {
+            number: n,
+            href: query.href(n),
+            current: n == page,
+            gap: false,
+        });
+        last_shown = n;
+    }
+    links
+}
+
+#[rocket::get("/tasks?<project>&<environment>&<state>&<kind>&<q>&<page>")]
+#[allow(clippy::too_many_arguments)]
 async fn list(
     caller: Allowed<need::TaskView>,
+    project: Option<&str>,
+    environment: Option<&str>,
     state: Option<&str>,
-    skip: Option<i64>,
+    kind: Option<&str>,
+    q: Option<&str>,
+    page: Option<&str>,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let skip = skip.unwrap_or(0).max(0);
-    let states = crate::store::tasks::parse_states(state)?;
-    let state = states
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let now = clock::now_ms();
+    let state = state.map(str::trim).unwrap_or_default();
+    let (states, scheduled_only) = match state {
+        "" => (Vec::new(), false),
+        "Scheduled" => (Vec::new(), true),
+        other => (tasks::parse_states(Some(other))?, false),
+    };
+    let kind = match kind.map(str::trim).unwrap_or("deployments") {
+        "" | "deployments" => "deployments",
+        "system" => "system",
+        "all" => "all",
+        other => {
+            return Err(Error::bad(
+                "kind",
+                format!("'{other}' is not one of deployments, system, all"),
+            ))
+        }
+    };
+    let page = number("page", page)?.unwrap_or(1);
+    let query = TaskQuery {
+        project: number("project", project)?,
+        environment: number("environment", environment)?,
+        state: state.to_string(),
+        kind: kind.to_string(),
+        q: q.map(str::trim)
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
+    };
     let filter = tasks::Filter {
-        states,
+        states: states.clone(),
+        project_id: query.project,
+        environment_id: query.environment,
+        system: match kind {
+            "deployments" => Some(false),
+            "system" => Some(true),
+            _ => None,
+        },
+        text: Some(query.q.clone()).filter(|q| !q.is_empty()),
+        scheduled: Some(if scheduled_only {
+            tasks::Scheduled::Only { at: now }
+        } else {
+            tasks::Scheduled::Excluded { at: now }
+        }),
         ..tasks::Filter::default()
     };
-    let (items, total) = app
+    // Scheduled tasks are listed apart, above, unless a state is chosen.
+    let apart = state.is_empty().then(|| tasks::Filter {
+        scheduled: Some(tasks::Scheduled::Only { at: now }),
+        ..filter.clone()
+    });
+    let skip = (page - 1).saturating_mul(PAGE_SIZE);
+    let (items, total, scheduled, scheduled_total, projects, environments) = app
         .store
-        .read(move |c| tasks::list(c, &filter, skip, PAGE_SIZE))
+        .read(move |c| {
+            let (items, total) = tasks::list(c, &filter, skip, PAGE_SIZE)?;
+            let (scheduled, scheduled_total) = match &apart {
+                Some(f) => tasks::list(c, f, 0, SCHEDULED_SHOWN)?,
+                None => (Vec::new(), 0),
+            };
+            let (projects, _) = crate::store::projects::list(c, 0, 1000)?;
+            let (environments, _) = crate::store::projects::list_environments(c, 0, 1000)?;
+            Ok((
+                items,
+                total,
+                scheduled,
+                scheduled_total,
+                projects,
+                environments,
+            ))
+        })
         .await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let mut state_options = vec![(String::new(), "Any state".to_string())];
+    state_options.push(("Scheduled".into(), "Scheduled (later)".into()));
+    state_options.extend(
+        TaskState::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), s.as_str().to_string())),
+    );
+    let mut project_options = vec![(String::new(), "Any project".to_string())];
+    project_options.extend(projects.into_iter().map(|p| (p.id.to_string(), p.name)));
+    let mut env_options = vec![(String::new(), "Any environment".to_string())];
+    env_options.extend(environments.into_iter().map(|e| (e.id.to_string(), e.name)));
+    let kind_options = vec![
+        ("deployments".to_string(), "Deployments".to_string()),
+        ("system".to_string(), "System tasks".to_string()),
+        ("all".to_string(), "Both".to_string()),
+    ];
     render(&TasksPage {
         layout: Layout::new("Tasks", &caller, flash).at("/tasks"),
-        tasks: TaskRow::list(items, crate::clock::now_ms()),
-        filters: TaskState::ALL
-            .iter()
-            .map(|s| StateFilter {
-                name: s.as_str(),
-                active: state == s.as_str(),
-            })
-            .collect(),
-        state,
+        tasks: TaskRow::list(items, now),
+        more_scheduled: scheduled_total - scheduled.len() as i64,
+        scheduled: TaskRow::list(scheduled, now),
+        projects: choices(
+            project_options,
+            &query.project.map(|p| p.to_string()).unwrap_or_default(),
+        ),
+        environments: choices(
+            env_options,
+            &query.environment.map(|e| e.to_string()).unwrap_or_default(),
+        ),
+        states: choices(state_options, &query.state),
+        kinds: choices(kind_options, &query.kind),
+        filtered: query.href(1) != "/tasks",
         total,
-        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
-        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
+        first: if total == 0 { 0 } else { skip + 1 },
+        last: (skip + PAGE_SIZE).min(total),
+        pages: pager(&query, page, pages),
+        prev: (page > 1).then(|| query.href(page - 1)),
+        next: (page < pages).then(|| query.href(page + 1)),
+        query,
     })
 }
 

@@ -124,3 +124,95 @@ async fn the_dashboard_shows_what_is_deployed_where_in_promotion_order() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tasks_list_filters_through_the_url_and_keeps_scheduled_tasks_apart() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, key, password) = deployed_server(dir.path());
+    // One deployment scheduled for tomorrow.
+    let tomorrow = drydock::clock::iso(drydock::clock::now_ms() + 86_400_000);
+    let (status, _) = server.api(
+        &key,
+        "POST",
+        "/api/deployments/create/untenanted/v1",
+        Some(json!({"ProjectName": "Web", "ReleaseVersion": "1.0",
+                    "EnvironmentNames": ["Production"], "RunAt": tomorrow})),
+    );
+    assert_eq!(status, 200);
+    let browser = Browser::start().await;
+    browser
+        .run("tasks_filters", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("Sign out").await?;
+            b.client.goto(&server.url("/tasks")).await?;
+            // The scheduled one is apart, above, with when it starts.
+            let scheduled = b.text("#scheduled-tasks").await?;
+            assert!(
+                scheduled.contains("Scheduled") && scheduled.contains("starts in"),
+                "{scheduled}"
+            );
+            let list = b.text("#task-list").await?;
+            assert!(
+                !list.contains("starts in"),
+                "not in the queue's list: {list}"
+            );
+            assert!(b.text("#task-range").await?.starts_with("1–3 of 3"));
+            // Filter by project and state with the form: the filters are in the URL.
+            b.client
+                .find(fantoccini::Locator::Css("#filter-project"))
+                .await?
+                .select_by_label("Api")
+                .await?;
+            b.client
+                .find(fantoccini::Locator::Css("#filter-state"))
+                .await?
+                .select_by_label("Failed")
+                .await?;
+            b.click("#filter-submit").await?;
+            b.wait_for_text("1–1 of 1").await?;
+            let url = b.client.current_url().await?;
+            let query = url.query().unwrap_or_default();
+            assert!(
+                query.contains("project=2") && query.contains("state=Failed"),
+                "{url}"
+            );
+            assert!(b
+                .text("#task-list")
+                .await?
+                .contains("Deploy Api release 2.0 to Staging"));
+            // The URL alone gives the same list (bookmarkable), text search too.
+            b.client.goto(&server.url("/tasks?q=production")).await?;
+            b.wait_for_text("1–1 of 1").await?;
+            assert!(b
+                .text("#task-list")
+                .await?
+                .contains("Deploy Web release 1.0 to Production"));
+            assert_eq!(
+                b.client
+                    .find(fantoccini::Locator::Css("#filter-q"))
+                    .await?
+                    .prop("value")
+                    .await?
+                    .as_deref(),
+                Some("production")
+            );
+            // System tasks are hidden unless asked for.
+            b.client.goto(&server.url("/tasks?kind=system")).await?;
+            b.wait_for_text("Description contains").await?;
+            assert!(!b.text("#task-list").await?.contains("Deploy "));
+            b.screenshot("tasks-1366").await?;
+            b.set_width(390, 844).await?;
+            b.client.goto(&server.url("/tasks")).await?;
+            b.wait_for_text("Description contains").await?;
+            assert!(!b.overflows().await?, "the tasks list overflows at 390 px");
+            b.screenshot("tasks-390").await?;
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

@@ -1,0 +1,20 @@
+// Keeps what changes with time current without reloading: the duration of executing
+// tasks (elements with data-since, an ISO time) ticks every second. The page is right
+// without this; it only stops the numbers from standing still.
+(function () {
+  "use strict";
+  function clock(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h > 0 ? h + ":" + pad(m) + ":" + pad(sec) : m + ":" + pad(sec);
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Date.parse(el.dataset.since);
+      if (!isNaN(since)) el.textContent = clock(now - since);
+    });
+  }
+  if (document.querySelector("[data-since]")) setInterval(tick, 1000);
+})();
