@@ -1,14 +1,21 @@
-// Live task log: poll /tasks/<id>/log?after=<last> and append new lines until the task
-// completes. The page works without this (it has a Refresh link).
+// Live task page: poll /tasks/<id>/log?after=<last> and append new lines until the task
+// completes, following the output while "Follow new output" is ticked. The state badge
+// follows; when the task ends the page reloads, so what it says (duration, Redeploy) is
+// the server's. The page works without this (it has a Refresh link).
 (function () {
   "use strict";
   var panel = document.getElementById("task");
   if (!panel || panel.dataset.completed === "true") return;
   var id = panel.dataset.task;
+  var shown = panel.dataset.state;
   var last = Number(panel.dataset.last) || 0;
   var log = document.getElementById("task-log");
-  var state = document.getElementById("task-state");
+  var follow = document.getElementById("follow-log");
   var error = document.getElementById("task-error");
+  var state = document.getElementById("task-state");
+
+  function following() { return !follow || follow.checked; }
+  if (following()) log.scrollTop = log.scrollHeight;
 
   function poll() {
     fetch("/tasks/" + id + "/log?after=" + last, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -20,18 +27,29 @@
           span.textContent = l.Time + " " + l.Line + "\n";
           log.appendChild(span);
         });
+        if (data.Lines.length && following()) {
+          log.scrollTop = log.scrollHeight;
+          span = log.lastElementChild;
+          if (span && span.scrollIntoView) span.scrollIntoView({ block: "nearest" });
+        }
         last = data.Last;
-        state.textContent = data.State;
-        state.className = "state state-" + data.StateClass;
         if (data.ErrorMessage) error.textContent = data.ErrorMessage;
         if (data.IsCompleted) {
-          var cancel = document.getElementById("cancel-form");
-          if (cancel) cancel.remove();
-        } else {
-          setTimeout(poll, data.Lines.length ? 200 : 700);
+          window.location.reload();
+          return;
         }
+        if (data.State !== shown) {
+          shown = data.State;
+          state.textContent = data.State;
+          state.className = "state state-" + data.StateClass;
+          var waiting = document.getElementById("task-waiting");
+          if (waiting && data.State !== "Queued") waiting.remove();
+        }
+        var wait = data.Lines.length ? 200 : (data.State === "Queued" ? 2000 : 700);
+        setTimeout(poll, wait);
       })
       .catch(function () { setTimeout(poll, 2000); });
   }
+  var span;
   setTimeout(poll, 300);
 })();

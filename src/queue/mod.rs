@@ -9,6 +9,7 @@
 
 pub mod runner;
 pub mod scripts;
+pub mod waiting;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

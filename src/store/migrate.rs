@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "environment_order",
         include_str!("../../migrations/0009_environment_order.sql"),
     ),
+    (
+        10,
+        "task_canceled_by",
+        include_str!("../../migrations/0010_task_canceled_by.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -44,11 +44,13 @@ pub struct Task {
     pub log_lines: i64,
     /// How many log lines came from stderr.
     pub error_lines: i64,
+    /// Who asked for it to be canceled.
+    pub canceled_by: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
-     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines";
+     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by";
 
 fn task(r: &Row) -> rusqlite::Result<Task> {
     Ok(Task {
@@ -72,6 +74,7 @@ fn task(r: &Row) -> rusqlite::Result<Task> {
         exit_code: r.get(17)?,
         log_lines: r.get(18)?,
         error_lines: r.get(19)?,
+        canceled_by: r.get(20)?,
     })
 }
 
@@ -425,6 +428,40 @@ pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
     Ok((executing, due))
 }
 
+/// The running task (executing or cancelling) with this concurrency tag, if any.
+pub fn running_with_tag(conn: &Connection, tag: &str) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(concatcp!(
+            "SELECT id, description FROM tasks WHERE state IN ",
+            RUNNING,
+            " AND concurrency_tag = ?1 LIMIT 1"
+        ))?
+        .query_row([tag], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// The first due queued task with `task`'s concurrency tag that the queue takes before
+/// it (earlier queue time, or the same and a lower id).
+pub fn due_ahead_with_tag(
+    conn: &Connection,
+    task: &Task,
+    now: i64,
+) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(concatcp!(
+            "SELECT id, description FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND concurrency_tag = ?1 AND queue_time <= ?2
+               AND (queue_time < ?3 OR (queue_time = ?3 AND id < ?4))
+             ORDER BY queue_time, id LIMIT 1"
+        ))?
+        .query_row(
+            params![task.concurrency_tag, now, task.queue_time, task.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// Deployments (not system tasks) executing, queued whose time has come, and scheduled
 /// for later.
 pub fn queue_counts(conn: &Connection, now: i64) -> Result<(i64, i64, i64)> {
@@ -529,10 +566,10 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
                     "UPDATE tasks SET state = ",
                     Q_CANCELED,
                     ", completed_time = ?2, last_updated_time = ?2,
-                     error_message = 'Canceled before it started.'
+                     error_message = 'Canceled before it started.', canceled_by = ?3
                  WHERE id = ?1"
                 ),
-                params![id, now],
+                params![id, now, tx.identity().username],
             )?;
             Ok(Cancel::Canceled)
         }
@@ -541,9 +578,9 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
                 concatcp!(
                     "UPDATE tasks SET state = ",
                     Q_CANCELLING,
-                    ", last_updated_time = ?2 WHERE id = ?1"
+                    ", last_updated_time = ?2, canceled_by = ?3 WHERE id = ?1"
                 ),
-                params![id, now],
+                params![id, now, tx.identity().username],
             )?;
             Ok(Cancel::Cancelling)
         }

@@ -9,7 +9,7 @@ use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
 use super::chart::{self, Chart};
-use super::view::{badge, TaskRow, When};
+use super::view::{badge_for, TaskRow, When};
 use super::{render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::Caller;
@@ -36,7 +36,7 @@ pub struct Cell {
 
 impl Cell {
     pub fn new(latest: &Latest, now: i64) -> Cell {
-        let badge = badge_of(latest, now);
+        let badge = badge_for(latest.state, latest.queue_time, now);
         let at = latest
             .completed_time
             .or(latest.start_time)
@@ -50,32 +50,6 @@ impl Cell {
             when: When::at(at, now),
         }
     }
-}
-
-fn badge_of(latest: &Latest, now: i64) -> super::view::Badge {
-    let task = tasks::Task {
-        id: latest.task,
-        name: crate::model::TaskKind::Deploy,
-        description: String::new(),
-        state: latest.state,
-        queue_time: latest.queue_time,
-        queue_time_expiry: None,
-        start_time: latest.start_time,
-        completed_time: latest.completed_time,
-        last_updated_time: latest.queue_time,
-        server_node: None,
-        error_message: None,
-        project_id: Some(latest.project_id),
-        environment_id: Some(latest.environment_id),
-        release_id: Some(latest.release_id),
-        concurrency_tag: None,
-        arguments: String::new(),
-        is_system: false,
-        exit_code: None,
-        log_lines: 0,
-        error_lines: 0,
-    };
-    badge(&task, now)
 }
 
 pub struct MatrixRow {

@@ -9,20 +9,22 @@ use rocket::serde::json::Json;
 use rocket::{Route, State};
 use serde_json::{json, Value};
 
-use super::view::{state_class, TaskRow};
+use super::view::{badge, clock_duration, state_class, TaskRow, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
-use crate::deploy;
+use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
 use crate::model::TaskState;
+use crate::queue::waiting::Waiting;
+use crate::store::projects;
 use crate::store::tasks::{self, LogLine, Task};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, show, log, cancel]
+    rocket::routes![list, show, log, cancel, redeploy]
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -303,6 +305,9 @@ async fn list(
 }
 
 pub struct LogRow {
+    pub seq: i64,
+    /// The first stderr line shown: the page's "jump to the first error" target.
+    pub first_error: bool,
     pub time: String,
     pub stream: String,
     pub line: String,
@@ -311,6 +316,8 @@ pub struct LogRow {
 impl From<LogLine> for LogRow {
     fn from(l: LogLine) -> LogRow {
         LogRow {
+            first_error: false,
+            seq: l.seq,
             time: clock::display(l.at)
                 .get(11..19)
                 .unwrap_or_default()
@@ -321,27 +328,46 @@ impl From<LogLine> for LogRow {
     }
 }
 
+/// What a task page links to: the project, release and environment a deployment is of.
+pub struct Subject {
+    pub project: Option<(i64, String)>,
+    pub release: Option<(i64, String)>,
+    pub environment: Option<(i64, String)>,
+}
+
+/// Why a queued task waits, as the page shows it.
+pub struct WaitView {
+    pub sentence: String,
+    pub task: Option<i64>,
+    pub starts: Option<When>,
+    pub expires: Option<When>,
+}
+
 #[derive(Template)]
 #[template(path = "tasks/show.html")]
 struct TaskPage {
     layout: Layout,
     task: Task,
+    state: &'static str,
     state_class: &'static str,
     completed: bool,
-    queued: String,
-    started: String,
-    finished: String,
+    running: bool,
+    queued: When,
+    started: Option<When>,
+    finished: Option<When>,
+    /// While queued: when it gives up if not started.
+    expires: Option<When>,
+    /// Start to end, or to now while running.
+    duration: String,
+    running_since: String,
+    waiting: Option<WaitView>,
+    subject: Subject,
     log: Vec<LogRow>,
+    first_error: Option<i64>,
     last_seq: i64,
     truncated: bool,
     can_cancel: bool,
-}
-
-async fn find_task(app: &App, id: i64) -> Result<Task> {
-    app.store
-        .read(move |c| tasks::find(c, id))
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))
+    can_redeploy: bool,
 }
 
 #[rocket::get("/tasks/<id>")]
@@ -352,26 +378,144 @@ async fn show(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let id = page_id(id)?;
-    let task = find_task(app, id).await?;
-    let lines = app
+    let now = clock::now_ms();
+    let offline_ms = app.config.node_offline_secs * 1000;
+    let (task, lines, waiting, subject) = app
         .store
-        .read(move |c| tasks::log(c, id, 0, PAGE_LOG_LINES))
+        .read(move |c| {
+            let task = tasks::find(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
+            let lines = tasks::log(c, id, 0, PAGE_LOG_LINES)?;
+            let waiting = crate::queue::waiting::waiting_for(c, &task, now, offline_ms)?;
+            let project = task
+                .project_id
+                .map(|p| projects::find(c, p))
+                .transpose()?
+                .flatten()
+                .map(|p| (p.id, p.name));
+            let release = task
+                .release_id
+                .map(|r| projects::find_release(c, r))
+                .transpose()?
+                .flatten()
+                .map(|r| (r.id, r.version));
+            let environment = task
+                .environment_id
+                .map(|e| projects::find_environment(c, e))
+                .transpose()?
+                .flatten()
+                .map(|e| (e.id, e.name));
+            let subject = Subject {
+                project,
+                release,
+                environment,
+            };
+            Ok((task, lines, waiting, subject))
+        })
         .await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
+    let first_error = lines.iter().find(|l| l.stream == "stderr").map(|l| l.seq);
     let completed = task.state.is_completed();
+    let running = matches!(task.state, TaskState::Executing | TaskState::Cancelling);
+    let badge = badge(&task, now);
+    let waiting = waiting.map(|w| {
+        let (starts, expires) = match &w {
+            Waiting::Scheduled { starts, expires } => (
+                Some(When::at(*starts, now)),
+                expires.map(|e| When::at(e, now)),
+            ),
+            _ => (None, None),
+        };
+        WaitView {
+            sentence: w.describe(),
+            task: w.task(),
+            starts,
+            expires,
+        }
+    });
+    let can_redeploy = completed
+        && !task.is_system
+        && subject.release.is_some()
+        && subject.environment.is_some()
+        && caller.can(Permission::DeploymentCreate);
     render(&TaskPage {
         layout: Layout::new(&format!("ServerTasks-{id}"), &caller, flash).at("/tasks"),
-        state_class: state_class(task.state),
-        queued: clock::display(task.queue_time),
-        started: task.start_time.map(clock::display).unwrap_or_default(),
-        finished: task.completed_time.map(clock::display).unwrap_or_default(),
+        state: badge.label,
+        state_class: badge.class,
+        queued: When::at(task.queue_time, now),
+        started: task.start_time.map(|s| When::at(s, now)),
+        finished: task.completed_time.map(|s| When::at(s, now)),
+        expires: task
+            .queue_time_expiry
+            .filter(|_| task.state == TaskState::Queued)
+            .map(|e| When::at(e, now)),
+        duration: task
+            .start_time
+            .map(|s| clock_duration(task.completed_time.unwrap_or(now) - s))
+            .unwrap_or_default(),
+        running_since: task
+            .start_time
+            .filter(|_| running)
+            .map(clock::iso)
+            .unwrap_or_default(),
+        waiting,
+        subject,
         truncated: task.log_lines > last_seq,
-        log: lines.into_iter().map(LogRow::from).collect(),
+        log: lines
+            .into_iter()
+            .map(|l| {
+                let mut row = LogRow::from(l);
+                row.first_error = Some(row.seq) == first_error;
+                row
+            })
+            .collect(),
+        first_error,
         last_seq,
         can_cancel: !completed && caller.can(Permission::TaskCancel),
+        can_redeploy,
         completed,
+        running,
         task,
     })
+}
+
+/// Redeploy: the same release to the same environment, as a new deployment now.
+#[rocket::post("/tasks/<id>/redeploy", data = "<change>")]
+async fn redeploy(
+    change: FormChange<need::DeploymentCreate, NoFields>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Flash<Redirect>> {
+    let id = page_id(id)?;
+    let back = format!("/tasks/{id}");
+    let deployment = app
+        .store
+        .read(move |c| crate::store::deployments::find_by_task(c, id))
+        .await?;
+    let Some(deployment) = deployment else {
+        return Ok(refused(
+            back,
+            &Error::bad(
+                "task",
+                "is not a deployment; only deployments can be redeployed",
+            ),
+        ));
+    };
+    let input = DeploymentInput {
+        release_id: deployment.release_id,
+        environment_id: deployment.environment_id,
+        queue_time: None,
+        queue_time_expiry: None,
+    };
+    Ok(
+        match deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await {
+            Ok((_, task)) => done(
+                format!("/tasks/{task}"),
+                format!("Redeploying: a new deployment of the same release to the same environment (from ServerTasks-{id})."),
+            ),
+            Err(e) => refused(back, &e),
+        },
+    )
 }
 
 /// New log lines after `after`, and the task's state: what `static/task.js` polls.

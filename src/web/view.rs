@@ -81,15 +81,20 @@ pub struct Badge {
 }
 
 pub fn badge(task: &Task, now: i64) -> Badge {
-    if task.state == TaskState::Queued && task.queue_time > now {
+    badge_for(task.state, task.queue_time, now)
+}
+
+/// The badge of a task in `state` queued for `queue_time`.
+pub fn badge_for(state: TaskState, queue_time: i64, now: i64) -> Badge {
+    if state == TaskState::Queued && queue_time > now {
         Badge {
             label: "Scheduled",
             class: "scheduled",
         }
     } else {
         Badge {
-            label: task.state.as_str(),
-            class: state_class(task.state),
+            label: state.as_str(),
+            class: state_class(state),
         }
     }
 }

@@ -130,30 +130,20 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
                 "already complete at first render: {first}"
             );
             b.wait_for_text("step 6 of <b>6</b>").await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while b.text("#task-state").await? != "Success" {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "state never became Success"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            b.wait_for_element_text("#task-state", "Success", 10)
+                .await?;
 
             b.client
                 .goto(&server.url(&format!("/releases/{long_release}")))
                 .await?;
             b.click("#deploy-submit").await?;
             b.wait_for_text("long-running").await?;
+            // Cancel asks first.
+            b.click("#cancel-open").await?;
             b.click("#cancel-task").await?;
             b.wait_for_text("being canceled").await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while b.text("#task-state").await? != "Canceled" {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "state never became Canceled"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            b.wait_for_element_text("#task-state", "Canceled", 15)
+                .await?;
             // The dashboard shows the queue.
             b.client.goto(&server.url("/")).await?;
             assert_eq!(b.text("#executing-count").await?, "0");
@@ -186,14 +176,8 @@ async fn an_administrator_runs_a_system_task_now() {
             b.wait_for_text("Queued Backup as ServerTasks-").await?;
             b.click("#system-Backup a.last-run").await?;
             b.wait_for_text("Wrote").await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while b.text("#task-state").await? != "Success" {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the backup never succeeded"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            b.wait_for_element_text("#task-state", "Success", 15)
+                .await?;
             Ok(())
         })
         .await;

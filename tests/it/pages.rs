@@ -216,3 +216,102 @@ async fn the_tasks_list_filters_through_the_url_and_keeps_scheduled_tasks_apart(
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_page_follows_its_log_says_what_it_waits_for_and_redeploys() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("drydock.toml"), "cancel_grace_ms = 500\n").unwrap();
+    let key = common::server::api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    server.create(&key, "/api/environments", json!({"Name": "Staging"}));
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Slow", "DeploymentScript":
+            "for i in $(seq 1 80); do echo \"line $i\"; sleep 0.05; done\necho oops >&2\nsleep 30"}),
+    );
+    let deploy = || {
+        let (status, created) = server.api(
+            &key,
+            "POST",
+            "/api/deployments/create/untenanted/v1",
+            Some(json!({"ProjectName": "Slow", "ReleaseVersion": "1", "EnvironmentNames": ["Staging"]})),
+        );
+        assert_eq!(status, 200, "{created}");
+        created["DeploymentServerTasks"][0]["ServerTaskId"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("ServerTasks-")
+            .to_string()
+    };
+    server.api(
+        &key,
+        "POST",
+        "/api/releases/create/v1",
+        Some(json!({"ProjectName": "Slow", "ReleaseVersion": "1"})),
+    );
+    let first = deploy();
+    let second = deploy();
+    let browser = Browser::start().await;
+    browser
+        .run("task_page", |b| async move {
+            b.set_width(1366, 700).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("Sign out").await?;
+
+            // The second waits for the first, and says so with a link.
+            b.client.goto(&server.url(&format!("/tasks/{second}"))).await?;
+            let waiting = b.text("#task-waiting").await?;
+            assert!(
+                waiting.contains(&format!("Waiting for ServerTasks-{first}")),
+                "{waiting}"
+            );
+            let subject = b.text("#task-subject").await?;
+            assert!(subject.contains("Slow") && subject.contains("Staging"), "{subject}");
+
+            // The first's log follows new output while it runs.
+            b.client.goto(&server.url(&format!("/tasks/{first}"))).await?;
+            b.wait_for_text("line 80").await?;
+            let at_bottom = b
+                .client
+                .execute(
+                    "var l = document.getElementById('task-log');
+                     return l.scrollHeight > l.clientHeight && l.scrollTop + l.clientHeight >= l.scrollHeight - 4;",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(at_bottom.as_bool(), Some(true), "the log did not follow");
+            b.wait_for_text("oops").await?;
+            assert!(b.text("#task-duration").await?.contains(':'));
+            b.screenshot("task-running-1366").await?;
+            // Cancel asks first, then says who asked.
+            b.click("#cancel-open").await?;
+            b.click("#cancel-task").await?;
+            b.wait_for_element_text("#task-state", "Canceled", 15).await?;
+            b.wait_for_text("Cancellation requested by admin.").await?;
+            // The reloaded page has a jump to the first error line.
+            b.click("#jump-error").await?;
+            assert!(b.client.current_url().await?.fragment() == Some("first-error"));
+
+            // Redeploy: the same release to the same environment, as a new task.
+            b.click("#redeploy").await?;
+            b.wait_for_text("Redeploying").await?;
+            let path = b.path().await?;
+            assert!(path.starts_with("/tasks/") && path != format!("/tasks/{first}"), "{path}");
+            assert!(b.text("#task-subject").await?.contains("Staging"));
+            b.screenshot("task-redeployed-1366").await?;
+            b.set_width(390, 844).await?;
+            b.client.goto(&server.url(&format!("/tasks/{first}"))).await?;
+            b.wait_for_text("Redeploy").await?;
+            assert!(!b.overflows().await?, "the task page overflows at 390 px");
+            b.screenshot("task-390").await?;
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

@@ -183,6 +183,25 @@ impl Browser {
         Ok(wide.as_bool().unwrap_or(true))
     }
 
+    /// Waits up to `secs` for the element at `css` to read `expected`; a page that
+    /// reloads meanwhile (a stale element) is read again.
+    pub async fn wait_for_element_text(&self, css: &str, expected: &str, secs: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = String::new();
+        loop {
+            if let Ok(text) = self.text(css).await {
+                if text == expected {
+                    return Ok(());
+                }
+                seen = text;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{css} never read '{expected}' (last: '{seen}')").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn path(&self) -> Result<String> {
         Ok(self.client.current_url().await?.path().to_string())
     }
