@@ -49,27 +49,35 @@ pub struct ProjectInput {
     pub script_timeout_secs: Option<i64>,
 }
 
-fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
-    let name = input.name.trim().to_string();
-    check_name("Name", &name)?;
-    check_text("Description", &input.description, MAX_DESCRIPTION, false)?;
-    if let Some(script) = &input.deployment_script {
-        check_text("DeploymentScript", script, MAX_SCRIPT, false)?;
-    }
+/// Every problem with a project's fields (none: it can be saved).
+pub fn project_problems(input: &ProjectInput) -> Vec<Error> {
     let timeout = input
         .script_timeout_secs
         .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS);
+    let mut problems = Vec::new();
+    problems.extend(check_name("Name", input.name.trim()).err());
+    problems.extend(check_text("Description", &input.description, MAX_DESCRIPTION, false).err());
+    if let Some(script) = &input.deployment_script {
+        problems.extend(check_text("DeploymentScript", script, MAX_SCRIPT, false).err());
+    }
     if !(1..=MAX_SCRIPT_TIMEOUT_SECS).contains(&timeout) {
-        return Err(Error::bad(
+        problems.push(Error::bad(
             "ScriptTimeoutSeconds",
             format!("must be between 1 and {MAX_SCRIPT_TIMEOUT_SECS}"),
         ));
     }
+    problems
+}
+
+fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
+    Error::all(project_problems(&input))?;
     Ok(ProjectFields {
-        name,
+        name: input.name.trim().to_string(),
+        script_timeout_secs: input
+            .script_timeout_secs
+            .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS),
         description: input.description,
         deployment_script: input.deployment_script,
-        script_timeout_secs: timeout,
     })
 }
 
@@ -164,14 +172,15 @@ pub struct EnvironmentInput {
 
 fn check_environment(input: &mut EnvironmentInput) -> Result<()> {
     input.name = input.name.trim().to_string();
-    check_name("Name", &input.name)?;
-    check_text("Description", &input.description, MAX_DESCRIPTION, false)?;
+    let mut problems = Vec::new();
+    problems.extend(check_name("Name", &input.name).err());
+    problems.extend(check_text("Description", &input.description, MAX_DESCRIPTION, false).err());
     if let Some(order) = input.sort_order {
         if !(0..=1_000_000).contains(&order) {
-            return Err(Error::bad("SortOrder", "must be between 0 and 1000000"));
+            problems.push(Error::bad("SortOrder", "must be between 0 and 1000000"));
         }
     }
-    Ok(())
+    Error::all(problems)
 }
 
 pub async fn create_environment(
@@ -337,8 +346,15 @@ pub async fn create_release(
     notes: String,
 ) -> Result<Release> {
     let version = version.trim().to_string();
-    check_version("Version", &version)?;
-    check_text("ReleaseNotes", &notes, MAX_DESCRIPTION, false)?;
+    Error::all(
+        [
+            check_version("Version", &version).err(),
+            check_text("ReleaseNotes", &notes, MAX_DESCRIPTION, false).err(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    )?;
     store
         .change(admission, move |tx| {
             let project = projects::find(tx, project_id)?.ok_or_else(|| {

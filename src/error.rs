@@ -54,6 +54,31 @@ impl Error {
     }
 
     /// The HTTP status code this error is answered with.
+    /// Every problem of a validation at once: `Ok` when there are none, else one 400
+    /// whose details list each (`Field: problem`), its message the first.
+    pub fn all(problems: Vec<Error>) -> Result<()> {
+        let mut details = Vec::new();
+        let mut first = None;
+        for problem in problems {
+            first.get_or_insert_with(|| problem.to_string());
+            match problem {
+                Error::BadRequest(_, list) if !list.is_empty() => details.extend(list),
+                other => details.push(other.to_string()),
+            }
+        }
+        match first {
+            None => Ok(()),
+            Some(message) => {
+                let message = if details.len() > 1 {
+                    format!("{message} (and {} more problems)", details.len() - 1)
+                } else {
+                    message
+                };
+                Err(Error::BadRequest(message, details))
+            }
+        }
+    }
+
     pub fn code(&self) -> u16 {
         match self {
             Error::BadRequest(..) => 400,

@@ -1,6 +1,6 @@
 // Keeps what changes with time current without reloading: the duration of executing
-// tasks (elements with data-since, an ISO time) ticks every second. The page is right
-// without this; it only stops the numbers from standing still.
+// tasks (elements with data-since, an ISO time) ticks every second; a UTC time being
+// entered is shown in the viewer's local time beside it. The page is right without this.
 (function () {
   "use strict";
   function clock(ms) {
@@ -17,4 +17,16 @@
     });
   }
   if (document.querySelector("[data-since]")) setInterval(tick, 1000);
+
+  // Times are entered in UTC: say what that is in the viewer's own time zone.
+  document.querySelectorAll("[data-local-for]").forEach(function (note) {
+    var input = document.getElementById(note.dataset.localFor);
+    if (!input) return;
+    function show() {
+      var at = input.value ? new Date(input.value + (input.value.length === 16 ? ":00Z" : "Z")) : null;
+      note.textContent = at && !isNaN(at) ? "Your local time: " + at.toLocaleString() : "";
+    }
+    input.addEventListener("input", show);
+    show();
+  });
 })();

@@ -78,11 +78,25 @@ pub struct Latest {
 
 /// Per project and environment, the latest deployment whose time has come (one
 /// scheduled for later does not hide what is deployed now). `project_id` narrows it to
-/// one project.
+/// one project, `release_id` to one release.
 pub fn latest_per_environment(
     conn: &Connection,
     now: i64,
     project_id: Option<i64>,
+) -> Result<Vec<Latest>> {
+    latest_matching(conn, now, project_id, None)
+}
+
+/// Per environment, the latest deployment of one release whose time has come.
+pub fn latest_of_release(conn: &Connection, now: i64, release_id: i64) -> Result<Vec<Latest>> {
+    latest_matching(conn, now, None, Some(release_id))
+}
+
+fn latest_matching(
+    conn: &Connection,
+    now: i64,
+    project_id: Option<i64>,
+    release_id: Option<i64>,
 ) -> Result<Vec<Latest>> {
     let rows = conn
         .prepare_cached(concatcp!(
@@ -95,13 +109,13 @@ pub fn latest_per_environment(
                  SELECT MAX(d2.id) FROM deployments d2
                  JOIN releases r2 ON r2.id = d2.release_id
                  JOIN tasks t2 ON t2.id = d2.task_id
-                 WHERE (?2 IS NULL OR r2.project_id = ?2)
+                 WHERE (?2 IS NULL OR r2.project_id = ?2) AND (?3 IS NULL OR d2.release_id = ?3)
                    AND (t2.state != ",
             TaskState::Queued.quoted(),
             " OR t2.queue_time <= ?1)
                  GROUP BY r2.project_id, d2.environment_id)"
         ))?
-        .query_map(params![now, project_id], |r| {
+        .query_map(params![now, project_id, release_id], |r| {
             Ok(Latest {
                 project_id: r.get(0)?,
                 environment_id: r.get(1)?,

@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "task_canceled_by",
         include_str!("../../migrations/0010_task_canceled_by.sql"),
     ),
+    (
+        11,
+        "release_created_by",
+        include_str!("../../migrations/0011_release_created_by.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.

@@ -207,6 +207,8 @@ pub struct Release {
     pub version: String,
     pub notes: String,
     pub created_at: i64,
+    /// The username of who created it.
+    pub created_by: String,
 }
 
 fn release(row: &Row) -> rusqlite::Result<Release> {
@@ -216,10 +218,11 @@ fn release(row: &Row) -> rusqlite::Result<Release> {
         version: row.get(2)?,
         notes: row.get(3)?,
         created_at: row.get(4)?,
+        created_by: row.get(5)?,
     })
 }
 
-const RELEASE: &str = "SELECT id, project_id, version, notes, created_at FROM releases";
+const RELEASE: &str = "SELECT id, project_id, version, notes, created_at, created_by FROM releases";
 
 pub fn find_release(conn: &Connection, id: i64) -> Result<Option<Release>> {
     Ok(conn
@@ -290,8 +293,15 @@ pub fn create_release(
     notes: &str,
 ) -> Result<Release> {
     tx.execute(
-        "INSERT INTO releases (project_id, version, notes, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![project_id, version, notes, clock::now_ms()],
+        "INSERT INTO releases (project_id, version, notes, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            project_id,
+            version,
+            notes,
+            clock::now_ms(),
+            tx.identity().username
+        ],
     )
     .map_err(|e| {
         conflict_on_unique(

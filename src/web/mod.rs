@@ -6,6 +6,7 @@ pub mod catchers;
 pub mod chart;
 pub mod dashboard;
 pub mod environments;
+pub mod forms;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;

@@ -7,16 +7,19 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::view::TaskRow;
+use super::chart::{self, Chart};
+use super::dashboard::{matrix, Cell, MatrixRow};
+use super::forms::{field, Field, FormErrors, FormResult};
+use super::view::{state_class, TaskRow, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput, ProjectInput};
 use crate::error::{Error, Result};
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::tasks;
+use crate::store::{deployments, tasks};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -34,15 +37,138 @@ pub fn routes() -> Vec<Route> {
 
 const PAGE_SIZE: i64 = 50;
 
+/// The project form's fields, as errors name them and as people read them.
+const PROJECT_FIELDS: &[Field] = &[
+    field("Name", "name", "Name"),
+    field("Description", "description", "Description"),
+    field("DeploymentScript", "deployment_script", "Deployment script"),
+    field(
+        "ScriptTimeoutSeconds",
+        "script_timeout_secs",
+        "Script timeout (seconds)",
+    ),
+];
+
+const RELEASE_FIELDS: &[Field] = &[
+    field("Version", "version", "Version"),
+    field("ReleaseNotes", "notes", "Release notes"),
+];
+
+const DEPLOY_FIELDS: &[Field] = &[
+    field("EnvironmentId", "environment", "Environment"),
+    field("QueueTime", "queue_time", "Start at"),
+    field(
+        "QueueTimeExpiry",
+        "queue_time_expiry",
+        "Give up if not started by",
+    ),
+];
+
+/// What the project form shows: a project's values, or what was typed.
+#[derive(FromForm, Clone, Default)]
+pub struct ProjectForm {
+    name: String,
+    description: String,
+    deployment_script: String,
+    script_timeout_secs: Option<String>,
+}
+
+impl ProjectForm {
+    fn blank() -> ProjectForm {
+        ProjectForm {
+            deployment_script:
+                "echo \"Deploying $DRYDOCK_PROJECT $DRYDOCK_RELEASE to $DRYDOCK_ENVIRONMENT\""
+                    .into(),
+            script_timeout_secs: Some(deploy::DEFAULT_SCRIPT_TIMEOUT_SECS.to_string()),
+            ..<ProjectForm as Default>::default()
+        }
+    }
+
+    fn of(p: &Project) -> ProjectForm {
+        ProjectForm {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            deployment_script: p.deployment_script.clone(),
+            script_timeout_secs: Some(p.script_timeout_secs.to_string()),
+        }
+    }
+
+    fn timeout(&self) -> &str {
+        self.script_timeout_secs.as_deref().unwrap_or_default()
+    }
+
+    /// The project as typed; a timeout that is not a number is reported together with
+    /// every other problem of the form.
+    fn input(self) -> Result<ProjectInput> {
+        let timeout = match self.script_timeout_secs.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) => t.parse::<i64>().map(Some).map_err(|_| {
+                Error::bad(
+                    "ScriptTimeoutSeconds",
+                    format!("'{t}' is not a number of seconds"),
+                )
+            }),
+        };
+        let input = ProjectInput {
+            name: self.name,
+            description: self.description,
+            deployment_script: Some(self.deployment_script.replace("\r\n", "\n")),
+            script_timeout_secs: timeout.as_ref().ok().copied().flatten(),
+        };
+        if let Err(problem) = timeout {
+            let mut problems = deploy::project_problems(&input);
+            problems.push(problem);
+            Error::all(problems)?;
+        }
+        Ok(input)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "projects/list.html")]
 struct ProjectsPage {
     layout: Layout,
-    projects: Vec<Project>,
+    rows: Vec<MatrixRow>,
+    environments: Vec<Environment>,
     can_create: bool,
     total: i64,
     prev: Option<i64>,
     next: Option<i64>,
+    form: ProjectForm,
+    errors: FormErrors,
+}
+
+async fn projects_page(
+    app: &App,
+    caller: &Caller,
+    skip: i64,
+    flash: Option<FlashMessage<'_>>,
+    form: ProjectForm,
+    errors: FormErrors,
+) -> Result<RawHtml<String>> {
+    let now = clock::now_ms();
+    let (projects, total, environments, latest) = app
+        .store
+        .read(move |c| {
+            let (projects, total) = projects::list(c, skip, PAGE_SIZE)?;
+            let (environments, _) = projects::list_environments(c, 0, 100)?;
+            let latest = deployments::latest_per_environment(c, now, None)?;
+            Ok((projects, total, environments, latest))
+        })
+        .await?;
+    let see_tasks = caller.can(Permission::TaskView);
+    let latest = if see_tasks { latest } else { Vec::new() };
+    render(&ProjectsPage {
+        layout: Layout::new("Projects", caller, flash).at("/projects"),
+        rows: matrix(projects, &environments, &latest, now),
+        environments,
+        can_create: caller.can(Permission::ProjectCreate),
+        total,
+        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
+        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
+        form,
+        errors,
+    })
 }
 
 #[rocket::get("/projects?<skip>")]
@@ -53,65 +179,58 @@ async fn list(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
-    let (projects, total) = app
-        .store
-        .read(move |c| projects::list(c, skip, PAGE_SIZE))
-        .await?;
-    render(&ProjectsPage {
-        layout: Layout::new("Projects", &caller, flash).at("/projects"),
-        projects,
-        can_create: caller.can(Permission::ProjectCreate),
-        total,
-        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
-        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
-    })
-}
-
-#[derive(FromForm)]
-pub struct ProjectForm {
-    name: String,
-    description: String,
-    deployment_script: String,
-    script_timeout_secs: Option<String>,
-}
-
-impl ProjectForm {
-    fn input(self) -> Result<ProjectInput> {
-        let timeout = match self.script_timeout_secs.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(t) => Some(t.parse::<i64>().map_err(|_| {
-                Error::bad(
-                    "ScriptTimeoutSeconds",
-                    format!("'{t}' is not a number of seconds"),
-                )
-            })?),
-        };
-        Ok(ProjectInput {
-            name: self.name,
-            description: self.description,
-            deployment_script: Some(self.deployment_script.replace("\r\n", "\n")),
-            script_timeout_secs: timeout,
-        })
-    }
+    projects_page(
+        app,
+        &caller,
+        skip,
+        flash,
+        ProjectForm::blank(),
+        FormErrors::none(),
+    )
+    .await
 }
 
 #[rocket::post("/projects", data = "<change>")]
 async fn create(
     change: FormChange<need::ProjectCreate, ProjectForm>,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let typed = change.form.clone();
     let result = async {
         let input = change.form.input()?;
         deploy::create_project(&app.store, &change.proof, input).await
     }
     .await;
     match result {
-        Ok(p) => done(
+        Ok(p) => FormResult::done(done(
             format!("/projects/{}", p.id),
             format!("Created project {}.", p.name),
+        )),
+        Err(e) => FormResult::again(
+            projects_page(
+                app,
+                &change.caller,
+                0,
+                None,
+                typed,
+                FormErrors::from_error(&e, PROJECT_FIELDS),
+            )
+            .await,
         ),
-        Err(e) => refused("/projects".into(), &e),
     }
+}
+
+/// A release in the project's list: when and by whom, and where it is deployed now.
+pub struct ReleaseRow {
+    pub release: Release,
+    pub created: When,
+    pub deployed_to: Vec<(String, &'static str)>,
+}
+
+#[derive(FromForm, Clone, Default)]
+pub struct ReleaseForm {
+    version: String,
+    notes: String,
 }
 
 #[derive(Template)]
@@ -119,11 +238,16 @@ async fn create(
 struct ProjectPage {
     layout: Layout,
     project: Project,
-    releases: Vec<Release>,
+    releases: Vec<ReleaseRow>,
     tasks: Vec<TaskRow>,
+    chart: Chart,
     can_edit: bool,
     can_delete: bool,
     can_release: bool,
+    form: ProjectForm,
+    errors: FormErrors,
+    release_form: ReleaseForm,
+    release_errors: FormErrors,
 }
 
 async fn find_project(app: &App, id: i64) -> Result<Project> {
@@ -131,6 +255,77 @@ async fn find_project(app: &App, id: i64) -> Result<Project> {
         .read(move |c| projects::find(c, id))
         .await?
         .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))
+}
+
+/// The project page; `edit` and `release` are the forms as typed after a refusal.
+async fn project_page(
+    app: &App,
+    caller: &Caller,
+    id: i64,
+    flash: Option<FlashMessage<'_>>,
+    edit: Option<(ProjectForm, FormErrors)>,
+    release: Option<(ReleaseForm, FormErrors)>,
+) -> Result<RawHtml<String>> {
+    let project = find_project(app, id).await?;
+    let now = clock::now_ms();
+    let since = now - chart::DAYS * 86_400_000;
+    let (releases, recent, latest, environments, per_day) = app
+        .store
+        .read(move |c| {
+            let (releases, _) = projects::list_releases(c, Some(id), 0, 50)?;
+            let filter = tasks::Filter {
+                project_id: Some(id),
+                ..tasks::Filter::default()
+            };
+            let (recent, _) = tasks::list(c, &filter, 0, 10)?;
+            let latest = deployments::latest_per_environment(c, now, Some(id))?;
+            let (environments, _) = projects::list_environments(c, 0, 100)?;
+            let per_day = deployments::completed_per_day(c, since, Some(id))?;
+            Ok((releases, recent, latest, environments, per_day))
+        })
+        .await?;
+    let see_tasks = caller.can(Permission::TaskView);
+    let releases = releases
+        .into_iter()
+        .map(|release| {
+            let deployed_to = environments
+                .iter()
+                .filter_map(|e| {
+                    latest
+                        .iter()
+                        .find(|l| l.environment_id == e.id && l.release_id == release.id)
+                        .filter(|_| see_tasks)
+                        .map(|l| (e.name.clone(), state_class(l.state)))
+                })
+                .collect();
+            ReleaseRow {
+                created: When::at(release.created_at, now),
+                deployed_to,
+                release,
+            }
+        })
+        .collect();
+    let (form, errors) = edit.unwrap_or_else(|| (ProjectForm::of(&project), FormErrors::none()));
+    let (release_form, release_errors) =
+        release.unwrap_or_else(|| (<ReleaseForm as Default>::default(), FormErrors::none()));
+    render(&ProjectPage {
+        layout: Layout::new(&format!("Project {}", project.name), caller, flash).at("/projects"),
+        project,
+        releases,
+        tasks: if see_tasks {
+            TaskRow::list(recent, now)
+        } else {
+            Vec::new()
+        },
+        chart: chart::deployments_per_day(if see_tasks { &per_day } else { &[] }, now),
+        can_edit: caller.can(Permission::ProjectEdit),
+        can_delete: caller.can(Permission::ProjectDelete),
+        can_release: caller.can(Permission::ReleaseCreate),
+        form,
+        errors,
+        release_form,
+        release_errors,
+    })
 }
 
 #[rocket::get("/projects/<id>")]
@@ -141,32 +336,7 @@ async fn show(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let id = page_id(id)?;
-    let project = find_project(app, id).await?;
-    let (releases, recent) = app
-        .store
-        .read(move |c| {
-            let (releases, _) = projects::list_releases(c, Some(id), 0, 50)?;
-            let filter = tasks::Filter {
-                project_id: Some(id),
-                ..tasks::Filter::default()
-            };
-            let (recent, _) = tasks::list(c, &filter, 0, 10)?;
-            Ok((releases, recent))
-        })
-        .await?;
-    render(&ProjectPage {
-        layout: Layout::new(&format!("Project {}", project.name), &caller, flash).at("/projects"),
-        project,
-        releases,
-        tasks: if caller.can(Permission::TaskView) {
-            TaskRow::list(recent, crate::clock::now_ms())
-        } else {
-            Vec::new()
-        },
-        can_edit: caller.can(Permission::ProjectEdit),
-        can_delete: caller.can(Permission::ProjectDelete),
-        can_release: caller.can(Permission::ReleaseCreate),
-    })
+    project_page(app, &caller, id, flash, None, None).await
 }
 
 #[rocket::post("/projects/<id>", data = "<change>")]
@@ -174,18 +344,27 @@ async fn edit(
     change: FormChange<need::ProjectEdit, ProjectForm>,
     id: &str,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let id = page_id(id)?;
-    let back = format!("/projects/{id}");
+    let typed = change.form.clone();
     let result = async {
         let input = change.form.input()?;
         deploy::update_project(&app.store, &change.proof, id, input).await
     }
     .await;
-    Ok(match result {
-        Ok(p) => done(back, format!("Saved project {}.", p.name)),
-        Err(e) => refused(back, &e),
-    })
+    match result {
+        Ok(p) => FormResult::done(done(
+            format!("/projects/{id}"),
+            format!("Saved project {}.", p.name),
+        )),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, PROJECT_FIELDS);
+            FormResult::again(
+                project_page(app, &change.caller, id, None, Some((typed, errors)), None).await,
+            )
+        }
+    }
 }
 
 #[rocket::post("/projects/<id>/delete", data = "<change>")]
@@ -203,30 +382,91 @@ async fn delete(
     )
 }
 
-#[derive(FromForm)]
-pub struct ReleaseForm {
-    version: String,
-    notes: String,
-}
-
 #[rocket::post("/projects/<id>/releases", data = "<change>")]
 async fn create_release(
     change: FormChange<need::ReleaseCreate, ReleaseForm>,
     id: &str,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let id = page_id(id)?;
+    let typed = change.form.clone();
     let form = change.form;
-    Ok(
-        match deploy::create_release(&app.store, &change.proof, id, form.version, form.notes).await
-        {
-            Ok(r) => done(
-                format!("/releases/{}", r.id),
-                format!("Created release {}.", r.version),
-            ),
-            Err(e) => refused(format!("/projects/{id}"), &e),
-        },
-    )
+    match deploy::create_release(&app.store, &change.proof, id, form.version, form.notes).await {
+        Ok(r) => FormResult::done(done(
+            format!("/releases/{}", r.id),
+            format!("Created release {}.", r.version),
+        )),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, RELEASE_FIELDS);
+            FormResult::again(
+                project_page(app, &change.caller, id, None, None, Some((typed, errors))).await,
+            )
+        }
+    }
+}
+
+/// An environment on the release page: this release's latest deployment there.
+pub struct EnvironmentRow {
+    pub environment: Environment,
+    pub cell: Option<Cell>,
+}
+
+/// The deploy form as shown: defaults, or what was typed.
+#[derive(FromForm, Clone, Default)]
+pub struct DeployForm {
+    environment: String,
+    when: String,
+    queue_time: Option<String>,
+    queue_time_expiry: Option<String>,
+}
+
+impl DeployForm {
+    fn later(&self) -> bool {
+        self.when == "later"
+    }
+
+    fn queue_time_text(&self) -> &str {
+        self.queue_time.as_deref().unwrap_or_default()
+    }
+
+    fn expiry_text(&self) -> &str {
+        self.queue_time_expiry.as_deref().unwrap_or_default()
+    }
+
+    fn input(self, release_id: i64) -> Result<DeploymentInput> {
+        let environment = page_id(&self.environment)
+            .map_err(|_| Error::bad("EnvironmentId", "is required: choose an environment"));
+        let later = self.later();
+        let queue_time = if later {
+            match form_time("QueueTime", self.queue_time) {
+                Ok(Some(t)) => Ok(Some(t)),
+                Ok(None) => Err(Error::bad(
+                    "QueueTime",
+                    "is required for a later deployment",
+                )),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(None)
+        };
+        let expiry = if later {
+            form_time("QueueTimeExpiry", self.queue_time_expiry)
+        } else {
+            Ok(None)
+        };
+        match (environment, queue_time, expiry) {
+            (Ok(environment_id), Ok(queue_time), Ok(queue_time_expiry)) => Ok(DeploymentInput {
+                release_id,
+                environment_id,
+                queue_time,
+                queue_time_expiry,
+            }),
+            (a, b, c) => {
+                Error::all([a.err(), b.err(), c.err()].into_iter().flatten().collect())?;
+                Err(Error::Internal("unreachable: a problem was found".into()))
+            }
+        }
+    }
 }
 
 #[derive(Template)]
@@ -235,8 +475,89 @@ struct ReleasePage {
     layout: Layout,
     project: Project,
     release: Release,
-    environments: Vec<Environment>,
+    created: When,
+    environments: Vec<EnvironmentRow>,
+    /// The next environment in promotion order after the furthest one this release
+    /// succeeded in (or the first), and whether that is a promotion.
+    promote: Option<(i64, String, bool)>,
     can_deploy: bool,
+    form: DeployForm,
+    errors: FormErrors,
+}
+
+async fn release_page(
+    app: &App,
+    caller: &Caller,
+    id: i64,
+    flash: Option<FlashMessage<'_>>,
+    typed: Option<(DeployForm, FormErrors)>,
+) -> Result<RawHtml<String>> {
+    let now = clock::now_ms();
+    let (release, environments, latest) = app
+        .store
+        .read(move |c| {
+            let release = projects::find_release(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
+            let (environments, _) = projects::list_environments(c, 0, 1000)?;
+            let latest = deployments::latest_of_release(c, now, id)?;
+            Ok((release, environments, latest))
+        })
+        .await?;
+    let project = find_project(app, release.project_id).await?;
+    let latest = if caller.can(Permission::TaskView) {
+        latest
+    } else {
+        Vec::new()
+    };
+    let rows: Vec<EnvironmentRow> = environments
+        .into_iter()
+        .map(|environment| EnvironmentRow {
+            cell: latest
+                .iter()
+                .find(|l| l.environment_id == environment.id)
+                .map(|l| Cell::new(l, now)),
+            environment,
+        })
+        .collect();
+    let furthest = rows
+        .iter()
+        .rposition(|r| r.cell.as_ref().is_some_and(|c| c.state_class == "good"));
+    let promote = match furthest {
+        Some(i) => rows
+            .get(i + 1)
+            .map(|r| (r.environment.id, r.environment.name.clone(), true)),
+        None => rows
+            .first()
+            .filter(|r| r.cell.is_none())
+            .map(|r| (r.environment.id, r.environment.name.clone(), false)),
+    };
+    let (form, errors) = typed.unwrap_or_else(|| {
+        let form = DeployForm {
+            environment: promote
+                .as_ref()
+                .map(|p| p.0.to_string())
+                .unwrap_or_default(),
+            when: "now".into(),
+            ..<DeployForm as Default>::default()
+        };
+        (form, FormErrors::none())
+    });
+    render(&ReleasePage {
+        layout: Layout::new(
+            &format!("{} {}", project.name, release.version),
+            caller,
+            flash,
+        )
+        .at("/projects"),
+        created: When::at(release.created_at, now),
+        project,
+        release,
+        environments: rows,
+        promote,
+        can_deploy: caller.can(Permission::DeploymentCreate),
+        form,
+        errors,
+    })
 }
 
 #[rocket::get("/releases/<id>")]
@@ -247,36 +568,7 @@ async fn release(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let id = page_id(id)?;
-    let release = app
-        .store
-        .read(move |c| projects::find_release(c, id))
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
-    let project = find_project(app, release.project_id).await?;
-    let (environments, _) = app
-        .store
-        .read(|c| projects::list_environments(c, 0, 1000))
-        .await?;
-    render(&ReleasePage {
-        layout: Layout::new(
-            &format!("{} {}", project.name, release.version),
-            &caller,
-            flash,
-        )
-        .at("/projects"),
-        project,
-        release,
-        environments,
-        can_deploy: caller.can(Permission::DeploymentCreate),
-    })
-}
-
-#[derive(FromForm)]
-pub struct DeployForm {
-    environment: String,
-    when: String,
-    queue_time: Option<String>,
-    queue_time_expiry: Option<String>,
+    release_page(app, &caller, id, flash, None).await
 }
 
 /// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.
@@ -297,49 +589,30 @@ pub fn form_time(field: &str, value: Option<String>) -> Result<Option<i64>> {
         .ok_or_else(|| Error::bad(field, format!("'{value}' is not a date and time")))
 }
 
-impl DeployForm {
-    fn input(self, release_id: i64) -> Result<DeploymentInput> {
-        let environment_id = page_id(&self.environment)
-            .map_err(|_| Error::bad("EnvironmentId", "choose an environment"))?;
-        let later = self.when == "later";
-        let queue_time = if later {
-            Some(
-                form_time("QueueTime", self.queue_time)?
-                    .ok_or_else(|| Error::bad("QueueTime", "is required for a later deployment"))?,
-            )
-        } else {
-            None
-        };
-        Ok(DeploymentInput {
-            release_id,
-            environment_id,
-            queue_time,
-            queue_time_expiry: if later {
-                form_time("QueueTimeExpiry", self.queue_time_expiry)?
-            } else {
-                None
-            },
-        })
-    }
-}
-
 #[rocket::post("/releases/<id>/deploy", data = "<change>")]
 async fn deploy_release(
     change: FormChange<need::DeploymentCreate, DeployForm>,
     id: &str,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let id = page_id(id)?;
+    let typed = change.form.clone();
     let result = async {
         let input = change.form.input(id)?;
         deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await
     }
     .await;
-    Ok(match result {
-        Ok((_, task_id)) => done(
+    match result {
+        Ok((_, task_id)) => FormResult::done(done(
             format!("/tasks/{task_id}"),
             "The deployment has been queued.",
-        ),
-        Err(e) => refused(format!("/releases/{id}"), &e),
-    })
+        )),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, DEPLOY_FIELDS);
+            FormResult::again(
+                release_page(app, &change.caller, id, None, Some((typed, errors))).await,
+            )
+        }
+    }
 }

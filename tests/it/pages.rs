@@ -315,3 +315,106 @@ async fn a_task_page_follows_its_log_says_what_it_waits_for_and_redeploys() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _key, password) = deployed_server(dir.path());
+    let browser = Browser::start().await;
+    browser
+        .run("forms_and_promote", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("Sign out").await?;
+
+            // Two problems at once; every field keeps what was typed.
+            b.client.goto(&server.url("/projects")).await?;
+            b.fill("#project-name", "   ").await?;
+            b.fill("#project-script", "echo kept\necho also kept")
+                .await?;
+            b.fill("#project-timeout", "forever").await?;
+            b.click("#create-project-submit").await?;
+            b.wait_for_text("2 problems to fix").await?;
+            let name_error = b.text("#name-error").await?;
+            assert_eq!(name_error, "Name is required");
+            let timeout_error = b.text("#script_timeout_secs-error").await?;
+            assert!(
+                timeout_error.starts_with("Script timeout (seconds)"),
+                "named by its label, not ScriptTimeoutSeconds: {timeout_error}"
+            );
+            let value = |css: &'static str| async move {
+                b.client
+                    .find(fantoccini::Locator::Css(css))
+                    .await?
+                    .prop("value")
+                    .await
+                    .map(Option::unwrap_or_default)
+            };
+            assert_eq!(value("#project-name").await?, "   ");
+            assert_eq!(value("#project-script").await?, "echo kept\necho also kept");
+            assert_eq!(value("#project-timeout").await?, "forever");
+            let invalid = b
+                .client
+                .find(fantoccini::Locator::Css("#project-timeout"))
+                .await?;
+            assert_eq!(invalid.attr("aria-invalid").await?.as_deref(), Some("true"));
+            assert_eq!(
+                invalid.attr("aria-describedby").await?.as_deref(),
+                Some("script_timeout_secs-error")
+            );
+            b.screenshot("form-errors-1366").await?;
+
+            // The deploy form: "Later" with a bad time stays "Later", its time kept.
+            b.client.goto(&server.url("/projects")).await?;
+            b.click("#projects a[href='/projects/2']").await?;
+            b.click("#releases a").await?;
+            b.wait_for_text("Where it is deployed").await?;
+            let schedule = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-queue-time"))
+                .await?;
+            assert!(
+                !schedule.is_displayed().await?,
+                "schedule fields hidden for Now"
+            );
+            b.click("label[for=deploy-later]").await?;
+            assert!(
+                schedule.is_displayed().await?,
+                "schedule fields shown for Later"
+            );
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("Start at is required for a later deployment")
+                .await?;
+            let later = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-later"))
+                .await?;
+            assert_eq!(later.prop("checked").await?.as_deref(), Some("true"));
+
+            // Promote: Api 2.0 failed in Staging, so the release page offers Staging again;
+            // Web 1.0 is everywhere already. Promote a fresh Web release.
+            b.client.goto(&server.url("/projects/1")).await?;
+            b.fill("#release-version", "1.1").await?;
+            b.fill("#release-notes", "first line\nsecond line").await?;
+            b.click("#create-release-submit").await?;
+            b.wait_for_text("Created release 1.1.").await?;
+            assert_eq!(b.text("#release-notes").await?, "first line\nsecond line");
+            assert_eq!(b.text("#promote").await?, "Deploy to Staging");
+            b.click("#promote").await?;
+            b.wait_for_element_text("#task-state", "Success", 30)
+                .await?;
+            b.click("#task-subject a[href^='/releases/']").await?;
+            assert_eq!(b.text("#promote").await?, "Promote to Production");
+            b.screenshot("release-1366").await?;
+            b.click("#promote").await?;
+            b.wait_for_text("Deploy Web release 1.1 to Production")
+                .await?;
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
