@@ -118,6 +118,61 @@ fn from_row(row: &Row) -> rusqlite::Result<Event> {
     })
 }
 
+/// What the audit page filters by; empty fields match everything.
+#[derive(Default, Clone)]
+pub struct EventFilter {
+    /// The username, without case.
+    pub username: Option<String>,
+    pub category: Option<String>,
+    /// From this moment (ms), inclusive.
+    pub from: Option<i64>,
+    /// Before this moment (ms).
+    pub until: Option<i64>,
+}
+
+/// One page of matching events, newest first, and how many match.
+pub fn search(
+    conn: &Connection,
+    filter: &EventFilter,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<Event>, i64)> {
+    const MATCHING: &str = "WHERE (?1 IS NULL OR username = ?1 COLLATE NOCASE)
+          AND (?2 IS NULL OR category = ?2)
+          AND (?3 IS NULL OR occurred >= ?3)
+          AND (?4 IS NULL OR occurred < ?4)";
+    let args = params![filter.username, filter.category, filter.from, filter.until];
+    let events = conn
+        .prepare_cached(&format!(
+            "SELECT id, category, user_id, username, identity, occurred, message, related_ids
+             FROM events {MATCHING} ORDER BY id DESC LIMIT ?5 OFFSET ?6"
+        ))?
+        .query_map(
+            params![
+                filter.username,
+                filter.category,
+                filter.from,
+                filter.until,
+                take,
+                skip
+            ],
+            from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let total = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM events {MATCHING}"))?
+        .query_row(args, |r| r.get(0))?;
+    Ok((events, total))
+}
+
+/// The kinds of event recorded so far, by name.
+pub fn categories(conn: &Connection) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare_cached("SELECT DISTINCT category FROM events ORDER BY category")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// One page of events, newest first, and the total count.
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
     let events = conn

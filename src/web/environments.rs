@@ -7,13 +7,18 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::dashboard::Cell;
+use super::forms::{field, Field, FormErrors, FormResult};
+use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
+use crate::clock;
 use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
 use crate::store::projects::{self, Environment};
+use crate::store::{deployments, tasks};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -27,6 +32,29 @@ struct EnvironmentsPage {
     environments: Vec<Environment>,
     can_create: bool,
     can_edit: bool,
+    form: EnvironmentForm,
+    errors: FormErrors,
+}
+
+async fn environments_page(
+    app: &App,
+    caller: &Caller,
+    flash: Option<FlashMessage<'_>>,
+    form: EnvironmentForm,
+    errors: FormErrors,
+) -> Result<RawHtml<String>> {
+    let (environments, _) = app
+        .store
+        .read(|c| projects::list_environments(c, 0, 1000))
+        .await?;
+    render(&EnvironmentsPage {
+        layout: Layout::new("Environments", caller, flash).at("/environments"),
+        environments,
+        can_create: caller.can(Permission::EnvironmentCreate),
+        can_edit: caller.can(Permission::EnvironmentEdit),
+        form,
+        errors,
+    })
 }
 
 #[rocket::get("/environments")]
@@ -35,29 +63,34 @@ async fn list(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let (environments, _) = app
-        .store
-        .read(|c| projects::list_environments(c, 0, 1000))
-        .await?;
-    render(&EnvironmentsPage {
-        layout: Layout::new("Environments", &caller, flash).at("/environments"),
-        environments,
-        can_create: caller.can(Permission::EnvironmentCreate),
-        can_edit: caller.can(Permission::EnvironmentEdit),
-    })
+    environments_page(
+        app,
+        &caller,
+        flash,
+        EnvironmentForm::blank(),
+        FormErrors::none(),
+    )
+    .await
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Clone, Default)]
 pub struct EnvironmentForm {
     name: String,
     description: String,
+}
+
+impl EnvironmentForm {
+    fn blank() -> EnvironmentForm {
+        <EnvironmentForm as Default>::default()
+    }
 }
 
 #[rocket::post("/environments", data = "<change>")]
 async fn create(
     change: FormChange<need::EnvironmentCreate, EnvironmentForm>,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let typed = change.form.clone();
     let form = change.form;
     let input = EnvironmentInput {
         name: form.name,
@@ -65,12 +98,26 @@ async fn create(
         sort_order: None,
     };
     match deploy::create_environment(&app.store, &change.proof, input).await {
-        Ok(env) => done(
+        Ok(env) => FormResult::done(done(
             "/environments".into(),
             format!("Created environment {}.", env.name),
-        ),
-        Err(e) => refused("/environments".into(), &e),
+        )),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, ENVIRONMENT_FIELDS);
+            FormResult::again(environments_page(app, &change.caller, None, typed, errors).await)
+        }
     }
+}
+
+const ENVIRONMENT_FIELDS: &[Field] = &[
+    field("Name", "name", "Name"),
+    field("Description", "description", "Description"),
+];
+
+/// A project's latest deployment to this environment.
+pub struct DeployedRow {
+    pub project: (i64, String),
+    pub cell: Option<Cell>,
 }
 
 #[derive(Template)]
@@ -78,7 +125,72 @@ async fn create(
 struct EnvironmentPage {
     layout: Layout,
     environment: Environment,
+    deployed: Vec<DeployedRow>,
+    tasks: Vec<TaskRow>,
     can_edit: bool,
+    form: EnvironmentForm,
+    errors: FormErrors,
+}
+
+async fn environment_page(
+    app: &App,
+    caller: &Caller,
+    id: i64,
+    flash: Option<FlashMessage<'_>>,
+    typed: Option<(EnvironmentForm, FormErrors)>,
+) -> Result<RawHtml<String>> {
+    let now = clock::now_ms();
+    let (environment, projects, latest, recent) = app
+        .store
+        .read(move |c| {
+            let environment = projects::find_environment(c, id)?.ok_or_else(|| {
+                Error::NotFound(format!("Environment Environments-{id} was not found."))
+            })?;
+            let (projects, _) = projects::list(c, 0, 500)?;
+            let latest = deployments::latest_per_environment(c, now, None)?;
+            let filter = tasks::Filter {
+                environment_id: Some(id),
+                ..tasks::Filter::default()
+            };
+            let (recent, _) = tasks::list(c, &filter, 0, 10)?;
+            Ok((environment, projects, latest, recent))
+        })
+        .await?;
+    let see_tasks = caller.can(Permission::TaskView);
+    let deployed = projects
+        .into_iter()
+        .map(|p| DeployedRow {
+            cell: latest
+                .iter()
+                .find(|l| l.environment_id == id && l.project_id == p.id)
+                .filter(|_| see_tasks)
+                .map(|l| Cell::new(l, now)),
+            project: (p.id, p.name),
+        })
+        .collect();
+    let (form, errors) = typed.unwrap_or_else(|| {
+        (
+            EnvironmentForm {
+                name: environment.name.clone(),
+                description: environment.description.clone(),
+            },
+            FormErrors::none(),
+        )
+    });
+    render(&EnvironmentPage {
+        layout: Layout::new(&format!("Environment {}", environment.name), caller, flash)
+            .at("/environments"),
+        environment,
+        deployed,
+        tasks: if see_tasks {
+            TaskRow::list(recent, now)
+        } else {
+            Vec::new()
+        },
+        can_edit: caller.can(Permission::EnvironmentEdit),
+        form,
+        errors,
+    })
 }
 
 #[rocket::get("/environments/<id>")]
@@ -89,17 +201,7 @@ async fn show(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let id = page_id(id)?;
-    let environment = app
-        .store
-        .read(move |c| projects::find_environment(c, id))
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("Environment Environments-{id} was not found.")))?;
-    render(&EnvironmentPage {
-        layout: Layout::new(&format!("Environment {}", environment.name), &caller, flash)
-            .at("/environments"),
-        environment,
-        can_edit: caller.can(Permission::EnvironmentEdit),
-    })
+    environment_page(app, &caller, id, flash, None).await
 }
 
 #[rocket::post("/environments/<id>", data = "<change>")]
@@ -107,21 +209,28 @@ async fn edit(
     change: FormChange<need::EnvironmentEdit, EnvironmentForm>,
     id: &str,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let id = page_id(id)?;
+    let typed = change.form.clone();
     let form = change.form;
-    let back = format!("/environments/{id}");
     let input = EnvironmentInput {
         name: form.name,
         description: form.description,
         sort_order: None,
     };
-    Ok(
-        match deploy::update_environment(&app.store, &change.proof, id, input).await {
-            Ok(env) => done(back, format!("Saved environment {}.", env.name)),
-            Err(e) => refused(back, &e),
-        },
-    )
+    match deploy::update_environment(&app.store, &change.proof, id, input).await {
+        Ok(env) => FormResult::done(done(
+            format!("/environments/{id}"),
+            format!("Saved environment {}.", env.name),
+        )),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, ENVIRONMENT_FIELDS);
+            FormResult::again(
+                environment_page(app, &change.caller, id, None, Some((typed, errors))).await,
+            )
+        }
+    }
 }
 
 #[derive(FromForm)]

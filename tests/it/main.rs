@@ -5,6 +5,7 @@
 
 mod common;
 
+mod accessibility;
 mod api;
 mod architecture;
 mod attacks;

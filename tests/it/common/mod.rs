@@ -2,6 +2,7 @@
 //! requests go through Rocket's local client (tracked cookies, one client per user).
 
 pub mod browser;
+pub mod npm;
 pub mod raw;
 pub mod server;
 
