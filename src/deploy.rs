@@ -717,6 +717,48 @@ fn queue_deployment(
     Ok((deployment, task_id))
 }
 
+/// Cancels every deployment still executing or due to start (not system tasks, not ones
+/// scheduled for later), in one change: what an administrator does to make a server
+/// quiet sooner. Returns how many were asked to stop.
+pub async fn cancel_all_busy(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+) -> Result<usize> {
+    let ids = store
+        .change(admission, move |tx| {
+            let now = crate::clock::now_ms();
+            let busy = tasks::busy_non_system(tx, now, 10_000)?;
+            let mut ids = Vec::with_capacity(busy.len());
+            for task in busy {
+                if task.state == crate::model::TaskState::Cancelling {
+                    continue;
+                }
+                tasks::request_cancel(tx, task.id)?;
+                ids.push(task.id);
+            }
+            if !ids.is_empty() {
+                let related: Vec<String> =
+                    ids.iter().map(|id| format!("ServerTasks-{id}")).collect();
+                events::record(
+                    tx,
+                    "TaskCanceled",
+                    &format!(
+                        "Requested cancellation of all {} remaining tasks",
+                        ids.len()
+                    ),
+                    &related,
+                )?;
+            }
+            Ok(ids)
+        })
+        .await?;
+    for id in &ids {
+        queue.cancel(*id);
+    }
+    Ok(ids.len())
+}
+
 /// Cancels a task: a queued one at once, an executing one through its node.
 pub async fn cancel_task(
     store: &Store,

@@ -16,7 +16,7 @@
       if (!isNaN(since)) el.textContent = clock(now - since);
     });
   }
-  if (document.querySelector("[data-since]")) setInterval(tick, 1000);
+  setInterval(tick, 1000);
 
   // Times are entered in UTC: say what that is in the viewer's own time zone.
   document.querySelectorAll("[data-local-for]").forEach(function (note) {

@@ -1,16 +1,25 @@
 // The quiet panel: poll /api/maintenanceconfiguration/status and show whether it is
-// safe to stop. The page works without this (reload it).
+// safe to stop, each task with its state's colour and, while it runs, its elapsed time
+// (kept ticking by live.js). The page works without this (reload it).
 (function () {
   "use strict";
+  var panel = document.getElementById("quiet-panel");
   var indicator = document.getElementById("quiet-indicator");
-  if (!indicator) return;
+  if (!panel || !indicator) return;
   var executing = document.getElementById("quiet-executing");
   var queued = document.getElementById("quiet-queued");
   var list = document.getElementById("quiet-tasks");
+  var classes = { Queued: "queued", Executing: "busy", Cancelling: "cancelling", Success: "good",
+                  Failed: "bad", TimedOut: "timedout", Canceled: "canceled" };
 
   function render(s) {
-    indicator.textContent = s.IsQuiet ? "Safe to stop" : "Not yet";
-    indicator.className = "safe " + (s.IsQuiet ? "safe-yes" : "safe-no");
+    if (!s.IsInMaintenanceMode) {
+      indicator.textContent = "Maintenance mode is off";
+      indicator.className = "safe safe-idle";
+    } else {
+      indicator.textContent = s.IsQuiet ? "Safe to stop" : "Not yet";
+      indicator.className = "safe " + (s.IsQuiet ? "safe-yes" : "safe-no");
+    }
     executing.textContent = s.ExecutingTaskCount;
     queued.textContent = s.QueuedTaskCount;
     while (list.firstChild) list.removeChild(list.firstChild);
@@ -20,7 +29,18 @@
       a.href = "/tasks/" + t.Id.replace("ServerTasks-", "");
       a.textContent = t.Id;
       li.appendChild(a);
-      li.appendChild(document.createTextNode(" " + t.Description + " " + t.State + (t.ServerNode ? " on " + t.ServerNode : "")));
+      li.appendChild(document.createTextNode(" " + t.Description + " "));
+      var badge = document.createElement("span");
+      badge.className = "state state-" + (classes[t.State] || "queued");
+      badge.textContent = t.State;
+      li.appendChild(badge);
+      if (t.ServerNode) li.appendChild(document.createTextNode(" on " + t.ServerNode));
+      if (t.StartTime && (t.State === "Executing" || t.State === "Cancelling")) {
+        li.appendChild(document.createTextNode(" · "));
+        var elapsed = document.createElement("span");
+        elapsed.dataset.since = t.StartTime;
+        li.appendChild(elapsed);
+      }
       list.appendChild(li);
     });
   }

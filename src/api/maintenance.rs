@@ -108,6 +108,7 @@ pub fn status_json(status: &maintenance::Status) -> Value {
             "Description": t.description,
             "State": t.state,
             "ServerNode": t.server_node,
+            "StartTime": t.start_time.map(clock::iso),
         })).collect::<Vec<_>>(),
     })
 }

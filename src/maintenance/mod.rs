@@ -263,12 +263,19 @@ pub struct Banner {
     pub since: Option<i64>,
     /// The next scheduled window: start and message.
     pub upcoming: Option<(i64, Option<String>)>,
+    /// While on because of a window: when the window ends it.
+    pub ends: Option<i64>,
 }
 
 pub fn banner(conn: &Connection) -> Result<Banner> {
     let mode = maintenance::get(conn)?;
     let upcoming = maintenance::next_window(conn)?.map(|w| (w.start_at, w.message));
+    let ends = match (mode.is_on, mode.window_id) {
+        (true, Some(id)) => maintenance::find_window(conn, id)?.map(|w| w.end_at),
+        _ => None,
+    };
     Ok(Banner {
+        ends,
         on: mode.is_on,
         message: mode.message,
         by: mode.modified_by,

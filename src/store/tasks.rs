@@ -428,6 +428,22 @@ pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
     Ok((executing, due))
 }
 
+/// Deployments (not system tasks) queued to start in `[from, until)`, soonest first.
+pub fn scheduled_between(
+    conn: &Connection,
+    from: i64,
+    until: i64,
+    limit: i64,
+) -> Result<Vec<Task>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE state = {Q_QUEUED} AND is_system = 0
+               AND queue_time >= ?1 AND queue_time < ?2 ORDER BY queue_time, id LIMIT ?3"
+        ))?
+        .query_map(params![from, until, limit], task)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// The running task (executing or cancelling) with this concurrency tag, if any.
 pub fn running_with_tag(conn: &Connection, tag: &str) -> Result<Option<(i64, String)>> {
     Ok(conn

@@ -9,18 +9,21 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::projects::form_time;
-use super::view::state_class;
+use super::view::{clock_duration, state_class, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
+use crate::deploy;
 use crate::error::{Error, Result};
 use crate::maintenance;
+use crate::model::{TaskState, WindowState};
 use crate::store::maintenance::{self as store, Window};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![page, set_mode, create_window, cancel_window]
+    rocket::routes![page, set_mode, cancel_all, create_window, cancel_window]
 }
 
 const BACK: &str = "/configuration/maintenance";
@@ -31,6 +34,18 @@ pub struct BusyTask {
     pub state: String,
     pub state_class: &'static str,
     pub node: String,
+    /// While executing: its start, for the elapsed time.
+    pub since: Option<String>,
+    pub elapsed: String,
+}
+
+/// A scheduled deployment that will start inside a window, or while the mode is on.
+pub struct Overlap {
+    pub task: i64,
+    pub description: String,
+    pub starts: When,
+    /// "during the window from …" or "while maintenance mode is on".
+    pub during: String,
 }
 
 pub struct WindowRow {
@@ -66,7 +81,11 @@ struct MaintenancePage {
     queued: i64,
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
+    overlaps: Vec<Overlap>,
 }
+
+/// How far ahead scheduled deployments are checked against the mode being on.
+const LOOK_AHEAD_MS: i64 = 7 * 86_400_000;
 
 #[rocket::get("/configuration/maintenance")]
 async fn page(
@@ -74,9 +93,37 @@ async fn page(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let (status, windows) = app
+    let now = clock::now_ms();
+    let (status, windows, overlaps) = app
         .store
-        .read(|c| Ok((maintenance::status(c)?, store::windows(c)?)))
+        .read(move |c| {
+            let status = maintenance::status(c)?;
+            let windows = store::windows(c)?;
+            let mut overlaps = Vec::new();
+            for w in windows.iter().filter(|w| {
+                matches!(w.state, WindowState::Scheduled | WindowState::Active) && w.end_at > now
+            }) {
+                let during = format!(
+                    "during the window {} – {}",
+                    clock::display(w.start_at),
+                    clock::display(w.end_at)
+                );
+                for t in tasks::scheduled_between(c, w.start_at.max(now), w.end_at, 50)? {
+                    overlaps.push((t, during.clone()));
+                }
+            }
+            if status.mode.is_on && status.mode.window_id.is_none() {
+                for t in tasks::scheduled_between(c, now, now + LOOK_AHEAD_MS, 50)? {
+                    if !overlaps.iter().any(|(o, _)| o.id == t.id) {
+                        overlaps.push((
+                            t,
+                            "while maintenance mode is on, unless it is turned off first".into(),
+                        ));
+                    }
+                }
+            }
+            Ok((status, windows, overlaps))
+        })
         .await?;
     render(&MaintenancePage {
         layout: Layout::new("Maintenance", &caller, flash).at("/configuration/maintenance"),
@@ -94,16 +141,47 @@ async fn page(
         tasks: status
             .tasks
             .into_iter()
-            .map(|t| BusyTask {
-                id: t.id,
-                state_class: state_class(t.state),
-                description: t.description,
-                state: t.state.to_string(),
-                node: t.server_node.unwrap_or_default(),
+            .map(|t| {
+                let running = matches!(t.state, TaskState::Executing | TaskState::Cancelling);
+                BusyTask {
+                    id: t.id,
+                    state_class: state_class(t.state),
+                    description: t.description,
+                    state: t.state.to_string(),
+                    node: t.server_node.unwrap_or_default(),
+                    since: t.start_time.filter(|_| running).map(clock::iso),
+                    elapsed: t
+                        .start_time
+                        .filter(|_| running)
+                        .map(|s| clock_duration(now - s))
+                        .unwrap_or_default(),
+                }
             })
             .collect(),
         windows: windows.into_iter().map(WindowRow::from).collect(),
+        overlaps: overlaps
+            .into_iter()
+            .map(|(t, during)| Overlap {
+                task: t.id,
+                starts: When::at(t.queue_time, now),
+                description: t.description,
+                during,
+            })
+            .collect(),
     })
+}
+
+/// Cancel all remaining: every deployment executing or due, for a quiet server sooner.
+#[rocket::post("/configuration/maintenance/cancel-all", data = "<change>")]
+async fn cancel_all(
+    change: FormChange<need::AdministerSystem, NoFields>,
+    app: &State<App>,
+) -> Flash<Redirect> {
+    match deploy::cancel_all_busy(&app.store, &app.queue, &change.proof).await {
+        Ok(0) => done(BACK.into(), "Nothing was left to cancel."),
+        Ok(n) => done(BACK.into(), format!("Asked {n} remaining tasks to stop.")),
+        Err(e) => refused(BACK.into(), &e),
+    }
 }
 
 #[derive(FromForm)]
@@ -118,6 +196,11 @@ async fn set_mode(
     app: &State<App>,
 ) -> Flash<Redirect> {
     let form = change.form;
+    let was_on = app
+        .store
+        .read(crate::store::maintenance::is_on)
+        .await
+        .unwrap_or(false);
     match maintenance::set_mode(
         &app.store,
         &change.proof,
@@ -126,6 +209,7 @@ async fn set_mode(
     )
     .await
     {
+        Ok(mode) if mode.is_on && was_on => done(BACK.into(), "The message has been updated."),
         Ok(mode) if mode.is_on => done(BACK.into(), "Maintenance mode is on."),
         Ok(_) => done(BACK.into(), "Maintenance mode is off."),
         Err(e) => refused(BACK.into(), &e),

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod profile;
 pub mod projects;
+pub mod refused;
 pub mod system_tasks;
 pub mod tasks;
 pub mod users;
@@ -66,6 +67,8 @@ pub struct BannerView {
     pub by: String,
     pub since: String,
     pub upcoming: Option<(String, Option<String>)>,
+    /// When a window will end it, if one turned it on.
+    pub ends: Option<String>,
 }
 
 impl From<crate::maintenance::Banner> for BannerView {
@@ -76,6 +79,7 @@ impl From<crate::maintenance::Banner> for BannerView {
             by: b.by.unwrap_or_default(),
             since: b.since.map(crate::clock::display).unwrap_or_default(),
             upcoming: b.upcoming.map(|(at, m)| (crate::clock::display(at), m)),
+            ends: b.ends.map(crate::clock::display),
         }
     }
 }
@@ -209,23 +213,27 @@ struct RefusedPage {
     reason: &'static str,
     message: Option<String>,
     action: String,
-    fields: Vec<(String, String)>,
+    form: Option<refused::Rebuilt>,
 }
 
-/// The 503 page for a change refused in maintenance mode: why, and the form again with
-/// what the user typed, to submit once maintenance is over.
+/// The 503 page for a change refused in maintenance mode: why, what was not done, and
+/// the form again, rebuilt with its controls holding what the user typed.
 fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) -> String {
     let layout = match crate::auth::guards::resolved_caller(req) {
         Some(caller) => Layout::new("Maintenance mode", &caller, None),
         None => Layout::anonymous("Maintenance mode", None),
     };
-    let (action, fields) = refusal.form.clone().unwrap_or_default();
+    let store = req.rocket().state::<crate::App>().map(|app| &app.store);
+    let form = refusal
+        .form
+        .as_ref()
+        .map(|(action, fields)| (action.clone(), refused::rebuild(store, action, fields)));
     let page = RefusedPage {
         layout,
         reason: crate::error::MAINTENANCE_REFUSAL,
         message: refusal.message.clone(),
-        action,
-        fields,
+        action: form.as_ref().map(|(a, _)| a.clone()).unwrap_or_default(),
+        form: form.map(|(_, f)| f),
     };
     page.render()
         .unwrap_or_else(|_| crate::error::MAINTENANCE_REFUSAL.to_string())
@@ -267,6 +275,10 @@ fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
         "task.js" => Some((
             ContentType::JavaScript,
             include_str!("../../static/task.js"),
+        )),
+        "refused.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/refused.js"),
         )),
         "maintenance.js" => Some((
             ContentType::JavaScript,

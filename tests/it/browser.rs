@@ -236,6 +236,12 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
                 .await?;
             b.fill("#maintenance-message-input", "Upgrading to 2.0")
                 .await?;
+            // Turning it on asks first, saying what will be refused.
+            b.click("#maintenance-open").await?;
+            assert!(b
+                .text("#maintenance-confirm")
+                .await?
+                .contains("will be refused"));
             b.click("#maintenance-toggle").await?;
             b.wait_for_text("Maintenance mode is on.").await?;
             assert!(b

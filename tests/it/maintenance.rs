@@ -218,9 +218,15 @@ fn api_refusals_are_octopus_shaped_and_forms_keep_what_was_typed() {
     assert_eq!(response.status(), Status::ServiceUnavailable);
     let html = response.into_string().unwrap();
     assert!(html.contains("Upgrading to 2.0"));
-    assert!(html.contains("Your changes were not saved"));
+    assert!(
+        html.contains("Project Typed name was not created."),
+        "what was not done, in words: {html}"
+    );
     assert!(html.contains("value=\"Typed name\""), "{html}");
     assert!(html.contains("echo one\necho two"), "{html}");
+    // The form's own labels, and its submit disabled while the mode is on.
+    assert!(html.contains("Deployment script (bash)") && html.contains("Script timeout (seconds)"));
+    assert!(html.contains("id=\"kept-submit\" disabled"), "{html}");
     assert_eq!(app.count("projects"), 0);
     let refused = manager
         .client

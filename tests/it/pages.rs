@@ -418,3 +418,89 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_deployment_is_rebuilt_and_submitted_once_maintenance_ends() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::server::create_user(
+        dir.path(),
+        "dana",
+        "Project Deployer",
+        "deployer-password-1",
+    );
+    let (server, key, _password) = deployed_server(dir.path());
+    let browser = Browser::start().await;
+    browser
+        .run("refused_change", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("dana", "deployer-password-1").await?;
+            b.wait_for_text("Sign out").await?;
+            // Web 1.0's release page, with "Later" chosen and a time typed.
+            b.client.goto(&server.url("/releases/1")).await?;
+            b.wait_for_text("Where it is deployed").await?;
+            b.click("label[for=deploy-later]").await?;
+            b.client
+                .execute(
+                    "document.getElementById('deploy-queue-time').value = '2099-01-02T03:04';
+                     document.getElementById('deploy-environment').value = '2';",
+                    vec![],
+                )
+                .await?;
+            // Maintenance starts while the form is open.
+            let (status, _) = server.api(
+                &key,
+                "PUT",
+                "/api/maintenanceconfiguration",
+                Some(json!({"IsInMaintenanceMode": true, "Message": "Back soon"})),
+            );
+            assert_eq!(status, 200);
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("503 Maintenance mode").await?;
+            assert_eq!(
+                b.text("#refused-summary").await?,
+                "Deploy Web 1.0 to Production at 2099-01-02 03:04 UTC was not queued."
+            );
+            let form = b.text("#kept-form").await?;
+            assert!(
+                form.contains("Environment") && form.contains("Start at (UTC)"),
+                "{form}"
+            );
+            let later = b
+                .client
+                .find(fantoccini::Locator::Css(
+                    "#kept-form input[name=when][value=later]",
+                ))
+                .await?;
+            assert_eq!(later.prop("checked").await?.as_deref(), Some("true"));
+            let submit = b
+                .client
+                .find(fantoccini::Locator::Css("#kept-submit"))
+                .await?;
+            assert!(
+                submit.attr("disabled").await?.is_some(),
+                "disabled while on"
+            );
+            b.screenshot("refused-1366").await?;
+            // The mode ends; the open page enables the submit by itself.
+            let (status, _) = server.api(
+                &key,
+                "PUT",
+                "/api/maintenanceconfiguration",
+                Some(json!({"IsInMaintenanceMode": false})),
+            );
+            assert_eq!(status, 200);
+            b.wait_for_text("Maintenance mode is over").await?;
+            assert!(submit.attr("disabled").await?.is_none());
+            b.click("#kept-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            assert!(b.text("#task-subject").await?.contains("Production"));
+            assert!(b.text("#task-waiting").await?.contains("Scheduled"));
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
