@@ -113,15 +113,25 @@ pub async fn create_user(
     input: NewUserInput,
 ) -> Result<users::User> {
     let username = input.username.trim().to_string();
-    check_username(&username)?;
     let display_name = input
         .display_name
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| username.clone());
-    check_display_name(&display_name)?;
-    password::check_policy("Password", &input.password)?;
-    let roles = parse_roles(&input.roles)?;
+    let roles = parse_roles(&input.roles);
+    // Every problem at once, for the form to show them all.
+    Error::all(
+        [
+            check_username(&username).err(),
+            check_display_name(&display_name).err(),
+            password::check_policy("Password", &input.password).err(),
+            roles.as_ref().err().cloned(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    )?;
+    let roles = roles?;
     check_escalation(proof, false, roles.contains(&Role::SystemAdministrator))?;
     let password_hash = hasher.hash(input.password).await?;
     let new = users::NewUser {

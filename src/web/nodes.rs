@@ -26,7 +26,7 @@ const BACK: &str = "/configuration/nodes";
 pub struct NodeRow {
     pub name: String,
     pub status: &'static str,
-    pub last_seen: String,
+    pub last_seen: super::view::When,
     pub task_cap: i64,
     pub running: i64,
     pub version: String,
@@ -59,7 +59,7 @@ async fn page(
             .into_iter()
             .map(|n| NodeRow {
                 status: cluster::status(&n, now, offline_ms).as_str(),
-                last_seen: clock::display(n.last_seen),
+                last_seen: super::view::When::at(n.last_seen, clock::now_ms()),
                 task_cap: n.task_cap,
                 running: n.running,
                 draining: n.draining,

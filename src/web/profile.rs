@@ -23,7 +23,7 @@ pub fn routes() -> Vec<Route> {
 pub struct KeyRow {
     pub id: i64,
     pub purpose: String,
-    pub created: String,
+    pub created: super::view::When,
 }
 
 #[derive(Template)]
@@ -59,7 +59,7 @@ async fn profile(
             .map(|k| KeyRow {
                 id: k.id,
                 purpose: k.purpose,
-                created: clock::display(k.created_at),
+                created: super::view::When::at(k.created_at, clock::now_ms()),
             })
             .collect(),
     })

@@ -65,7 +65,11 @@ async fn page(
             next_run: if s.interval_secs == 0 {
                 "disabled".into()
             } else {
-                clock::display(s.next_run_at)
+                format!(
+                    "{} ({})",
+                    super::view::relative(s.next_run_at, clock::now_ms()),
+                    clock::display(s.next_run_at)
+                )
             },
             last_id: s.last_task.as_ref().map(|t| t.id),
             last_state: s

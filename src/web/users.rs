@@ -7,10 +7,11 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::{field, Field, FormErrors, FormResult};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::{Permission, Role};
 use crate::accounts::{self, NewUserInput, UserUpdate};
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::error::{Error, Result};
 use crate::store::users::{self, User};
 use crate::App;
@@ -51,6 +52,41 @@ struct UsersPage {
     total: i64,
     prev: Option<i64>,
     next: Option<i64>,
+    form: NewUserForm,
+    errors: FormErrors,
+}
+
+const USER_FIELDS: &[Field] = &[
+    field("Username", "username", "Username"),
+    field("DisplayName", "display_name", "Display name"),
+    field("Password", "password", "Password"),
+    field("Roles", "roles", "Roles"),
+];
+
+async fn users_page(
+    app: &App,
+    caller: &Caller,
+    skip: i64,
+    flash: Option<FlashMessage<'_>>,
+    form: NewUserForm,
+    errors: FormErrors,
+) -> Result<RawHtml<String>> {
+    let (users, total) = app
+        .store
+        .read(move |c| users::list(c, skip, PAGE_SIZE))
+        .await?;
+    let held: Vec<Role> = form.roles.iter().filter_map(|r| Role::by_name(r)).collect();
+    render(&UsersPage {
+        layout: Layout::new("Users & roles", caller, flash).at("/configuration/users"),
+        users,
+        can_edit: caller.can(Permission::UserEdit),
+        roles: role_choices(&held),
+        total,
+        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
+        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
+        form,
+        errors,
+    })
 }
 
 #[rocket::get("/configuration/users?<skip>")]
@@ -61,26 +97,18 @@ async fn list(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
     let skip = skip.unwrap_or(0).max(0);
-    let (users, total) = app
-        .store
-        .read(move |c| users::list(c, skip, PAGE_SIZE))
-        .await?;
-    render(&UsersPage {
-        layout: Layout::new("Users & roles", &caller, flash).at("/configuration/users"),
-        users,
-        can_edit: caller.can(Permission::UserEdit),
-        roles: role_choices(&[Role::Viewer]),
-
-        total,
-        prev: (skip > 0).then(|| (skip - PAGE_SIZE).max(0)),
-        next: (skip + PAGE_SIZE < total).then_some(skip + PAGE_SIZE),
-    })
+    let blank = NewUserForm {
+        roles: vec![Role::Viewer.name().to_string()],
+        ..<NewUserForm as Default>::default()
+    };
+    users_page(app, &caller, skip, flash, blank, FormErrors::none()).await
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Clone, Default)]
 pub struct NewUserForm {
     username: String,
     display_name: String,
+    /// Never shown again.
     password: String,
     roles: Vec<String>,
 }
@@ -89,7 +117,9 @@ pub struct NewUserForm {
 async fn create(
     change: FormChange<need::UserEdit, NewUserForm>,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let mut typed = change.form.clone();
+    typed.password.clear();
     let form = change.form;
     let input = NewUserInput {
         username: form.username,
@@ -99,11 +129,14 @@ async fn create(
         is_active: true,
     };
     match accounts::create_user(&app.store, &app.hasher, &change.proof, input).await {
-        Ok(user) => done(
+        Ok(user) => FormResult::done(done(
             format!("/configuration/users/{}", user.id),
             format!("Created user {}.", user.username),
-        ),
-        Err(e) => refused("/configuration/users".into(), &e),
+        )),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, USER_FIELDS);
+            FormResult::again(users_page(app, &change.caller, 0, None, typed, errors).await)
+        }
     }
 }
 

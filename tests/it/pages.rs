@@ -504,3 +504,79 @@ async fn a_refused_deployment_is_rebuilt_and_submitted_once_maintenance_ends() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destructive_actions_ask_first_and_the_user_form_keeps_what_was_typed() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _key, password) = deployed_server(dir.path());
+    let browser = Browser::start().await;
+    browser
+        .run("destructive_actions", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("Sign out").await?;
+            let shown = |css: &'static str| async move {
+                b.client
+                    .find(fantoccini::Locator::Css(css))
+                    .await?
+                    .is_displayed()
+                    .await
+            };
+
+            // Deleting a project: the button appears only after asking.
+            b.client.goto(&server.url("/projects/2")).await?;
+            assert!(!shown("#delete-project").await?, "no one-click delete");
+            b.click("#delete-project-open").await?;
+            assert!(shown("#delete-project").await?);
+            assert!(b
+                .text("#delete-project-confirm")
+                .await?
+                .contains("cannot be undone"));
+            b.screenshot("confirm-delete-1366").await?;
+            b.click("#delete-project").await?;
+            b.wait_for_text("The project has been deleted.").await?;
+
+            // Draining a node asks too.
+            b.client.goto(&server.url("/configuration/nodes")).await?;
+            assert!(!shown("button.drain").await?);
+            b.click("summary[id^=drain-open]").await?;
+            b.click("button.drain").await?;
+            b.wait_for_text("Draining").await?;
+
+            // Revoking a key asks too.
+            b.client.goto(&server.url("/profile")).await?;
+            assert!(!shown("#api-keys button.danger").await?);
+
+            // The user form: every problem at once, what was typed kept (not the password).
+            b.client.goto(&server.url("/configuration/users")).await?;
+            b.fill("#new-username", "no spaces allowed").await?;
+            b.fill("#new-display-name", "Kept Name").await?;
+            b.fill("#new-password", "short").await?;
+            b.click("#create-user-submit").await?;
+            b.wait_for_text("problems to fix").await?;
+            assert!(b.text("#username-error").await?.starts_with("Username"));
+            assert!(b.text("#password-error").await?.starts_with("Password"));
+            let value = |css: &'static str| async move {
+                b.client
+                    .find(fantoccini::Locator::Css(css))
+                    .await?
+                    .prop("value")
+                    .await
+                    .map(Option::unwrap_or_default)
+            };
+            assert_eq!(value("#new-username").await?, "no spaces allowed");
+            assert_eq!(value("#new-display-name").await?, "Kept Name");
+            assert_eq!(
+                value("#new-password").await?,
+                "",
+                "a password is never sent back"
+            );
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
