@@ -148,6 +148,7 @@ pub struct Filter {
     /// `Some(false)`: deployments only; `Some(true)`: system tasks only.
     pub system: Option<bool>,
     pub environment_id: Option<i64>,
+    pub release_id: Option<i64>,
     /// Words the description contains (without case).
     pub text: Option<String>,
     /// Scheduled tasks (queued for a later time) only, or none of them, as of a moment.
@@ -193,6 +194,10 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         clauses.push("environment_id = ?".into());
         args.push(env.into());
     }
+    if let Some(release) = filter.release_id {
+        clauses.push("release_id = ?".into());
+        args.push(release.into());
+    }
     if let Some(text) = &filter.text {
         clauses.push("instr(lower(description), lower(?)) > 0".into());
         args.push(text.clone().into());
@@ -229,6 +234,7 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         && filter.ids.is_empty()
         && filter.system.is_none()
         && filter.environment_id.is_none()
+        && filter.release_id.is_none()
         && filter.text.is_none()
         && filter.scheduled.is_none()
     {

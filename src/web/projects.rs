@@ -483,6 +483,8 @@ struct ReleasePage {
     can_deploy: bool,
     form: DeployForm,
     errors: FormErrors,
+    /// Every deployment of this release, newest first.
+    tasks: Vec<TaskRow>,
 }
 
 async fn release_page(
@@ -493,21 +495,26 @@ async fn release_page(
     typed: Option<(DeployForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (release, environments, latest) = app
+    let (release, environments, latest, history) = app
         .store
         .read(move |c| {
             let release = projects::find_release(c, id)?
                 .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
             let (environments, _) = projects::list_environments(c, 0, 1000)?;
             let latest = deployments::latest_of_release(c, now, id)?;
-            Ok((release, environments, latest))
+            let filter = tasks::Filter {
+                release_id: Some(id),
+                ..tasks::Filter::default()
+            };
+            let (history, _) = tasks::list(c, &filter, 0, 50)?;
+            Ok((release, environments, latest, history))
         })
         .await?;
     let project = find_project(app, release.project_id).await?;
-    let latest = if caller.can(Permission::TaskView) {
-        latest
+    let (latest, history) = if caller.can(Permission::TaskView) {
+        (latest, history)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let rows: Vec<EnvironmentRow> = environments
         .into_iter()
@@ -557,6 +564,7 @@ async fn release_page(
         can_deploy: caller.can(Permission::DeploymentCreate),
         form,
         errors,
+        tasks: TaskRow::list(history, now),
     })
 }
 

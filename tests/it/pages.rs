@@ -409,6 +409,10 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
                 .await?;
             b.click("#task-subject a[href^='/releases/']").await?;
             assert_eq!(b.text("#promote").await?, "Promote to Production");
+            assert!(b
+                .text("#release-history")
+                .await?
+                .contains("Deploy Web release 1.1 to Staging"));
             b.screenshot("release-1366").await?;
             b.click("#promote").await?;
             b.wait_for_text("Deploy Web release 1.1 to Production")
