@@ -106,6 +106,18 @@ fn check_escalation(proof: &Proof, target_is_admin: bool, grants_admin: bool) ->
     Ok(())
 }
 
+/// A new password typed twice: every problem at once (the policy, the mismatch).
+pub fn check_new_password(new: &str, confirm: &str) -> Result<()> {
+    let mismatch =
+        (new != confirm).then(|| Error::bad("ConfirmPassword", "does not match the new password"));
+    Error::all(
+        [password::check_policy("NewPassword", new).err(), mismatch]
+            .into_iter()
+            .flatten()
+            .collect(),
+    )
+}
+
 pub async fn create_user(
     store: &Store,
     hasher: &Hasher,

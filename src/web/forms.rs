@@ -83,6 +83,31 @@ impl FormErrors {
     }
 }
 
+/// A refused value of a one-field form in a table row (a node's task cap, a system
+/// task's interval): which row, what was typed, and the problem in the label's words.
+pub struct RowError {
+    pub row: String,
+    pub typed: String,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(row: &str, typed: &str, error: &Error, field: Field) -> RowError {
+        let input = field.input;
+        let errors = FormErrors::from_error(error, &[field]);
+        let message = errors
+            .get(input)
+            .map(str::to_string)
+            .or_else(|| errors.general.first().cloned())
+            .unwrap_or_else(|| error.public_message());
+        RowError {
+            row: row.to_string(),
+            typed: typed.to_string(),
+            message,
+        }
+    }
+}
+
 /// "Script timeout (seconds) must be between 1 and 604800"; a problem that is not a
 /// predicate follows a colon: "Start at: '2026-13-01' is not a date and time".
 fn worded(label: &str, problem: &str) -> String {

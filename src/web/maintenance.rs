@@ -8,11 +8,12 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::{field, Field, FormErrors, FormResult};
 use super::projects::form_time;
 use super::view::{clock_duration, state_class, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::auth::guards::NoFields;
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy;
 use crate::error::{Error, Result};
@@ -82,7 +83,15 @@ struct MaintenancePage {
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
     overlaps: Vec<Overlap>,
+    window_form: WindowForm,
+    window_errors: FormErrors,
 }
+
+const WINDOW_FIELDS: &[Field] = &[
+    field("Start", "start", "Start"),
+    field("End", "end", "End"),
+    field("Message", "message", "Message"),
+];
 
 /// How far ahead scheduled deployments are checked against the mode being on.
 const LOOK_AHEAD_MS: i64 = 7 * 86_400_000;
@@ -92,6 +101,23 @@ async fn page(
     caller: Allowed<need::AdministerSystem>,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    maintenance_page(
+        app,
+        &caller,
+        flash,
+        <WindowForm as Default>::default(),
+        FormErrors::none(),
+    )
+    .await
+}
+
+async fn maintenance_page(
+    app: &App,
+    caller: &Caller,
+    flash: Option<FlashMessage<'_>>,
+    window_form: WindowForm,
+    window_errors: FormErrors,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
     let (status, windows, overlaps) = app
@@ -126,7 +152,9 @@ async fn page(
         })
         .await?;
     render(&MaintenancePage {
-        layout: Layout::new("Maintenance", &caller, flash).at("/configuration/maintenance"),
+        layout: Layout::new("Maintenance", caller, flash).at("/configuration/maintenance"),
+        window_form,
+        window_errors,
         on: status.mode.is_on,
         message: status.mode.message.clone().unwrap_or_default(),
         by: status.mode.modified_by.clone().unwrap_or_default(),
@@ -216,7 +244,7 @@ async fn set_mode(
     }
 }
 
-#[derive(FromForm)]
+#[derive(FromForm, Clone, Default)]
 pub struct WindowForm {
     start: String,
     end: String,
@@ -227,13 +255,23 @@ pub struct WindowForm {
 async fn create_window(
     change: FormChange<need::AdministerSystem, WindowForm>,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let typed = change.form.clone();
     let result = async {
         let form = change.form;
-        let start = form_time("Start", Some(form.start))?
-            .ok_or_else(|| Error::bad("Start", "is required"))?;
-        let end =
-            form_time("End", Some(form.end))?.ok_or_else(|| Error::bad("End", "is required"))?;
+        let start = form_time("Start", Some(form.start))
+            .and_then(|s| s.ok_or_else(|| Error::bad("Start", "is required")));
+        let end = form_time("End", Some(form.end))
+            .and_then(|e| e.ok_or_else(|| Error::bad("End", "is required")));
+        let (start, end) = match (start, end) {
+            (Ok(start), Ok(end)) => (start, end),
+            (start, end) => {
+                Error::all([start.err(), end.err()].into_iter().flatten().collect())?;
+                return Err(Error::Internal(
+                    "a time was refused without a reason".into(),
+                ));
+            }
+        };
         let window =
             maintenance::create_window(&app.store, &change.proof, start, end, Some(form.message))
                 .await?;
@@ -242,11 +280,14 @@ async fn create_window(
     }
     .await;
     match result {
-        Ok(w) => done(
+        Ok(w) => FormResult::done(done(
             BACK.into(),
             format!("Scheduled maintenance from {}.", clock::display(w.start_at)),
-        ),
-        Err(e) => refused(BACK.into(), &e),
+        )),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, WINDOW_FIELDS);
+            FormResult::again(maintenance_page(app, &change.caller, None, typed, errors).await)
+        }
     }
 }
 

@@ -8,9 +8,10 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::{field, FormResult, RowError};
 use super::{done, refused, render, Layout};
 use crate::access::permissions::Permission;
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -42,6 +43,8 @@ struct NodesPage {
     can_edit: bool,
     /// For administrators: this node's scripts run with the server's own powers.
     script_warning: Option<String>,
+    /// A refused task cap, shown in its row.
+    refused: Option<RowError>,
 }
 
 #[rocket::get("/configuration/nodes")]
@@ -50,11 +53,21 @@ async fn page(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
+    nodes_page(app, &caller, flash, None).await
+}
+
+async fn nodes_page(
+    app: &App,
+    caller: &Caller,
+    flash: Option<FlashMessage<'_>>,
+    refused: Option<RowError>,
+) -> Result<RawHtml<String>> {
     let nodes = app.store.read(system::nodes).await?;
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
     render(&NodesPage {
-        layout: Layout::new("Nodes", &caller, flash).at("/configuration/nodes"),
+        layout: Layout::new("Nodes", caller, flash).at("/configuration/nodes"),
+        refused,
         nodes: nodes
             .into_iter()
             .map(|n| NodeRow {
@@ -109,7 +122,8 @@ async fn task_cap(
     change: FormChange<need::AdministerSystem, CapForm>,
     name: &str,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let typed = change.form.task_cap.clone();
     let result = async {
         let text = change.form.task_cap.trim().to_string();
         let cap = text
@@ -120,10 +134,15 @@ async fn task_cap(
     .await;
     app.queue.wake();
     match result {
-        Ok(n) => done(
+        Ok(n) => FormResult::done(done(
             BACK.into(),
             format!("Node {} runs at most {} tasks at once.", n.name, n.task_cap),
-        ),
-        Err(e) => refused(BACK.into(), &e),
+        )),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let field = field("MaxConcurrentTasks", "task_cap", "Task cap");
+            let row = RowError::new(name, &typed, &e, field);
+            FormResult::again(nodes_page(app, &change.caller, None, Some(row)).await)
+        }
     }
 }

@@ -7,6 +7,7 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::{field, Field, FormErrors, FormResult};
 use super::{done, page_id, refused, render, Layout};
 use crate::accounts;
 use crate::auth::guards::NoFields;
@@ -30,6 +31,9 @@ pub struct KeyRow {
 #[template(path = "profile/profile.html")]
 struct ProfilePage {
     layout: Layout,
+    password_errors: FormErrors,
+    key_purpose: String,
+    key_errors: FormErrors,
     username: String,
     display_name: String,
     roles: Vec<&'static str>,
@@ -37,11 +41,24 @@ struct ProfilePage {
     keys: Vec<KeyRow>,
 }
 
-#[rocket::get("/profile")]
-async fn profile(
-    caller: Caller,
-    app: &State<App>,
+const PASSWORD_FIELDS: &[Field] = &[
+    field("CurrentPassword", "current_password", "Current password"),
+    field("NewPassword", "new_password", "New password"),
+    field(
+        "ConfirmPassword",
+        "confirm_password",
+        "Confirm new password",
+    ),
+];
+
+const KEY_FIELDS: &[Field] = &[field("Purpose", "purpose", "Purpose")];
+
+async fn profile_page(
+    app: &App,
+    caller: &Caller,
     flash: Option<FlashMessage<'_>>,
+    password_errors: FormErrors,
+    (key_purpose, key_errors): (String, FormErrors),
 ) -> Result<RawHtml<String>> {
     let user_id = caller.user.id;
     let keys = app
@@ -49,7 +66,10 @@ async fn profile(
         .read(move |c| api_keys::list_for_user(c, user_id))
         .await?;
     render(&ProfilePage {
-        layout: Layout::new("Profile", &caller, flash).at("/profile"),
+        layout: Layout::new("Profile", caller, flash).at("/profile"),
+        password_errors,
+        key_purpose,
+        key_errors,
         username: caller.user.username.clone(),
         display_name: caller.user.display_name.clone(),
         roles: caller.user.roles.iter().map(|r| r.name()).collect(),
@@ -65,6 +85,22 @@ async fn profile(
     })
 }
 
+#[rocket::get("/profile")]
+async fn profile(
+    caller: Caller,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    profile_page(
+        app,
+        &caller,
+        flash,
+        FormErrors::none(),
+        (String::new(), FormErrors::none()),
+    )
+    .await
+}
+
 #[derive(FromForm)]
 pub struct PasswordForm {
     current_password: String,
@@ -76,16 +112,24 @@ pub struct PasswordForm {
 async fn change_password(
     change: FormChange<need::SignedIn, PasswordForm>,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let form = change.form;
     let back = "/profile".to_string();
-    if form.new_password != form.confirm_password {
-        return Ok(refused(
-            back,
-            &Error::bad("ConfirmPassword", "does not match the new password"),
-        ));
+    let again = |e: &Error| {
+        let errors = FormErrors::from_error(e, PASSWORD_FIELDS);
+        profile_page(
+            app,
+            &change.caller,
+            None,
+            errors,
+            (String::new(), FormErrors::none()),
+        )
+    };
+    if let Err(problems) = accounts::check_new_password(&form.new_password, &form.confirm_password)
+    {
+        return FormResult::again(again(&problems).await);
     }
-    let keep = change.caller.session.map(|s| s.token_hash);
+    let keep = change.caller.session.as_ref().map(|s| s.token_hash.clone());
     let result = accounts::change_own_password(
         &app.store,
         &app.hasher,
@@ -97,13 +141,13 @@ async fn change_password(
     )
     .await;
     match result {
-        Ok(()) => Ok(done(
+        Ok(()) => FormResult::done(done(
             back,
             "Your password has been changed; your other sessions were signed out.",
         )),
-        // Too many wrong current passwords: 429 with Retry-After, not a flash.
+        // Too many wrong current passwords: 429 with Retry-After, not the form.
         Err(e @ Error::TooManyRequests { .. }) => Err(e),
-        Err(e) => Ok(refused(back, &e)),
+        Err(e) => FormResult::again(again(&e).await),
     }
 }
 
@@ -123,7 +167,7 @@ struct NewKeyPage {
 #[derive(rocket::Responder)]
 enum KeyResponse {
     Page(RawHtml<String>),
-    Back(Box<Flash<Redirect>>),
+    Again(FormResult),
 }
 
 /// Shows the new key on the response page itself (once), never in a cookie or URL.
@@ -139,7 +183,18 @@ async fn create_key(
             purpose: created.purpose,
             key,
         })?)),
-        Err(e) => Ok(KeyResponse::Back(Box::new(refused("/profile".into(), &e)))),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, KEY_FIELDS);
+            let typed = change.form.purpose.clone();
+            let page = profile_page(
+                app,
+                &change.caller,
+                None,
+                FormErrors::none(),
+                (typed, errors),
+            );
+            Ok(KeyResponse::Again(FormResult::again(page.await)?))
+        }
     }
 }
 

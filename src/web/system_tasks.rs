@@ -8,11 +8,12 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::{field, FormResult, RowError};
 use super::view::state_class;
 use super::{done, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
-use crate::auth::{need, Allowed, FormChange};
+use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::system;
@@ -42,6 +43,8 @@ struct SystemTasksPage {
     rows: Vec<Row>,
     can_run: bool,
     can_edit: bool,
+    /// A refused interval, shown in its row.
+    refused: Option<RowError>,
 }
 
 fn duration(start: Option<i64>, end: Option<i64>) -> String {
@@ -57,6 +60,15 @@ async fn page(
     caller: Allowed<need::TaskView>,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    system_tasks_page(app, &caller, flash, None).await
+}
+
+async fn system_tasks_page(
+    app: &App,
+    caller: &Caller,
+    flash: Option<FlashMessage<'_>>,
+    refused: Option<RowError>,
 ) -> Result<RawHtml<String>> {
     let schedules = app.store.read(system::schedules).await?;
     let rows = schedules
@@ -91,7 +103,8 @@ async fn page(
         })
         .collect();
     render(&SystemTasksPage {
-        layout: Layout::new("System tasks", &caller, flash).at("/configuration/system-tasks"),
+        layout: Layout::new("System tasks", caller, flash).at("/configuration/system-tasks"),
+        refused,
         rows,
         can_run: caller.can(Permission::TaskCreate),
         can_edit: caller.can(Permission::AdministerSystem),
@@ -123,7 +136,8 @@ async fn interval(
     change: FormChange<need::AdministerSystem, IntervalForm>,
     name: &str,
     app: &State<App>,
-) -> Flash<Redirect> {
+) -> Result<FormResult> {
+    let typed = change.form.interval_secs.clone();
     let result = async {
         let text = change.form.interval_secs.trim().to_string();
         let secs = text.parse::<i64>().map_err(|_| {
@@ -136,7 +150,12 @@ async fn interval(
     }
     .await;
     match result {
-        Ok(()) => done(BACK.into(), format!("Saved the interval of {name}.")),
-        Err(e) => refused(BACK.into(), &e),
+        Ok(()) => FormResult::done(done(BACK.into(), format!("Saved the interval of {name}."))),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let field = field("IntervalSeconds", "interval_secs", "Interval (seconds)");
+            let row = RowError::new(name, &typed, &e, field);
+            FormResult::again(system_tasks_page(app, &change.caller, None, Some(row)).await)
+        }
     }
 }

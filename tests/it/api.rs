@@ -719,3 +719,51 @@ fn every_static_asset_the_pages_use_is_served() {
         assert_eq!(response.status(), Status::Ok, "/static/{asset}");
     }
 }
+
+#[test]
+fn configuration_forms_come_back_with_the_refused_value_under_its_field() {
+    let app = TestApp::new();
+    let admin = app.admin();
+    let node = app
+        .client()
+        .rocket()
+        .state::<drydock::App>()
+        .unwrap()
+        .config
+        .node_name
+        .clone();
+    let html_of = |response: rocket::local::blocking::LocalResponse<'_>| {
+        assert_eq!(response.status(), Status::BadRequest);
+        response.into_string().unwrap()
+    };
+    let html = html_of(admin.post_form(
+        &format!("/configuration/nodes/{node}/task-cap"),
+        &[("task_cap", "lots")],
+    ));
+    assert!(html.contains("value=\"lots\""), "{html}");
+    assert!(
+        html.contains("Task cap: &#39;lots&#39; is not a number"),
+        "{html}"
+    );
+    assert!(html.contains("aria-invalid=\"true\""), "{html}");
+
+    let html = html_of(admin.post_form(
+        "/configuration/system-tasks/Backup/interval",
+        &[("interval_secs", "-5")],
+    ));
+    assert!(html.contains("value=\"-5\""), "{html}");
+    assert!(html.contains("Interval (seconds)"), "{html}");
+
+    let html = html_of(admin.post_form(
+        "/configuration/maintenance/windows",
+        &[("start", "soon"), ("end", ""), ("message", "kept message")],
+    ));
+    assert!(html.contains("2 problems to fix"), "{html}");
+    assert!(html.contains("value=\"kept message\""), "{html}");
+    assert!(html.contains("id=\"start-error\""), "{html}");
+    assert!(html.contains("id=\"end-error\""), "{html}");
+
+    let html = html_of(admin.post_form("/profile/apikeys", &[("purpose", "  ")]));
+    assert!(html.contains("Purpose is required"), "{html}");
+    assert_eq!(app.count("maintenance_windows"), 0);
+}

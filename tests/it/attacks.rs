@@ -340,8 +340,8 @@ fn the_profile_password_form_is_no_password_oracle() {
     for i in 0..30 {
         let answer = try_password(&format!("guess number {i}"));
         match answer.status {
-            // Checked and wrong: back to the profile with the error.
-            303 => wrong_checked += 1,
+            // Checked and wrong: the profile again with the error under the field.
+            400 => wrong_checked += 1,
             429 => {
                 assert!(
                     answer.head.to_lowercase().contains("retry-after:"),

@@ -439,13 +439,30 @@ fn changing_your_password_needs_the_current_one_and_ends_other_sessions() {
             ("confirm_password", "a brand new passphrase"),
         ],
     );
-    assert_eq!(wrong.status(), Status::SeeOther);
-    drop(wrong);
+    assert_eq!(wrong.status(), Status::BadRequest, "the form again");
+    let html = wrong.into_string().unwrap();
+    assert!(
+        html.contains("id=\"current_password-error\">Current password is not correct"),
+        "{html}"
+    );
     assert_eq!(
         first.get_json("/api/users/me").0,
         Status::Ok,
         "nothing changed"
     );
+    // A mismatch and a too-short password: both said at once.
+    let both = second.post_form(
+        "/profile/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "short"),
+            ("confirm_password", "other"),
+        ],
+    );
+    assert_eq!(both.status(), Status::BadRequest);
+    let html = both.into_string().unwrap();
+    assert!(html.contains("2 problems to fix"), "{html}");
+    assert!(html.contains("id=\"confirm_password-error\""), "{html}");
 
     let ok = second.post_form(
         "/profile/password",
