@@ -23,6 +23,8 @@ from benchlib import pct, rss_kb as process_rss_kb
 port, admin_key, deployer_key, password, seconds, pid = (
     int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
 WARMUP = 10.0
+# Seconds after the load ends before memory is read again (what an idle server returns).
+SETTLE = 5
 
 
 def call(conn, method, path, body=None, headers=None):
@@ -113,20 +115,28 @@ def worker_process(env, releases, deadline, queue):
 
 
 def toggler(deadline, out):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     h = {"X-Octopus-ApiKey": admin_key, "Content-Type": "application/json"}
     on, toggles = False, 0
+
+    def put(body):
+        # A fresh connection each time: one idle for 10 s is closed by the server
+        # (keep_alive_secs) before it is used again.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            return call(conn, "PUT", "/api/maintenanceconfiguration", json.dumps(body), h)[0]
+        finally:
+            conn.close()
+
     while time.time() < deadline:
         time.sleep(min(10, max(0, deadline - time.time())))
         if time.time() >= deadline:
             break
         on = not on
-        status, _, _ = call(conn, "PUT", "/api/maintenanceconfiguration",
-                            json.dumps({"IsInMaintenanceMode": on, "Message": "load test"}), h)
+        status = put({"IsInMaintenanceMode": on, "Message": "load test"})
         assert status == 200, status
         toggles += 1
     if on:
-        call(conn, "PUT", "/api/maintenanceconfiguration", json.dumps({"IsInMaintenanceMode": False}), h)
+        put({"IsInMaintenanceMode": False})
     out["toggles"] = toggles
 
 
@@ -166,6 +176,8 @@ if __name__ == "__main__":
     t.join()
     elapsed = time.time() - started
     rss_end = rss_kb()
+    time.sleep(SETTLE)
+    rss_settled = rss_kb()
     counts, latencies, errors = merge(results)
     total = sum(counts.values())
     everything = [x for v in latencies.values() for x in v]
@@ -176,4 +188,5 @@ if __name__ == "__main__":
         "statuses": dict(sorted(counts.items())), "errors": len(errors), "error_samples": errors[:5],
         "toggles": toggled.get("toggles", 0),
         "rss_idle_kb": rss_idle, "rss_start_kb": rss_start, "rss_end_kb": rss_end, "rss_max_kb": rss_max,
+        "rss_settled_kb": rss_settled, "settle_s": SETTLE,
     }))

@@ -35,7 +35,7 @@ print(f"statuses: {r['statuses']}")
 print(f"maintenance toggled {r['toggles']} times; errors (other than maintenance refusals): {r['errors']} {r['error_samples']}")
 growth = r["rss_end_kb"] / r["rss_start_kb"]
 print(f"resident memory: idle {r['rss_idle_kb'] // 1024} MiB, after warm-up {r['rss_start_kb'] / 1024:.1f} MiB, "
-      f"end {r['rss_end_kb'] / 1024:.1f} MiB (max {r['rss_max_kb'] / 1024:.1f}) -> growth {growth:.2f}x (limit 1.20x)")
+      f"end {r['rss_end_kb'] / 1024:.1f} MiB (max {r['rss_max_kb'] / 1024:.1f}), {r['settle_s']} s later {r['rss_settled_kb'] / 1024:.1f} MiB -> growth {growth:.2f}x (limit 1.20x)")
 ok = r["errors"] == 0 and growth <= 1.2
 print("PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)
