@@ -546,6 +546,13 @@ fn check_times(
     Ok(queue_time)
 }
 
+/// A deployment just queued: the deployment, its task's id, and the task's queue time.
+pub struct Queued {
+    pub deployment: Deployment,
+    pub task_id: i64,
+    pub queue_time: i64,
+}
+
 /// Queues a deployment: one change inserts its task and the deployment, audited; then
 /// the local queue processor is woken so that a free slot starts it at once.
 pub async fn create_deployment(
@@ -553,7 +560,7 @@ pub async fn create_deployment(
     queue: &Queue,
     admission: &impl crate::store::Admit,
     input: DeploymentInput,
-) -> Result<(Deployment, i64)> {
+) -> Result<Queued> {
     let now = crate::clock::now_ms();
     let queue_time = check_times(
         &OCTOPUS_TIME_FIELDS,
@@ -588,7 +595,12 @@ pub async fn create_deployment(
         })
         .await?;
     queue.wake();
-    Ok(created)
+    let (deployment, task_id) = created;
+    Ok(Queued {
+        deployment,
+        task_id,
+        queue_time,
+    })
 }
 
 /// What Octopus's `deployments/create/untenanted/v1` asks for.

@@ -99,22 +99,20 @@ async fn create_deployment(
             format!("'{}' is not an environment id", body.environment_id),
         )
     })?;
+    let queue_time = time_field("QueueTime", body.queue_time)?;
+    let queue_time_expiry = time_field("QueueTimeExpiry", body.queue_time_expiry)?;
     let input = DeploymentInput {
         release_id,
         environment_id,
-        queue_time: time_field("QueueTime", body.queue_time)?,
-        queue_time_expiry: time_field("QueueTimeExpiry", body.queue_time_expiry)?,
+        queue_time,
+        queue_time_expiry,
     };
-    let (deployment, _) =
-        deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await?;
-    let task_id = deployment.task_id;
-    let task = app.store.read(move |c| tasks::find(c, task_id)).await?;
+    let queued = deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await?;
+    // The task's times come back from the change itself: no second read.
     let mut resource =
-        serde_json::to_value(DeploymentResource::from(deployment)).unwrap_or_default();
-    if let Some(task) = task {
-        resource["QueueTime"] = json!(clock::iso(task.queue_time));
-        resource["QueueTimeExpiry"] = json!(task.queue_time_expiry.map(clock::iso));
-    }
+        serde_json::to_value(DeploymentResource::from(queued.deployment)).unwrap_or_default();
+    resource["QueueTime"] = json!(clock::iso(queued.queue_time));
+    resource["QueueTimeExpiry"] = json!(queue_time_expiry.map(clock::iso));
     Ok((Status::Created, Json(resource)))
 }
 

@@ -611,8 +611,8 @@ async fn deploy_release(
     }
     .await;
     match result {
-        Ok((_, task_id)) => FormResult::done(done(
-            format!("/tasks/{task_id}"),
+        Ok(queued) => FormResult::done(done(
+            format!("/tasks/{}", queued.task_id),
             "The deployment has been queued.",
         )),
         Err(e @ Error::NotFound(_)) => Err(e),

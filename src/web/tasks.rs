@@ -509,8 +509,8 @@ async fn redeploy(
     };
     Ok(
         match deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await {
-            Ok((_, task)) => done(
-                format!("/tasks/{task}"),
+            Ok(queued) => done(
+                format!("/tasks/{}", queued.task_id),
                 format!("Redeploying: a new deployment of the same release to the same environment (from ServerTasks-{id})."),
             ),
             Err(e) => refused(back, &e),
