@@ -1,0 +1,423 @@
+//! Projects, environments, releases and deployments: validation (naming the field) and
+//! audit, shared by the pages and the API. No HTTP in here.
+
+use crate::error::{Error, Result};
+use crate::queue::Queue;
+use crate::store::deployments::{self, Deployment};
+use crate::store::projects::{self, Environment, Project, ProjectFields, Release};
+use crate::store::tasks::{self, Cancel, NewTask};
+use crate::store::{events, ChangeTx, Store};
+
+mod commands;
+mod environments;
+
+pub use commands::*;
+pub use environments::*;
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_DESCRIPTION: usize = 4_000;
+pub const MAX_SCRIPT: usize = 256 * 1024;
+pub const MAX_VERSION: usize = 100;
+pub const DEFAULT_SCRIPT_TIMEOUT_SECS: i64 = 3600;
+pub const MAX_SCRIPT_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
+
+fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
+    if required && value.trim().is_empty() {
+        return Err(Error::bad(field, "is required"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::bad(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(Error::bad(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+fn check_name(field: &str, value: &str) -> Result<()> {
+    check_text(field, value, MAX_NAME, true)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::bad(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+pub struct ProjectInput {
+    pub name: String,
+    pub description: String,
+    /// The bash script a deployment runs. Empty is allowed: a deployment that does
+    /// nothing (what an Octopus-shaped project created without one gets). `None` on
+    /// update keeps the current script; on create it is empty.
+    pub deployment_script: Option<String>,
+    pub script_timeout_secs: Option<i64>,
+}
+
+/// Every problem with a project's fields (none: it can be saved).
+pub fn project_problems(input: &ProjectInput) -> Vec<Error> {
+    let timeout = input
+        .script_timeout_secs
+        .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS);
+    let mut problems = Vec::new();
+    problems.extend(check_name("Name", input.name.trim()).err());
+    problems.extend(check_text("Description", &input.description, MAX_DESCRIPTION, false).err());
+    if let Some(script) = &input.deployment_script {
+        problems.extend(check_text("DeploymentScript", script, MAX_SCRIPT, false).err());
+    }
+    if !(1..=MAX_SCRIPT_TIMEOUT_SECS).contains(&timeout) {
+        problems.push(Error::bad(
+            "ScriptTimeoutSeconds",
+            format!("must be between 1 and {MAX_SCRIPT_TIMEOUT_SECS}"),
+        ));
+    }
+    problems
+}
+
+fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
+    Error::all(project_problems(&input))?;
+    Ok(ProjectFields {
+        name: input.name.trim().to_string(),
+        script_timeout_secs: input
+            .script_timeout_secs
+            .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS),
+        description: input.description,
+        deployment_script: input.deployment_script,
+    })
+}
+
+fn project_not_found(id: i64) -> Error {
+    Error::NotFound(format!("Project Projects-{id} was not found."))
+}
+
+fn environment_not_found(id: i64) -> Error {
+    Error::NotFound(format!("Environment Environments-{id} was not found."))
+}
+
+pub async fn create_project(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    input: ProjectInput,
+) -> Result<Project> {
+    let fields = project_fields(input)?;
+    store
+        .change(admission, move |tx| {
+            let project = projects::create(tx, &fields)?;
+            let related = [format!("Projects-{}", project.id)];
+            events::record(
+                tx,
+                "ProjectCreated",
+                &format!("Created project {}", project.name),
+                &related,
+            )?;
+            Ok(project)
+        })
+        .await
+}
+
+pub async fn update_project(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    id: i64,
+    input: ProjectInput,
+) -> Result<Project> {
+    let fields = project_fields(input)?;
+    store
+        .change(admission, move |tx| {
+            projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
+            projects::update(tx, id, &fields)?;
+            let related = [format!("Projects-{id}")];
+            events::record(
+                tx,
+                "ProjectModified",
+                &format!("Modified project {}", fields.name),
+                &related,
+            )?;
+            projects::find(tx, id)?.ok_or_else(|| project_not_found(id))
+        })
+        .await
+}
+
+/// Deletes a project with its releases and deployments; its tasks stay as history. A
+/// project with queued or running tasks cannot be deleted.
+pub async fn delete_project(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    id: i64,
+) -> Result<()> {
+    store
+        .change(admission, move |tx| {
+            let project = projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
+            let active = tasks::active_count(tx, Some(id), None)?;
+            if active > 0 {
+                return Err(Error::Conflict(format!(
+                    "Project {} has {active} queued or running tasks; cancel them first.",
+                    project.name
+                )));
+            }
+            projects::delete(tx, id)?;
+            let related = [format!("Projects-{id}")];
+            events::record(
+                tx,
+                "ProjectDeleted",
+                &format!("Deleted project {}", project.name),
+                &related,
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn create_release(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    project_id: i64,
+    version: String,
+    notes: String,
+) -> Result<Release> {
+    let version = version.trim().to_string();
+    Error::all(
+        [
+            check_version("Version", &version).err(),
+            check_text("ReleaseNotes", &notes, MAX_DESCRIPTION, false).err(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    )?;
+    store
+        .change(admission, move |tx| {
+            let project = projects::find(tx, project_id)?.ok_or_else(|| {
+                Error::bad("ProjectId", format!("Projects-{project_id} does not exist"))
+            })?;
+            insert_release(tx, &project, &version, &notes)
+        })
+        .await
+}
+
+fn check_version(field: &str, version: &str) -> Result<()> {
+    check_name(field, version)?;
+    if version.chars().count() > MAX_VERSION {
+        return Err(Error::bad(
+            field,
+            format!("must be at most {MAX_VERSION} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn insert_release(tx: &ChangeTx, project: &Project, version: &str, notes: &str) -> Result<Release> {
+    let release = projects::create_release(tx, project.id, version, notes)?;
+    let related = [
+        format!("Releases-{}", release.id),
+        format!("Projects-{}", project.id),
+    ];
+    let message = format!("Created release {} of {}", release.version, project.name);
+    events::record(tx, "ReleaseCreated", &message, &related)?;
+    Ok(release)
+}
+
+pub struct DeploymentInput {
+    pub release_id: i64,
+    pub environment_id: i64,
+    /// `None`: now.
+    pub queue_time: Option<i64>,
+    pub queue_time_expiry: Option<i64>,
+}
+
+/// The names a caller used for the queue time and its expiry, for error messages.
+pub struct TimeFields {
+    pub queue_time: &'static str,
+    pub expiry: &'static str,
+}
+
+pub const OCTOPUS_TIME_FIELDS: TimeFields = TimeFields {
+    queue_time: "QueueTime",
+    expiry: "QueueTimeExpiry",
+};
+
+fn check_times(
+    fields: &TimeFields,
+    queue_time: Option<i64>,
+    expiry: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    let queue_time = queue_time.unwrap_or(now);
+    if let Some(expiry) = expiry {
+        if expiry < queue_time {
+            return Err(Error::bad(
+                fields.expiry,
+                format!("must not be before {}", fields.queue_time),
+            ));
+        }
+        if expiry < now {
+            return Err(Error::bad(fields.expiry, "is in the past"));
+        }
+    }
+    Ok(queue_time)
+}
+
+/// A deployment just queued: the deployment, its task's id, and the task's queue time.
+pub struct Queued {
+    pub deployment: Deployment,
+    pub task_id: i64,
+    pub queue_time: i64,
+}
+
+/// Queues a deployment: one change inserts its task and the deployment, audited; then
+/// the local queue processor is woken so that a free slot starts it at once.
+pub async fn create_deployment(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    input: DeploymentInput,
+) -> Result<Queued> {
+    let now = crate::clock::now_ms();
+    let queue_time = check_times(
+        &OCTOPUS_TIME_FIELDS,
+        input.queue_time,
+        input.queue_time_expiry,
+        now,
+    )?;
+    let created = store
+        .change(admission, move |tx| {
+            let release = projects::find_release(tx, input.release_id)?.ok_or_else(|| {
+                Error::bad(
+                    "ReleaseId",
+                    format!("Releases-{} does not exist", input.release_id),
+                )
+            })?;
+            let env = projects::find_environment(tx, input.environment_id)?.ok_or_else(|| {
+                Error::bad(
+                    "EnvironmentId",
+                    format!("Environments-{} does not exist", input.environment_id),
+                )
+            })?;
+            let project = projects::find(tx, release.project_id)?
+                .ok_or_else(|| project_not_found(release.project_id))?;
+            queue_deployment(
+                tx,
+                &project,
+                &release,
+                &env,
+                queue_time,
+                input.queue_time_expiry,
+            )
+        })
+        .await?;
+    queue.wake();
+    let (deployment, task_id) = created;
+    Ok(Queued {
+        deployment,
+        task_id,
+        queue_time,
+    })
+}
+
+/// Inserts a deployment's task and the deployment, audited, inside the caller's change.
+fn queue_deployment(
+    tx: &ChangeTx,
+    project: &Project,
+    release: &Release,
+    env: &Environment,
+    queue_time: i64,
+    queue_time_expiry: Option<i64>,
+) -> Result<(Deployment, i64)> {
+    let task = NewTask {
+        name: crate::model::TaskKind::Deploy,
+        description: format!(
+            "Deploy {} release {} to {}",
+            project.name, release.version, env.name
+        ),
+        queue_time,
+        queue_time_expiry,
+        project_id: Some(project.id),
+        environment_id: Some(env.id),
+        release_id: Some(release.id),
+        concurrency_tag: Some(format!("Projects-{}/Environments-{}", project.id, env.id)),
+        arguments: serde_json::json!({
+            "ReleaseId": format!("Releases-{}", release.id),
+            "EnvironmentId": format!("Environments-{}", env.id),
+        })
+        .to_string(),
+        is_system: false,
+    };
+    let task_id = tasks::insert(tx, &task)?;
+    let deployment = deployments::create(tx, release.id, env.id, task_id)?;
+    let related = [
+        format!("Deployments-{}", deployment.id),
+        format!("ServerTasks-{task_id}"),
+        format!("Projects-{}", project.id),
+        format!("Releases-{}", release.id),
+        format!("Environments-{}", env.id),
+    ];
+    events::record(tx, "DeploymentQueued", &task.description, &related)?;
+    Ok((deployment, task_id))
+}
+
+/// Cancels every deployment still executing or due to start (not system tasks, not ones
+/// scheduled for later), in one change: what an administrator does to make a server
+/// quiet sooner. Returns how many were asked to stop.
+pub async fn cancel_all_busy(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+) -> Result<usize> {
+    let ids = store
+        .change(admission, move |tx| {
+            let now = crate::clock::now_ms();
+            let busy = tasks::busy_non_system(tx, now, 10_000)?;
+            let mut ids = Vec::with_capacity(busy.len());
+            for task in busy {
+                if task.state == crate::model::TaskState::Cancelling {
+                    continue;
+                }
+                tasks::request_cancel(tx, task.id)?;
+                ids.push(task.id);
+            }
+            if !ids.is_empty() {
+                let related: Vec<String> =
+                    ids.iter().map(|id| format!("ServerTasks-{id}")).collect();
+                events::record(
+                    tx,
+                    "TaskCanceled",
+                    &format!(
+                        "Requested cancellation of all {} remaining tasks",
+                        ids.len()
+                    ),
+                    &related,
+                )?;
+            }
+            Ok(ids)
+        })
+        .await?;
+    for id in &ids {
+        queue.cancel(*id);
+    }
+    Ok(ids.len())
+}
+
+/// Cancels a task: a queued one at once, an executing one through its node.
+pub async fn cancel_task(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    id: i64,
+) -> Result<Cancel> {
+    let outcome = store
+        .change(admission, move |tx| {
+            let outcome = tasks::request_cancel(tx, id)?;
+            let related = [format!("ServerTasks-{id}")];
+            events::record(
+                tx,
+                "TaskCanceled",
+                &format!("Requested cancellation of ServerTasks-{id}"),
+                &related,
+            )?;
+            Ok(outcome)
+        })
+        .await?;
+    queue.cancel(id);
+    Ok(outcome)
+}
