@@ -16,6 +16,8 @@ pub mod migrate;
 pub mod projects;
 pub mod sessions;
 pub mod system;
+pub mod task_list;
+pub mod task_log;
 pub mod tasks;
 pub mod users;
 

@@ -4,8 +4,10 @@
 //! processor's state transitions (claim, finish, expire, recover) are bookkeeping
 //! (`&Transaction`), because the queue keeps running in maintenance mode.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
+pub use super::task_list::{list, parse_states, Filter, Scheduled};
+pub use super::task_log::{append_log, log, log_bytes, LogLine};
 use super::BookTx;
 use super::ChangeTx;
 use crate::error::{Error, Result};
@@ -14,7 +16,7 @@ use crate::model::sql::{ACTIVE, COMPLETED, RUNNING};
 pub use crate::model::{TaskKind, TaskState};
 use const_format::concatcp;
 
-const Q_QUEUED: &str = TaskState::Queued.quoted();
+pub(super) const Q_QUEUED: &str = TaskState::Queued.quoted();
 const Q_EXECUTING: &str = TaskState::Executing.quoted();
 const Q_CANCELLING: &str = TaskState::Cancelling.quoted();
 const Q_FAILED: &str = TaskState::Failed.quoted();
@@ -48,11 +50,11 @@ pub struct Task {
     pub canceled_by: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
+pub(super) const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
      release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by";
 
-fn task(r: &Row) -> rusqlite::Result<Task> {
+pub(super) fn task(r: &Row) -> rusqlite::Result<Task> {
     Ok(Task {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -136,123 +138,6 @@ pub fn state_of(conn: &Connection, id: i64) -> Result<Option<TaskState>> {
         .prepare_cached("SELECT state FROM tasks WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?)
-}
-
-#[derive(Default, Clone)]
-pub struct Filter {
-    /// Only these tasks (Octopus's `ids`); empty: any.
-    pub ids: Vec<i64>,
-    pub states: Vec<TaskState>,
-    pub node: Option<String>,
-    pub project_id: Option<i64>,
-    /// `Some(false)`: deployments only; `Some(true)`: system tasks only.
-    pub system: Option<bool>,
-    pub environment_id: Option<i64>,
-    pub release_id: Option<i64>,
-    /// Words the description contains (without case).
-    pub text: Option<String>,
-    /// Scheduled tasks (queued for a later time) only, or none of them, as of a moment.
-    pub scheduled: Option<Scheduled>,
-}
-
-/// Whether a task list is of scheduled tasks (queued, their time not yet come), or of
-/// everything else, as of `at`. Scheduled tasks are listed soonest first.
-#[derive(Clone, Copy)]
-pub enum Scheduled {
-    Only { at: i64 },
-    Excluded { at: i64 },
-}
-
-/// One page of tasks, newest first, and the total. Every filter walks an index; the
-/// total of a state filter comes from `task_counts`, not from counting.
-pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
-    let mut clauses = Vec::new();
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if !filter.ids.is_empty() {
-        let marks = vec!["?"; filter.ids.len()].join(", ");
-        clauses.push(format!("id IN ({marks})"));
-        args.extend(filter.ids.iter().map(|id| (*id).into()));
-    }
-    if !filter.states.is_empty() {
-        let marks = vec!["?"; filter.states.len()].join(", ");
-        clauses.push(format!("state IN ({marks})"));
-        args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
-    }
-    if let Some(node) = &filter.node {
-        clauses.push("server_node = ?".into());
-        args.push(node.clone().into());
-    }
-    if let Some(project) = filter.project_id {
-        clauses.push("project_id = ?".into());
-        args.push(project.into());
-    }
-    if let Some(system) = filter.system {
-        clauses.push("is_system = ?".into());
-        args.push(i64::from(system).into());
-    }
-    if let Some(env) = filter.environment_id {
-        clauses.push("environment_id = ?".into());
-        args.push(env.into());
-    }
-    if let Some(release) = filter.release_id {
-        clauses.push("release_id = ?".into());
-        args.push(release.into());
-    }
-    if let Some(text) = &filter.text {
-        clauses.push("instr(lower(description), lower(?)) > 0".into());
-        args.push(text.clone().into());
-    }
-    let mut order = "id DESC";
-    match filter.scheduled {
-        Some(Scheduled::Only { at }) => {
-            clauses.push(concatcp!("state = ", Q_QUEUED, " AND queue_time > ?").into());
-            args.push(at.into());
-            order = "queue_time, id";
-        }
-        Some(Scheduled::Excluded { at }) => {
-            clauses.push(concatcp!("NOT (state = ", Q_QUEUED, " AND queue_time > ?)").into());
-            args.push(at.into());
-        }
-        None => {}
-    }
-    let filter_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let mut page_args = args.clone();
-    page_args.push(take.into());
-    page_args.push(skip.into());
-    let items = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY {order} LIMIT ? OFFSET ?"
-        ))?
-        .query_map(params_from_iter(page_args), task)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = if filter.node.is_none()
-        && filter.project_id.is_none()
-        && filter.ids.is_empty()
-        && filter.system.is_none()
-        && filter.environment_id.is_none()
-        && filter.release_id.is_none()
-        && filter.text.is_none()
-        && filter.scheduled.is_none()
-    {
-        counted_total(conn, &filter.states)?
-    } else {
-        conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
-            .query_row(params_from_iter(args), |r| r.get(0))?
-    };
-    Ok((items, total))
-}
-
-fn counted_total(conn: &Connection, states: &[TaskState]) -> Result<i64> {
-    let counts = counts(conn)?;
-    Ok(counts
-        .iter()
-        .filter(|(s, _)| states.is_empty() || states.iter().any(|x| x == s))
-        .map(|(_, n)| n)
-        .sum())
 }
 
 /// How many tasks are in each state.
@@ -613,14 +498,6 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct LogLine {
-    pub seq: i64,
-    pub at: i64,
-    pub stream: String,
-    pub line: String,
-}
-
 /// How long the latest earlier successful run of the same work took (a deployment of
 /// the same project to the same environment, or the same system task), in ms: what a
 /// running task's progress is estimated from.
@@ -648,73 +525,4 @@ pub fn previous_duration(conn: &Connection, task: &Task) -> Result<Option<i64>> 
             |r| r.get(0),
         )
         .optional()?)
-}
-
-/// The bytes of a task's log lines (without line ends) and how many lines there are.
-pub fn log_bytes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(LENGTH(CAST(line AS BLOB))), 0), COUNT(*) FROM task_log WHERE task_id = ?1",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
-}
-
-/// Appends lines to a task's log in one statement batch.
-pub fn append_log(tx: &BookTx, id: i64, lines: &[(i64, &str, String)]) -> Result<()> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let errors = lines.iter().filter(|l| l.1 == "stderr").count() as i64;
-    let first: i64 = tx
-        .prepare_cached(
-            "UPDATE tasks SET log_lines = log_lines + ?2, error_lines = error_lines + ?3
-             WHERE id = ?1 RETURNING log_lines",
-        )?
-        .query_row(params![id, lines.len() as i64, errors], |r| r.get(0))?;
-    let mut seq = first - lines.len() as i64;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO task_log (task_id, seq, at, stream, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for (at, stream, line) in lines {
-        seq += 1;
-        insert.execute(params![id, seq, at, stream, line])?;
-    }
-    Ok(())
-}
-
-/// Log lines after `after` (a sequence number), at most `limit`.
-pub fn log(conn: &Connection, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>> {
-    let lines = conn
-        .prepare_cached(
-            "SELECT seq, at, stream, line FROM task_log WHERE task_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(params![id, after, limit], |r| {
-            Ok(LogLine {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                stream: r.get(2)?,
-                line: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(lines)
-}
-
-/// Parses `states=Queued,Executing`; unknown states are a 400 naming the valid ones.
-pub fn parse_states(states: Option<&str>) -> Result<Vec<TaskState>> {
-    let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    states
-        .split(',')
-        .map(|s| {
-            TaskState::parse(s).ok_or_else(|| {
-                let valid: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
-                Error::bad(
-                    "states",
-                    format!("unknown state '{}'; valid: {}", s.trim(), valid.join(", ")),
-                )
-            })
-        })
-        .collect()
 }

@@ -1,0 +1,145 @@
+//! Task lists: one page of tasks by the filters the pages and the API offer (ids, states,
+//! node, project, environment, release, kind, text, scheduled or not), with its total.
+//! Re-exported by `tasks`.
+
+use rusqlite::{params_from_iter, Connection};
+
+use super::tasks::{counts, task, Task, TaskState, COLUMNS, Q_QUEUED};
+use crate::error::{Error, Result};
+use const_format::concatcp;
+
+#[derive(Default, Clone)]
+pub struct Filter {
+    /// Only these tasks (Octopus's `ids`); empty: any.
+    pub ids: Vec<i64>,
+    pub states: Vec<TaskState>,
+    pub node: Option<String>,
+    pub project_id: Option<i64>,
+    /// `Some(false)`: deployments only; `Some(true)`: system tasks only.
+    pub system: Option<bool>,
+    pub environment_id: Option<i64>,
+    pub release_id: Option<i64>,
+    /// Words the description contains (without case).
+    pub text: Option<String>,
+    /// Scheduled tasks (queued for a later time) only, or none of them, as of a moment.
+    pub scheduled: Option<Scheduled>,
+}
+
+/// Whether a task list is of scheduled tasks (queued, their time not yet come), or of
+/// everything else, as of `at`. Scheduled tasks are listed soonest first.
+#[derive(Clone, Copy)]
+pub enum Scheduled {
+    Only { at: i64 },
+    Excluded { at: i64 },
+}
+
+/// One page of tasks, newest first, and the total. Every filter walks an index; the
+/// total of a state filter comes from `task_counts`, not from counting.
+pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !filter.ids.is_empty() {
+        let marks = vec!["?"; filter.ids.len()].join(", ");
+        clauses.push(format!("id IN ({marks})"));
+        args.extend(filter.ids.iter().map(|id| (*id).into()));
+    }
+    if !filter.states.is_empty() {
+        let marks = vec!["?"; filter.states.len()].join(", ");
+        clauses.push(format!("state IN ({marks})"));
+        args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
+    }
+    if let Some(node) = &filter.node {
+        clauses.push("server_node = ?".into());
+        args.push(node.clone().into());
+    }
+    if let Some(project) = filter.project_id {
+        clauses.push("project_id = ?".into());
+        args.push(project.into());
+    }
+    if let Some(system) = filter.system {
+        clauses.push("is_system = ?".into());
+        args.push(i64::from(system).into());
+    }
+    if let Some(env) = filter.environment_id {
+        clauses.push("environment_id = ?".into());
+        args.push(env.into());
+    }
+    if let Some(release) = filter.release_id {
+        clauses.push("release_id = ?".into());
+        args.push(release.into());
+    }
+    if let Some(text) = &filter.text {
+        clauses.push("instr(lower(description), lower(?)) > 0".into());
+        args.push(text.clone().into());
+    }
+    let mut order = "id DESC";
+    match filter.scheduled {
+        Some(Scheduled::Only { at }) => {
+            clauses.push(concatcp!("state = ", Q_QUEUED, " AND queue_time > ?").into());
+            args.push(at.into());
+            order = "queue_time, id";
+        }
+        Some(Scheduled::Excluded { at }) => {
+            clauses.push(concatcp!("NOT (state = ", Q_QUEUED, " AND queue_time > ?)").into());
+            args.push(at.into());
+        }
+        None => {}
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let mut page_args = args.clone();
+    page_args.push(take.into());
+    page_args.push(skip.into());
+    let items = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY {order} LIMIT ? OFFSET ?"
+        ))?
+        .query_map(params_from_iter(page_args), task)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let total = if filter.node.is_none()
+        && filter.project_id.is_none()
+        && filter.ids.is_empty()
+        && filter.system.is_none()
+        && filter.environment_id.is_none()
+        && filter.release_id.is_none()
+        && filter.text.is_none()
+        && filter.scheduled.is_none()
+    {
+        counted_total(conn, &filter.states)?
+    } else {
+        conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
+            .query_row(params_from_iter(args), |r| r.get(0))?
+    };
+    Ok((items, total))
+}
+
+fn counted_total(conn: &Connection, states: &[TaskState]) -> Result<i64> {
+    let counts = counts(conn)?;
+    Ok(counts
+        .iter()
+        .filter(|(s, _)| states.is_empty() || states.iter().any(|x| x == s))
+        .map(|(_, n)| n)
+        .sum())
+}
+
+/// Parses `states=Queued,Executing`; unknown states are a 400 naming the valid ones.
+pub fn parse_states(states: Option<&str>) -> Result<Vec<TaskState>> {
+    let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    states
+        .split(',')
+        .map(|s| {
+            TaskState::parse(s).ok_or_else(|| {
+                let valid: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+                Error::bad(
+                    "states",
+                    format!("unknown state '{}'; valid: {}", s.trim(), valid.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
