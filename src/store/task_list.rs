@@ -23,6 +23,10 @@ pub struct Filter {
     pub text: Option<String>,
     /// Scheduled tasks (queued for a later time) only, or none of them, as of a moment.
     pub scheduled: Option<Scheduled>,
+    /// Count matches only up to this many (the total is then "at least"): a page's
+    /// pager need not scan a million tasks; `Some(0)` when only the page is wanted.
+    /// `None`: the exact total (the API's).
+    pub count_up_to: Option<i64>,
 }
 
 /// Whether a task list is of scheduled tasks (queued, their time not yet come), or of
@@ -109,6 +113,13 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         && filter.scheduled.is_none()
     {
         counted_total(conn, &filter.states)?
+    } else if let Some(cap) = filter.count_up_to {
+        let mut capped = args;
+        capped.push(cap.into());
+        conn.prepare_cached(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks {filter_sql} LIMIT ?)"
+        ))?
+        .query_row(params_from_iter(capped), |r| r.get(0))?
     } else {
         conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
             .query_row(params_from_iter(args), |r| r.get(0))?

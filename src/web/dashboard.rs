@@ -125,6 +125,7 @@ async fn dashboard(
             let recent = if can_view_tasks {
                 let filter = tasks::Filter {
                     system: (!show_system).then_some(false),
+                    count_up_to: Some(0),
                     ..tasks::Filter::default()
                 };
                 tasks::list(c, &filter, 0, 10)?.0

@@ -150,6 +150,7 @@ async fn environment_page(
             let latest = deployments::latest_per_environment(c, now, None)?;
             let filter = tasks::Filter {
                 environment_id: Some(id),
+                count_up_to: Some(0),
                 ..tasks::Filter::default()
             };
             let (recent, _) = tasks::list(c, &filter, 0, 10)?;

@@ -504,6 +504,7 @@ async fn release_page(
             let latest = deployments::latest_of_release(c, now, id)?;
             let filter = tasks::Filter {
                 release_id: Some(id),
+                count_up_to: Some(0),
                 ..tasks::Filter::default()
             };
             let (history, _) = tasks::list(c, &filter, 0, 50)?;

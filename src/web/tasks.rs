@@ -32,6 +32,8 @@ const PAGE_SIZE: i64 = 50;
 const PAGE_LOG_LINES: i64 = 5_000;
 /// Scheduled tasks shown above the list (the rest behind the Scheduled filter).
 const SCHEDULED_SHOWN: i64 = 10;
+/// The pager counts matching tasks up to this many ("of 10000+" beyond).
+const COUNT_UP_TO: i64 = 10_000;
 
 /// One choice of a filter's `<select>`.
 pub struct Choice {
@@ -128,6 +130,8 @@ struct TasksPage {
     query: TaskQuery,
     filtered: bool,
     total: i64,
+    /// The total is a lower bound: counting stopped at [`COUNT_UP_TO`].
+    at_least: bool,
     first: i64,
     last: i64,
     pages: Vec<PageLink>,
@@ -228,6 +232,7 @@ async fn list(
             _ => None,
         },
         text: Some(query.q.clone()).filter(|q| !q.is_empty()),
+        count_up_to: Some(COUNT_UP_TO),
         scheduled: Some(if scheduled_only {
             tasks::Scheduled::Only { at: now }
         } else {
@@ -294,6 +299,7 @@ async fn list(
         states: choices(state_options, &query.state),
         kinds: choices(kind_options, &query.kind),
         filtered: query.href(1) != "/tasks",
+        at_least: total >= COUNT_UP_TO,
         total,
         first: if total == 0 { 0 } else { skip + 1 },
         last: (skip + PAGE_SIZE).min(total),

@@ -653,3 +653,26 @@ fn a_work_directory_removed_by_another_node_is_made_again_for_the_next_task() {
     let mode = std::fs::metadata(&work_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o711);
 }
+
+#[test]
+fn a_page_can_count_its_matches_only_up_to_a_cap() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let (_, env, release) = project_env_release(&client, &key, "true");
+    for _ in 0..5 {
+        deploy(&client, &key, &release, &env);
+    }
+    let db = app.db();
+    let filter = |cap| drydock::store::tasks::Filter {
+        system: Some(false),
+        count_up_to: cap,
+        ..Default::default()
+    };
+    let (items, exact) = drydock::store::tasks::list(&db, &filter(None), 0, 2).unwrap();
+    assert_eq!((items.len(), exact), (2, 5));
+    let (_, capped) = drydock::store::tasks::list(&db, &filter(Some(3)), 0, 2).unwrap();
+    assert_eq!(capped, 3, "counting stops at the cap");
+    let (items, none) = drydock::store::tasks::list(&db, &filter(Some(0)), 0, 2).unwrap();
+    assert_eq!((items.len(), none), (2, 0), "the page without a count");
+}
