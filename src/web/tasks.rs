@@ -32,8 +32,9 @@ const PAGE_SIZE: i64 = 50;
 const PAGE_LOG_LINES: i64 = 5_000;
 /// Scheduled tasks shown above the list (the rest behind the Scheduled filter).
 const SCHEDULED_SHOWN: i64 = 10;
-/// The pager counts matching tasks up to this many ("of 10000+" beyond).
-const COUNT_UP_TO: i64 = 10_000;
+/// The pager counts matching tasks up to this many ("of 1000+" beyond; counting 10,000
+/// took 5 ms a page with 20,000 tasks).
+const COUNT_UP_TO: i64 = 1_000;
 
 /// One choice of a filter's `<select>`.
 pub struct Choice {
@@ -266,7 +267,12 @@ async fn list(
             ))
         })
         .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let shown = items.len() as i64;
+    let mut pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    if total >= COUNT_UP_TO {
+        // Counting stopped: there may be more pages than counted.
+        pages = pages.max(page + 1);
+    }
     let mut state_options = vec![(String::new(), "Any state".to_string())];
     state_options.push(("Scheduled".into(), "Scheduled (later)".into()));
     state_options.extend(
@@ -301,8 +307,8 @@ async fn list(
         filtered: query.href(1) != "/tasks",
         at_least: total >= COUNT_UP_TO,
         total,
-        first: if total == 0 { 0 } else { skip + 1 },
-        last: (skip + PAGE_SIZE).min(total),
+        first: if shown == 0 { 0 } else { skip + 1 },
+        last: skip + shown,
         pages: pager(&query, page, pages),
         prev: (page > 1).then(|| query.href(page - 1)),
         next: (page < pages).then(|| query.href(page + 1)),
