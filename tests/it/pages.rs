@@ -192,15 +192,7 @@ async fn the_tasks_list_filters_through_the_url_and_keeps_scheduled_tasks_apart(
                 .text("#task-list")
                 .await?
                 .contains("Deploy Web release 1.0 to Production"));
-            assert_eq!(
-                b.client
-                    .find(fantoccini::Locator::Css("#filter-q"))
-                    .await?
-                    .prop("value")
-                    .await?
-                    .as_deref(),
-                Some("production")
-            );
+            assert_eq!(b.value("#filter-q").await?, "production");
             // System tasks are hidden unless asked for.
             b.client.goto(&server.url("/tasks?kind=system")).await?;
             b.wait_for_text("Description contains").await?;
@@ -346,17 +338,12 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
                 timeout_error.starts_with("Script timeout (seconds)"),
                 "named by its label, not ScriptTimeoutSeconds: {timeout_error}"
             );
-            let value = |css: &'static str| async move {
-                b.client
-                    .find(fantoccini::Locator::Css(css))
-                    .await?
-                    .prop("value")
-                    .await
-                    .map(Option::unwrap_or_default)
-            };
-            assert_eq!(value("#project-name").await?, "   ");
-            assert_eq!(value("#project-script").await?, "echo kept\necho also kept");
-            assert_eq!(value("#project-timeout").await?, "forever");
+            assert_eq!(b.value("#project-name").await?, "   ");
+            assert_eq!(
+                b.value("#project-script").await?,
+                "echo kept\necho also kept"
+            );
+            assert_eq!(b.value("#project-timeout").await?, "forever");
             let invalid = b
                 .client
                 .find(fantoccini::Locator::Css("#project-timeout"))
@@ -523,19 +510,12 @@ async fn destructive_actions_ask_first_and_the_user_form_keeps_what_was_typed() 
             b.client.goto(&server.url("/login")).await?;
             b.submit_sign_in("admin", &password).await?;
             b.wait_for_text("Sign out").await?;
-            let shown = |css: &'static str| async move {
-                b.client
-                    .find(fantoccini::Locator::Css(css))
-                    .await?
-                    .is_displayed()
-                    .await
-            };
 
             // Deleting a project: the button appears only after asking.
             b.client.goto(&server.url("/projects/2")).await?;
-            assert!(!shown("#delete-project").await?, "no one-click delete");
+            assert!(!b.shown("#delete-project").await?, "no one-click delete");
             b.click("#delete-project-open").await?;
-            assert!(shown("#delete-project").await?);
+            assert!(b.shown("#delete-project").await?);
             assert!(b
                 .text("#delete-project-confirm")
                 .await?
@@ -546,14 +526,14 @@ async fn destructive_actions_ask_first_and_the_user_form_keeps_what_was_typed() 
 
             // Draining a node asks too.
             b.client.goto(&server.url("/configuration/nodes")).await?;
-            assert!(!shown("button.drain").await?);
+            assert!(!b.shown("button.drain").await?);
             b.click("summary[id^=drain-open]").await?;
             b.click("button.drain").await?;
             b.wait_for_text("Draining").await?;
 
             // Revoking a key asks too.
             b.client.goto(&server.url("/profile")).await?;
-            assert!(!shown("#api-keys button.danger").await?);
+            assert!(!b.shown("#api-keys button.danger").await?);
 
             // The user form: every problem at once, what was typed kept (not the password).
             b.client.goto(&server.url("/configuration/users")).await?;
@@ -564,18 +544,10 @@ async fn destructive_actions_ask_first_and_the_user_form_keeps_what_was_typed() 
             b.wait_for_text("problems to fix").await?;
             assert!(b.text("#username-error").await?.starts_with("Username"));
             assert!(b.text("#password-error").await?.starts_with("Password"));
-            let value = |css: &'static str| async move {
-                b.client
-                    .find(fantoccini::Locator::Css(css))
-                    .await?
-                    .prop("value")
-                    .await
-                    .map(Option::unwrap_or_default)
-            };
-            assert_eq!(value("#new-username").await?, "no spaces allowed");
-            assert_eq!(value("#new-display-name").await?, "Kept Name");
+            assert_eq!(b.value("#new-username").await?, "no spaces allowed");
+            assert_eq!(b.value("#new-display-name").await?, "Kept Name");
             assert_eq!(
-                value("#new-password").await?,
+                b.value("#new-password").await?,
                 "",
                 "a password is never sent back"
             );

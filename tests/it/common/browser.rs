@@ -183,6 +183,18 @@ impl Browser {
         Ok(wide.as_bool().unwrap_or(true))
     }
 
+    /// The current value of the form control at `css` ("" when it has none).
+    pub async fn value(&self, css: &str) -> Result<String> {
+        let element = self.client.find(Locator::Css(css)).await?;
+        Ok(element.prop("value").await?.unwrap_or_default())
+    }
+
+    /// Whether the element at `css` is displayed.
+    pub async fn shown(&self, css: &str) -> Result<bool> {
+        let element = self.client.find(Locator::Css(css)).await?;
+        Ok(element.is_displayed().await?)
+    }
+
     /// Waits up to `secs` for the element at `css` to read `expected`; a page that
     /// reloads meanwhile (a stale element) is read again.
     pub async fn wait_for_element_text(&self, css: &str, expected: &str, secs: u64) -> Result<()> {
