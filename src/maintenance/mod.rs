@@ -201,6 +201,13 @@ pub async fn cancel_window(store: &Store, admission: &impl Admit, id: i64) -> Re
 
 /// Enters and leaves scheduled windows; run by every node's queue round (each step
 /// re-checks inside its own change transaction, so nodes do not repeat one another).
+/// Whether a scheduled window's start or an active one's end has come: the queue asks
+/// in its round, and calls [`tick`] only then.
+pub fn window_due(conn: &Connection, now: i64) -> Result<bool> {
+    Ok(maintenance::window_to_start(conn, now)?.is_some()
+        || maintenance::window_to_end(conn, now)?.is_some())
+}
+
 pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
     let now = clock::now_ms();
     let (start, end) = store.read_now(|c| {

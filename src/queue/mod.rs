@@ -331,13 +331,11 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
         if inner.stopping.load(Ordering::SeqCst) {
             return;
         }
-        // Read before the round: what changes during it is then seen as a change.
-        let seen = signature(&store);
-        let sleep = match dispatch(&inner, &store, &settings) {
-            Ok(sleep) => sleep,
+        let (sleep, seen) = match dispatch(&inner, &store, &settings) {
+            Ok(round) => (round.sleep, Some(round.signature)),
             Err(e) => {
                 eprintln!("drydock: queue processor: {e}");
-                settings.poll
+                (settings.poll, None)
             }
         };
         let deadline = std::time::Instant::now() + sleep;
@@ -368,15 +366,26 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
     }
 }
 
-/// One round: expire overdue tasks, claim into free slots, start runners. Returns how
-/// long to sleep: until the next scheduled queue time, at most the poll interval.
-fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Duration> {
-    // Scheduled maintenance windows start and end on time, whichever node sees it first.
-    crate::maintenance::tick(store, &crate::access::Proof::schedule())?;
+/// What a round leaves for the wait after it.
+struct Round {
+    /// How long to sleep: until the next scheduled time, at most the poll interval.
+    sleep: Duration,
+    /// The queue's signature as the round left it: a later change is another
+    /// process's work.
+    signature: tasks::QueueSignature,
+}
+
+/// One round, in one write transaction: queue due system tasks, expire overdue
+/// tasks, claim into free slots, and read when the next scheduled thing is due; then
+/// start the runners (and start or end a maintenance window whose time has come).
+fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Round> {
     let now = clock::now_ms();
     let node = settings.node.clone();
     let cap = settings.task_cap;
-    let claimed = store.bookkeeping_now(|tx| {
+    let (claimed, next, signature, windows_due) = store.bookkeeping_now(|tx| {
+        // Scheduled maintenance windows start and end on time, whichever node sees it
+        // first (in their own change, after this transaction).
+        let windows_due = crate::maintenance::window_due(tx, now)?;
         // The system-task timer: queue what is due (once, whatever the processes).
         system::queue_due(tx, now)?;
         tasks::expire_overdue(tx, now)?;
@@ -389,12 +398,22 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
         if inner.heartbeat_due(settings.heartbeat) {
             system::heartbeat(tx, &node, now)?;
         }
-        if draining {
-            return Ok(Vec::new());
-        }
-        let running = tasks::running_on(tx, &node)? as usize;
-        tasks::claim(tx, &node, now, cap.saturating_sub(running))
+        let claimed = if draining {
+            Vec::new()
+        } else {
+            let running = tasks::running_on(tx, &node)? as usize;
+            tasks::claim(tx, &node, now, cap.saturating_sub(running))?
+        };
+        let task = tasks::next_scheduled(tx, now)?;
+        let system = system::next_due(tx)?;
+        let window = crate::maintenance::next_event(tx)?;
+        let next = task.into_iter().chain(system).chain(window).min();
+        let signature = tasks::queue_signature(tx, &node)?;
+        Ok((claimed, next, signature, windows_due))
     })?;
+    if windows_due {
+        crate::maintenance::tick(store, &crate::access::Proof::schedule())?;
+    }
     for task in claimed {
         let waited = task.start_time.unwrap_or(now) - task.queue_time;
         inner.metrics.observe_queue_to_start(waited as f64 / 1000.0);
@@ -437,12 +456,9 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Du
             }
         }
     }
-    let next = store.read_now(|c| {
-        let task = tasks::next_scheduled(c, clock::now_ms())?;
-        let system = system::next_due(c)?;
-        let window = crate::maintenance::next_event(c)?;
-        Ok(task.into_iter().chain(system).chain(window).min())
-    })?;
     let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));
-    Ok(until_next.map_or(settings.poll, |d| d.min(settings.poll)))
+    Ok(Round {
+        sleep: until_next.map_or(settings.poll, |d| d.min(settings.poll)),
+        signature,
+    })
 }

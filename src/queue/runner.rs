@@ -7,13 +7,14 @@
 //! when the script ends, whatever it left in its group is killed too, so no child
 //! process outlives its task.
 
-use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -171,44 +172,39 @@ fn supervise(
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
     let group = Pid::from_raw(child.id() as i32);
-    let (events_tx, events) = mpsc::channel();
-    let mut open_pipes = 0;
-    if let Some(out) = child.stdout.take() {
-        read_lines(out, "stdout", events_tx.clone());
-        open_pipes += 1;
-    }
-    if let Some(err) = child.stderr.take() {
-        read_lines(err, "stderr", events_tx.clone());
-        open_pipes += 1;
-    }
-    // The exit is an event like a line, so it is seen the moment it happens.
-    let waiter = events_tx.clone();
-    std::thread::spawn(move || {
-        let _ = waiter.send(Event::Exited(child.wait()));
-    });
-    drop(events_tx);
+    // The runner's own thread watches the script's two pipes and its exit (a pidfd)
+    // with one poll: no thread per pipe, none to wait.
+    let exit = match rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::PidfdFlags::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = killpg(group, Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(Error::Internal(format!(
+                "watching the script's process: {e}"
+            )));
+        }
+    };
+    let mut pipes = [
+        child.stdout.take().map(|p| Pipe::new(p.into(), "stdout")),
+        child.stderr.take().map(|p| Pipe::new(p.into(), "stderr")),
+    ];
 
     let started = Instant::now();
     let mut log = LogBatch::new(store, id);
     let mut stop: Option<(Stop, Instant)> = None;
     let mut last_state_check = Instant::now();
-    let mut status = None;
-    while status.is_none() {
-        match events.recv_timeout(TICK) {
-            Ok(Event::Line(line)) => log.push(line),
-            Ok(Event::Closed) => open_pipes -= 1,
-            Ok(Event::Exited(exit)) => {
-                status = Some(exit.map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(Error::Internal("lost the script's process".into()));
-            }
+    let status = loop {
+        let exited = watch(&mut pipes, Some(&exit), TICK, &mut log)?;
+        if exited {
+            let status = child
+                .wait()
+                .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?;
+            break status;
         }
         log.flush_if_due();
-        if status.is_some() {
-            break;
-        }
         match stop {
             None => {
                 let mut cancelled = cancel.load(Ordering::SeqCst);
@@ -235,22 +231,130 @@ fn supervise(
                 }
             }
         }
-    }
-    // Nothing the script started outlives it; its pipes close with it.
+    };
+    // Nothing the script started outlives it; its pipes close with it (a process that
+    // left the group and kept them open gets two seconds).
     let _ = killpg(group, Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(2);
-    while open_pipes > 0 {
+    while pipes.iter().any(Option::is_some) {
         let left = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(left) {
-            Ok(Event::Line(line)) => log.push(line),
-            Ok(Event::Closed) => open_pipes -= 1,
-            Ok(Event::Exited(_)) => {}
-            Err(_) => break,
+        if left.is_zero() {
+            break;
         }
+        watch(&mut pipes, None, left.min(TICK), &mut log)?;
+    }
+    for pipe in pipes.iter_mut().flatten() {
+        pipe.finish(&mut log);
     }
     log.flush()?;
-    let status = status.ok_or_else(|| Error::Internal("the script's exit was not seen".into()))?;
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
+}
+
+/// Waits up to `wait` for output on the open pipes (or for the exit, when `exit` is
+/// given), takes what came, and closes the pipes that ended. True when the script
+/// exited.
+fn watch(
+    pipes: &mut [Option<Pipe>; 2],
+    exit: Option<&OwnedFd>,
+    wait: Duration,
+    log: &mut LogBatch,
+) -> Result<bool> {
+    let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+    let mut fds: Vec<PollFd> = pipes
+        .iter()
+        .flatten()
+        .map(|p| PollFd::new(p.fd.as_fd(), PollFlags::POLLIN))
+        .chain(exit.map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)))
+        .collect();
+    if fds.is_empty() {
+        return Ok(false);
+    }
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(_) | Err(Errno::EINTR) => {}
+        Err(e) => return Err(Error::Internal(format!("watching the script: {e}"))),
+    }
+    let ready: Vec<bool> = fds
+        .iter()
+        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+        .collect();
+    drop(fds);
+    let mut at = 0;
+    for slot in pipes.iter_mut() {
+        let Some(pipe) = slot else { continue };
+        let is_ready = ready[at];
+        at += 1;
+        if is_ready && !pipe.read(log) {
+            pipe.finish(log);
+            *slot = None;
+        }
+    }
+    Ok(exit.is_some() && ready.get(at) == Some(&true))
+}
+
+/// One of the script's output pipes, cut into lines as its bytes come.
+struct Pipe {
+    fd: OwnedFd,
+    stream: &'static str,
+    pending: Vec<u8>,
+}
+
+impl Pipe {
+    fn new(fd: OwnedFd, stream: &'static str) -> Pipe {
+        Pipe {
+            fd,
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Reads what is there (one read: poll said it would not block) and logs each
+    /// whole line. False at the pipe's end.
+    fn read(&mut self, log: &mut LogBatch) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = match nix::unistd::read(&self.fd, &mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        self.pending.extend_from_slice(&chunk[..n]);
+        let now = clock::now_ms();
+        let mut from = 0;
+        loop {
+            let rest = &self.pending[from..];
+            match rest.iter().take(MAX_LINE).position(|&b| b == b'\n') {
+                Some(at) => {
+                    log.push((now, self.stream, line_of(&rest[..at], false)));
+                    from += at + 1;
+                }
+                None if rest.len() >= MAX_LINE => {
+                    log.push((now, self.stream, line_of(&rest[..MAX_LINE], true)));
+                    from += MAX_LINE;
+                }
+                None => break,
+            }
+        }
+        self.pending.drain(..from);
+        true
+    }
+
+    /// Logs a last line the script did not end with a newline.
+    fn finish(&mut self, log: &mut LogBatch) {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            log.push((clock::now_ms(), self.stream, line_of(&rest, false)));
+        }
+    }
+}
+
+fn line_of(bytes: &[u8], cut: bool) -> String {
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let mut line = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    if cut {
+        line.push_str(" [line cut at 16 KiB]");
+    }
+    line
 }
 
 /// A task stopped on request: cancelled by someone (it is `Cancelling`), or stopped
@@ -311,47 +415,6 @@ fn outcome_of(
 }
 
 type Line = (i64, &'static str, String);
-
-enum Event {
-    Line(Line),
-    /// A pipe reached its end.
-    Closed,
-    Exited(std::io::Result<ExitStatus>),
-}
-
-fn read_lines(pipe: impl Read + Send + 'static, stream: &'static str, to: mpsc::Sender<Event>) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader
-                .by_ref()
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut buf)
-            {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let cut = buf.last() != Some(&b'\n') && buf.len() >= MAX_LINE;
-                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                        buf.pop();
-                    }
-                    let mut line = String::from_utf8_lossy(&buf).into_owned();
-                    if cut {
-                        line.push_str(" [line cut at 16 KiB]");
-                    }
-                    if to
-                        .send(Event::Line((clock::now_ms(), stream, line)))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = to.send(Event::Closed);
-    });
-}
 
 /// Lines waiting to be written, flushed in one transaction per batch.
 struct LogBatch<'a> {

@@ -136,8 +136,13 @@ impl Store {
             migrate::apply(&mut conn)?;
         }
         const CACHE_KIB: i64 = 512;
+        const STATEMENT_CACHE: usize = 64;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_handler(Some(busy::handler))?;
+            // rusqlite keeps 16 prepared statements per connection by default: fewer
+            // than the queue's round and a page's reads use, so each round parsed its
+            // SQL again.
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             // A 512 KiB page cache per pooled connection (SQLite's default is 2 MiB):
             // with 16 connections the defaults alone could hold 32 MiB; the OS page
             // cache keeps the file warm anyway.

@@ -158,6 +158,59 @@ fn a_deployment_runs_its_script_with_the_environment_and_logs_every_line_in_orde
 }
 
 #[test]
+fn output_is_cut_into_lines_however_the_script_writes_it() {
+    let d = Deployer::new(5);
+    // A CRLF line, a line longer than 16 KiB, bytes that are not UTF-8, a line written
+    // in pieces, a last line without a newline on each stream; then the script closes
+    // both pipes and goes on running: its exit is still seen.
+    let script = "printf 'crlf\\r\\n'\n\
+                  head -c 20000 /dev/zero | tr '\\0' x; echo\n\
+                  printf 'bad \\377 byte\\n'\n\
+                  printf 'in '; sleep 0.1; printf 'pieces\\n'\n\
+                  printf 'no newline on stderr' >&2\n\
+                  printf 'no newline'\n\
+                  exec >&- 2>&-\n\
+                  sleep 0.3; exit 4";
+    let project = d.project("Lines", script);
+    let env = d.environment("Production");
+    let release = d.release(&project, "1");
+    let task_id = d.deploy(&release, &env, json!({}));
+    let task = d.wait(&task_id, 30);
+    assert_eq!(task["State"], "Failed", "{task}");
+    assert!(
+        task["ErrorMessage"].as_str().unwrap().contains("status 4"),
+        "{task}"
+    );
+    let raw = d.raw(&task_id);
+    let texts: Vec<&str> = raw
+        .lines()
+        .filter_map(|l| l.split_once("INFO ").or_else(|| l.split_once("ERR  ")))
+        .map(|(_, text)| text)
+        .collect();
+    let cut = format!("{} [line cut at 16 KiB]", "x".repeat(16 * 1024));
+    let rest = "x".repeat(20000 - 16 * 1024);
+    for expected in [
+        "crlf",
+        cut.as_str(),
+        rest.as_str(),
+        "bad \u{fffd} byte",
+        "in pieces",
+        "no newline",
+        "no newline on stderr",
+    ] {
+        assert!(
+            texts.contains(&expected),
+            "no line {:?} in {:?}",
+            &expected[..expected.len().min(40)],
+            texts
+                .iter()
+                .map(|t| &t[..t.len().min(40)])
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
 fn a_non_zero_exit_fails_with_the_status() {
     let d = Deployer::new(5);
     let project = d.project("Api", "echo about to fail; exit 3");
