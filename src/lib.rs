@@ -51,6 +51,8 @@ pub struct App {
     /// A stable id of this installation (its data directory), GUID-shaped as Octopus's
     /// `InstallationId`: derived from `secret.key`, so it reveals nothing of it.
     pub installation_id: String,
+    /// API key → caller, while nothing was committed since (see `auth::key_cache`).
+    pub keys: auth::key_cache::KeyCache,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -82,6 +84,7 @@ impl App {
                 queue: queue::Queue::new(metrics.clone()),
                 metrics,
                 installation_id,
+                keys: Default::default(),
             },
             initial_admin_password,
         })

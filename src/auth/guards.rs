@@ -58,7 +58,7 @@ async fn identify(req: &Request<'_>) -> Result<Option<Caller>, Error> {
         .and_then(|h| h.strip_prefix("Bearer "));
     if let Some(key) = req.headers().get_one("X-Octopus-ApiKey").or(bearer) {
         // A key that was sent but is wrong is a 401, not a fall-back to the cookie.
-        return match session::from_api_key(&app.store, key.trim()).await? {
+        return match app.keys.caller(&app.store, key.trim()).await? {
             Some(caller) => Ok(Some(caller)),
             None => Err(Error::Unauthorized),
         };

@@ -3,6 +3,7 @@
 //! ([`crate::access::Proof::for_request`]).
 
 pub mod guards;
+pub mod key_cache;
 pub mod session;
 
 pub use guards::{need, Allowed, Change, FormChange, MetricsReader, SessionForm};

@@ -203,12 +203,14 @@ pub async fn from_session(store: &Store, config: &Config, token: &str) -> Result
     Ok(user.map(|u| Caller::new(u, Via::SessionCookie, Some(session_ref))))
 }
 
-/// The caller behind an API key, if the key exists and its user is active.
-pub async fn from_api_key(store: &Store, key: &str) -> Result<Option<Caller>> {
-    if key.len() != 36 || !key.starts_with("API-") {
-        return Ok(None);
-    }
-    let key_hash = tokens::sha256_hex(key);
+/// Whether `key` has an API key's shape (`API-` and 32 more characters).
+pub fn is_api_key_shaped(key: &str) -> bool {
+    key.len() == 36 && key.starts_with("API-")
+}
+
+/// The caller behind an API key (by its SHA-256), if the key exists and its user is
+/// active. Requests go through [`super::key_cache::KeyCache`], which remembers it.
+pub async fn from_api_key_hash(store: &Store, key_hash: String) -> Result<Option<Caller>> {
     let user = store
         .read(move |c| match api_keys::user_for(c, &key_hash)? {
             Some(user_id) => users::find(c, user_id),

@@ -47,6 +47,9 @@ pub struct Store {
     /// Why the last write failed because the database could not be written (full disk,
     /// read-only); cleared by the next write that commits. `/api/health` reports it.
     unwritable: Arc<Mutex<Option<String>>>,
+    /// A connection that never writes, kept to ask SQLite whether anything was
+    /// committed since ([`Store::data_version`]).
+    watch: Arc<Mutex<Connection>>,
 }
 
 /// Who makes a change, as the audit log records it: what an [`Admit`] returns.
@@ -157,12 +160,32 @@ impl Store {
             .connection_timeout(config.db_wait())
             .build(manager)
             .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
+        let watch = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // No busy handler: a caller on the async runtime must never wait on it; when
+        // SQLite says busy, callers take the pooled path instead.
         Ok(Store {
             pool,
             wait: config.db_wait(),
             writer: Arc::new(Mutex::new(())),
             unwritable: Arc::new(Mutex::new(None)),
+            watch: Arc::new(Mutex::new(watch)),
         })
+    }
+
+    /// SQLite's `data_version` on a connection that never writes: it changes whenever
+    /// any connection — of this process or another one on the same file — commits.
+    /// Microseconds (it reads SQLite's shared WAL index, no pages), so callers may ask
+    /// it on every request, on the async runtime, to tell whether something they
+    /// remember may be stale. It never waits for a lock: `Err` when SQLite is busy.
+    pub fn data_version(&self) -> Result<i64> {
+        let watch = self
+            .watch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(watch.query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>> {
@@ -293,8 +316,13 @@ impl Store {
         self.unwritable.lock().ok().and_then(|slot| slot.clone())
     }
 
-    /// `SELECT 1` through the pool: what `/api/health` asks.
+    /// Whether the database answers, for `/api/health`: a read transaction on the
+    /// watching connection ([`Store::data_version`]), or, when that finds SQLite busy,
+    /// `SELECT 1` through the pool.
     pub async fn ping(&self) -> Result<()> {
+        if self.data_version().is_ok() {
+            return Ok(());
+        }
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }

@@ -17,6 +17,7 @@ mod cluster_nodes;
 mod crash_loop;
 mod guard;
 mod hostile;
+mod key_cache;
 mod maintenance;
 mod metrics;
 mod new_user;
