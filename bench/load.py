@@ -10,6 +10,7 @@ deployment (its body carries MaintenanceMessage). Prints JSON.
 """
 import http.client
 import json
+import os
 import multiprocessing
 import random
 import re
@@ -37,6 +38,24 @@ def rss_kb():
     return process_rss_kb(pid)
 
 
+def memory_breakdown():
+    """Anonymous and file-backed resident KiB, and threads, of the server now
+    (DRYDOCK_SMAPS=<file> also keeps its /proc/<pid>/smaps there, to look closer)."""
+    if os.environ.get("DRYDOCK_SMAPS"):
+        with open(f"/proc/{pid}/smaps") as f, open(os.environ["DRYDOCK_SMAPS"], "w") as out:
+            out.write(f.read())
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1])
+    with open(f"/proc/{pid}/status") as f:
+        threads = next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+    return {"anon_kb": fields.get("Anonymous", 0),
+            "file_kb": fields.get("Rss", 0) - fields.get("Anonymous", 0), "threads": threads}
+
+
 def sign_in(conn, username):
     status, body, page = call(conn, "GET", "/login")
     jar = "; ".join(h.split(";", 1)[0] for k, h in page.getheaders()
@@ -56,6 +75,11 @@ def setup():
     for i in range(20):
         p = json.loads(call(conn, "POST", "/api/projects", json.dumps({"Name": f"Load{i}", "DeploymentScript": "true"}), h)[1])["Id"]
         releases.append(json.loads(call(conn, "POST", "/api/releases", json.dumps({"ProjectId": p, "Version": "1"}), h)[1])["Id"])
+    # A first task before the load starts: the readers' task pages need one to exist
+    # (the toggler may turn maintenance on before any deployment of the load).
+    status, body, _ = call(conn, "POST", "/api/deployments",
+                           json.dumps({"ReleaseId": releases[0], "EnvironmentId": env}), h)
+    assert status == 201, (status, body)
     return env, releases
 
 
@@ -178,6 +202,7 @@ if __name__ == "__main__":
     rss_end = rss_kb()
     time.sleep(SETTLE)
     rss_settled = rss_kb()
+    breakdown = memory_breakdown()
     counts, latencies, errors = merge(results)
     total = sum(counts.values())
     everything = [x for v in latencies.values() for x in v]
@@ -188,5 +213,5 @@ if __name__ == "__main__":
         "statuses": dict(sorted(counts.items())), "errors": len(errors), "error_samples": errors[:5],
         "toggles": toggled.get("toggles", 0),
         "rss_idle_kb": rss_idle, "rss_start_kb": rss_start, "rss_end_kb": rss_end, "rss_max_kb": rss_max,
-        "rss_settled_kb": rss_settled, "settle_s": SETTLE,
+        "rss_settled_kb": rss_settled, "settle_s": SETTLE, "settled": breakdown,
     }))

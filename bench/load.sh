@@ -11,7 +11,7 @@ secs=${1:-60}
 cargo build --release --locked --quiet
 bin=$PWD/target/release/drydock
 data=$(mktemp -d /tmp/drydock-load.XXXXXX)
-printf 'log_level = "off"\n' >"$data/drydock.toml"
+printf 'log_level = "off"\n%s' "${EXTRA_CONFIG:-}" >"$data/drydock.toml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 admin_key=$("$bin" --data-dir "$data" apikey create --username admin --purpose load | tail -n 1)
 password="load test password 1"
@@ -36,6 +36,8 @@ print(f"maintenance toggled {r['toggles']} times; errors (other than maintenance
 growth = r["rss_end_kb"] / r["rss_start_kb"]
 print(f"resident memory: idle {r['rss_idle_kb'] // 1024} MiB, after warm-up {r['rss_start_kb'] / 1024:.1f} MiB, "
       f"end {r['rss_end_kb'] / 1024:.1f} MiB (max {r['rss_max_kb'] / 1024:.1f}), {r['settle_s']} s later {r['rss_settled_kb'] / 1024:.1f} MiB -> growth {growth:.2f}x (limit 1.20x)")
+b = r["settled"]
+print(f"  {r['settle_s']} s later: anonymous {b['anon_kb'] / 1024:.1f} MiB, file-backed (the binary, libraries) {b['file_kb'] / 1024:.1f} MiB, {b['threads']} threads")
 ok = r["errors"] == 0 and growth <= 1.2
 print("PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)

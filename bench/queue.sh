@@ -25,13 +25,20 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 start_server
 run=$(python3 bench/queue_bench.py "$port" "$key" "$data" "$pid" "$count" "$cap")
 kill "$pid"; wait "$pid" 2>/dev/null || true
+# Both list probes on the same mix of states (8 Success : 1 Failed : 1 Canceled), so a
+# filter finds a full page in both: first 30,000 tasks, then 1,000,000.
+small_total=$(python3 bench/tasks_fill.py "$data/drydock.db" 30000)
+start_server
+small=$(python3 bench/list_probe.py "$port" "$key")
+kill "$pid"; wait "$pid" 2>/dev/null || true
 python3 bench/tasks_fill.py "$data/drydock.db" 1000000 >/dev/null
 start_server
 big=$(python3 bench/list_probe.py "$port" "$key")
 
-python3 - "$run" "$big" "$cap" <<'PY'
+python3 - "$run" "$big" "$cap" "$small" "$small_total" <<'PY'
 import json, sys
 run, big, cap = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+run["small"], run["small_total"] = json.loads(sys.argv[4]), int(sys.argv[5])
 print(f"drydock queue benchmark (task cap {cap}, release build, one run)")
 print(f"queue-to-start into free slots (200 tasks): p50 {run['latency_p50_ms']:.0f} ms, p99 {run['latency_p99_ms']:.0f} ms  (aim: < 5 ms, < 50 ms; millisecond timestamps)")
 print(f"{run['deployments']} deployments of `true`: {run['elapsed_s']} s ({run['posted_s']} s to post them), {run['tasks_per_s']} tasks/s, {run['failed']} not successful")

@@ -91,6 +91,12 @@ impl App {
     }
 }
 
+/// The most blocking threads the runtime keeps: one per pooled database connection,
+/// and a few for files and hashing hand-offs.
+pub fn blocking_threads(config: &Config) -> usize {
+    config.db_pool_size as usize + 4
+}
+
 /// Builds the server: Rocket's own settings come from drydock's [`Config`], not from
 /// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
 pub fn rocket(app: App) -> Result<Rocket<Build>> {
@@ -117,7 +123,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
         .merge(("keep_alive", app.config.keep_alive_secs))
         // Blocking threads only run database work, which waits for one of the pool's
         // connections anyway: more threads than that would only cost memory.
-        .merge(("max_blocking", app.config.db_pool_size as usize + 4));
+        .merge(("max_blocking", blocking_threads(&app.config)));
     Ok(rocket::custom(figment)
         .manage(app)
         .manage(http::ErrorPages(Box::new(web::WebPages)))

@@ -46,7 +46,21 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     if let Some(password) = &opened.initial_admin_password {
         announce_admin(data_dir, password);
     }
+    let blocking = crate::blocking_threads(&opened.app.config);
     let server = crate::rocket(opened.app)?;
-    rocket::execute(server.launch()).map_err(|e| Error::Internal(format!("server: {e}")))?;
+    // Rocket's own runtime, but idle blocking threads (the database's) end after a
+    // second instead of tokio's ten: after a burst their stacks and allocator caches
+    // would otherwise stay resident for that long (ARCHITECTURE.md, "Memory").
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("rocket-worker-thread")
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max_blocking_threads(blocking)
+        .thread_keep_alive(std::time::Duration::from_secs(1))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;
+    let launched = runtime.block_on(server.launch());
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    launched.map_err(|e| Error::Internal(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -136,9 +136,18 @@ impl Store {
                 )));
             }
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // All of SQLite's memory in this process (page caches, statements, schemas
+            // of every pooled connection), past which it reuses cached pages instead
+            // of growing: the pool's caches cannot add up to more than this.
+            conn.query_row(
+                &format!("PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}"),
+                [],
+                |_| Ok(()),
+            )?;
             migrate::apply(&mut conn)?;
         }
         const CACHE_KIB: i64 = 512;
+        const SQLITE_HEAP_LIMIT: i64 = 2 << 20;
         const STATEMENT_CACHE: usize = 64;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_handler(Some(busy::handler))?;
