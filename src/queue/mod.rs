@@ -8,6 +8,7 @@
 //! never starts twice, whatever the processes.
 
 pub mod runner;
+pub mod runners;
 pub mod scripts;
 pub mod waiting;
 
@@ -72,8 +73,8 @@ struct Inner {
     /// The processor thread, joined first on a graceful stop so that nothing is claimed
     /// after it.
     processor: Mutex<Option<JoinHandle<()>>>,
-    /// The runner threads.
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The threads that run tasks.
+    runners: Arc<runners::Runners>,
     last_heartbeat: Mutex<Option<std::time::Instant>>,
     metrics: crate::metrics::Shared,
     /// The tasks' working directory, removed (when empty) once the queue stops.
@@ -115,7 +116,7 @@ impl Queue {
                 stopping: AtomicBool::new(false),
                 running: Mutex::new(HashMap::new()),
                 processor: Mutex::new(None),
-                threads: Mutex::new(Vec::new()),
+                runners: Default::default(),
                 last_heartbeat: Mutex::new(None),
                 metrics,
                 work_dir: Mutex::new(None),
@@ -289,15 +290,7 @@ impl Queue {
         }
         ring(&self.inner);
         self.join_processor();
-        let threads = self
-            .inner
-            .threads
-            .lock()
-            .map(|mut t| std::mem::take(&mut *t))
-            .unwrap_or_default();
-        for t in threads {
-            let _ = t.join();
-        }
+        self.inner.runners.stop();
         // Nothing runs here any more: the directory goes if no other node uses it
         // (a node that finds it gone makes it again for its next task).
         if let Some(dir) = self.inner.work_dir.lock().ok().and_then(|mut d| d.take()) {
@@ -426,25 +419,18 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             inner: Arc::clone(inner),
         };
         let id = task.id;
-        let spawned = std::thread::Builder::new()
-            .name(format!("drydock-task-{id}"))
-            .spawn(move || {
-                let (kind, began) = (task.name, std::time::Instant::now());
-                runner::run(&task_store, &task_settings, task, &flag);
-                let took = began.elapsed().as_secs_f64();
-                queue.inner.metrics.observe_task(kind.as_str(), took);
-                if let Ok(mut running) = queue.inner.running.lock() {
-                    running.remove(&id);
-                }
-                queue.wake();
-            });
-        match spawned {
-            Ok(handle) => {
-                if let Ok(mut threads) = inner.threads.lock() {
-                    threads.retain(|t| !t.is_finished());
-                    threads.push(handle);
-                }
+        let spawned = inner.runners.run(Box::new(move || {
+            let (kind, began) = (task.name, std::time::Instant::now());
+            runner::run(&task_store, &task_settings, task, &flag);
+            let took = began.elapsed().as_secs_f64();
+            queue.inner.metrics.observe_task(kind.as_str(), took);
+            if let Ok(mut running) = queue.inner.running.lock() {
+                running.remove(&id);
             }
+            queue.wake();
+        }));
+        match spawned {
+            Ok(()) => {}
             Err(e) => {
                 let message = format!("could not start a thread for the task: {e}");
                 store.bookkeeping_now(|tx| {
