@@ -82,6 +82,13 @@ struct Inner {
 }
 
 impl Inner {
+    /// Whether this node's heartbeat is due (without taking it).
+    fn heartbeat_would_be_due(&self, every: Duration) -> bool {
+        self.last_heartbeat
+            .lock()
+            .map_or(true, |last| last.is_none_or(|at| at.elapsed() >= every))
+    }
+
     /// True (and remembered) when this node last beat at least `every` ago.
     fn heartbeat_due(&self, every: Duration) -> bool {
         let Ok(mut last) = self.last_heartbeat.lock() else {
@@ -375,7 +382,31 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
     let now = clock::now_ms();
     let node = settings.node.clone();
     let cap = settings.task_cap;
-    let (claimed, next, signature, windows_due) = store.bookkeeping_now(|tx| {
+    // Most wakes after a task's end find nothing to do: a read (no write lock, which
+    // the next deployment's POST may be waiting for) says so, and the round ends there.
+    if !inner.heartbeat_would_be_due(settings.heartbeat) {
+        let quiet = store.read_now(|c| {
+            let (due, expired) = tasks::work_due(c, now)?;
+            let system_due = system::next_due(c)?.is_some_and(|at| at <= now);
+            if expired || system_due || crate::maintenance::window_due(c, now)? {
+                return Ok(None);
+            }
+            if due {
+                let (draining, cap) = match system::node_limits(c, &node)? {
+                    Some((draining, cap)) => (draining, cap.max(0) as usize),
+                    None => (false, cap),
+                };
+                if !draining && (tasks::running_on(c, &node)? as usize) < cap {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(next_round(c, &node, now, settings)?))
+        })?;
+        if let Some(round) = quiet {
+            return Ok(round);
+        }
+    }
+    let (claimed, round, windows_due) = store.bookkeeping_now(|tx| {
         // Scheduled maintenance windows start and end on time, whichever node sees it
         // first (in their own change, after this transaction).
         let windows_due = crate::maintenance::window_due(tx, now)?;
@@ -397,12 +428,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             let running = tasks::running_on(tx, &node)? as usize;
             tasks::claim(tx, &node, now, cap.saturating_sub(running))?
         };
-        let task = tasks::next_scheduled(tx, now)?;
-        let system = system::next_due(tx)?;
-        let window = crate::maintenance::next_event(tx)?;
-        let next = task.into_iter().chain(system).chain(window).min();
-        let signature = tasks::queue_signature(tx, &node)?;
-        Ok((claimed, next, signature, windows_due))
+        Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
     })?;
     if windows_due {
         crate::maintenance::tick(store, &crate::access::Proof::schedule())?;
@@ -442,9 +468,24 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             }
         }
     }
+    Ok(round)
+}
+
+/// When the next round is due (the next scheduled task, system task or window, at most
+/// the poll interval away), and the queue's signature as this round leaves it.
+fn next_round(
+    conn: &rusqlite::Connection,
+    node: &str,
+    now: i64,
+    settings: &Settings,
+) -> Result<Round> {
+    let task = tasks::next_scheduled(conn, now)?;
+    let system = system::next_due(conn)?;
+    let window = crate::maintenance::next_event(conn)?;
+    let next = task.into_iter().chain(system).chain(window).min();
     let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));
     Ok(Round {
         sleep: until_next.map_or(settings.poll, |d| d.min(settings.poll)),
-        signature,
+        signature: tasks::queue_signature(conn, node)?,
     })
 }

@@ -168,6 +168,22 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// Whether a round would find work: a queued task due by `now`, or one whose expiry
+/// passed. Two index probes, read-only: the queue asks it before it takes the write
+/// lock for a round.
+pub fn work_due(conn: &Connection, now: i64) -> Result<(bool, bool)> {
+    Ok(conn
+        .prepare_cached(concatcp!(
+            "SELECT EXISTS(SELECT 1 FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time <= ?1),
+                    EXISTS(SELECT 1 FROM tasks INDEXED BY tasks_expiry WHERE state = ",
+            Q_QUEUED,
+            " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1)"
+        ))?
+        .query_row([now], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
 /// Claims up to `slots` due tasks for `node`, in FIFO order (queue time, then id),
 /// skipping any whose concurrency tag is executing or already taken in this claim.
 /// Runs inside one `BEGIN IMMEDIATE` transaction, so no task is claimed twice, whatever
