@@ -50,6 +50,9 @@ pub enum Command {
     /// Server nodes: list, drain, undrain, task cap.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// The script launcher a node starts for itself (not for people to run).
+    #[command(hide = true)]
+    ScriptLauncher,
     /// Write a consistent copy of the database while servers keep running.
     Backup {
         /// The file to write (it must not exist).
@@ -61,6 +64,9 @@ pub enum Command {
 /// Parses the command line, runs the subcommand, and returns the process's exit code.
 pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    if let Some(Command::ScriptLauncher) = cli.command {
+        return crate::queue::launcher::serve();
+    }
     // Once, before anything else: every path below is absolute, whatever directory a
     // script, SQLite or a child process later works in.
     cli.data_dir = match crate::config::absolute_dir(&cli.data_dir) {
@@ -78,6 +84,7 @@ pub fn main() -> ExitCode {
         Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
         Some(Command::Maintenance(cmd)) => maintenance::run(&cli.data_dir, cmd),
         Some(Command::Node(cmd)) => node::run(&cli.data_dir, cmd),
+        Some(Command::ScriptLauncher) => Ok(crate::queue::launcher::serve()),
     };
     match result {
         Ok(code) => code,

@@ -42,6 +42,9 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
             .validate()
             .map_err(|e| Error::BadRequest(e.to_string(), Vec::new()))?;
     }
+    // This very binary starts the node's script launcher (see `queue::launcher`): by
+    // /proc/<pid>/exe, the running file itself, even once an upgrade replaced it on disk.
+    crate::queue::launcher::use_program(format!("/proc/{}/exe", std::process::id()).into());
     let opened = App::open(config)?;
     if let Some(password) = &opened.initial_admin_password {
         announce_admin(data_dir, password);

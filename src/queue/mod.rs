@@ -7,6 +7,7 @@
 //! Claiming is one `BEGIN IMMEDIATE` transaction (`store::tasks::claim`), so a task
 //! never starts twice, whatever the processes.
 
+pub mod launcher;
 pub mod runner;
 pub mod runners;
 pub mod scripts;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub work_dir: PathBuf,
     /// Who scripts run as, or why no one can (an unknown or privileged `script_user`).
     pub script_user: std::result::Result<scripts::ScriptUser, String>,
+    /// Starts the scripts when drydock runs as root (shared by the clones).
+    pub launcher: Option<Arc<launcher::Launcher>>,
     pub started_at: i64,
     pub node_offline_ms: i64,
     pub system: crate::system_tasks::Settings,
@@ -56,6 +59,10 @@ impl Settings {
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
             work_dir: system.work_dir.clone(),
             script_user: scripts::ScriptUser::resolve(&config.script_user),
+            launcher: scripts::ScriptUser::resolve(&config.script_user)
+                .ok()
+                .and_then(|user| user.launcher())
+                .map(Arc::new),
             started_at: clock::now_ms(),
             node_offline_ms: config.node_offline_secs * 1000,
             system,

@@ -138,19 +138,48 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         ("DRYDOCK_ENVIRONMENT", env.name.clone()),
         ("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id)),
     ];
-    let child = script_user
-        .command(&script, &dir, &vars)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
-    let outcome = match child {
-        Ok(child) => {
-            let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
-            supervise(store, settings, task.id, child, timeout, cancel)
+    let launched = match &settings.launcher {
+        Some(launcher) => {
+            let bash = super::scripts::program("bash");
+            match launcher.spawn(bash, &script, &dir, script_user.environment(&vars)) {
+                Ok(launched) => Some(Ok(launched)),
+                Err(super::launcher::NotStarted::Failed(e)) => Some(Err(e)),
+                Err(super::launcher::NotStarted::Unavailable(_)) => None,
+            }
         }
-        Err(e) => Ok(Outcome::failed(format!("could not start bash: {e}"))),
+        None => None,
+    };
+    let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
+    let outcome = match launched {
+        Some(Ok(launched)) => supervise(
+            store,
+            settings,
+            task.id,
+            Script::Launched(launched),
+            timeout,
+            cancel,
+        ),
+        Some(Err(e)) => Ok(Outcome::failed(e)),
+        None => {
+            let child = script_user
+                .command(&script, &dir, &vars)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn();
+            match child {
+                Ok(child) => supervise(
+                    store,
+                    settings,
+                    task.id,
+                    Script::Child(child),
+                    timeout,
+                    cancel,
+                ),
+                Err(e) => Ok(Outcome::failed(format!("could not start bash: {e}"))),
+            }
+        }
     };
     let _ = std::fs::remove_dir_all(&dir);
     outcome
@@ -163,34 +192,67 @@ enum Stop {
     Timeout,
 }
 
+/// A started script: a child of this process, or one the launcher started.
+enum Script {
+    Child(Child),
+    Launched(super::launcher::Launched),
+}
+
+impl Script {
+    /// Signals the script's process group. False when that is no longer possible.
+    fn signal(&self, group: Pid, signal: Signal) -> bool {
+        match self {
+            Script::Child(_) => killpg(group, signal).is_ok(),
+            Script::Launched(launched) => launched.signal(signal),
+        }
+    }
+}
+
 fn supervise(
     store: &Store,
     settings: &Settings,
     id: i64,
-    mut child: Child,
+    mut script: Script,
     timeout: Duration,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let group = Pid::from_raw(child.id() as i32);
     // The runner's own thread watches the script's two pipes and its exit (a pidfd)
     // with one poll: no thread per pipe, none to wait.
-    let exit = match rustix::process::pidfd_open(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::PidfdFlags::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = killpg(group, Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(Error::Internal(format!(
-                "watching the script's process: {e}"
-            )));
+    let (group, exit, pipes) = match &mut script {
+        Script::Child(child) => {
+            let group = Pid::from_raw(child.id() as i32);
+            let exit = match rustix::process::pidfd_open(
+                rustix::process::Pid::from_child(child),
+                rustix::process::PidfdFlags::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    let _ = killpg(group, Signal::SIGKILL);
+                    let _ = child.wait();
+                    return Err(Error::Internal(format!(
+                        "watching the script's process: {e}"
+                    )));
+                }
+            };
+            let pipes = [
+                child.stdout.take().map(|p| Pipe::new(p.into(), "stdout")),
+                child.stderr.take().map(|p| Pipe::new(p.into(), "stderr")),
+            ];
+            (group, exit, pipes)
+        }
+        Script::Launched(launched) => {
+            let exit = launched
+                .exit
+                .try_clone()
+                .map_err(|e| Error::Internal(format!("watching the script's process: {e}")))?;
+            let pipes = [
+                launched.stdout.take().map(|p| Pipe::new(p, "stdout")),
+                launched.stderr.take().map(|p| Pipe::new(p, "stderr")),
+            ];
+            (Pid::from_raw(0), exit, pipes)
         }
     };
-    let mut pipes = [
-        child.stdout.take().map(|p| Pipe::new(p.into(), "stdout")),
-        child.stderr.take().map(|p| Pipe::new(p.into(), "stderr")),
-    ];
+    let mut pipes = pipes;
 
     let started = Instant::now();
     let mut log = LogBatch::new(store, id);
@@ -198,11 +260,29 @@ fn supervise(
     let mut last_state_check = Instant::now();
     let status = loop {
         let exited = watch(&mut pipes, Some(&exit), TICK, &mut log)?;
-        if exited {
-            let status = child
-                .wait()
-                .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))?;
-            break status;
+        let lost = match &mut script {
+            Script::Launched(launched) => launched.lost(),
+            Script::Child(_) => false,
+        };
+        if exited || lost {
+            let status = match &mut script {
+                Script::Child(child) => child
+                    .wait()
+                    .map_err(|e| Error::Internal(format!("waiting for bash: {e}"))),
+                Script::Launched(launched) => launched.status().map_err(|e| {
+                    // Its launcher died: what the script left is found by its
+                    // working directory, as after a crash.
+                    crate::process::kill_leftovers(&settings.work_dir, &[id]);
+                    Error::Internal(e)
+                }),
+            };
+            match status {
+                Ok(status) => break status,
+                Err(e) => {
+                    drain_pipes(&mut pipes, &mut log)?;
+                    return Err(e);
+                }
+            }
         }
         log.flush_if_due();
         match stop {
@@ -221,33 +301,41 @@ fn supervise(
                     None
                 };
                 if let Some(why) = why {
-                    let _ = killpg(group, Signal::SIGTERM);
+                    script.signal(group, Signal::SIGTERM);
                     stop = Some((why, Instant::now()));
                 }
             }
             Some((_, since)) => {
                 if since.elapsed() >= settings.cancel_grace {
-                    let _ = killpg(group, Signal::SIGKILL);
+                    script.signal(group, Signal::SIGKILL);
                 }
             }
         }
     };
-    // Nothing the script started outlives it; its pipes close with it (a process that
-    // left the group and kept them open gets two seconds).
-    let _ = killpg(group, Signal::SIGKILL);
+    // Nothing the script started outlives it (the launcher has done this already for
+    // the scripts it starts); its pipes close with it.
+    if let Script::Child(_) = script {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    drain_pipes(&mut pipes, &mut log)?;
+    Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
+}
+
+/// Takes what is left in the pipes (a process that left the group and kept them open
+/// gets two seconds), and writes the log.
+fn drain_pipes(pipes: &mut [Option<Pipe>; 2], log: &mut LogBatch) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     while pipes.iter().any(Option::is_some) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        watch(&mut pipes, None, left.min(TICK), &mut log)?;
+        watch(pipes, None, left.min(TICK), log)?;
     }
     for pipe in pipes.iter_mut().flatten() {
-        pipe.finish(&mut log);
+        pipe.finish(log);
     }
-    log.flush()?;
-    Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
+    log.flush()
 }
 
 /// Waits up to `wait` for output on the open pipes (or for the exit, when `exit` is

@@ -20,7 +20,17 @@ use std::process::Command;
 
 use nix::unistd::{Gid, Uid, User};
 
-const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+pub(crate) const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// `setpriv`'s flags after the user and group: the user's groups, no capabilities in
+/// any set, `no_new_privs`.
+pub(crate) const SETPRIV_FLAGS: [&str; 5] = [
+    "--init-groups",
+    "--no-new-privs",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--",
+];
 
 /// Who this node's scripts run as.
 #[derive(Debug, Clone)]
@@ -103,37 +113,47 @@ impl ScriptUser {
                 let mut c = Command::new(program("setpriv"));
                 c.arg(format!("--reuid={uid}"))
                     .arg(format!("--regid={gid}"))
-                    .args([
-                        "--init-groups",
-                        "--no-new-privs",
-                        "--inh-caps=-all",
-                        "--bounding-set=-all",
-                        "--",
-                    ])
+                    .args(SETPRIV_FLAGS)
                     .arg(program("bash"));
                 c
             }
             ScriptUser::Same { .. } => Command::new(program("bash")),
         };
+        command
+            .arg(script)
+            .current_dir(dir)
+            .env_clear()
+            .envs(self.environment(vars));
+        command
+    }
+
+    /// A script's whole environment: `PATH`, `HOME`, `USER`, `LOGNAME`, `LANG` and
+    /// `vars`.
+    pub fn environment(&self, vars: &[(&str, String)]) -> Vec<(String, String)> {
         let (name, home) = match self {
             ScriptUser::Switched { name, home, .. } | ScriptUser::Same { name, home, .. } => {
                 (name, home)
             }
         };
         let lang = std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".into());
-        command
-            .arg(script)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", PATH)
-            .env("HOME", home)
-            .env("USER", name)
-            .env("LOGNAME", name)
-            .env("LANG", lang);
-        for (key, value) in vars {
-            command.env(key, value);
+        let mut env = vec![
+            ("PATH".to_string(), PATH.to_string()),
+            ("HOME".to_string(), home.display().to_string()),
+            ("USER".to_string(), name.clone()),
+            ("LOGNAME".to_string(), name.clone()),
+            ("LANG".to_string(), lang),
+        ];
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        env
+    }
+
+    /// The launcher that starts this user's scripts, when drydock runs as root and
+    /// knows its own binary ([`super::launcher`]).
+    pub fn launcher(&self) -> Option<super::launcher::Launcher> {
+        match self {
+            ScriptUser::Switched { uid, gid, .. } => super::launcher::Launcher::new(*uid, *gid),
+            ScriptUser::Same { .. } => None,
         }
-        command
     }
 
     /// Hands a task's fresh directory (and the files in it) to this user, readable by
@@ -152,7 +172,7 @@ impl ScriptUser {
 /// Scripts get a `PATH` of their own; a program named by an absolute path lets the
 /// standard library start it with `posix_spawn` rather than by forking the whole
 /// server (which costs a copy of its page tables per task: 3x fewer tasks a second).
-fn program(name: &'static str) -> &'static Path {
+pub(crate) fn program(name: &'static str) -> &'static Path {
     static FOUND: std::sync::OnceLock<std::collections::HashMap<&'static str, PathBuf>> =
         std::sync::OnceLock::new();
     let found = FOUND.get_or_init(|| {

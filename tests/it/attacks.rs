@@ -516,14 +516,16 @@ for f in {d}/secret.key {d}/initial-admin-password {d}/drydock.db {d}/drydock.db
   if head -c 1 "$f" >/dev/null 2>&1; then echo "READ $f"; else echo "DENIED $f"; fi
 done
 if ls {d} >/dev/null 2>&1; then echo "LISTED data"; else echo "DENIED listing"; fi
-for exe in /proc/$PPID/exe {bin}; do
+for exe in /proc/$PPID/exe /proc/{server_pid}/exe {bin}; do
   if "$exe" --data-dir {d} maintenance disable >/dev/null 2>&1; then echo "RAN maintenance disable with $exe"; else echo "DENIED maintenance disable with $exe"; fi
   if echo 'a long password here' | "$exe" --data-dir {d} user create --username mallory --password-stdin --role 'System Administrator' >/dev/null 2>&1; then echo "RAN user create with $exe"; else echo "DENIED user create with $exe"; fi
 done
-if kill -0 $PPID 2>/dev/null; then echo "SIGNALLED the server"; else echo "DENIED signal"; fi
+if kill -0 {server_pid} 2>/dev/null; then echo "SIGNALLED the server"; else echo "DENIED signal"; fi
 echo "env: $(env | sort | tr '\n' ' ')"
 "#,
-        bin = bin.display()
+        bin = bin.display(),
+        // As root the script's parent is the node's script launcher, not the server.
+        server_pid = server.child.id(),
     );
     let env = server.create(&key, "/api/environments", json!({"Name": "Prod"}));
     let project = server.create(
@@ -574,10 +576,10 @@ echo "env: $(env | sort | tr '\n' ' ')"
     );
     assert_eq!(
         log.matches("DENIED maintenance disable").count(),
-        2,
+        3,
         "{log}"
     );
-    assert_eq!(log.matches("DENIED user create").count(), 2, "{log}");
+    assert_eq!(log.matches("DENIED user create").count(), 3, "{log}");
     // A clean environment: nothing of the server's own.
     assert!(
         !log.contains("hunter2") && !log.contains("DRYDOCK_TEST_SERVER_SECRET"),

@@ -18,6 +18,7 @@ mod crash_loop;
 mod guard;
 mod hostile;
 mod key_cache;
+mod launcher;
 mod maintenance;
 mod metrics;
 mod new_user;

@@ -155,9 +155,19 @@ impl Server {
     }
 
     fn start_full(data_dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        Server::start_program(&binary(), data_dir, args, vars)
+    }
+
+    /// `drydock serve` from a copy of the binary at `program`.
+    pub fn start_program(
+        program: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let log = data_dir.join(format!("serve-{port}.log"));
-        let mut command = Command::new(binary());
+        let mut command = Command::new(program);
         command
             .arg("--data-dir")
             .arg(data_dir)

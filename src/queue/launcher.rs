@@ -1,0 +1,554 @@
+//! The script launcher: when drydock runs as root, one long-lived process of drydock's
+//! own binary (`drydock script-launcher`), started once through `setpriv` as
+//! `script_user` with no capabilities and `no_new_privs`, starts every script. Each
+//! task then costs one `exec` (bash) instead of two (`setpriv`, then bash), and the
+//! script is spawned by a small process rather than by the large multi-threaded server.
+//!
+//! The server and the launcher talk over a Unix `SOCK_SEQPACKET` pair (the launcher's
+//! standard input). The server sends `Spawn` with the write ends of the script's
+//! stdout and stderr pipes attached (`SCM_RIGHTS`), and `Signal` (cancel, timeout,
+//! shutdown); the launcher answers `Started` with a pidfd of the script attached,
+//! `Refused` when bash could not start, and `Exited` with the wait status once it has
+//! killed whatever the script left in its process group.
+//!
+//! Trust runs one way. The launcher has exactly the powers of a script (same user, same
+//! restrictions), so a script may kill or take it over; the server therefore never
+//! signals a process it names — signals go through the launcher, which can reach only
+//! that user's processes — and treats its messages as untrusted input. When the launcher
+//! dies, the tasks it was running fail ("the script launcher stopped"), what they left
+//! is stopped by their working directory as after a crash (`process::kill_leftovers`),
+//! and the next task starts a new launcher. When the launcher cannot start at all
+//! (e.g. `script_user` may not execute drydock's binary), the node says so once and
+//! starts each script through `setpriv` as before.
+
+use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rustix::net::{
+    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use serde::{Deserialize, Serialize};
+
+/// A task's error when its launcher died under it.
+pub const LOST: &str = "the script launcher stopped while the script ran; what the script \
+                        left running was stopped";
+
+/// The largest message either side sends (a spawn request: paths and variables).
+const MAX_MESSAGE: usize = 256 * 1024;
+/// How long a spawn may take before the server gives up on the launcher.
+const START_WITHIN: Duration = Duration::from_secs(10);
+
+static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names drydock's own binary, which can run as the launcher (`drydock serve` does, at
+/// start). Without it — a library embedding the server, the tests — scripts start
+/// through `setpriv` one by one.
+pub fn use_program(path: PathBuf) {
+    let _ = PROGRAM.set(path);
+}
+
+#[derive(Serialize, Deserialize)]
+enum ToLauncher {
+    Spawn {
+        id: u64,
+        program: PathBuf,
+        script: PathBuf,
+        dir: PathBuf,
+        env: Vec<(String, String)>,
+    },
+    Signal {
+        id: u64,
+        signal: i32,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum FromLauncher {
+    Started { id: u64 },
+    Refused { id: u64, error: String },
+    Exited { id: u64, status: i32 },
+}
+
+/// What the server hears about one script.
+enum Heard {
+    Started(OwnedFd),
+    Refused(String),
+    Exited(ExitStatus),
+    /// The launcher stopped before it said.
+    Lost,
+}
+
+/// One running launcher process, and the tasks waiting to hear from it.
+struct Link {
+    socket: OwnedFd,
+    waiting: Mutex<HashMap<u64, mpsc::Sender<Heard>>>,
+    alive: AtomicBool,
+}
+
+/// The server's side: starts the launcher when first needed, and again after it died.
+pub struct Launcher {
+    program: PathBuf,
+    uid: u32,
+    gid: u32,
+    link: Mutex<Option<Arc<Link>>>,
+    next_id: AtomicU64,
+    /// Set once a launcher started a script: from then on a dead launcher is restarted;
+    /// before, a launcher that dies is taken as one that cannot run here.
+    proven: AtomicBool,
+    unusable: AtomicBool,
+}
+
+/// Why a script did not start through the launcher.
+pub enum NotStarted {
+    /// The launcher cannot run here: start the script another way.
+    Unavailable(String),
+    /// The launcher tried: the task fails with this.
+    Failed(String),
+}
+
+/// A script the launcher started.
+pub struct Launched {
+    id: u64,
+    link: Arc<Link>,
+    /// Readable once the script has exited.
+    pub exit: OwnedFd,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    heard: mpsc::Receiver<Heard>,
+    /// What was heard early (a `Lost`, or an `Exited` seen while checking for one).
+    early: Option<Heard>,
+}
+
+impl Launched {
+    /// Sends `signal` to the script's process group (through the launcher). False when
+    /// the launcher is gone.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) -> bool {
+        let message = ToLauncher::Signal {
+            id: self.id,
+            signal: signal as i32,
+        };
+        self.link.alive.load(Ordering::SeqCst) && send(&self.link.socket, &message, &[]).is_ok()
+    }
+
+    /// Whether the launcher stopped while the script runs (it can no longer report the
+    /// script's end, nor signal it).
+    pub fn lost(&mut self) -> bool {
+        if self.early.is_none() {
+            self.early = self.heard.try_recv().ok();
+        }
+        matches!(self.early, Some(Heard::Lost))
+    }
+
+    /// The script's exit status, once its pidfd said it exited: the launcher reports it
+    /// after stopping what the script left in its group.
+    pub fn status(&mut self) -> Result<ExitStatus, String> {
+        let heard = match self.early.take() {
+            Some(heard) => Ok(heard),
+            None => self.heard.recv_timeout(Duration::from_secs(5)),
+        };
+        match heard {
+            Ok(Heard::Exited(status)) => Ok(status),
+            _ => Err(LOST.into()),
+        }
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if let Ok(mut waiting) = self.link.waiting.lock() {
+            waiting.remove(&self.id);
+        }
+    }
+}
+
+impl Launcher {
+    /// A launcher for scripts of `uid`:`gid`, when drydock's binary is known.
+    pub fn new(uid: u32, gid: u32) -> Option<Launcher> {
+        Some(Launcher {
+            program: PROGRAM.get()?.clone(),
+            uid,
+            gid,
+            link: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+            proven: AtomicBool::new(false),
+            unusable: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts `bash script` in `dir` with exactly `env`, as the launcher's user, in a
+    /// process group of its own, its output into the given pipes.
+    pub fn spawn(
+        &self,
+        bash: &Path,
+        script: &Path,
+        dir: &Path,
+        env: Vec<(String, String)>,
+    ) -> Result<Launched, NotStarted> {
+        if self.unusable.load(Ordering::SeqCst) {
+            return Err(NotStarted::Unavailable(
+                "the launcher could not start".into(),
+            ));
+        }
+        let link = self.link().map_err(|e| self.give_up(e))?;
+        let internal = |e: std::io::Error| NotStarted::Failed(format!("starting the script: {e}"));
+        let (out_r, out_w) = pipe().map_err(internal)?;
+        let (err_r, err_w) = pipe().map_err(internal)?;
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let (tell, heard) = mpsc::channel();
+        if let Ok(mut waiting) = link.waiting.lock() {
+            waiting.insert(id, tell);
+        }
+        let request = ToLauncher::Spawn {
+            id,
+            program: bash.to_path_buf(),
+            script: script.to_path_buf(),
+            dir: dir.to_path_buf(),
+            env,
+        };
+        let sent = send(&link.socket, &request, &[out_w.as_fd(), err_w.as_fd()]);
+        // Only the script holds the write ends now: its pipes end when it (and what it
+        // left) ends.
+        drop((out_w, err_w));
+        let forget = |link: &Link| {
+            if let Ok(mut waiting) = link.waiting.lock() {
+                waiting.remove(&id);
+            }
+        };
+        if let Err(e) = sent {
+            forget(&link);
+            link.alive.store(false, Ordering::SeqCst);
+            return Err(self.lost(format!("the script launcher is gone: {e}")));
+        }
+        match heard.recv_timeout(START_WITHIN) {
+            Ok(Heard::Started(exit)) => {
+                self.proven.store(true, Ordering::SeqCst);
+                Ok(Launched {
+                    id,
+                    link,
+                    exit,
+                    stdout: Some(out_r),
+                    stderr: Some(err_r),
+                    heard,
+                    early: None,
+                })
+            }
+            Ok(Heard::Refused(error)) => {
+                forget(&link);
+                Err(NotStarted::Failed(error))
+            }
+            Ok(Heard::Exited(_)) | Ok(Heard::Lost) | Err(_) => {
+                forget(&link);
+                link.alive.store(false, Ordering::SeqCst);
+                let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
+                Err(self.lost("the script launcher stopped".into()))
+            }
+        }
+    }
+
+    /// A launcher that died before ever starting a script cannot run here.
+    fn lost(&self, why: String) -> NotStarted {
+        if self.proven.load(Ordering::SeqCst) {
+            NotStarted::Failed(why)
+        } else {
+            self.give_up(why)
+        }
+    }
+
+    fn give_up(&self, why: String) -> NotStarted {
+        if !self.unusable.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "drydock: warning: the script launcher cannot run ({why}); deployment scripts \
+                 start through setpriv one at a time instead (slower; see ARCHITECTURE.md)"
+            );
+        }
+        NotStarted::Unavailable(why)
+    }
+
+    /// The live launcher, started if there is none.
+    fn link(&self) -> Result<Arc<Link>, String> {
+        let mut slot = self
+            .link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(link) = slot.as_ref().filter(|l| l.alive.load(Ordering::SeqCst)) {
+            return Ok(Arc::clone(link));
+        }
+        let (ours, theirs) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| format!("socketpair: {e}"))?;
+        let child = Command::new(super::scripts::program("setpriv"))
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .args(super::scripts::SETPRIV_FLAGS)
+            .arg(&self.program)
+            .arg("script-launcher")
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", super::scripts::PATH)
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", self.program.display()))?;
+        let link = Arc::new(Link {
+            socket: ours,
+            waiting: Mutex::new(HashMap::new()),
+            alive: AtomicBool::new(true),
+        });
+        let listener = Arc::clone(&link);
+        std::thread::Builder::new()
+            .name("drydock-launcher".into())
+            .spawn(move || listen(listener, child))
+            .map_err(|e| format!("starting a thread: {e}"))?;
+        *slot = Some(Arc::clone(&link));
+        Ok(link)
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        // The launcher ends when its socket does (the scripts it started were stopped
+        // by their runners already).
+        if let Ok(Some(link)) = self.link.lock().map(|mut l| l.take()) {
+            let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
+        }
+    }
+}
+
+/// The server's listening thread for one launcher: routes what it says to the tasks
+/// waiting for it; when it ends, tells them all, and reaps it.
+fn listen(link: Arc<Link>, mut child: Child) {
+    loop {
+        let Some((message, fds)) = receive(&link.socket) else {
+            break;
+        };
+        let Ok(message) = serde_json::from_slice::<FromLauncher>(&message) else {
+            continue;
+        };
+        let (id, heard, last) = match message {
+            FromLauncher::Started { id } => match fds.into_iter().next() {
+                Some(exit) => (id, Heard::Started(exit), false),
+                None => (
+                    id,
+                    Heard::Refused("the launcher sent no process".into()),
+                    true,
+                ),
+            },
+            FromLauncher::Refused { id, error } => (id, Heard::Refused(error), true),
+            FromLauncher::Exited { id, status } => {
+                (id, Heard::Exited(ExitStatus::from_raw(status)), true)
+            }
+        };
+        let Ok(mut waiting) = link.waiting.lock() else {
+            break;
+        };
+        if let Some(tell) = waiting.get(&id) {
+            let _ = tell.send(heard);
+        }
+        if last {
+            waiting.remove(&id);
+        }
+    }
+    link.alive.store(false, Ordering::SeqCst);
+    if let Ok(mut waiting) = link.waiting.lock() {
+        for (_, tell) in waiting.drain() {
+            let _ = tell.send(Heard::Lost);
+        }
+    }
+    let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
+}
+
+fn send<T: Serialize>(
+    socket: &OwnedFd,
+    message: &T,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+    if bytes.len() > MAX_MESSAGE {
+        return Err(std::io::Error::other("the request is too large"));
+    }
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(std::io::Error::other("too many descriptors"));
+    }
+    loop {
+        match sendmsg(
+            socket,
+            &[IoSlice::new(&bytes)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// One message and the descriptors that came with it; `None` at the socket's end.
+fn receive(socket: &OwnedFd) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    loop {
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            socket,
+            &mut [IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        );
+        match got {
+            Ok(m) if m.bytes == 0 => return None,
+            Ok(m) => {
+                let mut fds = Vec::new();
+                for message in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(received) = message {
+                        fds.extend(received);
+                    }
+                }
+                buf.truncate(m.bytes.min(MAX_MESSAGE));
+                return Some((buf, fds));
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `drydock script-launcher`: the launcher's own side, reading requests from the
+/// socket on its standard input until the server closes it.
+pub fn serve() -> std::process::ExitCode {
+    let socket = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(socket) => Arc::new(socket),
+        Err(e) => {
+            eprintln!("drydock script-launcher: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let groups: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
+    while let Some((message, mut fds)) = receive(&socket) {
+        match serde_json::from_slice::<ToLauncher>(&message) {
+            Ok(ToLauncher::Spawn {
+                id,
+                program,
+                script,
+                dir,
+                env,
+            }) => {
+                let (Some(stderr), Some(stdout)) = (fds.pop(), fds.pop()) else {
+                    let error = "no output pipes came with the request".to_string();
+                    let _ = send(&socket, &FromLauncher::Refused { id, error }, &[]);
+                    continue;
+                };
+                start(
+                    &socket, &groups, id, &program, &script, &dir, env, stdout, stderr,
+                );
+            }
+            Ok(ToLauncher::Signal { id, signal }) => {
+                let group = groups.lock().ok().and_then(|g| g.get(&id).copied());
+                if let (Some(group), Ok(signal)) =
+                    (group, nix::sys::signal::Signal::try_from(signal))
+                {
+                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), signal);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start(
+    socket: &Arc<OwnedFd>,
+    groups: &Arc<Mutex<HashMap<u64, i32>>>,
+    id: u64,
+    program: &Path,
+    script: &Path,
+    dir: &Path,
+    env: Vec<(String, String)>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) {
+    let spawned = Command::new(program)
+        .arg(script)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let error = format!("could not start bash: {e}");
+            let _ = send(socket, &FromLauncher::Refused { id, error }, &[]);
+            return;
+        }
+    };
+    let pid = child.id() as i32;
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::PidfdFlags::empty(),
+    );
+    let pidfd = match pidfd {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = child.wait();
+            let error = format!("watching the script's process: {e}");
+            let _ = send(socket, &FromLauncher::Refused { id, error }, &[]);
+            return;
+        }
+    };
+    if let Ok(mut groups) = groups.lock() {
+        groups.insert(id, pid);
+    }
+    let _ = send(socket, &FromLauncher::Started { id }, &[pidfd.as_fd()]);
+    drop(pidfd);
+    let (socket, groups) = (Arc::clone(socket), Arc::clone(groups));
+    let waiter = std::thread::Builder::new().spawn(move || {
+        let status = child.wait().map_or(-1, |s| s.into_raw());
+        // Nothing the script started outlives it.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        if let Ok(mut groups) = groups.lock() {
+            groups.remove(&id);
+        }
+        let _ = send(&socket, &FromLauncher::Exited { id, status }, &[]);
+    });
+    if waiter.is_err() {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
