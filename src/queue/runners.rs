@@ -16,8 +16,11 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 #[derive(Default)]
 struct State {
     jobs: VecDeque<Job>,
-    /// Threads waiting for a job.
+    /// Threads waiting for a job that no job was promised to yet.
     idle: usize,
+    /// Jobs promised to waiting threads (each taken by the next thread that wakes):
+    /// `idle + promised` threads wait.
+    promised: usize,
     stopping: bool,
     threads: Vec<JoinHandle<()>>,
     started: u64,
@@ -35,7 +38,9 @@ impl Runners {
     pub fn run(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
         let mut state = self.lock();
         state.jobs.push_back(job);
-        if state.jobs.len() <= state.idle {
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.promised += 1;
             drop(state);
             self.ready.notify_one();
             return Ok(());
@@ -94,7 +99,11 @@ impl Runners {
                         .wait_timeout(state, IDLE)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                     state = next;
-                    state.idle -= 1;
+                    if state.promised > 0 {
+                        state.promised -= 1;
+                    } else {
+                        state.idle -= 1;
+                    }
                     // Deciding under the lock: a job queued after this sees one idle
                     // thread fewer and starts a new one.
                     if waited.timed_out() && state.jobs.is_empty() {
@@ -149,13 +158,12 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
+        // One after another (as the queue hands them out, never more than its cap).
         for _ in 0..20 {
             let started = started.clone();
             runners
                 .run(Box::new(move || started.send(()).unwrap()))
                 .unwrap();
-        }
-        for _ in 0..20 {
             seen.recv_timeout(Duration::from_secs(5))
                 .expect("a job did not run");
         }
