@@ -441,41 +441,97 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         crate::maintenance::tick(store, &crate::access::Proof::schedule())?;
     }
     for task in claimed {
-        let waited = task.start_time.unwrap_or(now) - task.queue_time;
-        inner.metrics.observe_queue_to_start(waited as f64 / 1000.0);
-        let flag = Arc::new(AtomicBool::new(false));
-        if let Ok(mut running) = inner.running.lock() {
-            running.insert(task.id, Arc::clone(&flag));
-        }
-        let (task_store, task_settings) = (store.clone(), settings.clone());
-        let queue = Queue {
-            inner: Arc::clone(inner),
-        };
-        let id = task.id;
-        let spawned = inner.runners.run(Box::new(move || {
-            let (kind, began) = (task.name, std::time::Instant::now());
-            runner::run(&task_store, &task_settings, task, &flag);
-            let took = began.elapsed().as_secs_f64();
-            queue.inner.metrics.observe_task(kind.as_str(), took);
+        start(inner, store, settings, task, now)?;
+    }
+    Ok(round)
+}
+
+/// Registers a claimed task as running here and hands it to a runner thread. The
+/// thread, once the task ends, claims its next task itself in the transaction that
+/// records the end (while this node is not stopping or draining and is under its cap),
+/// and runs it: a busy queue then costs no round and no hand-off per task.
+fn start(
+    inner: &Arc<Inner>,
+    store: &Store,
+    settings: &Settings,
+    task: tasks::Task,
+    now: i64,
+) -> Result<()> {
+    let id = task.id;
+    let flag = running(inner, &task);
+    let (task_store, task_settings) = (store.clone(), settings.clone());
+    let queue = Queue {
+        inner: Arc::clone(inner),
+    };
+    let spawned = inner.runners.run(Box::new(move || {
+        let mut current = Some((task, flag));
+        while let Some((task, flag)) = current.take() {
+            let (id, kind, began) = (task.id, task.name, std::time::Instant::now());
+            let node = task_settings.node.clone();
+            let (cap, follower) = (task_settings.task_cap, Arc::clone(&queue.inner));
+            let next = runner::run(&task_store, &task_settings, task, &flag, |tx| {
+                if follower.stopping.load(Ordering::SeqCst) {
+                    return Ok(Vec::new());
+                }
+                let (draining, cap) = match system::node_limits(tx, &node)? {
+                    Some((draining, cap)) => (draining, cap.max(0) as usize),
+                    None => (false, cap),
+                };
+                if draining || tasks::running_on(tx, &node)? as usize >= cap {
+                    return Ok(Vec::new());
+                }
+                tasks::claim(tx, &node, clock::now_ms(), 1)
+            });
+            queue
+                .inner
+                .metrics
+                .observe_task(kind.as_str(), began.elapsed().as_secs_f64());
             if let Ok(mut running) = queue.inner.running.lock() {
                 running.remove(&id);
             }
-            queue.wake();
-        }));
-        match spawned {
-            Ok(()) => {}
-            Err(e) => {
-                let message = format!("could not start a thread for the task: {e}");
-                store.bookkeeping_now(|tx| {
-                    tasks::finish(tx, id, TaskState::Failed, Some(&message), None, now)
-                })?;
-                if let Ok(mut running) = inner.running.lock() {
-                    running.remove(&id);
+            if let Some(next) = next.into_iter().next() {
+                let flag = running(&queue.inner, &next);
+                // A stop that began after the claim: give the task back unstarted
+                // (registered first, so a graceful stop either waits for it or is seen
+                // here).
+                if queue.inner.stopping.load(Ordering::SeqCst) {
+                    let (next_id, node) = (next.id, task_settings.node.clone());
+                    let released = task_store
+                        .bookkeeping_now(|tx| tasks::release(tx, next_id, &node, clock::now_ms()));
+                    if let Err(e) = released {
+                        eprintln!("drydock: giving back ServerTasks-{next_id}: {e}");
+                    }
+                    if let Ok(mut running) = queue.inner.running.lock() {
+                        running.remove(&next_id);
+                    }
+                } else {
+                    current = Some((next, flag));
                 }
             }
         }
+        queue.wake();
+    }));
+    if let Err(e) = spawned {
+        let message = format!("could not start a thread for the task: {e}");
+        store.bookkeeping_now(|tx| {
+            tasks::finish(tx, id, TaskState::Failed, Some(&message), None, now)
+        })?;
+        if let Ok(mut running) = inner.running.lock() {
+            running.remove(&id);
+        }
     }
-    Ok(round)
+    Ok(())
+}
+
+/// Records a claimed task as running on this node, with its cancel flag.
+fn running(inner: &Inner, task: &tasks::Task) -> Arc<AtomicBool> {
+    let waited = task.start_time.unwrap_or(task.queue_time) - task.queue_time;
+    inner.metrics.observe_queue_to_start(waited as f64 / 1000.0);
+    let flag = Arc::new(AtomicBool::new(false));
+    if let Ok(mut running) = inner.running.lock() {
+        running.insert(task.id, Arc::clone(&flag));
+    }
+    flag
 }
 
 /// When the next round is due (the next scheduled task, system task or window, at most

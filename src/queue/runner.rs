@@ -23,7 +23,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::{TaskKind, TaskState};
 use crate::store::tasks::{self, Task};
-use crate::store::{projects, Store};
+use crate::store::{projects, BookTx, Store};
 use crate::system_tasks;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -52,7 +52,15 @@ impl Outcome {
     }
 }
 
-pub fn run(store: &Store, settings: &Settings, task: Task, cancel: &AtomicBool) {
+/// Runs `task` to its end and records it; `then`, in the same transaction as that
+/// record, may claim this thread's next task, which is returned.
+pub fn run(
+    store: &Store,
+    settings: &Settings,
+    task: Task,
+    cancel: &AtomicBool,
+    then: impl FnOnce(&BookTx) -> Result<Vec<Task>>,
+) -> Vec<Task> {
     let id = task.id;
     let outcome = match task.name {
         TaskKind::Deploy => deploy(store, settings, &task, cancel)
@@ -80,11 +88,18 @@ pub fn run(store: &Store, settings: &Settings, task: Task, cancel: &AtomicBool) 
             outcome.error.as_deref(),
             outcome.exit_code,
             clock::now_ms(),
-        )
+        )?;
+        // A failed claim does not undo the record of the end (SQLite rolls back only
+        // the failed statement).
+        Ok(then(tx).unwrap_or_else(|e| {
+            eprintln!("drydock: claiming after ServerTasks-{id}: {e}");
+            Vec::new()
+        }))
     });
-    if let Err(e) = finished {
+    finished.unwrap_or_else(|e| {
         eprintln!("drydock: could not record the end of ServerTasks-{id}: {e}");
-    }
+        Vec::new()
+    })
 }
 
 fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) -> Result<Outcome> {

@@ -435,6 +435,21 @@ pub fn finish(
     Ok(())
 }
 
+/// Gives back a task `node` claimed but did not start (it began to stop meanwhile):
+/// queued again, as if never claimed.
+pub fn release(tx: &BookTx, id: i64, node: &str, now: i64) -> Result<()> {
+    tx.prepare_cached(concatcp!(
+        "UPDATE tasks SET state = ",
+        Q_QUEUED,
+        ", start_time = NULL, server_node = NULL, last_updated_time = ?3
+         WHERE id = ?1 AND state = ",
+        Q_EXECUTING,
+        " AND server_node = ?2"
+    ))?
+    .execute(params![id, node, now])?;
+    Ok(())
+}
+
 /// Fails every task `node` left running (it stopped without finishing them). Returns
 /// their ids, so that what their scripts left behind can be stopped too.
 pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
