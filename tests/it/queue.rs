@@ -729,3 +729,51 @@ fn a_page_can_count_its_matches_only_up_to_a_cap() {
     let (items, none) = drydock::store::tasks::list(&db, &filter(Some(0)), 0, 2).unwrap();
     assert_eq!((items.len(), none), (2, 0), "the page without a count");
 }
+
+#[test]
+fn a_claim_given_back_is_queued_again_and_only_by_the_node_that_holds_it() {
+    use drydock::store::{tasks, Store};
+    // No node runs here: the claims are made by hand, as two nodes' runners would.
+    let app = TestApp::new();
+    let store = Store::open(&app.config).unwrap();
+    let db = app.db();
+    db.execute(
+        "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
+         VALUES ('Deploy', 'given back', 'Queued', 1, 1)",
+        [],
+    )
+    .unwrap();
+    let id = db.last_insert_rowid();
+    let row = |db: &rusqlite::Connection| -> (String, Option<i64>, Option<String>) {
+        db.query_row(
+            "SELECT state, start_time, server_node FROM tasks WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let claimed = store
+        .bookkeeping_now(|tx| tasks::claim(tx, "node-a", 2, 1))
+        .unwrap();
+    assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
+    // Another node cannot give back what it does not hold.
+    store
+        .bookkeeping_now(|tx| tasks::release(tx, id, "node-b", 3))
+        .unwrap();
+    assert_eq!(
+        row(&db),
+        ("Executing".into(), Some(2), Some("node-a".into()))
+    );
+    store
+        .bookkeeping_now(|tx| tasks::release(tx, id, "node-a", 3))
+        .unwrap();
+    assert_eq!(row(&db), ("Queued".into(), None, None));
+    let again = store
+        .bookkeeping_now(|tx| tasks::claim(tx, "node-b", 4, 1))
+        .unwrap();
+    assert_eq!(again.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(
+        row(&db),
+        ("Executing".into(), Some(4), Some("node-b".into()))
+    );
+}
