@@ -174,7 +174,11 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
             timeout,
             cancel,
         ),
-        Some(Err(e)) => Ok(Outcome::failed(e)),
+        Some(Err(e)) => {
+            // The launcher may have started the script before it stopped answering.
+            crate::process::kill_leftovers(&settings.work_dir, &[task.id]);
+            Ok(Outcome::failed(e))
+        }
         None => {
             let child = script_user
                 .command(&script, &dir, &vars)
