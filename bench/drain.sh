@@ -3,32 +3,15 @@
 # deployments of `true` drained at task cap 1, 5 and 10, as a ratio of a bare loop
 # spawning `bash -c true` at the same concurrency; see bench/drain.py.
 # Usage: bash bench/drain.sh [deployments-per-cap] [caps]   (default 5000, 1,5,10)
-# With PERF=1, `perf record -g` samples the server during the run (perf.data in the
-# data directory, kept and named at the end).
+# AS_USER=nobody (as root): see bench/serve.sh. With PERF=1, `perf record -g` samples
+# the server during the run (perf.data in the data directory, kept and named at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}
 caps=${2:-1,5,10}
-cargo build --release --locked --quiet
-bin=$PWD/target/release/drydock
-data=$(mktemp -d /tmp/drydock-bench.XXXXXX)
-printf 'log_level = "off"\nnode_name = "bench"\n' >"$data/drydock.toml"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-key=$("$bin" --data-dir "$data" apikey create --username admin --purpose bench | tail -n 1)
-# AS_USER=nobody (as root): the server runs as that user, so scripts start without
-# `setpriv` — drydock's own cost per task, apart from the switch of user.
-as=()
-if [ -n "${AS_USER:-}" ]; then
-  chown -R "$AS_USER" "$data"
-  work=$(mktemp -d /tmp/drydock-bench.XXXXXX); rmdir "$work"; mkdir -m 0711 "$work"; chown "$AS_USER" "$work"
-  printf 'work_dir = "%s"\n' "$work" >>"$data/drydock.toml"
-  as=(setpriv --reuid="$AS_USER" --regid="$(id -g "$AS_USER")" --clear-groups --)
-fi
-"${as[@]}" "$bin" --data-dir "$data" serve --port "$port" >"$data/serve.log" 2>&1 &
-pid=$!
-keep=""
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "$keep" ] || rm -rf "$data" ${work:+"$work"}' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
+config=$'node_name = "bench"\n'
+# shellcheck source=bench/serve.sh
+. bench/serve.sh
 if [ "${PERF:-}" = 1 ]; then
   perf record ${PERF_ARGS:--g} -p "$pid" -o "$data/perf.data" >/dev/null 2>&1 &
   perf_pid=$!
