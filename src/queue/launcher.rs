@@ -109,8 +109,8 @@ pub struct Launcher {
 
 /// Why a script did not start through the launcher.
 pub enum NotStarted {
-    /// The launcher cannot run here: start the script another way.
-    Unavailable(String),
+    /// The launcher cannot run here (said once, with why): start the script another way.
+    Unavailable,
     /// The launcher tried: the task fails with this.
     Failed(String),
 }
@@ -194,9 +194,7 @@ impl Launcher {
         env: Vec<(String, String)>,
     ) -> Result<Launched, NotStarted> {
         if self.unusable.load(Ordering::SeqCst) {
-            return Err(NotStarted::Unavailable(
-                "the launcher could not start".into(),
-            ));
+            return Err(NotStarted::Unavailable);
         }
         let link = self.link().map_err(|e| self.give_up(e))?;
         let internal = |e: std::io::Error| NotStarted::Failed(format!("starting the script: {e}"));
@@ -270,7 +268,7 @@ impl Launcher {
                  start through setpriv one at a time instead (slower; see ARCHITECTURE.md)"
             );
         }
-        NotStarted::Unavailable(why)
+        NotStarted::Unavailable
     }
 
     /// The live launcher, started if there is none.
@@ -332,11 +330,9 @@ impl Drop for Launcher {
 /// The server's listening thread for one launcher: routes what it says to the tasks
 /// waiting for it; when it ends, tells them all, and reaps it.
 fn listen(link: Arc<Link>, mut child: Child) {
-    loop {
-        let Some((message, fds)) = receive(&link.socket) else {
-            break;
-        };
-        let Ok(message) = serde_json::from_slice::<FromLauncher>(&message) else {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    while let Some((length, fds)) = receive(&link.socket, &mut buf) {
+        let Ok(message) = serde_json::from_slice::<FromLauncher>(&buf[..length]) else {
             continue;
         };
         let (id, heard, last) = match message {
@@ -406,15 +402,16 @@ fn send<T: Serialize>(
     }
 }
 
-/// One message and the descriptors that came with it; `None` at the socket's end.
-fn receive(socket: &OwnedFd) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
-    let mut buf = vec![0u8; MAX_MESSAGE];
+/// One message, into `buf` (allocated once by the caller, [`MAX_MESSAGE`] long), and
+/// the descriptors that came with it: the message's length and them; `None` at the
+/// socket's end.
+fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Vec<OwnedFd>)> {
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
     loop {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let got = recvmsg(
             socket,
-            &mut [IoSliceMut::new(&mut buf)],
+            &mut [IoSliceMut::new(buf)],
             &mut control,
             RecvFlags::CMSG_CLOEXEC,
         );
@@ -427,8 +424,7 @@ fn receive(socket: &OwnedFd) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
                         fds.extend(received);
                     }
                 }
-                buf.truncate(m.bytes.min(MAX_MESSAGE));
-                return Some((buf, fds));
+                return Some((m.bytes.min(buf.len()), fds));
             }
             Err(rustix::io::Errno::INTR) => continue,
             Err(_) => return None,
@@ -447,8 +443,9 @@ pub fn serve() -> std::process::ExitCode {
         }
     };
     let groups: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
-    while let Some((message, mut fds)) = receive(&socket) {
-        match serde_json::from_slice::<ToLauncher>(&message) {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    while let Some((length, mut fds)) = receive(&socket, &mut buf) {
+        match serde_json::from_slice::<ToLauncher>(&buf[..length]) {
             Ok(ToLauncher::Spawn {
                 id,
                 program,

@@ -50,6 +50,7 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
         let system = crate::system_tasks::Settings::from_config(config);
+        let script_user = scripts::ScriptUser::resolve(&config.script_user);
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
@@ -58,11 +59,12 @@ impl Settings {
             heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
             work_dir: system.work_dir.clone(),
-            script_user: scripts::ScriptUser::resolve(&config.script_user),
-            launcher: scripts::ScriptUser::resolve(&config.script_user)
+            launcher: script_user
+                .as_ref()
                 .ok()
                 .and_then(|user| user.launcher())
                 .map(Arc::new),
+            script_user,
             started_at: clock::now_ms(),
             node_offline_ms: config.node_offline_secs * 1000,
             system,
@@ -398,14 +400,8 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             if expired || system_due || crate::maintenance::window_due(c, now)? {
                 return Ok(None);
             }
-            if due {
-                let (draining, cap) = match system::node_limits(c, &node)? {
-                    Some((draining, cap)) => (draining, cap.max(0) as usize),
-                    None => (false, cap),
-                };
-                if !draining && (tasks::running_on(c, &node)? as usize) < cap {
-                    return Ok(None);
-                }
+            if due && free_slots(c, &node, cap)? > 0 {
+                return Ok(None);
             }
             Ok(Some(next_round(c, &node, now, settings)?))
         })?;
@@ -420,21 +416,10 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         // The system-task timer: queue what is due (once, whatever the processes).
         system::queue_due(tx, now)?;
         tasks::expire_overdue(tx, now)?;
-        // The node's row holds its live drain flag and task cap (changed from the Nodes
-        // page, the API or the command line); a draining node claims nothing.
-        let (draining, cap) = match system::node_limits(tx, &node)? {
-            Some((draining, cap)) => (draining, cap.max(0) as usize),
-            None => (false, cap),
-        };
         if inner.heartbeat_due(settings.heartbeat) {
             system::heartbeat(tx, &node, now)?;
         }
-        let claimed = if draining {
-            Vec::new()
-        } else {
-            let running = tasks::running_on(tx, &node)? as usize;
-            tasks::claim(tx, &node, now, cap.saturating_sub(running))?
-        };
+        let claimed = tasks::claim(tx, &node, now, free_slots(tx, &node, cap)?)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
     })?;
     if windows_due {
@@ -473,14 +458,8 @@ fn start(
                 if follower.stopping.load(Ordering::SeqCst) {
                     return Ok(Vec::new());
                 }
-                let (draining, cap) = match system::node_limits(tx, &node)? {
-                    Some((draining, cap)) => (draining, cap.max(0) as usize),
-                    None => (false, cap),
-                };
-                if draining || tasks::running_on(tx, &node)? as usize >= cap {
-                    return Ok(Vec::new());
-                }
-                tasks::claim(tx, &node, clock::now_ms(), 1)
+                let slots = free_slots(tx, &node, cap)?.min(1);
+                tasks::claim(tx, &node, clock::now_ms(), slots)
             });
             queue
                 .inner
@@ -521,6 +500,19 @@ fn start(
         }
     }
     Ok(())
+}
+
+/// How many more tasks this node may start now: its cap less what it runs, none while
+/// it drains. The node's row holds its live drain flag and cap (changed from the Nodes
+/// page, the API or the command line); `cap` is the configured one, for a node not
+/// registered yet.
+fn free_slots(conn: &rusqlite::Connection, node: &str, cap: usize) -> Result<usize> {
+    let cap = match system::node_limits(conn, node)? {
+        Some((true, _)) => return Ok(0),
+        Some((false, cap)) => cap.max(0) as usize,
+        None => cap,
+    };
+    Ok(cap.saturating_sub(tasks::running_on(conn, node)? as usize))
 }
 
 /// Records a claimed task as running on this node, with its cancel flag.

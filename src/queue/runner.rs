@@ -153,52 +153,10 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         ("DRYDOCK_ENVIRONMENT", env.name.clone()),
         ("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id)),
     ];
-    let launched = match &settings.launcher {
-        Some(launcher) => {
-            let bash = super::scripts::program("bash");
-            match launcher.spawn(bash, &script, &dir, script_user.environment(&vars)) {
-                Ok(launched) => Some(Ok(launched)),
-                Err(super::launcher::NotStarted::Failed(e)) => Some(Err(e)),
-                Err(super::launcher::NotStarted::Unavailable(_)) => None,
-            }
-        }
-        None => None,
-    };
     let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
-    let outcome = match launched {
-        Some(Ok(launched)) => supervise(
-            store,
-            settings,
-            task.id,
-            Script::Launched(launched),
-            timeout,
-            cancel,
-        ),
-        Some(Err(e)) => {
-            // The launcher may have started the script before it stopped answering.
-            crate::process::kill_leftovers(&settings.work_dir, &[task.id]);
-            Ok(Outcome::failed(e))
-        }
-        None => {
-            let child = script_user
-                .command(&script, &dir, &vars)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .spawn();
-            match child {
-                Ok(child) => supervise(
-                    store,
-                    settings,
-                    task.id,
-                    Script::Child(child),
-                    timeout,
-                    cancel,
-                ),
-                Err(e) => Ok(Outcome::failed(format!("could not start bash: {e}"))),
-            }
-        }
+    let outcome = match start_script(settings, script_user, task.id, &script, &dir, &vars) {
+        Ok(started) => supervise(store, settings, task.id, started, timeout, cancel),
+        Err(e) => Ok(Outcome::failed(e)),
     };
     let _ = std::fs::remove_dir_all(&dir);
     outcome
@@ -209,6 +167,39 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
 enum Stop {
     Cancel,
     Timeout,
+}
+
+/// Starts `bash script` in `dir` as the script user: through the node's launcher when
+/// it has one that can run, else as a child of this process (through `setpriv` as root).
+fn start_script(
+    settings: &Settings,
+    script_user: &super::scripts::ScriptUser,
+    id: i64,
+    script: &std::path::Path,
+    dir: &std::path::Path,
+    vars: &[(&str, String)],
+) -> std::result::Result<Script, String> {
+    if let Some(launcher) = &settings.launcher {
+        let bash = super::scripts::program("bash");
+        match launcher.spawn(bash, script, dir, script_user.environment(vars)) {
+            Ok(launched) => return Ok(Script::Launched(launched)),
+            Err(super::launcher::NotStarted::Failed(e)) => {
+                // The launcher may have started it before it stopped answering.
+                crate::process::kill_leftovers(&settings.work_dir, &[id]);
+                return Err(e);
+            }
+            Err(super::launcher::NotStarted::Unavailable) => {}
+        }
+    }
+    script_user
+        .command(script, dir, vars)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map(Script::Child)
+        .map_err(|e| format!("could not start bash: {e}"))
 }
 
 /// A started script: a child of this process, or one the launcher started.
