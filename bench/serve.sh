@@ -3,8 +3,12 @@
 # (an administrator's API key), $pid; the server and its directories go at exit unless
 # $keep is set. AS_USER=nobody (as root) runs the server as that user, so scripts start
 # without `setpriv`: drydock's own cost per task, apart from the switch of user.
-cargo build --release --locked --quiet
-bin=$PWD/target/release/drydock
+# BIN=path runs that binary instead of building (e.g. one built with frame pointers
+# for `perf`: see bench/RESULTS.md).
+if [ -n "${BIN:-}" ]; then bin=$(realpath "$BIN"); else
+  cargo build --release --locked --quiet
+  bin=$PWD/target/release/drydock
+fi
 data=$(mktemp -d /tmp/drydock-bench.XXXXXX)
 printf 'log_level = "off"\n%s' "${config:-}" >"$data/drydock.toml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

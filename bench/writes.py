@@ -21,9 +21,12 @@ def timed(label, method, path, body_of):
         status, data = call_json(conn, method, path, body_of(i), h)
         times.append((time.perf_counter() - started) * 1000)
         assert status in (200, 201), (label, status, data)
+    global detail
+    detail[label] = (pct(times, 0.9), pct(times, 0.99), max(times), sum(sorted(times)[int(0.99 * n):]))
     return sum(times) / len(times), pct(times, 0.5)
 
 
+detail = {}
 env = call_json(conn, "POST", "/api/environments", {"Name": "Production"}, h)[1]["Id"]
 project = call_json(conn, "POST", "/api/projects", {"Name": "Web", "DeploymentScript": "true"}, h)[1]["Id"]
 release = call_json(conn, "POST", "/api/releases", {"ProjectId": project, "Version": "1"}, h)[1]["Id"]
@@ -39,3 +42,4 @@ results = {
 base = results["environment"][0]
 for label, (mean, p50) in results.items():
     print(f"{label:22} mean {mean:6.3f} ms  p50 {p50:6.3f} ms  mean / environment POST {mean / base:5.2f}")
+print(detail)

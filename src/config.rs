@@ -51,6 +51,7 @@ const KEYS: &[&str] = &[
     "body_timeout_secs",
     "keep_alive_secs",
     "script_user",
+    "script_nice",
     "work_dir",
 ];
 
@@ -111,6 +112,9 @@ pub struct Config {
     pub keep_alive_secs: u32,
     /// When drydock runs as root, deployment scripts run as this (unprivileged) user.
     pub script_user: String,
+    /// The CPU niceness deployment scripts run at (0-19): requests to the server go
+    /// first when scripts keep the cores busy.
+    pub script_nice: i32,
     /// Where tasks get their working directories (default: a directory of this data
     /// directory's own under the system's temporary directory; never inside the data
     /// directory, which scripts must not reach).
@@ -180,6 +184,7 @@ impl Default for Config {
             body_timeout_secs: 30,
             keep_alive_secs: 5,
             script_user: "nobody".into(),
+            script_nice: 10,
             work_dir: None,
             node_name: host_name(),
             task_cap: 5,
@@ -281,6 +286,9 @@ impl Config {
         }
         if self.script_user.trim().is_empty() {
             return bad("script_user must name a user");
+        }
+        if !(0..=19).contains(&self.script_nice) {
+            return bad("script_nice must be between 0 and 19");
         }
         if self.body_timeout_secs == 0 || self.body_timeout_secs > 3600 {
             return bad("body_timeout_secs must be between 1 and 3600");

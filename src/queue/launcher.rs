@@ -64,6 +64,8 @@ enum ToLauncher {
         script: PathBuf,
         dir: PathBuf,
         env: Vec<(String, String)>,
+        /// The niceness to run it at.
+        nice: i32,
     },
     Signal {
         id: u64,
@@ -192,6 +194,7 @@ impl Launcher {
         script: &Path,
         dir: &Path,
         env: Vec<(String, String)>,
+        nice: i32,
     ) -> Result<Launched, NotStarted> {
         if self.unusable.load(Ordering::SeqCst) {
             return Err(NotStarted::Unavailable);
@@ -211,6 +214,7 @@ impl Launcher {
             script: script.to_path_buf(),
             dir: dir.to_path_buf(),
             env,
+            nice,
         };
         let sent = send(&link.socket, &request, &[out_w.as_fd(), err_w.as_fd()]);
         // Only the script holds the write ends now: its pipes end when it (and what it
@@ -444,6 +448,9 @@ pub fn serve() -> std::process::ExitCode {
     };
     let groups: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
     let mut buf = vec![0u8; MAX_MESSAGE];
+    // The launcher takes the scripts' niceness itself: a script inherits it from the
+    // start (a niceness once raised cannot be lowered again, nor need it be).
+    let mut nice_now = rustix::process::getpriority_process(None).unwrap_or(0);
     while let Some((length, mut fds)) = receive(&socket, &mut buf) {
         match serde_json::from_slice::<ToLauncher>(&buf[..length]) {
             Ok(ToLauncher::Spawn {
@@ -452,7 +459,11 @@ pub fn serve() -> std::process::ExitCode {
                 script,
                 dir,
                 env,
+                nice,
             }) => {
+                if nice != nice_now && rustix::process::setpriority_process(None, nice).is_ok() {
+                    nice_now = nice;
+                }
                 let (Some(stderr), Some(stdout)) = (fds.pop(), fds.pop()) else {
                     let error = "no output pipes came with the request".to_string();
                     let _ = send(&socket, &FromLauncher::Refused { id, error }, &[]);

@@ -40,6 +40,8 @@ pub struct Settings {
     pub work_dir: PathBuf,
     /// Who scripts run as, or why no one can (an unknown or privileged `script_user`).
     pub script_user: std::result::Result<scripts::ScriptUser, String>,
+    /// The niceness scripts run at.
+    pub script_nice: i32,
     /// Starts the scripts when drydock runs as root (shared by the clones).
     pub launcher: Option<Arc<launcher::Launcher>>,
     pub started_at: i64,
@@ -65,6 +67,7 @@ impl Settings {
                 .and_then(|user| user.launcher())
                 .map(Arc::new),
             script_user,
+            script_nice: config.script_nice,
             started_at: clock::now_ms(),
             node_offline_ms: config.node_offline_secs * 1000,
             system,
@@ -307,10 +310,8 @@ impl Queue {
         ring(&self.inner);
         self.join_processor();
         self.inner.runners.stop();
-        // Nothing runs here any more: the directory goes if no other node uses it
-        // (a node that finds it gone makes it again for its next task).
         if let Some(dir) = self.inner.work_dir.lock().ok().and_then(|mut d| d.take()) {
-            let _ = std::fs::remove_dir(dir);
+            scripts::leave_work_dir(&dir);
         }
     }
 }

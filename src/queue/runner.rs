@@ -129,24 +129,33 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Err(e) => return Ok(Outcome::failed(e.clone())),
     };
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
-    let _ = std::fs::remove_dir_all(&dir);
     let io = |path: &std::path::Path, e: std::io::Error| {
         Error::Internal(format!("{}: {e}", path.display()))
     };
-    match std::fs::create_dir(&dir) {
+    let make = |dir: &std::path::Path| {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(dir)
+    };
+    match make(&dir) {
         Ok(()) => {}
+        // Left by a node that died while the task ran.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_dir_all(&dir);
+            make(&dir).map_err(|e| io(&dir, e))?;
+        }
         // A stopping node on the same data directory removed the (empty) work
         // directory meanwhile: made again, with its checks, then the task's own.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::Internal)?;
-            std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
+            make(&dir).map_err(|e| io(&dir, e))?;
         }
         Err(e) => return Err(io(&dir, e)),
     }
     let script = dir.join("deploy.sh");
-    std::fs::write(&script, &project.deployment_script).map_err(|e| io(&script, e))?;
-    script_user.own(&script).map_err(|e| io(&script, e))?;
-    script_user.own(&dir).map_err(|e| io(&dir, e))?;
+    script_user
+        .place_script(&settings.work_dir, &project.deployment_script, &script)
+        .map_err(|e| io(&script, e))?;
+    script_user.hand_over(&dir).map_err(|e| io(&dir, e))?;
     let vars = [
         ("DRYDOCK_PROJECT", project.name.clone()),
         ("DRYDOCK_RELEASE", release.version.clone()),
@@ -181,7 +190,8 @@ fn start_script(
 ) -> std::result::Result<Script, String> {
     if let Some(launcher) = &settings.launcher {
         let bash = super::scripts::program("bash");
-        match launcher.spawn(bash, script, dir, script_user.environment(vars)) {
+        let env = script_user.environment(vars);
+        match launcher.spawn(bash, script, dir, env, settings.script_nice) {
             Ok(launched) => return Ok(Script::Launched(launched)),
             Err(super::launcher::NotStarted::Failed(e)) => {
                 // The launcher may have started it before it stopped answering.
@@ -198,7 +208,13 @@ fn start_script(
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
-        .map(Script::Child)
+        .map(|child| {
+            // Set as it starts (the standard library's spawn cannot set it before):
+            // its first instants may run at this thread's niceness.
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::setpriority_process(Some(pid), settings.script_nice);
+            Script::Child(child)
+        })
         .map_err(|e| format!("could not start bash: {e}"))
 }
 

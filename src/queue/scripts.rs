@@ -14,11 +14,12 @@
 //! `LANG` and the documented `DRYDOCK_*` task variables, nothing of the server's own.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nix::unistd::{Gid, Uid, User};
+use sha2::{Digest, Sha256};
 
 pub(crate) const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -156,15 +157,96 @@ impl ScriptUser {
         }
     }
 
-    /// Hands a task's fresh directory (and the files in it) to this user, readable by
-    /// it alone.
-    pub fn own(&self, path: &Path) -> std::io::Result<()> {
+    /// Puts `script` at `at` (a task's `deploy.sh`), readable by this user, read-only
+    /// (and as root, owned by drydock's user, so that no script can change it): a hard link to a copy kept in `work_dir/.scripts`, named by
+    /// the script's SHA-256 and written once (a new directory entry per task instead
+    /// of a file written, handed over and deleted). When that cannot be done (another
+    /// file system's rules, a cache removed meanwhile), the file is written in place.
+    pub fn place_script(&self, work_dir: &Path, script: &str, at: &Path) -> std::io::Result<()> {
+        let cache = work_dir.join(".scripts");
+        let name = format!("{}.sh", hex::encode(Sha256::digest(script.as_bytes())));
+        let kept = cache.join(&name);
+        if fs::hard_link(&kept, at).is_ok() {
+            return Ok(());
+        }
+        if self.keep_script(&cache, &name, script).is_ok() && fs::hard_link(&kept, at).is_ok() {
+            return Ok(());
+        }
+        fs::write(at, script)?;
+        self.own(at)
+    }
+
+    /// Writes `script` into the cache as `name` (whole or not at all: written under
+    /// another name, then renamed), owned by drydock's user and readable by the
+    /// script user's group when that is another user. Copies older than an hour go
+    /// then, so the cache holds the scripts in use, however often projects change.
+    fn keep_script(&self, cache: &Path, name: &str, script: &str) -> std::io::Result<()> {
+        match fs::DirBuilder::new().mode(0o711).create(cache) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let meta = fs::symlink_metadata(cache)?;
+        if !meta.is_dir() || meta.uid() != Uid::effective().as_raw() {
+            return Err(std::io::Error::other(
+                "the script cache is not drydock's own",
+            ));
+        }
+        let partial = cache.join(format!(
+            ".{name}.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let written = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&partial)?;
+            std::io::Write::write_all(&mut file, script.as_bytes())?;
+            // Read-only: a script that writes to its own deploy.sh is refused rather
+            // than changing the copy later tasks run.
+            let mode = match self {
+                ScriptUser::Switched { gid, .. } => {
+                    nix::unistd::fchown(&file, None, Some(Gid::from_raw(*gid)))
+                        .map_err(std::io::Error::from)?;
+                    0o440
+                }
+                ScriptUser::Same { .. } => 0o400,
+            };
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            fs::rename(&partial, cache.join(name))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&partial);
+            return written;
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for entry in fs::read_dir(cache)?.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at < old);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a task's fresh directory (made 0700) to this user.
+    pub fn hand_over(&self, dir: &Path) -> std::io::Result<()> {
         if let ScriptUser::Switched { uid, gid, .. } = self {
-            nix::unistd::chown(path, Some(Uid::from_raw(*uid)), Some(Gid::from_raw(*gid)))
+            nix::unistd::chown(dir, Some(Uid::from_raw(*uid)), Some(Gid::from_raw(*gid)))
                 .map_err(std::io::Error::from)?;
         }
-        let mode = if path.is_dir() { 0o700 } else { 0o600 };
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        Ok(())
+    }
+
+    /// Hands a file to this user, readable by it alone.
+    fn own(&self, file: &Path) -> std::io::Result<()> {
+        self.hand_over(file)?;
+        fs::set_permissions(file, fs::Permissions::from_mode(0o600))
     }
 }
 
@@ -191,6 +273,15 @@ pub(crate) fn program(name: &'static str) -> &'static Path {
     found
         .get(name)
         .map_or_else(|| Path::new(name), |p| p.as_path())
+}
+
+/// What a node leaves of `work_dir` when it stops with nothing running: nothing, unless
+/// another node still works there. The script cache goes (a running node's next task
+/// writes its script again), then the directory if it is empty (a node that finds it
+/// gone makes it again for its next task).
+pub fn leave_work_dir(work_dir: &Path) {
+    let _ = fs::remove_dir_all(work_dir.join(".scripts"));
+    let _ = fs::remove_dir(work_dir);
 }
 
 /// Creates `work_dir` if missing (0711: scripts may pass through to their own

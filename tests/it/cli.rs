@@ -170,6 +170,19 @@ fn invalid_configuration_fails_fast_naming_the_key() {
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
     assert!(err.contains("db_pool_size"), "{err}");
+    for nice in ["-5", "20"] {
+        std::fs::write(
+            dir.path().join("drydock.toml"),
+            format!("script_nice = {nice}\n"),
+        )
+        .unwrap();
+        let (code, _, err) = run_cli(dir.path(), &["serve"], "");
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("script_nice must be between 0 and 19"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

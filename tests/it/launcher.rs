@@ -89,7 +89,8 @@ fn start(program: &Path, data: &Path) -> Server {
     Server::start_program(program, data, &[], &[])
 }
 
-const WHO: &str = "echo \"user=$(id -un) parent=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\"";
+const WHO: &str =
+    "echo \"nice=$(nice) user=$(id -un) parent=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\"";
 
 #[test]
 fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() {
@@ -110,6 +111,8 @@ fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() 
     let task = server.wait_task(&d.key, &who, &["Success", "Failed"], 30);
     assert_eq!(task["State"], "Success", "{task}");
     let log = d.log(&who);
+    // Scripts run at `script_nice` (10 unless set), whoever starts them.
+    assert!(log.contains("nice=10 "), "{log}");
     if !nix::unistd::Uid::effective().is_root() {
         // Not root: scripts run as drydock's own user, started by the server itself.
         assert!(!log.contains("script-launcher"), "{log}");

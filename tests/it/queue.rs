@@ -19,10 +19,14 @@ struct Deployer {
 
 impl Deployer {
     fn new(cap: usize) -> Deployer {
+        Deployer::with(|c| c.task_cap = cap)
+    }
+
+    fn with(adjust: impl FnOnce(&mut drydock::config::Config)) -> Deployer {
         let app = TestApp::with(|c| {
-            c.task_cap = cap;
             c.cancel_grace_ms = 500;
             c.queue_poll_ms = 100;
+            adjust(c);
         });
         let key = app.user_with_key("ops", &["System Administrator"]);
         let client = app.client();
@@ -208,6 +212,39 @@ fn output_is_cut_into_lines_however_the_script_writes_it() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+#[test]
+fn scripts_run_at_script_nice_from_a_read_only_copy_of_their_project_script() {
+    let d = Deployer::with(|c| c.script_nice = 7);
+    // The script tries to change its own file: refused, so the next task (which
+    // shares the kept copy) runs it as written.
+    let script = "echo \"nice=$(nice)\"\n\
+                  echo 'echo tampered' >> \"$0\" 2>/dev/null && echo changed-itself\n\
+                  true";
+    let project = d.project("Web", script);
+    let env = d.environment("Prod");
+    for version in ["1", "2"] {
+        let id = d.deploy(&d.release(&project, version), &env, json!({}));
+        let task = d.wait(&id, 30);
+        assert_eq!(task["State"], "Success", "{task}");
+        let raw = d.raw(&id);
+        assert!(raw.contains("nice=7"), "{raw}");
+        assert!(
+            !raw.contains("changed-itself") && !raw.contains("tampered"),
+            "{raw}"
+        );
+    }
+    // A changed script runs as changed.
+    let (status, body) = d.call(
+        Method::Put,
+        &format!("/api/projects/{project}"),
+        Some(json!({"Name": "Web", "DeploymentScript": "echo second version"})),
+    );
+    assert_eq!(status, Status::Ok, "{body}");
+    let id = d.deploy(&d.release(&project, "3"), &env, json!({}));
+    assert_eq!(d.wait(&id, 30)["State"], "Success");
+    assert!(d.raw(&id).contains("second version"));
 }
 
 #[test]
@@ -699,7 +736,8 @@ fn a_work_directory_removed_by_another_node_is_made_again_for_the_next_task() {
     assert_eq!(first["State"], "Success", "{first}");
     // What a node on the same data directory does when it stops with nothing running.
     let work_dir = drydock::system_tasks::default_work_dir(&d.app.config.data_dir);
-    std::fs::remove_dir(&work_dir).unwrap();
+    drydock::queue::scripts::leave_work_dir(&work_dir);
+    assert!(!work_dir.exists());
     let second = d.wait(&d.deploy(&d.release(&project, "2"), &env, json!({})), 30);
     assert_eq!(second["State"], "Success", "{second}");
     use std::os::unix::fs::PermissionsExt;
