@@ -167,7 +167,11 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Ok(started) => supervise(store, settings, task.id, started, timeout, cancel),
         Err(e) => Ok(Outcome::failed(e)),
     };
-    let _ = std::fs::remove_dir_all(&dir);
+    // Most scripts leave nothing but their deploy.sh: two calls, not a walk.
+    let _ = std::fs::remove_file(&script);
+    if std::fs::remove_dir(&dir).is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     outcome
 }
 

@@ -248,6 +248,39 @@ fn scripts_run_at_script_nice_from_a_read_only_copy_of_their_project_script() {
 }
 
 #[test]
+fn what_a_script_leaves_in_its_directory_goes_with_it_and_nothing_outside() {
+    let d = Deployer::new(5);
+    let outside = tempfile::tempdir().unwrap();
+    let keep = outside.path().join("keep");
+    std::fs::write(&keep, "kept").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(outside.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Files, a tree, a link out of the directory, and its own deploy.sh removed.
+    let script = format!(
+        "mkdir -p build/a/b && echo x > build/a/b/file && echo y > top\n\
+         ln -s {} out && rm -f deploy.sh && pwd",
+        outside.path().display()
+    );
+    let project = d.project("Leaves", &script);
+    let env = d.environment("Prod");
+    let id = d.deploy(&d.release(&project, "1"), &env, json!({}));
+    assert_eq!(d.wait(&id, 30)["State"], "Success");
+    let raw = d.raw(&id);
+    let workdir = raw
+        .lines()
+        .find_map(|l| {
+            l.split("INFO ")
+                .nth(1)
+                .filter(|w| w.contains("/ServerTasks-"))
+        })
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!std::path::Path::new(&workdir).exists(), "{workdir}");
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "kept");
+}
+
+#[test]
 fn a_non_zero_exit_fails_with_the_status() {
     let d = Deployer::new(5);
     let project = d.project("Api", "echo about to fail; exit 3");
