@@ -5,11 +5,14 @@
 //! script is spawned by a small process rather than by the large multi-threaded server.
 //!
 //! The server and the launcher talk over a Unix `SOCK_SEQPACKET` pair (the launcher's
-//! standard input). The server sends `Spawn` with the write ends of the script's
-//! stdout and stderr pipes attached (`SCM_RIGHTS`), and `Signal` (cancel, timeout,
-//! shutdown); the launcher answers `Started` with a pidfd of the script attached,
-//! `Refused` when bash could not start, and `Exited` with the wait status once it has
-//! killed whatever the script left in its process group.
+//! standard input). The server sends `Spawn` with three descriptors attached
+//! (`SCM_RIGHTS`): the write ends of the script's stdout and stderr pipes, and one end
+//! of a `SOCK_SEQPACKET` pair of the script's own, its channel; and `Signal` (cancel,
+//! timeout, shutdown). The launcher answers on the script's channel: `Started`, or
+//! `Refused` when bash could not start, then `Exited` with the wait status once it has
+//! killed whatever the script left in its process group. The task's runner reads its
+//! channel itself (polled with the script's pipes): no thread of the server relays
+//! what the launcher says, and a launcher that dies closes every channel at once.
 //!
 //! Trust runs one way. The launcher has exactly the powers of a script (same user, same
 //! restrictions), so a script may kill or take it over; the server therefore never
@@ -29,7 +32,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustix::net::{
@@ -46,6 +49,11 @@ pub const LOST: &str = "the script launcher stopped while the script ran; what t
 const MAX_MESSAGE: usize = 256 * 1024;
 /// How long a spawn may take before the server gives up on the launcher.
 const START_WITHIN: Duration = Duration::from_secs(10);
+/// How long the launcher may take to report a script's end once its channel is
+/// readable (it is readable because the report came, or because the launcher is gone).
+const REPORT_WITHIN: Duration = Duration::from_secs(5);
+/// Descriptors a spawn request carries: stdout, stderr, the script's channel.
+const SPAWN_FDS: usize = 3;
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 
@@ -73,26 +81,17 @@ enum ToLauncher {
     },
 }
 
+/// What the launcher says on a script's channel.
 #[derive(Serialize, Deserialize)]
 enum FromLauncher {
-    Started { id: u64 },
-    Refused { id: u64, error: String },
-    Exited { id: u64, status: i32 },
+    Started,
+    Refused { error: String },
+    Exited { status: i32 },
 }
 
-/// What the server hears about one script.
-enum Heard {
-    Started(OwnedFd),
-    Refused(String),
-    Exited(ExitStatus),
-    /// The launcher stopped before it said.
-    Lost,
-}
-
-/// One running launcher process, and the tasks waiting to hear from it.
+/// One running launcher process.
 struct Link {
     socket: OwnedFd,
-    waiting: Mutex<HashMap<u64, mpsc::Sender<Heard>>>,
     alive: AtomicBool,
 }
 
@@ -121,13 +120,11 @@ pub enum NotStarted {
 pub struct Launched {
     id: u64,
     link: Arc<Link>,
-    /// Readable once the script has exited.
-    pub exit: OwnedFd,
+    /// The script's channel: readable once the launcher reported the script's end, or
+    /// once the launcher is gone.
+    pub channel: OwnedFd,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-    heard: mpsc::Receiver<Heard>,
-    /// What was heard early (a `Lost`, or an `Exited` seen while checking for one).
-    early: Option<Heard>,
 }
 
 impl Launched {
@@ -141,33 +138,13 @@ impl Launched {
         self.link.alive.load(Ordering::SeqCst) && send(&self.link.socket, &message, &[]).is_ok()
     }
 
-    /// Whether the launcher stopped while the script runs (it can no longer report the
-    /// script's end, nor signal it).
-    pub fn lost(&mut self) -> bool {
-        if self.early.is_none() {
-            self.early = self.heard.try_recv().ok();
-        }
-        matches!(self.early, Some(Heard::Lost))
-    }
-
-    /// The script's exit status, once its pidfd said it exited: the launcher reports it
-    /// after stopping what the script left in its group.
+    /// The script's exit status, once its channel is readable: the launcher reports
+    /// it after stopping what the script left in its group. An error when the launcher
+    /// is gone instead.
     pub fn status(&mut self) -> Result<ExitStatus, String> {
-        let heard = match self.early.take() {
-            Some(heard) => Ok(heard),
-            None => self.heard.recv_timeout(Duration::from_secs(5)),
-        };
-        match heard {
-            Ok(Heard::Exited(status)) => Ok(status),
+        match hear(&self.channel, REPORT_WITHIN) {
+            Some(FromLauncher::Exited { status }) => Ok(ExitStatus::from_raw(status)),
             _ => Err(LOST.into()),
-        }
-    }
-}
-
-impl Drop for Launched {
-    fn drop(&mut self) {
-        if let Ok(mut waiting) = self.link.waiting.lock() {
-            waiting.remove(&self.id);
         }
     }
 }
@@ -203,11 +180,14 @@ impl Launcher {
         let internal = |e: std::io::Error| NotStarted::Failed(format!("starting the script: {e}"));
         let (out_r, out_w) = pipe().map_err(internal)?;
         let (err_r, err_w) = pipe().map_err(internal)?;
+        let (channel, theirs) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| internal(e.into()))?;
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let (tell, heard) = mpsc::channel();
-        if let Ok(mut waiting) = link.waiting.lock() {
-            waiting.insert(id, tell);
-        }
         let request = ToLauncher::Spawn {
             id,
             program: bash.to_path_buf(),
@@ -216,39 +196,29 @@ impl Launcher {
             env,
             nice,
         };
-        let sent = send(&link.socket, &request, &[out_w.as_fd(), err_w.as_fd()]);
-        // Only the script holds the write ends now: its pipes end when it (and what it
-        // left) ends.
-        drop((out_w, err_w));
-        let forget = |link: &Link| {
-            if let Ok(mut waiting) = link.waiting.lock() {
-                waiting.remove(&id);
-            }
-        };
+        let fds = [out_w.as_fd(), err_w.as_fd(), theirs.as_fd()];
+        let sent = send(&link.socket, &request, &fds);
+        // Only the launcher holds the other end of the channel now, and only the
+        // script the write ends of its pipes: the channel ends with the launcher, the
+        // pipes when the script (and what it left) ends.
+        drop((out_w, err_w, theirs));
         if let Err(e) = sent {
-            forget(&link);
             link.alive.store(false, Ordering::SeqCst);
             return Err(self.lost(format!("the script launcher is gone: {e}")));
         }
-        match heard.recv_timeout(START_WITHIN) {
-            Ok(Heard::Started(exit)) => {
+        match hear(&channel, START_WITHIN) {
+            Some(FromLauncher::Started) => {
                 self.proven.store(true, Ordering::SeqCst);
                 Ok(Launched {
                     id,
                     link,
-                    exit,
+                    channel,
                     stdout: Some(out_r),
                     stderr: Some(err_r),
-                    heard,
-                    early: None,
                 })
             }
-            Ok(Heard::Refused(error)) => {
-                forget(&link);
-                Err(NotStarted::Failed(error))
-            }
-            Ok(Heard::Exited(_)) | Ok(Heard::Lost) | Err(_) => {
-                forget(&link);
+            Some(FromLauncher::Refused { error }) => Err(NotStarted::Failed(error)),
+            Some(FromLauncher::Exited { .. }) | None => {
                 link.alive.store(false, Ordering::SeqCst);
                 let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
                 Err(self.lost("the script launcher stopped".into()))
@@ -308,13 +278,12 @@ impl Launcher {
             .map_err(|e| format!("starting {}: {e}", self.program.display()))?;
         let link = Arc::new(Link {
             socket: ours,
-            waiting: Mutex::new(HashMap::new()),
             alive: AtomicBool::new(true),
         });
-        let listener = Arc::clone(&link);
+        let watched = Arc::clone(&link);
         std::thread::Builder::new()
             .name("drydock-launcher".into())
-            .spawn(move || listen(listener, child))
+            .spawn(move || reap(watched, child))
             .map_err(|e| format!("starting a thread: {e}"))?;
         *slot = Some(Arc::clone(&link));
         Ok(link)
@@ -331,47 +300,33 @@ impl Drop for Launcher {
     }
 }
 
-/// The server's listening thread for one launcher: routes what it says to the tasks
-/// waiting for it; when it ends, tells them all, and reaps it.
-fn listen(link: Arc<Link>, mut child: Child) {
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    while let Some((length, fds)) = receive(&link.socket, &mut buf) {
-        let Ok(message) = serde_json::from_slice::<FromLauncher>(&buf[..length]) else {
-            continue;
-        };
-        let (id, heard, last) = match message {
-            FromLauncher::Started { id } => match fds.into_iter().next() {
-                Some(exit) => (id, Heard::Started(exit), false),
-                None => (
-                    id,
-                    Heard::Refused("the launcher sent no process".into()),
-                    true,
-                ),
-            },
-            FromLauncher::Refused { id, error } => (id, Heard::Refused(error), true),
-            FromLauncher::Exited { id, status } => {
-                (id, Heard::Exited(ExitStatus::from_raw(status)), true)
-            }
-        };
-        let Ok(mut waiting) = link.waiting.lock() else {
-            break;
-        };
-        if let Some(tell) = waiting.get(&id) {
-            let _ = tell.send(heard);
-        }
-        if last {
-            waiting.remove(&id);
-        }
-    }
-    link.alive.store(false, Ordering::SeqCst);
-    if let Ok(mut waiting) = link.waiting.lock() {
-        for (_, tell) in waiting.drain() {
-            let _ = tell.send(Heard::Lost);
-        }
-    }
-    let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
-    let _ = child.kill();
+/// Waits for one launcher process to end, and marks it gone (its scripts' channels
+/// have said so already, by closing).
+fn reap(link: Arc<Link>, mut child: Child) {
     let _ = child.wait();
+    link.alive.store(false, Ordering::SeqCst);
+    let _ = rustix::net::shutdown(&link.socket, rustix::net::Shutdown::Both);
+}
+
+/// The next message on a script's channel, waiting at most `within`; `None` when the
+/// launcher closed it (it is gone), said something unreadable, or took too long.
+fn hear(channel: &OwnedFd, within: Duration) -> Option<FromLauncher> {
+    let ms = u16::try_from(within.as_millis()).unwrap_or(u16::MAX);
+    let mut ready = [nix::poll::PollFd::new(
+        channel.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    loop {
+        match nix::poll::poll(&mut ready, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) => return None,
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    let mut buf = [0u8; 4096];
+    let (length, _) = receive(channel, &mut buf)?;
+    serde_json::from_slice(&buf[..length]).ok()
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -387,7 +342,7 @@ fn send<T: Serialize>(
     if bytes.len() > MAX_MESSAGE {
         return Err(std::io::Error::other("the request is too large"));
     }
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(SPAWN_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(std::io::Error::other("too many descriptors"));
@@ -410,7 +365,7 @@ fn send<T: Serialize>(
 /// the descriptors that came with it: the message's length and them; `None` at the
 /// socket's end.
 fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Vec<OwnedFd>)> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(SPAWN_FDS))];
     loop {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let got = recvmsg(
@@ -464,13 +419,14 @@ pub fn serve() -> std::process::ExitCode {
                 if nice != nice_now && rustix::process::setpriority_process(None, nice).is_ok() {
                     nice_now = nice;
                 }
-                let (Some(stderr), Some(stdout)) = (fds.pop(), fds.pop()) else {
-                    let error = "no output pipes came with the request".to_string();
-                    let _ = send(&socket, &FromLauncher::Refused { id, error }, &[]);
+                // Without its channel a request cannot be answered: the server
+                // gives up on it (and on this launcher) after START_WITHIN.
+                let (Some(channel), Some(stderr), Some(stdout)) = (fds.pop(), fds.pop(), fds.pop())
+                else {
                     continue;
                 };
                 start(
-                    &socket, &groups, id, &program, &script, &dir, env, stdout, stderr,
+                    &groups, id, &program, &script, &dir, env, stdout, stderr, channel,
                 );
             }
             Ok(ToLauncher::Signal { id, signal }) => {
@@ -487,9 +443,10 @@ pub fn serve() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// Starts one script and answers on its channel: `Started` (or `Refused`), then from
+/// a thread of its own that waits for it, `Exited`.
 #[allow(clippy::too_many_arguments)]
 fn start(
-    socket: &Arc<OwnedFd>,
     groups: &Arc<Mutex<HashMap<u64, i32>>>,
     id: u64,
     program: &Path,
@@ -498,6 +455,7 @@ fn start(
     env: Vec<(String, String)>,
     stdout: OwnedFd,
     stderr: OwnedFd,
+    channel: OwnedFd,
 ) {
     let spawned = Command::new(program)
         .arg(script)
@@ -513,50 +471,34 @@ fn start(
         Ok(child) => child,
         Err(e) => {
             let error = format!("could not start bash: {e}");
-            let _ = send(socket, &FromLauncher::Refused { id, error }, &[]);
+            let _ = send(&channel, &FromLauncher::Refused { error }, &[]);
             return;
         }
     };
     let pid = child.id() as i32;
-    let pidfd = rustix::process::pidfd_open(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::PidfdFlags::empty(),
-    );
-    let pidfd = match pidfd {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = child.wait();
-            let error = format!("watching the script's process: {e}");
-            let _ = send(socket, &FromLauncher::Refused { id, error }, &[]);
-            return;
-        }
-    };
     if let Ok(mut groups) = groups.lock() {
         groups.insert(id, pid);
     }
-    let _ = send(socket, &FromLauncher::Started { id }, &[pidfd.as_fd()]);
-    drop(pidfd);
-    let (socket, groups) = (Arc::clone(socket), Arc::clone(groups));
+    let _ = send(&channel, &FromLauncher::Started, &[]);
+    let groups = Arc::clone(groups);
+    let kill_group = move || {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    };
     let waiter = std::thread::Builder::new().spawn(move || {
         let status = child.wait().map_or(-1, |s| s.into_raw());
         // Nothing the script started outlives it.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        kill_group();
         if let Ok(mut groups) = groups.lock() {
             groups.remove(&id);
         }
-        let _ = send(&socket, &FromLauncher::Exited { id, status }, &[]);
+        let _ = send(&channel, &FromLauncher::Exited { status }, &[]);
     });
     if waiter.is_err() {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        // Its channel went with the thread that could not start: the server takes the
+        // task as lost and stops what is left of it.
+        kill_group();
     }
 }

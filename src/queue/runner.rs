@@ -246,8 +246,9 @@ fn supervise(
     timeout: Duration,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    // The runner's own thread watches the script's two pipes and its exit (a pidfd)
-    // with one poll: no thread per pipe, none to wait.
+    // The runner's own thread watches the script's two pipes and its exit (a pidfd of
+    // its child, or the channel the launcher reports on) with one poll: no thread per
+    // pipe, none to wait.
     let (group, exit, pipes) = match &mut script {
         Script::Child(child) => {
             let group = Pid::from_raw(child.id() as i32);
@@ -271,8 +272,9 @@ fn supervise(
             (group, exit, pipes)
         }
         Script::Launched(launched) => {
+            // Its channel: readable when the launcher reports the end, or is gone.
             let exit = launched
-                .exit
+                .channel
                 .try_clone()
                 .map_err(|e| Error::Internal(format!("watching the script's process: {e}")))?;
             let pipes = [
@@ -289,12 +291,7 @@ fn supervise(
     let mut stop: Option<(Stop, Instant)> = None;
     let mut last_state_check = Instant::now();
     let status = loop {
-        let exited = watch(&mut pipes, Some(&exit), TICK, &mut log)?;
-        let lost = match &mut script {
-            Script::Launched(launched) => launched.lost(),
-            Script::Child(_) => false,
-        };
-        if exited || lost {
+        if watch(&mut pipes, Some(&exit), TICK, &mut log)? {
             let status = match &mut script {
                 Script::Child(child) => child
                     .wait()
