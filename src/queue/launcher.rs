@@ -152,15 +152,20 @@ impl Launched {
 impl Launcher {
     /// A launcher for scripts of `uid`:`gid`, when drydock's binary is known.
     pub fn new(uid: u32, gid: u32) -> Option<Launcher> {
-        Some(Launcher {
-            program: PROGRAM.get()?.clone(),
+        Some(Launcher::with_program(PROGRAM.get()?.clone(), uid, gid))
+    }
+
+    /// A launcher run from `program` (`new` uses drydock's own running file).
+    fn with_program(program: PathBuf, uid: u32, gid: u32) -> Launcher {
+        Launcher {
+            program,
             uid,
             gid,
             link: Mutex::new(None),
             next_id: AtomicU64::new(1),
             proven: AtomicBool::new(false),
             unusable: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Starts `bash script` in `dir` with exactly `env`, as the launcher's user, in a
@@ -500,5 +505,27 @@ fn start(
         // Its channel went with the thread that could not start: the server takes the
         // task as lost and stops what is left of it.
         kill_group();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_launcher_that_cannot_start_is_given_up_once_and_scripts_start_another_way() {
+        // A "launcher" that exits at once, as one that may not run here would.
+        let launcher = Launcher::with_program("/bin/false".into(), 65534, 65534);
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("deploy.sh");
+        for attempt in 0..2 {
+            let started = launcher.spawn(Path::new("/bin/bash"), &script, dir.path(), vec![], 10);
+            assert!(
+                matches!(started, Err(NotStarted::Unavailable)),
+                "attempt {attempt}: the runner must start the script itself"
+            );
+        }
+        assert!(launcher.unusable.load(Ordering::SeqCst));
+        assert!(!launcher.proven.load(Ordering::SeqCst));
     }
 }
