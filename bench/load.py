@@ -57,12 +57,19 @@ def memory_breakdown():
 
 
 def sign_in(conn, username):
-    status, body, page = call(conn, "GET", "/login")
-    jar = "; ".join(h.split(";", 1)[0] for k, h in page.getheaders()
-                    if k.lower() == "set-cookie" and h.startswith("drydock_login_csrf="))
-    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', body.decode()).group(1)
-    form = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": token})
-    status, _, r = call(conn, "POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": jar})
+    # Twelve threads sign in at once and the server hashes two passwords at a time:
+    # the rest are told to come back (429, Retry-After), as a browser would.
+    deadline = time.time() + 60
+    while True:
+        status, body, page = call(conn, "GET", "/login")
+        jar = "; ".join(h.split(";", 1)[0] for k, h in page.getheaders()
+                        if k.lower() == "set-cookie" and h.startswith("drydock_login_csrf="))
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', body.decode()).group(1)
+        form = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": token})
+        status, _, r = call(conn, "POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": jar})
+        if status != 429 or time.time() > deadline:
+            break
+        time.sleep(min(float(r.getheader("Retry-After") or 1), 1) * random.random() + 0.05)
     assert status == 303, status
     return "; ".join(h.split(";", 1)[0] for k, h in r.getheaders() if k.lower() == "set-cookie")
 
