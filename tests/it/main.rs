@@ -25,6 +25,7 @@ mod new_user;
 mod octopus_api;
 mod octopus_client;
 mod pages;
+mod postgres_backend;
 mod queue;
 mod recovery;
 mod spaces;

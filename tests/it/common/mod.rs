@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod npm;
+pub mod pg;
 pub mod raw;
 pub mod server;
 

@@ -1,0 +1,249 @@
+//! PostgreSQL, the second backend: its schema and migrations, on a real server
+//! (`common::pg`), one fresh database per test.
+
+use crate::common;
+
+use common::pg::{skip, Database};
+use drydock::store::migrate;
+
+/// The migrations recorded, in order.
+fn versions(client: &mut postgres::Client) -> Vec<i64> {
+    client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Every migration SQLite has, as PostgreSQL records them.
+fn all_versions() -> Vec<i64> {
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    migrate::apply(&mut conn).unwrap();
+    let mut versions = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .unwrap();
+    let found = versions
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    found
+}
+
+#[test]
+fn migrations_apply_once_in_one_transaction_and_record_every_version() {
+    if skip() {
+        return;
+    }
+    let db = Database::fresh();
+    let mut client = db.client();
+    let expected = all_versions();
+    assert_eq!(
+        migrate::apply_postgres(&mut client).unwrap(),
+        expected.len()
+    );
+    assert_eq!(versions(&mut client), expected);
+    assert_eq!(migrate::apply_postgres(&mut client).unwrap(), 0);
+    assert_eq!(versions(&mut client), expected);
+    // The rows the schema starts with.
+    let states: i64 = client
+        .query_one("SELECT COUNT(*) FROM task_counts", &[])
+        .unwrap()
+        .get(0);
+    let maintenance: i64 = client
+        .query_one("SELECT is_on FROM maintenance WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!((states, maintenance), (7, 0));
+}
+
+#[test]
+fn nodes_starting_together_migrate_once() {
+    if skip() {
+        return;
+    }
+    let db = Database::fresh();
+    let url = db.url.clone();
+    let applied: Vec<usize> = std::thread::scope(|s| {
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                s.spawn(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    migrate::apply_postgres(&mut client).unwrap()
+                })
+            })
+            .collect();
+        starts.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let expected = all_versions();
+    let mut sorted = applied.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 0, 0, expected.len()], "{applied:?}");
+    assert_eq!(versions(&mut db.client()), expected);
+}
+
+#[test]
+fn a_database_newer_than_the_binary_is_refused_and_left_as_it_was() {
+    if skip() {
+        return;
+    }
+    let db = Database::fresh();
+    let mut client = db.client();
+    migrate::apply_postgres(&mut client).unwrap();
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+            &[],
+        )
+        .unwrap();
+    let before = versions(&mut client);
+    let refused = migrate::apply_postgres(&mut client)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("schema version 999, newer than this drydock knows"),
+        "{refused}"
+    );
+    assert_eq!(versions(&mut client), before);
+
+    // A database drydock did not make (tables at an older version than any it makes).
+    let other = Database::fresh();
+    let mut client = other.client();
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                                             applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES (3, 'elsewhere', 0);",
+        )
+        .unwrap();
+    let refused = migrate::apply_postgres(&mut client)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("it was not made by drydock"), "{refused}");
+    let tables: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 1, "nothing but what was there");
+}
+
+#[test]
+fn both_backends_have_the_same_tables_and_columns_in_the_same_order() {
+    if skip() {
+        return;
+    }
+    let sqlite = &mut rusqlite::Connection::open_in_memory().unwrap();
+    migrate::apply(sqlite).unwrap();
+    let tables: Vec<String> = sqlite
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let db = Database::fresh();
+    let mut client = db.client();
+    migrate::apply_postgres(&mut client).unwrap();
+    let pg_tables: Vec<String> = client
+        .query(
+            "SELECT table_name::TEXT FROM information_schema.tables
+             WHERE table_schema = 'public' ORDER BY table_name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pg_tables, tables);
+    for table in &tables {
+        // (name, not null — a key column always is —, has a default) in column order.
+        let columns: Vec<(String, bool, bool)> = sqlite
+            .prepare(&format!("SELECT name, \"notnull\" OR pk > 0, dflt_value IS NOT NULL FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let pg_columns: Vec<(String, bool, bool)> = client
+            .query(
+                "SELECT column_name::TEXT, is_nullable = 'NO',
+                        column_default IS NOT NULL AND is_identity = 'NO'
+                 FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+                &[table],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(pg_columns, columns, "table {table}");
+    }
+}
+
+#[test]
+fn task_counts_follow_every_task_change_as_on_sqlite() {
+    if skip() {
+        return;
+    }
+    let db = Database::fresh();
+    let mut client = db.client();
+    migrate::apply_postgres(&mut client).unwrap();
+    let counts = |client: &mut postgres::Client| -> Vec<(String, i64)> {
+        client
+            .query(
+                "SELECT state, n FROM task_counts WHERE n <> 0 ORDER BY state",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    client
+        .batch_execute(
+            "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
+             VALUES ('Deploy', 'a', 'Queued', 1, 1), ('Deploy', 'b', 'Queued', 1, 1);",
+        )
+        .unwrap();
+    assert_eq!(counts(&mut client), vec![("Queued".into(), 2)]);
+    client
+        .batch_execute(
+            "UPDATE tasks SET state = 'Executing' WHERE description = 'a';
+             UPDATE tasks SET last_updated_time = 2 WHERE description = 'b';",
+        )
+        .unwrap();
+    assert_eq!(
+        counts(&mut client),
+        vec![("Executing".into(), 1), ("Queued".into(), 1)]
+    );
+    client
+        .batch_execute("DELETE FROM tasks WHERE description = 'b'")
+        .unwrap();
+    assert_eq!(counts(&mut client), vec![("Executing".into(), 1)]);
+    // Names unique regardless of case, as SQLite's COLLATE NOCASE.
+    client
+        .batch_execute(
+            "INSERT INTO projects (name, deployment_script, created_at) VALUES ('Web', 'true', 0)",
+        )
+        .unwrap();
+    let again = client.batch_execute(
+        "INSERT INTO projects (name, deployment_script, created_at) VALUES ('WEB', 'true', 0)",
+    );
+    assert!(again.is_err(), "a name differing only in case is refused");
+    let found: i64 = client
+        .query_one("SELECT COUNT(*) FROM projects WHERE name = 'wEb'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 1);
+}
