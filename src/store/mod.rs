@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod migrate;
 pub mod projects;
 pub mod sessions;
+pub mod sql;
 pub mod system;
 pub mod task_list;
 pub mod task_log;

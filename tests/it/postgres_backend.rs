@@ -247,3 +247,69 @@ fn task_counts_follow_every_task_change_as_on_sqlite() {
         .get(0);
     assert_eq!(found, 1);
 }
+
+#[test]
+fn one_sql_text_reads_and_writes_the_same_values_on_both_backends() {
+    use drydock::store::sql::{Conn, PgConn, Row, Value};
+    if skip() {
+        return;
+    }
+    let db = Database::fresh();
+    let mut client = db.client();
+    migrate::apply_postgres(&mut client).unwrap();
+    let pg = std::cell::RefCell::new(PgConn::new(client));
+    let mut sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    migrate::apply(&mut sqlite).unwrap();
+    let run = |db: &Conn| -> Vec<Row> {
+        let id: i64 = db
+            .query_one(
+                "INSERT INTO tasks (name, description, state, queue_time, last_updated_time,
+                                    concurrency_tag, is_system)
+                 VALUES (?1, ?2, 'Queued', ?3, ?3, ?4, ?5) RETURNING id",
+                &[
+                    &"Deploy",
+                    &"it's \"quoted\" ?1",
+                    &1_795_000_000_000i64,
+                    &None::<String>,
+                    &true,
+                ],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(
+            db.execute(
+                "UPDATE tasks SET state = ?2, exit_code = ?3 WHERE id = ?1",
+                &[&id, &"Failed", &-1i64],
+            )
+            .unwrap(),
+            1
+        );
+        db.query(
+            "SELECT id, name, description, state, queue_time, concurrency_tag, is_system,
+                    exit_code, EXISTS(SELECT 1 FROM tasks WHERE id = ?1), COUNT(*) OVER ()
+             FROM tasks WHERE id = ?1 AND description LIKE '%?1'",
+            &[&id],
+        )
+        .unwrap()
+    };
+    let on_sqlite = run(&Conn::Sqlite(&sqlite));
+    let on_postgres = run(&Conn::Postgres(&pg));
+    assert_eq!(on_postgres, on_sqlite);
+    assert_eq!(on_sqlite.len(), 1);
+    assert_eq!(on_sqlite[0].0[2], Value::Text("it's \"quoted\" ?1".into()));
+    assert!(on_sqlite[0].get::<bool>(6).unwrap() && on_sqlite[0].get::<bool>(8).unwrap());
+    // A PostgreSQL type the store does not read is named, not misread.
+    let refused = Conn::Postgres(&pg)
+        .query_one("SELECT SUM(n) FROM task_counts", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("numeric") && refused.contains("cast it"),
+        "{refused}"
+    );
+    let cast = Conn::Postgres(&pg)
+        .query_one("SELECT CAST(SUM(n) AS BIGINT) FROM task_counts", &[])
+        .unwrap();
+    assert_eq!(cast.get::<i64>(0).unwrap(), 1);
+}

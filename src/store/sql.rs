@@ -1,0 +1,434 @@
+//! One SQL text for both backends (issue 17, in progress: the store's files move onto
+//! this one by one). A statement is written once, as SQLite spells it, with numbered
+//! parameters (`?1`, `?2`, ...), and runs on either a SQLite connection or a PostgreSQL
+//! one ([`Conn`]); on PostgreSQL the parameters become `$1`, `$2`, ... Both schemas store
+//! the same values (64-bit integers, text, 0/1 flags: `migrations/postgres`), so a
+//! parameter or a column is one of four [`Value`]s whatever the backend; a column of
+//! another PostgreSQL type (`NUMERIC` from `SUM`, say) is refused by name: cast it.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+
+/// A parameter or a column's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// What can be bound as a parameter.
+pub trait Param {
+    fn value(&self) -> Value;
+}
+
+impl Param for Value {
+    fn value(&self) -> Value {
+        self.clone()
+    }
+}
+impl Param for i64 {
+    fn value(&self) -> Value {
+        Value::Int(*self)
+    }
+}
+impl Param for i32 {
+    fn value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Param for bool {
+    fn value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Param for f64 {
+    fn value(&self) -> Value {
+        Value::Real(*self)
+    }
+}
+impl Param for str {
+    fn value(&self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+impl Param for &str {
+    fn value(&self) -> Value {
+        Value::Text((*self).to_string())
+    }
+}
+impl Param for String {
+    fn value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+impl<T: Param> Param for Option<T> {
+    fn value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, Param::value)
+    }
+}
+
+/// What a column can be read as.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> std::result::Result<Self, String>;
+}
+
+impl FromValue for Value {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        Ok(value.clone())
+    }
+}
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Int(i) => Ok(*i),
+            other => Err(format!("expected an integer, found {other:?}")),
+        }
+    }
+}
+impl FromValue for bool {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        i64::from_value(value).map(|i| i != 0)
+    }
+}
+impl FromValue for f64 {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Real(f) => Ok(*f),
+            Value::Int(i) => Ok(*i as f64),
+            other => Err(format!("expected a number, found {other:?}")),
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Text(s) => Ok(s.clone()),
+            other => Err(format!("expected text, found {other:?}")),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    /// Column `index` as a `T`.
+    pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
+        let value = self
+            .0
+            .get(index)
+            .ok_or_else(|| Error::Internal(format!("database: no column {index}")))?;
+        T::from_value(value).map_err(|e| Error::Internal(format!("database: column {index}: {e}")))
+    }
+}
+
+/// A PostgreSQL connection with the statements it has prepared (by SQL text).
+pub struct PgConn {
+    client: postgres::Client,
+    prepared: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub fn new(client: postgres::Client) -> PgConn {
+        PgConn {
+            client,
+            prepared: HashMap::new(),
+        }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self
+            .client
+            .prepare(&postgres_text(sql))
+            .map_err(postgres_error)?;
+        self.prepared.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// A connection of either backend, as the store's functions take it.
+pub enum Conn<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a RefCell<PgConn>),
+}
+
+impl Conn<'_> {
+    /// Every row `sql` returns.
+    pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
+        let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
+        match self {
+            Conn::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let mut values = Vec::with_capacity(columns);
+                    for i in 0..columns {
+                        values.push(from_sqlite(row.get_ref(i)?));
+                    }
+                    out.push(Row(values));
+                }
+                Ok(out)
+            }
+            Conn::Postgres(cell) => {
+                let mut pg = cell.borrow_mut();
+                let statement = pg.statement(sql)?;
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+                    .iter()
+                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                let rows = pg
+                    .client
+                    .query(&statement, &params)
+                    .map_err(postgres_error)?;
+                rows.iter().map(from_postgres).collect()
+            }
+        }
+    }
+
+    /// The first row `sql` returns, if any.
+    pub fn query_opt(&self, sql: &str, params: &[&dyn Param]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// The one row `sql` must return.
+    pub fn query_one(&self, sql: &str, params: &[&dyn Param]) -> Result<Row> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| Error::Internal(format!("database: no row from {sql}")))
+    }
+
+    /// Runs `sql`; how many rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
+        let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
+        match self {
+            Conn::Sqlite(conn) => Ok(conn
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?
+                as u64),
+            Conn::Postgres(cell) => {
+                let mut pg = cell.borrow_mut();
+                let statement = pg.statement(sql)?;
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+                    .iter()
+                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                pg.client
+                    .execute(&statement, &params)
+                    .map_err(postgres_error)
+            }
+        }
+    }
+
+    /// Runs statements without parameters (transaction control, DDL).
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        match self {
+            Conn::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Conn::Postgres(cell) => cell
+                .borrow_mut()
+                .client
+                .batch_execute(sql)
+                .map_err(postgres_error),
+        }
+    }
+}
+
+fn postgres_error(e: postgres::Error) -> Error {
+    Error::Internal(format!("database: {e}"))
+}
+
+/// `sql` with SQLite's numbered parameters (`?1`) as PostgreSQL's (`$1`); text in
+/// quotes (strings, quoted names) is left alone.
+pub fn postgres_text(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                out.push('$');
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Value::Text(String::from_utf8_lossy(t).into_owned())
+        }
+    }
+}
+
+fn from_postgres(row: &postgres::Row) -> Result<Row> {
+    use postgres::types::Type;
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let failed = |e: postgres::Error| Error::Internal(format!("database: {e}"));
+        let ty = column.type_();
+        let value = if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i)
+                .map_err(failed)?
+                .map(Value::Int)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)
+                .map_err(failed)?
+                .map(|v| Value::Int(v.into()))
+        } else if *ty == Type::INT2 {
+            row.try_get::<_, Option<i16>>(i)
+                .map_err(failed)?
+                .map(|v| Value::Int(v.into()))
+        } else if *ty == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i)
+                .map_err(failed)?
+                .map(|v| Value::Int(v.into()))
+        } else if *ty == Type::FLOAT8 {
+            row.try_get::<_, Option<f64>>(i)
+                .map_err(failed)?
+                .map(Value::Real)
+        } else if *ty == Type::FLOAT4 {
+            row.try_get::<_, Option<f32>>(i)
+                .map_err(failed)?
+                .map(|v| Value::Real(v.into()))
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
+            row.try_get::<_, Option<String>>(i)
+                .map_err(failed)?
+                .map(Value::Text)
+        } else {
+            return Err(Error::Internal(format!(
+                "database: column {} is of type {ty}, which the store does not read (cast it)",
+                column.name()
+            )));
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        use postgres::types::Type;
+        match self {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Int(i) if *ty == Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+            Value::Real(f) if *ty == Type::FLOAT8 => f.to_sql(ty, out),
+            Value::Real(f) if *ty == Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            other => Err(format!("{other:?} cannot be a parameter of type {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_postgres_ones_outside_quotes() {
+        assert_eq!(
+            postgres_text("SELECT a FROM t WHERE b = ?1 AND c = '?2' AND \"?3\" = ?12"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"?3\" = $12"
+        );
+        assert!(matches!(postgres_text("SELECT 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn one_text_runs_on_sqlite_with_the_same_values() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let db = Conn::Sqlite(&conn);
+        db.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, flag INTEGER)")
+            .unwrap();
+        let id = db
+            .query_one(
+                "INSERT INTO t (name, n, flag) VALUES (?1, ?2, ?3) RETURNING id",
+                &[&"a", &Some(7i64), &true],
+            )
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap();
+        db.execute(
+            "INSERT INTO t (name, n, flag) VALUES (?1, ?2, ?3)",
+            &[&"b", &None::<i64>, &false],
+        )
+        .unwrap();
+        let rows = db
+            .query(
+                "SELECT name, n, flag FROM t WHERE id >= ?1 ORDER BY id",
+                &[&id],
+            )
+            .unwrap();
+        let read: Vec<(String, Option<i64>, bool)> = rows
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap()))
+            .collect();
+        assert_eq!(
+            read,
+            vec![("a".into(), Some(7), true), ("b".into(), None, false)]
+        );
+        assert!(db
+            .query_opt("SELECT 1 FROM t WHERE id < 0", &[])
+            .unwrap()
+            .is_none());
+        assert!(
+            rows[0].get::<i64>(0).is_err(),
+            "text is not read as a number"
+        );
+    }
+}
