@@ -205,20 +205,14 @@ fn start_script(
             Err(super::launcher::NotStarted::Unavailable) => {}
         }
     }
-    script_user
-        .command(script, dir, vars)
+    let mut command = script_user.command(script, dir, vars);
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map(|child| {
-            // Set as it starts (the standard library's spawn cannot set it before):
-            // its first instants may run at this thread's niceness.
-            let pid = rustix::process::Pid::from_child(&child);
-            let _ = rustix::process::setpriority_process(Some(pid), settings.script_nice);
-            Script::Child(child)
-        })
+        .process_group(0);
+    super::scripts::spawn_at(settings.script_nice, command)
+        .map(Script::Child)
         .map_err(|e| format!("could not start bash: {e}"))
 }
 

@@ -250,6 +250,53 @@ impl ScriptUser {
     }
 }
 
+/// A spawn request for a thread at some niceness, and where to answer.
+type SpawnRequest = (
+    Command,
+    std::sync::mpsc::Sender<std::io::Result<std::process::Child>>,
+);
+
+/// Starts `command` from a thread that runs at `nice` (one per niceness, kept for the
+/// process's life), so the child has that niceness from its first instruction: a
+/// child inherits its parent thread's, and the standard library's spawn cannot set
+/// it. (A niceness set after the spawn would leave what the script starts at once
+/// with the server's.)
+pub(crate) fn spawn_at(nice: i32, command: Command) -> std::io::Result<std::process::Child> {
+    use std::sync::mpsc;
+    static SPAWNERS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<i32, mpsc::Sender<SpawnRequest>>>,
+    > = std::sync::OnceLock::new();
+    let spawner = {
+        let mut spawners = SPAWNERS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match spawners.get(&nice) {
+            Some(spawner) => spawner.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel::<SpawnRequest>();
+                std::thread::Builder::new()
+                    .name(format!("drydock-spawn-{nice}"))
+                    .spawn(move || {
+                        let _ = rustix::process::setpriority_process(None, nice);
+                        for (mut command, answer) in rx {
+                            let _ = answer.send(command.spawn());
+                        }
+                    })?;
+                spawners.insert(nice, tx.clone());
+                tx
+            }
+        }
+    };
+    let (answer, answered) = mpsc::channel();
+    spawner
+        .send((command, answer))
+        .map_err(|_| std::io::Error::other("the spawning thread is gone"))?;
+    answered
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawning thread is gone"))?
+}
+
 /// `name`'s absolute path, found once on the server's own `PATH` (then `/usr/bin`).
 /// Scripts get a `PATH` of their own; a program named by an absolute path lets the
 /// standard library start it with `posix_spawn` rather than by forking the whole
