@@ -163,6 +163,52 @@ impl PgConn {
     }
 }
 
+/// How a statement failed, before it becomes the store's [`Error`]: callers that
+/// expect a uniqueness conflict say what it means ([`Conn::execute_unique`]).
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Postgres(postgres::Error),
+    Store(Error),
+}
+
+impl Failure {
+    fn is_unique_violation(&self) -> bool {
+        match self {
+            Failure::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            Failure::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Failure {
+        Failure::Sqlite(e)
+    }
+}
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Failure {
+        Failure::Postgres(e)
+    }
+}
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Store(e)
+    }
+}
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        match f {
+            Failure::Sqlite(e) => e.into(),
+            Failure::Postgres(e) => postgres_error(e),
+            Failure::Store(e) => e,
+        }
+    }
+}
+
 /// A connection of either backend, as the store's functions take it.
 pub enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
@@ -172,6 +218,28 @@ pub enum Conn<'a> {
 impl Conn<'_> {
     /// Every row `sql` returns.
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
+        Ok(self.rows(sql, params)?)
+    }
+
+    /// The one row `sql` must return; a uniqueness conflict is refused with
+    /// `conflict` (e.g. `INSERT ... RETURNING id` of a name already taken).
+    pub fn query_one_unique(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        conflict: impl FnOnce() -> String,
+    ) -> Result<Row> {
+        match self.rows(sql, params) {
+            Ok(rows) => rows
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Internal(format!("database: no row from {sql}"))),
+            Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    fn rows(&self, sql: &str, params: &[&dyn Param]) -> std::result::Result<Vec<Row>, Failure> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
         match self {
             Conn::Sqlite(conn) => {
@@ -195,11 +263,8 @@ impl Conn<'_> {
                     .iter()
                     .map(|v| v as &(dyn postgres::types::ToSql + Sync))
                     .collect();
-                let rows = pg
-                    .client
-                    .query(&statement, &params)
-                    .map_err(postgres_error)?;
-                rows.iter().map(from_postgres).collect()
+                let rows = pg.client.query(&statement, &params)?;
+                Ok(rows.iter().map(from_postgres).collect::<Result<_>>()?)
             }
         }
     }
@@ -217,6 +282,24 @@ impl Conn<'_> {
 
     /// Runs `sql`; how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
+        Ok(self.run(sql, params)?)
+    }
+
+    /// [`Conn::execute`], a uniqueness conflict refused with `conflict`.
+    pub fn execute_unique(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        conflict: impl FnOnce() -> String,
+    ) -> Result<u64> {
+        match self.run(sql, params) {
+            Ok(n) => Ok(n),
+            Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    fn run(&self, sql: &str, params: &[&dyn Param]) -> std::result::Result<u64, Failure> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
         match self {
             Conn::Sqlite(conn) => Ok(conn
@@ -230,9 +313,7 @@ impl Conn<'_> {
                     .iter()
                     .map(|v| v as &(dyn postgres::types::ToSql + Sync))
                     .collect();
-                pg.client
-                    .execute(&statement, &params)
-                    .map_err(postgres_error)
+                Ok(pg.client.execute(&statement, &params)?)
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Users and their roles.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 
-use super::{conflict_on_unique, ChangeTx};
+use super::sql::{Conn, Row};
+use super::ChangeTx;
 use crate::error::Result;
 use crate::model::Role;
 
@@ -33,7 +34,7 @@ pub struct NewUser {
 
 const COLUMNS: &str = "id, username, display_name, is_active, created_at";
 
-fn from_row(row: &Row) -> rusqlite::Result<User> {
+fn from_row(row: &Row) -> Result<User> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -44,119 +45,127 @@ fn from_row(row: &Row) -> rusqlite::Result<User> {
     })
 }
 
-fn with_roles(conn: &Connection, mut user: User) -> Result<User> {
-    user.roles = roles_of(conn, user.id)?;
+fn with_roles(db: &Conn, mut user: User) -> Result<User> {
+    user.roles = roles(db, user.id)?;
     Ok(user)
 }
 
 pub fn roles_of(conn: &Connection, user_id: i64) -> Result<Vec<Role>> {
-    let mut stmt = conn.prepare_cached("SELECT role FROM user_roles WHERE user_id = ?1")?;
-    let names = stmt
-        .query_map([user_id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::by_name(n)).collect();
+    roles(&Conn::Sqlite(conn), user_id)
+}
+
+fn roles(db: &Conn, user_id: i64) -> Result<Vec<Role>> {
+    let rows = db.query(
+        "SELECT role FROM user_roles WHERE user_id = ?1",
+        &[&user_id],
+    )?;
+    let mut roles = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(role) = Role::by_name(&row.get::<String>(0)?) {
+            roles.push(role);
+        }
+    }
     roles.sort();
     Ok(roles)
 }
 
 pub fn count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+    Conn::Sqlite(conn)
+        .query_one("SELECT COUNT(*) FROM users", &[])?
+        .get(0)
 }
 
 pub fn find(conn: &Connection, id: i64) -> Result<Option<User>> {
-    let user = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?;
-    user.map(|u| with_roles(conn, u)).transpose()
+    let db = Conn::Sqlite(conn);
+    let row = db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+        &[&id],
+    )?;
+    row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
 }
 
 pub fn find_by_username(conn: &Connection, username: &str) -> Result<Option<User>> {
-    let user = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE username = ?1"))?
-        .query_row([username], from_row)
-        .optional()?;
-    user.map(|u| with_roles(conn, u)).transpose()
+    let db = Conn::Sqlite(conn);
+    let row = db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+        &[&username],
+    )?;
+    row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
 }
 
 pub fn credentials(conn: &Connection, username: &str) -> Result<Option<Credentials>> {
-    Ok(conn
-        .prepare_cached("SELECT id, password_hash, is_active FROM users WHERE username = ?1")?
-        .query_row([username], |r| {
-            Ok(Credentials {
-                user_id: r.get(0)?,
-                password_hash: r.get(1)?,
-                is_active: r.get(2)?,
-            })
+    let row = Conn::Sqlite(conn).query_opt(
+        "SELECT id, password_hash, is_active FROM users WHERE username = ?1",
+        &[&username],
+    )?;
+    row.map(|r| {
+        Ok(Credentials {
+            user_id: r.get(0)?,
+            password_hash: r.get(1)?,
+            is_active: r.get(2)?,
         })
-        .optional()?)
+    })
+    .transpose()
 }
 
 pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt("SELECT password_hash FROM users WHERE id = ?1", &[&id])?
+        .map(|r| r.get(0))
+        .transpose()
 }
 
 /// One page of users ordered by id, and the total count.
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
-    let users = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
-        ))?
-        .query_map(params![take, skip], from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let users = users
-        .into_iter()
-        .map(|u| with_roles(conn, u))
+    let db = Conn::Sqlite(conn);
+    let rows = db.query(
+        &format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"),
+        &[&take, &skip],
+    )?;
+    let users = rows
+        .iter()
+        .map(|r| with_roles(&db, from_row(r)?))
         .collect::<Result<Vec<_>>>()?;
     Ok((users, count(conn)?))
 }
 
 pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
-    tx.execute(
-        "INSERT INTO users (username, display_name, password_hash, is_active, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            new.username,
-            new.display_name,
-            new.password_hash,
-            new.is_active,
-            crate::clock::now_ms()
+    let db = Conn::Sqlite(tx);
+    let row = db.query_one_unique(
+        &format!(
+            "INSERT INTO users (username, display_name, password_hash, is_active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {COLUMNS}"
+        ),
+        &[
+            &new.username,
+            &new.display_name,
+            &new.password_hash,
+            &new.is_active,
+            &crate::clock::now_ms(),
         ],
-    )
-    .map_err(|e| {
-        conflict_on_unique(
-            e,
-            format!("A user named '{}' already exists.", new.username),
-        )
-    })?;
-    let id = tx.last_insert_rowid();
-    set_roles(tx, id, &new.roles)?;
-    with_roles(tx, find_row(tx, id)?)
-}
-
-fn find_row(conn: &Connection, id: i64) -> Result<User> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)?)
+        || format!("A user named '{}' already exists.", new.username),
+    )?;
+    let user = from_row(&row)?;
+    set_roles(tx, user.id, &new.roles)?;
+    with_roles(&db, user)
 }
 
 pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
-    tx.execute("DELETE FROM user_roles WHERE user_id = ?1", [user_id])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?1, ?2)")?;
+    let db = Conn::Sqlite(tx);
+    db.execute("DELETE FROM user_roles WHERE user_id = ?1", &[&user_id])?;
     for role in roles {
-        insert.execute(params![user_id, role.name()])?;
+        db.execute(
+            "INSERT INTO user_roles (user_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            &[&user_id, &role.name()],
+        )?;
     }
     Ok(())
 }
 
 pub fn set_display_name(tx: &ChangeTx, user_id: i64, display_name: &str) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE users SET display_name = ?2 WHERE id = ?1",
-        params![user_id, display_name],
+        &[&user_id, &display_name],
     )?;
     Ok(())
 }
@@ -164,12 +173,13 @@ pub fn set_display_name(tx: &ChangeTx, user_id: i64, display_name: &str) -> Resu
 /// Deactivating also ends the user's sessions and revokes nothing else: API keys stop
 /// working because authentication checks `is_active`.
 pub fn set_active(tx: &ChangeTx, user_id: i64, active: bool) -> Result<()> {
-    tx.execute(
+    let db = Conn::Sqlite(tx);
+    db.execute(
         "UPDATE users SET is_active = ?2 WHERE id = ?1",
-        params![user_id, active],
+        &[&user_id, &active],
     )?;
     if !active {
-        tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        db.execute("DELETE FROM sessions WHERE user_id = ?1", &[&user_id])?;
     }
     Ok(())
 }
@@ -182,23 +192,25 @@ pub fn set_password(
     password_hash: &str,
     keep_session: Option<&str>,
 ) -> Result<()> {
-    tx.execute(
+    let db = Conn::Sqlite(tx);
+    db.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-        params![user_id, password_hash],
+        &[&user_id, &password_hash],
     )?;
-    tx.execute(
-        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
-        params![user_id, keep_session],
+    db.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS DISTINCT FROM ?2",
+        &[&user_id, &keep_session],
     )?;
     Ok(())
 }
 
 /// How many active users hold `role`.
 pub fn count_active_with_role(conn: &Connection, role: Role) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
-         WHERE r.role = ?1 AND u.is_active = 1",
-        [role.name()],
-        |r| r.get(0),
-    )?)
+    Conn::Sqlite(conn)
+        .query_one(
+            "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
+             WHERE r.role = ?1 AND u.is_active = 1",
+            &[&role.name()],
+        )?
+        .get(0)
 }
