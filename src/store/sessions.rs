@@ -1,8 +1,9 @@
 //! Sessions and sign-in throttling: bookkeeping, written outside the change guard so
 //! that signing in and out keep working in maintenance mode.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
+use super::sql::Conn;
 use super::BookTx;
 use crate::error::Result;
 
@@ -20,20 +21,21 @@ pub fn create(
     csrf_token: &str,
     now: i64,
 ) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![token_hash, user_id, csrf_token, now],
+        &[&token_hash, &user_id, &csrf_token, &now],
     )?;
     Ok(())
 }
 
 pub fn find(conn: &Connection, token_hash: &str) -> Result<Option<Session>> {
-    Ok(conn
-        .prepare_cached(
+    Conn::Sqlite(conn)
+        .query_opt(
             "SELECT user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE token_hash = ?1",
+            &[&token_hash],
         )?
-        .query_row([token_hash], |r| {
+        .map(|r| {
             Ok(Session {
                 user_id: r.get(0)?,
                 csrf_token: r.get(1)?,
@@ -41,28 +43,28 @@ pub fn find(conn: &Connection, token_hash: &str) -> Result<Option<Session>> {
                 last_seen_at: r.get(3)?,
             })
         })
-        .optional()?)
+        .transpose()
 }
 
 pub fn touch(tx: &BookTx, token_hash: &str, now: i64) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1",
-        params![token_hash, now],
+        &[&token_hash, &now],
     )?;
     Ok(())
 }
 
 pub fn delete(tx: &BookTx, token_hash: &str) -> Result<()> {
-    tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+    Conn::Sqlite(tx).execute("DELETE FROM sessions WHERE token_hash = ?1", &[&token_hash])?;
     Ok(())
 }
 
 /// Removes sessions idle since `idle_before` or created before `created_before`.
 pub fn delete_expired(tx: &BookTx, idle_before: i64, created_before: i64) -> Result<usize> {
-    Ok(tx.execute(
+    Ok(Conn::Sqlite(tx).execute(
         "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
-        params![idle_before, created_before],
-    )?)
+        &[&idle_before, &created_before],
+    )? as usize)
 }
 
 /// A pending reservation older than this counts as a failure: its check died with its
@@ -90,18 +92,18 @@ pub fn reserve_attempt(
     since: i64,
     max: i64,
 ) -> Result<std::result::Result<Vec<i64>, Throttled>> {
+    let db = Conn::Sqlite(tx);
     let mut throttled = None;
     for key in keys {
-        let (failures, oldest, running): (i64, Option<i64>, i64) = tx
-            .prepare_cached(
-                "SELECT COUNT(*) FILTER (WHERE pending = 0 OR at < ?3),
-                        MIN(at) FILTER (WHERE pending = 0 OR at < ?3),
-                        COUNT(*) FILTER (WHERE pending = 1 AND at >= ?3)
-                 FROM login_failures WHERE key = ?1 AND at >= ?2",
-            )?
-            .query_row(params![key, since, now - PENDING_MS], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+        let row = db.query_one(
+            "SELECT COUNT(*) FILTER (WHERE pending = 0 OR at < ?3),
+                    MIN(at) FILTER (WHERE pending = 0 OR at < ?3),
+                    COUNT(*) FILTER (WHERE pending = 1 AND at >= ?3)
+             FROM login_failures WHERE key = ?1 AND at >= ?2",
+            &[key, &since, &(now - PENDING_MS)],
+        )?;
+        let (failures, oldest, running): (i64, Option<i64>, i64) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
         if failures >= max {
             let oldest = oldest.unwrap_or(now);
             throttled = Some(match throttled {
@@ -119,19 +121,20 @@ pub fn reserve_attempt(
     }
     let mut ids = Vec::with_capacity(keys.len());
     for key in keys {
-        tx.execute(
-            "INSERT INTO login_failures (key, at, pending) VALUES (?1, ?2, 1)",
-            params![key, now],
+        let row = db.query_one(
+            "INSERT INTO login_failures (key, at, pending) VALUES (?1, ?2, 1) RETURNING id",
+            &[key, &now],
         )?;
-        ids.push(tx.last_insert_rowid());
+        ids.push(row.get(0)?);
     }
     Ok(Ok(ids))
 }
 
 /// The password was wrong: reserved attempts become failures.
 pub fn settle(tx: &BookTx, ids: &[i64]) -> Result<()> {
+    let db = Conn::Sqlite(tx);
     for id in ids {
-        tx.execute("UPDATE login_failures SET pending = 0 WHERE id = ?1", [id])?;
+        db.execute("UPDATE login_failures SET pending = 0 WHERE id = ?1", &[id])?;
     }
     Ok(())
 }
@@ -139,18 +142,19 @@ pub fn settle(tx: &BookTx, ids: &[i64]) -> Result<()> {
 /// Takes back reserved attempts (the password was right), and under `clear_key` the
 /// failures recorded before them; attempts reserved later stay counted.
 pub fn release(tx: &BookTx, ids: &[i64], clear_key: &str) -> Result<()> {
+    let db = Conn::Sqlite(tx);
     for id in ids {
-        tx.execute("DELETE FROM login_failures WHERE id = ?1", [id])?;
+        db.execute("DELETE FROM login_failures WHERE id = ?1", &[id])?;
     }
     if let Some(first) = ids.iter().min() {
-        tx.execute(
+        db.execute(
             "DELETE FROM login_failures WHERE key = ?1 AND id < ?2",
-            params![clear_key, first],
+            &[&clear_key, first],
         )?;
     }
     Ok(())
 }
 
 pub fn delete_old_failures(tx: &BookTx, before: i64) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM login_failures WHERE at < ?1", [before])?)
+    Ok(Conn::Sqlite(tx).execute("DELETE FROM login_failures WHERE at < ?1", &[&before])? as usize)
 }
