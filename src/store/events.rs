@@ -1,8 +1,9 @@
 //! The audit log. Ids come from AUTOINCREMENT inside single-writer transactions, so
 //! they grow in commit order.
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::Connection;
 
+use super::sql::{Conn, Row};
 use super::BookTx;
 use super::ChangeTx;
 use crate::error::Result;
@@ -88,23 +89,26 @@ fn insert(
     related_ids: &[String],
 ) -> Result<i64> {
     let related = serde_json::to_string(related_ids).unwrap_or_else(|_| "[]".into());
-    conn.prepare_cached(
-        "INSERT INTO events (category, user_id, username, identity, occurred, message, related_ids)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        category,
-        user_id,
-        username,
-        identity,
-        crate::clock::now_ms(),
-        message,
-        related
-    ])?;
-    Ok(conn.last_insert_rowid())
+    Conn::Sqlite(conn)
+        .query_one(
+            "INSERT INTO events (category, user_id, username, identity, occurred, message, related_ids)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            &[
+                &category,
+                &user_id,
+                &username,
+                &identity,
+                &crate::clock::now_ms(),
+                &message,
+                &related,
+            ],
+        )?
+        .get(0)
 }
 
-fn from_row(row: &Row) -> rusqlite::Result<Event> {
+const COLUMNS: &str = "id, category, user_id, username, identity, occurred, message, related_ids";
+
+fn from_row(row: &Row) -> Result<Event> {
     let related: String = row.get(7)?;
     Ok(Event {
         id: row.get(0)?,
@@ -137,51 +141,65 @@ pub fn search(
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Event>, i64)> {
-    const MATCHING: &str = "WHERE (?1 IS NULL OR username = ?1 COLLATE NOCASE)
-          AND (?2 IS NULL OR category = ?2)
-          AND (?3 IS NULL OR occurred >= ?3)
-          AND (?4 IS NULL OR occurred < ?4)";
-    let args = params![filter.username, filter.category, filter.from, filter.until];
-    let events = conn
-        .prepare_cached(&format!(
-            "SELECT id, category, user_id, username, identity, occurred, message, related_ids
-             FROM events {MATCHING} ORDER BY id DESC LIMIT ?5 OFFSET ?6"
-        ))?
-        .query_map(
-            params![
-                filter.username,
-                filter.category,
-                filter.from,
-                filter.until,
-                take,
-                skip
+    // Typed parameters: PostgreSQL must know a parameter's type to test it for NULL.
+    const MATCHING: &str =
+        "WHERE (CAST(?1 AS TEXT) IS NULL OR username = CAST(?1 AS TEXT) COLLATE NOCASE)
+          AND (CAST(?2 AS TEXT) IS NULL OR category = CAST(?2 AS TEXT))
+          AND (CAST(?3 AS BIGINT) IS NULL OR occurred >= CAST(?3 AS BIGINT))
+          AND (CAST(?4 AS BIGINT) IS NULL OR occurred < CAST(?4 AS BIGINT))";
+    let db = Conn::Sqlite(conn);
+    let events = db
+        .query(
+            &format!("SELECT {COLUMNS} FROM events {MATCHING} ORDER BY id DESC LIMIT ?5 OFFSET ?6"),
+            &[
+                &filter.username,
+                &filter.category,
+                &filter.from,
+                &filter.until,
+                &take,
+                &skip,
             ],
-            from_row,
         )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM events {MATCHING}"))?
-        .query_row(args, |r| r.get(0))?;
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let total = db
+        .query_one(
+            &format!("SELECT COUNT(*) FROM events {MATCHING}"),
+            &[
+                &filter.username,
+                &filter.category,
+                &filter.from,
+                &filter.until,
+            ],
+        )?
+        .get(0)?;
     Ok((events, total))
 }
 
 /// The kinds of event recorded so far, by name.
 pub fn categories(conn: &Connection) -> Result<Vec<String>> {
-    Ok(conn
-        .prepare_cached("SELECT DISTINCT category FROM events ORDER BY category")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+    Conn::Sqlite(conn)
+        .query(
+            "SELECT DISTINCT category FROM events ORDER BY category",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// One page of events, newest first, and the total count.
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
-    let events = conn
-        .prepare_cached(
-            "SELECT id, category, user_id, username, identity, occurred, message, related_ids
-             FROM events ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    let db = Conn::Sqlite(conn);
+    let events = db
+        .query(
+            &format!("SELECT {COLUMNS} FROM events ORDER BY id DESC LIMIT ?1 OFFSET ?2"),
+            &[&take, &skip],
         )?
-        .query_map(params![take, skip], from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let total = db.query_one("SELECT COUNT(*) FROM events", &[])?.get(0)?;
     Ok((events, total))
 }
