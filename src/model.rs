@@ -6,6 +6,12 @@
 //! partial indexes still match), JSON and pages from `Display`/`Serialize`, and the
 //! database reads it back through `FromSql`.
 
+/// An enum spelled as strings (`spelled!`): how the store binds and reads it.
+pub trait Spelling: Sized + Copy + 'static {
+    fn spelling(self) -> &'static str;
+    fn every() -> &'static [Self];
+}
+
 /// An enum whose variants are spelled as strings exactly as they are named.
 macro_rules! spelled {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),* $(,)? }) => {
@@ -37,6 +43,15 @@ macro_rules! spelled {
                     .iter()
                     .copied()
                     .find(|v| v.as_str().eq_ignore_ascii_case(text.trim()))
+            }
+        }
+
+        impl Spelling for $name {
+            fn spelling(self) -> &'static str {
+                self.as_str()
+            }
+            fn every() -> &'static [$name] {
+                $name::ALL
             }
         }
 

@@ -1,7 +1,8 @@
 //! The maintenance flag and scheduled maintenance windows.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 
+use super::sql::{Conn, Param, Row};
 use super::ChangeTx;
 pub use crate::model::WindowState;
 
@@ -31,26 +32,27 @@ pub struct Mode {
 }
 
 pub fn get(conn: &Connection) -> Result<Mode> {
-    Ok(conn
-        .prepare_cached("SELECT is_on, message, modified_by, modified_on, window_id FROM maintenance WHERE id = 1")?
-        .query_row([], |r| {
-            Ok(Mode {
-                is_on: r.get(0)?,
-                message: r.get(1)?,
-                modified_by: r.get(2)?,
-                modified_on: r.get(3)?,
-                window_id: r.get(4)?,
-            })
-        })
-        .optional()?
-        .unwrap_or_default())
+    let row = Conn::Sqlite(conn).query_opt(
+        "SELECT is_on, message, modified_by, modified_on, window_id FROM maintenance WHERE id = 1",
+        &[],
+    )?;
+    let Some(r) = row else {
+        return Ok(Mode::default());
+    };
+    Ok(Mode {
+        is_on: r.get(0)?,
+        message: r.get(1)?,
+        modified_by: r.get(2)?,
+        modified_on: r.get(3)?,
+        window_id: r.get(4)?,
+    })
 }
 
 pub fn is_on(conn: &Connection) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT is_on FROM maintenance WHERE id = 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?
+    Ok(Conn::Sqlite(conn)
+        .query_opt("SELECT is_on FROM maintenance WHERE id = 1", &[])?
+        .map(|r| r.get(0))
+        .transpose()?
         .unwrap_or(false))
 }
 
@@ -63,10 +65,10 @@ pub fn set(
     window_id: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE maintenance SET is_on = ?1, message = ?2, modified_by = ?3, modified_on = ?4, window_id = ?5
          WHERE id = 1",
-        params![on, message, by, now, window_id],
+        &[&on, &message, &by, &now, &window_id],
     )?;
     Ok(())
 }
@@ -81,7 +83,7 @@ pub struct Window {
     pub state: WindowState,
 }
 
-fn window(r: &Row) -> rusqlite::Result<Window> {
+fn window(r: &Row) -> Result<Window> {
     Ok(Window {
         id: r.get(0)?,
         start_at: r.get(1)?,
@@ -95,26 +97,30 @@ fn window(r: &Row) -> rusqlite::Result<Window> {
 const WINDOW: &str =
     "SELECT id, start_at, end_at, message, created_by, state FROM maintenance_windows";
 
+/// The first window `sql` (a [`WINDOW`] query) finds.
+fn first_window(conn: &Connection, sql: &str, params: &[&dyn Param]) -> Result<Option<Window>> {
+    Conn::Sqlite(conn)
+        .query_opt(sql, params)?
+        .map(|r| window(&r))
+        .transpose()
+}
+
 pub fn find_window(conn: &Connection, id: i64) -> Result<Option<Window>> {
-    Ok(conn
-        .prepare_cached(&format!("{WINDOW} WHERE id = ?1"))?
-        .query_row([id], window)
-        .optional()?)
+    first_window(conn, &format!("{WINDOW} WHERE id = ?1"), &[&id])
 }
 
 /// Windows not yet over (scheduled or active), soonest first, then the last 20 others.
 pub fn windows(conn: &Connection) -> Result<Vec<Window>> {
-    let mut all: Vec<Window> = conn
-        .prepare_cached(&format!("{WINDOW} WHERE state IN {OPEN} ORDER BY start_at"))?
-        .query_map([], window)?
-        .collect::<rusqlite::Result<_>>()?;
-    let past: Vec<Window> = conn
-        .prepare_cached(&format!(
-            "{WINDOW} WHERE state IN {CLOSED} ORDER BY id DESC LIMIT 20"
-        ))?
-        .query_map([], window)?
-        .collect::<rusqlite::Result<_>>()?;
-    all.extend(past);
+    let db = Conn::Sqlite(conn);
+    let mut all = Vec::new();
+    for sql in [
+        format!("{WINDOW} WHERE state IN {OPEN} ORDER BY start_at"),
+        format!("{WINDOW} WHERE state IN {CLOSED} ORDER BY id DESC LIMIT 20"),
+    ] {
+        for row in db.query(&sql, &[])? {
+            all.push(window(&row)?);
+        }
+    }
     Ok(all)
 }
 
@@ -126,60 +132,63 @@ pub fn create_window(
     by: &str,
     now: i64,
 ) -> Result<Window> {
-    tx.execute(
-        "INSERT INTO maintenance_windows (start_at, end_at, message, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![start_at, end_at, message, by, now],
+    let row = Conn::Sqlite(tx).query_one(
+        "INSERT INTO maintenance_windows (start_at, end_at, message, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id, start_at, end_at, message, created_by, state",
+        &[&start_at, &end_at, &message, &by, &now],
     )?;
-    Ok(find_window(tx, tx.last_insert_rowid())?.ok_or(rusqlite::Error::QueryReturnedNoRows)?)
+    window(&row)
 }
 
 pub fn set_window_state(tx: &ChangeTx, id: i64, state: WindowState) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE maintenance_windows SET state = ?2 WHERE id = ?1",
-        params![id, state],
+        &[&id, &state],
     )?;
     Ok(())
 }
 
 /// The scheduled window whose start has come, if any.
 pub fn window_to_start(conn: &Connection, now: i64) -> Result<Option<Window>> {
-    Ok(conn
-        .prepare_cached(&format!(
+    first_window(
+        conn,
+        &format!(
             "{WINDOW} WHERE state = {Q_SCHEDULED} AND start_at <= ?1 ORDER BY start_at LIMIT 1"
-        ))?
-        .query_row([now], window)
-        .optional()?)
+        ),
+        &[&now],
+    )
 }
 
 /// The active window whose end has come, if any.
 pub fn window_to_end(conn: &Connection, now: i64) -> Result<Option<Window>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "{WINDOW} WHERE state = {Q_ACTIVE} AND end_at <= ?1 ORDER BY end_at LIMIT 1"
-        ))?
-        .query_row([now], window)
-        .optional()?)
+    first_window(
+        conn,
+        &format!("{WINDOW} WHERE state = {Q_ACTIVE} AND end_at <= ?1 ORDER BY end_at LIMIT 1"),
+        &[&now],
+    )
 }
 
 /// The next scheduled window, for the banner and `Retry-After`.
 pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "{WINDOW} WHERE state = {Q_SCHEDULED} ORDER BY start_at LIMIT 1"
-        ))?
-        .query_row([], window)
-        .optional()?)
+    first_window(
+        conn,
+        &format!("{WINDOW} WHERE state = {Q_SCHEDULED} ORDER BY start_at LIMIT 1"),
+        &[],
+    )
 }
 
 /// The earliest start of a scheduled window or end of an active one.
 pub fn next_window_event(conn: &Connection) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(const_format::concatcp!(
-            "SELECT MIN(CASE state WHEN ",
-            Q_SCHEDULED,
-            " THEN start_at ELSE end_at END)
-             FROM maintenance_windows WHERE state IN ",
-            OPEN
-        ))?
-        .query_row([], |r| r.get(0))?)
+    Conn::Sqlite(conn)
+        .query_one(
+            const_format::concatcp!(
+                "SELECT MIN(CASE state WHEN ",
+                Q_SCHEDULED,
+                " THEN start_at ELSE end_at END)
+                 FROM maintenance_windows WHERE state IN ",
+                OPEN
+            ),
+            &[],
+        )?
+        .get(0)
 }

@@ -72,6 +72,12 @@ impl<T: Param> Param for Option<T> {
     }
 }
 
+impl<T: crate::model::Spelling> Param for T {
+    fn value(&self) -> Value {
+        Value::Text(self.spelling().to_string())
+    }
+}
+
 /// What a column can be read as.
 pub trait FromValue: Sized {
     fn from_value(value: &Value) -> std::result::Result<Self, String>;
@@ -112,6 +118,17 @@ impl FromValue for String {
         }
     }
 }
+impl<T: crate::model::Spelling> FromValue for T {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        let text = String::from_value(value)?;
+        T::every()
+            .iter()
+            .copied()
+            .find(|v| v.spelling() == text)
+            .ok_or_else(|| format!("'{text}' is not a known state or kind"))
+    }
+}
+
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(value: &Value) -> std::result::Result<Self, String> {
         match value {
