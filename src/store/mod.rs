@@ -343,16 +343,3 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .await
         .map_err(|e| Error::Internal(format!("database task: {e}")))?
 }
-
-/// Maps a UNIQUE-constraint failure to 409 with `message`; other errors pass through.
-pub(crate) fn conflict_on_unique(e: rusqlite::Error, message: impl Into<String>) -> Error {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            Error::Conflict(message.into())
-        }
-        _ => e.into(),
-    }
-}

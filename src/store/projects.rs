@@ -1,8 +1,9 @@
 //! Projects, environments and releases.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 
-use super::{conflict_on_unique, ChangeTx};
+use super::sql::{Conn, Param, Row};
+use super::ChangeTx;
 use crate::clock;
 use crate::error::Result;
 
@@ -24,7 +25,7 @@ pub struct ProjectFields {
     pub script_timeout_secs: i64,
 }
 
-fn project(row: &Row) -> rusqlite::Result<Project> {
+fn project(row: &Row) -> Result<Project> {
     Ok(Project {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -38,65 +39,94 @@ fn project(row: &Row) -> rusqlite::Result<Project> {
 const PROJECT: &str =
     "SELECT id, name, description, deployment_script, script_timeout_secs, created_at FROM projects";
 
+/// The first row `sql` finds, as `read` makes it.
+fn first<T>(
+    db: &Conn,
+    sql: &str,
+    params: &[&dyn Param],
+    read: fn(&Row) -> Result<T>,
+) -> Result<Option<T>> {
+    db.query_opt(sql, params)?.map(|r| read(&r)).transpose()
+}
+
+/// Every row `sql` finds, as `read` makes them.
+fn all<T>(
+    db: &Conn,
+    sql: &str,
+    params: &[&dyn Param],
+    read: fn(&Row) -> Result<T>,
+) -> Result<Vec<T>> {
+    db.query(sql, params)?.iter().map(read).collect()
+}
+
 pub fn find(conn: &Connection, id: i64) -> Result<Option<Project>> {
-    Ok(conn
-        .prepare_cached(&format!("{PROJECT} WHERE id = ?1"))?
-        .query_row([id], project)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{PROJECT} WHERE id = ?1"),
+        &[&id],
+        project,
+    )
 }
 
 /// The project with this name (names are unique, compared without case).
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Project>> {
-    Ok(conn
-        .prepare_cached(&format!("{PROJECT} WHERE name = ?1"))?
-        .query_row([name], project)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{PROJECT} WHERE name = ?1"),
+        &[&name],
+        project,
+    )
 }
 
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
-    let items = conn
-        .prepare_cached(&format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"))?
-        .query_map(params![take, skip], project)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0))?;
+    let db = Conn::Sqlite(conn);
+    let items = all(
+        &db,
+        &format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"),
+        &[&take, &skip],
+        project,
+    )?;
+    let total = db.query_one("SELECT COUNT(*) FROM projects", &[])?.get(0)?;
     Ok((items, total))
 }
 
 pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
-    tx.execute(
+    let row = Conn::Sqlite(tx).query_one_unique(
         "INSERT INTO projects (name, description, deployment_script, script_timeout_secs, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            f.name,
-            f.description,
-            f.deployment_script.as_deref().unwrap_or_default(),
-            f.script_timeout_secs,
-            clock::now_ms()
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING id, name, description, deployment_script, script_timeout_secs, created_at",
+        &[
+            &f.name,
+            &f.description,
+            &f.deployment_script.as_deref().unwrap_or_default(),
+            &f.script_timeout_secs,
+            &clock::now_ms(),
         ],
-    )
-    .map_err(|e| conflict_on_unique(e, format!("A project named '{}' already exists.", f.name)))?;
-    Ok(find(tx, tx.last_insert_rowid())?.ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
+        || format!("A project named '{}' already exists.", f.name),
+    )?;
+    project(&row)
 }
 
 pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute_unique(
         "UPDATE projects SET name = ?2, description = ?3,
-                deployment_script = COALESCE(?4, deployment_script), script_timeout_secs = ?5
+                deployment_script = COALESCE(CAST(?4 AS TEXT), deployment_script),
+                script_timeout_secs = ?5
          WHERE id = ?1",
-        params![
-            id,
-            f.name,
-            f.description,
-            f.deployment_script,
-            f.script_timeout_secs
+        &[
+            &id,
+            &f.name,
+            &f.description,
+            &f.deployment_script,
+            &f.script_timeout_secs,
         ],
-    )
-    .map_err(|e| conflict_on_unique(e, format!("A project named '{}' already exists.", f.name)))?;
+        || format!("A project named '{}' already exists.", f.name),
+    )?;
     Ok(())
 }
 
 pub fn delete(tx: &ChangeTx, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM projects WHERE id = ?1", [id])?;
+    Conn::Sqlite(tx).execute("DELETE FROM projects WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -110,7 +140,7 @@ pub struct Environment {
     pub sort_order: i64,
 }
 
-fn environment(row: &Row) -> rusqlite::Result<Environment> {
+fn environment(row: &Row) -> Result<Environment> {
     Ok(Environment {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -123,18 +153,22 @@ fn environment(row: &Row) -> rusqlite::Result<Environment> {
 const ENVIRONMENT: &str = "SELECT id, name, description, created_at, sort_order FROM environments";
 
 pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment>> {
-    Ok(conn
-        .prepare_cached(&format!("{ENVIRONMENT} WHERE id = ?1"))?
-        .query_row([id], environment)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{ENVIRONMENT} WHERE id = ?1"),
+        &[&id],
+        environment,
+    )
 }
 
 /// The environment with this name (compared without case).
 pub fn find_environment_by_name(conn: &Connection, name: &str) -> Result<Option<Environment>> {
-    Ok(conn
-        .prepare_cached(&format!("{ENVIRONMENT} WHERE name = ?1"))?
-        .query_row([name], environment)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{ENVIRONMENT} WHERE name = ?1"),
+        &[&name],
+        environment,
+    )
 }
 
 pub fn list_environments(
@@ -142,13 +176,16 @@ pub fn list_environments(
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Environment>, i64)> {
-    let items = conn
-        .prepare_cached(&format!(
-            "{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"
-        ))?
-        .query_map(params![take, skip], environment)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn.query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
+    let db = Conn::Sqlite(conn);
+    let items = all(
+        &db,
+        &format!("{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"),
+        &[&take, &skip],
+        environment,
+    )?;
+    let total = db
+        .query_one("SELECT COUNT(*) FROM environments", &[])?
+        .get(0)?;
     Ok((items, total))
 }
 
@@ -159,14 +196,15 @@ pub fn create_environment(
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<Environment> {
-    tx.execute(
+    let row = Conn::Sqlite(tx).query_one_unique(
         "INSERT INTO environments (name, description, created_at, sort_order)
-         VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)))",
-        params![name, description, clock::now_ms(), sort_order],
-    )
-    .map_err(|e| conflict_on_unique(e, format!("An environment named '{name}' already exists.")))?;
-    Ok(find_environment(tx, tx.last_insert_rowid())?
-        .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
+         VALUES (?1, ?2, ?3, COALESCE(CAST(?4 AS BIGINT),
+                                      (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)))
+         RETURNING id, name, description, created_at, sort_order",
+        &[&name, &description, &clock::now_ms(), &sort_order],
+        || format!("An environment named '{name}' already exists."),
+    )?;
+    environment(&row)
 }
 
 /// Renames an environment; `sort_order` moves it if given.
@@ -177,26 +215,30 @@ pub fn update_environment(
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<()> {
-    tx.execute(
-        "UPDATE environments SET name = ?2, description = ?3, sort_order = COALESCE(?4, sort_order)
+    Conn::Sqlite(tx).execute_unique(
+        "UPDATE environments SET name = ?2, description = ?3,
+                sort_order = COALESCE(CAST(?4 AS BIGINT), sort_order)
          WHERE id = ?1",
-        params![id, name, description, sort_order],
-    )
-    .map_err(|e| conflict_on_unique(e, format!("An environment named '{name}' already exists.")))?;
+        &[&id, &name, &description, &sort_order],
+        || format!("An environment named '{name}' already exists."),
+    )?;
     Ok(())
 }
 
 /// Puts environments in the given promotion order (1, 2, ...).
 pub fn set_environment_order(tx: &ChangeTx, ids: &[i64]) -> Result<()> {
-    let mut update = tx.prepare_cached("UPDATE environments SET sort_order = ?2 WHERE id = ?1")?;
+    let db = Conn::Sqlite(tx);
     for (i, id) in ids.iter().enumerate() {
-        update.execute(params![id, i as i64 + 1])?;
+        db.execute(
+            "UPDATE environments SET sort_order = ?2 WHERE id = ?1",
+            &[id, &(i as i64 + 1)],
+        )?;
     }
     Ok(())
 }
 
 pub fn delete_environment(tx: &ChangeTx, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM environments WHERE id = ?1", [id])?;
+    Conn::Sqlite(tx).execute("DELETE FROM environments WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -211,7 +253,7 @@ pub struct Release {
     pub created_by: String,
 }
 
-fn release(row: &Row) -> rusqlite::Result<Release> {
+fn release(row: &Row) -> Result<Release> {
     Ok(Release {
         id: row.get(0)?,
         project_id: row.get(1)?,
@@ -225,10 +267,12 @@ fn release(row: &Row) -> rusqlite::Result<Release> {
 const RELEASE: &str = "SELECT id, project_id, version, notes, created_at, created_by FROM releases";
 
 pub fn find_release(conn: &Connection, id: i64) -> Result<Option<Release>> {
-    Ok(conn
-        .prepare_cached(&format!("{RELEASE} WHERE id = ?1"))?
-        .query_row([id], release)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{RELEASE} WHERE id = ?1"),
+        &[&id],
+        release,
+    )
 }
 
 /// The project's release with this version.
@@ -237,20 +281,22 @@ pub fn find_release_by_version(
     project_id: i64,
     version: &str,
 ) -> Result<Option<Release>> {
-    Ok(conn
-        .prepare_cached(&format!("{RELEASE} WHERE project_id = ?1 AND version = ?2"))?
-        .query_row(params![project_id, version], release)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{RELEASE} WHERE project_id = ?1 AND version = ?2"),
+        &[&project_id, &version],
+        release,
+    )
 }
 
 /// The project's most recently created release.
 pub fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<Release>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "{RELEASE} WHERE project_id = ?1 ORDER BY id DESC LIMIT 1"
-        ))?
-        .query_row([project_id], release)
-        .optional()?)
+    first(
+        &Conn::Sqlite(conn),
+        &format!("{RELEASE} WHERE project_id = ?1 ORDER BY id DESC LIMIT 1"),
+        &[&project_id],
+        release,
+    )
 }
 
 /// Releases, newest first, of one project or of all.
@@ -272,17 +318,23 @@ pub fn search_releases(
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Release>, i64)> {
-    const MATCHING: &str =
-        "WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR instr(version, ?2) > 0)";
-    let items = conn
-        .prepare_cached(&format!(
-            "{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"
-        ))?
-        .query_map(params![project_id, version, take, skip], release)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM releases {MATCHING}"))?
-        .query_row(params![project_id, version], |r| r.get(0))?;
+    // Typed parameters (PostgreSQL must know a type to test it for NULL); `instr` is
+    // SQLite's, and the PostgreSQL schema's own (a byte-wise substring search).
+    const MATCHING: &str = "WHERE (CAST(?1 AS BIGINT) IS NULL OR project_id = CAST(?1 AS BIGINT))
+          AND (CAST(?2 AS TEXT) IS NULL OR instr(version, CAST(?2 AS TEXT)) > 0)";
+    let db = Conn::Sqlite(conn);
+    let items = all(
+        &db,
+        &format!("{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"),
+        &[&project_id, &version, &take, &skip],
+        release,
+    )?;
+    let total = db
+        .query_one(
+            &format!("SELECT COUNT(*) FROM releases {MATCHING}"),
+            &[&project_id, &version],
+        )?
+        .get(0)?;
     Ok((items, total))
 }
 
@@ -292,23 +344,18 @@ pub fn create_release(
     version: &str,
     notes: &str,
 ) -> Result<Release> {
-    tx.execute(
+    let row = Conn::Sqlite(tx).query_one_unique(
         "INSERT INTO releases (project_id, version, notes, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            project_id,
-            version,
-            notes,
-            clock::now_ms(),
-            tx.identity().username
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING id, project_id, version, notes, created_at, created_by",
+        &[
+            &project_id,
+            &version,
+            &notes,
+            &clock::now_ms(),
+            &tx.identity().username,
         ],
-    )
-    .map_err(|e| {
-        conflict_on_unique(
-            e,
-            format!("Release '{version}' already exists for Projects-{project_id}."),
-        )
-    })?;
-    Ok(find_release(tx, tx.last_insert_rowid())?
-        .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
+        || format!("Release '{version}' already exists for Projects-{project_id}."),
+    )?;
+    release(&row)
 }

@@ -246,6 +246,14 @@ fn task_counts_follow_every_task_change_as_on_sqlite() {
         .unwrap()
         .get(0);
     assert_eq!(found, 1);
+    // SQLite's instr, byte-wise even on a column compared without case.
+    let row = client
+        .query_one(
+            "SELECT instr(name, 'eb'), instr(name, 'EB') FROM projects",
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 0));
 }
 
 #[test]
