@@ -1,7 +1,8 @@
 //! Deployments: a release sent to an environment, run by a task.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 
+use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::error::Result;
 use crate::model::TaskState;
@@ -16,7 +17,7 @@ pub struct Deployment {
     pub created_at: i64,
 }
 
-fn deployment(r: &Row) -> rusqlite::Result<Deployment> {
+fn deployment(r: &Row) -> Result<Deployment> {
     Ok(Deployment {
         id: r.get(0)?,
         release_id: r.get(1)?,
@@ -34,32 +35,31 @@ pub fn create(
     environment_id: i64,
     task_id: i64,
 ) -> Result<Deployment> {
-    let now = crate::clock::now_ms();
-    tx.prepare_cached(
-        "INSERT INTO deployments (release_id, environment_id, task_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![release_id, environment_id, task_id, now])?;
-    Ok(Deployment {
-        id: tx.last_insert_rowid(),
-        release_id,
-        environment_id,
-        task_id,
-        created_at: now,
-    })
+    let row = Conn::Sqlite(tx).query_one(
+        "INSERT INTO deployments (release_id, environment_id, task_id, created_at)
+         VALUES (?1, ?2, ?3, ?4) RETURNING id, release_id, environment_id, task_id, created_at",
+        &[
+            &release_id,
+            &environment_id,
+            &task_id,
+            &crate::clock::now_ms(),
+        ],
+    )?;
+    deployment(&row)
 }
 
 pub fn find(conn: &Connection, id: i64) -> Result<Option<Deployment>> {
-    Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
-        .query_row([id], deployment)
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt(&format!("{SELECT} WHERE id = ?1"), &[&id])?
+        .map(|r| deployment(&r))
+        .transpose()
 }
 
 pub fn find_by_task(conn: &Connection, task_id: i64) -> Result<Option<Deployment>> {
-    Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE task_id = ?1"))?
-        .query_row([task_id], deployment)
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt(&format!("{SELECT} WHERE task_id = ?1"), &[&task_id])?
+        .map(|r| deployment(&r))
+        .transpose()
 }
 
 /// The latest deployment of a project to an environment, for the dashboard's matrix.
@@ -98,8 +98,8 @@ fn latest_matching(
     project_id: Option<i64>,
     release_id: Option<i64>,
 ) -> Result<Vec<Latest>> {
-    let rows = conn
-        .prepare_cached(concatcp!(
+    let rows = Conn::Sqlite(conn).query(
+        concatcp!(
             "SELECT r.project_id, d.environment_id, r.id, r.version, t.id, t.state, t.queue_time,
                     t.start_time, t.completed_time
              FROM deployments d
@@ -109,13 +109,17 @@ fn latest_matching(
                  SELECT MAX(d2.id) FROM deployments d2
                  JOIN releases r2 ON r2.id = d2.release_id
                  JOIN tasks t2 ON t2.id = d2.task_id
-                 WHERE (?2 IS NULL OR r2.project_id = ?2) AND (?3 IS NULL OR d2.release_id = ?3)
+                 WHERE (CAST(?2 AS BIGINT) IS NULL OR r2.project_id = CAST(?2 AS BIGINT))
+                   AND (CAST(?3 AS BIGINT) IS NULL OR d2.release_id = CAST(?3 AS BIGINT))
                    AND (t2.state != ",
             TaskState::Queued.quoted(),
             " OR t2.queue_time <= ?1)
                  GROUP BY r2.project_id, d2.environment_id)"
-        ))?
-        .query_map(params![now, project_id, release_id], |r| {
+        ),
+        &[&now, &project_id, &release_id],
+    )?;
+    rows.iter()
+        .map(|r| {
             Ok(Latest {
                 project_id: r.get(0)?,
                 environment_id: r.get(1)?,
@@ -127,9 +131,8 @@ fn latest_matching(
                 start_time: r.get(7)?,
                 completed_time: r.get(8)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+        })
+        .collect()
 }
 
 /// Deployments completed since `since`, per UTC day (days since the epoch) and final
@@ -139,17 +142,19 @@ pub fn completed_per_day(
     since: i64,
     project_id: Option<i64>,
 ) -> Result<Vec<(i64, crate::model::TaskState, i64)>> {
-    let rows = conn
-        .prepare_cached(concatcp!(
-            "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks
-             WHERE name = ",
-            crate::model::TaskKind::Deploy.quoted(),
-            " AND completed_time >= ?1 AND (?2 IS NULL OR project_id = ?2)
-             GROUP BY day, state ORDER BY day"
-        ))?
-        .query_map(params![since, project_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    Conn::Sqlite(conn)
+        .query(
+            concatcp!(
+                "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks
+                 WHERE name = ",
+                crate::model::TaskKind::Deploy.quoted(),
+                " AND completed_time >= ?1
+                   AND (CAST(?2 AS BIGINT) IS NULL OR project_id = CAST(?2 AS BIGINT))
+                 GROUP BY day, state ORDER BY day"
+            ),
+            &[&since, &project_id],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .collect()
 }
