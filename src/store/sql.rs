@@ -352,12 +352,19 @@ fn postgres_error(e: postgres::Error) -> Error {
     Error::Internal(format!("database: {e}"))
 }
 
-/// `sql` with SQLite's numbered parameters (`?1`) as PostgreSQL's (`$1`); text in
-/// quotes (strings, quoted names) is left alone.
+/// `sql` as PostgreSQL takes it: SQLite's numbered parameters (`?1`) as PostgreSQL's
+/// (`$1`), and SQLite's index hints (`INDEXED BY name`, which PostgreSQL's planner does
+/// without) dropped; text in quotes (strings, quoted names) is left alone.
 pub fn postgres_text(sql: &str) -> Cow<'_, str> {
-    if !sql.contains('?') {
+    let hinted = sql.contains("INDEXED BY");
+    if !sql.contains('?') && !hinted {
         return Cow::Borrowed(sql);
     }
+    let sql: Cow<'_, str> = if hinted {
+        Cow::Owned(without_index_hints(sql))
+    } else {
+        Cow::Borrowed(sql)
+    };
     let mut out = String::with_capacity(sql.len());
     let mut quote: Option<char> = None;
     for c in sql.chars() {
@@ -374,6 +381,31 @@ pub fn postgres_text(sql: &str) -> Cow<'_, str> {
         out.push(c);
     }
     Cow::Owned(out)
+}
+
+/// `sql` without its `INDEXED BY name` hints (outside quotes).
+fn without_index_hints(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        if quote.is_none() && rest.starts_with("INDEXED BY ") {
+            let after = rest["INDEXED BY ".len()..].trim_start();
+            let name_end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            rest = after[name_end..].trim_start();
+            continue;
+        }
+        match quote {
+            Some(q) if c == q => quote = None,
+            None if c == '\'' || c == '"' => quote = Some(c),
+            _ => {}
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 impl rusqlite::ToSql for Value {
@@ -485,6 +517,12 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"?3\" = $12"
         );
         assert!(matches!(postgres_text("SELECT 1"), Cow::Borrowed(_)));
+        assert_eq!(
+            postgres_text(
+                "UPDATE tasks INDEXED BY tasks_expiry SET e = 'INDEXED BY x' WHERE q < ?1"
+            ),
+            "UPDATE tasks SET e = 'INDEXED BY x' WHERE q < $1"
+        );
     }
 
     #[test]

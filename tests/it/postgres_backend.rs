@@ -304,6 +304,18 @@ fn one_sql_text_reads_and_writes_the_same_values_on_both_backends() {
     let on_sqlite = run(&Conn::Sqlite(&sqlite));
     let on_postgres = run(&Conn::Postgres(&pg));
     assert_eq!(on_postgres, on_sqlite);
+    // SQLite's index hint, which PostgreSQL does without.
+    let hinted = "SELECT COUNT(*) FROM tasks INDEXED BY tasks_by_state WHERE state = ?1";
+    let count = |db: &Conn| {
+        db.query_one(hinted, &[&"Failed"])
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap()
+    };
+    assert_eq!(
+        (count(&Conn::Sqlite(&sqlite)), count(&Conn::Postgres(&pg))),
+        (1, 1)
+    );
     assert_eq!(on_sqlite.len(), 1);
     assert_eq!(on_sqlite[0].0[2], Value::Text("it's \"quoted\" ?1".into()));
     assert!(on_sqlite[0].get::<bool>(6).unwrap() && on_sqlite[0].get::<bool>(8).unwrap());
