@@ -1,8 +1,9 @@
 //! System tasks' schedule, node heartbeats, and the bulk work of the built-in system
 //! tasks (retention, session cleanup), each in small transactions.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
+use super::sql::{Conn, Row};
 use super::tasks::{self, NewTask};
 use super::BookTx;
 use super::ChangeTx;
@@ -20,12 +21,14 @@ pub struct Schedule {
 }
 
 pub fn schedules(conn: &Connection) -> Result<Vec<Schedule>> {
-    let rows: Vec<(String, i64, i64, Option<i64>)> = conn
-        .prepare_cached(
+    let rows: Vec<(String, i64, i64, Option<i64>)> = Conn::Sqlite(conn)
+        .query(
             "SELECT name, interval_secs, next_run_at, last_task_id FROM system_tasks ORDER BY name",
+            &[],
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .collect::<Result<_>>()?;
     rows.into_iter()
         .map(|(name, interval_secs, next_run_at, last)| {
             let last_task = match last {
@@ -61,19 +64,20 @@ fn system_task(name: TaskKind, now: i64) -> NewTask {
 /// Gives never-scheduled tasks their first run one interval from now, and applies
 /// intervals set in the configuration file.
 pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Result<()> {
+    let db = Conn::Sqlite(tx);
     for (name, interval) in configured {
         if let Some(secs) = interval {
-            tx.execute(
+            db.execute(
                 "UPDATE system_tasks SET interval_secs = ?2,
                      next_run_at = CASE WHEN interval_secs <> ?2 THEN ?3 + ?2 * 1000 ELSE next_run_at END
                  WHERE name = ?1",
-                params![name, secs, now],
+                &[name, secs, &now],
             )?;
         }
     }
-    tx.execute(
+    db.execute(
         "UPDATE system_tasks SET next_run_at = ?1 + interval_secs * 1000 WHERE next_run_at = 0",
-        [now],
+        &[&now],
     )?;
     Ok(())
 }
@@ -81,24 +85,27 @@ pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Res
 /// Queues every system task that is due, once for all processes: the conditional update
 /// of `next_run_at` succeeds in one transaction only. Returns the tasks queued.
 pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
-    let due: Vec<(TaskKind, i64)> = tx
-        .prepare_cached(
+    let db = Conn::Sqlite(tx);
+    let due: Vec<(TaskKind, i64)> = db
+        .query(
             "SELECT name, interval_secs FROM system_tasks WHERE interval_secs > 0 AND next_run_at <= ?1",
+            &[&now],
         )?
-        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_>>()?;
     let mut queued = Vec::new();
     for (name, interval) in due {
-        let won = tx.execute(
+        let won = db.execute(
             "UPDATE system_tasks SET next_run_at = ?2 + interval_secs * 1000
              WHERE name = ?1 AND interval_secs > 0 AND next_run_at <= ?2",
-            params![name, now],
+            &[&name, &now],
         )?;
         if won == 1 && interval > 0 {
             let id = tasks::insert_unchecked(tx, &system_task(name, now), now)?;
-            tx.execute(
+            db.execute(
                 "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
-                params![name, id],
+                &[&name, &id],
             )?;
             queued.push((name, id));
         }
@@ -108,11 +115,12 @@ pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
 
 /// The earliest next run of an enabled system task.
 pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
-    Ok(conn.query_row(
-        "SELECT MIN(next_run_at) FROM system_tasks WHERE interval_secs > 0",
-        [],
-        |r| r.get(0),
-    )?)
+    Conn::Sqlite(conn)
+        .query_one(
+            "SELECT MIN(next_run_at) FROM system_tasks WHERE interval_secs > 0",
+            &[],
+        )?
+        .get(0)
 }
 
 /// Queues a system task now, as a change ("Run now", `POST /api/tasks`).
@@ -124,18 +132,18 @@ pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
             crate::error::Error::bad("Name", format!("'{name}' is not a system task"))
         })?;
     let id = tasks::insert(tx, &system_task(kind, now))?;
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
-        params![name, id],
+        &[&name, &id],
     )?;
     Ok(id)
 }
 
 pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
     let now = crate::clock::now_ms();
-    Ok(tx.execute(
+    Ok(Conn::Sqlite(tx).execute(
         "UPDATE system_tasks SET interval_secs = ?2, next_run_at = ?3 + ?2 * 1000 WHERE name = ?1",
-        params![name, secs, now],
+        &[&name, &secs, &now],
     )? == 1)
 }
 
@@ -160,23 +168,23 @@ pub struct NameHolder {
 }
 
 pub fn name_holder(conn: &Connection, node: &str) -> Result<Option<NameHolder>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT stopped_at IS NOT NULL, last_seen, owner_host, owner_pid, owner_start
-             FROM nodes WHERE name = ?1",
-        )?
-        .query_row([node], |r| {
-            let owner = match (r.get(2)?, r.get(3)?, r.get(4)?) {
-                (Some(host), Some(pid), Some(start)) => Some(Owner { host, pid, start }),
-                _ => None,
-            };
-            Ok(NameHolder {
-                stopped: r.get(0)?,
-                last_seen: r.get(1)?,
-                owner,
-            })
+    let row = Conn::Sqlite(conn).query_opt(
+        "SELECT stopped_at IS NOT NULL, last_seen, owner_host, owner_pid, owner_start
+         FROM nodes WHERE name = ?1",
+        &[&node],
+    )?;
+    row.map(|r| {
+        let owner = match (r.get(2)?, r.get(3)?, r.get(4)?) {
+            (Some(host), Some(pid), Some(start)) => Some(Owner { host, pid, start }),
+            _ => None,
+        };
+        Ok(NameHolder {
+            stopped: r.get(0)?,
+            last_seen: r.get(1)?,
+            owner,
         })
-        .optional()?)
+    })
+    .transpose()
 }
 
 pub fn register(
@@ -187,31 +195,39 @@ pub fn register(
     started_at: i64,
     owner: &Owner,
 ) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "INSERT INTO nodes (name, version, task_cap, started_at, last_seen, owner_host, owner_pid, owner_start)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
          ON CONFLICT (name) DO UPDATE
            SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4, stopped_at = NULL,
                owner_host = ?5, owner_pid = ?6, owner_start = ?7",
-        params![node, version, task_cap, started_at, owner.host, owner.pid, owner.start],
+        &[
+            &node,
+            &version,
+            &task_cap,
+            &started_at,
+            &owner.host,
+            &owner.pid,
+            &owner.start,
+        ],
     )?;
     Ok(())
 }
 
 /// Records that this node stopped on purpose, with nothing left running.
 pub fn mark_stopped(tx: &BookTx, node: &str, now: i64) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE nodes SET stopped_at = ?2, last_seen = ?2 WHERE name = ?1",
-        params![node, now],
+        &[&node, &now],
     )?;
     Ok(())
 }
 
 /// Records this node's heartbeat.
 pub fn heartbeat(tx: &BookTx, node: &str, now: i64) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE nodes SET last_seen = ?2 WHERE name = ?1",
-        params![node, now],
+        &[&node, &now],
     )?;
     Ok(())
 }
@@ -233,12 +249,12 @@ const NODE: &str = concatcp!(
     "SELECT name, version, task_cap, started_at, last_seen, draining,
      (SELECT COUNT(*) FROM tasks WHERE state IN ",
     RUNNING,
-    " AND +server_node = nodes.name),
+    " AND server_node || '' = nodes.name),
      stopped_at
      FROM nodes"
 );
 
-fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
+fn node(r: &Row) -> Result<Node> {
     Ok(Node {
         name: r.get(0)?,
         version: r.get(1)?,
@@ -252,67 +268,76 @@ fn node(r: &rusqlite::Row) -> rusqlite::Result<Node> {
 }
 
 pub fn nodes(conn: &Connection) -> Result<Vec<Node>> {
-    let nodes = conn
-        .prepare_cached(&format!("{NODE} ORDER BY name"))?
-        .query_map([], node)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(nodes)
+    Conn::Sqlite(conn)
+        .query(&format!("{NODE} ORDER BY name"), &[])?
+        .iter()
+        .map(node)
+        .collect()
 }
 
 pub fn find_node(conn: &Connection, name: &str) -> Result<Option<Node>> {
-    Ok(conn
-        .prepare_cached(&format!("{NODE} WHERE name = ?1"))?
-        .query_row([name], node)
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt(&format!("{NODE} WHERE name = ?1"), &[&name])?
+        .map(|r| node(&r))
+        .transpose()
 }
 
 /// This node's drain flag and task cap, as the queue reads them each round.
 pub fn node_limits(conn: &Connection, name: &str) -> Result<Option<(bool, i64)>> {
-    Ok(conn
-        .prepare_cached("SELECT draining, task_cap FROM nodes WHERE name = ?1")?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt(
+            "SELECT draining, task_cap FROM nodes WHERE name = ?1",
+            &[&name],
+        )?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
 }
 
 pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE nodes SET draining = ?2 WHERE name = ?1",
-        params![name, draining],
+        &[&name, &draining],
     )?;
     Ok(())
 }
 
 pub fn set_task_cap(tx: &ChangeTx, name: &str, cap: i64) -> Result<()> {
-    tx.execute(
+    Conn::Sqlite(tx).execute(
         "UPDATE nodes SET task_cap = ?2 WHERE name = ?1",
-        params![name, cap],
+        &[&name, &cap],
     )?;
     Ok(())
 }
 
 /// Nodes not heard from since `before`, other than `except`.
 pub fn silent_nodes(conn: &Connection, before: i64, except: &str) -> Result<Vec<String>> {
-    let nodes = conn
-        .prepare_cached("SELECT name FROM nodes WHERE last_seen < ?1 AND name <> ?2")?
-        .query_map(params![before, except], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(nodes)
+    Conn::Sqlite(conn)
+        .query(
+            "SELECT name FROM nodes WHERE last_seen < ?1 AND name <> ?2",
+            &[&before, &except],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// The oldest deletable task of `kind`, if any: completed, older than `cutoff`, and not
 /// among the newest `keep` completed tasks of its kind. Returns the id bound below which
 /// tasks of this kind may go, scanning newest first.
 pub fn retention_bound(conn: &Connection, kind: &str, keep: i64) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(concatcp!(
-            "SELECT id FROM tasks INDEXED BY tasks_by_name
-             WHERE name = ?1 AND state IN ",
-            COMPLETED,
-            "
-             ORDER BY id DESC LIMIT 1 OFFSET ?2"
-        ))?
-        .query_row(params![kind, keep.max(1) - 1], |r| r.get(0))
-        .optional()?)
+    Conn::Sqlite(conn)
+        .query_opt(
+            concatcp!(
+                "SELECT id FROM tasks INDEXED BY tasks_by_name
+                 WHERE name = ?1 AND state IN ",
+                COMPLETED,
+                "
+                 ORDER BY id DESC LIMIT 1 OFFSET ?2"
+            ),
+            &[&kind, &(keep.max(1) - 1)],
+        )?
+        .map(|r| r.get(0))
+        .transpose()
 }
 
 /// Deletes up to `batch` completed tasks of `kind` with ids below `bound` that completed
@@ -324,24 +349,26 @@ pub fn delete_retained_batch(
     cutoff: i64,
     batch: i64,
 ) -> Result<usize> {
-    let ids: Vec<i64> = tx
-        .prepare_cached(concatcp!(
-            "SELECT id FROM tasks INDEXED BY tasks_by_name
-             WHERE name = ?1 AND id < ?2 AND state IN ",
-            COMPLETED,
-            "
-               AND completed_time < ?3
-             ORDER BY id LIMIT ?4"
-        ))?
-        .query_map(params![kind, bound, cutoff, batch], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut log = tx.prepare_cached("DELETE FROM task_log WHERE task_id = ?1")?;
-    let mut deployment = tx.prepare_cached("DELETE FROM deployments WHERE task_id = ?1")?;
-    let mut task = tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?;
+    let db = Conn::Sqlite(tx);
+    let ids: Vec<i64> = db
+        .query(
+            concatcp!(
+                "SELECT id FROM tasks INDEXED BY tasks_by_name
+                 WHERE name = ?1 AND id < ?2 AND state IN ",
+                COMPLETED,
+                "
+                   AND completed_time < ?3
+                 ORDER BY id LIMIT ?4"
+            ),
+            &[&kind, &bound, &cutoff, &batch],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
     for id in &ids {
-        log.execute([id])?;
-        deployment.execute([id])?;
-        task.execute([id])?;
+        db.execute("DELETE FROM task_log WHERE task_id = ?1", &[id])?;
+        db.execute("DELETE FROM deployments WHERE task_id = ?1", &[id])?;
+        db.execute("DELETE FROM tasks WHERE id = ?1", &[id])?;
     }
     Ok(ids.len())
 }
