@@ -352,8 +352,8 @@ fn postgres_error(e: postgres::Error) -> Error {
     Error::Internal(format!("database: {e}"))
 }
 
-/// `sql` as PostgreSQL takes it: SQLite's numbered parameters (`?1`) as PostgreSQL's
-/// (`$1`), and SQLite's index hints (`INDEXED BY name`, which PostgreSQL's planner does
+/// `sql` as PostgreSQL takes it: SQLite's parameters (`?1`, or a bare `?`, the next
+/// number) as PostgreSQL's (`$1`), and SQLite's index hints (`INDEXED BY name`, which PostgreSQL's planner does
 /// without) dropped; text in quotes (strings, quoted names) is left alone.
 pub fn postgres_text(sql: &str) -> Cow<'_, str> {
     let hinted = sql.contains("INDEXED BY");
@@ -367,13 +367,24 @@ pub fn postgres_text(sql: &str) -> Cow<'_, str> {
     };
     let mut out = String::with_capacity(sql.len());
     let mut quote: Option<char> = None;
-    for c in sql.chars() {
+    // A bare `?` is SQLite's next parameter after the highest numbered so far.
+    let mut highest = 0u32;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
             None if c == '?' => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let number = digits.parse().unwrap_or(highest + 1);
+                highest = highest.max(number);
                 out.push('$');
+                out.push_str(&number.to_string());
                 continue;
             }
             None => {}
@@ -517,6 +528,10 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"?3\" = $12"
         );
         assert!(matches!(postgres_text("SELECT 1"), Cow::Borrowed(_)));
+        assert_eq!(
+            postgres_text("SELECT 1 WHERE a IN (?, ?) AND b = ?5 AND c = ? AND d = '?'"),
+            "SELECT 1 WHERE a IN ($1, $2) AND b = $5 AND c = $6 AND d = '?'"
+        );
         assert_eq!(
             postgres_text(
                 "UPDATE tasks INDEXED BY tasks_expiry SET e = 'INDEXED BY x' WHERE q < ?1"
