@@ -246,14 +246,10 @@ impl Conn<'_> {
         params: &[&dyn Param],
         conflict: impl FnOnce() -> String,
     ) -> Result<Row> {
-        match self.rows(sql, params) {
-            Ok(rows) => rows
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Internal(format!("database: no row from {sql}"))),
-            Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
-            Err(f) => Err(f.into()),
-        }
+        unique(self.rows(sql, params), conflict)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal(format!("database: no row from {sql}")))
     }
 
     fn rows(&self, sql: &str, params: &[&dyn Param]) -> std::result::Result<Vec<Row>, Failure> {
@@ -276,11 +272,7 @@ impl Conn<'_> {
             Conn::Postgres(cell) => {
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
-                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = pg.client.query(&statement, &params)?;
+                let rows = pg.client.query(&statement, &postgres_params(&values))?;
                 Ok(rows.iter().map(from_postgres).collect::<Result<_>>()?)
             }
         }
@@ -309,11 +301,7 @@ impl Conn<'_> {
         params: &[&dyn Param],
         conflict: impl FnOnce() -> String,
     ) -> Result<u64> {
-        match self.run(sql, params) {
-            Ok(n) => Ok(n),
-            Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
-            Err(f) => Err(f.into()),
-        }
+        unique(self.run(sql, params), conflict)
     }
 
     fn run(&self, sql: &str, params: &[&dyn Param]) -> std::result::Result<u64, Failure> {
@@ -326,11 +314,7 @@ impl Conn<'_> {
             Conn::Postgres(cell) => {
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
-                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                Ok(pg.client.execute(&statement, &params)?)
+                Ok(pg.client.execute(&statement, &postgres_params(&values))?)
             }
         }
     }
@@ -346,6 +330,25 @@ impl Conn<'_> {
                 .map_err(postgres_error),
         }
     }
+}
+
+/// `result`, a uniqueness conflict refused with `conflict`.
+fn unique<T>(
+    result: std::result::Result<T, Failure>,
+    conflict: impl FnOnce() -> String,
+) -> Result<T> {
+    match result {
+        Ok(t) => Ok(t),
+        Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
+        Err(f) => Err(f.into()),
+    }
+}
+
+fn postgres_params(values: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 fn postgres_error(e: postgres::Error) -> Error {
