@@ -99,10 +99,7 @@ const WINDOW: &str =
 
 /// The first window `sql` (a [`WINDOW`] query) finds.
 fn first_window(conn: &Connection, sql: &str, params: &[&dyn Param]) -> Result<Option<Window>> {
-    Conn::Sqlite(conn)
-        .query_opt(sql, params)?
-        .map(|r| window(&r))
-        .transpose()
+    Conn::Sqlite(conn).first(sql, params, window)
 }
 
 pub fn find_window(conn: &Connection, id: i64) -> Result<Option<Window>> {

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use super::sql::{Conn, Param, Row};
+use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::clock;
 use crate::error::Result;
@@ -39,49 +39,18 @@ fn project(row: &Row) -> Result<Project> {
 const PROJECT: &str =
     "SELECT id, name, description, deployment_script, script_timeout_secs, created_at FROM projects";
 
-/// The first row `sql` finds, as `read` makes it.
-fn first<T>(
-    db: &Conn,
-    sql: &str,
-    params: &[&dyn Param],
-    read: fn(&Row) -> Result<T>,
-) -> Result<Option<T>> {
-    db.query_opt(sql, params)?.map(|r| read(&r)).transpose()
-}
-
-/// Every row `sql` finds, as `read` makes them.
-fn all<T>(
-    db: &Conn,
-    sql: &str,
-    params: &[&dyn Param],
-    read: fn(&Row) -> Result<T>,
-) -> Result<Vec<T>> {
-    db.query(sql, params)?.iter().map(read).collect()
-}
-
 pub fn find(conn: &Connection, id: i64) -> Result<Option<Project>> {
-    first(
-        &Conn::Sqlite(conn),
-        &format!("{PROJECT} WHERE id = ?1"),
-        &[&id],
-        project,
-    )
+    Conn::Sqlite(conn).first(&format!("{PROJECT} WHERE id = ?1"), &[&id], project)
 }
 
 /// The project with this name (names are unique, compared without case).
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Project>> {
-    first(
-        &Conn::Sqlite(conn),
-        &format!("{PROJECT} WHERE name = ?1"),
-        &[&name],
-        project,
-    )
+    Conn::Sqlite(conn).first(&format!("{PROJECT} WHERE name = ?1"), &[&name], project)
 }
 
 pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
     let db = Conn::Sqlite(conn);
-    let items = all(
-        &db,
+    let items = db.all(
         &format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"),
         &[&take, &skip],
         project,
@@ -153,18 +122,12 @@ fn environment(row: &Row) -> Result<Environment> {
 const ENVIRONMENT: &str = "SELECT id, name, description, created_at, sort_order FROM environments";
 
 pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment>> {
-    first(
-        &Conn::Sqlite(conn),
-        &format!("{ENVIRONMENT} WHERE id = ?1"),
-        &[&id],
-        environment,
-    )
+    Conn::Sqlite(conn).first(&format!("{ENVIRONMENT} WHERE id = ?1"), &[&id], environment)
 }
 
 /// The environment with this name (compared without case).
 pub fn find_environment_by_name(conn: &Connection, name: &str) -> Result<Option<Environment>> {
-    first(
-        &Conn::Sqlite(conn),
+    Conn::Sqlite(conn).first(
         &format!("{ENVIRONMENT} WHERE name = ?1"),
         &[&name],
         environment,
@@ -177,8 +140,7 @@ pub fn list_environments(
     take: i64,
 ) -> Result<(Vec<Environment>, i64)> {
     let db = Conn::Sqlite(conn);
-    let items = all(
-        &db,
+    let items = db.all(
         &format!("{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"),
         &[&take, &skip],
         environment,
@@ -267,12 +229,7 @@ fn release(row: &Row) -> Result<Release> {
 const RELEASE: &str = "SELECT id, project_id, version, notes, created_at, created_by FROM releases";
 
 pub fn find_release(conn: &Connection, id: i64) -> Result<Option<Release>> {
-    first(
-        &Conn::Sqlite(conn),
-        &format!("{RELEASE} WHERE id = ?1"),
-        &[&id],
-        release,
-    )
+    Conn::Sqlite(conn).first(&format!("{RELEASE} WHERE id = ?1"), &[&id], release)
 }
 
 /// The project's release with this version.
@@ -281,8 +238,7 @@ pub fn find_release_by_version(
     project_id: i64,
     version: &str,
 ) -> Result<Option<Release>> {
-    first(
-        &Conn::Sqlite(conn),
+    Conn::Sqlite(conn).first(
         &format!("{RELEASE} WHERE project_id = ?1 AND version = ?2"),
         &[&project_id, &version],
         release,
@@ -291,8 +247,7 @@ pub fn find_release_by_version(
 
 /// The project's most recently created release.
 pub fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<Release>> {
-    first(
-        &Conn::Sqlite(conn),
+    Conn::Sqlite(conn).first(
         &format!("{RELEASE} WHERE project_id = ?1 ORDER BY id DESC LIMIT 1"),
         &[&project_id],
         release,
@@ -323,8 +278,7 @@ pub fn search_releases(
     const MATCHING: &str = "WHERE (CAST(?1 AS BIGINT) IS NULL OR project_id = CAST(?1 AS BIGINT))
           AND (CAST(?2 AS TEXT) IS NULL OR instr(version, CAST(?2 AS TEXT)) > 0)";
     let db = Conn::Sqlite(conn);
-    let items = all(
-        &db,
+    let items = db.all(
         &format!("{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"),
         &[&project_id, &version, &take, &skip],
         release,

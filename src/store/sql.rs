@@ -26,11 +26,6 @@ pub trait Param {
     fn value(&self) -> Value;
 }
 
-impl Param for Value {
-    fn value(&self) -> Value {
-        self.clone()
-    }
-}
 impl Param for i64 {
     fn value(&self) -> Value {
         Value::Int(*self)
@@ -49,11 +44,6 @@ impl Param for bool {
 impl Param for f64 {
     fn value(&self) -> Value {
         Value::Real(*self)
-    }
-}
-impl Param for str {
-    fn value(&self) -> Value {
-        Value::Text(self.to_string())
     }
 }
 impl Param for &str {
@@ -83,11 +73,6 @@ pub trait FromValue: Sized {
     fn from_value(value: &Value) -> std::result::Result<Self, String>;
 }
 
-impl FromValue for Value {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        Ok(value.clone())
-    }
-}
 impl FromValue for i64 {
     fn from_value(value: &Value) -> std::result::Result<Self, String> {
         match value {
@@ -235,7 +220,7 @@ pub enum Conn<'a> {
 impl Conn<'_> {
     /// Every row `sql` returns.
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
-        Ok(self.rows(sql, params)?)
+        Ok(self.rows(sql, params, usize::MAX)?)
     }
 
     /// The one row `sql` must return; a uniqueness conflict is refused with
@@ -246,13 +231,19 @@ impl Conn<'_> {
         params: &[&dyn Param],
         conflict: impl FnOnce() -> String,
     ) -> Result<Row> {
-        unique(self.rows(sql, params), conflict)?
+        unique(self.rows(sql, params, 1), conflict)?
             .into_iter()
             .next()
             .ok_or_else(|| Error::Internal(format!("database: no row from {sql}")))
     }
 
-    fn rows(&self, sql: &str, params: &[&dyn Param]) -> std::result::Result<Vec<Row>, Failure> {
+    /// At most `limit` rows (SQLite stops reading there).
+    fn rows(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        limit: usize,
+    ) -> std::result::Result<Vec<Row>, Failure> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
         match self {
             Conn::Sqlite(conn) => {
@@ -260,7 +251,8 @@ impl Conn<'_> {
                 let columns = statement.column_count();
                 let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
                 let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
+                while out.len() < limit {
+                    let Some(row) = rows.next()? else { break };
                     let mut values = Vec::with_capacity(columns);
                     for i in 0..columns {
                         values.push(from_sqlite(row.get_ref(i)?));
@@ -273,14 +265,38 @@ impl Conn<'_> {
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
                 let rows = pg.client.query(&statement, &postgres_params(&values))?;
-                Ok(rows.iter().map(from_postgres).collect::<Result<_>>()?)
+                Ok(rows
+                    .iter()
+                    .take(limit)
+                    .map(from_postgres)
+                    .collect::<Result<_>>()?)
             }
         }
     }
 
     /// The first row `sql` returns, if any.
     pub fn query_opt(&self, sql: &str, params: &[&dyn Param]) -> Result<Option<Row>> {
-        Ok(self.query(sql, params)?.into_iter().next())
+        Ok(self.rows(sql, params, 1)?.into_iter().next())
+    }
+
+    /// The first row `sql` finds, as `read` makes it.
+    pub fn first<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        read: impl FnOnce(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.query_opt(sql, params)?.map(|r| read(&r)).transpose()
+    }
+
+    /// Every row `sql` finds, as `read` makes them.
+    pub fn all<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        read: impl FnMut(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.query(sql, params)?.iter().map(read).collect()
     }
 
     /// The one row `sql` must return.

@@ -55,7 +55,14 @@ struct Deployments<'a> {
     env: String,
 }
 
-impl Deployments<'_> {
+impl<'a> Deployments<'a> {
+    /// An administrator's key and a Production environment on `server`.
+    fn on(server: &'a Server, data: &Path) -> Deployments<'a> {
+        let key = api_key(data, "admin");
+        let env = server.create(&key, "/api/environments", json!({"Name": "Production"}));
+        Deployments { server, key, env }
+    }
+
     fn run(&self, name: &str, script: &str) -> String {
         let project = self.server.create(
             &self.key,
@@ -100,13 +107,7 @@ fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() 
     // As an upgrade would: the file on disk goes away under the running server.
     drop(bin);
     assert!(!program.exists());
-    let key = api_key(data.path(), "admin");
-    let env = server.create(&key, "/api/environments", json!({"Name": "Production"}));
-    let d = Deployments {
-        server: &server,
-        key,
-        env,
-    };
+    let d = Deployments::on(&server, data.path());
     let who = d.run("Who", WHO);
     let task = server.wait_task(&d.key, &who, &["Success", "Failed"], 30);
     assert_eq!(task["State"], "Success", "{task}");
@@ -174,13 +175,7 @@ fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() 
 fn a_cancel_stops_the_whole_group_of_a_launched_script() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
-    let key = api_key(data.path(), "admin");
-    let env = server.create(&key, "/api/environments", json!({"Name": "Production"}));
-    let d = Deployments {
-        server: &server,
-        key,
-        env,
-    };
+    let d = Deployments::on(&server, data.path());
     // A child in the background and one in the foreground, both in the script's group.
     let task = d.run("Long", "sleep 41.3 & sleep 41.3; wait");
     server.wait_task(&d.key, &task, &["Executing"], 30);
