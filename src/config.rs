@@ -53,6 +53,7 @@ const KEYS: &[&str] = &[
     "script_user",
     "script_nice",
     "work_dir",
+    "database_url",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -119,6 +120,10 @@ pub struct Config {
     /// directory's own under the system's temporary directory; never inside the data
     /// directory, which scripts must not reach).
     pub work_dir: Option<PathBuf>,
+    /// A PostgreSQL database shared by nodes on several hosts
+    /// (`postgres://user:pass@host:port/db`, as libpq spells it); unset: the SQLite
+    /// file in the data directory.
+    pub database_url: Option<String>,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -186,6 +191,7 @@ impl Default for Config {
             script_user: "nobody".into(),
             script_nice: 10,
             work_dir: None,
+            database_url: None,
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
@@ -275,6 +281,13 @@ impl Config {
         }
         if self.heartbeat_secs == 0 || self.heartbeat_secs as i64 >= self.node_offline_secs {
             return bad("heartbeat_secs must be positive and shorter than node_offline_secs");
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return bad(
+                    "database_url must be a PostgreSQL URL (postgres://user:pass@host:port/db)",
+                );
+            }
         }
         if let Some(work_dir) = &self.work_dir {
             if !work_dir.is_absolute() || work_dir.starts_with(&self.data_dir) {

@@ -10,7 +10,7 @@ pub mod proof;
 
 use std::any::Any;
 
-use rusqlite::Connection;
+use crate::store::Conn;
 
 pub use permissions::{need, Permission, PermissionSet, Requirement, Role};
 pub use proof::{Actor, Proof, Via};
@@ -28,7 +28,7 @@ impl Admit for Proof {
     /// non-administrator's change can commit after the transaction that enabled
     /// maintenance mode, nor any change after the transaction that took its permission
     /// away. The change then sees the proof with the current permissions.
-    fn admit(&self, conn: &Connection) -> Result<(Identity, Box<dyn Any + Send + Sync>)> {
+    fn admit(&self, conn: &Conn) -> Result<(Identity, Box<dyn Any + Send + Sync>)> {
         let proof = match self.actor().user_id {
             None => self.clone(),
             Some(user_id) => {

@@ -30,6 +30,10 @@ pub struct Cli {
         default_value = "drydock-data"
     )]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to use instead of the SQLite file in the data directory
+    /// (the `database_url` key; also `DRYDOCK_DATABASE_URL`).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -66,6 +70,11 @@ pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
     if let Some(Command::ScriptLauncher) = cli.command {
         return crate::queue::launcher::serve();
+    }
+    // Read by the configuration as the `database_url` key, like DRYDOCK_DATABASE_URL
+    // (set here, before any thread starts).
+    if let Some(url) = &cli.database_url {
+        std::env::set_var("DRYDOCK_DATABASE_URL", url);
     }
     // Once, before anything else: every path below is absolute, whatever directory a
     // script, SQLite or a child process later works in.

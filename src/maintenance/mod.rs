@@ -2,7 +2,7 @@
 //! guard and the store's `admit` give non-administrators while it is on, "quiet", and
 //! scheduled windows. No HTTP in here.
 
-use rusqlite::Connection;
+use crate::store::Conn;
 
 use crate::clock;
 use crate::error::{Error, Refusal, Result};
@@ -14,7 +14,7 @@ pub const MAX_MESSAGE: usize = 1000;
 
 /// The refusal for a non-administrator's change, if maintenance mode is on. Called by
 /// the change guard and again inside every change transaction.
-pub fn refusal(conn: &Connection) -> Result<Option<Error>> {
+pub fn refusal(conn: &Conn) -> Result<Option<Error>> {
     let mode = maintenance::get(conn)?;
     if !mode.is_on {
         return Ok(None);
@@ -111,7 +111,7 @@ pub struct Status {
 
 /// The server is quiet when maintenance mode is on and no non-system task is executing
 /// or due. System tasks do not count: they are safe to cancel at any point.
-pub fn status(conn: &Connection) -> Result<Status> {
+pub fn status(conn: &Conn) -> Result<Status> {
     let now = clock::now_ms();
     let mode = maintenance::get(conn)?;
     let (executing, queued) = tasks::busy_counts(conn, now)?;
@@ -203,7 +203,7 @@ pub async fn cancel_window(store: &Store, admission: &impl Admit, id: i64) -> Re
 /// re-checks inside its own change transaction, so nodes do not repeat one another).
 /// Whether a scheduled window's start or an active one's end has come: the queue asks
 /// in its round, and calls [`tick`] only then.
-pub fn window_due(conn: &Connection, now: i64) -> Result<bool> {
+pub fn window_due(conn: &Conn, now: i64) -> Result<bool> {
     Ok(maintenance::window_to_start(conn, now)?.is_some()
         || maintenance::window_to_end(conn, now)?.is_some())
 }
@@ -257,7 +257,7 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
 }
 
 /// The earliest start or end of a window still to come, for the queue round's sleep.
-pub fn next_event(conn: &Connection) -> Result<Option<i64>> {
+pub fn next_event(conn: &Conn) -> Result<Option<i64>> {
     maintenance::next_window_event(conn)
 }
 
@@ -274,7 +274,7 @@ pub struct Banner {
     pub ends: Option<i64>,
 }
 
-pub fn banner(conn: &Connection) -> Result<Banner> {
+pub fn banner(conn: &Conn) -> Result<Banner> {
     let mode = maintenance::get(conn)?;
     let upcoming = maintenance::next_window(conn)?.map(|w| (w.start_at, w.message));
     let ends = match (mode.is_on, mode.window_id) {

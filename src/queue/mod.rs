@@ -507,7 +507,7 @@ fn start(
 /// it drains. The node's row holds its live drain flag and cap (changed from the Nodes
 /// page, the API or the command line); `cap` is the configured one, for a node not
 /// registered yet.
-fn free_slots(conn: &rusqlite::Connection, node: &str, cap: usize) -> Result<usize> {
+fn free_slots(conn: &crate::store::Conn, node: &str, cap: usize) -> Result<usize> {
     let cap = match system::node_limits(conn, node)? {
         Some((true, _)) => return Ok(0),
         Some((false, cap)) => cap.max(0) as usize,
@@ -530,7 +530,7 @@ fn running(inner: &Inner, task: &tasks::Task) -> Arc<AtomicBool> {
 /// When the next round is due (the next scheduled task, system task or window, at most
 /// the poll interval away), and the queue's signature as this round leaves it.
 fn next_round(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     node: &str,
     now: i64,
     settings: &Settings,

@@ -3,7 +3,7 @@
 //! pair, every node draining or stopped, or every node at its task cap. Read-only; the
 //! claim rules it explains are `store::tasks::claim`'s.
 
-use rusqlite::Connection;
+use crate::store::Conn;
 
 use crate::cluster;
 use crate::error::Result;
@@ -61,12 +61,7 @@ impl Waiting {
 }
 
 /// What a queued task waits for, as of `now`; `None` if it is not queued.
-pub fn waiting_for(
-    conn: &Connection,
-    task: &Task,
-    now: i64,
-    offline_ms: i64,
-) -> Result<Option<Waiting>> {
+pub fn waiting_for(conn: &Conn, task: &Task, now: i64, offline_ms: i64) -> Result<Option<Waiting>> {
     if task.state != TaskState::Queued {
         return Ok(None);
     }

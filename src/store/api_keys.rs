@@ -1,7 +1,5 @@
 //! API keys. Only the SHA-256 of a key is stored.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::error::Result;
@@ -25,7 +23,7 @@ fn from_row(r: &Row) -> Result<ApiKey> {
 }
 
 pub fn create(tx: &ChangeTx, user_id: i64, purpose: &str, key_hash: &str) -> Result<ApiKey> {
-    let row = Conn::Sqlite(tx).query_one(
+    let row = tx.query_one(
         &format!(
             "INSERT INTO api_keys (user_id, purpose, key_hash, created_at)
              VALUES (?1, ?2, ?3, ?4) RETURNING {COLUMNS}"
@@ -36,34 +34,31 @@ pub fn create(tx: &ChangeTx, user_id: i64, purpose: &str, key_hash: &str) -> Res
 }
 
 /// The user a key belongs to.
-pub fn user_for(conn: &Connection, key_hash: &str) -> Result<Option<i64>> {
-    Conn::Sqlite(conn)
-        .query_opt(
-            "SELECT user_id FROM api_keys WHERE key_hash = ?1",
-            &[&key_hash],
-        )?
-        .map(|r| r.get(0))
-        .transpose()
+pub fn user_for(conn: &Conn, key_hash: &str) -> Result<Option<i64>> {
+    conn.query_opt(
+        "SELECT user_id FROM api_keys WHERE key_hash = ?1",
+        &[&key_hash],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }
 
-pub fn list_for_user(conn: &Connection, user_id: i64) -> Result<Vec<ApiKey>> {
-    Conn::Sqlite(conn)
-        .query(
-            &format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = ?1 ORDER BY id"),
-            &[&user_id],
-        )?
-        .iter()
-        .map(from_row)
-        .collect()
+pub fn list_for_user(conn: &Conn, user_id: i64) -> Result<Vec<ApiKey>> {
+    conn.query(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = ?1 ORDER BY id"),
+        &[&user_id],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 /// Deletes key `id` if it belongs to `user_id`; returns its purpose if it did.
 pub fn delete(tx: &ChangeTx, user_id: i64, id: i64) -> Result<Option<String>> {
-    Conn::Sqlite(tx)
-        .query_opt(
-            "DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2 RETURNING purpose",
-            &[&id, &user_id],
-        )?
-        .map(|r| r.get(0))
-        .transpose()
+    tx.query_opt(
+        "DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2 RETURNING purpose",
+        &[&id, &user_id],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }

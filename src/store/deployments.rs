@@ -1,7 +1,5 @@
 //! Deployments: a release sent to an environment, run by a task.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::error::Result;
@@ -35,7 +33,7 @@ pub fn create(
     environment_id: i64,
     task_id: i64,
 ) -> Result<Deployment> {
-    let row = Conn::Sqlite(tx).query_one(
+    let row = tx.query_one(
         "INSERT INTO deployments (release_id, environment_id, task_id, created_at)
          VALUES (?1, ?2, ?3, ?4) RETURNING id, release_id, environment_id, task_id, created_at",
         &[
@@ -48,16 +46,14 @@ pub fn create(
     deployment(&row)
 }
 
-pub fn find(conn: &Connection, id: i64) -> Result<Option<Deployment>> {
-    Conn::Sqlite(conn)
-        .query_opt(&format!("{SELECT} WHERE id = ?1"), &[&id])?
+pub fn find(conn: &Conn, id: i64) -> Result<Option<Deployment>> {
+    conn.query_opt(&format!("{SELECT} WHERE id = ?1"), &[&id])?
         .map(|r| deployment(&r))
         .transpose()
 }
 
-pub fn find_by_task(conn: &Connection, task_id: i64) -> Result<Option<Deployment>> {
-    Conn::Sqlite(conn)
-        .query_opt(&format!("{SELECT} WHERE task_id = ?1"), &[&task_id])?
+pub fn find_by_task(conn: &Conn, task_id: i64) -> Result<Option<Deployment>> {
+    conn.query_opt(&format!("{SELECT} WHERE task_id = ?1"), &[&task_id])?
         .map(|r| deployment(&r))
         .transpose()
 }
@@ -80,7 +76,7 @@ pub struct Latest {
 /// scheduled for later does not hide what is deployed now). `project_id` narrows it to
 /// one project, `release_id` to one release.
 pub fn latest_per_environment(
-    conn: &Connection,
+    conn: &Conn,
     now: i64,
     project_id: Option<i64>,
 ) -> Result<Vec<Latest>> {
@@ -88,17 +84,17 @@ pub fn latest_per_environment(
 }
 
 /// Per environment, the latest deployment of one release whose time has come.
-pub fn latest_of_release(conn: &Connection, now: i64, release_id: i64) -> Result<Vec<Latest>> {
+pub fn latest_of_release(conn: &Conn, now: i64, release_id: i64) -> Result<Vec<Latest>> {
     latest_matching(conn, now, None, Some(release_id))
 }
 
 fn latest_matching(
-    conn: &Connection,
+    conn: &Conn,
     now: i64,
     project_id: Option<i64>,
     release_id: Option<i64>,
 ) -> Result<Vec<Latest>> {
-    let rows = Conn::Sqlite(conn).query(
+    let rows = conn.query(
         concatcp!(
             "SELECT r.project_id, d.environment_id, r.id, r.version, t.id, t.state, t.queue_time,
                     t.start_time, t.completed_time
@@ -138,23 +134,22 @@ fn latest_matching(
 /// Deployments completed since `since`, per UTC day (days since the epoch) and final
 /// state; of one project if given.
 pub fn completed_per_day(
-    conn: &Connection,
+    conn: &Conn,
     since: i64,
     project_id: Option<i64>,
 ) -> Result<Vec<(i64, crate::model::TaskState, i64)>> {
-    Conn::Sqlite(conn)
-        .query(
-            concatcp!(
-                "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks
+    conn.query(
+        concatcp!(
+            "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks
                  WHERE name = ",
-                crate::model::TaskKind::Deploy.quoted(),
-                " AND completed_time >= ?1
+            crate::model::TaskKind::Deploy.quoted(),
+            " AND completed_time >= ?1
                    AND (CAST(?2 AS BIGINT) IS NULL OR project_id = CAST(?2 AS BIGINT))
                  GROUP BY day, state ORDER BY day"
-            ),
-            &[&since, &project_id],
-        )?
-        .iter()
-        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .collect()
+        ),
+        &[&since, &project_id],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .collect()
 }

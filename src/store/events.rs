@@ -1,8 +1,6 @@
 //! The audit log. Ids come from AUTOINCREMENT inside single-writer transactions, so
 //! they grow in commit order.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::BookTx;
 use super::ChangeTx;
@@ -80,7 +78,7 @@ pub fn record_bookkeeping_event(
 }
 
 fn insert(
-    conn: &Connection,
+    conn: &Conn,
     category: &str,
     user_id: Option<i64>,
     username: &str,
@@ -89,21 +87,20 @@ fn insert(
     related_ids: &[String],
 ) -> Result<i64> {
     let related = serde_json::to_string(related_ids).unwrap_or_else(|_| "[]".into());
-    Conn::Sqlite(conn)
-        .query_one(
-            "INSERT INTO events (category, user_id, username, identity, occurred, message, related_ids)
+    conn.query_one(
+        "INSERT INTO events (category, user_id, username, identity, occurred, message, related_ids)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-            &[
-                &category,
-                &user_id,
-                &username,
-                &identity,
-                &crate::clock::now_ms(),
-                &message,
-                &related,
-            ],
-        )?
-        .get(0)
+        &[
+            &category,
+            &user_id,
+            &username,
+            &identity,
+            &crate::clock::now_ms(),
+            &message,
+            &related,
+        ],
+    )?
+    .get(0)
 }
 
 const COLUMNS: &str = "id, category, user_id, username, identity, occurred, message, related_ids";
@@ -136,7 +133,7 @@ pub struct EventFilter {
 
 /// One page of matching events, newest first, and how many match.
 pub fn search(
-    conn: &Connection,
+    conn: &Conn,
     filter: &EventFilter,
     skip: i64,
     take: i64,
@@ -147,7 +144,7 @@ pub fn search(
           AND (CAST(?2 AS TEXT) IS NULL OR category = CAST(?2 AS TEXT))
           AND (CAST(?3 AS BIGINT) IS NULL OR occurred >= CAST(?3 AS BIGINT))
           AND (CAST(?4 AS BIGINT) IS NULL OR occurred < CAST(?4 AS BIGINT))";
-    let db = Conn::Sqlite(conn);
+    let db = conn;
     let events = db
         .query(
             &format!("SELECT {COLUMNS} FROM events {MATCHING} ORDER BY id DESC LIMIT ?5 OFFSET ?6"),
@@ -178,20 +175,19 @@ pub fn search(
 }
 
 /// The kinds of event recorded so far, by name.
-pub fn categories(conn: &Connection) -> Result<Vec<String>> {
-    Conn::Sqlite(conn)
-        .query(
-            "SELECT DISTINCT category FROM events ORDER BY category",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+pub fn categories(conn: &Conn) -> Result<Vec<String>> {
+    conn.query(
+        "SELECT DISTINCT category FROM events ORDER BY category",
+        &[],
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 /// One page of events, newest first, and the total count.
-pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
-    let db = Conn::Sqlite(conn);
+pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
+    let db = conn;
     let events = db
         .query(
             &format!("SELECT {COLUMNS} FROM events ORDER BY id DESC LIMIT ?1 OFFSET ?2"),

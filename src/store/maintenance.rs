@@ -1,7 +1,5 @@
 //! The maintenance flag and scheduled maintenance windows.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Param, Row};
 use super::ChangeTx;
 pub use crate::model::WindowState;
@@ -31,8 +29,8 @@ pub struct Mode {
     pub window_id: Option<i64>,
 }
 
-pub fn get(conn: &Connection) -> Result<Mode> {
-    let row = Conn::Sqlite(conn).query_opt(
+pub fn get(conn: &Conn) -> Result<Mode> {
+    let row = conn.query_opt(
         "SELECT is_on, message, modified_by, modified_on, window_id FROM maintenance WHERE id = 1",
         &[],
     )?;
@@ -48,8 +46,8 @@ pub fn get(conn: &Connection) -> Result<Mode> {
     })
 }
 
-pub fn is_on(conn: &Connection) -> Result<bool> {
-    Ok(Conn::Sqlite(conn)
+pub fn is_on(conn: &Conn) -> Result<bool> {
+    Ok(conn
         .query_opt("SELECT is_on FROM maintenance WHERE id = 1", &[])?
         .map(|r| r.get(0))
         .transpose()?
@@ -65,7 +63,7 @@ pub fn set(
     window_id: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE maintenance SET is_on = ?1, message = ?2, modified_by = ?3, modified_on = ?4, window_id = ?5
          WHERE id = 1",
         &[&on, &message, &by, &now, &window_id],
@@ -98,17 +96,17 @@ const WINDOW: &str =
     "SELECT id, start_at, end_at, message, created_by, state FROM maintenance_windows";
 
 /// The first window `sql` (a [`WINDOW`] query) finds.
-fn first_window(conn: &Connection, sql: &str, params: &[&dyn Param]) -> Result<Option<Window>> {
-    Conn::Sqlite(conn).first(sql, params, window)
+fn first_window(conn: &Conn, sql: &str, params: &[&dyn Param]) -> Result<Option<Window>> {
+    conn.first(sql, params, window)
 }
 
-pub fn find_window(conn: &Connection, id: i64) -> Result<Option<Window>> {
+pub fn find_window(conn: &Conn, id: i64) -> Result<Option<Window>> {
     first_window(conn, &format!("{WINDOW} WHERE id = ?1"), &[&id])
 }
 
 /// Windows not yet over (scheduled or active), soonest first, then the last 20 others.
-pub fn windows(conn: &Connection) -> Result<Vec<Window>> {
-    let db = Conn::Sqlite(conn);
+pub fn windows(conn: &Conn) -> Result<Vec<Window>> {
+    let db = conn;
     let mut all = Vec::new();
     for sql in [
         format!("{WINDOW} WHERE state IN {OPEN} ORDER BY start_at"),
@@ -129,7 +127,7 @@ pub fn create_window(
     by: &str,
     now: i64,
 ) -> Result<Window> {
-    let row = Conn::Sqlite(tx).query_one(
+    let row = tx.query_one(
         "INSERT INTO maintenance_windows (start_at, end_at, message, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id, start_at, end_at, message, created_by, state",
         &[&start_at, &end_at, &message, &by, &now],
@@ -138,7 +136,7 @@ pub fn create_window(
 }
 
 pub fn set_window_state(tx: &ChangeTx, id: i64, state: WindowState) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE maintenance_windows SET state = ?2 WHERE id = ?1",
         &[&id, &state],
     )?;
@@ -146,7 +144,7 @@ pub fn set_window_state(tx: &ChangeTx, id: i64, state: WindowState) -> Result<()
 }
 
 /// The scheduled window whose start has come, if any.
-pub fn window_to_start(conn: &Connection, now: i64) -> Result<Option<Window>> {
+pub fn window_to_start(conn: &Conn, now: i64) -> Result<Option<Window>> {
     first_window(
         conn,
         &format!(
@@ -157,7 +155,7 @@ pub fn window_to_start(conn: &Connection, now: i64) -> Result<Option<Window>> {
 }
 
 /// The active window whose end has come, if any.
-pub fn window_to_end(conn: &Connection, now: i64) -> Result<Option<Window>> {
+pub fn window_to_end(conn: &Conn, now: i64) -> Result<Option<Window>> {
     first_window(
         conn,
         &format!("{WINDOW} WHERE state = {Q_ACTIVE} AND end_at <= ?1 ORDER BY end_at LIMIT 1"),
@@ -166,7 +164,7 @@ pub fn window_to_end(conn: &Connection, now: i64) -> Result<Option<Window>> {
 }
 
 /// The next scheduled window, for the banner and `Retry-After`.
-pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
+pub fn next_window(conn: &Conn) -> Result<Option<Window>> {
     first_window(
         conn,
         &format!("{WINDOW} WHERE state = {Q_SCHEDULED} ORDER BY start_at LIMIT 1"),
@@ -175,17 +173,16 @@ pub fn next_window(conn: &Connection) -> Result<Option<Window>> {
 }
 
 /// The earliest start of a scheduled window or end of an active one.
-pub fn next_window_event(conn: &Connection) -> Result<Option<i64>> {
-    Conn::Sqlite(conn)
-        .query_one(
-            const_format::concatcp!(
-                "SELECT MIN(CASE state WHEN ",
-                Q_SCHEDULED,
-                " THEN start_at ELSE end_at END)
+pub fn next_window_event(conn: &Conn) -> Result<Option<i64>> {
+    conn.query_one(
+        const_format::concatcp!(
+            "SELECT MIN(CASE state WHEN ",
+            Q_SCHEDULED,
+            " THEN start_at ELSE end_at END)
                  FROM maintenance_windows WHERE state IN ",
-                OPEN
-            ),
-            &[],
-        )?
-        .get(0)
+            OPEN
+        ),
+        &[],
+    )?
+    .get(0)
 }

@@ -29,28 +29,81 @@ use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-
-type Manager = SqliteConnectionManager;
+pub use sql::Conn;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<Manager>,
+    backend: Arc<Backend>,
     wait: Duration,
-    /// SQLite runs one write transaction at a time. Writers of this process queue here
-    /// instead of in SQLite's busy handler, which sleeps in steps of milliseconds and
-    /// so caps a busy server at a few hundred writes a second. (Writers in other
-    /// processes still meet `busy_timeout`.)
-    writer: Arc<Mutex<()>>,
     /// Why the last write failed because the database could not be written (full disk,
     /// read-only); cleared by the next write that commits. `/api/health` reports it.
     unwritable: Arc<Mutex<Option<String>>>,
-    /// A connection that never writes, kept to ask SQLite whether anything was
-    /// committed since ([`Store::data_version`]).
-    watch: Arc<Mutex<Connection>>,
+}
+
+/// Where the data lives: the SQLite file in the data directory (the default), or a
+/// PostgreSQL database that nodes on several hosts share (`database_url`).
+enum Backend {
+    Sqlite {
+        pool: Pool<SqliteConnectionManager>,
+        /// SQLite runs one write transaction at a time. Writers of this process queue
+        /// here instead of in SQLite's busy handler, which sleeps in steps of
+        /// milliseconds and so caps a busy server at a few hundred writes a second.
+        /// (Writers in other processes still meet `busy_timeout`.)
+        writer: Mutex<()>,
+        /// A connection that never writes, kept to ask SQLite whether anything was
+        /// committed since ([`Store::data_version`]).
+        watch: Mutex<Connection>,
+    },
+    Postgres {
+        pool: Pool<sql::PgManager>,
+    },
+}
+
+/// A connection taken from the pool, of either backend.
+enum Pooled {
+    Sqlite(PooledConnection<SqliteConnectionManager>),
+    Postgres(PooledConnection<sql::PgManager>),
+}
+
+impl Pooled {
+    fn conn(&self) -> Conn<'_> {
+        match self {
+            Pooled::Sqlite(c) => Conn::Sqlite(c),
+            Pooled::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// An open transaction, rolled back unless committed (an error, a panic, a failed
+/// `COMMIT`), so a pooled connection never goes back to the pool inside one.
+struct Open<'c> {
+    db: Conn<'c>,
+    open: bool,
+}
+
+impl<'c> Open<'c> {
+    fn begin(db: Conn<'c>, sqlite: &str, postgres: &str) -> Result<Open<'c>> {
+        db.batch(db.dialect(sqlite, postgres))?;
+        Ok(Open { db, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.db.batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.db.batch("ROLLBACK");
+        }
+    }
 }
 
 /// Who makes a change, as the audit log records it: what an [`Admit`] returns.
@@ -65,19 +118,20 @@ pub struct Identity {
 }
 
 /// What a change must pass inside its own transaction. The domain supplies it
-/// (`access::Proof` is the one implementation): the store runs it right after
-/// `BEGIN IMMEDIATE`, before the change, and knows nothing itself of roles or
+/// (`access::Proof` is the one implementation): the store runs it right after the
+/// transaction begins, before the change, and knows nothing itself of roles or
 /// maintenance mode.
 pub trait Admit: Clone + Send + Sync + 'static {
     /// Decides with the database as it is inside the transaction. On success: who the
     /// change is by, and what the change may consult ([`ChangeTx::admitted`]).
-    fn admit(&self, conn: &Connection) -> Result<(Identity, Box<dyn Any + Send + Sync>)>;
+    fn admit(&self, conn: &Conn) -> Result<(Identity, Box<dyn Any + Send + Sync>)>;
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) that an [`Admit`] let through. Store
-/// functions that make product changes take `&ChangeTx`; it reads like a `Connection`.
+/// A write transaction that an [`Admit`] let through (SQLite: `BEGIN IMMEDIATE`;
+/// PostgreSQL: `BEGIN`, with the locks ARCHITECTURE.md lists). Store functions that
+/// make product changes take `&ChangeTx`; it reads like a [`Conn`].
 pub struct ChangeTx<'c> {
-    tx: Transaction<'c>,
+    db: Conn<'c>,
     identity: Identity,
     admitted: Box<dyn Any + Send + Sync>,
 }
@@ -95,10 +149,10 @@ impl ChangeTx<'_> {
     }
 }
 
-impl Deref for ChangeTx<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.tx
+impl<'c> Deref for ChangeTx<'c> {
+    type Target = Conn<'c>;
+    fn deref(&self) -> &Conn<'c> {
+        &self.db
     }
 }
 
@@ -109,19 +163,37 @@ impl Deref for ChangeTx<'_> {
 /// is a closed list (ARCHITECTURE.md, checked by the architecture test); the store
 /// functions that write bookkeeping take `&BookTx`, so a change's data cannot be
 /// written through one.
-pub struct BookTx<'c>(Transaction<'c>);
+pub struct BookTx<'c>(Conn<'c>);
 
-impl Deref for BookTx<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+impl<'c> Deref for BookTx<'c> {
+    type Target = Conn<'c>;
+    fn deref(&self) -> &Conn<'c> {
         &self.0
     }
 }
 
+const CACHE_KIB: i64 = 512;
+const SQLITE_HEAP_LIMIT: i64 = 2 << 20;
+const STATEMENT_CACHE: usize = 64;
+
 impl Store {
-    /// Opens (creating if needed) the database, sets WAL once, applies pending
-    /// migrations in one transaction, and builds the pool.
+    /// Opens the database `config` names (`database_url`, else the SQLite file in the
+    /// data directory), applies pending migrations in one transaction, and builds the
+    /// pool.
     pub fn open(config: &Config) -> Result<Store> {
+        let backend = match &config.database_url {
+            Some(url) => Store::open_postgres(config, url)?,
+            None => Store::open_sqlite(config)?,
+        };
+        Ok(Store {
+            backend: Arc::new(backend),
+            wait: config.db_wait(),
+            unwritable: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Creates the SQLite file if needed and sets WAL once.
+    fn open_sqlite(config: &Config) -> Result<Backend> {
         let path = config.db_path();
         let busy = Duration::from_millis(config.busy_timeout_ms);
         let sync = config.synchronous.pragma_value();
@@ -147,9 +219,6 @@ impl Store {
             )?;
             migrate::apply(&mut conn)?;
         }
-        const CACHE_KIB: i64 = 512;
-        const SQLITE_HEAP_LIMIT: i64 = 2 << 20;
-        const STATEMENT_CACHE: usize = 64;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_handler(Some(busy::handler))?;
             // rusqlite keeps 16 prepared statements per connection by default: fewer
@@ -176,43 +245,78 @@ impl Store {
         )?;
         // No busy handler: a caller on the async runtime must never wait on it; when
         // SQLite says busy, callers take the pooled path instead.
-        Ok(Store {
+        Ok(Backend::Sqlite {
             pool,
-            wait: config.db_wait(),
-            writer: Arc::new(Mutex::new(())),
-            unwritable: Arc::new(Mutex::new(None)),
-            watch: Arc::new(Mutex::new(watch)),
+            writer: Mutex::new(()),
+            watch: Mutex::new(watch),
         })
+    }
+
+    /// Connects to PostgreSQL and migrates (one transaction, under a lock, so nodes
+    /// starting together migrate once).
+    fn open_postgres(config: &Config, url: &str) -> Result<Backend> {
+        let manager = sql::PgManager::new(url)?;
+        let mut first = manager.connect_client()?;
+        migrate::apply_postgres(&mut first)?;
+        drop(first);
+        let pool = Pool::builder()
+            .max_size(config.db_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.db_wait())
+            .build(manager)
+            .map_err(|e| Error::Internal(format!("opening {}: {e}", sql::redacted(url))))?;
+        Ok(Backend::Postgres { pool })
+    }
+
+    /// Whether the database is PostgreSQL (else the SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres { .. })
     }
 
     /// SQLite's `data_version` on a connection that never writes: it changes whenever
     /// any connection — of this process or another one on the same file — commits.
     /// Microseconds (it reads SQLite's shared WAL index, no pages), so callers may ask
     /// it on every request, on the async runtime, to tell whether something they
-    /// remember may be stale. It never waits for a lock: `Err` when SQLite is busy.
+    /// remember may be stale. It never waits for a lock: `Err` when SQLite is busy, and
+    /// always on PostgreSQL, which has no such counter (callers then read afresh).
     pub fn data_version(&self) -> Result<i64> {
-        let watch = self
-            .watch
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(watch.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        match &*self.backend {
+            Backend::Sqlite { watch, .. } => {
+                let watch = watch
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                Ok(watch.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            }
+            Backend::Postgres { .. } => Err(Error::Unavailable(
+                "PostgreSQL has no data version to compare".into(),
+            )),
+        }
     }
 
-    fn conn(&self) -> Result<PooledConnection<Manager>> {
-        Ok(self.pool.get_timeout(self.wait)?)
+    fn pooled(&self) -> Result<Pooled> {
+        Ok(match &*self.backend {
+            Backend::Sqlite { pool, .. } => Pooled::Sqlite(pool.get_timeout(self.wait)?),
+            Backend::Postgres { pool } => Pooled::Postgres(pool.get_timeout(self.wait)?),
+        })
     }
 
-    /// This process's turn to write (a panic in another writer does not block it).
-    fn write_turn(&self) -> MutexGuard<'_, ()> {
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// This process's turn to write on SQLite (a panic in another writer does not block
+    /// it); on PostgreSQL writers do not queue in the process.
+    fn write_turn(&self) -> Option<MutexGuard<'_, ()>> {
+        match &*self.backend {
+            Backend::Sqlite { writer, .. } => Some(
+                writer
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            ),
+            Backend::Postgres { .. } => None,
+        }
     }
 
     /// Runs `f` on a pooled connection, off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.clone();
@@ -223,20 +327,24 @@ impl Store {
     /// snapshot (several reads that must agree, e.g. the metrics' gauges).
     pub async fn read_consistent<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         self.read(|c| {
-            let tx = c.unchecked_transaction()?;
-            let out = f(&tx)?;
-            tx.finish()?;
+            let tx = Open::begin(
+                *c,
+                "BEGIN",
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            )?;
+            let out = f(c)?;
+            tx.commit()?;
             Ok(out)
         })
         .await
     }
 
-    /// Makes a product change: `BEGIN IMMEDIATE`, then `admission` decides inside the
-    /// transaction ([`Admit`]), then `f`, then commit.
+    /// Makes a product change: the transaction begins, then `admission` decides inside
+    /// it ([`Admit`]), then `f`, then commit.
     pub async fn change<A, T, F>(&self, admission: &A, f: F) -> Result<T>
     where
         A: Admit,
@@ -259,9 +367,9 @@ impl Store {
     }
 
     /// [`Store::read`] for callers that are not async (the command line).
-    pub fn read_now<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.conn()?;
-        f(&conn)
+    pub fn read_now<T>(&self, f: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
+        let pooled = self.pooled()?;
+        f(&pooled.conn())
     }
 
     /// [`Store::change`] for callers that are not async (the command line).
@@ -270,32 +378,32 @@ impl Store {
         admission: &A,
         f: impl FnOnce(&ChangeTx) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.conn()?;
+        let pooled = self.pooled()?;
         let _turn = self.write_turn();
         busy::count_write();
         let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (identity, admitted) = admission.admit(&tx)?;
+            let open = Open::begin(pooled.conn(), "BEGIN IMMEDIATE", "BEGIN")?;
+            let (identity, admitted) = admission.admit(&open.db)?;
             let tx = ChangeTx {
-                tx,
+                db: open.db,
                 identity,
                 admitted,
             };
             let out = f(&tx)?;
-            tx.tx.commit()?;
+            open.commit()?;
             Ok(out)
         })();
         self.note_write(result)
     }
 
     pub fn bookkeeping_now<T>(&self, f: impl FnOnce(&BookTx) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
+        let pooled = self.pooled()?;
         let _turn = self.write_turn();
         busy::count_write();
         let result = (|| {
-            let tx = BookTx(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
-            let out = f(&tx)?;
-            tx.0.commit()?;
+            let open = Open::begin(pooled.conn(), "BEGIN IMMEDIATE", "BEGIN")?;
+            let out = f(&BookTx(open.db))?;
+            open.commit()?;
             Ok(out)
         })();
         self.note_write(result)
@@ -326,14 +434,14 @@ impl Store {
         self.unwritable.lock().ok().and_then(|slot| slot.clone())
     }
 
-    /// Whether the database answers, for `/api/health`: a read transaction on the
-    /// watching connection ([`Store::data_version`]), or, when that finds SQLite busy,
-    /// `SELECT 1` through the pool.
+    /// Whether the database answers, for `/api/health`: on SQLite a read transaction on
+    /// the watching connection ([`Store::data_version`]), or, when that finds SQLite
+    /// busy (and always on PostgreSQL), `SELECT 1` through the pool.
     pub async fn ping(&self) -> Result<()> {
         if self.data_version().is_ok() {
             return Ok(());
         }
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.read(|c| c.query_one("SELECT 1", &[]).map(|_| ()))
             .await
     }
 }

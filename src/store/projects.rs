@@ -1,7 +1,5 @@
 //! Projects, environments and releases.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::clock;
@@ -39,17 +37,17 @@ fn project(row: &Row) -> Result<Project> {
 const PROJECT: &str =
     "SELECT id, name, description, deployment_script, script_timeout_secs, created_at FROM projects";
 
-pub fn find(conn: &Connection, id: i64) -> Result<Option<Project>> {
-    Conn::Sqlite(conn).first(&format!("{PROJECT} WHERE id = ?1"), &[&id], project)
+pub fn find(conn: &Conn, id: i64) -> Result<Option<Project>> {
+    conn.first(&format!("{PROJECT} WHERE id = ?1"), &[&id], project)
 }
 
 /// The project with this name (names are unique, compared without case).
-pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Project>> {
-    Conn::Sqlite(conn).first(&format!("{PROJECT} WHERE name = ?1"), &[&name], project)
+pub fn find_by_name(conn: &Conn, name: &str) -> Result<Option<Project>> {
+    conn.first(&format!("{PROJECT} WHERE name = ?1"), &[&name], project)
 }
 
-pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
-    let db = Conn::Sqlite(conn);
+pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
+    let db = conn;
     let items = db.all(
         &format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"),
         &[&take, &skip],
@@ -60,7 +58,7 @@ pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<Project>, i6
 }
 
 pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
-    let row = Conn::Sqlite(tx).query_one_unique(
+    let row = tx.query_one_unique(
         "INSERT INTO projects (name, description, deployment_script, script_timeout_secs, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          RETURNING id, name, description, deployment_script, script_timeout_secs, created_at",
@@ -77,7 +75,7 @@ pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
 }
 
 pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
-    Conn::Sqlite(tx).execute_unique(
+    tx.execute_unique(
         "UPDATE projects SET name = ?2, description = ?3,
                 deployment_script = COALESCE(CAST(?4 AS TEXT), deployment_script),
                 script_timeout_secs = ?5
@@ -95,7 +93,7 @@ pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
 }
 
 pub fn delete(tx: &ChangeTx, id: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute("DELETE FROM projects WHERE id = ?1", &[&id])?;
+    tx.execute("DELETE FROM projects WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -121,25 +119,21 @@ fn environment(row: &Row) -> Result<Environment> {
 
 const ENVIRONMENT: &str = "SELECT id, name, description, created_at, sort_order FROM environments";
 
-pub fn find_environment(conn: &Connection, id: i64) -> Result<Option<Environment>> {
-    Conn::Sqlite(conn).first(&format!("{ENVIRONMENT} WHERE id = ?1"), &[&id], environment)
+pub fn find_environment(conn: &Conn, id: i64) -> Result<Option<Environment>> {
+    conn.first(&format!("{ENVIRONMENT} WHERE id = ?1"), &[&id], environment)
 }
 
 /// The environment with this name (compared without case).
-pub fn find_environment_by_name(conn: &Connection, name: &str) -> Result<Option<Environment>> {
-    Conn::Sqlite(conn).first(
+pub fn find_environment_by_name(conn: &Conn, name: &str) -> Result<Option<Environment>> {
+    conn.first(
         &format!("{ENVIRONMENT} WHERE name = ?1"),
         &[&name],
         environment,
     )
 }
 
-pub fn list_environments(
-    conn: &Connection,
-    skip: i64,
-    take: i64,
-) -> Result<(Vec<Environment>, i64)> {
-    let db = Conn::Sqlite(conn);
+pub fn list_environments(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Environment>, i64)> {
+    let db = conn;
     let items = db.all(
         &format!("{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"),
         &[&take, &skip],
@@ -158,7 +152,7 @@ pub fn create_environment(
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<Environment> {
-    let row = Conn::Sqlite(tx).query_one_unique(
+    let row = tx.query_one_unique(
         "INSERT INTO environments (name, description, created_at, sort_order)
          VALUES (?1, ?2, ?3, COALESCE(CAST(?4 AS BIGINT),
                                       (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)))
@@ -177,7 +171,7 @@ pub fn update_environment(
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<()> {
-    Conn::Sqlite(tx).execute_unique(
+    tx.execute_unique(
         "UPDATE environments SET name = ?2, description = ?3,
                 sort_order = COALESCE(CAST(?4 AS BIGINT), sort_order)
          WHERE id = ?1",
@@ -189,7 +183,7 @@ pub fn update_environment(
 
 /// Puts environments in the given promotion order (1, 2, ...).
 pub fn set_environment_order(tx: &ChangeTx, ids: &[i64]) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     for (i, id) in ids.iter().enumerate() {
         db.execute(
             "UPDATE environments SET sort_order = ?2 WHERE id = ?1",
@@ -200,7 +194,7 @@ pub fn set_environment_order(tx: &ChangeTx, ids: &[i64]) -> Result<()> {
 }
 
 pub fn delete_environment(tx: &ChangeTx, id: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute("DELETE FROM environments WHERE id = ?1", &[&id])?;
+    tx.execute("DELETE FROM environments WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -228,17 +222,17 @@ fn release(row: &Row) -> Result<Release> {
 
 const RELEASE: &str = "SELECT id, project_id, version, notes, created_at, created_by FROM releases";
 
-pub fn find_release(conn: &Connection, id: i64) -> Result<Option<Release>> {
-    Conn::Sqlite(conn).first(&format!("{RELEASE} WHERE id = ?1"), &[&id], release)
+pub fn find_release(conn: &Conn, id: i64) -> Result<Option<Release>> {
+    conn.first(&format!("{RELEASE} WHERE id = ?1"), &[&id], release)
 }
 
 /// The project's release with this version.
 pub fn find_release_by_version(
-    conn: &Connection,
+    conn: &Conn,
     project_id: i64,
     version: &str,
 ) -> Result<Option<Release>> {
-    Conn::Sqlite(conn).first(
+    conn.first(
         &format!("{RELEASE} WHERE project_id = ?1 AND version = ?2"),
         &[&project_id, &version],
         release,
@@ -246,8 +240,8 @@ pub fn find_release_by_version(
 }
 
 /// The project's most recently created release.
-pub fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<Release>> {
-    Conn::Sqlite(conn).first(
+pub fn latest_release(conn: &Conn, project_id: i64) -> Result<Option<Release>> {
+    conn.first(
         &format!("{RELEASE} WHERE project_id = ?1 ORDER BY id DESC LIMIT 1"),
         &[&project_id],
         release,
@@ -256,7 +250,7 @@ pub fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<Relea
 
 /// Releases, newest first, of one project or of all.
 pub fn list_releases(
-    conn: &Connection,
+    conn: &Conn,
     project_id: Option<i64>,
     skip: i64,
     take: i64,
@@ -267,7 +261,7 @@ pub fn list_releases(
 /// Releases, newest first, of one project or of all, whose version contains `version`
 /// (Octopus's `searchByVersion`) if given.
 pub fn search_releases(
-    conn: &Connection,
+    conn: &Conn,
     project_id: Option<i64>,
     version: Option<&str>,
     skip: i64,
@@ -277,7 +271,7 @@ pub fn search_releases(
     // SQLite's, and the PostgreSQL schema's own (a byte-wise substring search).
     const MATCHING: &str = "WHERE (CAST(?1 AS BIGINT) IS NULL OR project_id = CAST(?1 AS BIGINT))
           AND (CAST(?2 AS TEXT) IS NULL OR instr(version, CAST(?2 AS TEXT)) > 0)";
-    let db = Conn::Sqlite(conn);
+    let db = conn;
     let items = db.all(
         &format!("{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"),
         &[&project_id, &version, &take, &skip],
@@ -298,7 +292,7 @@ pub fn create_release(
     version: &str,
     notes: &str,
 ) -> Result<Release> {
-    let row = Conn::Sqlite(tx).query_one_unique(
+    let row = tx.query_one_unique(
         "INSERT INTO releases (project_id, version, notes, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5)
          RETURNING id, project_id, version, notes, created_at, created_by",

@@ -1,8 +1,6 @@
 //! Sessions and sign-in throttling: bookkeeping, written outside the change guard so
 //! that signing in and out keep working in maintenance mode.
 
-use rusqlite::Connection;
-
 use super::sql::Conn;
 use super::BookTx;
 use crate::error::Result;
@@ -21,7 +19,7 @@ pub fn create(
     csrf_token: &str,
     now: i64,
 ) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
         &[&token_hash, &user_id, &csrf_token, &now],
@@ -29,25 +27,24 @@ pub fn create(
     Ok(())
 }
 
-pub fn find(conn: &Connection, token_hash: &str) -> Result<Option<Session>> {
-    Conn::Sqlite(conn)
-        .query_opt(
-            "SELECT user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE token_hash = ?1",
-            &[&token_hash],
-        )?
-        .map(|r| {
-            Ok(Session {
-                user_id: r.get(0)?,
-                csrf_token: r.get(1)?,
-                created_at: r.get(2)?,
-                last_seen_at: r.get(3)?,
-            })
+pub fn find(conn: &Conn, token_hash: &str) -> Result<Option<Session>> {
+    conn.query_opt(
+        "SELECT user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE token_hash = ?1",
+        &[&token_hash],
+    )?
+    .map(|r| {
+        Ok(Session {
+            user_id: r.get(0)?,
+            csrf_token: r.get(1)?,
+            created_at: r.get(2)?,
+            last_seen_at: r.get(3)?,
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 pub fn touch(tx: &BookTx, token_hash: &str, now: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1",
         &[&token_hash, &now],
     )?;
@@ -55,13 +52,13 @@ pub fn touch(tx: &BookTx, token_hash: &str, now: i64) -> Result<()> {
 }
 
 pub fn delete(tx: &BookTx, token_hash: &str) -> Result<()> {
-    Conn::Sqlite(tx).execute("DELETE FROM sessions WHERE token_hash = ?1", &[&token_hash])?;
+    tx.execute("DELETE FROM sessions WHERE token_hash = ?1", &[&token_hash])?;
     Ok(())
 }
 
 /// Removes sessions idle since `idle_before` or created before `created_before`.
 pub fn delete_expired(tx: &BookTx, idle_before: i64, created_before: i64) -> Result<usize> {
-    Ok(Conn::Sqlite(tx).execute(
+    Ok(tx.execute(
         "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
         &[&idle_before, &created_before],
     )? as usize)
@@ -92,7 +89,7 @@ pub fn reserve_attempt(
     since: i64,
     max: i64,
 ) -> Result<std::result::Result<Vec<i64>, Throttled>> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     let mut throttled = None;
     for key in keys {
         let row = db.query_one(
@@ -132,7 +129,7 @@ pub fn reserve_attempt(
 
 /// The password was wrong: reserved attempts become failures.
 pub fn settle(tx: &BookTx, ids: &[i64]) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     for id in ids {
         db.execute("UPDATE login_failures SET pending = 0 WHERE id = ?1", &[id])?;
     }
@@ -142,7 +139,7 @@ pub fn settle(tx: &BookTx, ids: &[i64]) -> Result<()> {
 /// Takes back reserved attempts (the password was right), and under `clear_key` the
 /// failures recorded before them; attempts reserved later stay counted.
 pub fn release(tx: &BookTx, ids: &[i64], clear_key: &str) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     for id in ids {
         db.execute("DELETE FROM login_failures WHERE id = ?1", &[id])?;
     }
@@ -156,5 +153,5 @@ pub fn release(tx: &BookTx, ids: &[i64], clear_key: &str) -> Result<()> {
 }
 
 pub fn delete_old_failures(tx: &BookTx, before: i64) -> Result<usize> {
-    Ok(Conn::Sqlite(tx).execute("DELETE FROM login_failures WHERE at < ?1", &[&before])? as usize)
+    Ok(tx.execute("DELETE FROM login_failures WHERE at < ?1", &[&before])? as usize)
 }

@@ -26,6 +26,11 @@ pub trait Param {
     fn value(&self) -> Value;
 }
 
+impl Param for Value {
+    fn value(&self) -> Value {
+        self.clone()
+    }
+}
 impl Param for i64 {
     fn value(&self) -> Value {
         Value::Int(*self)
@@ -165,6 +170,63 @@ impl PgConn {
     }
 }
 
+/// Makes the pool's PostgreSQL connections (`database_url`).
+pub struct PgManager {
+    config: postgres::Config,
+}
+
+impl PgManager {
+    /// From a URL as libpq spells it (`postgres://user:pass@host:port/db?sslmode=...`).
+    pub fn new(url: &str) -> Result<PgManager> {
+        let config: postgres::Config = url.parse().map_err(|e| {
+            Error::bad(
+                "database_url",
+                format!("{} is not a PostgreSQL URL: {e}", redacted(url)),
+            )
+        })?;
+        Ok(PgManager { config })
+    }
+
+    /// A connection outside the pool (migrations, `LISTEN`).
+    pub fn connect_client(&self) -> Result<postgres::Client> {
+        self.config
+            .connect(postgres::NoTls)
+            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+    }
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = RefCell<PgConn>;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<RefCell<PgConn>, postgres::Error> {
+        let client = self.config.connect(postgres::NoTls)?;
+        Ok(RefCell::new(PgConn::new(client)))
+    }
+
+    fn is_valid(&self, conn: &mut RefCell<PgConn>) -> std::result::Result<(), postgres::Error> {
+        conn.get_mut().client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut RefCell<PgConn>) -> bool {
+        conn.get_mut().client.is_closed()
+    }
+}
+
+/// `url` with its password replaced, for messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
 /// How a statement failed, before it becomes the store's [`Error`]: callers that
 /// expect a uniqueness conflict say what it means ([`Conn::execute_unique`]).
 enum Failure {
@@ -212,12 +274,38 @@ impl From<Failure> for Error {
 }
 
 /// A connection of either backend, as the store's functions take it.
+#[derive(Clone, Copy)]
 pub enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
     Postgres(&'a RefCell<PgConn>),
 }
 
 impl Conn<'_> {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Postgres(_))
+    }
+
+    /// `sqlite` or `postgres`, by this connection's backend: for the few statements
+    /// the two spell differently, written next to each other where they are used.
+    pub fn dialect<'s>(&self, sqlite: &'s str, postgres: &'s str) -> &'s str {
+        if self.is_postgres() {
+            postgres
+        } else {
+            sqlite
+        }
+    }
+
+    /// Serialises the rest of this transaction with every other one that takes the same
+    /// `key`, on any node: PostgreSQL's transaction-level advisory lock. On SQLite,
+    /// where a write transaction (`BEGIN IMMEDIATE`) already excludes every other
+    /// writer, nothing to do.
+    pub fn exclusive(&self, key: i64) -> Result<()> {
+        if self.is_postgres() {
+            self.query("SELECT pg_advisory_xact_lock(?1)::TEXT", &[&key])?;
+        }
+        Ok(())
+    }
+
     /// Every row `sql` returns.
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
         Ok(self.rows(sql, params, usize::MAX)?)
@@ -270,6 +358,43 @@ impl Conn<'_> {
                     .take(limit)
                     .map(from_postgres)
                     .collect::<Result<_>>()?)
+            }
+        }
+    }
+
+    /// Hands the rows of `sql` to `each` one at a time until it returns false. SQLite
+    /// reads no further rows than that; PostgreSQL has sent them all (bound the query
+    /// with `LIMIT` where that matters).
+    pub fn scan(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut each: impl FnMut(&Row) -> Result<bool>,
+    ) -> Result<()> {
+        match self {
+            Conn::Sqlite(conn) => {
+                let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
+                let mut statement = conn.prepare_cached(sql)?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
+                while let Some(row) = rows.next()? {
+                    let mut values = Vec::with_capacity(columns);
+                    for i in 0..columns {
+                        values.push(from_sqlite(row.get_ref(i)?));
+                    }
+                    if !each(&Row(values))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Conn::Postgres(_) => {
+                for row in self.query(sql, params)? {
+                    if !each(&row)? {
+                        break;
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -1,8 +1,6 @@
 //! System tasks' schedule, node heartbeats, and the bulk work of the built-in system
 //! tasks (retention, session cleanup), each in small transactions.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::tasks::{self, NewTask};
 use super::BookTx;
@@ -20,8 +18,8 @@ pub struct Schedule {
     pub last_task: Option<tasks::Task>,
 }
 
-pub fn schedules(conn: &Connection) -> Result<Vec<Schedule>> {
-    let rows: Vec<(String, i64, i64, Option<i64>)> = Conn::Sqlite(conn)
+pub fn schedules(conn: &Conn) -> Result<Vec<Schedule>> {
+    let rows: Vec<(String, i64, i64, Option<i64>)> = conn
         .query(
             "SELECT name, interval_secs, next_run_at, last_task_id FROM system_tasks ORDER BY name",
             &[],
@@ -64,7 +62,7 @@ fn system_task(name: TaskKind, now: i64) -> NewTask {
 /// Gives never-scheduled tasks their first run one interval from now, and applies
 /// intervals set in the configuration file.
 pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     for (name, interval) in configured {
         if let Some(secs) = interval {
             db.execute(
@@ -85,7 +83,7 @@ pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Res
 /// Queues every system task that is due, once for all processes: the conditional update
 /// of `next_run_at` succeeds in one transaction only. Returns the tasks queued.
 pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     let due: Vec<(TaskKind, i64)> = db
         .query(
             "SELECT name, interval_secs FROM system_tasks WHERE interval_secs > 0 AND next_run_at <= ?1",
@@ -114,13 +112,12 @@ pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
 }
 
 /// The earliest next run of an enabled system task.
-pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
-    Conn::Sqlite(conn)
-        .query_one(
-            "SELECT MIN(next_run_at) FROM system_tasks WHERE interval_secs > 0",
-            &[],
-        )?
-        .get(0)
+pub fn next_due(conn: &Conn) -> Result<Option<i64>> {
+    conn.query_one(
+        "SELECT MIN(next_run_at) FROM system_tasks WHERE interval_secs > 0",
+        &[],
+    )?
+    .get(0)
 }
 
 /// Queues a system task now, as a change ("Run now", `POST /api/tasks`).
@@ -132,7 +129,7 @@ pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
             crate::error::Error::bad("Name", format!("'{name}' is not a system task"))
         })?;
     let id = tasks::insert(tx, &system_task(kind, now))?;
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
         &[&name, &id],
     )?;
@@ -141,7 +138,7 @@ pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
 
 pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
     let now = crate::clock::now_ms();
-    Ok(Conn::Sqlite(tx).execute(
+    Ok(tx.execute(
         "UPDATE system_tasks SET interval_secs = ?2, next_run_at = ?3 + ?2 * 1000 WHERE name = ?1",
         &[&name, &secs, &now],
     )? == 1)
@@ -167,8 +164,8 @@ pub struct NameHolder {
     pub owner: Option<Owner>,
 }
 
-pub fn name_holder(conn: &Connection, node: &str) -> Result<Option<NameHolder>> {
-    let row = Conn::Sqlite(conn).query_opt(
+pub fn name_holder(conn: &Conn, node: &str) -> Result<Option<NameHolder>> {
+    let row = conn.query_opt(
         "SELECT stopped_at IS NOT NULL, last_seen, owner_host, owner_pid, owner_start
          FROM nodes WHERE name = ?1",
         &[&node],
@@ -195,7 +192,7 @@ pub fn register(
     started_at: i64,
     owner: &Owner,
 ) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "INSERT INTO nodes (name, version, task_cap, started_at, last_seen, owner_host, owner_pid, owner_start)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
          ON CONFLICT (name) DO UPDATE
@@ -216,7 +213,7 @@ pub fn register(
 
 /// Records that this node stopped on purpose, with nothing left running.
 pub fn mark_stopped(tx: &BookTx, node: &str, now: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE nodes SET stopped_at = ?2, last_seen = ?2 WHERE name = ?1",
         &[&node, &now],
     )?;
@@ -225,7 +222,7 @@ pub fn mark_stopped(tx: &BookTx, node: &str, now: i64) -> Result<()> {
 
 /// Records this node's heartbeat.
 pub fn heartbeat(tx: &BookTx, node: &str, now: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE nodes SET last_seen = ?2 WHERE name = ?1",
         &[&node, &now],
     )?;
@@ -267,34 +264,31 @@ fn node(r: &Row) -> Result<Node> {
     })
 }
 
-pub fn nodes(conn: &Connection) -> Result<Vec<Node>> {
-    Conn::Sqlite(conn)
-        .query(&format!("{NODE} ORDER BY name"), &[])?
+pub fn nodes(conn: &Conn) -> Result<Vec<Node>> {
+    conn.query(&format!("{NODE} ORDER BY name"), &[])?
         .iter()
         .map(node)
         .collect()
 }
 
-pub fn find_node(conn: &Connection, name: &str) -> Result<Option<Node>> {
-    Conn::Sqlite(conn)
-        .query_opt(&format!("{NODE} WHERE name = ?1"), &[&name])?
+pub fn find_node(conn: &Conn, name: &str) -> Result<Option<Node>> {
+    conn.query_opt(&format!("{NODE} WHERE name = ?1"), &[&name])?
         .map(|r| node(&r))
         .transpose()
 }
 
 /// This node's drain flag and task cap, as the queue reads them each round.
-pub fn node_limits(conn: &Connection, name: &str) -> Result<Option<(bool, i64)>> {
-    Conn::Sqlite(conn)
-        .query_opt(
-            "SELECT draining, task_cap FROM nodes WHERE name = ?1",
-            &[&name],
-        )?
-        .map(|r| Ok((r.get(0)?, r.get(1)?)))
-        .transpose()
+pub fn node_limits(conn: &Conn, name: &str) -> Result<Option<(bool, i64)>> {
+    conn.query_opt(
+        "SELECT draining, task_cap FROM nodes WHERE name = ?1",
+        &[&name],
+    )?
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .transpose()
 }
 
 pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE nodes SET draining = ?2 WHERE name = ?1",
         &[&name, &draining],
     )?;
@@ -302,7 +296,7 @@ pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
 }
 
 pub fn set_task_cap(tx: &ChangeTx, name: &str, cap: i64) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE nodes SET task_cap = ?2 WHERE name = ?1",
         &[&name, &cap],
     )?;
@@ -310,34 +304,32 @@ pub fn set_task_cap(tx: &ChangeTx, name: &str, cap: i64) -> Result<()> {
 }
 
 /// Nodes not heard from since `before`, other than `except`.
-pub fn silent_nodes(conn: &Connection, before: i64, except: &str) -> Result<Vec<String>> {
-    Conn::Sqlite(conn)
-        .query(
-            "SELECT name FROM nodes WHERE last_seen < ?1 AND name <> ?2",
-            &[&before, &except],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+pub fn silent_nodes(conn: &Conn, before: i64, except: &str) -> Result<Vec<String>> {
+    conn.query(
+        "SELECT name FROM nodes WHERE last_seen < ?1 AND name <> ?2",
+        &[&before, &except],
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 /// The oldest deletable task of `kind`, if any: completed, older than `cutoff`, and not
 /// among the newest `keep` completed tasks of its kind. Returns the id bound below which
 /// tasks of this kind may go, scanning newest first.
-pub fn retention_bound(conn: &Connection, kind: &str, keep: i64) -> Result<Option<i64>> {
-    Conn::Sqlite(conn)
-        .query_opt(
-            concatcp!(
-                "SELECT id FROM tasks INDEXED BY tasks_by_name
+pub fn retention_bound(conn: &Conn, kind: &str, keep: i64) -> Result<Option<i64>> {
+    conn.query_opt(
+        concatcp!(
+            "SELECT id FROM tasks INDEXED BY tasks_by_name
                  WHERE name = ?1 AND state IN ",
-                COMPLETED,
-                "
+            COMPLETED,
+            "
                  ORDER BY id DESC LIMIT 1 OFFSET ?2"
-            ),
-            &[&kind, &(keep.max(1) - 1)],
-        )?
-        .map(|r| r.get(0))
-        .transpose()
+        ),
+        &[&kind, &(keep.max(1) - 1)],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }
 
 /// Deletes up to `batch` completed tasks of `kind` with ids below `bound` that completed
@@ -349,7 +341,7 @@ pub fn delete_retained_batch(
     cutoff: i64,
     batch: i64,
 ) -> Result<usize> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     let ids: Vec<i64> = db
         .query(
             concatcp!(

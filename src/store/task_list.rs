@@ -2,8 +2,7 @@
 //! node, project, environment, release, kind, text, scheduled or not), with its total.
 //! Re-exported by `tasks`.
 
-use rusqlite::{params_from_iter, Connection};
-
+use super::sql::{Conn, Param, Value};
 use super::tasks::{counts, task, Task, TaskState, COLUMNS, Q_QUEUED};
 use crate::error::{Error, Result};
 use const_format::concatcp;
@@ -39,53 +38,53 @@ pub enum Scheduled {
 
 /// One page of tasks, newest first, and the total. Every filter walks an index; the
 /// total of a state filter comes from `task_counts`, not from counting.
-pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
+pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
     let mut clauses = Vec::new();
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
     if !filter.ids.is_empty() {
         let marks = vec!["?"; filter.ids.len()].join(", ");
         clauses.push(format!("id IN ({marks})"));
-        args.extend(filter.ids.iter().map(|id| (*id).into()));
+        args.extend(filter.ids.iter().map(|id| Value::Int(*id)));
     }
     if !filter.states.is_empty() {
         let marks = vec!["?"; filter.states.len()].join(", ");
         clauses.push(format!("state IN ({marks})"));
-        args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
+        args.extend(filter.states.iter().map(|s| s.value()));
     }
     if let Some(node) = &filter.node {
         clauses.push("server_node = ?".into());
-        args.push(node.clone().into());
+        args.push(Value::Text(node.clone()));
     }
     if let Some(project) = filter.project_id {
         clauses.push("project_id = ?".into());
-        args.push(project.into());
+        args.push(Value::Int(project));
     }
     if let Some(system) = filter.system {
         clauses.push("is_system = ?".into());
-        args.push(i64::from(system).into());
+        args.push(system.value());
     }
     if let Some(env) = filter.environment_id {
         clauses.push("environment_id = ?".into());
-        args.push(env.into());
+        args.push(Value::Int(env));
     }
     if let Some(release) = filter.release_id {
         clauses.push("release_id = ?".into());
-        args.push(release.into());
+        args.push(Value::Int(release));
     }
     if let Some(text) = &filter.text {
         clauses.push("instr(lower(description), lower(?)) > 0".into());
-        args.push(text.clone().into());
+        args.push(Value::Text(text.clone()));
     }
     let mut order = "id DESC";
     match filter.scheduled {
         Some(Scheduled::Only { at }) => {
             clauses.push(concatcp!("state = ", Q_QUEUED, " AND queue_time > ?").into());
-            args.push(at.into());
+            args.push(Value::Int(at));
             order = "queue_time, id";
         }
         Some(Scheduled::Excluded { at }) => {
             clauses.push(concatcp!("NOT (state = ", Q_QUEUED, " AND queue_time > ?)").into());
-            args.push(at.into());
+            args.push(Value::Int(at));
         }
         None => {}
     }
@@ -95,14 +94,13 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         format!("WHERE {}", clauses.join(" AND "))
     };
     let mut page_args = args.clone();
-    page_args.push(take.into());
-    page_args.push(skip.into());
-    let items = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY {order} LIMIT ? OFFSET ?"
-        ))?
-        .query_map(params_from_iter(page_args), task)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    page_args.push(Value::Int(take));
+    page_args.push(Value::Int(skip));
+    let items = conn.all(
+        &format!("SELECT {COLUMNS} FROM tasks {filter_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
+        &params(&page_args),
+        task,
+    )?;
     let total = if filter.node.is_none()
         && filter.project_id.is_none()
         && filter.ids.is_empty()
@@ -115,19 +113,27 @@ pub fn list(conn: &Connection, filter: &Filter, skip: i64, take: i64) -> Result<
         counted_total(conn, &filter.states)?
     } else if let Some(cap) = filter.count_up_to {
         let mut capped = args;
-        capped.push(cap.into());
-        conn.prepare_cached(&format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks {filter_sql} LIMIT ?)"
-        ))?
-        .query_row(params_from_iter(capped), |r| r.get(0))?
+        capped.push(Value::Int(cap));
+        conn.query_one(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM tasks {filter_sql} LIMIT ?) AS page"),
+            &params(&capped),
+        )?
+        .get(0)?
     } else {
-        conn.prepare_cached(&format!("SELECT COUNT(*) FROM tasks {filter_sql}"))?
-            .query_row(params_from_iter(args), |r| r.get(0))?
+        conn.query_one(
+            &format!("SELECT COUNT(*) FROM tasks {filter_sql}"),
+            &params(&args),
+        )?
+        .get(0)?
     };
     Ok((items, total))
 }
 
-fn counted_total(conn: &Connection, states: &[TaskState]) -> Result<i64> {
+fn params(values: &[Value]) -> Vec<&dyn Param> {
+    values.iter().map(|v| v as &dyn Param).collect()
+}
+
+fn counted_total(conn: &Conn, states: &[TaskState]) -> Result<i64> {
     let counts = counts(conn)?;
     Ok(counts
         .iter()

@@ -2,8 +2,6 @@
 //! node that runs it (bookkeeping: it keeps going in maintenance mode). Re-exported by
 //! `tasks`, whose rows count the lines (`log_lines`, `error_lines`).
 
-use rusqlite::Connection;
-
 use super::sql::Conn;
 use super::BookTx;
 use crate::error::Result;
@@ -17,8 +15,8 @@ pub struct LogLine {
 }
 
 /// The bytes of a task's log lines (without line ends) and how many lines there are.
-pub fn log_bytes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
-    let row = Conn::Sqlite(conn).query_one(
+pub fn log_bytes(conn: &Conn, id: i64) -> Result<(i64, i64)> {
+    let row = conn.query_one(
         "SELECT CAST(COALESCE(SUM(octet_length(line)), 0) AS BIGINT), COUNT(*)
          FROM task_log WHERE task_id = ?1",
         &[&id],
@@ -32,7 +30,7 @@ pub fn append_log(tx: &BookTx, id: i64, lines: &[(i64, &str, String)]) -> Result
         return Ok(());
     }
     let errors = lines.iter().filter(|l| l.1 == "stderr").count() as i64;
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     let first: i64 = db
         .query_one(
             "UPDATE tasks SET log_lines = log_lines + ?2, error_lines = error_lines + ?3
@@ -52,8 +50,8 @@ pub fn append_log(tx: &BookTx, id: i64, lines: &[(i64, &str, String)]) -> Result
 }
 
 /// Log lines after `after` (a sequence number), at most `limit`.
-pub fn log(conn: &Connection, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>> {
-    Conn::Sqlite(conn)
+pub fn log(conn: &Conn, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+    conn
         .query(
             "SELECT seq, at, stream, line FROM task_log WHERE task_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             &[&id, &after, &limit],

@@ -4,8 +4,7 @@
 //! processor's state transitions (claim, finish, expire, recover) are bookkeeping
 //! (`&Transaction`), because the queue keeps running in maintenance mode.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
+use super::sql::{Conn, Row};
 pub use super::task_list::{list, parse_states, Filter, Scheduled};
 pub use super::task_log::{append_log, log, log_bytes, LogLine};
 use super::BookTx;
@@ -54,7 +53,7 @@ pub(super) const COLUMNS: &str = "id, name, description, state, queue_time, queu
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
      release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by";
 
-pub(super) fn task(r: &Row) -> rusqlite::Result<Task> {
+pub(super) fn task(r: &Row) -> Result<Task> {
     Ok(Task {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -93,26 +92,26 @@ pub struct NewTask {
     pub is_system: bool,
 }
 
-fn insert_row(conn: &Connection, t: &NewTask, now: i64) -> Result<i64> {
-    conn.prepare_cached(
+fn insert_row(conn: &Conn, t: &NewTask, now: i64) -> Result<i64> {
+    conn.query_one(
         concatcp!("INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
              project_id, environment_id, release_id, concurrency_tag, arguments, is_system)
-         VALUES (?1, ?2, ", Q_QUEUED, ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+         VALUES (?1, ?2, ", Q_QUEUED, ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id"),
+        &[
+            &t.name,
+            &t.description,
+            &t.queue_time,
+            &t.queue_time_expiry,
+            &now,
+            &t.project_id,
+            &t.environment_id,
+            &t.release_id,
+            &t.concurrency_tag,
+            &t.arguments,
+            &t.is_system,
+        ],
     )?
-    .execute(params![
-        t.name,
-        t.description,
-        t.queue_time,
-        t.queue_time_expiry,
-        now,
-        t.project_id,
-        t.environment_id,
-        t.release_id,
-        t.concurrency_tag,
-        t.arguments,
-        t.is_system
-    ])?;
-    Ok(conn.last_insert_rowid())
+    .get(0)
 }
 
 /// Queues a task that drydock itself decided to run (the system-task timer, in
@@ -126,33 +125,29 @@ pub fn insert(tx: &ChangeTx, t: &NewTask) -> Result<i64> {
     insert_row(tx, t, crate::clock::now_ms())
 }
 
-pub fn find(conn: &Connection, id: i64) -> Result<Option<Task>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"))?
-        .query_row([id], task)
-        .optional()?)
+const FIND: &str = concatcp!("SELECT ", COLUMNS, " FROM tasks WHERE id = ?1");
+
+pub fn find(conn: &Conn, id: i64) -> Result<Option<Task>> {
+    conn.first(FIND, &[&id], task)
 }
 
-pub fn state_of(conn: &Connection, id: i64) -> Result<Option<TaskState>> {
-    Ok(conn
-        .prepare_cached("SELECT state FROM tasks WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?)
+pub fn state_of(conn: &Conn, id: i64) -> Result<Option<TaskState>> {
+    conn.first("SELECT state FROM tasks WHERE id = ?1", &[&id], |r| {
+        r.get(0)
+    })
 }
 
 /// How many tasks are in each state.
-pub fn counts(conn: &Connection) -> Result<Vec<(TaskState, i64)>> {
-    let rows = conn
-        .prepare_cached("SELECT state, n FROM task_counts")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+pub fn counts(conn: &Conn) -> Result<Vec<(TaskState, i64)>> {
+    conn.all("SELECT state, n FROM task_counts", &[], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.
 pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
-    let ids = tx
-        .prepare_cached(concatcp!(
+    tx.all(
+        concatcp!(
             "UPDATE tasks INDEXED BY tasks_expiry
              SET state = ",
             Q_TIMED_OUT,
@@ -162,10 +157,10 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
             Q_QUEUED,
             " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1
              RETURNING id"
-        ))?
-        .query_map([now], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(ids)
+        ),
+        &[&now],
+        |r| r.get(0),
+    )
 }
 
 /// A queued task that is due by `?1` and whose concurrency tag no task is running:
@@ -185,17 +180,19 @@ const CLAIMABLE: &str = concatcp!(
 /// concurrency tag free), or one whose expiry passed. Read-only: the queue asks it
 /// before it takes the write lock for a round, so a deployment queued behind a running
 /// one of the same project and environment costs no write.
-pub fn work_due(conn: &Connection, now: i64) -> Result<(bool, bool)> {
-    Ok(conn
-        .prepare_cached(concatcp!(
+pub fn work_due(conn: &Conn, now: i64) -> Result<(bool, bool)> {
+    let row = conn.query_one(
+        concatcp!(
             "SELECT EXISTS(SELECT 1 FROM tasks WHERE ",
             CLAIMABLE,
             "),
                     EXISTS(SELECT 1 FROM tasks INDEXED BY tasks_expiry WHERE state = ",
             Q_QUEUED,
             " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1)"
-        ))?
-        .query_row([now], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        ),
+        &[&now],
+    )?;
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 /// The claimable queue in FIFO order, straight from the `tasks_queue` index.
@@ -205,45 +202,45 @@ const CLAIM_QUERY: &str = concatcp!(
     " ORDER BY queue_time, id"
 );
 
+/// [`CLAIM_QUERY`], at most `?2` rows: on PostgreSQL, which sends every row a query
+/// finds before the first is read, a claim asks for a few more than it takes.
+const CLAIM_QUERY_LIMITED: &str = concatcp!(
+    "SELECT id, concurrency_tag FROM tasks WHERE ",
+    CLAIMABLE,
+    " ORDER BY queue_time, id LIMIT ?2"
+);
+
+/// The advisory lock claim rounds take on PostgreSQL (any number, the same on every
+/// node): rounds of all nodes run one at a time, as SQLite's single writer makes them.
+const CLAIM_LOCK: i64 = 0x6472_7964_0001;
+
+const TAKE: &str = concatcp!(
+    "UPDATE tasks SET state = ",
+    Q_EXECUTING,
+    ", start_time = ?2, last_updated_time = ?2, server_node = ?3
+     WHERE id = ?1 AND state = ",
+    Q_QUEUED
+);
+
 /// Claims up to `slots` due tasks for `node`, in FIFO order (queue time, then id),
 /// skipping any whose concurrency tag is executing or already taken in this claim.
-/// Runs inside one `BEGIN IMMEDIATE` transaction, so no task is claimed twice, whatever
-/// the number of processes.
+/// Runs inside one write transaction, so no task is claimed twice, whatever the number
+/// of processes: SQLite's `BEGIN IMMEDIATE` excludes every other writer; on PostgreSQL,
+/// whose transactions run side by side, claim rounds of every node take one advisory
+/// lock first, and read the running tags as committed when they hold it.
 pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task>> {
     if slots == 0 {
         return Ok(Vec::new());
     }
-    // Tags taken by an earlier pick of this same claim (those of running tasks are
-    // left out by the query). The rows come in the index's order (no sort), one step
-    // at a time: a claim reads the rows it takes and the few it skips, however long
-    // the queue (it read pages of 256 rows before, for a follow-up claim of one).
-    let mut taken = std::collections::HashSet::new();
-    let mut chosen = Vec::new();
-    {
-        let mut due = tx.prepare_cached(CLAIM_QUERY)?;
-        let mut rows = due.query([now])?;
-        while let Some(row) = rows.next()? {
-            if let Some(tag) = row.get::<_, Option<String>>(1)? {
-                if !taken.insert(tag) {
-                    continue;
-                }
-            }
-            chosen.push(row.get::<_, i64>(0)?);
-            if chosen.len() == slots {
-                break;
-            }
-        }
-    }
+    tx.exclusive(CLAIM_LOCK)?;
+    let chosen = if tx.is_postgres() {
+        choose_limited(tx, now, slots)?
+    } else {
+        choose_streaming(tx, now, slots)?
+    };
     let mut claimed = Vec::with_capacity(chosen.len());
     for id in chosen {
-        tx.prepare_cached(concatcp!(
-            "UPDATE tasks SET state = ",
-            Q_EXECUTING,
-            ", start_time = ?2, last_updated_time = ?2, server_node = ?3
-             WHERE id = ?1 AND state = ",
-            Q_QUEUED
-        ))?
-        .execute(params![id, now, node])?;
+        tx.execute(TAKE, &[&id, &now, &node])?;
         if let Some(t) = find(tx, id)? {
             claimed.push(t);
         }
@@ -251,15 +248,76 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
     Ok(claimed)
 }
 
+/// Picks from `rows` (id, tag) in order, one task per tag (those of running tasks are
+/// left out by the query), until `slots` are chosen.
+struct Picks {
+    taken: std::collections::HashSet<String>,
+    chosen: Vec<i64>,
+    slots: usize,
+}
+
+impl Picks {
+    fn new(slots: usize) -> Picks {
+        Picks {
+            taken: std::collections::HashSet::new(),
+            chosen: Vec::new(),
+            slots,
+        }
+    }
+
+    /// Considers one row; whether more are wanted.
+    fn offer(&mut self, id: i64, tag: Option<String>) -> bool {
+        let free = match tag {
+            Some(tag) => self.taken.insert(tag),
+            None => true,
+        };
+        if free {
+            self.chosen.push(id);
+        }
+        self.chosen.len() < self.slots
+    }
+}
+
+/// SQLite: the rows come in the index's order (no sort), one step at a time: a claim
+/// reads the rows it takes and the few it skips, however long the queue.
+fn choose_streaming(tx: &BookTx, now: i64, slots: usize) -> Result<Vec<i64>> {
+    let mut picks = Picks::new(slots);
+    tx.scan(CLAIM_QUERY, &[&now], |row| {
+        Ok(picks.offer(row.get(0)?, row.get(1)?))
+    })?;
+    Ok(picks.chosen)
+}
+
+/// PostgreSQL: a page of a few more rows than slots, a larger one only when tags
+/// repeated in the queue's head left slots free and the page was full.
+fn choose_limited(tx: &BookTx, now: i64, slots: usize) -> Result<Vec<i64>> {
+    let mut limit = (slots as i64).saturating_mul(2).max(16);
+    loop {
+        let rows = tx.query(CLAIM_QUERY_LIMITED, &[&now, &limit])?;
+        let mut picks = Picks::new(slots);
+        for row in &rows {
+            if !picks.offer(row.get(0)?, row.get(1)?) {
+                break;
+            }
+        }
+        if picks.chosen.len() == slots || (rows.len() as i64) < limit {
+            return Ok(picks.chosen);
+        }
+        limit = limit.saturating_mul(8);
+    }
+}
+
 /// The earliest queue time still in the future, so the processor can wake for it.
-pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(concatcp!(
+pub fn next_scheduled(conn: &Conn, now: i64) -> Result<Option<i64>> {
+    conn.query_one(
+        concatcp!(
             "SELECT MIN(queue_time) FROM tasks WHERE state = ",
             Q_QUEUED,
             " AND queue_time > ?1"
-        ))?
-        .query_row([now], |r| r.get(0))?)
+        ),
+        &[&now],
+    )?
+    .get(0)
 }
 
 /// What changes when another node queues a task, a task ends anywhere, or this node's
@@ -268,155 +326,166 @@ pub fn next_scheduled(conn: &Connection, now: i64) -> Result<Option<i64>> {
 /// notice work from other processes without a write transaction.
 pub type QueueSignature = (Option<i64>, i64, Option<(bool, i64)>);
 
-pub fn queue_signature(conn: &Connection, node: &str) -> Result<QueueSignature> {
-    Ok(conn
-        .prepare_cached(concatcp!(
+pub fn queue_signature(conn: &Conn, node: &str) -> Result<QueueSignature> {
+    let r = conn.query_one(
+        concatcp!(
             "SELECT (SELECT MAX(id) FROM tasks WHERE state = ",
             Q_QUEUED,
             "),
-                    (SELECT COALESCE(SUM(n), 0) FROM task_counts
+                    (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM task_counts
                       WHERE state IN ",
             COMPLETED,
             "),
                     (SELECT draining FROM nodes WHERE name = ?1),
                     (SELECT task_cap FROM nodes WHERE name = ?1)"
-        ))?
-        .query_row([node], |r| {
-            let limits = match (r.get::<_, Option<bool>>(2)?, r.get::<_, Option<i64>>(3)?) {
-                (Some(d), Some(c)) => Some((d, c)),
-                _ => None,
-            };
-            Ok((r.get(0)?, r.get(1)?, limits))
-        })?)
+        ),
+        &[&node],
+    )?;
+    let limits = match (r.get::<Option<bool>>(2)?, r.get::<Option<i64>>(3)?) {
+        (Some(d), Some(c)) => Some((d, c)),
+        _ => None,
+    };
+    Ok((r.get(0)?, r.get(1)?, limits))
 }
 
 /// How many tasks `node` is running (executing or cancelling).
-pub fn running_on(conn: &Connection, node: &str) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            // `+server_node`: walk the few running tasks, not every task the node ever ran.
-            concatcp!(
-                "SELECT COUNT(*) FROM tasks WHERE state IN ",
-                RUNNING,
-                " AND +server_node = ?1"
-            ),
-        )?
-        .query_row([node], |r| r.get(0))?)
+pub fn running_on(conn: &Conn, node: &str) -> Result<i64> {
+    // `server_node || ''`: walk the few running tasks, not every task the node ran.
+    conn.query_one(
+        concatcp!(
+            "SELECT COUNT(*) FROM tasks WHERE state IN ",
+            RUNNING,
+            " AND server_node || '' = ?1"
+        ),
+        &[&node],
+    )?
+    .get(0)
 }
+
+const BUSY_NON_SYSTEM: &str = concatcp!(
+    "SELECT ",
+    COLUMNS,
+    " FROM tasks WHERE state IN ",
+    RUNNING,
+    " AND is_system = 0
+     UNION ALL
+     SELECT ",
+    COLUMNS,
+    " FROM tasks WHERE state = ",
+    Q_QUEUED,
+    " AND queue_time <= ?1 AND is_system = 0
+     ORDER BY id LIMIT ?2"
+);
 
 /// Tasks that keep the server from being quiet: non-system tasks executing, or queued
 /// with a queue time that has passed. At most `limit`, oldest first.
-pub fn busy_non_system(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Task>> {
-    let tasks = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE state IN {RUNNING} AND is_system = 0
-             UNION ALL
-             SELECT {COLUMNS} FROM tasks WHERE state = {Q_QUEUED} AND queue_time <= ?1 AND is_system = 0
-             ORDER BY id LIMIT ?2"
-        ))?
-        .query_map(params![now, limit], task)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(tasks)
+pub fn busy_non_system(conn: &Conn, now: i64, limit: i64) -> Result<Vec<Task>> {
+    conn.all(BUSY_NON_SYSTEM, &[&now, &limit], task)
 }
 
 /// How many non-system tasks are executing, and how many are due.
-pub fn busy_counts(conn: &Connection, now: i64) -> Result<(i64, i64)> {
+pub fn busy_counts(conn: &Conn, now: i64) -> Result<(i64, i64)> {
     let executing = conn
-        .prepare_cached(concatcp!(
-            "SELECT COUNT(*) FROM tasks WHERE state IN ",
-            RUNNING,
-            " AND is_system = 0"
-        ))?
-        .query_row([], |r| r.get(0))?;
+        .query_one(
+            concatcp!(
+                "SELECT COUNT(*) FROM tasks WHERE state IN ",
+                RUNNING,
+                " AND is_system = 0"
+            ),
+            &[],
+        )?
+        .get(0)?;
     let due = conn
-        .prepare_cached(concatcp!(
-            "SELECT COUNT(*) FROM tasks WHERE state = ",
-            Q_QUEUED,
-            " AND queue_time <= ?1 AND is_system = 0"
-        ))?
-        .query_row([now], |r| r.get(0))?;
+        .query_one(
+            concatcp!(
+                "SELECT COUNT(*) FROM tasks WHERE state = ",
+                Q_QUEUED,
+                " AND queue_time <= ?1 AND is_system = 0"
+            ),
+            &[&now],
+        )?
+        .get(0)?;
     Ok((executing, due))
 }
 
+const SCHEDULED_BETWEEN: &str = concatcp!(
+    "SELECT ",
+    COLUMNS,
+    " FROM tasks WHERE state = ",
+    Q_QUEUED,
+    " AND is_system = 0
+       AND queue_time >= ?1 AND queue_time < ?2 ORDER BY queue_time, id LIMIT ?3"
+);
+
 /// Deployments (not system tasks) queued to start in `[from, until)`, soonest first.
-pub fn scheduled_between(
-    conn: &Connection,
-    from: i64,
-    until: i64,
-    limit: i64,
-) -> Result<Vec<Task>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE state = {Q_QUEUED} AND is_system = 0
-               AND queue_time >= ?1 AND queue_time < ?2 ORDER BY queue_time, id LIMIT ?3"
-        ))?
-        .query_map(params![from, until, limit], task)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+pub fn scheduled_between(conn: &Conn, from: i64, until: i64, limit: i64) -> Result<Vec<Task>> {
+    conn.all(SCHEDULED_BETWEEN, &[&from, &until, &limit], task)
 }
 
 /// The running task (executing or cancelling) with this concurrency tag, if any.
-pub fn running_with_tag(conn: &Connection, tag: &str) -> Result<Option<(i64, String)>> {
-    Ok(conn
-        .prepare_cached(concatcp!(
+pub fn running_with_tag(conn: &Conn, tag: &str) -> Result<Option<(i64, String)>> {
+    conn.first(
+        concatcp!(
             "SELECT id, description FROM tasks WHERE state IN ",
             RUNNING,
             " AND concurrency_tag = ?1 LIMIT 1"
-        ))?
-        .query_row([tag], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+        ),
+        &[&tag],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// The first due queued task with `task`'s concurrency tag that the queue takes before
 /// it (earlier queue time, or the same and a lower id).
-pub fn due_ahead_with_tag(
-    conn: &Connection,
-    task: &Task,
-    now: i64,
-) -> Result<Option<(i64, String)>> {
-    Ok(conn
-        .prepare_cached(concatcp!(
+pub fn due_ahead_with_tag(conn: &Conn, task: &Task, now: i64) -> Result<Option<(i64, String)>> {
+    conn.first(
+        concatcp!(
             "SELECT id, description FROM tasks WHERE state = ",
             Q_QUEUED,
             " AND concurrency_tag = ?1 AND queue_time <= ?2
                AND (queue_time < ?3 OR (queue_time = ?3 AND id < ?4))
              ORDER BY queue_time, id LIMIT 1"
-        ))?
-        .query_row(
-            params![task.concurrency_tag, now, task.queue_time, task.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+        ),
+        &[&task.concurrency_tag, &now, &task.queue_time, &task.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Deployments (not system tasks) executing, queued whose time has come, and scheduled
 /// for later.
-pub fn queue_counts(conn: &Connection, now: i64) -> Result<(i64, i64, i64)> {
+pub fn queue_counts(conn: &Conn, now: i64) -> Result<(i64, i64, i64)> {
     let (executing, due) = busy_counts(conn, now)?;
     let scheduled = conn
-        .prepare_cached(concatcp!(
-            "SELECT COUNT(*) FROM tasks WHERE state = ",
-            Q_QUEUED,
-            " AND queue_time > ?1 AND is_system = 0"
-        ))?
-        .query_row([now], |r| r.get(0))?;
+        .query_one(
+            concatcp!(
+                "SELECT COUNT(*) FROM tasks WHERE state = ",
+                Q_QUEUED,
+                " AND queue_time > ?1 AND is_system = 0"
+            ),
+            &[&now],
+        )?
+        .get(0)?;
     Ok((executing, due, scheduled))
 }
 
 /// How many tasks of a project, or of an environment, are queued or running.
 pub fn active_count(
-    conn: &Connection,
+    conn: &Conn,
     project_id: Option<i64>,
     environment_id: Option<i64>,
 ) -> Result<i64> {
-    // The `+` keep SQLite on the state index: few tasks are active, many are not.
-    Ok(conn
-        .prepare_cached(concatcp!(
+    // The `+ 0` keep SQLite on the state index: few tasks are active, many are not.
+    conn.query_one(
+        concatcp!(
             "SELECT COUNT(*) FROM tasks WHERE state IN ",
             ACTIVE,
             "
-             AND (?1 IS NULL OR +project_id = ?1) AND (?2 IS NULL OR +environment_id = ?2)"
-        ))?
-        .query_row(params![project_id, environment_id], |r| r.get(0))?)
+             AND (CAST(?1 AS BIGINT) IS NULL OR project_id + 0 = ?1)
+             AND (CAST(?2 AS BIGINT) IS NULL OR environment_id + 0 = ?2)"
+        ),
+        &[&project_id, &environment_id],
+    )?
+    .get(0)
 }
 
 /// Ends a running task in a final state.
@@ -428,64 +497,68 @@ pub fn finish(
     exit_code: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    tx.prepare_cached(concatcp!(
-        "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
-             last_updated_time = ?5
-         WHERE id = ?1 AND state IN ",
-        RUNNING
-    ))?
-    .execute(params![id, state, error, exit_code, now])?;
+    tx.execute(
+        concatcp!(
+            "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
+                 last_updated_time = ?5
+             WHERE id = ?1 AND state IN ",
+            RUNNING
+        ),
+        &[&id, &state, &error, &exit_code, &now],
+    )?;
     Ok(())
 }
 
 /// Gives back a task `node` claimed but did not start (it began to stop meanwhile):
 /// queued again, as if never claimed.
 pub fn release(tx: &BookTx, id: i64, node: &str, now: i64) -> Result<()> {
-    tx.prepare_cached(concatcp!(
-        "UPDATE tasks SET state = ",
-        Q_QUEUED,
-        ", start_time = NULL, server_node = NULL, last_updated_time = ?3
-         WHERE id = ?1 AND state = ",
-        Q_EXECUTING,
-        " AND server_node = ?2"
-    ))?
-    .execute(params![id, node, now])?;
+    tx.execute(
+        concatcp!(
+            "UPDATE tasks SET state = ",
+            Q_QUEUED,
+            ", start_time = NULL, server_node = NULL, last_updated_time = ?3
+             WHERE id = ?1 AND state = ",
+            Q_EXECUTING,
+            " AND server_node = ?2"
+        ),
+        &[&id, &node, &now],
+    )?;
     Ok(())
 }
 
 /// Fails every task `node` left running (it stopped without finishing them). Returns
 /// their ids, so that what their scripts left behind can be stopped too.
 pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Result<Vec<i64>> {
-    let ids = tx
-        .prepare_cached(concatcp!(
+    tx.all(
+        concatcp!(
             "UPDATE tasks SET state = ",
             Q_FAILED,
             ", error_message = ?2, completed_time = ?3, last_updated_time = ?3
              WHERE state IN ",
             RUNNING,
-            " AND +server_node = ?1 RETURNING id"
-        ))?
-        .query_map(params![node, message, now], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ids)
+            " AND server_node || '' = ?1 RETURNING id"
+        ),
+        &[&node, &message, &now],
+        |r| r.get(0),
+    )
 }
 
 /// A stopping node cancels what it still runs once its grace period is over: its
 /// `Executing` tasks become `Cancelling` (their runners then stop the scripts and record
 /// them `Canceled`). Returns their ids.
 pub fn cancel_for_shutdown(tx: &BookTx, node: &str, now: i64) -> Result<Vec<i64>> {
-    let ids = tx
-        .prepare_cached(concatcp!(
+    tx.all(
+        concatcp!(
             "UPDATE tasks SET state = ",
             Q_CANCELLING,
             ", last_updated_time = ?2
              WHERE state = ",
             Q_EXECUTING,
-            " AND +server_node = ?1 RETURNING id"
-        ))?
-        .query_map(params![node, now], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ids)
+            " AND server_node || '' = ?1 RETURNING id"
+        ),
+        &[&node, &now],
+        |r| r.get(0),
+    )
 }
 
 pub enum Cancel {
@@ -500,6 +573,7 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
     let now = crate::clock::now_ms();
     let state = state_of(tx, id)?
         .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
+    let by = tx.identity().username.as_str();
     match state {
         TaskState::Queued => {
             tx.execute(
@@ -510,7 +584,7 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
                      error_message = 'Canceled before it started.', canceled_by = ?3
                  WHERE id = ?1"
                 ),
-                params![id, now, tx.identity().username],
+                &[&id, &now, &by],
             )?;
             Ok(Cancel::Canceled)
         }
@@ -521,7 +595,7 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
                     Q_CANCELLING,
                     ", last_updated_time = ?2, canceled_by = ?3 WHERE id = ?1"
                 ),
-                params![id, now, tx.identity().username],
+                &[&id, &now, &by],
             )?;
             Ok(Cancel::Cancelling)
         }
@@ -535,30 +609,33 @@ pub fn request_cancel(tx: &ChangeTx, id: i64) -> Result<Cancel> {
 /// How long the latest earlier successful run of the same work took (a deployment of
 /// the same project to the same environment, or the same system task), in ms: what a
 /// running task's progress is estimated from.
-pub fn previous_duration(conn: &Connection, task: &Task) -> Result<Option<i64>> {
-    let sql = if task.project_id.is_some() {
-        concatcp!(
-            "SELECT completed_time - start_time FROM tasks
-             WHERE project_id = ?1 AND environment_id IS ?2 AND id < ?3 AND state = ",
-            TaskState::Success.quoted(),
-            " AND start_time IS NOT NULL AND completed_time IS NOT NULL ORDER BY id DESC LIMIT 1"
-        )
-    } else {
-        concatcp!(
-            "SELECT completed_time - start_time FROM tasks
-             WHERE name = ?4 AND id < ?3 AND state = ",
-            TaskState::Success.quoted(),
-            " AND start_time IS NOT NULL AND completed_time IS NOT NULL AND ?1 IS NULL AND ?2 IS NULL
-             ORDER BY id DESC LIMIT 1"
-        )
-    };
-    Ok(conn
-        .prepare_cached(sql)?
-        .query_row(
-            params![task.project_id, task.environment_id, task.id, task.name],
+pub fn previous_duration(conn: &Conn, task: &Task) -> Result<Option<i64>> {
+    match task.project_id {
+        Some(project) => conn.first(
+            concatcp!(
+                "SELECT completed_time - start_time FROM tasks
+                 WHERE project_id = ?1 AND environment_id IS NOT DISTINCT FROM ?2 AND id < ?3
+                   AND state = ",
+                TaskState::Success.quoted(),
+                " AND start_time IS NOT NULL AND completed_time IS NOT NULL
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &[&project, &task.environment_id, &task.id],
             |r| r.get(0),
-        )
-        .optional()?)
+        ),
+        None => conn.first(
+            concatcp!(
+                "SELECT completed_time - start_time FROM tasks
+                 WHERE name = ?1 AND id < ?2 AND state = ",
+                TaskState::Success.quoted(),
+                " AND start_time IS NOT NULL AND completed_time IS NOT NULL
+                   AND project_id IS NULL AND environment_id IS NULL
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &[&task.name, &task.id],
+            |r| r.get(0),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -577,7 +654,7 @@ mod tests {
                         "INSERT INTO tasks (name, description, state, queue_time,
                                             last_updated_time, concurrency_tag)
                          VALUES ('Deploy', 'claim', 'Queued', ?1, ?1, ?2)",
-                        params![at, tag],
+                        &[&at, &tag],
                     )?;
                 }
                 let ids = |tasks: Vec<Task>| tasks.iter().map(|t| t.id).collect::<Vec<_>>();
@@ -587,10 +664,10 @@ mod tests {
                 assert_eq!(ids(claim(tx, "n", 12, 5)?), Vec::<i64>::new());
                 // The rows come straight from the queue's index, in its order: no sort
                 // of the whole queue before the first row.
-                let plan: Vec<String> = tx
-                    .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_QUERY}"))?
-                    .query_map([12], |r| r.get(3))?
-                    .collect::<rusqlite::Result<_>>()?;
+                let plan: Vec<String> =
+                    tx.all(&format!("EXPLAIN QUERY PLAN {CLAIM_QUERY}"), &[&12], |r| {
+                        r.get(3)
+                    })?;
                 assert!(
                     plan.iter().any(|p| p.contains("tasks_queue"))
                         && !plan.iter().any(|p| p.contains("ORDER BY")),

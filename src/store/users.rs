@@ -1,7 +1,5 @@
 //! Users and their roles.
 
-use rusqlite::Connection;
-
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::error::Result;
@@ -50,8 +48,8 @@ fn with_roles(db: &Conn, mut user: User) -> Result<User> {
     Ok(user)
 }
 
-pub fn roles_of(conn: &Connection, user_id: i64) -> Result<Vec<Role>> {
-    roles(&Conn::Sqlite(conn), user_id)
+pub fn roles_of(conn: &Conn, user_id: i64) -> Result<Vec<Role>> {
+    roles(&conn, user_id)
 }
 
 fn roles(db: &Conn, user_id: i64) -> Result<Vec<Role>> {
@@ -69,14 +67,12 @@ fn roles(db: &Conn, user_id: i64) -> Result<Vec<Role>> {
     Ok(roles)
 }
 
-pub fn count(conn: &Connection) -> Result<i64> {
-    Conn::Sqlite(conn)
-        .query_one("SELECT COUNT(*) FROM users", &[])?
-        .get(0)
+pub fn count(conn: &Conn) -> Result<i64> {
+    conn.query_one("SELECT COUNT(*) FROM users", &[])?.get(0)
 }
 
-pub fn find(conn: &Connection, id: i64) -> Result<Option<User>> {
-    let db = Conn::Sqlite(conn);
+pub fn find(conn: &Conn, id: i64) -> Result<Option<User>> {
+    let db = conn;
     let row = db.query_opt(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         &[&id],
@@ -84,8 +80,8 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<User>> {
     row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
 }
 
-pub fn find_by_username(conn: &Connection, username: &str) -> Result<Option<User>> {
-    let db = Conn::Sqlite(conn);
+pub fn find_by_username(conn: &Conn, username: &str) -> Result<Option<User>> {
+    let db = conn;
     let row = db.query_opt(
         &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
         &[&username],
@@ -93,8 +89,8 @@ pub fn find_by_username(conn: &Connection, username: &str) -> Result<Option<User
     row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
 }
 
-pub fn credentials(conn: &Connection, username: &str) -> Result<Option<Credentials>> {
-    let row = Conn::Sqlite(conn).query_opt(
+pub fn credentials(conn: &Conn, username: &str) -> Result<Option<Credentials>> {
+    let row = conn.query_opt(
         "SELECT id, password_hash, is_active FROM users WHERE username = ?1",
         &[&username],
     )?;
@@ -108,16 +104,15 @@ pub fn credentials(conn: &Connection, username: &str) -> Result<Option<Credentia
     .transpose()
 }
 
-pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
-    Conn::Sqlite(conn)
-        .query_opt("SELECT password_hash FROM users WHERE id = ?1", &[&id])?
+pub fn password_hash(conn: &Conn, id: i64) -> Result<Option<String>> {
+    conn.query_opt("SELECT password_hash FROM users WHERE id = ?1", &[&id])?
         .map(|r| r.get(0))
         .transpose()
 }
 
 /// One page of users ordered by id, and the total count.
-pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
-    let db = Conn::Sqlite(conn);
+pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
+    let db = conn;
     let rows = db.query(
         &format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"),
         &[&take, &skip],
@@ -130,7 +125,7 @@ pub fn list(conn: &Connection, skip: i64, take: i64) -> Result<(Vec<User>, i64)>
 }
 
 pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     let row = db.query_one_unique(
         &format!(
             "INSERT INTO users (username, display_name, password_hash, is_active, created_at)
@@ -151,7 +146,7 @@ pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
 }
 
 pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     db.execute("DELETE FROM user_roles WHERE user_id = ?1", &[&user_id])?;
     for role in roles {
         db.execute(
@@ -163,7 +158,7 @@ pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
 }
 
 pub fn set_display_name(tx: &ChangeTx, user_id: i64, display_name: &str) -> Result<()> {
-    Conn::Sqlite(tx).execute(
+    tx.execute(
         "UPDATE users SET display_name = ?2 WHERE id = ?1",
         &[&user_id, &display_name],
     )?;
@@ -173,7 +168,7 @@ pub fn set_display_name(tx: &ChangeTx, user_id: i64, display_name: &str) -> Resu
 /// Deactivating also ends the user's sessions and revokes nothing else: API keys stop
 /// working because authentication checks `is_active`.
 pub fn set_active(tx: &ChangeTx, user_id: i64, active: bool) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     db.execute(
         "UPDATE users SET is_active = ?2 WHERE id = ?1",
         &[&user_id, &active],
@@ -192,7 +187,7 @@ pub fn set_password(
     password_hash: &str,
     keep_session: Option<&str>,
 ) -> Result<()> {
-    let db = Conn::Sqlite(tx);
+    let db = tx;
     db.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         &[&user_id, &password_hash],
@@ -205,12 +200,11 @@ pub fn set_password(
 }
 
 /// How many active users hold `role`.
-pub fn count_active_with_role(conn: &Connection, role: Role) -> Result<i64> {
-    Conn::Sqlite(conn)
-        .query_one(
-            "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
+pub fn count_active_with_role(conn: &Conn, role: Role) -> Result<i64> {
+    conn.query_one(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
              WHERE r.role = ?1 AND u.is_active = 1",
-            &[&role.name()],
-        )?
-        .get(0)
+        &[&role.name()],
+    )?
+    .get(0)
 }

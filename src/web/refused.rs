@@ -4,7 +4,7 @@
 //! mode is on (`static/refused.js` enables it when the mode ends; without JavaScript,
 //! reloading the page submits it again). Names come from primary-key reads of the store.
 
-use rusqlite::Connection;
+use crate::store::Conn;
 
 use crate::store::projects;
 use crate::store::Store;
@@ -111,7 +111,7 @@ fn project_controls(fields: &[(String, String)]) -> Vec<Control> {
     ]
 }
 
-fn known(c: &Connection, path: &str, fields: &[(String, String)]) -> Option<Rebuilt> {
+fn known(c: &Conn, path: &str, fields: &[(String, String)]) -> Option<Rebuilt> {
     let rebuilt = |summary: String, back: String, submit: &str, controls: Vec<Control>| {
         Some(Rebuilt {
             summary,

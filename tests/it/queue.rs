@@ -787,17 +787,22 @@ fn a_page_can_count_its_matches_only_up_to_a_cap() {
     for _ in 0..5 {
         deploy(&client, &key, &release, &env);
     }
-    let db = app.db();
+    let store = app.store();
     let filter = |cap| drydock::store::tasks::Filter {
         system: Some(false),
         count_up_to: cap,
         ..Default::default()
     };
-    let (items, exact) = drydock::store::tasks::list(&db, &filter(None), 0, 2).unwrap();
+    let list = |cap| {
+        store
+            .read_now(|c| drydock::store::tasks::list(c, &filter(cap), 0, 2))
+            .unwrap()
+    };
+    let (items, exact) = list(None);
     assert_eq!((items.len(), exact), (2, 5));
-    let (_, capped) = drydock::store::tasks::list(&db, &filter(Some(3)), 0, 2).unwrap();
+    let (_, capped) = list(Some(3));
     assert_eq!(capped, 3, "counting stops at the cap");
-    let (items, none) = drydock::store::tasks::list(&db, &filter(Some(0)), 0, 2).unwrap();
+    let (items, none) = list(Some(0));
     assert_eq!((items.len(), none), (2, 0), "the page without a count");
 }
 

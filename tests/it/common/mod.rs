@@ -131,6 +131,11 @@ impl TestApp {
         key.1["ApiKey"].as_str().expect("ApiKey").to_string()
     }
 
+    /// The store on this app's database, as a node opens it (for assertions).
+    pub fn store(&self) -> drydock::store::Store {
+        drydock::store::Store::open(&self.config).expect("open the store")
+    }
+
     /// Opens the database file directly (for assertions only).
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.db_path()).expect("open db")
