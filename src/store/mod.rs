@@ -66,7 +66,7 @@ enum Backend {
 /// A connection taken from the pool, of either backend.
 enum Pooled {
     Sqlite(PooledConnection<SqliteConnectionManager>),
-    Postgres(PooledConnection<sql::PgManager>),
+    Postgres(Box<PooledConnection<sql::PgManager>>),
 }
 
 impl Pooled {
@@ -296,7 +296,7 @@ impl Store {
     fn pooled(&self) -> Result<Pooled> {
         Ok(match &*self.backend {
             Backend::Sqlite { pool, .. } => Pooled::Sqlite(pool.get_timeout(self.wait)?),
-            Backend::Postgres { pool } => Pooled::Postgres(pool.get_timeout(self.wait)?),
+            Backend::Postgres { pool } => Pooled::Postgres(Box::new(pool.get_timeout(self.wait)?)),
         })
     }
 

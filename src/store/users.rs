@@ -49,7 +49,7 @@ fn with_roles(db: &Conn, mut user: User) -> Result<User> {
 }
 
 pub fn roles_of(conn: &Conn, user_id: i64) -> Result<Vec<Role>> {
-    roles(&conn, user_id)
+    roles(conn, user_id)
 }
 
 fn roles(db: &Conn, user_id: i64) -> Result<Vec<Role>> {
@@ -77,7 +77,7 @@ pub fn find(conn: &Conn, id: i64) -> Result<Option<User>> {
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         &[&id],
     )?;
-    row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
+    row.map(|r| with_roles(db, from_row(&r)?)).transpose()
 }
 
 pub fn find_by_username(conn: &Conn, username: &str) -> Result<Option<User>> {
@@ -86,7 +86,7 @@ pub fn find_by_username(conn: &Conn, username: &str) -> Result<Option<User>> {
         &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
         &[&username],
     )?;
-    row.map(|r| with_roles(&db, from_row(&r)?)).transpose()
+    row.map(|r| with_roles(db, from_row(&r)?)).transpose()
 }
 
 pub fn credentials(conn: &Conn, username: &str) -> Result<Option<Credentials>> {
@@ -119,7 +119,7 @@ pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
     )?;
     let users = rows
         .iter()
-        .map(|r| with_roles(&db, from_row(r)?))
+        .map(|r| with_roles(db, from_row(r)?))
         .collect::<Result<Vec<_>>>()?;
     Ok((users, count(conn)?))
 }
@@ -142,7 +142,7 @@ pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
     )?;
     let user = from_row(&row)?;
     set_roles(tx, user.id, &new.roles)?;
-    with_roles(&db, user)
+    with_roles(db, user)
 }
 
 pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
