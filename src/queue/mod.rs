@@ -411,6 +411,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         }
     }
     let (claimed, round, windows_due) = store.bookkeeping_now(|tx| {
+        tasks::lock_queue(tx)?;
         // Scheduled maintenance windows start and end on time, whichever node sees it
         // first (in their own change, after this transaction).
         let windows_due = crate::maintenance::window_due(tx, now)?;

@@ -81,6 +81,7 @@ pub fn run(
         )),
     };
     let finished = store.bookkeeping_now(|tx| {
+        tasks::lock_queue(tx)?;
         tasks::finish(
             tx,
             id,
@@ -89,9 +90,8 @@ pub fn run(
             outcome.exit_code,
             clock::now_ms(),
         )?;
-        // A failed claim does not undo the record of the end (SQLite rolls back only
-        // the failed statement).
-        Ok(then(tx).unwrap_or_else(|e| {
+        // A failed claim does not undo the record of the end.
+        Ok(tx.partial(|| then(tx)).unwrap_or_else(|e| {
             eprintln!("drydock: claiming after ServerTasks-{id}: {e}");
             Vec::new()
         }))

@@ -59,8 +59,31 @@ enum Backend {
         watch: Mutex<Connection>,
     },
     Postgres {
-        pool: Pool<sql::PgManager>,
+        pool: PgPool,
     },
+}
+
+/// The PostgreSQL pool. The `postgres` crate's connections run a runtime of their own
+/// and must not be closed on a thread that drives async tasks (where the last `Store`
+/// often goes, with the `App`): they are then closed on a thread of their own.
+struct PgPool(Option<Pool<sql::PgManager>>);
+
+impl Deref for PgPool {
+    type Target = Pool<sql::PgManager>;
+    fn deref(&self) -> &Pool<sql::PgManager> {
+        self.0.as_ref().expect("the pool is there until dropped")
+    }
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        let Some(pool) = self.0.take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            drop(pool);
+        } else {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 /// A connection taken from the pool, of either backend.
@@ -265,7 +288,9 @@ impl Store {
             .connection_timeout(config.db_wait())
             .build(manager)
             .map_err(|e| Error::Internal(format!("opening {}: {e}", sql::redacted(url))))?;
-        Ok(Backend::Postgres { pool })
+        Ok(Backend::Postgres {
+            pool: PgPool(Some(pool)),
+        })
     }
 
     /// Whether the database is PostgreSQL (else the SQLite file).

@@ -306,6 +306,24 @@ impl Conn<'_> {
         Ok(())
     }
 
+    /// Runs `f` so that its failure undoes what it wrote and no more: the transaction
+    /// around it goes on (a savepoint). SQLite undoes a failed statement alone, but
+    /// PostgreSQL fails the whole transaction at the first failed statement.
+    pub fn partial<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.batch("SAVEPOINT partial")?;
+        match f() {
+            Ok(out) => {
+                self.batch("RELEASE partial")?;
+                Ok(out)
+            }
+            Err(e) => {
+                self.batch("ROLLBACK TO partial")?;
+                self.batch("RELEASE partial")?;
+                Err(e)
+            }
+        }
+    }
+
     /// Every row `sql` returns.
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
         Ok(self.rows(sql, params, usize::MAX)?)
@@ -350,6 +368,7 @@ impl Conn<'_> {
                 Ok(out)
             }
             Conn::Postgres(cell) => {
+                storable(&values)?;
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
                 let rows = pg.client.query(&statement, &postgres_params(&values))?;
@@ -453,6 +472,7 @@ impl Conn<'_> {
                 .execute(rusqlite::params_from_iter(values.iter()))?
                 as u64),
             Conn::Postgres(cell) => {
+                storable(&values)?;
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
                 Ok(pg.client.execute(&statement, &postgres_params(&values))?)
@@ -483,6 +503,21 @@ fn unique<T>(
         Err(f) if f.is_unique_violation() => Err(Error::Conflict(conflict())),
         Err(f) => Err(f.into()),
     }
+}
+
+/// PostgreSQL's text cannot hold a NUL character (SQLite's can): such a value is bad
+/// input, refused before it reaches the server.
+fn storable(values: &[Value]) -> Result<()> {
+    if values
+        .iter()
+        .any(|v| matches!(v, Value::Text(t) if t.contains('\0')))
+    {
+        return Err(Error::bad(
+            "text",
+            "a value contains a NUL character, which the database does not store",
+        ));
+    }
+    Ok(())
 }
 
 fn postgres_params(values: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {

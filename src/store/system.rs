@@ -67,7 +67,7 @@ pub fn prepare(tx: &BookTx, configured: &[(&str, Option<i64>)], now: i64) -> Res
         if let Some(secs) = interval {
             db.execute(
                 "UPDATE system_tasks SET interval_secs = ?2,
-                     next_run_at = CASE WHEN interval_secs <> ?2 THEN ?3 + ?2 * 1000 ELSE next_run_at END
+                     next_run_at = CASE WHEN interval_secs <> ?2 THEN ?3 + CAST(?2 AS BIGINT) * 1000 ELSE next_run_at END
                  WHERE name = ?1",
                 &[name, secs, &now],
             )?;
@@ -139,7 +139,7 @@ pub fn queue_now(tx: &ChangeTx, name: &str) -> Result<i64> {
 pub fn set_interval(tx: &ChangeTx, name: &str, secs: i64) -> Result<bool> {
     let now = crate::clock::now_ms();
     Ok(tx.execute(
-        "UPDATE system_tasks SET interval_secs = ?2, next_run_at = ?3 + ?2 * 1000 WHERE name = ?1",
+        "UPDATE system_tasks SET interval_secs = ?2, next_run_at = ?3 + CAST(?2 AS BIGINT) * 1000 WHERE name = ?1",
         &[&name, &secs, &now],
     )? == 1)
 }

@@ -214,6 +214,15 @@ const CLAIM_QUERY_LIMITED: &str = concatcp!(
 /// node): rounds of all nodes run one at a time, as SQLite's single writer makes them.
 const CLAIM_LOCK: i64 = 0x6472_7964_0001;
 
+/// Takes the queue's lock for the rest of `tx` (on PostgreSQL; SQLite's write
+/// transaction holds every writer off already): claims, and the system-task timer in
+/// the same round, run one at a time across every node. Take it first thing in a
+/// transaction that will claim, before it changes any task: a transaction holding a
+/// task row while it waited for the lock could deadlock with the round holding it.
+pub fn lock_queue(tx: &BookTx) -> Result<()> {
+    tx.exclusive(CLAIM_LOCK)
+}
+
 const TAKE: &str = concatcp!(
     "UPDATE tasks SET state = ",
     Q_EXECUTING,
@@ -232,7 +241,7 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
     if slots == 0 {
         return Ok(Vec::new());
     }
-    tx.exclusive(CLAIM_LOCK)?;
+    lock_queue(tx)?;
     let chosen = if tx.is_postgres() {
         choose_limited(tx, now, slots)?
     } else {

@@ -79,7 +79,18 @@ fn id_in(path: &str, prefix: &str, rest: &str) -> Option<i64> {
 /// The refused form at `path`, with what was typed; a form this page does not know is
 /// rebuilt as labelled text fields.
 pub fn rebuild(store: Option<&Store>, path: &str, fields: &[(String, String)]) -> Rebuilt {
-    let known = store.and_then(|s| s.read_now(|c| Ok(known(c, path, fields))).ok().flatten());
+    // Called by a responder, on a thread that drives async tasks, where a blocking read
+    // must not run (PostgreSQL's client refuses to): on a thread of its own.
+    let known = store.and_then(|s| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| s.read_now(|c| Ok(known(c, path, fields))))
+                .join()
+                .ok()?
+                .ok()
+                .flatten()
+        })
+    });
     known.unwrap_or_else(|| Rebuilt {
         summary: "Your change was not saved.".into(),
         back: "/".into(),

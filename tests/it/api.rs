@@ -664,12 +664,7 @@ fn profile_creates_shows_once_and_revokes_api_keys() {
     assert!(profile.contains("deploy bot") && !profile.contains(&key));
     let id: i64 = app
         .db()
-        .query_row(
-            "SELECT id FROM api_keys WHERE purpose = 'deploy bot'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+        .one("SELECT id FROM api_keys WHERE purpose = 'deploy bot'", &[]);
     // Someone else cannot revoke it.
     let admin = app.admin();
     let other = admin.post_form(&format!("/profile/apikeys/{id}/revoke"), &[]);

@@ -62,10 +62,7 @@ fn login_sets_a_fresh_http_only_lax_session_cookie() {
     assert_eq!(token.len(), 64, "256-bit token, hex");
     drop(response);
     // Only the SHA-256 of the token is stored.
-    let stored: String = app
-        .db()
-        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
-        .unwrap();
+    let stored: String = app.db().one("SELECT token_hash FROM sessions", &[]);
     assert_ne!(stored, token);
     // A second sign-in gets a new token.
     let again = app.client();
@@ -108,14 +105,10 @@ fn wrong_user_and_wrong_password_get_the_same_generic_error() {
     };
     assert_eq!(strip(&a, "admin"), strip(&b, "nobody"));
     // Both failures are audited.
-    let failed: i64 = app
-        .db()
-        .query_row(
-            "SELECT COUNT(*) FROM events WHERE category = 'LoginFailed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let failed: i64 = app.db().one(
+        "SELECT COUNT(*) FROM events WHERE category = 'LoginFailed'",
+        &[],
+    );
     assert_eq!(failed, 2);
 }
 
@@ -154,9 +147,10 @@ fn throttling_ends_when_the_window_passes() {
         Status::TooManyRequests
     );
     // Let fifteen minutes pass for the recorded failures.
-    app.db()
-        .execute("UPDATE login_failures SET at = at - 15 * 60 * 1000 - 1", [])
-        .unwrap();
+    app.db().exec(
+        "UPDATE login_failures SET at = at - 15 * 60 * 1000 - 1",
+        &[],
+    );
     assert_eq!(
         login(&client, "admin", &app.admin_password).status(),
         Status::SeeOther
@@ -208,12 +202,10 @@ fn idle_session_expires() {
     let admin = app.admin();
     assert_eq!(admin.get_json("/api/users/me").0, Status::Ok);
     // Twelve hours without use.
-    app.db()
-        .execute(
-            "UPDATE sessions SET last_seen_at = last_seen_at - 12 * 3600 * 1000 - 1",
-            [],
-        )
-        .unwrap();
+    app.db().exec(
+        "UPDATE sessions SET last_seen_at = last_seen_at - 12 * 3600 * 1000 - 1",
+        &[],
+    );
     assert_eq!(admin.get_json("/api/users/me").0, Status::Unauthorized);
     let page = admin.client.get("/").dispatch();
     assert_eq!(page.status(), Status::SeeOther);
@@ -232,12 +224,10 @@ fn absolute_session_lifetime_is_enforced() {
     let admin = app.admin();
     // Age the session past seven days.
     let week_ms: i64 = 7 * 24 * 3600 * 1000 + 1000;
-    app.db()
-        .execute(
-            "UPDATE sessions SET created_at = created_at - ?1",
-            [week_ms],
-        )
-        .unwrap();
+    app.db().exec(
+        "UPDATE sessions SET created_at = created_at - ?1",
+        &[&week_ms],
+    );
     assert_eq!(admin.get_json("/api/users/me").0, Status::Unauthorized);
 }
 
@@ -374,10 +364,7 @@ fn api_keys_authenticate_by_header_or_bearer_and_wrong_keys_get_401() {
     drop(none);
 
     // Only the key's SHA-256 is stored.
-    let stored: String = app
-        .db()
-        .query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))
-        .unwrap();
+    let stored: String = app.db().one("SELECT key_hash FROM api_keys", &[]);
     assert_ne!(stored, key);
     assert_eq!(stored.len(), 64);
 }

@@ -257,10 +257,7 @@ fn the_nodes_page_shows_nodes_and_administrators_drain_and_set_caps() {
     );
     let cap: i64 = app
         .db()
-        .query_row("SELECT task_cap FROM nodes WHERE name = ?1", [&node], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .one("SELECT task_cap FROM nodes WHERE name = ?1", &[&node]);
     assert_eq!(cap, 7);
     // A viewer sees the page without the controls.
     app.user_with_key("viewer", &["Viewer"]);

@@ -306,29 +306,15 @@ fn encode(s: &str) -> String {
 /// Every table's rows, except bookkeeping: what a refused request must leave as it was.
 fn fingerprint(app: &TestApp) -> Vec<(String, String)> {
     let db = app.db();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    tables
+    db.tables()
         .into_iter()
         .filter(|t| !BOOKKEEPING.contains(&t.as_str()))
         .map(|t| {
-            let mut stmt = db.prepare(&format!("SELECT * FROM {t}")).unwrap();
-            let n = stmt.column_count();
-            let rows: Vec<String> = stmt
-                .query_map([], |r| {
-                    Ok((0..n)
-                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                        .collect::<Vec<_>>()
-                        .join(","))
-                })
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let rows: Vec<String> = db
+                .rows(&format!("SELECT * FROM {t} ORDER BY 1"), &[])
+                .iter()
+                .map(|r| format!("{:?}", r.0))
+                .collect();
             let rows = rows.join("\n");
             (t, rows)
         })

@@ -813,20 +813,17 @@ fn a_claim_given_back_is_queued_again_and_only_by_the_node_that_holds_it() {
     let app = TestApp::new();
     let store = Store::open(&app.config).unwrap();
     let db = app.db();
-    db.execute(
+    let id: i64 = db.one(
         "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
-         VALUES ('Deploy', 'given back', 'Queued', 1, 1)",
-        [],
-    )
-    .unwrap();
-    let id = db.last_insert_rowid();
-    let row = |db: &rusqlite::Connection| -> (String, Option<i64>, Option<String>) {
-        db.query_row(
+         VALUES ('Deploy', 'given back', 'Queued', 1, 1) RETURNING id",
+        &[],
+    );
+    let row = |db: &common::db::Db| -> (String, Option<i64>, Option<String>) {
+        let r = &db.rows(
             "SELECT state, start_time, server_node FROM tasks WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap()
+            &[&id],
+        )[0];
+        (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap())
     };
     let claimed = store
         .bookkeeping_now(|tx| tasks::claim(tx, "node-a", 2, 1))

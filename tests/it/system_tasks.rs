@@ -35,56 +35,42 @@ fn run_now(client: &Client, key: &str, name: &str) -> String {
 /// Inserts `n` completed `Deploy` tasks that completed `age_days` ago, each with two
 /// log lines, straight into the database.
 fn insert_completed(app: &TestApp, n: usize, age_days: i64) {
-    let mut db = app.db();
-    let tx = db.transaction().unwrap();
+    let db = app.db();
+    db.conn().batch("BEGIN").unwrap();
     let at = drydock::clock::now_ms() - age_days * 24 * 3600 * 1000;
-    {
-        let mut task = tx
-            .prepare(
-                "INSERT INTO tasks (name, description, state, queue_time, start_time, completed_time,
-                     last_updated_time, server_node, log_lines)
-                 VALUES ('Deploy', 'old', 'Success', ?1, ?1, ?1, ?1, 'gone', 2)",
-            )
-            .unwrap();
-        let mut log = tx
-            .prepare("INSERT INTO task_log (task_id, seq, at, stream, line) VALUES (?1, ?2, ?3, 'stdout', 'old line')")
-            .unwrap();
-        for _ in 0..n {
-            task.execute([at]).unwrap();
-            let id = tx.last_insert_rowid();
-            log.execute(rusqlite::params![id, 1, at]).unwrap();
-            log.execute(rusqlite::params![id, 2, at]).unwrap();
+    for _ in 0..n {
+        let id: i64 = db.one(
+            "INSERT INTO tasks (name, description, state, queue_time, start_time, completed_time,
+                 last_updated_time, server_node, log_lines)
+             VALUES ('Deploy', 'old', 'Success', ?1, ?1, ?1, ?1, 'gone', 2) RETURNING id",
+            &[&at],
+        );
+        for seq in [1i64, 2] {
+            db.exec(
+                "INSERT INTO task_log (task_id, seq, at, stream, line)
+                 VALUES (?1, ?2, ?3, 'stdout', 'old line')",
+                &[&id, &seq, &at],
+            );
         }
     }
-    tx.commit().unwrap();
+    db.conn().batch("COMMIT").unwrap();
 }
 
 fn consistent(app: &TestApp) {
     let db = app.db();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let orphans: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM task_log WHERE task_id NOT IN (SELECT id FROM tasks)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    if !db.is_postgres() {
+        let check: String = db.one("PRAGMA integrity_check", &[]);
+        assert_eq!(check, "ok");
+        let fk: i64 = db.one("SELECT COUNT(*) FROM pragma_foreign_key_check", &[]);
+        assert_eq!(fk, 0);
+    }
+    let orphans: i64 = db.one(
+        "SELECT COUNT(*) FROM task_log WHERE task_id NOT IN (SELECT id FROM tasks)",
+        &[],
+    );
     assert_eq!(orphans, 0, "log lines without their task");
-    let fk: i64 = db
-        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(fk, 0);
-    let counted: i64 = db
-        .query_row("SELECT SUM(n) FROM task_counts", [], |r| r.get(0))
-        .unwrap();
-    let actual: i64 = db
-        .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
-        .unwrap();
+    let counted: i64 = db.one("SELECT CAST(SUM(n) AS BIGINT) FROM task_counts", &[]);
+    let actual: i64 = db.one("SELECT COUNT(*) FROM tasks", &[]);
     assert_eq!(counted, actual, "task_counts agrees with the tasks");
 }
 
@@ -235,19 +221,17 @@ fn retention_keeps_incomplete_tasks_and_the_newest_per_kind() {
     insert_completed(&app, 1_000, 60); // old
     insert_completed(&app, 50, 1); // young: kept whatever their rank
                                    // Old but incomplete: always kept.
-    app.db()
-        .execute(
-            "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
-             VALUES ('Deploy', 'waiting', 'Queued', ?1, ?1)",
-            [drydock::clock::now_ms() + 86_400_000],
-        )
-        .unwrap();
+    app.db().exec(
+        "INSERT INTO tasks (name, description, state, queue_time, last_updated_time)
+         VALUES ('Deploy', 'waiting', 'Queued', ?1, ?1)",
+        &[&(drydock::clock::now_ms() + 86_400_000)],
+    );
     let client = app.client();
     let task = run_now(&client, &key, "Retention");
     let task = wait_completed(&client, &key, &task, 60);
     assert_eq!(task["State"], "Success", "{task}");
     let db = app.db();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |sql: &str| -> i64 { db.one(sql, &[]) };
     assert_eq!(
         count("SELECT COUNT(*) FROM tasks WHERE state = 'Queued'"),
         1
@@ -310,15 +294,11 @@ fn cancelling_retention_midway_leaves_the_database_consistent() {
         "it stopped midway: {before} -> {after}"
     );
     // Whole batches: every task left has both its log lines; none went without them.
-    let broken: i64 = app
-        .db()
-        .query_row(
-            "SELECT COUNT(*) FROM tasks t WHERE description = 'old'
-             AND (SELECT COUNT(*) FROM task_log WHERE task_id = t.id) <> 2",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let broken: i64 = app.db().one(
+        "SELECT COUNT(*) FROM tasks t WHERE description = 'old'
+         AND (SELECT COUNT(*) FROM task_log WHERE task_id = t.id) <> 2",
+        &[],
+    );
     assert_eq!(broken, 0);
     consistent(&app);
 }
@@ -392,11 +372,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
             n
         });
         // The writer is under way: wait (against a deadline) for its first deployments.
-        let max_task = || -> i64 {
-            app.db()
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |r| r.get(0))
-                .unwrap()
-        };
+        let max_task = || -> i64 { app.db().one("SELECT COALESCE(MAX(id), 0) FROM tasks", &[]) };
         poll_until(20, "the writer never got going", || max_task() >= 5);
         let committed = max_task();
         let (code, _, err) = common::server::run_cli(
@@ -425,12 +401,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
             .unwrap();
         let original: i64 = app
             .db()
-            .query_row(
-                "SELECT COUNT(*) FROM tasks WHERE id <= ?1",
-                [committed],
-                |r| r.get(0),
-            )
-            .unwrap();
+            .one("SELECT COUNT(*) FROM tasks WHERE id <= ?1", &[&committed]);
         assert_eq!(
             present, original,
             "every task committed before the backup began is in it"
@@ -444,18 +415,15 @@ fn node_health_records_a_heartbeat_and_fails_the_tasks_of_silent_nodes() {
     let key = app.user_with_key("ops", &["System Administrator"]);
     let long_ago = drydock::clock::now_ms() - 120_000;
     let db = app.db();
-    db.execute(
+    db.exec(
         "INSERT INTO nodes (name, version, task_cap, started_at, last_seen) VALUES ('lost', '0', 5, ?1, ?1)",
-        [long_ago],
-    )
-    .unwrap();
-    db.execute(
+        &[&long_ago],
+    );
+    let orphan: i64 = db.one(
         "INSERT INTO tasks (name, description, state, queue_time, start_time, last_updated_time, server_node)
-         VALUES ('Deploy', 'orphan', 'Executing', ?1, ?1, ?1, 'lost')",
-        [long_ago],
-    )
-    .unwrap();
-    let orphan = db.last_insert_rowid();
+         VALUES ('Deploy', 'orphan', 'Executing', ?1, ?1, ?1, 'lost') RETURNING id",
+        &[&long_ago],
+    );
     let client = app.client();
     let task = run_now(&client, &key, "NodeHealth");
     let task = wait_completed(&client, &key, &task, 30);
@@ -469,13 +437,10 @@ fn node_health_records_a_heartbeat_and_fails_the_tasks_of_silent_nodes() {
     );
     assert_eq!(orphan["State"], "Failed");
     assert_eq!(orphan["ErrorMessage"], "interrupted: server node offline");
-    let seen: i64 = db
-        .query_row(
-            "SELECT last_seen FROM nodes WHERE name = ?1",
-            [task["ServerNode"].as_str().unwrap()],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let seen: i64 = db.one(
+        "SELECT last_seen FROM nodes WHERE name = ?1",
+        &[&task["ServerNode"].as_str().unwrap()],
+    );
     assert!(seen > long_ago);
 }
 
@@ -512,14 +477,10 @@ fn the_system_tasks_page_shows_the_schedule_and_administrators_change_intervals(
         .into_string()
         .unwrap();
     assert!(html.contains("Saved the interval of Backup."));
-    let interval: i64 = app
-        .db()
-        .query_row(
-            "SELECT interval_secs FROM system_tasks WHERE name = 'Backup'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let interval: i64 = app.db().one(
+        "SELECT interval_secs FROM system_tasks WHERE name = 'Backup'",
+        &[],
+    );
     assert_eq!(interval, 0);
     // Bad input is refused and changes nothing; a System Manager may run tasks but not
     // change their schedule.

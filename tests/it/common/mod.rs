@@ -2,6 +2,7 @@
 //! requests go through Rocket's local client (tracked cookies, one client per user).
 
 pub mod browser;
+pub mod db;
 pub mod npm;
 pub mod pg;
 pub mod raw;
@@ -25,6 +26,8 @@ pub struct TestApp {
     pub shared: TempDir,
     pub config: Config,
     pub admin_password: String,
+    /// The PostgreSQL database the app uses when the suite runs on that backend.
+    pub _pg: Option<pg::Database>,
 }
 
 /// A temporary directory that deployment scripts may write in: when the tests run as
@@ -55,6 +58,16 @@ impl TestApp {
         let mut config = Config::for_tests(dir.path());
         config.log_level = "off".into();
         config.hash_concurrency = 4;
+        let pg = pg::suite_on_postgres().then(pg::Database::fresh);
+        if let Some(db) = &pg {
+            // Where the command line and the real binary on this data directory read it.
+            config.database_url = Some(db.url.clone());
+            std::fs::write(
+                dir.path().join(drydock::config::CONFIG_FILE),
+                format!("database_url = \"{}\"\n", db.url),
+            )
+            .expect("write drydock.toml");
+        }
         adjust(&mut config);
         let opened = App::open(config.clone()).expect("open the data directory");
         let admin_password = opened
@@ -66,6 +79,7 @@ impl TestApp {
             shared: shared_dir(),
             config,
             admin_password,
+            _pg: pg,
         }
     }
 
@@ -136,35 +150,26 @@ impl TestApp {
         drydock::store::Store::open(&self.config).expect("open the store")
     }
 
-    /// Opens the database file directly (for assertions only).
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db_path()).expect("open db")
+    /// The test's own connection to this app's database (for assertions only).
+    pub fn db(&self) -> db::Db {
+        db::Db::open(&self.config)
     }
 
     /// Row counts of every table but `except`: what a refused request must leave as it was.
     pub fn row_counts(&self, except: &[&str]) -> Vec<(String, i64)> {
         let db = self.db();
-        let tables: Vec<String> = db
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .expect("list tables")
-            .query_map([], |r| r.get(0))
-            .expect("list tables")
-            .collect::<Result<_, _>>()
-            .expect("list tables");
-        tables
+        db.tables()
             .into_iter()
             .filter(|t| !except.contains(&t.as_str()))
             .map(|t| {
-                let n = self.count(&t);
+                let n = db.one(&format!("SELECT COUNT(*) FROM {t}"), &[]);
                 (t, n)
             })
             .collect()
     }
 
     pub fn count(&self, table: &str) -> i64 {
-        self.db()
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .expect("count")
+        self.db().one(&format!("SELECT COUNT(*) FROM {table}"), &[])
     }
 }
 

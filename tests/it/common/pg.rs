@@ -29,6 +29,12 @@ pub fn skip() -> bool {
     true
 }
 
+/// Whether the whole suite runs on PostgreSQL (`DRYDOCK_TEST_BACKEND=postgres`, which
+/// `scripts/test.sh` sets for the suite's second run) instead of SQLite files.
+pub fn suite_on_postgres() -> bool {
+    std::env::var("DRYDOCK_TEST_BACKEND").is_ok_and(|v| v == "postgres")
+}
+
 impl Database {
     /// A new database on the test server.
     pub fn fresh() -> Database {

@@ -1,0 +1,72 @@
+//! The test's own look into the database, on whichever backend the suite runs: the
+//! store's one SQL text ([`drydock::store::sql::Conn`]) on a connection of the test's
+//! own (for assertions and for ageing rows, never for what the product should do).
+
+use std::cell::RefCell;
+
+use drydock::config::Config;
+use drydock::store::sql::{Conn, FromValue, Param, PgConn, Row};
+
+pub enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(RefCell<PgConn>),
+}
+
+impl Db {
+    pub fn open(config: &Config) -> Db {
+        match &config.database_url {
+            Some(url) => Db::Postgres(RefCell::new(PgConn::new(
+                postgres::Client::connect(url, postgres::NoTls).expect("connect to PostgreSQL"),
+            ))),
+            None => Db::Sqlite(rusqlite::Connection::open(config.db_path()).expect("open db")),
+        }
+    }
+
+    pub fn conn(&self) -> Conn<'_> {
+        match self {
+            Db::Sqlite(c) => Conn::Sqlite(c),
+            Db::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// The first column of the one row `sql` returns.
+    pub fn one<T: FromValue>(&self, sql: &str, params: &[&dyn Param]) -> T {
+        self.conn()
+            .query_one(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Every row `sql` returns.
+    pub fn rows(&self, sql: &str, params: &[&dyn Param]) -> Vec<Row> {
+        self.conn()
+            .query(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs `sql`; how many rows it changed.
+    pub fn exec(&self, sql: &str, params: &[&dyn Param]) -> u64 {
+        self.conn()
+            .execute(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The product's tables, by name.
+    pub fn tables(&self) -> Vec<String> {
+        let sql = self.conn().dialect(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+             WHERE table_schema = 'public' ORDER BY table_name COLLATE \"C\"",
+        );
+        self.rows(sql, &[])
+            .iter()
+            .map(|r| r.get(0).expect("a table name"))
+            .collect()
+    }
+}
