@@ -68,10 +68,13 @@ enum Backend {
 /// often goes, with the `App`): they are then closed on a thread of their own.
 struct PgPool(Option<Pool<sql::PgManager>>);
 
-impl Deref for PgPool {
-    type Target = Pool<sql::PgManager>;
-    fn deref(&self) -> &Pool<sql::PgManager> {
-        self.0.as_ref().expect("the pool is there until dropped")
+impl PgPool {
+    fn get(&self, wait: Duration) -> Result<PooledConnection<sql::PgManager>> {
+        let pool = self
+            .0
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the PostgreSQL pool is closed".into()))?;
+        Ok(pool.get_timeout(wait)?)
     }
 }
 
@@ -321,7 +324,7 @@ impl Store {
     fn pooled(&self) -> Result<Pooled> {
         Ok(match &*self.backend {
             Backend::Sqlite { pool, .. } => Pooled::Sqlite(pool.get_timeout(self.wait)?),
-            Backend::Postgres { pool } => Pooled::Postgres(Box::new(pool.get_timeout(self.wait)?)),
+            Backend::Postgres { pool } => Pooled::Postgres(Box::new(pool.get(self.wait)?)),
         })
     }
 

@@ -9,15 +9,15 @@ use drydock::store::sql::{Conn, FromValue, Param, PgConn, Row};
 
 pub enum Db {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<PgConn>),
+    Postgres(Box<RefCell<PgConn>>),
 }
 
 impl Db {
     pub fn open(config: &Config) -> Db {
         match &config.database_url {
-            Some(url) => Db::Postgres(RefCell::new(PgConn::new(
+            Some(url) => Db::Postgres(Box::new(RefCell::new(PgConn::new(
                 postgres::Client::connect(url, postgres::NoTls).expect("connect to PostgreSQL"),
-            ))),
+            )))),
             None => Db::Sqlite(rusqlite::Connection::open(config.db_path()).expect("open db")),
         }
     }
