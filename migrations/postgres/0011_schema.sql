@@ -154,23 +154,46 @@ INSERT INTO task_counts (state, n) VALUES
     ('Queued', 0), ('Executing', 0), ('Cancelling', 0), ('Success', 0),
     ('Failed', 0), ('Canceled', 0), ('TimedOut', 0);
 
-CREATE FUNCTION task_counts_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level, from the statement's transition tables: one update per state a
+-- statement changes (a row-level trigger would update one counter row once per task,
+-- which a large insert or delete makes slow), and none for an update that changes no
+-- state (log line counts), so such updates take no lock on the counters.
+CREATE FUNCTION task_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE task_counts SET n = n - 1 WHERE state = OLD.state;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE task_counts SET n = n + 1 WHERE state = NEW.state;
-    END IF;
+    UPDATE task_counts c SET n = c.n + d.k
+      FROM (SELECT state, COUNT(*) AS k FROM new_rows GROUP BY state) d
+     WHERE c.state = d.state;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION task_counts_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE task_counts c SET n = c.n + d.k
+      FROM (SELECT state, SUM(k) AS k
+              FROM (SELECT state, 1 AS k FROM new_rows
+                    UNION ALL SELECT state, -1 AS k FROM old_rows) changes
+             GROUP BY state HAVING SUM(k) <> 0) d
+     WHERE c.state = d.state;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION task_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE task_counts c SET n = c.n - d.k
+      FROM (SELECT state, COUNT(*) AS k FROM old_rows GROUP BY state) d
+     WHERE c.state = d.state;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks
-    FOR EACH ROW EXECUTE FUNCTION task_counts_follow();
-CREATE TRIGGER task_counts_update AFTER UPDATE OF state ON tasks
-    FOR EACH ROW WHEN (OLD.state <> NEW.state) EXECUTE FUNCTION task_counts_follow();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_inserted();
+CREATE TRIGGER task_counts_update AFTER UPDATE ON tasks
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_updated();
 CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks
-    FOR EACH ROW EXECUTE FUNCTION task_counts_follow();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_deleted();
 
 CREATE TABLE system_tasks (
     name          TEXT   PRIMARY KEY,

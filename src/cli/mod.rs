@@ -128,16 +128,18 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode> {
     let config = load_config(data_dir)?;
-    let db = config.db_path();
-    if !db.exists() {
-        return Err(Error::bad(
-            "data-dir",
-            format!("{} does not exist", db.display()),
-        ));
+    let source = crate::store::backup::Source::of(&config);
+    if let crate::store::backup::Source::Sqlite(db) = &source {
+        if !db.exists() {
+            return Err(Error::bad(
+                "data-dir",
+                format!("{} does not exist", db.display()),
+            ));
+        }
     }
     let out = std::path::absolute(out).map_err(|e| Error::bad("out", e))?;
     let out = out.as_path();
-    crate::store::backup::backup_to(&db, out, &|| false)?;
+    crate::store::backup::backup(&source, out, &|| false)?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     println!("backup written to {} ({} KiB)", out.display(), size / 1024);
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,8 @@
 //! `Backup`: a consistent online copy of the database into `backups/`, keeping the
-//! newest `backup_keep`. `VACUUM INTO` reads one snapshot (WAL lets writers go on
-//! meanwhile) and writes a compact copy; it is written under a temporary name and
-//! renamed when complete, and a cancel interrupts it and removes the partial file.
+//! newest `backup_keep`. SQLite: `VACUUM INTO` reads one snapshot (WAL lets writers go
+//! on meanwhile) and writes a compact copy (`.db`); PostgreSQL: `pg_dump`'s custom
+//! format (`.dump`). It is written under a temporary name and renamed when complete,
+//! and a cancel interrupts it and removes the partial file.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,6 @@ use super::{Context, Stopped, Work};
 use crate::error::{Error, Result};
 
 const PREFIX: &str = "drydock-";
-const SUFFIX: &str = ".db";
 
 fn io(path: &Path, e: std::io::Error) -> Error {
     Error::Internal(format!("{}: {e}", path.display()))
@@ -19,29 +19,30 @@ pub fn run(ctx: &Context) -> Work {
     let dir = ctx.settings.data_dir.join("backups");
     crate::files::private_dir(&dir).map_err(|e| io(&dir, e))?;
     let stamp = crate::clock::iso(crate::clock::now_ms()).replace([':', '.'], "-");
-    let name = format!("{PREFIX}{stamp}-{}{SUFFIX}", ctx.task_id);
+    let source = &ctx.settings.database;
+    let suffix = source.suffix();
+    let name = format!("{PREFIX}{stamp}-{}{suffix}", ctx.task_id);
     let partial = dir.join(format!(".{name}.partial"));
-    let db = ctx.settings.data_dir.join("drydock.db");
     ctx.log(format!(
         "Backing up {} to {}",
-        db.display(),
+        source.describe(),
         dir.join(&name).display()
     ));
-    if !crate::store::backup::backup_to(&db, &partial, &|| ctx.should_stop())? {
+    if !crate::store::backup::backup(source, &partial, &|| ctx.should_stop())? {
         return Ok(Err(Stopped));
     }
     let done = dir.join(&name);
     std::fs::rename(&partial, &done).map_err(|e| io(&done, e))?;
     let size = std::fs::metadata(&done).map(|m| m.len()).unwrap_or(0);
     ctx.log(format!("Wrote {} ({} KiB).", done.display(), size / 1024));
-    for old in prune(&dir, ctx.settings.backup_keep)? {
+    for old in prune(&dir, suffix, ctx.settings.backup_keep)? {
         ctx.log(format!("Removed old backup {}", old.display()));
     }
     Ok(Ok(()))
 }
 
 /// Deletes all but the newest `keep` backups (by name, which sorts by time).
-fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+fn prune(dir: &Path, suffix: &str, keep: usize) -> Result<Vec<PathBuf>> {
     let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io(dir, e))?
         .flatten()
@@ -49,7 +50,7 @@ fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
+                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(suffix))
         })
         .collect();
     backups.sort();

@@ -50,6 +50,8 @@ pub struct Settings {
     /// This node's name (`NodeHealth` beats for it).
     pub node: String,
     pub data_dir: std::path::PathBuf,
+    /// Where the database is (what `Backup` copies).
+    pub database: crate::store::backup::Source,
     /// Where tasks work (`NodeHealth` stops what a dead node's scripts left there).
     pub work_dir: std::path::PathBuf,
     pub node_offline_ms: i64,
@@ -68,6 +70,7 @@ impl Settings {
         Settings {
             node: config.node_name.clone(),
             data_dir: config.data_dir.clone(),
+            database: crate::store::backup::Source::of(config),
             work_dir: config
                 .work_dir
                 .clone()

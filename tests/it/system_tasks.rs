@@ -38,20 +38,36 @@ fn insert_completed(app: &TestApp, n: usize, age_days: i64) {
     let db = app.db();
     db.conn().batch("BEGIN").unwrap();
     let at = drydock::clock::now_ms() - age_days * 24 * 3600 * 1000;
-    for _ in 0..n {
-        let id: i64 = db.one(
-            "INSERT INTO tasks (name, description, state, queue_time, start_time, completed_time,
-                 last_updated_time, server_node, log_lines)
-             VALUES ('Deploy', 'old', 'Success', ?1, ?1, ?1, ?1, 'gone', 2) RETURNING id",
+    // Many rows per statement: a round trip per row would take minutes on PostgreSQL.
+    let mut left = n;
+    while left > 0 {
+        let chunk = left.min(500);
+        left -= chunk;
+        let rows =
+            vec!["('Deploy', 'old', 'Success', ?1, ?1, ?1, ?1, 'gone', 2)"; chunk].join(", ");
+        let ids: Vec<i64> = db
+            .rows(
+                &format!(
+                    "INSERT INTO tasks (name, description, state, queue_time, start_time,
+                         completed_time, last_updated_time, server_node, log_lines)
+                     VALUES {rows} RETURNING id"
+                ),
+                &[&at],
+            )
+            .iter()
+            .map(|r| r.get(0).unwrap())
+            .collect();
+        let lines: Vec<String> = ids
+            .iter()
+            .flat_map(|id| [1, 2].map(|seq| format!("({id}, {seq}, ?1, 'stdout', 'old line')")))
+            .collect();
+        db.exec(
+            &format!(
+                "INSERT INTO task_log (task_id, seq, at, stream, line) VALUES {}",
+                lines.join(", ")
+            ),
             &[&at],
         );
-        for seq in [1i64, 2] {
-            db.exec(
-                "INSERT INTO task_log (task_id, seq, at, stream, line)
-                 VALUES (?1, ?2, ?3, 'stdout', 'old line')",
-                &[&id, &seq, &at],
-            );
-        }
     }
     db.conn().batch("COMMIT").unwrap();
 }
@@ -65,7 +81,7 @@ fn consistent(app: &TestApp) {
         assert_eq!(fk, 0);
     }
     let orphans: i64 = db.one(
-        "SELECT COUNT(*) FROM task_log WHERE task_id NOT IN (SELECT id FROM tasks)",
+        "SELECT COUNT(*) FROM task_log l WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.task_id)",
         &[],
     );
     assert_eq!(orphans, 0, "log lines without their task");
@@ -159,11 +175,9 @@ fn run_now_through_the_api_and_unknown_names() {
         .flatten()
         .collect();
     assert_eq!(backups.len(), 1);
-    let copy = rusqlite::Connection::open(backups[0].path()).unwrap();
-    let check: String = copy
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let copy = common::db::restore(&app.config, &backups[0].path());
+    let users: i64 = copy.db.one("SELECT COUNT(*) FROM users", &[]);
+    assert_eq!(users, app.count("users"));
 
     let (status, body) = call(
         &client,
@@ -206,9 +220,13 @@ fn backup_keeps_the_newest_n() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names
-        .iter()
-        .all(|n| n.starts_with("drydock-") && n.ends_with(".db")));
+    let suffix = drydock::store::backup::Source::of(&app.config).suffix();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("drydock-") && n.ends_with(suffix)),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -310,7 +328,8 @@ fn a_cancelled_backup_leaves_no_partial_file() {
     let before = (app.count("tasks"), app.count("task_log"));
     let out = app.data_dir().join("backups").join("stopped.db");
     let started = Instant::now();
-    let finished = drydock::store::backup::backup_to(&app.db_path(), &out, &|| {
+    let source = drydock::store::backup::Source::of(&app.config);
+    let finished = drydock::store::backup::backup(&source, &out, &|| {
         started.elapsed() > Duration::from_millis(20)
     })
     .unwrap();
@@ -387,18 +406,10 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let queued = writer.join().unwrap();
         assert!(queued > 5, "deployments kept coming: {queued}");
-        let copy = rusqlite::Connection::open(&out).unwrap();
-        let check: String = copy
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
+        let copy = common::db::restore(&app.config, &out);
         let present: i64 = copy
-            .query_row(
-                "SELECT COUNT(*) FROM tasks WHERE id <= ?1",
-                [committed],
-                |r| r.get(0),
-            )
-            .unwrap();
+            .db
+            .one("SELECT COUNT(*) FROM tasks WHERE id <= ?1", &[&committed]);
         let original: i64 = app
             .db()
             .one("SELECT COUNT(*) FROM tasks WHERE id <= ?1", &[&committed]);

@@ -70,3 +70,39 @@ impl Db {
             .collect()
     }
 }
+
+/// A backup opened as the database it holds: SQLite's copy as it is (checked with
+/// `PRAGMA integrity_check`), PostgreSQL's `pg_dump` archive restored with
+/// `pg_restore --exit-on-error` into a fresh database (the restore is the check).
+pub struct Restored {
+    pub db: Db,
+    _pg: Option<super::pg::Database>,
+}
+
+pub fn restore(config: &Config, file: &std::path::Path) -> Restored {
+    if config.database_url.is_none() {
+        let db = Db::Sqlite(rusqlite::Connection::open(file).expect("open the copy"));
+        let check: String = db.one("PRAGMA integrity_check", &[]);
+        assert_eq!(check, "ok");
+        return Restored { db, _pg: None };
+    }
+    let target = super::pg::Database::fresh();
+    let output = std::process::Command::new(super::pg::program("pg_restore"))
+        .args(["--exit-on-error", "--no-owner", "--dbname", &target.url])
+        .arg(file)
+        .output()
+        .expect("run pg_restore");
+    assert!(
+        output.status.success(),
+        "pg_restore: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config = Config {
+        database_url: Some(target.url.clone()),
+        ..config.clone()
+    };
+    Restored {
+        db: Db::open(&config),
+        _pg: Some(target),
+    }
+}

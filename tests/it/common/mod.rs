@@ -92,10 +92,6 @@ impl TestApp {
         self.dir.path()
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.config.db_path()
-    }
-
     /// A new client: a separate server instance (its own node name) on the same data
     /// directory.
     pub fn client(&self) -> Client {

@@ -35,6 +35,30 @@ pub fn suite_on_postgres() -> bool {
     std::env::var("DRYDOCK_TEST_BACKEND").is_ok_and(|v| v == "postgres")
 }
 
+/// A PostgreSQL program (`pg_restore`, `psql`): on the `PATH`, else the newest of
+/// Debian's `/usr/lib/postgresql/*/bin`.
+pub fn program(name: &str) -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if let Some(found) = on_path {
+        return found;
+    }
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's programs")
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let path = e.path().join("bin").join(name);
+            path.is_file().then_some((version, path))
+        })
+        .collect();
+    found.sort();
+    found.pop().expect("a PostgreSQL installation").1
+}
+
 impl Database {
     /// A new database on the test server.
     pub fn fresh() -> Database {
