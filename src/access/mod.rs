@@ -32,7 +32,7 @@ impl Admit for Proof {
         let proof = match self.actor().user_id {
             None => self.clone(),
             Some(user_id) => {
-                let user = users::find(conn, user_id)?.filter(|u| u.is_active);
+                let user = users::find_for_change(conn, user_id)?.filter(|u| u.is_active);
                 let Some(user) = user else {
                     return Err(Error::Forbidden("Your account is not active.".into()));
                 };
@@ -40,7 +40,7 @@ impl Admit for Proof {
             }
         };
         if !proof.actor().is_admin() {
-            if let Some(refusal) = crate::maintenance::refusal(conn)? {
+            if let Some(refusal) = crate::maintenance::refusal_in_change(conn)? {
                 return Err(refusal);
             }
         }

@@ -15,7 +15,17 @@ pub const MAX_MESSAGE: usize = 1000;
 /// The refusal for a non-administrator's change, if maintenance mode is on. Called by
 /// the change guard and again inside every change transaction.
 pub fn refusal(conn: &Conn) -> Result<Option<Error>> {
-    let mode = maintenance::get(conn)?;
+    refusal_of(conn, maintenance::get(conn)?)
+}
+
+/// [`refusal`] inside a change's transaction, deciding by the mode as the change must
+/// ([`maintenance::get_for_change`]: on PostgreSQL the mode cannot be turned on until
+/// this change commits).
+pub fn refusal_in_change(conn: &Conn) -> Result<Option<Error>> {
+    refusal_of(conn, maintenance::get_for_change(conn)?)
+}
+
+fn refusal_of(conn: &Conn, mode: maintenance::Mode) -> Result<Option<Error>> {
     if !mode.is_on {
         return Ok(None);
     }
@@ -64,7 +74,7 @@ pub async fn set_mode(
                         .into(),
                 ));
             }
-            let current = maintenance::get(tx)?;
+            let current = maintenance::get_to_change(tx)?;
             let message = message.unwrap_or(current.message.clone());
             if current.is_on == on && current.message == message {
                 return Ok(current);
@@ -224,7 +234,7 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
                 return Ok(());
             };
             maintenance::set_window_state(tx, w.id, WindowState::Completed)?;
-            let mode = maintenance::get(tx)?;
+            let mode = maintenance::get_to_change(tx)?;
             if mode.is_on && mode.window_id == Some(w.id) {
                 maintenance::set(tx, false, mode.message.as_deref(), "schedule", None, now)?;
                 record(tx, false, None)?;
@@ -245,7 +255,7 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
                 return Ok(());
             }
             maintenance::set_window_state(tx, w.id, WindowState::Active)?;
-            let mode = maintenance::get(tx)?;
+            let mode = maintenance::get_to_change(tx)?;
             if !mode.is_on {
                 maintenance::set(tx, true, w.message.as_deref(), "schedule", Some(w.id), now)?;
                 record(tx, true, w.message.as_deref())?;

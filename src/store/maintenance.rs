@@ -3,6 +3,7 @@
 use super::sql::{Conn, Param, Row};
 use super::ChangeTx;
 pub use crate::model::WindowState;
+use const_format::concatcp;
 
 const Q_SCHEDULED: &str = WindowState::Scheduled.quoted();
 const Q_ACTIVE: &str = WindowState::Active.quoted();
@@ -29,11 +30,30 @@ pub struct Mode {
     pub window_id: Option<i64>,
 }
 
+const MODE: &str =
+    "SELECT is_on, message, modified_by, modified_on, window_id FROM maintenance WHERE id = 1";
+
 pub fn get(conn: &Conn) -> Result<Mode> {
-    let row = conn.query_opt(
-        "SELECT is_on, message, modified_by, modified_on, window_id FROM maintenance WHERE id = 1",
-        &[],
-    )?;
+    read(conn, MODE)
+}
+
+/// The mode, as a change must decide by it: on PostgreSQL, whose transactions run side
+/// by side (READ COMMITTED), the row is share-locked for the rest of the change, so the
+/// transaction that turns the mode on ([`get_to_change`], then [`set`]) waits for every
+/// change that saw it off to commit, and a change that begins meanwhile waits for it
+/// and then sees it on. SQLite's write transaction already excludes every other one.
+pub fn get_for_change(conn: &Conn) -> Result<Mode> {
+    read(conn, conn.dialect(MODE, concatcp!(MODE, " FOR SHARE")))
+}
+
+/// The mode, locked to be changed by this transaction (PostgreSQL: `FOR UPDATE`; two
+/// administrators switching it at once take turns).
+pub fn get_to_change(tx: &ChangeTx) -> Result<Mode> {
+    read(tx, tx.dialect(MODE, concatcp!(MODE, " FOR UPDATE")))
+}
+
+fn read(conn: &Conn, sql: &str) -> Result<Mode> {
+    let row = conn.query_opt(sql, &[])?;
     let Some(r) = row else {
         return Ok(Mode::default());
     };

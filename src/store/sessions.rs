@@ -90,6 +90,14 @@ pub fn reserve_attempt(
     max: i64,
 ) -> Result<std::result::Result<Vec<i64>, Throttled>> {
     let db = tx;
+    // On PostgreSQL, attempts on the same keys (from any node) count and reserve one at
+    // a time, in one order so that two attempts never wait for each other.
+    let mut locks: Vec<&String> = keys.iter().collect();
+    locks.sort();
+    locks.dedup();
+    for key in locks {
+        db.exclusive_named(&format!("sign-in {key}"))?;
+    }
     let mut throttled = None;
     for key in keys {
         let row = db.query_one(

@@ -366,6 +366,18 @@ impl Conn<'_> {
         }
     }
 
+    /// [`Conn::exclusive`] for a lock named by text (a sign-in throttling key, say):
+    /// transactions taking the same name run one at a time.
+    pub fn exclusive_named(&self, name: &str) -> Result<()> {
+        if self.is_postgres() {
+            self.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))::TEXT",
+                &[&name],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Every row `sql` returns.
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
         Ok(self.rows(sql, params, usize::MAX)?)
@@ -570,7 +582,20 @@ fn postgres_params(values: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)
 }
 
 fn postgres_error(e: postgres::Error) -> Error {
-    Error::Internal(format!("database: {e}"))
+    use postgres::error::SqlState;
+    match e.code() {
+        // Two changes that each waited for the other (PostgreSQL aborts one of them):
+        // nothing was written; the caller may try again.
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            Error::Unavailable(format!(
+                "the database could not make this change now, try again ({e})"
+            ))
+        }
+        _ => Error::Internal(format!("database: {e}")),
+    }
 }
 
 /// `sql` as PostgreSQL takes it: SQLite's parameters (`?1`, or a bare `?`, the next

@@ -4,6 +4,7 @@ use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::error::Result;
 use crate::model::Role;
+use const_format::concatcp;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -69,6 +70,30 @@ fn roles(db: &Conn, user_id: i64) -> Result<Vec<Role>> {
 
 pub fn count(conn: &Conn) -> Result<i64> {
     conn.query_one("SELECT COUNT(*) FROM users", &[])?.get(0)
+}
+
+/// [`find`], inside a change that decides by the user (its admission): on PostgreSQL
+/// the row is share-locked for the rest of the change, so a change of their roles or
+/// of whether they are active ([`set_roles`], [`set_active`], which lock it to change
+/// it) commits either before this change reads them or after it commits. SQLite's
+/// write transaction already excludes every other one.
+pub fn find_for_change(conn: &Conn, id: i64) -> Result<Option<User>> {
+    let row = conn.query_opt(
+        conn.dialect(
+            concatcp!("SELECT ", COLUMNS, " FROM users WHERE id = ?1"),
+            concatcp!("SELECT ", COLUMNS, " FROM users WHERE id = ?1 FOR SHARE"),
+        ),
+        &[&id],
+    )?;
+    row.map(|r| with_roles(conn, from_row(&r)?)).transpose()
+}
+
+/// Locks the user's row to change who they are (PostgreSQL; see [`find_for_change`]).
+fn lock_to_change(tx: &ChangeTx, user_id: i64) -> Result<()> {
+    if tx.is_postgres() {
+        tx.query("SELECT id FROM users WHERE id = ?1 FOR UPDATE", &[&user_id])?;
+    }
+    Ok(())
 }
 
 pub fn find(conn: &Conn, id: i64) -> Result<Option<User>> {
@@ -146,6 +171,7 @@ pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {
 }
 
 pub fn set_roles(tx: &ChangeTx, user_id: i64, roles: &[Role]) -> Result<()> {
+    lock_to_change(tx, user_id)?;
     let db = tx;
     db.execute("DELETE FROM user_roles WHERE user_id = ?1", &[&user_id])?;
     for role in roles {
@@ -168,6 +194,7 @@ pub fn set_display_name(tx: &ChangeTx, user_id: i64, display_name: &str) -> Resu
 /// Deactivating also ends the user's sessions and revokes nothing else: API keys stop
 /// working because authentication checks `is_active`.
 pub fn set_active(tx: &ChangeTx, user_id: i64, active: bool) -> Result<()> {
+    lock_to_change(tx, user_id)?;
     let db = tx;
     db.execute(
         "UPDATE users SET is_active = ?2 WHERE id = ?1",

@@ -248,13 +248,10 @@ fn a_body_that_never_finishes_gets_408_and_changes_nothing() {
 }
 
 fn events(dir: &Path, category: &str) -> i64 {
-    db(dir)
-        .query_row(
-            "SELECT count(*) FROM events WHERE category = ?1",
-            [category],
-            |r| r.get(0),
-        )
-        .unwrap()
+    db(dir).one(
+        "SELECT count(*) FROM events WHERE category = ?1",
+        &[&category],
+    )
 }
 
 #[test]

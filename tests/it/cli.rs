@@ -5,11 +5,10 @@ use crate::common;
 
 use common::server::{run_cli, Server};
 use common::*;
-use drydock::config::Config;
 use rocket::http::{Method, Status};
 
 fn client_for(dir: &std::path::Path) -> rocket::local::blocking::Client {
-    let mut config = Config::for_tests(dir);
+    let mut config = common::db::config_for(dir);
     config.log_level = "off".into();
     let opened = drydock::App::open(config).unwrap();
     rocket::local::blocking::Client::tracked(drydock::rocket(opened.app).unwrap()).unwrap()
@@ -17,7 +16,7 @@ fn client_for(dir: &std::path::Path) -> rocket::local::blocking::Client {
 
 #[test]
 fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let (code, out, err) = run_cli(
         dir.path(),
         &[
@@ -45,14 +44,12 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
     let (_, me) = json_of(client.get("/api/users/me").dispatch());
     assert_eq!(me["Roles"], serde_json::json!(["Project Deployer"]));
 
-    let db = rusqlite::Connection::open(dir.path().join("drydock.db")).unwrap();
-    let (who, how): (String, String) = db
-        .query_row(
-            "SELECT username, identity FROM events WHERE category = 'UserCreated' AND message LIKE '%dana%'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let db = common::db::Db::for_dir(dir.path());
+    let row = &db.rows(
+        "SELECT username, identity FROM events WHERE category = 'UserCreated' AND message LIKE '%dana%'",
+        &[],
+    )[0];
+    let (who, how): (String, String) = (row.get(0).unwrap(), row.get(1).unwrap());
     // The OS user and process that made the change.
     let uid = nix_uid();
     assert!(
@@ -64,7 +61,7 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
 
 #[test]
 fn user_create_rejects_bad_input_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let (code, _, err) = run_cli(
         dir.path(),
         &[
@@ -101,7 +98,7 @@ fn user_create_rejects_bad_input_with_a_clear_message() {
 
 #[test]
 fn set_password_and_apikey_create() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let (code, _, err) = run_cli(
         dir.path(),
         &[
@@ -150,32 +147,24 @@ fn set_password_and_apikey_create() {
 
 #[test]
 fn invalid_configuration_fails_fast_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("drydock.toml"), "port = \"eighty\"\n").unwrap();
+    let dir = common::data_dir();
+    dir.configure("port = \"eighty\"\n");
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
     assert!(err.contains("port"), "{err}");
-    std::fs::write(
-        dir.path().join("drydock.toml"),
-        "synchronous = \"sometimes\"\n",
-    )
-    .unwrap();
+    dir.configure("synchronous = \"sometimes\"\n");
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
     assert!(
         err.contains("synchronous") || err.contains("sometimes"),
         "{err}"
     );
-    std::fs::write(dir.path().join("drydock.toml"), "db_pool_size = 0\n").unwrap();
+    dir.configure("db_pool_size = 0\n");
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
     assert!(err.contains("db_pool_size"), "{err}");
     for nice in ["-5", "20"] {
-        std::fs::write(
-            dir.path().join("drydock.toml"),
-            format!("script_nice = {nice}\n"),
-        )
-        .unwrap();
+        dir.configure(format!("script_nice = {nice}\n"));
         let (code, _, err) = run_cli(dir.path(), &["serve"], "");
         assert_eq!(code, 1);
         assert!(
@@ -187,7 +176,7 @@ fn invalid_configuration_fails_fast_naming_the_key() {
 
 #[test]
 fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let server = Server::start(dir.path());
     let (status, body) = server.get("/api/health").unwrap();
     assert_eq!(status, 200, "{body}");
@@ -209,7 +198,7 @@ fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
 
 #[test]
 fn serve_takes_a_node_name() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let port = common::server::free_port().to_string();
     let mut child = std::process::Command::new(common::server::binary())
         .arg("--data-dir")

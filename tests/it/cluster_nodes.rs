@@ -17,8 +17,8 @@ const OFFLINE_SECS: u64 = 3;
 const NODE_HEALTH_SECS: u64 = 1;
 
 /// A data directory for a cluster with short timings, and an administrator's API key.
-fn cluster_dir(extra: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
+fn cluster_dir(extra: &str) -> (common::DataDir, String) {
+    let dir = common::data_dir();
     let default = |key: &str, line: String| {
         if extra.contains(key) {
             String::new()
@@ -31,15 +31,11 @@ fn cluster_dir(extra: &str) -> (tempfile::TempDir, String) {
         "node_health_interval_secs",
         format!("node_health_interval_secs = {NODE_HEALTH_SECS}\n"),
     );
-    std::fs::write(
-        dir.path().join("drydock.toml"),
-        format!(
-            "task_cap = {CAP}\n{poll}heartbeat_secs = 1\n\
+    dir.configure(format!(
+        "task_cap = {CAP}\n{poll}heartbeat_secs = 1\n\
              node_offline_secs = {OFFLINE_SECS}\n{health}\
              cancel_grace_ms = 1000\n{extra}"
-        ),
-    )
-    .unwrap();
+    ));
     let key = api_key(dir.path(), "admin");
     (dir, key)
 }
@@ -173,19 +169,16 @@ fn work_queued_on_one_node_is_picked_up_by_another_well_within_the_poll_interval
     let _b = Server::node(dir.path(), "node-b");
     let (releases, env) = releases(&a, &key, 1, "true");
     node_body(&a, &key, "node-a", true);
-    let db = rusqlite::Connection::open(dir.path().join("drydock.db")).unwrap();
+    let db = common::db::Db::for_dir(dir.path());
     for _ in 0..5 {
         let id = deploy(&a, &key, &releases[0], &env);
         let done = a.wait_task(&key, &id, &["Success", "Failed"], 20);
         assert_eq!(done["ServerNode"], "node-b", "{done}");
         let n: i64 = id.trim_start_matches("ServerTasks-").parse().unwrap();
-        let waited: i64 = db
-            .query_row(
-                "SELECT start_time - queue_time FROM tasks WHERE id = ?1",
-                [n],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let waited: i64 = db.one(
+            "SELECT start_time - queue_time FROM tasks WHERE id = ?1",
+            &[&n],
+        );
         assert!(waited < 1000, "{id} waited {waited} ms for another node");
     }
 }

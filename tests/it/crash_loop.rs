@@ -56,12 +56,8 @@ fn id_of(resource_id: &str) -> i64 {
 
 #[test]
 fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("drydock.toml"),
-        "task_cap = 5\nqueue_poll_ms = 100\nnode_name = \"crashy\"\nbackup_keep = 2\nlog_level = \"off\"\n",
-    )
-    .unwrap();
+    let dir = common::data_dir();
+    dir.configure("task_cap = 5\nqueue_poll_ms = 100\nnode_name = \"crashy\"\nbackup_keep = 2\nlog_level = \"off\"\n");
     let key = api_key(dir.path(), "admin");
     let seed = std::env::var("CRASH_LOOP_SEED")
         .ok()
@@ -97,7 +93,6 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
     };
 
     let acknowledged: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-    let db_path = dir.path().join("drydock.db");
     for round in 0..ROUNDS {
         let mut server = Server::node(dir.path(), "crashy");
         let started = Instant::now();
@@ -109,15 +104,12 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
                 "/api/tasks?states=Executing,Cancelling&take=100",
                 None,
             );
-            let db = rusqlite::Connection::open(&db_path).unwrap();
-            let stale: i64 = db
-                .query_row(
-                    "SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling')
+            let db = common::db::Db::for_dir(dir.path());
+            let stale: i64 = db.one(
+                "SELECT COUNT(*) FROM tasks WHERE state IN ('Executing', 'Cancelling')
                      AND start_time < (SELECT started_at FROM nodes WHERE name = 'crashy')",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
+                &[],
+            );
             if stale == 0 {
                 break;
             }
@@ -164,24 +156,20 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
             stop.store(true, Ordering::SeqCst);
         });
 
-        let db = rusqlite::Connection::open(&db_path).unwrap();
-        let check: String = db
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok", "round {round}");
+        let db = common::db::Db::for_dir(dir.path());
+        if !db.is_postgres() {
+            let check: String = db.one("PRAGMA integrity_check", &[]);
+            assert_eq!(check, "ok", "round {round}");
+        }
         let acknowledged = acknowledged.lock().unwrap();
-        let mut find = db
-            .prepare(
-                "SELECT COUNT(*) FROM deployments d JOIN tasks t ON t.id = d.task_id
-                 WHERE d.id = ?1 AND t.id = ?2",
-            )
-            .unwrap();
         let lost: Vec<&(String, String)> = acknowledged
             .iter()
             .filter(|(d, t)| {
-                find.query_row([id_of(d), id_of(t)], |r| r.get::<_, i64>(0))
-                    .unwrap()
-                    != 1
+                db.one::<i64>(
+                    "SELECT COUNT(*) FROM deployments d JOIN tasks t ON t.id = d.task_id
+                     WHERE d.id = ?1 AND t.id = ?2",
+                    &[&id_of(d), &id_of(t)],
+                ) != 1
             })
             .collect();
         assert!(
@@ -206,14 +194,10 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
         assert!(Instant::now() < deadline, "the queue did not drain: {open}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let db = rusqlite::Connection::open(&db_path).unwrap();
-    let ran: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM tasks WHERE name = 'Deploy' AND state = 'Success'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let ran: i64 = common::db::Db::for_dir(dir.path()).one(
+        "SELECT COUNT(*) FROM tasks WHERE name = 'Deploy' AND state = 'Success'",
+        &[],
+    );
     let acknowledged = acknowledged.lock().unwrap().len();
     let report = format!(
         "crash loop: {ROUNDS} rounds (seed {seed}), {acknowledged} deployments acknowledged, 0 lost, {ran} ran to success"
@@ -221,7 +205,13 @@ fn twenty_sigkill_rounds_under_load_lose_no_acknowledged_deployment() {
     println!("{report}");
     // scripts/test.sh prints the reports at the end of the run.
     let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-crash-loop.txt"),
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(
+            if common::pg::suite_on_postgres() {
+                "report-crash-loop-postgres.txt"
+            } else {
+                "report-crash-loop.txt"
+            },
+        ),
         format!("{report}\n"),
     );
     assert!(acknowledged > ROUNDS, "the load was real: {acknowledged}");

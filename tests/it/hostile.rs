@@ -572,18 +572,15 @@ fn concurrency_cases() -> u32 {
 fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
     use common::raw::{db, simultaneous_sign_ins};
     use common::server::{create_user, Server};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     create_user(dir.path(), "dana", "Viewer", PASSWORD);
     let server = Server::start(dir.path());
     let port = server.port;
     let count = |category: &str| -> i64 {
-        db(dir.path())
-            .query_row(
-                "SELECT count(*) FROM events WHERE category = ?1",
-                [category],
-                |r| r.get(0),
-            )
-            .unwrap()
+        db(dir.path()).one(
+            "SELECT count(*) FROM events WHERE category = ?1",
+            &[&category],
+        )
     };
     let mut runner = TestRunner::new(PropConfig {
         cases: concurrency_cases(),
@@ -595,9 +592,7 @@ fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
     let case = (2usize..=24, proptest::option::of(0usize..24), any::<bool>());
     let result = runner.run(&case, |(attempts, right, shout)| {
         // A fresh window for each case.
-        db(dir.path())
-            .execute("DELETE FROM login_failures", [])
-            .unwrap();
+        db(dir.path()).exec("DELETE FROM login_failures", &[]);
         let audited_before = count("LoginFailed") + count("LoginSucceeded");
         let username = if shout { "DANA" } else { "dana" };
         let passwords = (0..attempts)
@@ -699,28 +694,14 @@ const IN_FLIGHT: &[InFlight] = &[
 /// Every product table, as text: what a refused request must leave as it was.
 fn product_snapshot(dir: &std::path::Path) -> Vec<(String, String)> {
     let db = common::raw::db(dir);
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
-        .collect();
-    tables
+    db.tables()
         .into_iter()
+        .filter(|t| !BOOKKEEPING.contains(&t.as_str()))
         .map(|table| {
-            let mut stmt = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
-            let columns = stmt.column_count();
-            let rows: Vec<String> = stmt
-                .query_map([], |r| {
-                    Ok((0..columns)
-                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                        .collect::<Vec<_>>()
-                        .join("|"))
-                })
-                .unwrap()
-                .map(Result::unwrap)
+            let rows: Vec<String> = db
+                .rows(&format!("SELECT * FROM {table} ORDER BY 1"), &[])
+                .iter()
+                .map(|r| format!("{:?}", r.0))
                 .collect();
             (table, rows.join("\n"))
         })
@@ -732,8 +713,8 @@ fn callers_whose_roles_change_in_flight_commit_only_what_their_new_roles_allow()
     use common::raw::{hold_past_the_guards, sign_in};
     use common::server::{api_key, Server};
     use drydock::access::permissions::{Permission, Role};
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("drydock.toml"), "body_timeout_secs = 60\n").unwrap();
+    let dir = common::data_dir();
+    dir.configure("body_timeout_secs = 60\n");
     let key = api_key(dir.path(), "admin");
     let server = Server::start(dir.path());
     // One project, environment and release for the changes to name.

@@ -101,7 +101,7 @@ const WHO: &str =
 
 #[test]
 fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() {
-    let data = tempfile::tempdir().unwrap();
+    let data = common::data_dir();
     let (bin, program) = installed_binary(0o755);
     let server = start(&program, data.path());
     // As an upgrade would: the file on disk goes away under the running server.
@@ -173,7 +173,7 @@ fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() 
 
 #[test]
 fn a_cancel_stops_the_whole_group_of_a_launched_script() {
-    let data = tempfile::tempdir().unwrap();
+    let data = common::data_dir();
     let server = Server::start(data.path());
     let d = Deployments::on(&server, data.path());
     // A child in the background and one in the foreground, both in the script's group.

@@ -530,7 +530,7 @@ fn the_command_line_enables_waits_for_quiet_and_disables() {
 /// after the enabling one (audit event ids grow in commit order). Five rounds.
 #[test]
 fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     let admin = api_key(dir.path(), "admin");
     create_user(dir.path(), "writer", "System Manager", PASSWORD);
     let writer = api_key(dir.path(), "writer");
@@ -623,28 +623,23 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
             accepted > 0 && refused > 0,
             "round {round}: {accepted} accepted, {refused} refused"
         );
-        let db = rusqlite::Connection::open(dir.path().join("drydock.db")).unwrap();
-        let enabled: i64 = db
-            .query_row(
-                "SELECT MAX(id) FROM events WHERE category = 'MaintenanceModeEnabled'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let late: i64 = db
-            .query_row(
-                "SELECT COUNT(*) FROM events WHERE username = 'writer' AND category = 'DeploymentQueued' AND id > ?1",
-                [enabled],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let db = common::db::Db::for_dir(dir.path());
+        let enabled: i64 = db.one(
+            "SELECT MAX(id) FROM events WHERE category = 'MaintenanceModeEnabled'",
+            &[],
+        );
+        let late: i64 = db.one(
+            "SELECT COUNT(*) FROM events WHERE username = 'writer' AND category = 'DeploymentQueued' AND id > ?1",
+            &[&enabled],
+        );
         assert_eq!(
             late, 0,
             "round {round}: {late} changes committed after maintenance was enabled"
         );
-        let queued: i64 = db
-            .query_row("SELECT COUNT(*) FROM events WHERE username = 'writer' AND category = 'DeploymentQueued'", [], |r| r.get(0))
-            .unwrap();
+        let queued: i64 = db.one(
+            "SELECT COUNT(*) FROM events WHERE username = 'writer' AND category = 'DeploymentQueued'",
+            &[],
+        );
         assert!(queued >= accepted, "every 201 is in the audit log");
         let (status, _) = send(
             &admin,

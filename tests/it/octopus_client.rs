@@ -26,7 +26,7 @@ fn script() -> PathBuf {
 #[test]
 fn octopus_client_works_unchanged() {
     let modules = installed_client();
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::common::data_dir();
     create_user(
         data.path(),
         "deployer",

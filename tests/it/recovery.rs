@@ -9,13 +9,9 @@ use serde_json::json;
 
 #[test]
 fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::data_dir();
     // The node's task cap is 1, so the second deployment stays queued behind the first.
-    std::fs::write(
-        dir.path().join("drydock.toml"),
-        "task_cap = 1\nnode_name = \"node-a\"\n",
-    )
-    .unwrap();
+    dir.configure("task_cap = 1\nnode_name = \"node-a\"\n");
     let key = api_key(dir.path(), "admin");
 
     let mut server = Server::start(dir.path());

@@ -22,6 +22,11 @@ impl Db {
         }
     }
 
+    /// The database of the data directory `dir` as the binary finds it there.
+    pub fn for_dir(dir: &std::path::Path) -> Db {
+        Db::open(&config_for(dir))
+    }
+
     pub fn conn(&self) -> Conn<'_> {
         match self {
             Db::Sqlite(c) => Conn::Sqlite(c),
@@ -105,4 +110,21 @@ pub fn restore(config: &Config, file: &std::path::Path) -> Restored {
         db: Db::open(&config),
         _pg: Some(target),
     }
+}
+
+/// The test configuration of data directory `dir`, with the database its
+/// `drydock.toml` names (as the binary would find it).
+pub fn config_for(dir: &std::path::Path) -> Config {
+    let text = std::fs::read_to_string(dir.join(drydock::config::CONFIG_FILE)).unwrap_or_default();
+    let url = text.lines().find_map(|l| {
+        let value = l
+            .trim()
+            .strip_prefix("database_url")?
+            .trim()
+            .strip_prefix('=')?;
+        Some(value.trim().trim_matches('"').to_string())
+    });
+    let mut config = Config::for_tests(dir);
+    config.database_url = url;
+    config
 }

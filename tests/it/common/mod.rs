@@ -41,6 +41,46 @@ pub fn shared_dir() -> TempDir {
     dir
 }
 
+/// A data directory for the real binary, on the suite's backend: when the suite runs on
+/// PostgreSQL, its `drydock.toml` names a fresh database of its own (dropped with it).
+pub struct DataDir {
+    dir: TempDir,
+    _pg: Option<pg::Database>,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `drydock.toml` with `text`, keeping the suite's database.
+    pub fn configure(&self, text: impl AsRef<str>) {
+        let database = self
+            ._pg
+            .as_ref()
+            .map(|db| format!("database_url = \"{}\"\n", db.url))
+            .unwrap_or_default();
+        std::fs::write(
+            self.path().join(drydock::config::CONFIG_FILE),
+            format!("{database}{}", text.as_ref()),
+        )
+        .expect("write drydock.toml");
+    }
+}
+
+pub fn data_dir() -> DataDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pg = pg::suite_on_postgres().then(pg::Database::fresh);
+    if let Some(db) = &pg {
+        std::fs::write(
+            dir.path().join(drydock::config::CONFIG_FILE),
+            format!("database_url = \"{}\"\n", db.url),
+        )
+        .expect("write drydock.toml");
+    }
+    DataDir { dir, _pg: pg }
+}
+
 /// One browser-like user: a Rocket client with its own cookie jar.
 pub struct Session {
     pub client: Client,

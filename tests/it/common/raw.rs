@@ -124,20 +124,19 @@ pub fn sign_in(port: u16, username: &str, password: &str) -> Browser {
     }
 }
 
-pub fn db(dir: &Path) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open(dir.join("drydock.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
+pub fn db(dir: &Path) -> super::db::Db {
+    let db = super::db::Db::for_dir(dir);
+    if let super::db::Db::Sqlite(c) = &db {
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+    }
     db
 }
 
 pub fn last_seen(dir: &Path, token_hash: &str) -> i64 {
-    db(dir)
-        .query_row(
-            "SELECT last_seen_at FROM sessions WHERE token_hash = ?1",
-            [token_hash],
-            |r| r.get(0),
-        )
-        .unwrap()
+    db(dir).one(
+        "SELECT last_seen_at FROM sessions WHERE token_hash = ?1",
+        &[&token_hash],
+    )
 }
 
 /// Starts `method path` with `body` as `browser`, holding back its last bytes, and
@@ -152,12 +151,10 @@ pub fn hold_past_the_guards(
     body: &Value,
 ) -> Held {
     let hash = drydock::tokens::sha256_hex(&browser.token);
-    db(dir)
-        .execute(
-            "UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE token_hash = ?1",
-            [&hash],
-        )
-        .unwrap();
+    db(dir).exec(
+        "UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE token_hash = ?1",
+        &[&hash],
+    );
     let before = last_seen(dir, &hash);
     let body = body.to_string();
     let held = hold(
