@@ -74,10 +74,20 @@ trap 'rm -f "$log"; stop_postgres' EXIT
 reports=target/tmp
 rm -f "$reports"/report-*.txt
 status=0
+# The whole suite on SQLite (unit tests, integration tests, browser tests) ...
+start=$SECONDS
 cargo test --locked "$@" 2>&1 | tee "$log" || status=$?
+sqlite_secs=$((SECONDS - start))
+# ... and the integration suite again with every test app and data directory on
+# PostgreSQL (DRYDOCK_TEST_BACKEND, read by tests/it/common). Tests of SQLite's own
+# files (their modes, the browser tests' data directories) stay on SQLite.
+start=$SECONDS
+DRYDOCK_TEST_BACKEND=postgres cargo test --locked --test it "$@" 2>&1 | tee -a "$log" || status=$?
+postgres_secs=$((SECONDS - start))
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+echo "time: SQLite run ${sqlite_secs} s, PostgreSQL run ${postgres_secs} s"
 # What the fault tests counted (crash loop rounds and losses, hostile cases).
 cat "$reports"/report-*.txt 2>/dev/null || true
 exit "$status"

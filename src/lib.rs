@@ -53,6 +53,9 @@ pub struct App {
     pub installation_id: String,
     /// API key → caller, while nothing was committed since (see `auth::key_cache`).
     pub keys: auth::key_cache::KeyCache,
+    /// The key that signs and encrypts cookies: `secret.key` in the data directory, or
+    /// on PostgreSQL the cluster's, from the database (every node the same).
+    secret_key: String,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -71,8 +74,14 @@ impl App {
         // `Config` with a relative path gets it resolved here, before anything uses it.
         config.data_dir = config::absolute_dir(&config.data_dir)
             .map_err(|e| error::Error::Internal(e.to_string()))?;
-        let installation_id = files::installation_id(&files::secret_key(&config.data_dir)?);
         let store = Store::open(&config)?;
+        let secret_key = if store.is_postgres() {
+            let fresh = tokens::random_hex(32);
+            store.bookkeeping_now(|tx| store::system::shared_setting(tx, "secret_key", &fresh))?
+        } else {
+            files::secret_key(&config.data_dir)?
+        };
+        let installation_id = files::installation_id(&secret_key);
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
         let hasher = Hasher::new(config.hash_concurrency);
         let metrics = std::sync::Arc::new(metrics::Metrics::new());
@@ -85,6 +94,7 @@ impl App {
                 metrics,
                 installation_id,
                 keys: Default::default(),
+                secret_key,
             },
             initial_admin_password,
         })
@@ -103,7 +113,7 @@ pub fn rocket(app: App) -> Result<Rocket<Build>> {
     // Before anything listens: refuse a name a live node holds, or take a dead one's.
     app.queue
         .claim(&app.store, &queue::Settings::from_config(&app.config))?;
-    let secret_key = files::secret_key(&app.config.data_dir)?;
+    let secret_key = app.secret_key.clone();
     let limits = Limits::default()
         .limit("json", 256.kibibytes())
         .limit("form", 64.kibibytes())

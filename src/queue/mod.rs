@@ -199,6 +199,32 @@ impl Queue {
                 failed.len()
             );
         }
+        // Tasks of this node that another node failed while it was away (NodeHealth)
+        // may have left scripts running here, which only this host can stop: those whose
+        // directories are still in the work directory, which ended and were this node's.
+        let left: Vec<i64> = scripts::task_dirs(&settings.work_dir)
+            .into_iter()
+            .filter(|id| !failed.contains(id))
+            .collect();
+        let ended = store.read_now(|c| {
+            let mut ended = Vec::new();
+            for id in left {
+                let task = tasks::find(c, id)?;
+                if task.is_some_and(|t| {
+                    t.server_node.as_deref() == Some(node.as_str()) && t.state.is_completed()
+                }) {
+                    ended.push(id);
+                }
+            }
+            Ok(ended)
+        })?;
+        if !ended.is_empty() {
+            let killed = crate::process::kill_leftovers(&settings.work_dir, &ended);
+            println!(
+                "drydock: {} task(s) of node {node} ended while it was away; {killed} leftover process group(s) of their scripts stopped",
+                ended.len()
+            );
+        }
         Ok(())
     }
 

@@ -357,3 +357,21 @@ pub fn prepare_work_dir(work_dir: &Path) -> Result<(), String> {
     // Scripts of another user must be able to pass through to their own directory.
     fs::set_permissions(work_dir, fs::Permissions::from_mode(0o711)).map_err(failed)
 }
+
+/// The ids of the task directories (`ServerTasks-N`) in `work_dir`.
+pub fn task_dirs(work_dir: &Path) -> Vec<i64> {
+    std::fs::read_dir(work_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_prefix("ServerTasks-")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "release_created_by",
         include_str!("../../migrations/0011_release_created_by.sql"),
     ),
+    (
+        12,
+        "cluster_settings",
+        include_str!("../../migrations/0012_cluster_settings.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.
@@ -108,7 +113,11 @@ const POSTGRES_BASELINE: (i64, &str) = (
     11,
     include_str!("../../migrations/postgres/0011_schema.sql"),
 );
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    12,
+    "cluster_settings",
+    include_str!("../../migrations/postgres/0012_cluster_settings.sql"),
+)];
 
 /// The key of the advisory lock nodes take to migrate a PostgreSQL database, so that
 /// nodes starting together migrate once ("drydock" in ASCII).

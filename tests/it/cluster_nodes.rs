@@ -112,9 +112,9 @@ fn three_nodes_run_300_deployments_each_exactly_once_within_their_caps() {
         f = file.display()
     );
     let nodes = [
-        Server::node(dir.path(), "node-a"),
-        Server::node(dir.path(), "node-b"),
-        Server::node(dir.path(), "node-c"),
+        Server::node(&dir.node_dir("node-a"), "node-a"),
+        Server::node(&dir.node_dir("node-b"), "node-b"),
+        Server::node(&dir.node_dir("node-c"), "node-c"),
     ];
     let (releases, env) = releases(&nodes[0], &key, 30, &script);
     // Everything is queued through node A: B and C only see it through the database.
@@ -165,8 +165,8 @@ fn work_queued_on_one_node_is_picked_up_by_another_well_within_the_poll_interval
     // A poll of 5 s and no frequent system task: only the queue's pickup check (every
     // 100 ms) can explain a start within a second.
     let (dir, key) = cluster_dir("queue_poll_ms = 5000\nnode_health_interval_secs = 600\n");
-    let a = Server::node(dir.path(), "node-a");
-    let _b = Server::node(dir.path(), "node-b");
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
+    let _b = Server::node(&dir.node_dir("node-b"), "node-b");
     let (releases, env) = releases(&a, &key, 1, "true");
     node_body(&a, &key, "node-a", true);
     let db = common::db::Db::for_dir(dir.path());
@@ -186,8 +186,8 @@ fn work_queued_on_one_node_is_picked_up_by_another_well_within_the_poll_interval
 #[test]
 fn a_drained_node_finishes_its_task_starts_nothing_new_and_its_ping_answers_418() {
     let (dir, key) = cluster_dir("");
-    let a = Server::node(dir.path(), "node-a");
-    let b = Server::node(dir.path(), "node-b");
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
+    let b = Server::node(&dir.node_dir("node-b"), "node-b");
     let (releases, env) = releases(&a, &key, 6, "sleep 1.5");
     // Drain A so that B takes the first task, then let A work again.
     node_body(&a, &key, "node-a", true);
@@ -228,9 +228,9 @@ fn a_drained_node_finishes_its_task_starts_nothing_new_and_its_ping_answers_418(
 #[test]
 fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_queued_is_lost() {
     let (dir, key) = cluster_dir("");
-    let a = Server::node(dir.path(), "node-a");
-    let mut b = Server::node(dir.path(), "node-b");
-    let c = Server::node(dir.path(), "node-c");
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
+    let mut b = Server::node(&dir.node_dir("node-b"), "node-b");
+    let c = Server::node(&dir.node_dir("node-c"), "node-c");
     // Release 1 of each project runs for five minutes, release 2 at once.
     let shared = common::shared_dir();
     let pids = shared.path().join("long.pids");
@@ -289,24 +289,6 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
         took <= bound,
         "failed after {took:?}, more than {bound:?} after the kill"
     );
-    // Nothing queued was lost: the task waiting behind the dead node's tag runs now.
-    let done = c.wait_task(&key, &behind, &["Success", "Failed"], 30);
-    assert_eq!(done["State"], "Success", "{done}");
-    // Another node stopped what the dead node's scripts left running (one host).
-    let scripts: Vec<String> = std::fs::read_to_string(&pids)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(scripts.len(), 2);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while scripts.iter().any(|p| alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "orphaned scripts still run: {scripts:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let (_, nodes) = a.api(&key, "GET", "/api/octopusservernodes", None);
     let b_node = nodes["Items"]
         .as_array()
@@ -316,6 +298,33 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
         .unwrap()
         .clone();
     assert_eq!(b_node["IsOffline"], true, "{b_node}");
+    // Nothing queued was lost: the task waiting behind the dead node's tag runs now.
+    let done = c.wait_task(&key, &behind, &["Success", "Failed"], 30);
+    assert_eq!(done["State"], "Success", "{done}");
+    let scripts: Vec<String> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(scripts.len(), 2);
+    // On one host another node stops what the dead node's scripts left running. Nodes
+    // on hosts of their own (PostgreSQL) cannot reach each other's processes: the node
+    // stops them itself when it comes back.
+    let _back = (dir.node_dir("node-b") != dir.path()).then(|| {
+        assert!(
+            scripts.iter().all(|p| alive(p)),
+            "nothing stops them from afar"
+        );
+        Server::node(&dir.node_dir("node-b"), "node-b")
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scripts.iter().any(|p| alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "orphaned scripts still run: {scripts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -328,8 +337,8 @@ fn maintenance_enabled_through_one_node_refuses_a_deployer_on_another() {
         "a long enough password",
     );
     let dana = api_key(dir.path(), "dana");
-    let a = Server::node(dir.path(), "node-a");
-    let b = Server::node(dir.path(), "node-b");
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
+    let b = Server::node(&dir.node_dir("node-b"), "node-b");
     let (releases, env) = releases(&a, &key, 1, "true");
     deploy(&b, &dana, &releases[0], &env);
 
@@ -371,7 +380,7 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
     let (dir, key) = cluster_dir(&format!("shutdown_grace_secs = {grace}\n"));
     let shared = common::shared_dir();
     let pid_file = shared.path().join("long.pid");
-    let a = Server::node(dir.path(), "node-a");
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
     let short_release = {
         let p = a.create(
             &key,
@@ -440,7 +449,7 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
     );
 
     // Read the outcome through another node.
-    let b = Server::node(dir.path(), "node-b");
+    let b = Server::node(&dir.node_dir("node-b"), "node-b");
     // Nothing of node-a's is left running (node-b may already run its own NodeHealth).
     let (_, executing) = b.api(
         &key,
@@ -468,7 +477,7 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
 #[test]
 fn sigterm_on_an_idle_node_exits_at_once() {
     let (dir, _key) = cluster_dir("shutdown_grace_secs = 30\n");
-    let mut a = Server::node(dir.path(), "node-a");
+    let mut a = Server::node(&dir.node_dir("node-a"), "node-a");
     kill(Pid::from_raw(a.child.id() as i32), Signal::SIGTERM).unwrap();
     let sent = Instant::now();
     while a.child.try_wait().unwrap().is_none() {
@@ -485,7 +494,7 @@ fn sigterm_on_an_idle_node_exits_at_once() {
 #[test]
 fn a_second_sigterm_cancels_at_once_instead_of_waiting_out_the_grace_period() {
     let (dir, key) = cluster_dir("shutdown_grace_secs = 60\n");
-    let mut a = Server::node(dir.path(), "node-a");
+    let mut a = Server::node(&dir.node_dir("node-a"), "node-a");
     let (releases, env) = releases(&a, &key, 1, "sleep 300");
     let long = deploy(&a, &key, &releases[0], &env);
     a.wait_task(&key, &long, &["Executing"], 20);
@@ -510,7 +519,61 @@ fn a_second_sigterm_cancels_at_once_instead_of_waiting_out_the_grace_period() {
     };
     assert!(status.success(), "{}", a.output());
     assert!(a.output().contains("second signal"), "{}", a.output());
-    let b = Server::node(dir.path(), "node-b");
+    let b = Server::node(&dir.node_dir("node-b"), "node-b");
     let t = task(&b, &key, &long);
     assert_eq!(t["State"], "Canceled", "{t}");
+}
+
+/// Behind a load balancer without stickiness: the sign-in form comes from one node and
+/// is posted to another, and the session works through every node. On PostgreSQL the
+/// nodes have data directories of their own (as on separate hosts): the cookie key they
+/// share is the cluster's, kept in the database.
+#[test]
+fn a_session_made_through_one_node_works_through_another() {
+    use common::raw::{login_form, post_login, send};
+    let (dir, _) = cluster_dir("");
+    create_user(
+        dir.path(),
+        "dana",
+        "Project Deployer",
+        "a long enough password",
+    );
+    let a = Server::node(&dir.node_dir("node-a"), "node-a");
+    let b = Server::node(&dir.node_dir("node-b"), "node-b");
+    let form = login_form(a.port);
+    let signed = post_login(b.port, &form, "dana", "a long enough password", "");
+    assert_eq!(signed.status, 303, "{}{}", signed.head, signed.body);
+    let token = signed.cookie("drydock_session").expect("a session cookie");
+    let cookie = format!("drydock_session={token}");
+    for server in [&a, &b] {
+        let me = send(
+            server.port,
+            "GET",
+            "/api/users/me",
+            &[("Cookie", &cookie)],
+            "",
+        );
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert!(me.body.contains("\"dana\""), "{}", me.body);
+    }
+    // A form read through B is accepted through A (its CSRF token is the session's).
+    let profile = send(b.port, "GET", "/profile", &[("Cookie", &cookie)], "");
+    let csrf = common::hidden_value(&profile.body, "csrf_token").expect("a CSRF token");
+    let signed_out = send(
+        a.port,
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf_token={csrf}"),
+    );
+    assert_eq!(
+        signed_out.status, 303,
+        "{}{}",
+        signed_out.head, signed_out.body
+    );
+    let me = send(b.port, "GET", "/api/users/me", &[("Cookie", &cookie)], "");
+    assert_eq!(me.status, 401, "signed out through A, refused through B");
 }

@@ -542,7 +542,13 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
     println!("{report}");
     // scripts/test.sh prints the reports at the end of the run.
     let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-hostile.txt"),
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(
+            if common::pg::suite_on_postgres() {
+                "report-hostile-postgres.txt"
+            } else {
+                "report-hostile.txt"
+            },
+        ),
         format!("{report}\n"),
     );
     if let Err(e) = result {

@@ -53,6 +53,24 @@ impl DataDir {
         self.dir.path()
     }
 
+    /// Where node `name` keeps its files: on PostgreSQL a data directory of its own
+    /// (as if on a host of its own: its own work directory, backups and `secret.key`,
+    /// the configuration copied, the database shared), on SQLite this one (nodes of one
+    /// SQLite cluster share its file, so they run on one host).
+    pub fn node_dir(&self, name: &str) -> PathBuf {
+        if self._pg.is_none() {
+            return self.path().to_path_buf();
+        }
+        let own = self.path().join(format!("host-{name}"));
+        std::fs::create_dir_all(&own).expect("the node's data directory");
+        std::fs::copy(
+            self.path().join(drydock::config::CONFIG_FILE),
+            own.join(drydock::config::CONFIG_FILE),
+        )
+        .expect("copy drydock.toml");
+        own
+    }
+
     /// Writes `drydock.toml` with `text`, keeping the suite's database.
     pub fn configure(&self, text: impl AsRef<str>) {
         let database = self
