@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod events;
 pub mod maintenance;
 pub mod migrate;
+pub mod notify;
 pub mod projects;
 pub mod sessions;
 pub mod sql;
@@ -60,6 +61,8 @@ enum Backend {
     },
     Postgres {
         pool: PgPool,
+        /// Makes the connections that `LISTEN` ([`notify::Listener`]).
+        listen: sql::PgManager,
     },
 }
 
@@ -293,7 +296,16 @@ impl Store {
             .map_err(|e| Error::Internal(format!("opening {}: {e}", sql::redacted(url))))?;
         Ok(Backend::Postgres {
             pool: PgPool(Some(pool)),
+            listen: sql::PgManager::new(url)?,
         })
+    }
+
+    /// What makes a listening connection, on PostgreSQL.
+    fn listen_manager(&self) -> Option<&sql::PgManager> {
+        match &*self.backend {
+            Backend::Postgres { listen, .. } => Some(listen),
+            Backend::Sqlite { .. } => None,
+        }
     }
 
     /// Whether the database is PostgreSQL (else the SQLite file).
@@ -324,7 +336,7 @@ impl Store {
     fn pooled(&self) -> Result<Pooled> {
         Ok(match &*self.backend {
             Backend::Sqlite { pool, .. } => Pooled::Sqlite(pool.get_timeout(self.wait)?),
-            Backend::Postgres { pool } => Pooled::Postgres(Box::new(pool.get(self.wait)?)),
+            Backend::Postgres { pool, .. } => Pooled::Postgres(Box::new(pool.get(self.wait)?)),
         })
     }
 

@@ -288,6 +288,7 @@ pub fn node_limits(conn: &Conn, name: &str) -> Result<Option<(bool, i64)>> {
 }
 
 pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
+    super::notify::queue_changed(tx)?;
     tx.execute(
         "UPDATE nodes SET draining = ?2 WHERE name = ?1",
         &[&name, &draining],
@@ -296,6 +297,7 @@ pub fn set_draining(tx: &ChangeTx, name: &str, draining: bool) -> Result<()> {
 }
 
 pub fn set_task_cap(tx: &ChangeTx, name: &str, cap: i64) -> Result<()> {
+    super::notify::queue_changed(tx)?;
     tx.execute(
         "UPDATE nodes SET task_cap = ?2 WHERE name = ?1",
         &[&name, &cap],

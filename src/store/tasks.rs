@@ -93,6 +93,7 @@ pub struct NewTask {
 }
 
 fn insert_row(conn: &Conn, t: &NewTask, now: i64) -> Result<i64> {
+    super::notify::queue_changed(conn)?;
     conn.query_one(
         concatcp!("INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
              project_id, environment_id, release_id, concurrency_tag, arguments, is_system)
@@ -506,6 +507,7 @@ pub fn finish(
     exit_code: Option<i64>,
     now: i64,
 ) -> Result<()> {
+    super::notify::queue_changed(tx)?;
     tx.execute(
         concatcp!(
             "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
@@ -521,6 +523,7 @@ pub fn finish(
 /// Gives back a task `node` claimed but did not start (it began to stop meanwhile):
 /// queued again, as if never claimed.
 pub fn release(tx: &BookTx, id: i64, node: &str, now: i64) -> Result<()> {
+    super::notify::queue_changed(tx)?;
     tx.execute(
         concatcp!(
             "UPDATE tasks SET state = ",

@@ -87,8 +87,13 @@ impl DataDir {
 }
 
 pub fn data_dir() -> DataDir {
+    data_dir_on(pg::suite_on_postgres())
+}
+
+/// [`data_dir`] on PostgreSQL (`true`) or SQLite, whichever backend the suite runs on.
+pub fn data_dir_on(postgres: bool) -> DataDir {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let pg = pg::suite_on_postgres().then(pg::Database::fresh);
+    let pg = postgres.then(pg::Database::fresh);
     if let Some(db) = &pg {
         std::fs::write(
             dir.path().join(drydock::config::CONFIG_FILE),
