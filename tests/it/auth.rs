@@ -18,11 +18,20 @@ fn first_start_creates_admin_with_a_private_password_file() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let key_mode = std::fs::metadata(app.data_dir().join("secret.key"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(key_mode & 0o777, 0o600);
+    // The cookie key: the data directory's on SQLite, the cluster's (in the database,
+    // one for every node) on PostgreSQL.
+    let key_file = app.data_dir().join("secret.key");
+    if app.config.database_url.is_none() {
+        let key_mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(key_mode & 0o777, 0o600);
+    } else {
+        assert!(!key_file.exists(), "no key of the node's own on PostgreSQL");
+        let key: String = app.db().one(
+            "SELECT value FROM cluster_settings WHERE name = 'secret_key'",
+            &[],
+        );
+        assert_eq!(key.len(), 64);
+    }
     // A second start does not create another admin.
     let _ = app.client();
     assert_eq!(app.count("users"), 1);
