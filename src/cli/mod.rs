@@ -2,6 +2,7 @@
 //! works directly on the data directory's database, so it works beside running servers.
 
 mod accounts;
+mod database;
 mod maintenance;
 mod node;
 mod serve;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Maintenance mode: status, enable (optionally waiting for quiet), disable.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// The database: copy a SQLite install into PostgreSQL.
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
     /// Server nodes: list, drain, undrain, task cap.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
         Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
         Some(Command::Maintenance(cmd)) => maintenance::run(&cli.data_dir, cmd),
         Some(Command::Node(cmd)) => node::run(&cli.data_dir, cmd),
+        Some(Command::Database(cmd)) => database::run(&cli.data_dir, cmd),
         Some(Command::ScriptLauncher) => Ok(crate::queue::launcher::serve()),
     };
     match result {

@@ -1,0 +1,79 @@
+//! `drydock database copy --to postgres://...`: moves an install from the SQLite file in
+//! the data directory to PostgreSQL (ARCHITECTURE.md, "Two backends").
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::load_config;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::store::{copy, sql, system, Store};
+
+#[derive(Subcommand)]
+pub enum DatabaseCommand {
+    /// Copy everything from the data directory's SQLite file into an empty PostgreSQL
+    /// database (stop every server first), and check every table's row count.
+    Copy {
+        /// The PostgreSQL database (postgres://user:pass@host:port/db).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+pub fn run(data_dir: &Path, cmd: DatabaseCommand) -> Result<ExitCode> {
+    let DatabaseCommand::Copy { to } = cmd;
+    let mut config = load_config(data_dir)?;
+    if config.database_url.is_some() {
+        return Err(Error::bad(
+            "database_url",
+            "this install already uses PostgreSQL; copy runs on a SQLite install (unset database_url)",
+        ));
+    }
+    if !config.db_path().exists() {
+        return Err(Error::bad(
+            "data-dir",
+            format!("{} does not exist", config.db_path().display()),
+        ));
+    }
+    let from = Store::open(&config)?;
+    let now = clock::now_ms();
+    let offline_ms = config.node_offline_secs * 1000;
+    let running: Vec<String> = from
+        .read_now(system::nodes)?
+        .into_iter()
+        .filter(|n| !crate::cluster::is_offline(n, now, offline_ms))
+        .map(|n| n.name)
+        .collect();
+    if !running.is_empty() {
+        return Err(Error::Conflict(format!(
+            "stop every server first: node(s) {} are running on this data directory",
+            running.join(", ")
+        )));
+    }
+    config.database_url = Some(to.clone());
+    config.validate().map_err(|e| Error::bad("to", e))?;
+    let target = Store::open(&config)?;
+    let key = std::fs::read_to_string(data_dir.join(crate::files::SECRET_KEY_FILE))
+        .ok()
+        .map(|k| k.trim().to_string());
+    let counts = copy::copy_all(&from, &target, key.as_deref())?;
+    let rows: i64 = counts.iter().map(|(_, n)| n).sum();
+    for (table, n) in &counts {
+        println!("{table:20} {n:>10} rows");
+    }
+    println!(
+        "copied {} tables ({rows} rows) into {}; every table's row count matches",
+        counts.len(),
+        sql::redacted(&to)
+    );
+    println!(
+        "Next: on every node set database_url = \"{}\" in {} (or DRYDOCK_DATABASE_URL), \
+         then start the servers. {} stays as it was.",
+        sql::redacted(&to),
+        crate::config::CONFIG_FILE,
+        config.db_path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
