@@ -184,6 +184,13 @@ impl PgManager {
                 format!("{} is not a PostgreSQL URL: {e}", redacted(url)),
             )
         })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(Error::bad(
+                "database_url",
+                "sslmode=require needs TLS, which drydock does not support yet: use \
+                 sslmode=disable or prefer, on a private network or through a tunnel",
+            ));
+        }
         Ok(PgManager { config })
     }
 

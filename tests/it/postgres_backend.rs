@@ -542,3 +542,25 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
     );
     assert_eq!(done["State"], "Success", "{done}");
 }
+
+/// A `database_url` drydock cannot use is refused at start, naming the problem.
+#[test]
+fn an_unusable_database_url_is_refused_naming_the_problem() {
+    use common::server::run_cli;
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("mysql://u@h/db", "must be a PostgreSQL URL"),
+        (
+            "postgres://drydock@127.0.0.1:1/db?sslmode=require",
+            "sslmode=require needs TLS",
+        ),
+        (
+            "postgres://drydock@127.0.0.1:1/db",
+            "cannot connect to PostgreSQL",
+        ),
+    ] {
+        let (code, out, err) = run_cli(dir.path(), &["--database-url", url, "node", "list"], "");
+        assert_ne!(code, 0, "{url}: {out}");
+        assert!(err.contains(says), "{url}: {err}");
+    }
+}
