@@ -1,24 +1,25 @@
 """The cluster benchmark, driven by bench/cluster.sh against release `drydock serve` nodes
-sharing one data directory.
+sharing one database (one SQLite data directory, or PostgreSQL with a data directory
+per node). Everything is read through the API, so both backends are measured alike.
 
-  throughput PORTS KEY DB COUNT: COUNT deployments of `true`, posted round-robin to the
+  throughput PORTS KEY COUNT: COUNT deployments of `true`, posted round-robin to the
       nodes (as a load balancer would) from 4 clients; time from the first POST until
       the queue is empty. Prints JSON.
-  pickup PORTS KEY DB SAMPLES: node 1 is drained, so every deployment posted to it must
+  pickup PORTS KEY SAMPLES: node 1 is drained, so every deployment posted to it must
       be picked up by node 2 through the database; one at a time, at random moments.
-      Latency = StartTime - QueueTime in milliseconds, read from the database.
+      Latency = StartTime - QueueTime in milliseconds.
 """
 import http.client
 import json
 import random
-import sqlite3
 import sys
 import threading
 import time
+from datetime import datetime
 
 from benchlib import call_json, pct
 
-mode, ports, key, db, count = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], sys.argv[3], sys.argv[4], int(sys.argv[5])
+mode, ports, key, count = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], sys.argv[3], int(sys.argv[4])
 H = {"X-Octopus-ApiKey": key, "Content-Type": "application/json"}
 
 
@@ -70,30 +71,30 @@ if mode == "throughput":
     while busy_tasks(first) > 0:
         time.sleep(0.02)
     elapsed = time.time() - started
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        per_node = dict(c.execute("SELECT server_node, COUNT(*) FROM tasks WHERE name = 'Deploy' GROUP BY 1"))
-        states = dict(c.execute("SELECT state, COUNT(*) FROM tasks WHERE name = 'Deploy' GROUP BY 1"))
+    total = lambda query: call(first, "GET", f"/api/tasks?{query}&take=0")[1]["TotalResults"]
+    per_node = {f"node-{n}": total(f"node=node-{n}") for n in range(1, len(ports) + 1)}
+    states = {s: n for s in ("Success", "Failed", "Canceled", "TimedOut") if (n := total(f"states={s}"))}
     print(json.dumps({
         "nodes": len(ports), "deployments": count, "elapsed_s": round(elapsed, 2), "posted_s": round(posted, 2),
-        "tasks_per_s": round(count / elapsed, 1), "per_node": per_node, "states": states, "errors": errors[:3],
+        "tasks_per_s": round(count / elapsed, 1), "posts_per_s": round(count / posted, 1), "per_node": per_node, "states": states, "errors": errors[:3],
     }))
 elif mode == "pickup":
     drained, worker = ports[0], ports[1]
     name = call(connect(drained), "GET", "/api/octopusservernodes/ping")[1]["Name"]
     status, body = call(first, "PUT", f"/api/octopusservernodes/OctopusServerNodes-{name}", {"IsInMaintenanceMode": True})
     assert status == 200, body
-    db_conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    ms = lambda iso: datetime.fromisoformat(iso).timestamp() * 1000
     latencies, nodes = [], set()
     for i in range(count):
         time.sleep(random.uniform(0, 0.2))
         task = deploy(first, i)
         while True:
-            row = db_conn.execute("SELECT state, queue_time, start_time, server_node FROM tasks WHERE id = ?", (task,)).fetchone()
-            if row[0] not in ("Queued", "Executing"):
+            t = call(first, "GET", f"/api/tasks/ServerTasks-{task}")[1]
+            if t["State"] not in ("Queued", "Executing"):
                 break
             time.sleep(0.005)
-        latencies.append(row[2] - row[1])
-        nodes.add(row[3])
+        latencies.append(round(ms(t["StartTime"]) - ms(t["QueueTime"])))
+        nodes.add(t["ServerNode"])
     print(json.dumps({
         "samples": len(latencies), "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
         "max_ms": max(latencies), "nodes": sorted(nodes), "drained": name,

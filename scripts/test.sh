@@ -23,51 +23,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v 
   fi
 fi
 
-# PostgreSQL, the second database backend: Debian's postgresql (installed when missing
-# and we are root), a throw-away cluster in a temporary directory on 127.0.0.1 and a
-# free port, stopped at the end. The tests read its address from
-# DRYDOCK_TEST_POSTGRES (set it to use a server of your own instead).
-pg_dir=""
-pg_ctl=""
-if [ -z "${DRYDOCK_TEST_POSTGRES:-}" ]; then
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  if [ -z "$pg_bin" ]; then
-    if [ "$(id -u)" = 0 ]; then
-      # Only the programs: no cluster of the package's own.
-      mkdir -p /etc/postgresql-common
-      [ -e /etc/postgresql-common/createcluster.conf ] \
-        || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
-      apt-get update
-      apt-get install -y postgresql
-      pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-    else
-      echo "The PostgreSQL tests need Debian's postgresql: sudo apt-get install -y postgresql" >&2
-      echo "(or DRYDOCK_TEST_POSTGRES=postgres://user@host:port/db of a server of yours)" >&2
-      exit 1
-    fi
-  fi
-  pg_dir=$(mktemp -d /tmp/drydock-pg.XXXXXX)
-  as_pg=()
-  if [ "$(id -u)" = 0 ]; then
-    # PostgreSQL refuses to run as root.
-    chown postgres: "$pg_dir"
-    as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-  fi
-  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U drydock -A trust -E UTF8 --locale=C \
-    --no-sync >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; exit 1; }
-  pg_ctl=("${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data")
-  "${pg_ctl[@]}" -w -l "$pg_dir/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=300" \
-    start >/dev/null
-  export DRYDOCK_TEST_POSTGRES="postgres://drydock@127.0.0.1:$pg_port/postgres"
-fi
-stop_postgres() {
-  if [ -n "$pg_dir" ]; then
-    "${pg_ctl[@]}" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$pg_dir"
-  fi
-}
+# PostgreSQL, the second database backend: a throw-away cluster (scripts/postgres.sh),
+# stopped at the end. The tests read its address from DRYDOCK_TEST_POSTGRES (set it to
+# use a server of your own instead).
+source scripts/postgres.sh
+start_postgres
 
 log=$(mktemp)
 trap 'rm -f "$log"; stop_postgres' EXIT
