@@ -146,42 +146,41 @@ CREATE TABLE task_log (
 );
 
 -- Tasks per state, kept by triggers as SQLite's are.
+-- Task counts by state. On PostgreSQL the triggers append one row per state a
+-- statement changes (its change in count) instead of updating one row per state, so
+-- that transactions of several nodes never wait for, or deadlock on, a counter row;
+-- readers sum by state, and the queue's round folds the rows together again
+-- (`store::tasks::compact_counts`). No row for an update that changes no state.
 CREATE TABLE task_counts (
-    state TEXT   PRIMARY KEY,
+    state TEXT   NOT NULL,
     n     BIGINT NOT NULL
 );
+CREATE INDEX task_counts_state ON task_counts (state);
 INSERT INTO task_counts (state, n) VALUES
     ('Queued', 0), ('Executing', 0), ('Cancelling', 0), ('Success', 0),
     ('Failed', 0), ('Canceled', 0), ('TimedOut', 0);
 
--- Statement-level, from the statement's transition tables: one update per state a
--- statement changes (a row-level trigger would update one counter row once per task,
--- which a large insert or delete makes slow), and none for an update that changes no
--- state (log line counts), so such updates take no lock on the counters.
 CREATE FUNCTION task_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE task_counts c SET n = c.n + d.k
-      FROM (SELECT state, COUNT(*) AS k FROM new_rows GROUP BY state) d
-     WHERE c.state = d.state;
+    INSERT INTO task_counts (state, n)
+        SELECT state, COUNT(*) FROM new_rows GROUP BY state;
     RETURN NULL;
 END;
 $$;
 CREATE FUNCTION task_counts_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE task_counts c SET n = c.n + d.k
-      FROM (SELECT state, SUM(k) AS k
-              FROM (SELECT state, 1 AS k FROM new_rows
-                    UNION ALL SELECT state, -1 AS k FROM old_rows) changes
-             GROUP BY state HAVING SUM(k) <> 0) d
-     WHERE c.state = d.state;
+    INSERT INTO task_counts (state, n)
+        SELECT state, SUM(k)
+          FROM (SELECT state, 1 AS k FROM new_rows
+                UNION ALL SELECT state, -1 AS k FROM old_rows) changes
+         GROUP BY state HAVING SUM(k) <> 0;
     RETURN NULL;
 END;
 $$;
 CREATE FUNCTION task_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE task_counts c SET n = c.n - d.k
-      FROM (SELECT state, COUNT(*) AS k FROM old_rows GROUP BY state) d
-     WHERE c.state = d.state;
+    INSERT INTO task_counts (state, n)
+        SELECT state, -COUNT(*) FROM old_rows GROUP BY state;
     RETURN NULL;
 END;
 $$;

@@ -510,6 +510,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             system::heartbeat(tx, &node, now)?;
         }
         let claimed = tasks::claim(tx, &node, now, free_slots(tx, &node, cap)?)?;
+        tasks::compact_counts(tx)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
     })?;
     if windows_due {

@@ -127,6 +127,27 @@ fn copy_tables(src: &Conn, dst: &BookTx, cookie_key: Option<&str>) -> Result<Vec
                 copy_rows(src, dst, table)?;
             }
         }
+        if *how == How::Derived {
+            // Sums by state (PostgreSQL keeps changes in count, folded here).
+            super::tasks::compact_counts(dst)?;
+            let sums = |conn: &Conn| -> Result<Vec<(String, i64)>> {
+                let mut all: Vec<(String, i64)> = super::tasks::counts(conn)?
+                    .into_iter()
+                    .map(|(state, n)| (state.to_string(), n))
+                    .filter(|(_, n)| *n != 0)
+                    .collect();
+                all.sort();
+                Ok(all)
+            };
+            let (mine, theirs) = (sums(src)?, sums(dst)?);
+            if mine != theirs {
+                return Err(Error::Internal(format!(
+                    "task counts {mine:?} in SQLite but {theirs:?} in PostgreSQL; nothing was copied"
+                )));
+            }
+            counts.push((table.to_string(), count(dst, table)?));
+            continue;
+        }
         let (mine, theirs) = (count(src, table)?, count(dst, table)?);
         if mine != theirs && !(*table == "cluster_settings" && cookie_key.is_some()) {
             return Err(Error::Internal(format!(

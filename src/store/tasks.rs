@@ -140,9 +140,26 @@ pub fn state_of(conn: &Conn, id: i64) -> Result<Option<TaskState>> {
 
 /// How many tasks are in each state.
 pub fn counts(conn: &Conn) -> Result<Vec<(TaskState, i64)>> {
-    conn.all("SELECT state, n FROM task_counts", &[], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
+    // One row per state on SQLite; on PostgreSQL changes in count, summed here.
+    conn.all(
+        "SELECT state, CAST(SUM(n) AS BIGINT) FROM task_counts GROUP BY state",
+        &[],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Folds PostgreSQL's rows of counts (one per state a statement changed) into one per
+/// state; nothing on SQLite, whose triggers keep one row per state. Under the queue's
+/// lock, so two nodes never fold at once; rows appended meanwhile by transactions
+/// still open are left for the next time.
+pub fn compact_counts(tx: &BookTx) -> Result<()> {
+    if tx.is_postgres() {
+        tx.batch(
+            "WITH gone AS (DELETE FROM task_counts RETURNING state, n)
+             INSERT INTO task_counts (state, n) SELECT state, SUM(n) FROM gone GROUP BY state",
+        )?;
+    }
+    Ok(())
 }
 
 /// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.

@@ -461,11 +461,12 @@ fn the_command_line_enables_waits_for_quiet_and_disables() {
     let call =
         |m: Method, p: &str, b: Option<Value>| json_of(with_key(&client, m, p, &admin_key, b));
     let (_, env, release) = project_env_release(&client, &admin_key, "sleep 2");
-    call(
+    let (status, deployment) = call(
         Method::Post,
         "/api/deployments",
         Some(json!({"ReleaseId": release, "EnvironmentId": env})),
     );
+    assert_eq!(status, Status::Created, "{deployment}");
     let dir = app.data_dir();
     let (code, out, err) = run_cli(
         dir,
