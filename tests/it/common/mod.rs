@@ -221,7 +221,16 @@ impl TestApp {
             .into_iter()
             .filter(|t| !except.contains(&t.as_str()))
             .map(|t| {
-                let n = db.one(&format!("SELECT COUNT(*) FROM {t}"), &[]);
+                // task_counts: the tasks it counts (on PostgreSQL its rows are changes
+                // in count, folded together by the queue's round).
+                let n = if t == "task_counts" {
+                    db.one(
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM task_counts",
+                        &[],
+                    )
+                } else {
+                    db.one(&format!("SELECT COUNT(*) FROM {t}"), &[])
+                };
                 (t, n)
             })
             .collect()
