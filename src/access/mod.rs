@@ -76,8 +76,64 @@ mod tests {
     /// A store with a user `dana` holding `role`; a proof of her request to a route
     /// that requires `required`.
     fn setup(role: Role, required: Permission) -> (tempfile::TempDir, Store, i64, Proof) {
+        setup_on(None, role, required)
+    }
+
+    /// A fresh PostgreSQL database on the server `DRYDOCK_TEST_POSTGRES` names (as
+    /// `scripts/test.sh` sets it), dropped when this goes; `None` without one (never
+    /// under CI).
+    struct PgDatabase {
+        server: String,
+        name: String,
+        url: String,
+    }
+
+    impl PgDatabase {
+        fn fresh() -> Option<PgDatabase> {
+            let Ok(server) = std::env::var("DRYDOCK_TEST_POSTGRES") else {
+                assert!(
+                    std::env::var("CI").map_or(true, |v| v != "true"),
+                    "DRYDOCK_TEST_POSTGRES is not set: run the tests with scripts/test.sh"
+                );
+                return None;
+            };
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let name = format!(
+                "drydock_unit_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
+            let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            let url = format!("{base}/{name}");
+            Some(PgDatabase { server, name, url })
+        }
+    }
+
+    impl Drop for PgDatabase {
+        fn drop(&mut self) {
+            if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+                let _ = admin.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        }
+    }
+
+    /// [`setup`] on PostgreSQL when `url` is given.
+    fn setup_on(
+        url: Option<&str>,
+        role: Role,
+        required: Permission,
+    ) -> (tempfile::TempDir, Store, i64, Proof) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::config::Config::for_tests(dir.path())).unwrap();
+        let mut config = crate::config::Config::for_tests(dir.path());
+        config.database_url = url.map(str::to_string);
+        let store = Store::open(&config).unwrap();
         let user = store
             .change_now(&Proof::system(), |tx| {
                 users::create(
@@ -143,6 +199,62 @@ mod tests {
         assert!(matches!(refused, Error::Maintenance(_)), "{refused:?}");
         set_maintenance(&store, false);
         assert!(store.change_now(&proof, |_| Ok(())).is_ok());
+    }
+
+    /// A change admitted by `proof` stays open (up to a second) while `meanwhile` runs
+    /// on another thread: whether `meanwhile` committed while the change was still
+    /// open — which would let the change commit after it, decided by what it undid.
+    fn committed_while_open(store: &Store, proof: &Proof, meanwhile: impl FnOnce() + Send) -> bool {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (admitted, wait_admitted) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let change = scope.spawn(|| {
+                store.change_now(proof, |_| {
+                    admitted.send(()).unwrap();
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+                    while !done.load(std::sync::atomic::Ordering::SeqCst)
+                        && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Ok(done.load(std::sync::atomic::Ordering::SeqCst))
+                })
+            });
+            wait_admitted.recv().unwrap();
+            scope.spawn(|| {
+                meanwhile();
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            change.join().unwrap().unwrap()
+        })
+    }
+
+    /// On both backends (PostgreSQL when the tests have one): a demotion, and turning
+    /// maintenance mode on, wait for a change admitted before them to commit. SQLite's
+    /// single writer does it by itself; on PostgreSQL (READ COMMITTED) it is the share
+    /// locks the admission takes on the caller's user row and on the mode.
+    #[test]
+    fn a_demotion_or_maintenance_waits_for_a_change_admitted_before_it() {
+        let pg = PgDatabase::fresh();
+        let urls = [None, pg.as_ref().map(|db| db.url.as_str())];
+        for url in urls.iter().take(if pg.is_some() { 2 } else { 1 }) {
+            let (_dir, store, user, proof) =
+                setup_on(*url, Role::ProjectLead, Permission::ProjectEdit);
+            let demoted =
+                committed_while_open(&store, &proof, || set_role(&store, user, Role::Viewer));
+            assert!(
+                !demoted,
+                "{url:?}: a demotion committed while a change it undoes was open"
+            );
+            set_role(&store, user, Role::ProjectLead);
+            let enabled = committed_while_open(&store, &proof, || set_maintenance(&store, true));
+            assert!(
+                !enabled,
+                "{url:?}: maintenance came on while a non-administrator's change was open"
+            );
+            let refused = store.change_now(&proof, |_| Ok(())).unwrap_err();
+            assert!(matches!(refused, Error::Maintenance(_)), "{refused:?}");
+        }
     }
 
     #[test]
