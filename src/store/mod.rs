@@ -285,7 +285,7 @@ impl Store {
     /// Connects to PostgreSQL and migrates (one transaction, under a lock, so nodes
     /// starting together migrate once).
     fn open_postgres(config: &Config, url: &str) -> Result<Backend> {
-        let manager = sql::PgManager::new(url)?;
+        let manager = sql::PgManager::new(url)?.for_node(&config.node_name);
         let mut first = manager.connect_client()?;
         migrate::apply_postgres(&mut first)?;
         drop(first);
@@ -297,7 +297,7 @@ impl Store {
             .map_err(|e| Error::Internal(format!("opening {}: {e}", sql::redacted(url))))?;
         Ok(Backend::Postgres {
             pool: PgPool(Some(pool)),
-            listen: sql::PgManager::new(url)?,
+            listen: sql::PgManager::new(url)?.for_node(&config.node_name),
         })
     }
 

@@ -16,11 +16,15 @@ use crate::error::{Error, Result};
 
 const CHANNEL: &str = "drydock_queue";
 
-/// Tells every node's listener, when this transaction commits, that the queue changed.
-/// Nothing on SQLite.
+/// Tells every other node's listener, when this transaction commits, that the queue
+/// changed (the node that commits wakes its own queue itself). The notification
+/// carries the node's name, its connections' `application_name`. Nothing on SQLite.
 pub fn queue_changed(conn: &Conn) -> Result<()> {
     if conn.is_postgres() {
-        conn.query("SELECT pg_notify(?1, '')::TEXT", &[&CHANNEL])?;
+        conn.query(
+            "SELECT pg_notify(?1, current_setting('application_name'))::TEXT",
+            &[&CHANNEL],
+        )?;
     }
     Ok(())
 }
@@ -28,6 +32,8 @@ pub fn queue_changed(conn: &Conn) -> Result<()> {
 /// A connection of its own that listens for [`queue_changed`].
 pub struct Listener {
     client: postgres::Client,
+    /// This node's name: its own notifications are not news to it.
+    node: String,
 }
 
 impl Listener {
@@ -40,22 +46,25 @@ impl Listener {
         client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .map_err(|e| Error::Unavailable(format!("LISTEN {CHANNEL}: {e}")))?;
-        Ok(Some(Listener { client }))
+        Ok(Some(Listener {
+            client,
+            node: manager.node().to_string(),
+        }))
     }
 
-    /// Waits up to `timeout` for a notification; whether one came (several that came
-    /// together count once). `Err` when the connection is lost.
+    /// Waits up to `timeout` for a notification from another node; whether one came
+    /// (several that came together count once). `Err` when the connection is lost.
     pub fn wait(&mut self, timeout: Duration) -> Result<bool> {
         let lost = |e: postgres::Error| Error::Unavailable(format!("listening: {e}"));
+        let node = self.node.as_str();
         let mut notifications = self.client.notifications();
-        let heard = notifications
-            .timeout_iter(timeout)
-            .next()
-            .map_err(lost)?
-            .is_some();
-        if heard {
-            // Drain what else has arrived: one wake-up for all of them.
-            while notifications.iter().next().map_err(lost)?.is_some() {}
+        let mut heard = match notifications.timeout_iter(timeout).next().map_err(lost)? {
+            Some(n) => n.payload() != node,
+            None => false,
+        };
+        // Drain what else has arrived: one wake-up for all of them.
+        while let Some(n) = notifications.iter().next().map_err(lost)? {
+            heard |= n.payload() != node;
         }
         drop(notifications);
         if self.client.is_closed() {

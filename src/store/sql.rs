@@ -173,6 +173,9 @@ impl PgConn {
 /// Makes the pool's PostgreSQL connections (`database_url`).
 pub struct PgManager {
     config: postgres::Config,
+    /// The node these connections belong to (their `application_name`, which the
+    /// queue's notifications carry: `store::notify`).
+    node: String,
 }
 
 impl PgManager {
@@ -191,7 +194,21 @@ impl PgManager {
                  sslmode=disable or prefer, on a private network or through a tunnel",
             ));
         }
-        Ok(PgManager { config })
+        Ok(PgManager {
+            config,
+            node: String::new(),
+        })
+    }
+
+    /// Connections named after `node` (PostgreSQL's `application_name`).
+    pub fn for_node(mut self, node: &str) -> PgManager {
+        self.config.application_name(node);
+        self.node = node.to_string();
+        self
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// A connection outside the pool (migrations, `LISTEN`).
