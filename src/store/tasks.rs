@@ -241,12 +241,15 @@ pub fn lock_queue(tx: &BookTx) -> Result<()> {
     tx.exclusive(CLAIM_LOCK)
 }
 
+/// Takes one chosen task, and reads it back in the same statement.
 const TAKE: &str = concatcp!(
     "UPDATE tasks SET state = ",
     Q_EXECUTING,
     ", start_time = ?2, last_updated_time = ?2, server_node = ?3
      WHERE id = ?1 AND state = ",
-    Q_QUEUED
+    Q_QUEUED,
+    " RETURNING ",
+    COLUMNS
 );
 
 /// Claims up to `slots` due tasks for `node`, in FIFO order (queue time, then id),
@@ -267,8 +270,7 @@ pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task
     };
     let mut claimed = Vec::with_capacity(chosen.len());
     for id in chosen {
-        tx.execute(TAKE, &[&id, &now, &node])?;
-        if let Some(t) = find(tx, id)? {
+        if let Some(t) = tx.first(TAKE, &[&id, &now, &node], task)? {
             claimed.push(t);
         }
     }
