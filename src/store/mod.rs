@@ -15,6 +15,7 @@ pub mod events;
 pub mod maintenance;
 pub mod migrate;
 pub mod notify;
+pub mod postgres;
 pub mod projects;
 pub mod sessions;
 pub mod sql;

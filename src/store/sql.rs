@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use super::postgres::{from_postgres, postgres_error, postgres_params, storable};
+pub use super::postgres::{redacted, split_password, PgManager};
 use crate::error::{Error, Result};
 
 /// A parameter or a column's value.
@@ -145,7 +147,7 @@ impl Row {
 
 /// A PostgreSQL connection with the statements it has prepared (by SQL text).
 pub struct PgConn {
-    client: postgres::Client,
+    pub(super) client: postgres::Client,
     prepared: HashMap<String, postgres::Statement>,
 }
 
@@ -167,129 +169,6 @@ impl PgConn {
             .map_err(postgres_error)?;
         self.prepared.insert(sql.to_string(), statement.clone());
         Ok(statement)
-    }
-}
-
-/// Makes the pool's PostgreSQL connections (`database_url`).
-pub struct PgManager {
-    config: postgres::Config,
-    /// The node these connections belong to (their `application_name`, which the
-    /// queue's notifications carry: `store::notify`).
-    node: String,
-}
-
-impl PgManager {
-    /// From a URL as libpq spells it (`postgres://user:pass@host:port/db?sslmode=...`).
-    pub fn new(url: &str) -> Result<PgManager> {
-        let config: postgres::Config = url.parse().map_err(|e| {
-            Error::bad(
-                "database_url",
-                format!("{} is not a PostgreSQL URL: {e}", redacted(url)),
-            )
-        })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::bad(
-                "database_url",
-                "sslmode=require needs TLS, which drydock does not support yet: use \
-                 sslmode=disable or prefer, on a private network or through a tunnel",
-            ));
-        }
-        Ok(PgManager {
-            config,
-            node: String::new(),
-        })
-    }
-
-    /// Connections named after `node` (PostgreSQL's `application_name`).
-    pub fn for_node(mut self, node: &str) -> PgManager {
-        self.config.application_name(node);
-        self.node = node.to_string();
-        self
-    }
-
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    /// A connection outside the pool (migrations, `LISTEN`).
-    pub fn connect_client(&self) -> Result<postgres::Client> {
-        self.config
-            .connect(postgres::NoTls)
-            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
-    }
-}
-
-impl r2d2::ManageConnection for PgManager {
-    type Connection = RefCell<PgConn>;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> std::result::Result<RefCell<PgConn>, postgres::Error> {
-        let client = self.config.connect(postgres::NoTls)?;
-        Ok(RefCell::new(PgConn::new(client)))
-    }
-
-    fn is_valid(&self, conn: &mut RefCell<PgConn>) -> std::result::Result<(), postgres::Error> {
-        conn.get_mut().client.simple_query("").map(|_| ())
-    }
-
-    fn has_broken(&self, conn: &mut RefCell<PgConn>) -> bool {
-        conn.get_mut().client.is_closed()
-    }
-}
-
-/// `url` without its password, and the password (for a program that takes it from
-/// its environment).
-pub fn split_password(url: &str) -> (String, Option<String>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return (url.to_string(), None);
-    };
-    match userinfo.split_once(':') {
-        Some((user, password)) => (
-            format!("{scheme}://{user}@{host}"),
-            Some(percent_decoded(password)),
-        ),
-        None => (url.to_string(), None),
-    }
-}
-
-/// `%XX` escapes decoded, as URLs carry a password with reserved characters.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `url` with its password replaced, for messages.
-pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
     }
 }
 
@@ -583,45 +462,6 @@ fn unique<T>(
     }
 }
 
-/// PostgreSQL's text cannot hold a NUL character (SQLite's can): such a value is bad
-/// input, refused before it reaches the server.
-fn storable(values: &[Value]) -> Result<()> {
-    if values
-        .iter()
-        .any(|v| matches!(v, Value::Text(t) if t.contains('\0')))
-    {
-        return Err(Error::bad(
-            "text",
-            "a value contains a NUL character, which the database does not store",
-        ));
-    }
-    Ok(())
-}
-
-fn postgres_params(values: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
-    values
-        .iter()
-        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-        .collect()
-}
-
-fn postgres_error(e: postgres::Error) -> Error {
-    use postgres::error::SqlState;
-    match e.code() {
-        // Two changes that each waited for the other (PostgreSQL aborts one of them):
-        // nothing was written; the caller may try again.
-        Some(c)
-            if *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
-        {
-            Error::Unavailable(format!(
-                "the database could not make this change now, try again ({e})"
-            ))
-        }
-        _ => Error::Internal(format!("database: {e}")),
-    }
-}
-
 /// `sql` as PostgreSQL takes it: SQLite's parameters (`?1`, or a bare `?`, the next
 /// number) as PostgreSQL's (`$1`), and SQLite's index hints (`INDEXED BY name`, which PostgreSQL's planner does
 /// without) dropped; text in quotes (strings, quoted names) is left alone.
@@ -711,80 +551,6 @@ fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
             Value::Text(String::from_utf8_lossy(t).into_owned())
         }
     }
-}
-
-fn from_postgres(row: &postgres::Row) -> Result<Row> {
-    use postgres::types::Type;
-    let mut values = Vec::with_capacity(row.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let failed = |e: postgres::Error| Error::Internal(format!("database: {e}"));
-        let ty = column.type_();
-        let value = if *ty == Type::INT8 {
-            row.try_get::<_, Option<i64>>(i)
-                .map_err(failed)?
-                .map(Value::Int)
-        } else if *ty == Type::INT4 {
-            row.try_get::<_, Option<i32>>(i)
-                .map_err(failed)?
-                .map(|v| Value::Int(v.into()))
-        } else if *ty == Type::INT2 {
-            row.try_get::<_, Option<i16>>(i)
-                .map_err(failed)?
-                .map(|v| Value::Int(v.into()))
-        } else if *ty == Type::BOOL {
-            row.try_get::<_, Option<bool>>(i)
-                .map_err(failed)?
-                .map(|v| Value::Int(v.into()))
-        } else if *ty == Type::FLOAT8 {
-            row.try_get::<_, Option<f64>>(i)
-                .map_err(failed)?
-                .map(Value::Real)
-        } else if *ty == Type::FLOAT4 {
-            row.try_get::<_, Option<f32>>(i)
-                .map_err(failed)?
-                .map(|v| Value::Real(v.into()))
-        } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
-            row.try_get::<_, Option<String>>(i)
-                .map_err(failed)?
-                .map(Value::Text)
-        } else {
-            return Err(Error::Internal(format!(
-                "database: column {} is of type {ty}, which the store does not read (cast it)",
-                column.name()
-            )));
-        };
-        values.push(value.unwrap_or(Value::Null));
-    }
-    Ok(Row(values))
-}
-
-impl postgres::types::ToSql for Value {
-    fn to_sql(
-        &self,
-        ty: &postgres::types::Type,
-        out: &mut bytes::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
-    {
-        use postgres::types::Type;
-        match self {
-            Value::Null => Ok(postgres::types::IsNull::Yes),
-            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
-            Value::Int(i) if *ty == Type::FLOAT8 => (*i as f64).to_sql(ty, out),
-            Value::Real(f) if *ty == Type::FLOAT8 => f.to_sql(ty, out),
-            Value::Real(f) if *ty == Type::FLOAT4 => (*f as f32).to_sql(ty, out),
-            Value::Text(s) => s.as_str().to_sql(ty, out),
-            other => Err(format!("{other:?} cannot be a parameter of type {ty}").into()),
-        }
-    }
-
-    fn accepts(_: &postgres::types::Type) -> bool {
-        true
-    }
-
-    postgres::types::to_sql_checked!();
 }
 
 #[cfg(test)]
