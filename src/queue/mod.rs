@@ -8,6 +8,7 @@
 //! never starts twice, whatever the processes.
 
 pub mod launcher;
+mod listen;
 pub mod runner;
 pub mod runners;
 pub mod scripts;
@@ -236,7 +237,7 @@ impl Queue {
             let listening = store.clone();
             std::thread::Builder::new()
                 .name("drydock-listen".into())
-                .spawn(move || listen(weak, listening))
+                .spawn(move || listen::listen(weak, listening))
                 .map_err(|e| {
                     crate::error::Error::Internal(format!("starting the queue's listener: {e}"))
                 })?;
@@ -408,57 +409,6 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
             drop(pending);
             if inner.stopping.load(Ordering::SeqCst) || signature(&store) != seen {
                 break;
-            }
-        }
-    }
-}
-
-/// Rings the processor whenever another node (or this one) queues or ends a task or
-/// changes a node's limits (PostgreSQL's `NOTIFY`: `store::notify`). A lost connection
-/// is opened again after a second; meanwhile the queue's signature check picks up work
-/// as on SQLite. Ends with the queue.
-fn listen(weak: Weak<Inner>, store: Store) {
-    let mut listener = None;
-    let mut failing = false;
-    loop {
-        match weak.upgrade() {
-            Some(inner) if !inner.stopping.load(Ordering::SeqCst) => {}
-            _ => return,
-        }
-        if listener.is_none() {
-            match crate::store::notify::Listener::open(&store) {
-                Ok(Some(opened)) => {
-                    if failing {
-                        println!("drydock: listening for queue changes again");
-                    }
-                    failing = false;
-                    listener = Some(opened);
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    if !failing {
-                        eprintln!("drydock: cannot listen for queue changes ({e}); checking every pickup_check_ms instead");
-                    }
-                    failing = true;
-                    std::thread::sleep(Duration::from_secs(1));
-                    continue;
-                }
-            }
-        }
-        let Some(open) = listener.as_mut() else {
-            continue;
-        };
-        match open.wait(Duration::from_millis(500)) {
-            Ok(true) => {
-                if let Some(inner) = weak.upgrade() {
-                    ring(&inner);
-                }
-            }
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("drydock: stopped listening for queue changes ({e}); checking every pickup_check_ms meanwhile");
-                failing = true;
-                listener = None;
             }
         }
     }

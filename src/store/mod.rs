@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod backup;
 pub mod busy;
+pub mod claim;
 pub mod copy;
 pub mod deployments;
 pub mod events;

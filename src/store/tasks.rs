@@ -4,6 +4,7 @@
 //! processor's state transitions (claim, finish, expire, recover) are bookkeeping
 //! (`&Transaction`), because the queue keeps running in maintenance mode.
 
+pub use super::claim::{claim, lock_queue, work_due};
 use super::sql::{Conn, Row};
 pub use super::task_list::{list, parse_states, Filter, Scheduled};
 pub use super::task_log::{append_log, log, log_bytes, LogLine};
@@ -16,7 +17,7 @@ pub use crate::model::{TaskKind, TaskState};
 use const_format::concatcp;
 
 pub(super) const Q_QUEUED: &str = TaskState::Queued.quoted();
-const Q_EXECUTING: &str = TaskState::Executing.quoted();
+pub(super) const Q_EXECUTING: &str = TaskState::Executing.quoted();
 const Q_CANCELLING: &str = TaskState::Cancelling.quoted();
 const Q_FAILED: &str = TaskState::Failed.quoted();
 const Q_CANCELED: &str = TaskState::Canceled.quoted();
@@ -179,161 +180,6 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
         &[&now],
         |r| r.get(0),
     )
-}
-
-/// A queued task that is due by `?1` and whose concurrency tag no task is running:
-/// one a claim could take now. (Tasks with a busy tag are skipped by SQLite, not
-/// read out and dropped: a backlog behind one busy tag costs a claim little.)
-const CLAIMABLE: &str = concatcp!(
-    "state = ",
-    Q_QUEUED,
-    " AND queue_time <= ?1
-     AND (concurrency_tag IS NULL OR concurrency_tag NOT IN
-          (SELECT concurrency_tag FROM tasks WHERE state IN ",
-    RUNNING,
-    " AND concurrency_tag IS NOT NULL))"
-);
-
-/// Whether a round would find work: a queued task a claim could take now (due, its
-/// concurrency tag free), or one whose expiry passed. Read-only: the queue asks it
-/// before it takes the write lock for a round, so a deployment queued behind a running
-/// one of the same project and environment costs no write.
-pub fn work_due(conn: &Conn, now: i64) -> Result<(bool, bool)> {
-    let row = conn.query_one(
-        concatcp!(
-            "SELECT EXISTS(SELECT 1 FROM tasks WHERE ",
-            CLAIMABLE,
-            "),
-                    EXISTS(SELECT 1 FROM tasks INDEXED BY tasks_expiry WHERE state = ",
-            Q_QUEUED,
-            " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1)"
-        ),
-        &[&now],
-    )?;
-    Ok((row.get(0)?, row.get(1)?))
-}
-
-/// The claimable queue in FIFO order, straight from the `tasks_queue` index.
-const CLAIM_QUERY: &str = concatcp!(
-    "SELECT id, concurrency_tag FROM tasks WHERE ",
-    CLAIMABLE,
-    " ORDER BY queue_time, id"
-);
-
-/// [`CLAIM_QUERY`], at most `?2` rows: on PostgreSQL, which sends every row a query
-/// finds before the first is read, a claim asks for a few more than it takes.
-const CLAIM_QUERY_LIMITED: &str = concatcp!(
-    "SELECT id, concurrency_tag FROM tasks WHERE ",
-    CLAIMABLE,
-    " ORDER BY queue_time, id LIMIT ?2"
-);
-
-/// The advisory lock claim rounds take on PostgreSQL (any number, the same on every
-/// node): rounds of all nodes run one at a time, as SQLite's single writer makes them.
-const CLAIM_LOCK: i64 = 0x6472_7964_0001;
-
-/// Takes the queue's lock for the rest of `tx` (on PostgreSQL; SQLite's write
-/// transaction holds every writer off already): claims, and the system-task timer in
-/// the same round, run one at a time across every node. Take it first thing in a
-/// transaction that will claim, before it changes any task: a transaction holding a
-/// task row while it waited for the lock could deadlock with the round holding it.
-pub fn lock_queue(tx: &BookTx) -> Result<()> {
-    tx.exclusive(CLAIM_LOCK)
-}
-
-/// Takes one chosen task, and reads it back in the same statement.
-const TAKE: &str = concatcp!(
-    "UPDATE tasks SET state = ",
-    Q_EXECUTING,
-    ", start_time = ?2, last_updated_time = ?2, server_node = ?3
-     WHERE id = ?1 AND state = ",
-    Q_QUEUED,
-    " RETURNING ",
-    COLUMNS
-);
-
-/// Claims up to `slots` due tasks for `node`, in FIFO order (queue time, then id),
-/// skipping any whose concurrency tag is executing or already taken in this claim.
-/// Runs inside one write transaction, so no task is claimed twice, whatever the number
-/// of processes: SQLite's `BEGIN IMMEDIATE` excludes every other writer; on PostgreSQL,
-/// whose transactions run side by side, claim rounds of every node take one advisory
-/// lock first, and read the running tags as committed when they hold it.
-pub fn claim(tx: &BookTx, node: &str, now: i64, slots: usize) -> Result<Vec<Task>> {
-    if slots == 0 {
-        return Ok(Vec::new());
-    }
-    lock_queue(tx)?;
-    let chosen = if tx.is_postgres() {
-        choose_limited(tx, now, slots)?
-    } else {
-        choose_streaming(tx, now, slots)?
-    };
-    let mut claimed = Vec::with_capacity(chosen.len());
-    for id in chosen {
-        if let Some(t) = tx.first(TAKE, &[&id, &now, &node], task)? {
-            claimed.push(t);
-        }
-    }
-    Ok(claimed)
-}
-
-/// Picks from `rows` (id, tag) in order, one task per tag (those of running tasks are
-/// left out by the query), until `slots` are chosen.
-struct Picks {
-    taken: std::collections::HashSet<String>,
-    chosen: Vec<i64>,
-    slots: usize,
-}
-
-impl Picks {
-    fn new(slots: usize) -> Picks {
-        Picks {
-            taken: std::collections::HashSet::new(),
-            chosen: Vec::new(),
-            slots,
-        }
-    }
-
-    /// Considers one row; whether more are wanted.
-    fn offer(&mut self, id: i64, tag: Option<String>) -> bool {
-        let free = match tag {
-            Some(tag) => self.taken.insert(tag),
-            None => true,
-        };
-        if free {
-            self.chosen.push(id);
-        }
-        self.chosen.len() < self.slots
-    }
-}
-
-/// SQLite: the rows come in the index's order (no sort), one step at a time: a claim
-/// reads the rows it takes and the few it skips, however long the queue.
-fn choose_streaming(tx: &BookTx, now: i64, slots: usize) -> Result<Vec<i64>> {
-    let mut picks = Picks::new(slots);
-    tx.scan(CLAIM_QUERY, &[&now], |row| {
-        Ok(picks.offer(row.get(0)?, row.get(1)?))
-    })?;
-    Ok(picks.chosen)
-}
-
-/// PostgreSQL: a page of a few more rows than slots, a larger one only when tags
-/// repeated in the queue's head left slots free and the page was full.
-fn choose_limited(tx: &BookTx, now: i64, slots: usize) -> Result<Vec<i64>> {
-    let mut limit = (slots as i64).saturating_mul(2).max(16);
-    loop {
-        let rows = tx.query(CLAIM_QUERY_LIMITED, &[&now, &limit])?;
-        let mut picks = Picks::new(slots);
-        for row in &rows {
-            if !picks.offer(row.get(0)?, row.get(1)?) {
-                break;
-            }
-        }
-        if picks.chosen.len() == slots || (rows.len() as i64) < limit {
-            return Ok(picks.chosen);
-        }
-        limit = limit.saturating_mul(8);
-    }
 }
 
 /// The earliest queue time still in the future, so the processor can wake for it.
@@ -666,46 +512,5 @@ pub fn previous_duration(conn: &Conn, task: &Task) -> Result<Option<i64>> {
             &[&task.name, &task.id],
             |r| r.get(0),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Store;
-
-    #[test]
-    fn a_claim_walks_the_queue_index_and_skips_busy_tags() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::config::Config::for_tests(dir.path())).unwrap();
-        store
-            .bookkeeping_now(|tx| {
-                for (at, tag) in [(1, "a"), (2, "a"), (3, "b"), (4, "c")] {
-                    tx.execute(
-                        "INSERT INTO tasks (name, description, state, queue_time,
-                                            last_updated_time, concurrency_tag)
-                         VALUES ('Deploy', 'claim', 'Queued', ?1, ?1, ?2)",
-                        &[&at, &tag],
-                    )?;
-                }
-                let ids = |tasks: Vec<Task>| tasks.iter().map(|t| t.id).collect::<Vec<_>>();
-                assert_eq!(ids(claim(tx, "n", 10, 1)?), vec![1]);
-                // "a" runs: its second task waits; one claim takes one task per tag.
-                assert_eq!(ids(claim(tx, "n", 11, 5)?), vec![3, 4]);
-                assert_eq!(ids(claim(tx, "n", 12, 5)?), Vec::<i64>::new());
-                // The rows come straight from the queue's index, in its order: no sort
-                // of the whole queue before the first row.
-                let plan: Vec<String> =
-                    tx.all(&format!("EXPLAIN QUERY PLAN {CLAIM_QUERY}"), &[&12], |r| {
-                        r.get(3)
-                    })?;
-                assert!(
-                    plan.iter().any(|p| p.contains("tasks_queue"))
-                        && !plan.iter().any(|p| p.contains("ORDER BY")),
-                    "{plan:?}"
-                );
-                Ok(())
-            })
-            .unwrap();
     }
 }
