@@ -24,6 +24,7 @@ pub mod system;
 pub mod task_list;
 pub mod task_log;
 pub mod tasks;
+pub mod tls;
 pub mod users;
 
 use std::any::Any;

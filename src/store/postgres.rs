@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 /// Makes the pool's PostgreSQL connections (`database_url`).
 pub struct PgManager {
     config: postgres::Config,
+    /// How connections are encrypted (`sslmode`, `sslrootcert`: `store::tls`).
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The node these connections belong to (their `application_name`, which the
     /// queue's notifications carry: `store::notify`).
     node: String,
@@ -18,21 +20,17 @@ pub struct PgManager {
 impl PgManager {
     /// From a URL as libpq spells it (`postgres://user:pass@host:port/db?sslmode=...`).
     pub fn new(url: &str) -> Result<PgManager> {
-        let config: postgres::Config = url.parse().map_err(|e| {
+        let (rest, tls) = super::tls::from_url(url)?;
+        let mut config: postgres::Config = rest.parse().map_err(|e| {
             Error::bad(
                 "database_url",
                 format!("{} is not a PostgreSQL URL: {e}", redacted(url)),
             )
         })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::bad(
-                "database_url",
-                "sslmode=require needs TLS, which drydock does not support yet: use \
-                 sslmode=disable or prefer, on a private network or through a tunnel",
-            ));
-        }
+        config.ssl_mode(tls.mode.for_client());
         Ok(PgManager {
             config,
+            tls: tls.connector,
             node: String::new(),
         })
     }
@@ -50,9 +48,16 @@ impl PgManager {
 
     /// A connection outside the pool (migrations, `LISTEN`).
     pub fn connect_client(&self) -> Result<postgres::Client> {
-        self.config
-            .connect(postgres::NoTls)
-            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+        self.connect().map_err(|e| {
+            Error::Unavailable(format!("cannot connect to PostgreSQL: {}", with_causes(&e)))
+        })
+    }
+
+    fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(postgres::NoTls),
+        }
     }
 }
 
@@ -61,8 +66,7 @@ impl r2d2::ManageConnection for PgManager {
     type Error = postgres::Error;
 
     fn connect(&self) -> std::result::Result<RefCell<PgConn>, postgres::Error> {
-        let client = self.config.connect(postgres::NoTls)?;
-        Ok(RefCell::new(PgConn::new(client)))
+        Ok(RefCell::new(PgConn::new(PgManager::connect(self)?)))
     }
 
     fn is_valid(&self, conn: &mut RefCell<PgConn>) -> std::result::Result<(), postgres::Error> {
@@ -72,6 +76,21 @@ impl r2d2::ManageConnection for PgManager {
     fn has_broken(&self, conn: &mut RefCell<PgConn>) -> bool {
         conn.get_mut().client.is_closed()
     }
+}
+
+/// `e` and what caused it (a TLS handshake's error says only that it failed; its
+/// cause says which certificate check did).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// `url` without its password, and the password (for a program that takes it from
@@ -93,7 +112,7 @@ pub fn split_password(url: &str) -> (String, Option<String>) {
 }
 
 /// `%XX` escapes decoded, as URLs carry a password with reserved characters.
-fn percent_decoded(text: &str) -> String {
+pub(super) fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

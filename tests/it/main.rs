@@ -26,6 +26,7 @@ mod octopus_api;
 mod octopus_client;
 mod pages;
 mod postgres_backend;
+mod postgres_tls;
 mod queue;
 mod recovery;
 mod spaces;

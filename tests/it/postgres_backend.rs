@@ -565,8 +565,16 @@ fn an_unusable_database_url_is_refused_naming_the_problem() {
     for (url, says) in [
         ("mysql://u@h/db", "must be a PostgreSQL URL"),
         (
-            "postgres://drydock@127.0.0.1:1/db?sslmode=require",
-            "sslmode=require needs TLS",
+            "postgres://drydock@127.0.0.1:1/db?sslmode=on",
+            "sslmode=on is not one of",
+        ),
+        (
+            "postgres://drydock@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/no/ca.crt",
+            "sslrootcert /no/ca.crt cannot be read",
+        ),
+        (
+            "postgres://drydock@127.0.0.1:1/db?sslcert=/me.crt",
+            "client certificates are not supported",
         ),
         (
             "postgres://drydock@127.0.0.1:1/db",
