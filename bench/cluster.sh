@@ -2,6 +2,8 @@
 # The cluster benchmark (not a test): release build, one run, nodes on loopback sharing
 # one database: SQLite (one data directory), then PostgreSQL (a throw-away server from
 # scripts/postgres.sh, a data directory per node as if on several hosts).
+# PostgreSQL runs connect with sslmode=disable, then once more (1 node, "pg-tls") with
+# sslmode=require to the same server (ssl=on) for what TLS costs.
 # Usage: bash bench/cluster.sh [deployments]   (default 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,7 @@ start_cluster() {
   data=$(mktemp -d /tmp/drydock-cbench.XXXXXX)
   dirs+=("$data")
   printf 'task_cap = 5\nlog_level = "off"\n' >"$data/drydock.toml"
-  if [ "$backend" = postgres ]; then
+  if [ "$backend" != sqlite ]; then
     databases=$((databases + 1))
     local name="drydock_bench_$databases"
     python3 - "$DRYDOCK_TEST_POSTGRES" "$name" <<'PY'
@@ -31,7 +33,9 @@ u = urllib.parse.urlparse(sys.argv[1])
 subprocess.run(["psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
                 "-qc", f"CREATE DATABASE {sys.argv[2]}"], check=True)
 PY
-    echo "database_url = \"${DRYDOCK_TEST_POSTGRES%/*}/$name\"" >>"$data/drydock.toml"
+    local sslmode=disable
+    [ "$backend" = pg-tls ] && sslmode=require
+    echo "database_url = \"${DRYDOCK_TEST_POSTGRES%/*}/$name?sslmode=$sslmode\"" >>"$data/drydock.toml"
   fi
   key=$("$bin" --data-dir "$data" apikey create --username admin --purpose bench | tail -n 1)
   ports=""
@@ -39,7 +43,7 @@ PY
   for n in $(seq 1 "$1"); do
     port=$(free_port)
     node_dir=$data
-    if [ "$backend" = postgres ]; then
+    if [ "$backend" != sqlite ]; then
       # A data directory of its own, as on a host of its own.
       node_dir=$data/host-$n
       mkdir -p "$node_dir"
@@ -63,15 +67,18 @@ stop_cluster() {
 results=()
 pickups=()
 busy_lines=""
-for backend in sqlite postgres; do
+for backend in sqlite postgres pg-tls; do
   if [ "$backend" = postgres ]; then
     start_postgres
   fi
-  for nodes in 1 2 3; do
+  node_counts="1 2 3"
+  [ "$backend" = pg-tls ] && node_counts=1
+  for nodes in $node_counts; do
     start_cluster "$nodes"
     results+=("$backend $(python3 bench/cluster.py throughput "$ports" "$key" "$count")")
     busy_lines+="$(stop_cluster)"$'\n'
   done
+  [ "$backend" = pg-tls ] && continue
   start_cluster 2
   pickups+=("$backend $(python3 bench/cluster.py pickup "$ports" "$key" 200)")
   stop_cluster >/dev/null
@@ -98,6 +105,12 @@ for backend, p in pickups:
 for backend, rate in posts.items():
     print(f"{backend:8} POST /api/deployments with 1 node, 4 clients: {rate} req/s "
           f"(ratio to SQLite {rate / posts['sqlite']:.2f})")
+tls = [r for b, r in runs if b == "pg-tls"]
+plain = [r for b, r in runs if b == "postgres" and r["nodes"] == 1]
+if tls and plain:
+    print(f"TLS to PostgreSQL (sslmode=require), 1 node: tasks/s ratio to sslmode=disable "
+          f"{tls[0]['tasks_per_s'] / plain[0]['tasks_per_s']:.2f}, POST req/s ratio "
+          f"{tls[0]['posts_per_s'] / plain[0]['posts_per_s']:.2f}")
 writes = waited = retries = gave_up = 0
 for line in busy.splitlines():
     m = re.search(r"(\d+) write transactions, (\d+) waited .*?, (\d+) retries, (\d+) gave up", line)
