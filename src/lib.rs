@@ -18,6 +18,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod freezes;
 pub mod http;
 pub mod maintenance;
 pub mod metrics;

@@ -65,6 +65,7 @@ permissions!(
     EventView,
     UserView,
     UserEdit,
+    DeploymentFreezeAdminister,
 );
 
 use Permission::*;
@@ -155,12 +156,14 @@ mod tests {
 
     #[test]
     fn built_in_roles_match_the_spec() {
-        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 16);
+        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 17);
         let manager = Role::SystemManager.permissions();
         assert!(!manager.contains(AdministerSystem));
-        assert_eq!(manager.names().len(), 15);
+        assert!(manager.contains(DeploymentFreezeAdminister));
+        assert_eq!(manager.names().len(), 16);
         let lead = Role::ProjectLead.permissions();
         assert!(lead.contains(TaskCreate) && lead.contains(EventView));
+        assert!(!lead.contains(DeploymentFreezeAdminister));
         assert!(!lead.contains(UserView) && !lead.contains(AdministerSystem));
         assert_eq!(
             Role::ProjectDeployer.permissions().names(),

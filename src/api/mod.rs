@@ -5,6 +5,7 @@
 pub mod environments;
 pub mod events;
 pub mod executions;
+pub mod freezes;
 pub mod maintenance;
 pub mod nodes;
 pub mod projects;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(nodes::routes());
     routes.extend(spaces::routes());
     routes.extend(executions::routes());
+    routes.extend(freezes::routes());
     routes
 }
 

@@ -57,7 +57,7 @@ impl From<Deployment> for DeploymentResource {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DeploymentBody {
+pub(super) struct DeploymentBody {
     release_id: String,
     environment_id: String,
     queue_time: Option<String>,
@@ -80,13 +80,8 @@ pub(super) fn time_field(field: &str, value: Option<String>) -> Result<Option<i6
         .transpose()
 }
 
-#[rocket::post("/deployments", data = "<body>")]
-async fn create_deployment(
-    change: Change<need::DeploymentCreate>,
-    body: Body<DeploymentBody>,
-    app: &State<App>,
-) -> Result<(Status, Json<Value>)> {
-    let body = body.into_inner()?;
+/// Octopus's `DeploymentResource` body, checked.
+pub(super) fn deployment_input(body: DeploymentBody) -> Result<DeploymentInput> {
     let release_id = parse_id("Releases", &body.release_id).map_err(|_| {
         Error::bad(
             "ReleaseId",
@@ -101,19 +96,34 @@ async fn create_deployment(
     })?;
     let queue_time = time_field("QueueTime", body.queue_time)?;
     let queue_time_expiry = time_field("QueueTimeExpiry", body.queue_time_expiry)?;
-    let input = DeploymentInput {
+    Ok(DeploymentInput {
         release_id,
         environment_id,
         queue_time,
         queue_time_expiry,
-    };
-    let queued = deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await?;
-    // The task's times come back from the change itself: no second read.
+    })
+}
+
+/// The 201 answer to a deployment just queued. The task's times come back from the
+/// change itself: no second read.
+pub(super) fn created(queued: deploy::Queued, expiry: Option<i64>) -> (Status, Json<Value>) {
     let mut resource =
         serde_json::to_value(DeploymentResource::from(queued.deployment)).unwrap_or_default();
     resource["QueueTime"] = json!(clock::iso(queued.queue_time));
-    resource["QueueTimeExpiry"] = json!(queue_time_expiry.map(clock::iso));
-    Ok((Status::Created, Json(resource)))
+    resource["QueueTimeExpiry"] = json!(expiry.map(clock::iso));
+    (Status::Created, Json(resource))
+}
+
+#[rocket::post("/deployments", data = "<body>")]
+async fn create_deployment(
+    change: Change<need::DeploymentCreate>,
+    body: Body<DeploymentBody>,
+    app: &State<App>,
+) -> Result<(Status, Json<Value>)> {
+    let input = deployment_input(body.into_inner()?)?;
+    let expiry = input.queue_time_expiry;
+    let queued = deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await?;
+    Ok(created(queued, expiry))
 }
 
 #[rocket::get("/deployments/<id>")]

@@ -204,8 +204,8 @@ pub async fn create_deployments_command(
                     &project,
                     &release,
                     &env,
-                    queue_time,
-                    command.queue_time_expiry,
+                    (queue_time, command.queue_time_expiry),
+                    None,
                 )?);
             }
             Ok(created)

@@ -1,9 +1,13 @@
 //! Projects, environments, releases and deployments: validation (naming the field) and
 //! audit, shared by the pages and the API. No HTTP in here.
 
+use crate::access::Permission;
 use crate::error::{Error, Result};
+use crate::freezes;
+pub use crate::freezes::Override;
 use crate::queue::Queue;
 use crate::store::deployments::{self, Deployment};
+use crate::store::freezes as freezes_store;
 use crate::store::projects::{self, Environment, Project, ProjectFields, Release};
 use crate::store::tasks::{self, Cancel, NewTask};
 use crate::store::{events, ChangeTx, Store};
@@ -273,6 +277,30 @@ pub async fn create_deployment(
     admission: &impl crate::store::Admit,
     input: DeploymentInput,
 ) -> Result<Queued> {
+    create(store, queue, admission, input, None).await
+}
+
+/// Queues a deployment through the freezes `overriding` names (Octopus's
+/// `POST /api/deployments/override`): only freezes on over its project and environment
+/// now, all of them, with a reason, by a caller who may administer freezes and create
+/// deployments. The reason goes on the audit trail and the task's log.
+pub async fn create_deployment_overriding(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    input: DeploymentInput,
+    overriding: Override,
+) -> Result<Queued> {
+    create(store, queue, admission, input, Some(overriding)).await
+}
+
+async fn create(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    input: DeploymentInput,
+    overriding: Option<Override>,
+) -> Result<Queued> {
     let now = crate::clock::now_ms();
     let queue_time = check_times(
         &OCTOPUS_TIME_FIELDS,
@@ -301,8 +329,8 @@ pub async fn create_deployment(
                 &project,
                 &release,
                 &env,
-                queue_time,
-                input.queue_time_expiry,
+                (queue_time, input.queue_time_expiry),
+                overriding.as_ref(),
             )
         })
         .await?;
@@ -315,15 +343,28 @@ pub async fn create_deployment(
     })
 }
 
-/// Inserts a deployment's task and the deployment, audited, inside the caller's change.
+/// Inserts a deployment's task and the deployment, audited, inside the caller's change:
+/// refused while a deployment freeze is on over the project and environment, unless
+/// `overriding` passes every such freeze.
 fn queue_deployment(
     tx: &ChangeTx,
     project: &Project,
     release: &Release,
     env: &Environment,
-    queue_time: i64,
-    queue_time_expiry: Option<i64>,
+    (queue_time, queue_time_expiry): (i64, Option<i64>),
+    overriding: Option<&Override>,
 ) -> Result<(Deployment, i64)> {
+    if overriding.is_some() {
+        let proof = crate::access::proof_of(tx)?;
+        if !proof.actor().can(Permission::DeploymentCreate) {
+            return Err(Error::Forbidden(
+                "You do not have permission to do that: it requires the DeploymentCreate permission."
+                    .into(),
+            ));
+        }
+    }
+    let where_ = format!("{} in {}", project.name, env.name);
+    let check = freezes::check_creation(tx, (project.id, env.id), &where_, overriding)?;
     let task = NewTask {
         name: crate::model::TaskKind::Deploy,
         description: format!(
@@ -353,6 +394,32 @@ fn queue_deployment(
         format!("Environments-{}", env.id),
     ];
     events::record(tx, "DeploymentQueued", &task.description, &related)?;
+    if let Some(o) = overriding {
+        let ids: Vec<i64> = check.overridden.iter().map(|f| f.row.id).collect();
+        freezes_store::record_override(tx, task_id, &ids, o.reason.trim())?;
+        let mut related = related.to_vec();
+        let named: Vec<String> = check
+            .overridden
+            .iter()
+            .map(|f| {
+                related.push(f.id());
+                format!("'{}' ({})", f.row.name, f.id())
+            })
+            .collect();
+        events::record(
+            tx,
+            "DeploymentFreezeOverridden",
+            &format!(
+                "Overrode deployment freeze {} to deploy {} release {} to {}: {}",
+                named.join(", "),
+                project.name,
+                release.version,
+                env.name,
+                o.reason.trim()
+            ),
+            &related,
+        )?;
+    }
     Ok((deployment, task_id))
 }
 

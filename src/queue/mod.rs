@@ -460,6 +460,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             system::heartbeat(tx, &node, now)?;
         }
         let claimed = tasks::claim(tx, &node, now, free_slots(tx, &node, cap)?)?;
+        let claimed = crate::freezes::gate(tx, claimed, now)?;
         tasks::compact_counts(tx)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
     })?;
@@ -500,7 +501,8 @@ fn start(
                     return Ok(Vec::new());
                 }
                 let slots = free_slots(tx, &node, cap)?.min(1);
-                tasks::claim(tx, &node, clock::now_ms(), slots)
+                let now = clock::now_ms();
+                crate::freezes::gate(tx, tasks::claim(tx, &node, now, slots)?, now)
             });
             queue
                 .inner

@@ -9,13 +9,13 @@ use crate::error::Result;
 use crate::model::sql::RUNNING;
 use const_format::concatcp;
 
-/// A queued task that is due by `?1` and whose concurrency tag no task is running:
-/// one a claim could take now. (Tasks with a busy tag are skipped by SQLite, not
+/// A queued task that is due by `?1`, not held by a freeze past `?1`, and whose
+/// concurrency tag no task is running: one a claim could take now. (Tasks with a busy tag are skipped by SQLite, not
 /// read out and dropped: a backlog behind one busy tag costs a claim little.)
 const CLAIMABLE: &str = concatcp!(
     "state = ",
     Q_QUEUED,
-    " AND queue_time <= ?1
+    " AND queue_time <= ?1 AND (held_until IS NULL OR held_until <= ?1)
      AND (concurrency_tag IS NULL OR concurrency_tag NOT IN
           (SELECT concurrency_tag FROM tasks WHERE state IN ",
     RUNNING,

@@ -30,6 +30,8 @@ const TABLES: &[(&str, How)] = &[
     ("maintenance", How::Replace),
     ("maintenance_windows", How::Rows),
     ("cluster_settings", How::Rows),
+    ("deployment_freezes", How::Rows),
+    ("deployment_freeze_scope", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

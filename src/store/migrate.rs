@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster_settings",
         include_str!("../../migrations/0012_cluster_settings.sql"),
     ),
+    (
+        13,
+        "deployment_freezes",
+        include_str!("../../migrations/0013_deployment_freezes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks. Returns how many were applied.
@@ -113,11 +118,18 @@ const POSTGRES_BASELINE: (i64, &str) = (
     11,
     include_str!("../../migrations/postgres/0011_schema.sql"),
 );
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    12,
-    "cluster_settings",
-    include_str!("../../migrations/postgres/0012_cluster_settings.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        12,
+        "cluster_settings",
+        include_str!("../../migrations/postgres/0012_cluster_settings.sql"),
+    ),
+    (
+        13,
+        "deployment_freezes",
+        include_str!("../../migrations/postgres/0013_deployment_freezes.sql"),
+    ),
+];
 
 /// The key of the advisory lock nodes take to migrate a PostgreSQL database, so that
 /// nodes starting together migrate once ("drydock" in ASCII).

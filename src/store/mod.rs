@@ -13,6 +13,7 @@ pub mod claim;
 pub mod copy;
 pub mod deployments;
 pub mod events;
+pub mod freezes;
 pub mod maintenance;
 pub mod migrate;
 pub mod notify;

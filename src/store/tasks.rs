@@ -182,17 +182,22 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
     )
 }
 
-/// The earliest queue time still in the future, so the processor can wake for it.
+/// The earliest queue time (or end of a freeze's hold) still in the future, so the
+/// processor can wake for it.
 pub fn next_scheduled(conn: &Conn, now: i64) -> Result<Option<i64>> {
-    conn.query_one(
+    let row = conn.query_one(
         concatcp!(
-            "SELECT MIN(queue_time) FROM tasks WHERE state = ",
+            "SELECT (SELECT MIN(queue_time) FROM tasks WHERE state = ",
             Q_QUEUED,
-            " AND queue_time > ?1"
+            " AND queue_time > ?1),
+                    (SELECT MIN(held_until) FROM tasks INDEXED BY tasks_held WHERE state = ",
+            Q_QUEUED,
+            " AND held_until IS NOT NULL AND held_until > ?1)"
         ),
         &[&now],
-    )?
-    .get(0)
+    )?;
+    let (queued, held): (Option<i64>, Option<i64>) = (row.get(0)?, row.get(1)?);
+    Ok(queued.into_iter().chain(held).min())
 }
 
 /// What changes when another node queues a task, a task ends anywhere, or this node's

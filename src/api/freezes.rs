@@ -1,0 +1,270 @@
+//! Deployment freezes in Octopus's shapes (`/api/deploymentfreezes`, SPEC 9.4) and the
+//! override (`POST /api/deployments/override`). Reading needs only being signed in;
+//! every change needs `DeploymentFreezeAdminister` and goes through the change guard.
+
+use std::collections::BTreeMap;
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Route, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::tasks::{created, deployment_input, DeploymentBody};
+use super::{parse_id, Body};
+use crate::auth::{need, Allowed, Change};
+use crate::clock;
+use crate::deploy::{self, Override};
+use crate::error::{Error, Result};
+use crate::freezes::{self, Freeze, FreezeBody, Status as FreezeStatus, NO_VALID_FREEZES};
+use crate::http::SPACE_ID;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, create, get, update, delete, override_deployment]
+}
+
+/// A freeze as Octopus answers it, with drydock's fields beside Octopus's.
+pub fn resource(f: &Freeze, now: i64) -> Value {
+    let mut scope: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (p, e) in &f.row.scope {
+        scope
+            .entry(format!("Projects-{p}"))
+            .or_default()
+            .push(format!("Environments-{e}"));
+    }
+    let window = f
+        .current_or_next(now)
+        .map(|(start, end)| json!({"Start": clock::iso(start), "End": clock::iso(end)}));
+    json!({
+        "Id": f.id(),
+        "Name": f.row.name,
+        "Description": f.row.description,
+        "Start": clock::iso(f.row.start_time),
+        "End": clock::iso(f.row.end_time),
+        "ProjectEnvironmentScope": scope,
+        "TenantProjectEnvironmentScope": [],
+        "RecurringSchedule": f.recurring,
+        "TimeZone": f.row.time_zone,
+        "OnStartInFreeze": f.on_start.as_str(),
+        "Status": f.status(now).as_str(),
+        "CurrentOrNextWindow": window,
+        "ScheduleInWords": f.describe(),
+        "SpaceId": SPACE_ID,
+        "Links": {"Self": format!("/api/deploymentfreezes/{}", f.id())},
+    })
+}
+
+/// `skip` or `take`: required, as Octopus has them here.
+fn required_number(name: &str, value: Option<&str>) -> Result<usize> {
+    let value = value.ok_or_else(|| Error::bad(name, "is required"))?;
+    value.trim().parse::<usize>().map_err(|_| {
+        Error::bad(
+            name,
+            format!("must be a non-negative integer, not '{value}'"),
+        )
+    })
+}
+
+/// Comma-separated ids with `prefix` as numbers; another id is a 400 naming `field`.
+fn id_list(field: &str, prefix: &str, value: Option<&str>) -> Result<Option<Vec<i64>>> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            parse_id(prefix, i)
+                .map_err(|_| Error::bad(field, format!("'{i}' is not a {prefix} id")))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// `GET /api/deploymentfreezes?skip&take` → `{"DeploymentFreezes": [...], "Count": N}`,
+/// Octopus's own wrapper; `Count` is how many match before paging.
+#[rocket::get(
+    "/deploymentfreezes?<skip>&<take>&<ids>&<projectIds>&<environmentIds>&<partialName>&<status>&<includeComplete>"
+)]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+async fn list(
+    _caller: Allowed<need::SignedIn>,
+    skip: Option<&str>,
+    take: Option<&str>,
+    ids: Option<&str>,
+    projectIds: Option<&str>,
+    environmentIds: Option<&str>,
+    partialName: Option<&str>,
+    status: Option<&str>,
+    includeComplete: Option<&str>,
+    app: &State<App>,
+) -> Result<Json<Value>> {
+    let skip = required_number("skip", skip)?;
+    let take = required_number("take", take)?.min(super::MAX_TAKE as usize);
+    let ids = id_list("ids", "DeploymentFreezes", ids)?;
+    let projects = id_list("projectIds", "Projects", projectIds)?;
+    let environments = id_list("environmentIds", "Environments", environmentIds)?;
+    let status = status
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            FreezeStatus::parse(s).ok_or_else(|| {
+                Error::bad(
+                    "status",
+                    format!("'{s}' is not one of Active, Scheduled, Expired"),
+                )
+            })
+        })
+        .transpose()?;
+    let include_complete = match includeComplete.map(str::trim) {
+        None | Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(Error::bad(
+                "includeComplete",
+                format!("'{v}' is not true or false"),
+            ))
+        }
+    };
+    let partial = partialName.map(|p| p.trim().to_lowercase());
+    let all = app.store.read(freezes::all).await?;
+    let now = clock::now_ms();
+    let matching: Vec<Value> = all
+        .iter()
+        .filter(|f| ids.as_ref().is_none_or(|ids| ids.contains(&f.row.id)))
+        .filter(|f| {
+            projects
+                .as_ref()
+                .is_none_or(|ps| f.row.scope.iter().any(|(p, _)| ps.contains(p)))
+        })
+        .filter(|f| {
+            environments
+                .as_ref()
+                .is_none_or(|es| f.row.scope.iter().any(|(_, e)| es.contains(e)))
+        })
+        .filter(|f| {
+            partial
+                .as_ref()
+                .is_none_or(|p| f.row.name.to_lowercase().contains(p))
+        })
+        .filter(|f| {
+            let s = f.status(now);
+            match status {
+                Some(wanted) => s == wanted,
+                None => include_complete || s != FreezeStatus::Expired,
+            }
+        })
+        .map(|f| resource(f, now))
+        .collect();
+    let count = matching.len();
+    let page: Vec<Value> = matching.into_iter().skip(skip).take(take).collect();
+    Ok(Json(json!({"DeploymentFreezes": page, "Count": count})))
+}
+
+#[rocket::post("/deploymentfreezes", data = "<body>")]
+async fn create(
+    change: Change<need::DeploymentFreezeAdminister>,
+    body: Body<FreezeBody>,
+    app: &State<App>,
+) -> Result<(Status, Json<Value>)> {
+    let freeze = freezes::create(&app.store, &change.proof, body.into_inner()?).await?;
+    Ok((Status::Created, Json(resource(&freeze, clock::now_ms()))))
+}
+
+#[rocket::get("/deploymentfreezes/<id>")]
+async fn get(_caller: Allowed<need::SignedIn>, id: &str, app: &State<App>) -> Result<Json<Value>> {
+    let id = parse_id("DeploymentFreezes", id)?;
+    let freeze = app
+        .store
+        .read(move |c| freezes::find(c, id))
+        .await?
+        .ok_or_else(|| freezes::not_found(id))?;
+    Ok(Json(resource(&freeze, clock::now_ms())))
+}
+
+#[rocket::put("/deploymentfreezes/<id>", data = "<body>")]
+async fn update(
+    change: Change<need::DeploymentFreezeAdminister>,
+    id: &str,
+    body: Body<FreezeBody>,
+    app: &State<App>,
+) -> Result<Json<Value>> {
+    let id = parse_id("DeploymentFreezes", id)?;
+    let freeze = freezes::update(&app.store, &change.proof, id, body.into_inner()?).await?;
+    Ok(Json(resource(&freeze, clock::now_ms())))
+}
+
+#[rocket::delete("/deploymentfreezes/<id>")]
+async fn delete(
+    change: Change<need::DeploymentFreezeAdminister>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Status> {
+    let id = parse_id("DeploymentFreezes", id)?;
+    freezes::delete(&app.store, &change.proof, id).await?;
+    Ok(Status::NoContent)
+}
+
+/// Octopus's override body.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OverrideBody {
+    create_deployment_command: DeploymentBody,
+    #[serde(default)]
+    freeze_ids: Vec<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/deployments/override`: a deployment through the freezes it names, for
+/// holders of `DeploymentFreezeAdminister` (and `DeploymentCreate`), with a reason.
+#[rocket::post("/deployments/override", data = "<body>")]
+async fn override_deployment(
+    change: Change<need::DeploymentFreezeAdminister>,
+    body: Body<OverrideBody>,
+    app: &State<App>,
+) -> Result<(Status, Json<Value>)> {
+    let body = body.into_inner()?;
+    if body.reason.trim().is_empty() {
+        return Err(Error::bad("Reason", "is required to override a freeze"));
+    }
+    if body.reason.chars().count() > freezes::input::MAX_DESCRIPTION || body.reason.contains('\0') {
+        return Err(Error::bad(
+            "Reason",
+            format!(
+                "must be at most {} characters, without NUL",
+                freezes::input::MAX_DESCRIPTION
+            ),
+        ));
+    }
+    let mut ids = Vec::new();
+    for id in &body.freeze_ids {
+        // An id that is not a freeze's cannot name one that blocks: Octopus's 400.
+        match parse_id("DeploymentFreezes", id) {
+            Ok(n) => ids.push(n),
+            Err(_) => {
+                return Err(Error::BadRequest(
+                    NO_VALID_FREEZES.into(),
+                    vec![NO_VALID_FREEZES.into()],
+                ))
+            }
+        }
+    }
+    let input = deployment_input(body.create_deployment_command)?;
+    let expiry = input.queue_time_expiry;
+    let overriding = Override {
+        freezes: ids,
+        reason: body.reason,
+    };
+    let queued = deploy::create_deployment_overriding(
+        &app.store,
+        &app.queue,
+        &change.proof,
+        input,
+        overriding,
+    )
+    .await?;
+    Ok(created(queued, expiry))
+}

@@ -1,0 +1,735 @@
+//! When a freeze is in force: its first window (`Start`..`End`) and, for a recurring
+//! freeze, every later one, each as long as the first and starting at the same local
+//! time of day in the freeze's time zone (an IANA zone follows its daylight-saving
+//! changes; a fixed offset does not). Pure computation: instants are Unix milliseconds.
+//!
+//! Periods count from the first window's local date: every `unit` days (daily), weeks
+//! (weekly: the week of Monday that holds it), months or years. A monthly date past the
+//! month's end (the 31st in April) falls on its last day; 29 February, in other years,
+//! on the 28th. A local time that a daylight-saving change skips starts at the same
+//! time after the change (03:30 for 02:30); one it repeats, at the first of the two.
+
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
+use jiff::Timestamp;
+
+const DAY_MS: i64 = 86_400_000;
+/// Most windows a listing of a period returns (a daily freeze over 14 days has 14).
+pub const MAX_LISTED: usize = 1_000;
+
+/// What repeats, Octopus's `RecurringSchedule.Type` with its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    Daily,
+    /// Days of the week, Monday first (bit 0) to Sunday (bit 6).
+    Weekly(u8),
+    /// A date of the month, 1 to 31.
+    MonthlyDate(u8),
+    /// The first to fourth (1..=4) or last (-1) given weekday (0 = Monday) of the month.
+    MonthlyWeekday(i8, u8),
+    Annually,
+}
+
+/// When the repetition stops: Octopus's `EndType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ends {
+    Never,
+    /// No window starts after this instant.
+    OnDate(i64),
+    /// After this many windows (the first included).
+    After(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recurrence {
+    pub repeat: Repeat,
+    /// Every `unit` days, weeks, months or years (at least 1).
+    pub unit: u32,
+    pub ends: Ends,
+}
+
+/// The zone local times are read in: an IANA name, or a fixed offset in minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Zone {
+    Named(String),
+    Offset(i32),
+}
+
+impl Zone {
+    /// The zone, if drydock knows it (an IANA name from the bundled database, or an
+    /// offset within ±18 hours).
+    pub fn time_zone(&self) -> Option<TimeZone> {
+        match self {
+            Zone::Named(name) => TimeZone::get(name).ok(),
+            Zone::Offset(minutes) => Offset::from_seconds(minutes.checked_mul(60)?)
+                .ok()
+                .map(TimeZone::fixed),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Zone::Named(name) => name.clone(),
+            Zone::Offset(0) => "UTC".to_string(),
+            Zone::Offset(m) => {
+                let sign = if *m < 0 { '-' } else { '+' };
+                format!("UTC{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60)
+            }
+        }
+    }
+}
+
+/// A freeze's windows.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    start: i64,
+    end: i64,
+    recurrence: Option<Recurrence>,
+    tz: TimeZone,
+    zone: Zone,
+    /// The first window's local date (days since 1970-01-01) and time of day.
+    first_day: i64,
+    time_of_day: (i8, i8, i8, i32),
+}
+
+/// One window: from `.0` (inclusive) to `.1` (exclusive), Unix milliseconds.
+pub type Window = (i64, i64);
+
+impl Schedule {
+    /// `None` when the zone is unknown or `end` is not after `start` (the caller has
+    /// refused such input already, naming the field).
+    pub fn new(start: i64, end: i64, recurrence: Option<Recurrence>, zone: Zone) -> Option<Self> {
+        if end <= start {
+            return None;
+        }
+        let tz = zone.time_zone()?;
+        let local = Timestamp::from_millisecond(start)
+            .ok()?
+            .to_zoned_datetime(tz.clone())
+            .datetime();
+        Some(Schedule {
+            start,
+            end,
+            recurrence,
+            tz,
+            zone,
+            first_day: days_from_civil(local.year().into(), local.month(), local.day()),
+            time_of_day: (
+                local.hour(),
+                local.minute(),
+                local.second(),
+                local.subsec_nanosecond(),
+            ),
+        })
+    }
+
+    pub fn recurrence(&self) -> Option<&Recurrence> {
+        self.recurrence.as_ref()
+    }
+
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    fn duration(&self) -> i64 {
+        self.end - self.start
+    }
+
+    /// The windows in start order, beginning with those that end after `from`.
+    pub fn windows_from(&self, from: i64) -> Windows<'_> {
+        let first_period = match &self.recurrence {
+            // Counting stops need every window from the first.
+            Some(Recurrence {
+                ends: Ends::After(_),
+                ..
+            })
+            | None => 0,
+            Some(r) => {
+                // A window starting up to its length before `from` may still be open.
+                let day = self.local_day(from - self.duration()) - 1;
+                self.period_of(r, day).saturating_sub(1)
+            }
+        };
+        Windows {
+            schedule: self,
+            period: first_period,
+            pending: Vec::new(),
+            yielded: 0,
+            from,
+            done: false,
+        }
+    }
+
+    /// The window open at `at`, if any.
+    pub fn covering(&self, at: i64) -> Option<Window> {
+        self.windows_from(at)
+            .take_while(|(start, _)| *start <= at)
+            .find(|(start, end)| *start <= at && at < *end)
+    }
+
+    /// The first window starting after `at`.
+    pub fn next_after(&self, at: i64) -> Option<Window> {
+        self.windows_from(at).find(|(start, _)| *start > at)
+    }
+
+    /// The windows that overlap `from..to`, at most [`MAX_LISTED`].
+    pub fn between(&self, from: i64, to: i64) -> Vec<Window> {
+        self.windows_from(from)
+            .take_while(|(start, _)| *start < to)
+            .filter(|(_, end)| *end > from)
+            .take(MAX_LISTED)
+            .collect()
+    }
+
+    /// When the last window ends: `None` for a freeze that repeats for ever.
+    pub fn last_end(&self) -> Option<i64> {
+        match &self.recurrence {
+            None => Some(self.end),
+            Some(r) => match r.ends {
+                Ends::Never => None,
+                Ends::After(n) => self
+                    .windows_from(self.start)
+                    .take(n as usize)
+                    .last()
+                    .map(|w| w.1),
+                Ends::OnDate(last) => {
+                    let mut end = Some(self.end);
+                    for (_, e) in self.windows_from(last - 366 * DAY_MS) {
+                        end = Some(e);
+                    }
+                    end
+                }
+            },
+        }
+    }
+
+    fn local_day(&self, at: i64) -> i64 {
+        match Timestamp::from_millisecond(at) {
+            Ok(t) => {
+                let local = t.to_zoned_datetime(self.tz.clone()).datetime();
+                days_from_civil(local.year().into(), local.month(), local.day())
+            }
+            Err(_) => at.div_euclid(DAY_MS),
+        }
+    }
+
+    /// The window starting on local day `day`, at the first window's time of day.
+    fn window_on(&self, day: i64) -> Option<Window> {
+        let (y, m, d) = civil_from_days(day);
+        let (h, mi, s, ns) = self.time_of_day;
+        let local = DateTime::new(i16::try_from(y).ok()?, m, d, h, mi, s, ns).ok()?;
+        let start = local
+            .to_zoned_datetime(self.tz.clone())
+            .ok()?
+            .timestamp()
+            .as_millisecond();
+        Some((start, start + self.duration()))
+    }
+
+    /// Which period `day` falls in (0: the first window's).
+    fn period_of(&self, r: &Recurrence, day: i64) -> u64 {
+        let unit = i64::from(r.unit.max(1));
+        let (y0, m0, _) = civil_from_days(self.first_day);
+        let (y, m, _) = civil_from_days(day);
+        let periods = match r.repeat {
+            Repeat::Daily => (day - self.first_day) / unit,
+            Repeat::Weekly(_) => (day - monday_of(self.first_day)) / (7 * unit),
+            Repeat::MonthlyDate(_) | Repeat::MonthlyWeekday(..) => {
+                ((y * 12 + i64::from(m)) - (y0 * 12 + i64::from(m0))) / unit
+            }
+            Repeat::Annually => (y - y0) / unit,
+        };
+        u64::try_from(periods).unwrap_or(0)
+    }
+
+    /// The local days of period `k`'s windows, in order (before the first window's day
+    /// left out).
+    fn days_of_period(&self, r: &Recurrence, k: u64) -> Vec<i64> {
+        let unit = i64::from(r.unit.max(1));
+        let k = i64::try_from(k).unwrap_or(i64::MAX / 1_000_000);
+        let (y0, m0, d0) = civil_from_days(self.first_day);
+        let month = |k: i64| {
+            let index = y0 * 12 + i64::from(m0) - 1 + k * unit;
+            (index.div_euclid(12), (index.rem_euclid(12) + 1) as i8)
+        };
+        let days = match r.repeat {
+            Repeat::Daily => vec![self.first_day + k * unit],
+            Repeat::Weekly(mask) => {
+                let monday = monday_of(self.first_day) + k * 7 * unit;
+                (0..7)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(|i| monday + i64::from(i))
+                    .collect()
+            }
+            Repeat::MonthlyDate(date) => {
+                let (y, m) = month(k);
+                let d = (date as i8).min(days_in_month(y, m));
+                vec![days_from_civil(y, m, d)]
+            }
+            Repeat::MonthlyWeekday(nth, weekday) => {
+                let (y, m) = month(k);
+                vec![nth_weekday(y, m, nth, weekday)]
+            }
+            Repeat::Annually => {
+                let y = y0 + k * unit;
+                vec![days_from_civil(y, m0, d0.min(days_in_month(y, m0)))]
+            }
+        };
+        days.into_iter().filter(|d| *d >= self.first_day).collect()
+    }
+
+    /// The schedule in words, e.g. "every Friday 15:00–23:59 Europe/Berlin".
+    pub fn describe(&self) -> String {
+        let (h, mi, ..) = self.time_of_day;
+        let end_local = Timestamp::from_millisecond(self.end)
+            .map(|t| t.to_zoned_datetime(self.tz.clone()).datetime())
+            .ok();
+        let (eh, emi, end_day) = end_local.map_or((0, 0, self.first_day), |e| {
+            (
+                e.hour(),
+                e.minute(),
+                days_from_civil(e.year().into(), e.month(), e.day()),
+            )
+        });
+        let later = match end_day - self.first_day {
+            0 => String::new(),
+            1 => " the next day".to_string(),
+            n => format!(" {n} days later"),
+        };
+        let hours = format!("{h:02}:{mi:02}–{eh:02}:{emi:02}{later}");
+        let zone = self.zone.label();
+        let Some(r) = &self.recurrence else {
+            let (y, m, d) = civil_from_days(self.first_day);
+            return format!("once, {y}-{m:02}-{d:02} {hours} {zone}");
+        };
+        let every = |one: &str, many: &str| match r.unit {
+            1 => format!("every {one}"),
+            n => format!("every {n} {many}"),
+        };
+        let when = match r.repeat {
+            Repeat::Daily => every("day", "days"),
+            Repeat::Weekly(mask) => {
+                let days = join_and(
+                    (0..7)
+                        .filter(|i| mask & (1 << i) != 0)
+                        .map(|i| WEEKDAYS[i as usize].to_string())
+                        .collect(),
+                );
+                match r.unit {
+                    1 => format!("every {days}"),
+                    n => format!("every {n} weeks on {days}"),
+                }
+            }
+            Repeat::MonthlyDate(date) => format!("{} on day {date}", every("month", "months")),
+            Repeat::MonthlyWeekday(nth, weekday) => {
+                let which = match nth {
+                    1 => "first",
+                    2 => "second",
+                    3 => "third",
+                    4 => "fourth",
+                    _ => "last",
+                };
+                format!(
+                    "{} on the {which} {}",
+                    every("month", "months"),
+                    WEEKDAYS[weekday as usize % 7]
+                )
+            }
+            Repeat::Annually => {
+                let (_, m, d) = civil_from_days(self.first_day);
+                format!(
+                    "{} on {d} {}",
+                    every("year", "years"),
+                    MONTHS[(m - 1) as usize]
+                )
+            }
+        };
+        let ends = match r.ends {
+            Ends::Never => String::new(),
+            Ends::After(1) => ", once".to_string(),
+            Ends::After(n) => format!(", {n} times"),
+            Ends::OnDate(at) => {
+                let (y, m, d) = civil_from_days(self.local_day(at));
+                format!(", until {y}-{m:02}-{d:02}")
+            }
+        };
+        format!("{when} {hours} {zone}{ends}")
+    }
+}
+
+pub const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+fn join_and(mut items: Vec<String>) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items.remove(0),
+        _ => {
+            let last = items.pop().unwrap_or_default();
+            format!("{} and {last}", items.join(", "))
+        }
+    }
+}
+
+/// A freeze's windows in start order (see [`Schedule::windows_from`]).
+pub struct Windows<'s> {
+    schedule: &'s Schedule,
+    period: u64,
+    /// The current period's days still to yield, reversed.
+    pending: Vec<i64>,
+    yielded: u32,
+    from: i64,
+    done: bool,
+}
+
+impl Iterator for Windows<'_> {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        let s = self.schedule;
+        let Some(r) = &s.recurrence else {
+            if self.done {
+                return None;
+            }
+            self.done = true;
+            return (s.end > self.from).then_some((s.start, s.end));
+        };
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some(day) = self.pending.pop() else {
+                let mut days = s.days_of_period(r, self.period);
+                days.reverse();
+                self.pending = days;
+                self.period += 1;
+                // Every period has a window but a weekly one's first (before the first
+                // day); a period far beyond any date stops the walk.
+                if self.period > 1_000_000 {
+                    self.done = true;
+                }
+                continue;
+            };
+            let Some(window) = s.window_on(day) else {
+                self.done = true;
+                return None;
+            };
+            match r.ends {
+                Ends::After(n) if self.yielded >= n => {
+                    self.done = true;
+                    return None;
+                }
+                Ends::OnDate(last) if window.0 > last => {
+                    self.done = true;
+                    return None;
+                }
+                _ => {}
+            }
+            self.yielded += 1;
+            if window.1 > self.from {
+                return Some(window);
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i8, d: i8) -> i64 {
+    let (m, d) = (i64::from(m), i64::from(d));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i8, i8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as i8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as i8;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// 0 for Monday ... 6 for Sunday (1970-01-01 was a Thursday).
+pub fn weekday_of(day: i64) -> u8 {
+    (day + 3).rem_euclid(7) as u8
+}
+
+fn monday_of(day: i64) -> i64 {
+    day - i64::from(weekday_of(day))
+}
+
+fn days_in_month(y: i64, m: i8) -> i8 {
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as i8
+}
+
+/// The `nth` (1..=4, or -1 for the last) `weekday` of a month.
+fn nth_weekday(y: i64, m: i8, nth: i8, weekday: u8) -> i64 {
+    if nth < 0 {
+        let last = days_from_civil(y, m, days_in_month(y, m));
+        let back = (i64::from(weekday_of(last)) - i64::from(weekday)).rem_euclid(7);
+        return last - back;
+    }
+    let first = days_from_civil(y, m, 1);
+    let ahead = (i64::from(weekday) - i64::from(weekday_of(first))).rem_euclid(7);
+    first + ahead + 7 * (i64::from(nth) - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> i64 {
+        text.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    fn show(w: Window) -> (String, String) {
+        let f = |ms| Timestamp::from_millisecond(ms).unwrap().to_string();
+        (f(w.0), f(w.1))
+    }
+
+    #[test]
+    fn civil_days_round_trip() {
+        for day in [-800_000, -1, 0, 1, 19_000, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(weekday_of(0), 3);
+        assert_eq!(days_in_month(2028, 2), 29);
+        // The last Friday of November 2026 is the 27th; the first Monday, the 2nd.
+        assert_eq!(
+            civil_from_days(nth_weekday(2026, 11, -1, 4)),
+            (2026, 11, 27)
+        );
+        assert_eq!(civil_from_days(nth_weekday(2026, 11, 1, 0)), (2026, 11, 2));
+    }
+
+    /// Every Friday 15:00–23:59 in Berlin: 14:00Z in winter (CET), 13:00Z in summer
+    /// (CEST), across both changes.
+    #[test]
+    fn a_weekly_window_in_a_named_zone_follows_daylight_saving_both_ways() {
+        let weekly = Recurrence {
+            repeat: Repeat::Weekly(1 << 4),
+            unit: 1,
+            ends: Ends::Never,
+        };
+        let s = Schedule::new(
+            at("2027-03-19T14:00:00Z"),
+            at("2027-03-19T22:59:00Z"),
+            Some(weekly),
+            Zone::Named("Europe/Berlin".into()),
+        )
+        .unwrap();
+        let spring = s.between(at("2027-03-18T00:00:00Z"), at("2027-04-03T00:00:00Z"));
+        let spring: Vec<_> = spring.into_iter().map(show).collect();
+        assert_eq!(
+            spring,
+            vec![
+                ("2027-03-19T14:00:00Z".into(), "2027-03-19T22:59:00Z".into()),
+                // 28 March 2027: clocks go forward.
+                ("2027-03-26T14:00:00Z".into(), "2027-03-26T22:59:00Z".into()),
+                ("2027-04-02T13:00:00Z".into(), "2027-04-02T21:59:00Z".into()),
+            ]
+        );
+        let autumn = s.between(at("2027-10-22T00:00:00Z"), at("2027-11-06T00:00:00Z"));
+        let autumn: Vec<_> = autumn.into_iter().map(|w| show(w).0).collect();
+        // 31 October 2027: clocks go back.
+        assert_eq!(
+            autumn,
+            vec![
+                "2027-10-22T13:00:00Z",
+                "2027-10-29T13:00:00Z",
+                "2027-11-05T14:00:00Z"
+            ]
+        );
+        assert_eq!(s.describe(), "every Friday 15:00–23:59 Europe/Berlin");
+        assert_eq!(
+            s.covering(at("2027-04-02T20:00:00Z"))
+                .map(show)
+                .map(|w| w.0),
+            Some("2027-04-02T13:00:00Z".into())
+        );
+        assert_eq!(s.covering(at("2027-04-02T12:59:59Z")), None);
+        assert_eq!(s.last_end(), None);
+    }
+
+    /// A fixed offset does not follow daylight saving: the same UTC time all year.
+    #[test]
+    fn a_fixed_offset_keeps_the_same_utc_time() {
+        let s = Schedule::new(
+            at("2027-03-19T14:00:00Z"),
+            at("2027-03-19T15:00:00Z"),
+            Some(Recurrence {
+                repeat: Repeat::Weekly(1 << 4),
+                unit: 1,
+                ends: Ends::Never,
+            }),
+            Zone::Offset(60),
+        )
+        .unwrap();
+        let starts: Vec<_> = s
+            .between(at("2027-03-25T00:00:00Z"), at("2027-04-03T00:00:00Z"))
+            .into_iter()
+            .map(|w| show(w).0)
+            .collect();
+        assert_eq!(starts, vec!["2027-03-26T14:00:00Z", "2027-04-02T14:00:00Z"]);
+        assert_eq!(s.describe(), "every Friday 15:00–16:00 UTC+01:00");
+    }
+
+    #[test]
+    fn counted_and_dated_ends_stop_the_windows() {
+        let daily = |ends| {
+            Schedule::new(
+                at("2027-01-01T09:00:00Z"),
+                at("2027-01-01T10:00:00Z"),
+                Some(Recurrence {
+                    repeat: Repeat::Daily,
+                    unit: 2,
+                    ends,
+                }),
+                Zone::Offset(0),
+            )
+            .unwrap()
+        };
+        let counted = daily(Ends::After(3));
+        let starts: Vec<_> = counted
+            .between(at("2026-12-01T00:00:00Z"), at("2027-02-01T00:00:00Z"))
+            .into_iter()
+            .map(|w| show(w).0)
+            .collect();
+        assert_eq!(
+            starts,
+            vec![
+                "2027-01-01T09:00:00Z",
+                "2027-01-03T09:00:00Z",
+                "2027-01-05T09:00:00Z"
+            ]
+        );
+        assert_eq!(counted.last_end(), Some(at("2027-01-05T10:00:00Z")));
+        assert_eq!(counted.next_after(at("2027-01-05T09:30:00Z")), None);
+        assert!(
+            counted.describe().ends_with(", 3 times"),
+            "{}",
+            counted.describe()
+        );
+        let dated = daily(Ends::OnDate(at("2027-01-04T00:00:00Z")));
+        assert_eq!(dated.last_end(), Some(at("2027-01-03T10:00:00Z")));
+        assert_eq!(dated.covering(at("2027-01-05T09:30:00Z")), None);
+    }
+
+    #[test]
+    fn monthly_and_yearly_windows_land_on_their_days() {
+        let monthly = |repeat| {
+            Schedule::new(
+                at("2027-01-31T12:00:00Z"),
+                at("2027-01-31T13:00:00Z"),
+                Some(Recurrence {
+                    repeat,
+                    unit: 1,
+                    ends: Ends::Never,
+                }),
+                Zone::Offset(0),
+            )
+            .unwrap()
+        };
+        let starts = |s: &Schedule| -> Vec<String> {
+            s.between(at("2027-01-01T00:00:00Z"), at("2027-05-01T00:00:00Z"))
+                .into_iter()
+                .map(|w| show(w).0[..10].to_string())
+                .collect()
+        };
+        assert_eq!(
+            starts(&monthly(Repeat::MonthlyDate(31))),
+            vec!["2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30"]
+        );
+        // The last Sunday of each month (the first window's day, 31 January, is one).
+        assert_eq!(
+            starts(&monthly(Repeat::MonthlyWeekday(-1, 6))),
+            vec!["2027-01-31", "2027-02-28", "2027-03-28", "2027-04-25"]
+        );
+        let leap = Schedule::new(
+            at("2028-02-29T00:00:00Z"),
+            at("2028-03-01T00:00:00Z"),
+            Some(Recurrence {
+                repeat: Repeat::Annually,
+                unit: 1,
+                ends: Ends::Never,
+            }),
+            Zone::Offset(0),
+        )
+        .unwrap();
+        let years: Vec<_> = leap
+            .between(at("2028-01-01T00:00:00Z"), at("2032-12-31T00:00:00Z"))
+            .into_iter()
+            .map(|w| show(w).0[..10].to_string())
+            .collect();
+        assert_eq!(
+            years,
+            vec![
+                "2028-02-29",
+                "2029-02-28",
+                "2030-02-28",
+                "2031-02-28",
+                "2032-02-29"
+            ]
+        );
+        assert_eq!(
+            leap.describe(),
+            "every year on 29 February 00:00–00:00 the next day UTC"
+        );
+    }
+
+    /// A daily freeze that began years ago answers "is it on now?" without walking
+    /// every window since.
+    #[test]
+    fn a_long_running_schedule_jumps_to_the_asked_time() {
+        let s = Schedule::new(
+            at("2000-01-01T22:00:00Z"),
+            at("2000-01-02T06:00:00Z"),
+            Some(Recurrence {
+                repeat: Repeat::Daily,
+                unit: 1,
+                ends: Ends::Never,
+            }),
+            Zone::Named("America/New_York".into()),
+        )
+        .unwrap();
+        let w = s.covering(at("2030-06-15T03:00:00Z")).map(show);
+        // 17:00 New York (EDT, -04:00) is 21:00Z in summer.
+        assert_eq!(
+            w,
+            Some(("2030-06-14T21:00:00Z".into(), "2030-06-15T05:00:00Z".into()))
+        );
+    }
+}
