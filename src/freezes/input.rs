@@ -88,18 +88,16 @@ fn instant(field: &str, value: Option<&str>) -> Result<(i64, i32)> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
         return Err(Error::bad(field, "is required"));
     };
-    let parsed = time::OffsetDateTime::parse(
-        value.trim(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| {
-        Error::bad(
-            field,
-            format!(
+    let parsed =
+        time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+            Error::bad(
+                field,
+                format!(
                 "'{value}' is not an ISO 8601 time with an offset, e.g. 2026-12-24T18:00:00+01:00"
             ),
-        )
-    })?;
+            )
+        })?;
     let ms = (parsed.unix_timestamp_nanos() / 1_000_000) as i64;
     Ok((ms, i32::from(parsed.offset().whole_minutes())))
 }

@@ -15,6 +15,8 @@ use crate::store::tasks::{self, Task};
 pub enum Waiting {
     /// Queued for later: it joins the queue at `starts`, and gives up at `expires`.
     Scheduled { starts: i64, expires: Option<i64> },
+    /// A deployment freeze (`OnStartInFreeze: Hold`) keeps it until `until`.
+    Frozen { until: i64 },
     /// Another task of the same project and environment is running.
     HeldBy { task: i64, description: String },
     /// An earlier task of the same project and environment is queued ahead of it.
@@ -34,6 +36,10 @@ impl Waiting {
     pub fn describe(&self) -> String {
         match self {
             Waiting::Scheduled { .. } => "It is scheduled for later.".into(),
+            Waiting::Frozen { until } => format!(
+                "Held by a deployment freeze until {}: it starts when the freeze ends (its log names the freeze).",
+                crate::clock::display(*until)
+            ),
             Waiting::HeldBy { task, description } => format!(
                 "Waiting for ServerTasks-{task} ({description}) to finish: one task per project and environment runs at a time."
             ),
@@ -70,6 +76,9 @@ pub fn waiting_for(conn: &Conn, task: &Task, now: i64, offline_ms: i64) -> Resul
             starts: task.queue_time,
             expires: task.queue_time_expiry,
         }));
+    }
+    if let Some(until) = task.held_until.filter(|u| *u > now) {
+        return Ok(Some(Waiting::Frozen { until }));
     }
     if let Some(tag) = &task.concurrency_tag {
         if let Some((id, description)) = tasks::running_with_tag(conn, tag)? {

@@ -48,11 +48,14 @@ pub struct Task {
     pub error_lines: i64,
     /// Who asked for it to be canceled.
     pub canceled_by: Option<String>,
+    /// Until when a deployment freeze held it back (`Hold`), if one did.
+    pub held_until: Option<i64>,
 }
 
 pub(super) const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
-     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by";
+     release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by, \
+     held_until";
 
 pub(super) fn task(r: &Row) -> Result<Task> {
     Ok(Task {
@@ -77,6 +80,7 @@ pub(super) fn task(r: &Row) -> Result<Task> {
         log_lines: r.get(18)?,
         error_lines: r.get(19)?,
         canceled_by: r.get(20)?,
+        held_until: r.get(21)?,
     })
 }
 

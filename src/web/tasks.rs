@@ -380,6 +380,26 @@ struct TaskPage {
     truncated: bool,
     can_cancel: bool,
     can_redeploy: bool,
+    /// An override's freezes and reason, for a deployment made through freezes.
+    overridden: Option<String>,
+}
+
+/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1) by override: reason".
+fn override_note(c: &crate::store::Conn, id: i64) -> Result<Option<String>> {
+    let Some((ids, reason)) = crate::store::freezes::override_of_task(c, id)? else {
+        return Ok(None);
+    };
+    let mut named = Vec::new();
+    for freeze in ids {
+        named.push(match crate::freezes::find(c, freeze)? {
+            Some(f) => format!("'{}' ({})", f.row.name, f.id()),
+            None => format!("DeploymentFreezes-{freeze} (since deleted)"),
+        });
+    }
+    Ok(Some(format!(
+        "Deployed through deployment freeze {} by override: {reason}",
+        named.join(", ")
+    )))
 }
 
 #[rocket::get("/tasks/<id>")]
@@ -392,7 +412,7 @@ async fn show(
     let id = page_id(id)?;
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
-    let (task, lines, waiting, subject) = app
+    let (task, lines, waiting, subject, overridden) = app
         .store
         .read(move |c| {
             let task = tasks::find(c, id)?
@@ -422,7 +442,8 @@ async fn show(
                 release,
                 environment,
             };
-            Ok((task, lines, waiting, subject))
+            let overridden = override_note(c, id)?;
+            Ok((task, lines, waiting, subject, overridden))
         })
         .await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
@@ -488,6 +509,7 @@ async fn show(
         completed,
         running,
         task,
+        overridden,
     })
 }
 

@@ -60,6 +60,23 @@ fn api_cases() -> Vec<Case> {
             Some("ProjectCreate"),
             Some(json!({"DeploymentScript": "true"})),
         ),
+        case(
+            Method::Get,
+            "/api/deploymentfreezes?skip=0&take=5",
+            None,
+            None,
+        ),
+        // After the projects and environments above: Projects-1 and Environments-1
+        // exist once the first role made them.
+        case(
+            Method::Post,
+            "/api/deploymentfreezes",
+            Some("DeploymentFreezeAdminister"),
+            Some(json!({
+                "Start": "2099-01-01T00:00:00Z", "End": "2099-01-02T00:00:00Z",
+                "ProjectEnvironmentScope": {"Projects-1": ["Environments-1"]}
+            })),
+        ),
         // Another user's keys: only a System Administrator.
         case(
             Method::Post,

@@ -66,6 +66,14 @@ const JSON_FIELDS: &[&str] = &[
     "ProjectGroupId",
     "LifecycleId",
     "spaceIdOrName",
+    "ProjectEnvironmentScope",
+    "RecurringSchedule",
+    "DaysOfWeek",
+    "TimeZone",
+    "OnStartInFreeze",
+    "FreezeIds",
+    "Reason",
+    "CreateDeploymentCommand",
 ];
 
 const FORM_FIELDS: &[&str] = &[
@@ -244,6 +252,18 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
             "ProjectName": "Projects-1", "ReleaseVersion": "1", "EnvironmentNames": ["Environments-1"]
         }),
         (Method::Put, "/api/environments/sortorder") => json!(["Environments-1"]),
+        (Method::Post, "/api/deploymentfreezes") | (Method::Put, "/api/deploymentfreezes/<id>") => {
+            json!({
+                "Name": "Freeze", "Start": "2099-01-01T00:00:00Z", "End": "2099-01-02T00:00:00+02:00",
+                "ProjectEnvironmentScope": {"Projects-1": ["Environments-1"]},
+                "RecurringSchedule": {"Type": "Weekly", "DaysOfWeek": ["Friday"], "EndType": "AfterOccurrences", "EndAfterOccurrences": 3},
+                "TimeZone": "Europe/Berlin", "OnStartInFreeze": "Hold"
+            })
+        }
+        (Method::Post, "/api/deployments/override") => json!({
+            "CreateDeploymentCommand": {"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"},
+            "FreezeIds": ["DeploymentFreezes-1"], "Reason": "r"
+        }),
         (Method::Post, "/api/tasks") => json!({"Name": "SessionCleanup"}),
         (Method::Post, "/api/users") => json!({
             "Username": "newuser", "Password": "a long enough password",

@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod cluster_nodes;
 mod crash_loop;
+mod freezes;
 mod guard;
 mod hostile;
 mod key_cache;
