@@ -21,7 +21,15 @@ use crate::http::SPACE_ID;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, create, get, update, delete, override_deployment]
+    rocket::routes![
+        list,
+        create,
+        get,
+        update,
+        delete,
+        override_deployment,
+        timeline
+    ]
 }
 
 /// A freeze as Octopus answers it, with drydock's fields beside Octopus's.
@@ -267,4 +275,101 @@ async fn override_deployment(
     )
     .await?;
     Ok(created(queued, expiry))
+}
+
+/// `GET /api/timeline?from&to` (drydock's own shape): maintenance windows, freeze
+/// windows by project × environment, and scheduled deployments with what will become
+/// of each, over `[from, to)` (default: the next 14 days).
+#[rocket::get("/timeline?<from>&<to>")]
+async fn timeline(
+    _caller: Allowed<need::SignedIn>,
+    from: Option<String>,
+    to: Option<String>,
+    app: &State<App>,
+) -> Result<Json<Value>> {
+    let from = super::tasks::time_field("from", from)?;
+    let to = super::tasks::time_field("to", to)?;
+    let now = clock::now_ms();
+    let (from, to) = freezes::timeline::span(from, to, now)?;
+    let t = app
+        .store
+        .read(move |c| freezes::timeline::timeline(c, from, to, now))
+        .await?;
+    Ok(Json(timeline_resource(&t)))
+}
+
+pub fn timeline_resource(t: &freezes::timeline::Timeline) -> Value {
+    use freezes::timeline::Outcome;
+    let windows: Vec<Value> = t
+        .maintenance
+        .iter()
+        .map(|w| {
+            json!({
+                "Id": format!("MaintenanceWindows-{}", w.id),
+                "Start": clock::iso(w.start_at),
+                "End": clock::iso(w.end_at),
+                "Message": w.message,
+                "Link": "/maintenance",
+            })
+        })
+        .collect();
+    let freeze_windows: Vec<Value> = t
+        .freezes
+        .iter()
+        .map(|w| {
+            let pairs: Vec<Value> = w
+                .pairs
+                .iter()
+                .map(|(p, pn, e, en)| {
+                    json!({
+                        "ProjectId": format!("Projects-{p}"), "ProjectName": pn,
+                        "EnvironmentId": format!("Environments-{e}"), "EnvironmentName": en,
+                    })
+                })
+                .collect();
+            json!({
+                "DeploymentFreezeId": w.freeze.id(),
+                "Name": w.freeze.row.name,
+                "Start": clock::iso(w.start),
+                "End": clock::iso(w.end),
+                "OnStartInFreeze": w.freeze.on_start.as_str(),
+                "Scope": pairs,
+                "Link": format!("/freezes/{}", w.freeze.row.id),
+            })
+        })
+        .collect();
+    let deployments: Vec<Value> = t
+        .deployments
+        .iter()
+        .map(|d| {
+            let (until, at) = match d.outcome {
+                Outcome::Held { until } => (Some(clock::iso(until)), None),
+                Outcome::TimesOut { at } => (None, Some(clock::iso(at))),
+                _ => (None, None),
+            };
+            json!({
+                "TaskId": format!("ServerTasks-{}", d.task.id),
+                "Description": d.task.description,
+                "ProjectId": d.task.project_id.map(|p| format!("Projects-{p}")),
+                "EnvironmentId": d.task.environment_id.map(|e| format!("Environments-{e}")),
+                "QueueTime": clock::iso(d.task.queue_time),
+                "Due": clock::iso(d.due),
+                "QueueTimeExpiry": d.task.queue_time_expiry.map(clock::iso),
+                "Outcome": d.outcome.as_str(),
+                "Flagged": d.outcome.flagged(),
+                "HeldUntil": until,
+                "TimesOutAt": at,
+                "DeploymentFreezeIds": d.freezes.iter().map(|(id, _)| format!("DeploymentFreezes-{id}")).collect::<Vec<_>>(),
+                "DeploymentFreezeNames": d.freezes.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
+                "Link": format!("/tasks/{}", d.task.id),
+            })
+        })
+        .collect();
+    json!({
+        "From": clock::iso(t.from),
+        "To": clock::iso(t.to),
+        "MaintenanceWindows": windows,
+        "DeploymentFreezes": freeze_windows,
+        "ScheduledDeployments": deployments,
+    })
 }

@@ -8,6 +8,7 @@
 mod gate;
 pub mod input;
 pub mod schedule;
+pub mod timeline;
 
 pub use gate::{check_creation, gate, CreationCheck, Override, NO_VALID_FREEZES};
 pub use input::{FreezeBody, RecurringSchedule};

@@ -210,6 +210,21 @@ const HOLD: &str = const_format::concatcp!(
      WHERE id = ?1"
 );
 
+/// Queued deployments a freeze holds past `now`, soonest free first.
+pub fn held_tasks(conn: &Conn, now: i64, limit: i64) -> Result<Vec<super::tasks::Task>> {
+    conn.all(
+        &format!(
+            "SELECT {} FROM tasks INDEXED BY tasks_held
+             WHERE held_until IS NOT NULL AND held_until > ?1 AND state = {}
+             ORDER BY held_until, id LIMIT ?2",
+            super::tasks::COLUMNS,
+            crate::model::TaskState::Queued.quoted()
+        ),
+        &[&now, &limit],
+        super::tasks::task,
+    )
+}
+
 /// The override a deployment was created with: the freezes it names and the reason.
 pub fn override_of_task(conn: &Conn, task: i64) -> Result<Option<(Vec<i64>, String)>> {
     let found: Option<(Option<String>, Option<String>)> = conn.first(

@@ -381,6 +381,15 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
     ));
     assert_eq!(status, Status::Created);
+    // A freeze for the routes that edit, delete or override one.
+    let (status, _) = json_of(with_key(
+        &seed_client,
+        Method::Post,
+        "/api/deploymentfreezes",
+        &admin_key,
+        template(Method::Post, "/api/deploymentfreezes"),
+    ));
+    assert_eq!(status, Status::Created);
     // A browser session for every role, and for a user without one.
     let mut sessions = vec![app.admin()];
     for i in 0..ROLES.len() {
@@ -400,7 +409,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        16,
+        19,
         "a body template for every API route with a body"
     );
 

@@ -1,0 +1,216 @@
+//! One timeline of what is coming (drydock's own, no peer has it): maintenance windows,
+//! every freeze window by project × environment, and the scheduled deployments, each
+//! with what will become of it — it runs, fails at its start, is held until a freeze
+//! ends, or times out while held.
+
+use super::{in_force, Freeze, OnStart};
+use crate::error::{Error, Result};
+use crate::store::freezes as rows;
+use crate::store::tasks::{self, Task};
+use crate::store::{maintenance, projects, Conn};
+
+/// The look-ahead when none is asked for: two weeks.
+pub const DEFAULT_SPAN_MS: i64 = 14 * 86_400_000;
+/// The longest span one timeline covers.
+pub const MAX_SPAN_MS: i64 = 62 * 86_400_000;
+/// The most scheduled deployments one timeline lists.
+pub const MAX_DEPLOYMENTS: i64 = 500;
+
+pub struct Timeline {
+    pub from: i64,
+    pub to: i64,
+    pub maintenance: Vec<maintenance::Window>,
+    pub freezes: Vec<FreezeWindow>,
+    pub deployments: Vec<Scheduled>,
+}
+
+/// One window of one freeze, with the pairs it covers by name.
+pub struct FreezeWindow {
+    pub freeze: Freeze,
+    pub start: i64,
+    pub end: i64,
+    /// (project id, name, environment id, name).
+    pub pairs: Vec<(i64, String, i64, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing stops it.
+    Runs,
+    /// Its override passes the freezes on at its start.
+    Overridden,
+    /// A `Fail` freeze is on at its start.
+    Fails,
+    /// `Hold` freezes are on at its start: it waits until `until`.
+    Held { until: i64 },
+    /// Held past its queue time expiry: it times out at the expiry.
+    TimesOut { at: i64 },
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Runs => "Runs",
+            Outcome::Overridden => "Overridden",
+            Outcome::Fails => "Fails",
+            Outcome::Held { .. } => "Held",
+            Outcome::TimesOut { .. } => "TimesOut",
+        }
+    }
+
+    /// Whether the timeline flags it.
+    pub fn flagged(&self) -> bool {
+        !matches!(self, Outcome::Runs | Outcome::Overridden)
+    }
+}
+
+pub struct Scheduled {
+    pub task: Task,
+    /// When it is due: its queue time, or now for one a freeze holds already.
+    pub due: i64,
+    pub outcome: Outcome,
+    /// The freezes that decide it (id, name).
+    pub freezes: Vec<(i64, String)>,
+}
+
+/// The span asked for (`from`, `to`; ISO 8601 strings parsed by the caller): from now
+/// for two weeks by default; `to` after `from`, at most [`MAX_SPAN_MS`] later.
+pub fn span(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64)> {
+    let from = from.unwrap_or(now);
+    let to = to.unwrap_or(from + DEFAULT_SPAN_MS);
+    if to <= from {
+        return Err(Error::bad("to", "must be after from"));
+    }
+    if to - from > MAX_SPAN_MS {
+        return Err(Error::bad(
+            "to",
+            format!(
+                "a timeline covers at most {} days",
+                MAX_SPAN_MS / 86_400_000
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// What happens to `task`, due at `due`.
+fn outcome(conn: &Conn, task: &Task, due: i64) -> Result<(Outcome, Vec<(i64, String)>)> {
+    let (Some(project), Some(environment)) = (task.project_id, task.environment_id) else {
+        return Ok((Outcome::Runs, Vec::new()));
+    };
+    let on = in_force(conn, project, environment, due)?;
+    let passed = rows::override_of_task(conn, task.id)?.map(|(ids, _)| ids);
+    let (through, blocking): (Vec<_>, Vec<_>) = on
+        .into_iter()
+        .partition(|(f, _)| passed.as_ref().is_some_and(|ids| ids.contains(&f.row.id)));
+    let named = |list: &[(Freeze, super::Window)]| {
+        list.iter()
+            .map(|(f, _)| (f.row.id, f.row.name.clone()))
+            .collect::<Vec<_>>()
+    };
+    if blocking.is_empty() {
+        if through.is_empty() {
+            return Ok((Outcome::Runs, Vec::new()));
+        }
+        return Ok((Outcome::Overridden, named(&through)));
+    }
+    if blocking.iter().any(|(f, _)| f.on_start == OnStart::Fail) {
+        let failing: Vec<_> = blocking
+            .into_iter()
+            .filter(|(f, _)| f.on_start == OnStart::Fail)
+            .collect();
+        return Ok((Outcome::Fails, named(&failing)));
+    }
+    let until = blocking.iter().map(|(_, w)| w.1).max().unwrap_or(due);
+    let outcome = match task.queue_time_expiry {
+        Some(at) if at < until => Outcome::TimesOut { at },
+        _ => Outcome::Held { until },
+    };
+    Ok((outcome, named(&blocking)))
+}
+
+/// The timeline of `[from, to)` as of `now`.
+pub fn timeline(conn: &Conn, from: i64, to: i64, now: i64) -> Result<Timeline> {
+    let maintenance = maintenance::windows(conn)?
+        .into_iter()
+        .filter(|w| {
+            w.end_at > from
+                && w.start_at < to
+                && matches!(
+                    w.state,
+                    maintenance::WindowState::Scheduled | maintenance::WindowState::Active
+                )
+        })
+        .collect();
+    let mut names = std::collections::HashMap::new();
+    let mut freezes = Vec::new();
+    for freeze in super::all(conn)? {
+        let Some(schedule) = freeze.schedule.clone() else {
+            continue;
+        };
+        let windows = schedule.between(from, to);
+        if windows.is_empty() {
+            continue;
+        }
+        let mut pairs = Vec::new();
+        for (p, e) in &freeze.row.scope {
+            let project = match names.get(&('p', *p)) {
+                Some(n) => String::clone(n),
+                None => {
+                    let n = projects::find(conn, *p)?
+                        .map_or_else(|| format!("Projects-{p}"), |x| x.name);
+                    names.insert(('p', *p), n.clone());
+                    n
+                }
+            };
+            let environment = match names.get(&('e', *e)) {
+                Some(n) => String::clone(n),
+                None => {
+                    let n = projects::find_environment(conn, *e)?
+                        .map_or_else(|| format!("Environments-{e}"), |x| x.name);
+                    names.insert(('e', *e), n.clone());
+                    n
+                }
+            };
+            pairs.push((*p, project, *e, environment));
+        }
+        for (start, end) in windows {
+            freezes.push(FreezeWindow {
+                freeze: freeze.clone(),
+                start,
+                end,
+                pairs: pairs.clone(),
+            });
+        }
+    }
+    freezes.sort_by_key(|w| (w.start, w.freeze.row.id));
+    let mut deployments = Vec::new();
+    if from <= now {
+        for task in rows::held_tasks(conn, now, MAX_DEPLOYMENTS)? {
+            let (outcome, freezes) = outcome(conn, &task, now)?;
+            deployments.push(Scheduled {
+                due: now,
+                task,
+                outcome,
+                freezes,
+            });
+        }
+    }
+    for task in tasks::scheduled_between(conn, from.max(now), to, MAX_DEPLOYMENTS)? {
+        let due = task.queue_time;
+        let (outcome, freezes) = outcome(conn, &task, due)?;
+        deployments.push(Scheduled {
+            due,
+            task,
+            outcome,
+            freezes,
+        });
+    }
+    Ok(Timeline {
+        from,
+        to,
+        maintenance,
+        freezes,
+        deployments,
+    })
+}
