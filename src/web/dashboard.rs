@@ -55,6 +55,15 @@ impl Cell {
 pub struct MatrixRow {
     pub project: Project,
     pub cells: Vec<Option<Cell>>,
+    /// Per environment: why a deployment freeze blocks the cell now, or empty.
+    pub frozen: Vec<String>,
+}
+
+impl MatrixRow {
+    /// Why the cell in column `i` is frozen, or "".
+    pub fn frozen_at(&self, i: &usize) -> &str {
+        self.frozen.get(*i).map_or("", String::as_str)
+    }
 }
 
 /// Rows of projects, a column per environment: the latest deployment in each cell.
@@ -62,6 +71,7 @@ pub fn matrix(
     projects: Vec<Project>,
     environments: &[Environment],
     latest: &[Latest],
+    frozen: &HashMap<(i64, i64), String>,
     now: i64,
 ) -> Vec<MatrixRow> {
     let by_cell: HashMap<(i64, i64), &Latest> = latest
@@ -75,7 +85,15 @@ pub fn matrix(
                 .iter()
                 .map(|e| by_cell.get(&(project.id, e.id)).map(|l| Cell::new(l, now)))
                 .collect();
-            MatrixRow { project, cells }
+            let frozen = environments
+                .iter()
+                .map(|e| frozen.get(&(project.id, e.id)).cloned().unwrap_or_default())
+                .collect();
+            MatrixRow {
+                project,
+                cells,
+                frozen,
+            }
         })
         .collect()
 }
@@ -137,7 +155,11 @@ async fn dashboard(
                 let (environments, _) = projects::list_environments(c, 0, 100)?;
                 let latest = deployments::latest_per_environment(c, now, None)?;
                 let per_day = deployments::completed_per_day(c, since, None)?;
-                (Some((projects, total, environments, latest)), per_day)
+                let frozen = super::overrides::frozen_pairs(c, now)?;
+                (
+                    Some((projects, total, environments, latest, frozen)),
+                    per_day,
+                )
             } else {
                 (None, Vec::new())
             };
@@ -145,9 +167,9 @@ async fn dashboard(
         })
         .await?;
     let (rows, environments, more_projects) = match matrix_data {
-        Some((projects, total, environments, latest)) => {
+        Some((projects, total, environments, latest, frozen)) => {
             let shown = projects.len() as i64;
-            let rows = matrix(projects, &environments, &latest, now);
+            let rows = matrix(projects, &environments, &latest, &frozen, now);
             (rows, environments, total - shown)
         }
         None => (Vec::new(), Vec::new(), 0),

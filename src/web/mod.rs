@@ -7,10 +7,12 @@ pub mod chart;
 pub mod dashboard;
 pub mod environments;
 pub mod forms;
+pub mod freezes;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;
 pub mod nodes;
+pub mod overrides;
 pub mod profile;
 pub mod projects;
 pub mod refused;
@@ -43,6 +45,8 @@ pub fn routes() -> Vec<Route> {
     routes.extend(tasks::routes());
     routes.extend(system_tasks::routes());
     routes.extend(maintenance::routes());
+    routes.extend(freezes::routes());
+    routes.extend(overrides::routes());
     routes.extend(nodes::routes());
     routes
 }

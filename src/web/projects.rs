@@ -147,20 +147,21 @@ async fn projects_page(
     errors: FormErrors,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (projects, total, environments, latest) = app
+    let (projects, total, environments, latest, frozen) = app
         .store
         .read(move |c| {
             let (projects, total) = projects::list(c, skip, PAGE_SIZE)?;
             let (environments, _) = projects::list_environments(c, 0, 100)?;
             let latest = deployments::latest_per_environment(c, now, None)?;
-            Ok((projects, total, environments, latest))
+            let frozen = super::overrides::frozen_pairs(c, now)?;
+            Ok((projects, total, environments, latest, frozen))
         })
         .await?;
     let see_tasks = caller.can(Permission::TaskView);
     let latest = if see_tasks { latest } else { Vec::new() };
     render(&ProjectsPage {
         layout: Layout::new("Projects", caller, flash).at("/projects"),
-        rows: matrix(projects, &environments, &latest, now),
+        rows: matrix(projects, &environments, &latest, &frozen, now),
         environments,
         can_create: caller.can(Permission::ProjectCreate),
         total,
@@ -409,15 +410,17 @@ async fn create_release(
 pub struct EnvironmentRow {
     pub environment: Environment,
     pub cell: Option<Cell>,
+    /// The deployment freezes on over this release's project and the environment now.
+    pub frozen: super::overrides::Frozen,
 }
 
 /// The deploy form as shown: defaults, or what was typed.
 #[derive(FromForm, Clone, Default)]
 pub struct DeployForm {
-    environment: String,
-    when: String,
-    queue_time: Option<String>,
-    queue_time_expiry: Option<String>,
+    pub(super) environment: String,
+    pub(super) when: String,
+    pub(super) queue_time: Option<String>,
+    pub(super) queue_time_expiry: Option<String>,
 }
 
 impl DeployForm {
@@ -481,13 +484,19 @@ struct ReleasePage {
     /// succeeded in (or the first), and whether that is a promotion.
     promote: Option<(i64, String, bool)>,
     can_deploy: bool,
+    /// May deploy through a freeze (Override and deploy).
+    can_override: bool,
+    /// Why the promotion's environment is frozen, if it is.
+    promote_frozen: String,
+    /// Why the form's chosen environment is frozen, if it is.
+    chosen_frozen: String,
     form: DeployForm,
     errors: FormErrors,
     /// Every deployment of this release, newest first.
     tasks: Vec<TaskRow>,
 }
 
-async fn release_page(
+pub(super) async fn release_page(
     app: &App,
     caller: &Caller,
     id: i64,
@@ -495,12 +504,13 @@ async fn release_page(
     typed: Option<(DeployForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (release, environments, latest, history) = app
+    let (release, environments, latest, history, frozen) = app
         .store
         .read(move |c| {
             let release = projects::find_release(c, id)?
                 .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
             let (environments, _) = projects::list_environments(c, 0, 1000)?;
+            let frozen = super::overrides::frozen(c, release.project_id, &environments, now)?;
             let latest = deployments::latest_of_release(c, now, id)?;
             let filter = tasks::Filter {
                 release_id: Some(id),
@@ -508,7 +518,7 @@ async fn release_page(
                 ..tasks::Filter::default()
             };
             let (history, _) = tasks::list(c, &filter, 0, 50)?;
-            Ok((release, environments, latest, history))
+            Ok((release, environments, latest, history, frozen))
         })
         .await?;
     let project = find_project(app, release.project_id).await?;
@@ -520,6 +530,11 @@ async fn release_page(
     let rows: Vec<EnvironmentRow> = environments
         .into_iter()
         .map(|environment| EnvironmentRow {
+            frozen: frozen
+                .iter()
+                .find(|(e, _)| *e == environment.id)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default(),
             cell: latest
                 .iter()
                 .find(|l| l.environment_id == environment.id)
@@ -550,7 +565,17 @@ async fn release_page(
         };
         (form, FormErrors::none())
     });
+    let reason_of = |env: Option<String>| {
+        rows.iter()
+            .find(|r| Some(r.environment.id.to_string()) == env)
+            .map(|r| r.frozen.reason.clone())
+            .unwrap_or_default()
+    };
+    let promote_frozen = reason_of(promote.as_ref().map(|p| p.0.to_string()));
+    let chosen_frozen = reason_of(Some(form.environment.clone()));
     render(&ReleasePage {
+        promote_frozen,
+        chosen_frozen,
         layout: Layout::new(
             &format!("{} {}", project.name, release.version),
             caller,
@@ -563,6 +588,8 @@ async fn release_page(
         environments: rows,
         promote,
         can_deploy: caller.can(Permission::DeploymentCreate),
+        can_override: caller.can(Permission::DeploymentCreate)
+            && caller.can(Permission::DeploymentFreezeAdminister),
         form,
         errors,
         tasks: TaskRow::list(history, now),

@@ -122,8 +122,26 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         Some(json!({"Start": drydock::clock::iso(tomorrow + 3_600_000),
                     "End": drydock::clock::iso(tomorrow + 7_200_000), "Message": "Upgrade"})),
     );
+    // A weekly freeze on now over Web in Production (frozen cells, the override form,
+    // the timeline's rows).
+    let now = drydock::clock::now_ms();
+    let (status, freeze) = server.api(
+        &key,
+        "POST",
+        "/api/deploymentfreezes",
+        Some(
+            json!({"Name": "Release weekend", "Start": drydock::clock::iso(now - 3_600_000),
+                    "End": drydock::clock::iso(now + 2 * 86_400_000),
+                    "ProjectEnvironmentScope": {"Projects-1": ["Environments-2"]},
+                    "RecurringSchedule": {"Type": "Weekly", "DaysOfWeek": ["Monday", "Friday"]},
+                    "TimeZone": "Europe/Berlin"}),
+        ),
+    );
+    assert_eq!(status, 201, "{freeze}");
     // Pages one step from the lists.
     let details = [
+        "/configuration/freezes/new",
+        "/configuration/freezes/1",
         "/projects/1",
         "/releases/1",
         "/environments/1",

@@ -11,6 +11,7 @@ mod architecture;
 mod attacks;
 mod auth;
 mod browser;
+mod browser_freezes;
 mod cli;
 mod cluster;
 mod cluster_nodes;
