@@ -146,24 +146,40 @@ async fn list(
     })
 }
 
-/// The create and edit form: times are local to `time_zone`.
+/// The create and edit form: times are local to `time_zone`. Every field may be left
+/// out (a form posted by hand): what is missing is what the check names.
 #[derive(FromForm, Clone, Default)]
 pub struct FreezeForm {
+    #[field(default = String::new())]
     name: String,
+    #[field(default = String::new())]
     description: String,
+    #[field(default = String::new())]
     start: String,
+    #[field(default = String::new())]
     end: String,
+    #[field(default = String::new())]
     time_zone: String,
+    #[field(default = String::new())]
     repeat: String,
+    #[field(default = String::new())]
     unit: String,
     days: Vec<String>,
+    #[field(default = String::new())]
     monthly: String,
+    #[field(default = String::new())]
     date_of_month: String,
+    #[field(default = String::new())]
     day_number: String,
+    #[field(default = String::new())]
     day_of_week: String,
+    #[field(default = String::new())]
     end_type: String,
+    #[field(default = String::new())]
     end_on: String,
+    #[field(default = String::new())]
     occurrences: String,
+    #[field(default = String::new())]
     on_start: String,
     pairs: Vec<String>,
 }

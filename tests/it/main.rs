@@ -16,6 +16,7 @@ mod cli;
 mod cluster;
 mod cluster_nodes;
 mod crash_loop;
+mod freeze_pages;
 mod freezes;
 mod guard;
 mod hostile;
