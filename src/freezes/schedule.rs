@@ -13,6 +13,13 @@ use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
 
+mod calendar;
+mod words;
+
+pub use calendar::{civil_from_days, days_from_civil, weekday_of};
+use calendar::{days_in_month, monday_of, nth_weekday};
+pub use words::WEEKDAYS;
+
 const DAY_MS: i64 = 86_400_000;
 /// Most windows a listing of a period returns (a daily freeze over 14 days has 14).
 pub const MAX_LISTED: usize = 1_000;
@@ -277,120 +284,6 @@ impl Schedule {
         };
         days.into_iter().filter(|d| *d >= self.first_day).collect()
     }
-
-    /// The schedule in words, e.g. "every Friday 15:00–23:59 Europe/Berlin".
-    pub fn describe(&self) -> String {
-        let (h, mi, ..) = self.time_of_day;
-        let end_local = Timestamp::from_millisecond(self.end)
-            .map(|t| t.to_zoned_datetime(self.tz.clone()).datetime())
-            .ok();
-        let (eh, emi, end_day) = end_local.map_or((0, 0, self.first_day), |e| {
-            (
-                e.hour(),
-                e.minute(),
-                days_from_civil(e.year().into(), e.month(), e.day()),
-            )
-        });
-        let later = match end_day - self.first_day {
-            0 => String::new(),
-            1 => " the next day".to_string(),
-            n => format!(" {n} days later"),
-        };
-        let hours = format!("{h:02}:{mi:02}–{eh:02}:{emi:02}{later}");
-        let zone = self.zone.label();
-        let Some(r) = &self.recurrence else {
-            let (y, m, d) = civil_from_days(self.first_day);
-            return format!("once, {y}-{m:02}-{d:02} {hours} {zone}");
-        };
-        let every = |one: &str, many: &str| match r.unit {
-            1 => format!("every {one}"),
-            n => format!("every {n} {many}"),
-        };
-        let when = match r.repeat {
-            Repeat::Daily => every("day", "days"),
-            Repeat::Weekly(mask) => {
-                let days = join_and(
-                    (0..7)
-                        .filter(|i| mask & (1 << i) != 0)
-                        .map(|i| WEEKDAYS[i as usize].to_string())
-                        .collect(),
-                );
-                match r.unit {
-                    1 => format!("every {days}"),
-                    n => format!("every {n} weeks on {days}"),
-                }
-            }
-            Repeat::MonthlyDate(date) => format!("{} on day {date}", every("month", "months")),
-            Repeat::MonthlyWeekday(nth, weekday) => {
-                let which = match nth {
-                    1 => "first",
-                    2 => "second",
-                    3 => "third",
-                    4 => "fourth",
-                    _ => "last",
-                };
-                format!(
-                    "{} on the {which} {}",
-                    every("month", "months"),
-                    WEEKDAYS[weekday as usize % 7]
-                )
-            }
-            Repeat::Annually => {
-                let (_, m, d) = civil_from_days(self.first_day);
-                format!(
-                    "{} on {d} {}",
-                    every("year", "years"),
-                    MONTHS[(m - 1) as usize]
-                )
-            }
-        };
-        let ends = match r.ends {
-            Ends::Never => String::new(),
-            Ends::After(1) => ", once".to_string(),
-            Ends::After(n) => format!(", {n} times"),
-            Ends::OnDate(at) => {
-                let (y, m, d) = civil_from_days(self.local_day(at));
-                format!(", until {y}-{m:02}-{d:02}")
-            }
-        };
-        format!("{when} {hours} {zone}{ends}")
-    }
-}
-
-pub const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-fn join_and(mut items: Vec<String>) -> String {
-    match items.len() {
-        0 => String::new(),
-        1 => items.remove(0),
-        _ => {
-            let last = items.pop().unwrap_or_default();
-            format!("{} and {last}", items.join(", "))
-        }
-    }
 }
 
 /// A freeze's windows in start order (see [`Schedule::windows_from`]).
@@ -455,56 +348,6 @@ impl Iterator for Windows<'_> {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i8, d: i8) -> i64 {
-    let (m, d) = (i64::from(m), i64::from(d));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, i8, i8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as i8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as i8;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// 0 for Monday ... 6 for Sunday (1970-01-01 was a Thursday).
-pub fn weekday_of(day: i64) -> u8 {
-    (day + 3).rem_euclid(7) as u8
-}
-
-fn monday_of(day: i64) -> i64 {
-    day - i64::from(weekday_of(day))
-}
-
-fn days_in_month(y: i64, m: i8) -> i8 {
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as i8
-}
-
-/// The `nth` (1..=4, or -1 for the last) `weekday` of a month.
-fn nth_weekday(y: i64, m: i8, nth: i8, weekday: u8) -> i64 {
-    if nth < 0 {
-        let last = days_from_civil(y, m, days_in_month(y, m));
-        let back = (i64::from(weekday_of(last)) - i64::from(weekday)).rem_euclid(7);
-        return last - back;
-    }
-    let first = days_from_civil(y, m, 1);
-    let ahead = (i64::from(weekday) - i64::from(weekday_of(first))).rem_euclid(7);
-    first + ahead + 7 * (i64::from(nth) - 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,23 +359,6 @@ mod tests {
     fn show(w: Window) -> (String, String) {
         let f = |ms| Timestamp::from_millisecond(ms).unwrap().to_string();
         (f(w.0), f(w.1))
-    }
-
-    #[test]
-    fn civil_days_round_trip() {
-        for day in [-800_000, -1, 0, 1, 19_000, 20_000, 2_000_000] {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(weekday_of(0), 3);
-        assert_eq!(days_in_month(2028, 2), 29);
-        // The last Friday of November 2026 is the 27th; the first Monday, the 2nd.
-        assert_eq!(
-            civil_from_days(nth_weekday(2026, 11, -1, 4)),
-            (2026, 11, 27)
-        );
-        assert_eq!(civil_from_days(nth_weekday(2026, 11, 1, 0)), (2026, 11, 2));
     }
 
     /// Every Friday 15:00–23:59 in Berlin: 14:00Z in winter (CET), 13:00Z in summer

@@ -1,6 +1,6 @@
 //! Configuration ➜ Deployment freezes (the list, with each freeze's status, schedule in
 //! words and current or next window; the create and edit form with its project ×
-//! environment picker) and the timeline page. The form sends what the API does: local
+//! environment picker). The form sends what the API does: local
 //! times in the freeze's time zone become instants here, `freezes::input` checks the
 //! rest.
 
@@ -15,7 +15,6 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::forms::{field, Field, FormErrors, FormResult};
-use super::view::When;
 use super::{done, page_id, refused, render, Layout};
 use crate::access::Permission;
 use crate::auth::guards::NoFields;
@@ -23,13 +22,12 @@ use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::freezes::schedule::WEEKDAYS;
-use crate::freezes::timeline::{self, Outcome};
 use crate::freezes::{self, Freeze, FreezeBody, RecurringSchedule, Status, Zone};
 use crate::store::projects;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, new, edit, create, update, delete, timeline_page]
+    rocket::routes![list, new, edit, create, update, delete]
 }
 
 const BACK: &str = "/configuration/freezes";
@@ -512,128 +510,5 @@ async fn delete(
             done(BACK.into(), "The deployment freeze has been deleted.")
         }
         Err(e) => refused(BACK.into(), &e),
-    })
-}
-
-pub struct TimelineDeployment {
-    pub task: i64,
-    pub description: String,
-    pub due: When,
-    pub outcome: &'static str,
-    pub flagged: bool,
-    pub class: &'static str,
-    /// "fails at its start: freeze 'X'", "held until …", ...
-    pub why: String,
-}
-
-pub struct TimelineFreeze {
-    pub id: i64,
-    pub name: String,
-    pub start: When,
-    pub end: When,
-    pub on_start: &'static str,
-    pub pairs: Vec<String>,
-}
-
-pub struct TimelineWindow {
-    pub start: When,
-    pub end: When,
-    pub message: String,
-}
-
-#[derive(Template)]
-#[template(path = "timeline.html")]
-struct TimelinePage {
-    layout: Layout,
-    from: String,
-    to: String,
-    windows: Vec<TimelineWindow>,
-    freezes: Vec<TimelineFreeze>,
-    deployments: Vec<TimelineDeployment>,
-    flagged: usize,
-}
-
-/// The next 14 days: maintenance windows, freeze windows by pair, scheduled deployments
-/// with what will become of them.
-#[rocket::get("/timeline")]
-async fn timeline_page(
-    caller: Allowed<need::SignedIn>,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-) -> Result<RawHtml<String>> {
-    let now = clock::now_ms();
-    let (from, to) = timeline::span(None, None, now)?;
-    let t = app
-        .store
-        .read(move |c| timeline::timeline(c, from, to, now))
-        .await?;
-    let deployments: Vec<TimelineDeployment> = t
-        .deployments
-        .iter()
-        .map(|d| {
-            let named = d
-                .freezes
-                .iter()
-                .map(|(_, n)| format!("'{n}'"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let (class, why) = match d.outcome {
-                Outcome::Runs => ("good", String::new()),
-                Outcome::Overridden => ("good", format!("through {named} by override")),
-                Outcome::Fails => ("bad", format!("fails at its start: freeze {named}")),
-                Outcome::Held { until } => (
-                    "scheduled",
-                    format!("held by freeze {named} until {}", clock::display(until)),
-                ),
-                Outcome::TimesOut { at } => (
-                    "bad",
-                    format!(
-                        "held by freeze {named}, times out at {}",
-                        clock::display(at)
-                    ),
-                ),
-            };
-            TimelineDeployment {
-                task: d.task.id,
-                description: d.task.description.clone(),
-                due: When::at(d.due, now),
-                outcome: d.outcome.as_str(),
-                flagged: d.outcome.flagged(),
-                class,
-                why,
-            }
-        })
-        .collect();
-    render(&TimelinePage {
-        layout: Layout::new("Timeline", &caller, flash).at("/timeline"),
-        from: clock::display(from),
-        to: clock::display(to),
-        windows: t
-            .maintenance
-            .iter()
-            .map(|w| TimelineWindow {
-                start: When::at(w.start_at, now),
-                end: When::at(w.end_at, now),
-                message: w.message.clone().unwrap_or_default(),
-            })
-            .collect(),
-        freezes: t
-            .freezes
-            .iter()
-            .map(|w| TimelineFreeze {
-                id: w.freeze.row.id,
-                name: w.freeze.row.name.clone(),
-                start: When::at(w.start, now),
-                end: When::at(w.end, now),
-                on_start: w.freeze.on_start.as_str(),
-                pairs: w
-                    .pairs
-                    .iter()
-                    .map(|(_, p, _, e)| format!("{p} → {e}"))
-                    .collect(),
-            })
-            .collect(),
-        flagged: deployments.iter().filter(|d| d.flagged).count(),
-        deployments,
     })
 }

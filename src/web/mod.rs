@@ -18,6 +18,7 @@ pub mod projects;
 pub mod refused;
 pub mod system_tasks;
 pub mod tasks;
+pub mod timeline;
 pub mod users;
 pub mod view;
 
@@ -47,6 +48,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(maintenance::routes());
     routes.extend(freezes::routes());
     routes.extend(overrides::routes());
+    routes.extend(timeline::routes());
     routes.extend(nodes::routes());
     routes
 }

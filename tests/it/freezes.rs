@@ -1,6 +1,6 @@
 //! Deployment freezes (issue 18): Octopus's API shapes and validation, what a freeze
-//! blocks (API, executions API, form), deployments due inside one (Fail, Hold), and
-//! the override.
+//! blocks (API, executions API, form), and the override. (Deployments due inside a
+//! freeze and the timeline: `freeze_queue.rs`.)
 
 use crate::common;
 
@@ -11,15 +11,15 @@ use serde_json::{json, Value};
 
 /// A test app with a System Manager (may administer freezes), a Project Deployer, two
 /// projects and two environments, and a release of each project.
-struct Setup {
-    app: TestApp,
-    client: rocket::local::blocking::Client,
-    manager: String,
-    deployer: String,
+pub struct Setup {
+    pub app: TestApp,
+    pub client: rocket::local::blocking::Client,
+    pub manager: String,
+    pub deployer: String,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub fn new() -> Setup {
         let app = TestApp::with(|c| c.queue_poll_ms = 100);
         let manager = app.user_with_key("manager", &["System Manager"]);
         let deployer = app.user_with_key("deployer", &["Project Deployer"]);
@@ -55,11 +55,17 @@ impl Setup {
         s
     }
 
-    fn call(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (Status, Value) {
+    pub fn call(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (Status, Value) {
         json_of(with_key(&self.client, method, path, key, body))
     }
 
-    fn freeze(&self, body: Value) -> Value {
+    pub fn freeze(&self, body: Value) -> Value {
         let (status, f) = self.call(
             &self.manager,
             Method::Post,
@@ -71,12 +77,12 @@ impl Setup {
     }
 }
 
-fn iso(ms: i64) -> String {
+pub fn iso(ms: i64) -> String {
     clock::iso(ms)
 }
 
 /// A one-window freeze over Shop (Projects-1) in Production (Environments-1).
-fn shop_production(name: &str, from: i64, to: i64) -> Value {
+pub fn shop_production(name: &str, from: i64, to: i64) -> Value {
     json!({
         "Name": name,
         "Start": iso(from),
@@ -463,95 +469,6 @@ fn a_freeze_blocks_exactly_its_pairs_through_the_api_the_executions_api_and_the_
     );
 }
 
-/// Deployments scheduled before a freeze and due inside it: `Fail` fails each at its
-/// start with a log line naming the freeze; `Hold` starts it once the freeze ends, or
-/// times it out if its expiry comes first. System tasks are never frozen.
-#[test]
-fn deployments_due_inside_a_freeze_fail_or_wait_for_its_end() {
-    let s = Setup::new();
-    let now = clock::now_ms();
-    let (start, end) = (now + 1_500, now + 4_500);
-    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
-        let (status, d) = s.call(
-            &s.deployer,
-            Method::Post,
-            "/api/deployments",
-            Some(json!({
-                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
-                "QueueTimeExpiry": expiry.map(iso),
-            })),
-        );
-        assert_eq!(status, Status::Created, "{d}");
-        d["TaskId"].as_str().unwrap().to_string()
-    };
-    let failing = schedule("Releases-1", "Environments-1", start + 500, None);
-    let held = schedule("Releases-2", "Environments-2", start + 500, None);
-    let expiring = schedule(
-        "Releases-2",
-        "Environments-2",
-        start + 600,
-        Some(end - 1_000),
-    );
-    s.freeze(shop_production("Fail window", start, end));
-    s.freeze(json!({
-        "Name": "Hold window",
-        "Start": iso(start),
-        "End": iso(end),
-        "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
-        "OnStartInFreeze": "Hold",
-    }));
-    let client = &s.client;
-    let failed = wait_completed(client, &s.manager, &failing, 20);
-    assert_eq!(failed["State"], "Failed", "{failed}");
-    let reason = failed["ErrorMessage"].as_str().unwrap();
-    assert!(
-        reason.contains("'Fail window' (DeploymentFreezes-1)"),
-        "{reason}"
-    );
-    let (_, log) = s.call(
-        &s.manager,
-        Method::Get,
-        &format!("/api/tasks/{failing}/raw"),
-        None,
-    );
-    let _ = log;
-    let raw = with_key(
-        client,
-        Method::Get,
-        &format!("/api/tasks/{failing}/raw"),
-        &s.manager,
-        None,
-    )
-    .into_string()
-    .unwrap_or_default();
-    assert!(raw.contains("Fail window"), "{raw}");
-
-    let timed_out = wait_completed(client, &s.manager, &expiring, 20);
-    assert_eq!(timed_out["State"], "TimedOut", "{timed_out}");
-    let ran = wait_completed(client, &s.manager, &held, 20);
-    assert_eq!(ran["State"], "Success", "{ran}");
-    let started = clock::parse_iso(ran["StartTime"].as_str().unwrap()).unwrap();
-    assert!(
-        started >= end,
-        "started {} before the freeze ended {}",
-        iso(started),
-        iso(end)
-    );
-    let raw = with_key(
-        client,
-        Method::Get,
-        &format!("/api/tasks/{held}/raw"),
-        &s.manager,
-        None,
-    )
-    .into_string()
-    .unwrap_or_default();
-    assert!(
-        raw.contains("Held by deployment freeze 'Hold window'"),
-        "{raw}"
-    );
-}
-
 #[test]
 fn an_override_needs_the_permission_a_reason_and_only_blocking_freezes() {
     let s = Setup::new();
@@ -666,87 +583,4 @@ fn an_override_needs_the_permission_a_reason_and_only_blocking_freezes() {
         html.contains("Payment outage hotfix"),
         "the task page shows the reason"
     );
-}
-
-/// The timeline: freeze windows by pair, maintenance windows, and every scheduled
-/// deployment with what will become of it.
-#[test]
-fn the_timeline_flags_scheduled_deployments_that_a_freeze_will_fail_or_hold() {
-    let s = Setup::new();
-    let now = clock::now_ms();
-    let hour = 3_600_000;
-    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
-        let (status, d) = s.call(
-            &s.deployer,
-            Method::Post,
-            "/api/deployments",
-            Some(json!({
-                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
-                "QueueTimeExpiry": expiry.map(iso),
-            })),
-        );
-        assert_eq!(status, Status::Created, "{d}");
-        d["TaskId"].as_str().unwrap().to_string()
-    };
-    let fails = schedule("Releases-1", "Environments-1", now + 2 * hour, None);
-    let runs = schedule("Releases-1", "Environments-2", now + 2 * hour, None);
-    let held = schedule("Releases-2", "Environments-1", now + 2 * hour, None);
-    let times_out = schedule(
-        "Releases-2",
-        "Environments-1",
-        now + 2 * hour,
-        Some(now + 3 * hour),
-    );
-    s.freeze(shop_production("Fail at night", now + hour, now + 4 * hour));
-    s.freeze(json!({
-        "Name": "Hold at night",
-        "Start": iso(now + hour),
-        "End": iso(now + 5 * hour),
-        "ProjectEnvironmentScope": {"Projects-2": ["Environments-1"]},
-        "OnStartInFreeze": "Hold",
-    }));
-    let admin = s.app.user_with_key("ops", &["System Administrator"]);
-    let (status, w) = s.call(
-        &admin,
-        Method::Post,
-        "/api/maintenancewindows",
-        Some(json!({"Start": iso(now + 24 * hour), "End": iso(now + 25 * hour), "Message": "Upgrade"})),
-    );
-    assert_eq!(status, Status::Created, "{w}");
-    let (status, t) = s.call(&s.deployer, Method::Get, "/api/timeline", None);
-    assert_eq!(status, Status::Ok, "{t}");
-    assert_eq!(t["MaintenanceWindows"].as_array().unwrap().len(), 1, "{t}");
-    let freezes = t["DeploymentFreezes"].as_array().unwrap();
-    assert_eq!(freezes.len(), 2, "{t}");
-    assert_eq!(freezes[0]["Scope"][0]["ProjectName"], "Shop");
-    assert_eq!(freezes[0]["Scope"][0]["EnvironmentName"], "Production");
-    let outcome = |task: &str| {
-        t["ScheduledDeployments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["TaskId"] == task)
-            .cloned()
-            .unwrap_or_else(|| panic!("{task} not in {t}"))
-    };
-    assert_eq!(outcome(&fails)["Outcome"], "Fails");
-    assert_eq!(
-        outcome(&fails)["DeploymentFreezeNames"],
-        json!(["Fail at night"])
-    );
-    assert_eq!(outcome(&runs)["Outcome"], "Runs");
-    assert_eq!(outcome(&runs)["Flagged"], false);
-    assert_eq!(outcome(&held)["Outcome"], "Held");
-    assert_eq!(outcome(&held)["HeldUntil"], json!(iso(now + 5 * hour)));
-    assert_eq!(outcome(&times_out)["Outcome"], "TimesOut");
-    assert_eq!(outcome(&times_out)["Flagged"], true);
-    // A span the timeline refuses, naming the parameter.
-    let (status, refused) = s.call(
-        &s.deployer,
-        Method::Get,
-        &format!("/api/timeline?from={}&to={}", iso(now), iso(now - hour)).replace('+', "%2B"),
-        None,
-    );
-    assert_eq!(status, Status::BadRequest, "{refused}");
-    assert!(refused["ErrorMessage"].as_str().unwrap().starts_with("to:"));
 }

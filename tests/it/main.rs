@@ -17,6 +17,7 @@ mod cluster;
 mod cluster_nodes;
 mod crash_loop;
 mod freeze_pages;
+mod freeze_queue;
 mod freezes;
 mod guard;
 mod hostile;

@@ -1,0 +1,182 @@
+//! Deployment freezes and the queue: deployments due inside a freeze (Fail, Hold, an
+//! expiry passing while held), and the timeline that foresees it.
+
+use crate::common;
+use crate::freezes::{iso, shop_production, Setup};
+
+use common::*;
+use drydock::clock;
+use rocket::http::{Method, Status};
+use serde_json::json;
+
+/// Deployments scheduled before a freeze and due inside it: `Fail` fails each at its
+/// start with a log line naming the freeze; `Hold` starts it once the freeze ends, or
+/// times it out if its expiry comes first. System tasks are never frozen.
+#[test]
+fn deployments_due_inside_a_freeze_fail_or_wait_for_its_end() {
+    let s = Setup::new();
+    let now = clock::now_ms();
+    let (start, end) = (now + 1_500, now + 4_500);
+    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
+        let (status, d) = s.call(
+            &s.deployer,
+            Method::Post,
+            "/api/deployments",
+            Some(json!({
+                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
+                "QueueTimeExpiry": expiry.map(iso),
+            })),
+        );
+        assert_eq!(status, Status::Created, "{d}");
+        d["TaskId"].as_str().unwrap().to_string()
+    };
+    let failing = schedule("Releases-1", "Environments-1", start + 500, None);
+    let held = schedule("Releases-2", "Environments-2", start + 500, None);
+    let expiring = schedule(
+        "Releases-2",
+        "Environments-2",
+        start + 600,
+        Some(end - 1_000),
+    );
+    s.freeze(shop_production("Fail window", start, end));
+    s.freeze(json!({
+        "Name": "Hold window",
+        "Start": iso(start),
+        "End": iso(end),
+        "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
+        "OnStartInFreeze": "Hold",
+    }));
+    let client = &s.client;
+    let failed = wait_completed(client, &s.manager, &failing, 20);
+    assert_eq!(failed["State"], "Failed", "{failed}");
+    let reason = failed["ErrorMessage"].as_str().unwrap();
+    assert!(
+        reason.contains("'Fail window' (DeploymentFreezes-1)"),
+        "{reason}"
+    );
+    let (_, log) = s.call(
+        &s.manager,
+        Method::Get,
+        &format!("/api/tasks/{failing}/raw"),
+        None,
+    );
+    let _ = log;
+    let raw = with_key(
+        client,
+        Method::Get,
+        &format!("/api/tasks/{failing}/raw"),
+        &s.manager,
+        None,
+    )
+    .into_string()
+    .unwrap_or_default();
+    assert!(raw.contains("Fail window"), "{raw}");
+
+    let timed_out = wait_completed(client, &s.manager, &expiring, 20);
+    assert_eq!(timed_out["State"], "TimedOut", "{timed_out}");
+    let ran = wait_completed(client, &s.manager, &held, 20);
+    assert_eq!(ran["State"], "Success", "{ran}");
+    let started = clock::parse_iso(ran["StartTime"].as_str().unwrap()).unwrap();
+    assert!(
+        started >= end,
+        "started {} before the freeze ended {}",
+        iso(started),
+        iso(end)
+    );
+    let raw = with_key(
+        client,
+        Method::Get,
+        &format!("/api/tasks/{held}/raw"),
+        &s.manager,
+        None,
+    )
+    .into_string()
+    .unwrap_or_default();
+    assert!(
+        raw.contains("Held by deployment freeze 'Hold window'"),
+        "{raw}"
+    );
+}
+
+/// The timeline: freeze windows by pair, maintenance windows, and every scheduled
+/// deployment with what will become of it.
+#[test]
+fn the_timeline_flags_scheduled_deployments_that_a_freeze_will_fail_or_hold() {
+    let s = Setup::new();
+    let now = clock::now_ms();
+    let hour = 3_600_000;
+    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
+        let (status, d) = s.call(
+            &s.deployer,
+            Method::Post,
+            "/api/deployments",
+            Some(json!({
+                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
+                "QueueTimeExpiry": expiry.map(iso),
+            })),
+        );
+        assert_eq!(status, Status::Created, "{d}");
+        d["TaskId"].as_str().unwrap().to_string()
+    };
+    let fails = schedule("Releases-1", "Environments-1", now + 2 * hour, None);
+    let runs = schedule("Releases-1", "Environments-2", now + 2 * hour, None);
+    let held = schedule("Releases-2", "Environments-1", now + 2 * hour, None);
+    let times_out = schedule(
+        "Releases-2",
+        "Environments-1",
+        now + 2 * hour,
+        Some(now + 3 * hour),
+    );
+    s.freeze(shop_production("Fail at night", now + hour, now + 4 * hour));
+    s.freeze(json!({
+        "Name": "Hold at night",
+        "Start": iso(now + hour),
+        "End": iso(now + 5 * hour),
+        "ProjectEnvironmentScope": {"Projects-2": ["Environments-1"]},
+        "OnStartInFreeze": "Hold",
+    }));
+    let admin = s.app.user_with_key("ops", &["System Administrator"]);
+    let (status, w) = s.call(
+        &admin,
+        Method::Post,
+        "/api/maintenancewindows",
+        Some(json!({"Start": iso(now + 24 * hour), "End": iso(now + 25 * hour), "Message": "Upgrade"})),
+    );
+    assert_eq!(status, Status::Created, "{w}");
+    let (status, t) = s.call(&s.deployer, Method::Get, "/api/timeline", None);
+    assert_eq!(status, Status::Ok, "{t}");
+    assert_eq!(t["MaintenanceWindows"].as_array().unwrap().len(), 1, "{t}");
+    let freezes = t["DeploymentFreezes"].as_array().unwrap();
+    assert_eq!(freezes.len(), 2, "{t}");
+    assert_eq!(freezes[0]["Scope"][0]["ProjectName"], "Shop");
+    assert_eq!(freezes[0]["Scope"][0]["EnvironmentName"], "Production");
+    let outcome = |task: &str| {
+        t["ScheduledDeployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["TaskId"] == task)
+            .cloned()
+            .unwrap_or_else(|| panic!("{task} not in {t}"))
+    };
+    assert_eq!(outcome(&fails)["Outcome"], "Fails");
+    assert_eq!(
+        outcome(&fails)["DeploymentFreezeNames"],
+        json!(["Fail at night"])
+    );
+    assert_eq!(outcome(&runs)["Outcome"], "Runs");
+    assert_eq!(outcome(&runs)["Flagged"], false);
+    assert_eq!(outcome(&held)["Outcome"], "Held");
+    assert_eq!(outcome(&held)["HeldUntil"], json!(iso(now + 5 * hour)));
+    assert_eq!(outcome(&times_out)["Outcome"], "TimesOut");
+    assert_eq!(outcome(&times_out)["Flagged"], true);
+    // A span the timeline refuses, naming the parameter.
+    let (status, refused) = s.call(
+        &s.deployer,
+        Method::Get,
+        &format!("/api/timeline?from={}&to={}", iso(now), iso(now - hour)).replace('+', "%2B"),
+        None,
+    );
+    assert_eq!(status, Status::BadRequest, "{refused}");
+    assert!(refused["ErrorMessage"].as_str().unwrap().starts_with("to:"));
+}
