@@ -290,6 +290,10 @@ fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
             ContentType::JavaScript,
             include_str!("../../static/maintenance.js"),
         )),
+        "freeze.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/freeze.js"),
+        )),
         _ => None,
     }
 }

@@ -32,6 +32,7 @@ async fn a_manager_freezes_a_deployer_is_blocked_the_manager_overrides_and_the_t
         json!({"Name": "Shop", "DeploymentScript": "echo shipped"}),
     );
     server.create(&key, "/api/environments", json!({"Name": "Production"}));
+    server.create(&key, "/api/environments", json!({"Name": "Staging"}));
     server.create(
         &key,
         "/api/releases",
@@ -106,6 +107,18 @@ async fn a_manager_freezes_a_deployer_is_blocked_the_manager_overrides_and_the_t
             assert!(!deploy.is_enabled().await?, "Deploy is enabled");
             let why = b.text("#deploy-frozen").await?;
             assert!(why.contains("Checkout rebuild"), "{why}");
+            // Staging is not frozen: choosing it enables Deploy; Production again does not.
+            b.click("#deploy-environment option[value='2']").await?;
+            assert!(
+                deploy.is_enabled().await?,
+                "Deploy stays disabled for Staging"
+            );
+            assert_eq!(b.text("#deploy-frozen").await?, "");
+            b.click("#deploy-environment option[value='1']").await?;
+            assert!(
+                !deploy.is_enabled().await?,
+                "Deploy is enabled for Production"
+            );
             assert!(
                 b.client
                     .find_all(fantoccini::Locator::Css(".override-form"))
