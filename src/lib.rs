@@ -57,6 +57,9 @@ pub struct App {
     /// The key that signs and encrypts cookies: `secret.key` in the data directory, or
     /// on PostgreSQL the cluster's, from the database (every node the same).
     secret_key: String,
+    /// The newest migration this node knows: recorded as its schema level, and what
+    /// its queue compares the database's schema with while it runs.
+    pub schema_level: i64,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -69,13 +72,19 @@ pub struct Opened {
 impl App {
     /// Creates the data directory if needed, opens and migrates the database, and on a
     /// database without users creates the first administrator.
-    pub fn open(mut config: Config) -> Result<Opened> {
+    pub fn open(config: Config) -> Result<Opened> {
+        App::open_with(config, store::migrate::Migrations::shipped())
+    }
+
+    /// [`App::open`] with the migrations a node knows: this binary's, or (a test's
+    /// stand-in for a newer binary) more.
+    pub fn open_with(mut config: Config, migrations: store::migrate::Migrations) -> Result<Opened> {
         files::prepare_data_dir(&config.data_dir)?;
         // Normally resolved already by `Config::load`; a caller that built its own
         // `Config` with a relative path gets it resolved here, before anything uses it.
         config.data_dir = config::absolute_dir(&config.data_dir)
             .map_err(|e| error::Error::Internal(e.to_string()))?;
-        let store = Store::open(&config)?;
+        let store = Store::open_node(&config, &migrations)?;
         let secret_key = if store.is_postgres() {
             let fresh = tokens::random_hex(32);
             store.bookkeeping_now(|tx| store::system::shared_setting(tx, "secret_key", &fresh))?
@@ -96,6 +105,7 @@ impl App {
                 installation_id,
                 keys: Default::default(),
                 secret_key,
+                schema_level: migrations.newest(),
             },
             initial_admin_password,
         })
@@ -112,8 +122,10 @@ pub fn blocking_threads(config: &Config) -> usize {
 /// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
 pub fn rocket(app: App) -> Result<Rocket<Build>> {
     // Before anything listens: refuse a name a live node holds, or take a dead one's.
-    app.queue
-        .claim(&app.store, &queue::Settings::from_config(&app.config))?;
+    app.queue.claim(
+        &app.store,
+        &queue::Settings::from_config(&app.config).at_level(app.schema_level),
+    )?;
     let secret_key = app.secret_key.clone();
     let limits = Limits::default()
         .limit("json", 256.kibibytes())
@@ -218,7 +230,7 @@ impl rocket::fairing::Fairing for QueueFairing {
             return;
         };
         let (queue, store) = (app.queue.clone(), app.store.clone());
-        let settings = queue::Settings::from_config(&app.config);
+        let settings = queue::Settings::from_config(&app.config).at_level(app.schema_level);
         let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
         let node = settings.node.clone();
         // A second SIGTERM or Ctrl-C: stop waiting, cancel what still runs.
@@ -265,7 +277,7 @@ fn second_signal(
 
 fn start_queue(rocket: &Rocket<rocket::Orbit>) {
     if let Some(app) = rocket.state::<App>() {
-        let settings = queue::Settings::from_config(&app.config);
+        let settings = queue::Settings::from_config(&app.config).at_level(app.schema_level);
         if let Err(e) = app.queue.start(app.store.clone(), settings) {
             eprintln!("drydock: the task queue did not start: {e}");
             rocket.shutdown().notify();

@@ -32,6 +32,7 @@ pub fn resource(node: &Node, offline_ms: i64) -> Value {
         "IsOffline": cluster::is_offline(node, clock::now_ms(), offline_ms),
         "RunningTaskCount": node.running,
         "Version": node.version,
+        "SchemaLevel": node.schema_level,
         "Links": {"Self": format!("/api/octopusservernodes/{}", cluster::node_id(&node.name))}
     })
 }
@@ -93,6 +94,7 @@ async fn summary(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
                 "IsInMaintenanceMode": n.draining,
                 "LastSeen": clock::iso(n.last_seen),
                 "Version": n.version,
+                "SchemaLevel": n.schema_level,
             })
         })
         .collect();

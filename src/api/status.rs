@@ -57,6 +57,12 @@ fn root(app: &State<App>) -> Json<Value> {
 /// heartbeat — so it reports recovery as soon as writes succeed again.
 #[rocket::get("/health")]
 async fn health(app: &State<App>) -> (Status, Json<Value>) {
+    if let Some(why) = app.queue.outdated() {
+        return (
+            Status::ServiceUnavailable,
+            Json(json!({"Status": "Outdated", "ErrorMessage": why})),
+        );
+    }
     let mut result = app.store.ping().await;
     if result.is_ok() && app.store.unwritable().is_some() {
         let node = app.config.node_name.clone();

@@ -45,6 +45,7 @@ async fn resolve(req: &Request<'_>) -> Result<Option<Caller>, Error> {
     if let Some(caller) = caller.as_mut() {
         if !crate::http::is_api_path(req.uri().path().as_str()) {
             caller.banner = Some(app(req)?.store.read(crate::maintenance::banner).await?);
+            caller.outdated = app(req)?.queue.outdated();
         }
     }
     Ok(caller)

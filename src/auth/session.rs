@@ -33,6 +33,8 @@ pub struct Caller {
     /// Maintenance mode as it stood when this page request began (pages only; the
     /// change guard reads the mode itself).
     pub banner: Option<crate::maintenance::Banner>,
+    /// Why this node is stopping because the schema moved past it (pages only).
+    pub outdated: Option<String>,
 }
 
 impl Caller {
@@ -43,6 +45,7 @@ impl Caller {
             via,
             session,
             banner: None,
+            outdated: None,
         }
     }
 

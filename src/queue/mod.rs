@@ -48,6 +48,9 @@ pub struct Settings {
     pub started_at: i64,
     pub node_offline_ms: i64,
     pub system: crate::system_tasks::Settings,
+    /// The newest migration this node knows (recorded with its name; a schema moved
+    /// past it incompatibly stops the node).
+    pub schema_level: i64,
 }
 
 impl Settings {
@@ -72,7 +75,14 @@ impl Settings {
             started_at: clock::now_ms(),
             node_offline_ms: config.node_offline_secs * 1000,
             system,
+            schema_level: crate::store::migrate::Migrations::shipped().newest(),
         }
+    }
+
+    /// These settings for a node that knows the migrations up to `level`.
+    pub fn at_level(mut self, level: i64) -> Settings {
+        self.schema_level = level;
+        self
     }
 }
 
@@ -92,6 +102,11 @@ struct Inner {
     metrics: crate::metrics::Shared,
     /// The tasks' working directory, removed (when empty) once the queue stops.
     work_dir: Mutex<Option<PathBuf>>,
+    /// Why this node may not go on: the schema moved past what it knows, incompatibly.
+    /// It claims nothing more, says so, and stops once its tasks have ended.
+    outdated: Mutex<Option<String>>,
+    /// Whether it has asked itself to stop (once).
+    exiting: AtomicBool,
 }
 
 impl Inner {
@@ -140,6 +155,8 @@ impl Queue {
                 last_heartbeat: Mutex::new(None),
                 metrics,
                 work_dir: Mutex::new(None),
+                outdated: Mutex::new(None),
+                exiting: AtomicBool::new(false),
             }),
         }
     }
@@ -190,7 +207,14 @@ impl Queue {
             system::prepare(tx, &settings.system.intervals, now)?;
             let cap = settings.task_cap as i64;
             let version = crate::config::VERSION;
-            system::register(tx, &node, version, cap, settings.started_at, &me)?;
+            system::register(
+                tx,
+                &node,
+                (version, settings.schema_level),
+                cap,
+                settings.started_at,
+                &me,
+            )?;
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
         if !failed.is_empty() {
@@ -227,6 +251,11 @@ impl Queue {
             );
         }
         Ok(())
+    }
+
+    /// Why this node is stopping because the schema moved past it, if it is.
+    pub fn outdated(&self) -> Option<String> {
+        self.inner.outdated.lock().ok().and_then(|o| o.clone())
     }
 
     /// Starts the processor thread (after [`Queue::claim`]), and on PostgreSQL the
@@ -386,6 +415,7 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
                 (settings.poll, None)
             }
         };
+        exit_if_outdated(&inner);
         let deadline = std::time::Instant::now() + sleep;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -412,6 +442,38 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
             }
         }
     }
+}
+
+/// An outdated node stops itself once its last task has ended: SIGTERM to itself, so
+/// that it leaves as any graceful stop does (recorded as stopped, nothing left running).
+fn exit_if_outdated(inner: &Inner) {
+    let outdated = inner.outdated.lock().ok().and_then(|o| o.clone());
+    let Some(why) = outdated else { return };
+    let idle = inner.running.lock().map(|r| r.is_empty()).unwrap_or(false);
+    if idle && !inner.exiting.swap(true, Ordering::SeqCst) {
+        eprintln!("drydock: stopping: {why}");
+        if let Err(e) = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM) {
+            eprintln!("drydock: could not stop itself ({e}); stop this node by hand");
+        }
+    }
+}
+
+/// Whether the schema moved past what this node knows with a migration it cannot work
+/// beside; then why, in words for pages, `/api/health` and the log.
+fn outdated_by(tx: &crate::store::BookTx, settings: &Settings) -> Result<Option<String>> {
+    Ok(
+        match crate::store::migrate::schema_ahead(tx, settings.schema_level)? {
+            Some((newest, false)) => Some(format!(
+                "the database's schema is at version {newest}, past this node's \
+                 {} (drydock {}), with changes this version cannot work with: a newer \
+                 drydock migrated it. This node claims no more tasks and stops once its \
+                 running ones end; start it again with the new version.",
+                settings.schema_level,
+                crate::config::VERSION
+            )),
+            _ => None,
+        },
+    )
 }
 
 /// What a round leaves for the wait after it.
@@ -458,8 +520,22 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         tasks::expire_overdue(tx, now)?;
         if inner.heartbeat_due(settings.heartbeat) {
             system::heartbeat(tx, &node, now)?;
+            if let Some(why) = outdated_by(tx, settings)? {
+                if let Ok(mut outdated) = inner.outdated.lock() {
+                    if outdated.is_none() {
+                        eprintln!("drydock: {why}");
+                    }
+                    *outdated = Some(why);
+                }
+            }
         }
-        let claimed = tasks::claim(tx, &node, now, free_slots(tx, &node, cap)?)?;
+        let stale = inner.outdated.lock().map(|o| o.is_some()).unwrap_or(true);
+        let slots = if stale {
+            0
+        } else {
+            free_slots(tx, &node, cap)?
+        };
+        let claimed = tasks::claim(tx, &node, now, slots)?;
         let claimed = crate::freezes::gate(tx, claimed, now)?;
         tasks::compact_counts(tx)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
@@ -497,7 +573,12 @@ fn start(
             let node = task_settings.node.clone();
             let (cap, follower) = (task_settings.task_cap, Arc::clone(&queue.inner));
             let next = runner::run(&task_store, &task_settings, task, &flag, |tx| {
-                if follower.stopping.load(Ordering::SeqCst) {
+                let stale = follower
+                    .outdated
+                    .lock()
+                    .map(|o| o.is_some())
+                    .unwrap_or(true);
+                if follower.stopping.load(Ordering::SeqCst) || stale {
                     return Ok(Vec::new());
                 }
                 let slots = free_slots(tx, &node, cap)?.min(1);

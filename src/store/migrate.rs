@@ -1,82 +1,303 @@
 //! Schema migrations: `migrations/NNNN_name.sql`, compiled into the binary, applied at
 //! startup in one transaction and recorded in `schema_migrations`.
 
+use std::borrow::Cow;
+
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use crate::clock;
 use crate::error::{Error, Result};
 
+/// A migration as shipped: its SQLite SQL, PostgreSQL's (`None`: the PostgreSQL
+/// baseline covers it), and whether nodes of the schema before it may keep running
+/// beside it. Most may not: only a migration that adds what older nodes never read (a
+/// table, a nullable column) without changing what their writes mean is compatible.
+struct Shipped {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: Option<&'static str>,
+    compatible: bool,
+}
+
 /// Every migration, in order. Append only: a shipped migration never changes.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "accounts",
-        include_str!("../../migrations/0001_accounts.sql"),
-    ),
-    (
-        2,
-        "deployments",
-        include_str!("../../migrations/0002_deployments.sql"),
-    ),
-    (
-        3,
-        "system_tasks",
-        include_str!("../../migrations/0003_system_tasks.sql"),
-    ),
-    (
-        4,
-        "maintenance",
-        include_str!("../../migrations/0004_maintenance.sql"),
-    ),
-    (
-        5,
-        "node_stop",
-        include_str!("../../migrations/0005_node_stop.sql"),
-    ),
-    (
-        6,
-        "node_owner",
-        include_str!("../../migrations/0006_node_owner.sql"),
-    ),
-    (
-        7,
-        "login_pending",
-        include_str!("../../migrations/0007_login_pending.sql"),
-    ),
-    (
-        8,
-        "task_error_lines",
-        include_str!("../../migrations/0008_task_error_lines.sql"),
-    ),
-    (
-        9,
-        "environment_order",
-        include_str!("../../migrations/0009_environment_order.sql"),
-    ),
-    (
-        10,
-        "task_canceled_by",
-        include_str!("../../migrations/0010_task_canceled_by.sql"),
-    ),
-    (
-        11,
-        "release_created_by",
-        include_str!("../../migrations/0011_release_created_by.sql"),
-    ),
-    (
-        12,
-        "cluster_settings",
-        include_str!("../../migrations/0012_cluster_settings.sql"),
-    ),
-    (
-        13,
-        "deployment_freezes",
-        include_str!("../../migrations/0013_deployment_freezes.sql"),
-    ),
+const SHIPPED: &[Shipped] = &[
+    Shipped {
+        version: 1,
+        name: "accounts",
+        sqlite: include_str!("../../migrations/0001_accounts.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 2,
+        name: "deployments",
+        sqlite: include_str!("../../migrations/0002_deployments.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 3,
+        name: "system_tasks",
+        sqlite: include_str!("../../migrations/0003_system_tasks.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 4,
+        name: "maintenance",
+        sqlite: include_str!("../../migrations/0004_maintenance.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 5,
+        name: "node_stop",
+        sqlite: include_str!("../../migrations/0005_node_stop.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 6,
+        name: "node_owner",
+        sqlite: include_str!("../../migrations/0006_node_owner.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 7,
+        name: "login_pending",
+        sqlite: include_str!("../../migrations/0007_login_pending.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 8,
+        name: "task_error_lines",
+        sqlite: include_str!("../../migrations/0008_task_error_lines.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 9,
+        name: "environment_order",
+        sqlite: include_str!("../../migrations/0009_environment_order.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 10,
+        name: "task_canceled_by",
+        sqlite: include_str!("../../migrations/0010_task_canceled_by.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 11,
+        name: "release_created_by",
+        sqlite: include_str!("../../migrations/0011_release_created_by.sql"),
+        postgres: None,
+        compatible: false,
+    },
+    Shipped {
+        version: 12,
+        name: "cluster_settings",
+        sqlite: include_str!("../../migrations/0012_cluster_settings.sql"),
+        postgres: Some(include_str!(
+            "../../migrations/postgres/0012_cluster_settings.sql"
+        )),
+        compatible: false,
+    },
+    Shipped {
+        version: 13,
+        name: "deployment_freezes",
+        sqlite: include_str!("../../migrations/0013_deployment_freezes.sql"),
+        postgres: Some(include_str!(
+            "../../migrations/postgres/0013_deployment_freezes.sql"
+        )),
+        compatible: false,
+    },
+    Shipped {
+        version: 14,
+        name: "schema_levels",
+        sqlite: include_str!("../../migrations/0014_schema_levels.sql"),
+        postgres: Some(include_str!(
+            "../../migrations/postgres/0014_schema_levels.sql"
+        )),
+        compatible: true,
+    },
 ];
 
-/// Applies the migrations this database lacks. Returns how many were applied.
+/// The schema level at which nodes record theirs and migrations their compatibility.
+pub const LEVELS_SINCE: i64 = 14;
+
+/// One migration of a [`Migrations`] set.
+#[derive(Clone, Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub name: Cow<'static, str>,
+    pub sqlite: Cow<'static, str>,
+    /// `None` for versions the PostgreSQL baseline covers.
+    pub postgres: Option<Cow<'static, str>>,
+    pub compatible: bool,
+}
+
+/// The migrations a binary knows. [`Migrations::shipped`] is this binary's; a test may
+/// add its own after them, to play a newer binary against the real one.
+#[derive(Clone, Debug)]
+pub struct Migrations {
+    list: Vec<Migration>,
+}
+
+impl Migrations {
+    pub fn shipped() -> Migrations {
+        Migrations {
+            list: SHIPPED
+                .iter()
+                .map(|m| Migration {
+                    version: m.version,
+                    name: m.name.into(),
+                    sqlite: m.sqlite.into(),
+                    postgres: m.postgres.map(Cow::from),
+                    compatible: m.compatible,
+                })
+                .collect(),
+        }
+    }
+
+    /// This set with `m` after its newest.
+    pub fn with(mut self, m: Migration) -> Migrations {
+        self.list.push(m);
+        self
+    }
+
+    /// The newest version: the schema level of a node running this set.
+    pub fn newest(&self) -> i64 {
+        self.list.last().map_or(0, |m| m.version)
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn after(&self, version: i64) -> impl Iterator<Item = &Migration> {
+        self.list.iter().filter(move |m| m.version > version)
+    }
+}
+
+/// Who is migrating: a node starting (`node`: its own name, not counted as a running
+/// node), or a command (`None`). Older nodes seen within `offline_ms` of `now` keep an
+/// incompatible migration from being applied.
+pub struct Starting<'a> {
+    pub node: Option<&'a str>,
+    pub offline_ms: i64,
+    pub now: i64,
+}
+
+/// A node running beside the one that would migrate: name, version, schema level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    pub name: String,
+    pub version: String,
+    pub level: Option<i64>,
+    pub last_seen: i64,
+}
+
+/// The refusal when an incompatible migration is due and older nodes run: names them
+/// and gives the procedure.
+fn refusal(migration: &Migration, running: &[Running], now: i64) -> Error {
+    let nodes = running
+        .iter()
+        .map(|r| {
+            let level = r
+                .level
+                .map_or_else(|| "before level 14".to_string(), |l| l.to_string());
+            format!(
+                "{} (drydock {}, schema {level}, seen {} s ago)",
+                r.name,
+                r.version,
+                (now - r.last_seen).max(0) / 1000
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Error::Conflict(format!(
+        "this drydock must apply migration {:04}_{}, which nodes running an older drydock \
+         cannot work beside, and these nodes are running: {nodes}. Nothing was changed. \
+         Upgrade them together: turn maintenance mode on and wait until it is quiet \
+         (`drydock maintenance enable --wait`), stop every node, back up, then start the \
+         new version on each node (README \"Upgrading drydock\").",
+        migration.version, migration.name
+    ))
+}
+
+/// Applies this binary's migrations a SQLite database lacks, as a command would.
+/// Returns how many were applied.
 pub fn apply(conn: &mut Connection) -> Result<usize> {
+    let starting = Starting {
+        node: None,
+        offline_ms: 0,
+        now: clock::now_ms(),
+    };
+    apply_set(conn, &Migrations::shipped(), &starting)
+}
+
+/// Nodes other than `starting`'s seen within its offline threshold, not stopped, whose
+/// schema level is below `level` (unknown counts as below): what an incompatible
+/// migration must not run under. `current`: the schema the database is at.
+fn running_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    current: i64,
+    level: i64,
+    starting: &Starting<'_>,
+) -> Result<Vec<Running>> {
+    if current < 5 {
+        // No nodes table yet (3), or no record of a stop (5): nothing to ask.
+        return Ok(Vec::new());
+    }
+    let levels = current >= LEVELS_SINCE;
+    let sql = format!(
+        "SELECT name, version, {}, last_seen FROM nodes
+         WHERE name <> ?1 AND stopped_at IS NULL AND last_seen >= ?2 {}
+         ORDER BY name",
+        if levels { "schema_level" } else { "NULL" },
+        if levels {
+            "AND (schema_level IS NULL OR schema_level < ?3)"
+        } else {
+            "AND ?3 = ?3"
+        },
+    );
+    let mut statement = tx.prepare(&sql)?;
+    let rows = statement.query_map(
+        params![
+            starting.node.unwrap_or(""),
+            starting.now - starting.offline_ms,
+            level
+        ],
+        |r| {
+            Ok(Running {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                level: r.get(2)?,
+                last_seen: r.get(3)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Applies the migrations of `set` a SQLite database lacks, in one `BEGIN IMMEDIATE`
+/// transaction. A database newer than the set is refused, and so is an incompatible
+/// migration while older nodes run ([`refusal`]); either leaves it as it was.
+pub fn apply_set(
+    conn: &mut Connection,
+    set: &Migrations,
+    starting: &Starting<'_>,
+) -> Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -90,46 +311,47 @@ pub fn apply(conn: &mut Connection) -> Result<usize> {
         [],
         |r| r.get(0),
     )?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    let newest = set.newest();
     if current > newest {
         return Err(Error::Internal(format!(
             "the database is at schema version {current}, newer than this drydock knows ({newest}); \
              run a newer drydock or restore a backup"
         )));
     }
+    if let Some(m) = set.after(current).find(|m| !m.compatible) {
+        let running = running_sqlite(&tx, current, newest, starting)?;
+        if !running.is_empty() {
+            return Err(refusal(m, &running, starting.now));
+        }
+    }
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.execute_batch(sql)
-            .map_err(|e| Error::Internal(format!("migration {version:04}_{name}: {e}")))?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            params![version, name, clock::now_ms()],
-        )?;
+    for m in set.after(current) {
+        tx.execute_batch(&m.sqlite)
+            .map_err(|e| Error::Internal(format!("migration {:04}_{}: {e}", m.version, m.name)))?;
+        if m.version >= LEVELS_SINCE {
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at, compatible)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![m.version, m.name, clock::now_ms(), m.compatible],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                params![m.version, m.name, clock::now_ms()],
+            )?;
+        }
         applied += 1;
     }
     tx.commit()?;
     Ok(applied)
 }
 
-/// PostgreSQL's migrations: its baseline is the whole schema at [`POSTGRES_BASELINE`]
-/// (a PostgreSQL database is always new), later migrations follow as `(version, name,
-/// sql)` beside their SQLite files. Append only.
+/// PostgreSQL's baseline: the whole schema at version 11 (a PostgreSQL database is
+/// always new); later migrations carry their PostgreSQL SQL beside SQLite's.
 const POSTGRES_BASELINE: (i64, &str) = (
     11,
     include_str!("../../migrations/postgres/0011_schema.sql"),
 );
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        12,
-        "cluster_settings",
-        include_str!("../../migrations/postgres/0012_cluster_settings.sql"),
-    ),
-    (
-        13,
-        "deployment_freezes",
-        include_str!("../../migrations/postgres/0013_deployment_freezes.sql"),
-    ),
-];
 
 /// The key of the advisory lock nodes take to migrate a PostgreSQL database, so that
 /// nodes starting together migrate once ("drydock" in ASCII).
@@ -139,12 +361,74 @@ fn postgres_error(e: postgres::Error) -> Error {
     Error::Internal(format!("database: {e}"))
 }
 
-/// Applies the migrations a PostgreSQL database lacks, in one transaction, under a
-/// transaction-scoped advisory lock (a node that starts while another migrates waits,
-/// then finds nothing left to do). A database newer than this binary is refused, and
-/// left as it was. Returns how many migrations were applied (the baseline counts as
-/// the versions it stands for).
+/// Applies this binary's migrations a PostgreSQL database lacks, as a command would.
 pub fn apply_postgres(client: &mut postgres::Client) -> Result<usize> {
+    let starting = Starting {
+        node: None,
+        offline_ms: 0,
+        now: clock::now_ms(),
+    };
+    apply_postgres_set(client, &Migrations::shipped(), &starting)
+}
+
+/// [`running_sqlite`] on PostgreSQL.
+fn running_postgres(
+    tx: &mut postgres::Transaction<'_>,
+    current: i64,
+    level: i64,
+    starting: &Starting<'_>,
+) -> Result<Vec<Running>> {
+    if current == 0 {
+        return Ok(Vec::new());
+    }
+    let levels = current >= LEVELS_SINCE;
+    let sql = format!(
+        "SELECT name, version, {}, last_seen FROM nodes
+         WHERE name <> $1 AND stopped_at IS NULL AND last_seen >= $2 {}
+         ORDER BY name",
+        if levels {
+            "schema_level"
+        } else {
+            "NULL::BIGINT"
+        },
+        if levels {
+            "AND (schema_level IS NULL OR schema_level < $3)"
+        } else {
+            "AND $3::BIGINT = $3::BIGINT"
+        },
+    );
+    let rows = tx
+        .query(
+            &sql,
+            &[
+                &starting.node.unwrap_or(""),
+                &(starting.now - starting.offline_ms),
+                &level,
+            ],
+        )
+        .map_err(postgres_error)?;
+    Ok(rows
+        .iter()
+        .map(|r| Running {
+            name: r.get(0),
+            version: r.get(1),
+            level: r.get(2),
+            last_seen: r.get(3),
+        })
+        .collect())
+}
+
+/// Applies the migrations of `set` a PostgreSQL database lacks, in one transaction,
+/// under a transaction-scoped advisory lock (a node that starts while another migrates
+/// waits, then finds nothing left to do). A database newer than the set is refused, and
+/// so is an incompatible migration while older nodes run; either leaves it as it was.
+/// Returns how many migrations were applied (the baseline counts as the versions it
+/// stands for).
+pub fn apply_postgres_set(
+    client: &mut postgres::Client,
+    set: &Migrations,
+    starting: &Starting<'_>,
+) -> Result<usize> {
     let mut tx = client.transaction().map_err(postgres_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(postgres_error)?;
@@ -163,9 +447,7 @@ pub fn apply_postgres(client: &mut postgres::Client) -> Result<usize> {
         )
         .map_err(postgres_error)?
         .get(0);
-    let newest = POSTGRES_MIGRATIONS
-        .last()
-        .map_or(POSTGRES_BASELINE.0, |m| m.0);
+    let newest = set.newest();
     if current > newest {
         return Err(Error::Internal(format!(
             "the database is at schema version {current}, newer than this drydock knows ({newest}); \
@@ -179,12 +461,31 @@ pub fn apply_postgres(client: &mut postgres::Client) -> Result<usize> {
             POSTGRES_BASELINE.0
         )));
     }
-    let record = |tx: &mut postgres::Transaction<'_>, version: i64, name: &str| {
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            &[&version, &name, &clock::now_ms()],
-        )
-        .map_err(postgres_error)
+    if let Some(m) = set
+        .after(current.max(POSTGRES_BASELINE.0))
+        .find(|m| !m.compatible)
+    {
+        let running = running_postgres(&mut tx, current, newest, starting)?;
+        if !running.is_empty() {
+            return Err(refusal(m, &running, starting.now));
+        }
+    }
+    let record = |tx: &mut postgres::Transaction<'_>, m: &Migration| {
+        let name: &str = &m.name;
+        let now = clock::now_ms();
+        let result = if m.version >= LEVELS_SINCE {
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at, compatible)
+                 VALUES ($1, $2, $3, $4)",
+                &[&m.version, &name, &now, &i64::from(m.compatible)],
+            )
+        } else {
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&m.version, &name, &now],
+            )
+        };
+        result.map_err(postgres_error)
     };
     let mut applied = 0;
     if current == 0 {
@@ -192,20 +493,37 @@ pub fn apply_postgres(client: &mut postgres::Client) -> Result<usize> {
         tx.batch_execute(sql)
             .map_err(|e| Error::Internal(format!("the PostgreSQL schema: {e}")))?;
         // The baseline stands for every migration up to its version.
-        for (version, name, _) in MIGRATIONS.iter().filter(|m| m.0 <= baseline) {
-            record(&mut tx, *version, name)?;
+        for m in set.list.iter().filter(|m| m.version <= baseline) {
+            record(&mut tx, m)?;
             applied += 1;
         }
     }
-    let after = current.max(POSTGRES_BASELINE.0);
-    for (version, name, sql) in POSTGRES_MIGRATIONS.iter().filter(|m| m.0 > after) {
+    for m in set.after(current.max(POSTGRES_BASELINE.0)) {
+        let sql = m.postgres.as_deref().ok_or_else(|| {
+            Error::Internal(format!(
+                "migration {:04}_{} has no PostgreSQL SQL",
+                m.version, m.name
+            ))
+        })?;
         tx.batch_execute(sql)
-            .map_err(|e| Error::Internal(format!("migration {version:04}_{name}: {e}")))?;
-        record(&mut tx, *version, name)?;
+            .map_err(|e| Error::Internal(format!("migration {:04}_{}: {e}", m.version, m.name)))?;
+        record(&mut tx, m)?;
         applied += 1;
     }
     tx.commit().map_err(postgres_error)?;
     Ok(applied)
+}
+
+/// What a running node finds when the schema moved past the one it knows: the newest
+/// version, and whether every migration past its own is compatible with it.
+pub fn schema_ahead(conn: &super::Conn, mine: i64) -> Result<Option<(i64, bool)>> {
+    let row = conn.query_one(
+        "SELECT MAX(version), MIN(compatible) FROM schema_migrations WHERE version > ?1",
+        &[&mine],
+    )?;
+    let newest: Option<i64> = row.get(0)?;
+    let all_compatible: Option<i64> = row.get(1)?;
+    Ok(newest.map(|n| (n, all_compatible == Some(1))))
 }
 
 #[cfg(test)]
@@ -214,30 +532,29 @@ mod tests {
 
     #[test]
     fn postgres_migrations_keep_step_with_sqlite_ones() {
-        // The baseline stands for SQLite migrations that exist, and each later
-        // PostgreSQL migration is the same version and name as its SQLite one.
-        assert!(MIGRATIONS.iter().any(|m| m.0 == POSTGRES_BASELINE.0));
-        for (version, name, _) in POSTGRES_MIGRATIONS {
-            assert!(
-                MIGRATIONS.iter().any(|m| m.0 == *version && m.1 == *name),
-                "PostgreSQL migration {version:04}_{name} has no SQLite twin"
+        // The baseline is a shipped version; every migration past it has PostgreSQL
+        // SQL, and none before it does; versions go up by one.
+        assert!(SHIPPED.iter().any(|m| m.version == POSTGRES_BASELINE.0));
+        for (i, m) in SHIPPED.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+            assert_eq!(
+                m.postgres.is_some(),
+                m.version > POSTGRES_BASELINE.0,
+                "{:04}_{}",
+                m.version,
+                m.name
             );
         }
-        // A SQLite migration past the baseline needs its PostgreSQL twin.
-        let newest_postgres = POSTGRES_MIGRATIONS
-            .last()
-            .map_or(POSTGRES_BASELINE.0, |m| m.0);
-        assert_eq!(newest_postgres, MIGRATIONS.last().unwrap().0);
     }
 
     #[test]
     fn applies_once_and_records() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), MIGRATIONS.len());
+        assert_eq!(apply(&mut conn).unwrap(), SHIPPED.len());
         assert_eq!(apply(&mut conn).unwrap(), 0);
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n as usize, MIGRATIONS.len());
+        assert_eq!(n as usize, SHIPPED.len());
     }
 }

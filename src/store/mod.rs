@@ -214,10 +214,31 @@ impl Store {
     /// Opens the database `config` names (`database_url`, else the SQLite file in the
     /// data directory), applies pending migrations in one transaction, and builds the
     /// pool.
+    /// A command's open: migrations are applied as any command would (an
+    /// incompatible one is refused while older nodes run).
     pub fn open(config: &Config) -> Result<Store> {
+        Store::open_as(config, &migrate::Migrations::shipped(), None)
+    }
+
+    /// A node's open as it starts (`serve`), with the migrations it knows: its own
+    /// name's row does not count as a node running beside it.
+    pub fn open_node(config: &Config, migrations: &migrate::Migrations) -> Result<Store> {
+        Store::open_as(config, migrations, Some(&config.node_name))
+    }
+
+    fn open_as(
+        config: &Config,
+        migrations: &migrate::Migrations,
+        node: Option<&str>,
+    ) -> Result<Store> {
+        let starting = migrate::Starting {
+            node,
+            offline_ms: config.node_offline_secs * 1000,
+            now: crate::clock::now_ms(),
+        };
         let backend = match &config.database_url {
-            Some(url) => Store::open_postgres(config, url)?,
-            None => Store::open_sqlite(config)?,
+            Some(url) => Store::open_postgres(config, url, migrations, &starting)?,
+            None => Store::open_sqlite(config, migrations, &starting)?,
         };
         Ok(Store {
             backend: Arc::new(backend),
@@ -227,7 +248,11 @@ impl Store {
     }
 
     /// Creates the SQLite file if needed and sets WAL once.
-    fn open_sqlite(config: &Config) -> Result<Backend> {
+    fn open_sqlite(
+        config: &Config,
+        migrations: &migrate::Migrations,
+        starting: &migrate::Starting<'_>,
+    ) -> Result<Backend> {
         let path = config.db_path();
         let busy = Duration::from_millis(config.busy_timeout_ms);
         let sync = config.synchronous.pragma_value();
@@ -251,7 +276,7 @@ impl Store {
                 [],
                 |_| Ok(()),
             )?;
-            migrate::apply(&mut conn)?;
+            migrate::apply_set(&mut conn, migrations, starting)?;
         }
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_handler(Some(busy::handler))?;
@@ -288,10 +313,15 @@ impl Store {
 
     /// Connects to PostgreSQL and migrates (one transaction, under a lock, so nodes
     /// starting together migrate once).
-    fn open_postgres(config: &Config, url: &str) -> Result<Backend> {
+    fn open_postgres(
+        config: &Config,
+        url: &str,
+        migrations: &migrate::Migrations,
+        starting: &migrate::Starting<'_>,
+    ) -> Result<Backend> {
         let manager = sql::PgManager::new(url)?.for_node(&config.node_name);
         let mut first = manager.connect_client()?;
-        migrate::apply_postgres(&mut first)?;
+        migrate::apply_postgres_set(&mut first, migrations, starting)?;
         drop(first);
         let pool = Pool::builder()
             .max_size(config.db_pool_size)

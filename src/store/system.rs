@@ -187,17 +187,18 @@ pub fn name_holder(conn: &Conn, node: &str) -> Result<Option<NameHolder>> {
 pub fn register(
     tx: &BookTx,
     node: &str,
-    version: &str,
+    (version, schema_level): (&str, i64),
     task_cap: i64,
     started_at: i64,
     owner: &Owner,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen, owner_host, owner_pid, owner_start)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
+        "INSERT INTO nodes (name, version, task_cap, started_at, last_seen, owner_host, owner_pid,
+                            owner_start, schema_level)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (name) DO UPDATE
            SET version = ?2, task_cap = ?3, started_at = ?4, last_seen = ?4, stopped_at = NULL,
-               owner_host = ?5, owner_pid = ?6, owner_start = ?7",
+               owner_host = ?5, owner_pid = ?6, owner_start = ?7, schema_level = ?8",
         &[
             &node,
             &version,
@@ -206,6 +207,7 @@ pub fn register(
             &owner.host,
             &owner.pid,
             &owner.start,
+            &schema_level,
         ],
     )?;
     Ok(())
@@ -240,6 +242,8 @@ pub struct Node {
     pub running: i64,
     /// When the node stopped on purpose; `None` while it runs (or after a crash).
     pub stopped_at: Option<i64>,
+    /// The newest migration its binary knows (`None`: a binary from before levels).
+    pub schema_level: Option<i64>,
 }
 
 const NODE: &str = concatcp!(
@@ -247,7 +251,7 @@ const NODE: &str = concatcp!(
      (SELECT COUNT(*) FROM tasks WHERE state IN ",
     RUNNING,
     " AND server_node || '' = nodes.name),
-     stopped_at
+     stopped_at, schema_level
      FROM nodes"
 );
 
@@ -261,6 +265,7 @@ fn node(r: &Row) -> Result<Node> {
         draining: r.get(5)?,
         running: r.get(6)?,
         stopped_at: r.get(7)?,
+        schema_level: r.get(8)?,
     })
 }
 

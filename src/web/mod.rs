@@ -60,6 +60,8 @@ pub struct Layout {
     pub csrf: String,
     pub flash: Option<(String, String)>,
     pub banner: Option<BannerView>,
+    /// This node stops: the schema moved past it (a newer drydock migrated).
+    pub outdated: Option<String>,
     /// Maintenance mode is on and the caller is not an administrator: change buttons
     /// are disabled, with the reason.
     pub frozen: bool,
@@ -123,6 +125,7 @@ impl Layout {
             frozen: caller.banner.as_ref().is_some_and(|b| b.on)
                 && !caller.can(Permission::AdministerSystem),
             banner: caller.banner.clone().map(BannerView::from),
+            outdated: caller.outdated.clone(),
             section: "",
         }
     }
@@ -158,6 +161,7 @@ impl Layout {
             csrf: String::new(),
             flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),
             banner: None,
+            outdated: None,
             frozen: false,
             section: "",
         }

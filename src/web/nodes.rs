@@ -34,6 +34,38 @@ pub struct NodeRow {
     pub draining: bool,
 }
 
+/// For administrators: the live nodes run different versions or schema levels (a
+/// rolling upgrade in progress, or one left half done), in words.
+fn mixed(nodes: &[system::Node], now: i64, offline_ms: i64) -> Option<String> {
+    let live: Vec<&system::Node> = nodes
+        .iter()
+        .filter(|n| n.stopped_at.is_none() && !cluster::is_offline(n, now, offline_ms))
+        .collect();
+    let mut kinds: Vec<(String, Option<i64>)> = live
+        .iter()
+        .map(|n| (n.version.clone(), n.schema_level))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    if kinds.len() < 2 {
+        return None;
+    }
+    let each = live
+        .iter()
+        .map(|n| {
+            let level = n
+                .schema_level
+                .map_or_else(|| "before 14".to_string(), |l| l.to_string());
+            format!("{} runs {} (schema {level})", n.name, n.version)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(format!(
+        "The running nodes are not all the same version: {each}. Finish the rolling upgrade \
+         (README \"Upgrading drydock\") so that every node runs the same drydock."
+    ))
+}
+
 #[derive(Template)]
 #[template(path = "config/nodes.html")]
 struct NodesPage {
@@ -45,6 +77,8 @@ struct NodesPage {
     script_warning: Option<String>,
     /// A refused task cap, shown in its row.
     refused: Option<RowError>,
+    /// For administrators: the nodes run different versions.
+    mixed: Option<String>,
 }
 
 #[rocket::get("/configuration/nodes")]
@@ -65,9 +99,11 @@ async fn nodes_page(
     let nodes = app.store.read(system::nodes).await?;
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
+    let mixed = mixed(&nodes, now, offline_ms).filter(|_| caller.can(Permission::AdministerSystem));
     render(&NodesPage {
         layout: Layout::new("Nodes", caller, flash).at("/configuration/nodes"),
         refused,
+        mixed,
         nodes: nodes
             .into_iter()
             .map(|n| NodeRow {
@@ -76,7 +112,10 @@ async fn nodes_page(
                 task_cap: n.task_cap,
                 running: n.running,
                 draining: n.draining,
-                version: n.version,
+                version: match n.schema_level {
+                    Some(level) => format!("{} (schema {level})", n.version),
+                    None => n.version,
+                },
                 name: n.name,
             })
             .collect(),

@@ -33,5 +33,6 @@ mod postgres_backend;
 mod postgres_tls;
 mod queue;
 mod recovery;
+mod rolling;
 mod spaces;
 mod system_tasks;
