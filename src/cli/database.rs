@@ -13,6 +13,10 @@ use crate::store::{copy, sql, system, Store};
 
 #[derive(Subcommand)]
 pub enum DatabaseCommand {
+    /// Say which migrations this binary would apply at its first start, and whether
+    /// each lets older nodes keep running: all compatible (or none) means the release
+    /// can be rolled through a cluster node by node. Changes nothing.
+    Pending,
     /// Copy everything from the data directory's SQLite file into an empty PostgreSQL
     /// database (stop every server first), and check every table's row count.
     Copy {
@@ -23,7 +27,50 @@ pub enum DatabaseCommand {
 }
 
 pub fn run(data_dir: &Path, cmd: DatabaseCommand) -> Result<ExitCode> {
-    let DatabaseCommand::Copy { to } = cmd;
+    match cmd {
+        DatabaseCommand::Pending => pending(data_dir),
+        DatabaseCommand::Copy { to } => copy_to(data_dir, to),
+    }
+}
+
+fn pending(data_dir: &Path) -> Result<ExitCode> {
+    let config = load_config(data_dir)?;
+    let (current, pending) = crate::store::migrate::pending(&config)?;
+    let newest = crate::store::migrate::Migrations::shipped().newest();
+    if current > newest {
+        println!(
+            "The database is at schema {current}, newer than this drydock ({newest}): it will not start on it."
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if current == 0 {
+        println!("A new database: the first node to start creates the schema (up to {newest}).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("The database is at schema {current}; this drydock knows up to {newest}.");
+    for m in &pending {
+        let kind = if m.compatible {
+            "compatible: older nodes may keep running"
+        } else {
+            "incompatible: every node must stop first"
+        };
+        println!("  {:04}_{}  {kind}", m.version, m.name);
+    }
+    if pending.iter().all(|m| m.compatible) {
+        println!(
+            "Rolling upgrade possible: drain, stop, replace, start and undrain one node at a time \
+             (scripts/rolling-upgrade.sh)."
+        );
+    } else {
+        println!(
+            "Not a rolling upgrade: turn maintenance mode on (`drydock maintenance enable --wait`), \
+             stop every node, back up, then start the new version (README \"Upgrading drydock\")."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn copy_to(data_dir: &Path, to: String) -> Result<ExitCode> {
     let mut config = load_config(data_dir)?;
     if config.database_url.is_some() {
         return Err(Error::bad(

@@ -514,6 +514,52 @@ pub fn apply_postgres_set(
     Ok(applied)
 }
 
+/// What this binary would do to the database `config` names, without doing it: the
+/// version it is at, and the migrations it lacks with whether each is compatible with
+/// older nodes. A release whose pending migrations are all compatible (or none) can be
+/// rolled through a cluster node by node.
+pub fn pending(config: &crate::config::Config) -> Result<(i64, Vec<Migration>)> {
+    let read = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+    let current: i64 = match &config.database_url {
+        Some(url) => {
+            let mut client = super::sql::PgManager::new(url)?.connect_client()?;
+            let exists: bool = client
+                .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+                .map_err(postgres_error)?
+                .get(0);
+            if exists {
+                client
+                    .query_one(&format!("{read}::BIGINT"), &[])
+                    .map_err(postgres_error)?
+                    .get(0)
+            } else {
+                0
+            }
+        }
+        None => {
+            let path = config.db_path();
+            if !path.exists() {
+                0
+            } else {
+                let conn =
+                    Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                let exists: bool = conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if exists {
+                    conn.query_row(read, [], |r| r.get(0))?
+                } else {
+                    0
+                }
+            }
+        }
+    };
+    let set = Migrations::shipped();
+    Ok((current, set.after(current).cloned().collect()))
+}
+
 /// What a running node finds when the schema moved past the one it knows: the newest
 /// version, and whether every migration past its own is compatible with it.
 pub fn schema_ahead(conn: &super::Conn, mine: i64) -> Result<Option<(i64, bool)>> {

@@ -314,3 +314,40 @@ fn an_older_node_that_finds_the_schema_moved_past_it_stops_claiming_and_says_so(
 fn id_of(task: &str) -> i64 {
     task.trim_start_matches("ServerTasks-").parse().unwrap()
 }
+
+/// `drydock database pending` says which kind a release is, and changes nothing.
+#[test]
+fn database_pending_tells_a_rolling_release_from_a_maintenance_window_one() {
+    let data = common::data_dir();
+    let (code, out, err) = common::server::run_cli(data.path(), &["database", "pending"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("A new database"), "{out}");
+    // Made by this binary: nothing pending, so a rolling upgrade is possible.
+    let _ = api_key(data.path(), "admin");
+    let db = Db::for_dir(data.path());
+    let before = schema(&db);
+    let (code, out, err) = common::server::run_cli(data.path(), &["database", "pending"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Rolling upgrade possible"), "{out}");
+    // A database one incompatible migration behind (14 taken back), as this binary
+    // would find one from the previous release: not a rolling upgrade.
+    db.exec(
+        "DELETE FROM schema_migrations WHERE version = ?1",
+        &[&before],
+    );
+    let (code, out, _) = common::server::run_cli(data.path(), &["database", "pending"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("0014_schema_levels  compatible"), "{out}");
+    assert!(out.contains("Rolling upgrade possible"), "{out}");
+    db.exec(
+        "DELETE FROM schema_migrations WHERE version = ?1",
+        &[&(before - 1)],
+    );
+    let (_, out, _) = common::server::run_cli(data.path(), &["database", "pending"], "");
+    assert!(
+        out.contains("0013_deployment_freezes  incompatible"),
+        "{out}"
+    );
+    assert!(out.contains("Not a rolling upgrade"), "{out}");
+    assert!(out.contains("maintenance enable --wait"), "{out}");
+}
