@@ -358,7 +358,7 @@ const POSTGRES_BASELINE: (i64, &str) = (
 const MIGRATION_LOCK: i64 = 0x0064_7279_646f_636b;
 
 fn postgres_error(e: postgres::Error) -> Error {
-    Error::Internal(format!("database: {e}"))
+    Error::Internal(format!("database: {}", super::postgres::with_causes(&e)))
 }
 
 /// Applies this binary's migrations a PostgreSQL database lacks, as a command would.
@@ -529,7 +529,10 @@ pub fn pending(config: &crate::config::Config) -> Result<(i64, Vec<Migration>)> 
                 .get(0);
             if exists {
                 client
-                    .query_one(&format!("{read}::BIGINT"), &[])
+                    .query_one(
+                        "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                        &[],
+                    )
                     .map_err(postgres_error)?
                     .get(0)
             } else {
