@@ -194,6 +194,25 @@ fn a_compatible_migration_runs_beside_the_older_node_and_both_work() {
         "{nodes}"
     );
     assert!(matches!(old.get("/api/health"), Some((200, _))));
+    // The Nodes page flags the mixed cluster for administrators.
+    let password = std::fs::read_to_string(dir.join("initial-admin-password")).unwrap();
+    assert_eq!(
+        common::login(&new, "admin", password.trim()).status(),
+        rocket::http::Status::SeeOther
+    );
+    let page = new
+        .get("/configuration/nodes")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(page.contains("id=\"mixed-versions\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "old runs {} (schema {before})",
+            drydock::config::VERSION
+        )),
+        "{page}"
+    );
 }
 
 /// An older node that finds the schema moved past it, incompatibly (its heartbeat was
