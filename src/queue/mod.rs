@@ -9,9 +9,11 @@
 
 pub mod launcher;
 mod listen;
+mod outdated;
 pub mod runner;
 pub mod runners;
 pub mod scripts;
+mod start;
 pub mod waiting;
 
 use std::collections::HashMap;
@@ -177,82 +179,6 @@ impl Queue {
         self.wake();
     }
 
-    /// Takes this node's name, refusing while another live process holds it (see
-    /// [`crate::cluster::holder_is_live`]): only then does it fail what a dead holder
-    /// of the name left running, and stop what their scripts left behind. No start
-    /// ever fails a live node's tasks.
-    pub fn claim(&self, store: &Store, settings: &Settings) -> Result<()> {
-        let script_user = settings
-            .script_user
-            .as_ref()
-            .map_err(|e| crate::error::Error::BadRequest(e.clone(), Vec::new()))?;
-        scripts::prepare_work_dir(&settings.work_dir)
-            .map_err(|e| crate::error::Error::BadRequest(e, Vec::new()))?;
-        if let Ok(mut work_dir) = self.inner.work_dir.lock() {
-            *work_dir = Some(settings.work_dir.clone());
-        }
-        if let Some(warning) = script_user.warning() {
-            eprintln!("drydock: warning: {warning}");
-        }
-        let message = "interrupted: server node stopped";
-        let node = settings.node.clone();
-        let me = crate::cluster::this_process();
-        let failed = store.bookkeeping_now(|tx| {
-            let now = clock::now_ms();
-            if let Some(holder) = system::name_holder(tx, &node)? {
-                if crate::cluster::holder_is_live(&holder, &me, now, settings.node_offline_ms) {
-                    return Err(crate::cluster::name_taken(&node, &holder, &me));
-                }
-            }
-            system::prepare(tx, &settings.system.intervals, now)?;
-            let cap = settings.task_cap as i64;
-            let version = crate::config::VERSION;
-            system::register(
-                tx,
-                &node,
-                (version, settings.schema_level),
-                cap,
-                settings.started_at,
-                &me,
-            )?;
-            tasks::fail_interrupted(tx, &node, message, now)
-        })?;
-        if !failed.is_empty() {
-            let killed = crate::process::kill_leftovers(&settings.work_dir, &failed);
-            println!(
-                "drydock: {} task(s) left running by node {node} failed as interrupted; {killed} leftover process group(s) of their scripts stopped",
-                failed.len()
-            );
-        }
-        // Tasks of this node that another node failed while it was away (NodeHealth)
-        // may have left scripts running here, which only this host can stop: those whose
-        // directories are still in the work directory, which ended and were this node's.
-        let left: Vec<i64> = scripts::task_dirs(&settings.work_dir)
-            .into_iter()
-            .filter(|id| !failed.contains(id))
-            .collect();
-        let ended = store.read_now(|c| {
-            let mut ended = Vec::new();
-            for id in left {
-                let task = tasks::find(c, id)?;
-                if task.is_some_and(|t| {
-                    t.server_node.as_deref() == Some(node.as_str()) && t.state.is_completed()
-                }) {
-                    ended.push(id);
-                }
-            }
-            Ok(ended)
-        })?;
-        if !ended.is_empty() {
-            let killed = crate::process::kill_leftovers(&settings.work_dir, &ended);
-            println!(
-                "drydock: {} task(s) of node {node} ended while it was away; {killed} leftover process group(s) of their scripts stopped",
-                ended.len()
-            );
-        }
-        Ok(())
-    }
-
     /// Why this node is stopping because the schema moved past it, if it is.
     pub fn outdated(&self) -> Option<String> {
         self.inner.outdated.lock().ok().and_then(|o| o.clone())
@@ -415,7 +341,7 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
                 (settings.poll, None)
             }
         };
-        exit_if_outdated(&inner);
+        outdated::exit_if_outdated(&inner);
         let deadline = std::time::Instant::now() + sleep;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -442,38 +368,6 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
             }
         }
     }
-}
-
-/// An outdated node stops itself once its last task has ended: SIGTERM to itself, so
-/// that it leaves as any graceful stop does (recorded as stopped, nothing left running).
-fn exit_if_outdated(inner: &Inner) {
-    let outdated = inner.outdated.lock().ok().and_then(|o| o.clone());
-    let Some(why) = outdated else { return };
-    let idle = inner.running.lock().map(|r| r.is_empty()).unwrap_or(false);
-    if idle && !inner.exiting.swap(true, Ordering::SeqCst) {
-        eprintln!("drydock: stopping: {why}");
-        if let Err(e) = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM) {
-            eprintln!("drydock: could not stop itself ({e}); stop this node by hand");
-        }
-    }
-}
-
-/// Whether the schema moved past what this node knows with a migration it cannot work
-/// beside; then why, in words for pages, `/api/health` and the log.
-fn outdated_by(tx: &crate::store::BookTx, settings: &Settings) -> Result<Option<String>> {
-    Ok(
-        match crate::store::migrate::schema_ahead(tx, settings.schema_level)? {
-            Some((newest, false)) => Some(format!(
-                "the database's schema is at version {newest}, past this node's \
-                 {} (drydock {}), with changes this version cannot work with: a newer \
-                 drydock migrated it. This node claims no more tasks and stops once its \
-                 running ones end; start it again with the new version.",
-                settings.schema_level,
-                crate::config::VERSION
-            )),
-            _ => None,
-        },
-    )
 }
 
 /// What a round leaves for the wait after it.
@@ -520,7 +414,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         tasks::expire_overdue(tx, now)?;
         if inner.heartbeat_due(settings.heartbeat) {
             system::heartbeat(tx, &node, now)?;
-            if let Some(why) = outdated_by(tx, settings)? {
+            if let Some(why) = outdated::outdated_by(tx, settings)? {
                 if let Ok(mut outdated) = inner.outdated.lock() {
                     if outdated.is_none() {
                         eprintln!("drydock: {why}");

@@ -9,7 +9,7 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::forms::{field, Field, FormErrors, FormResult};
-use super::projects::form_time;
+use super::releases::form_time;
 use super::view::{clock_duration, state_class, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::auth::guards::NoFields;

@@ -16,6 +16,7 @@ pub mod overrides;
 pub mod profile;
 pub mod projects;
 pub mod refused;
+pub mod releases;
 pub mod system_tasks;
 pub mod tasks;
 pub mod timeline;
@@ -48,6 +49,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(maintenance::routes());
     routes.extend(freezes::routes());
     routes.extend(overrides::routes());
+    routes.extend(releases::routes());
     routes.extend(timeline::routes());
     routes.extend(nodes::routes());
     routes

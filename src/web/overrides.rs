@@ -6,7 +6,7 @@ use rocket::form::FromForm;
 use rocket::{Route, State};
 
 use super::forms::{FormErrors, FormResult};
-use super::projects::{release_page, DeployForm};
+use super::releases::{release_page, DeployForm};
 use super::{done, page_id};
 use crate::auth::{need, FormChange};
 use crate::clock;
@@ -84,6 +84,24 @@ pub fn frozen_pairs(c: &Conn, now: i64) -> Result<std::collections::HashMap<(i64
         *reason = format!("Frozen by deployment freeze {reason}.");
     }
     Ok(out)
+}
+
+/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1) by override: reason".
+pub fn override_note(c: &Conn, id: i64) -> Result<Option<String>> {
+    let Some((ids, reason)) = crate::store::freezes::override_of_task(c, id)? else {
+        return Ok(None);
+    };
+    let mut named = Vec::new();
+    for freeze in ids {
+        named.push(match crate::freezes::find(c, freeze)? {
+            Some(f) => format!("'{}' ({})", f.row.name, f.id()),
+            None => format!("DeploymentFreezes-{freeze} (since deleted)"),
+        });
+    }
+    Ok(Some(format!(
+        "Deployed through deployment freeze {} by override: {reason}",
+        named.join(", ")
+    )))
 }
 
 #[derive(FromForm, Clone, Default)]

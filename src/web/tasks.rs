@@ -384,24 +384,6 @@ struct TaskPage {
     overridden: Option<String>,
 }
 
-/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1) by override: reason".
-fn override_note(c: &crate::store::Conn, id: i64) -> Result<Option<String>> {
-    let Some((ids, reason)) = crate::store::freezes::override_of_task(c, id)? else {
-        return Ok(None);
-    };
-    let mut named = Vec::new();
-    for freeze in ids {
-        named.push(match crate::freezes::find(c, freeze)? {
-            Some(f) => format!("'{}' ({})", f.row.name, f.id()),
-            None => format!("DeploymentFreezes-{freeze} (since deleted)"),
-        });
-    }
-    Ok(Some(format!(
-        "Deployed through deployment freeze {} by override: {reason}",
-        named.join(", ")
-    )))
-}
-
 #[rocket::get("/tasks/<id>")]
 async fn show(
     caller: Allowed<need::TaskView>,
@@ -442,7 +424,7 @@ async fn show(
                 release,
                 environment,
             };
-            let overridden = override_note(c, id)?;
+            let overridden = super::overrides::override_note(c, id)?;
             Ok((task, lines, waiting, subject, overridden))
         })
         .await?;

@@ -1,0 +1,284 @@
+//! A release's page: where it is deployed, its history, the Deploy form (now or
+//! later, with an expiry) and the promotion button; deployment freezes mark the
+//! environments they block (`overrides.rs`).
+
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::{Route, State};
+
+use super::dashboard::Cell;
+use super::forms::{field, Field, FormErrors, FormResult};
+use super::projects::find_project;
+use super::view::{TaskRow, When};
+use super::{done, page_id, render, Layout};
+use crate::access::permissions::Permission;
+use crate::auth::{need, Allowed, Caller, FormChange};
+use crate::clock;
+use crate::deploy::{self, DeploymentInput};
+use crate::error::{Error, Result};
+use crate::store::projects::{self, Environment, Project, Release};
+use crate::store::{deployments, tasks};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![release, deploy_release]
+}
+
+const DEPLOY_FIELDS: &[Field] = &[
+    field("EnvironmentId", "environment", "Environment"),
+    field("QueueTime", "queue_time", "Start at"),
+    field(
+        "QueueTimeExpiry",
+        "queue_time_expiry",
+        "Give up if not started by",
+    ),
+];
+
+/// An environment on the release page: this release's latest deployment there.
+pub struct EnvironmentRow {
+    pub environment: Environment,
+    pub cell: Option<Cell>,
+    /// The deployment freezes on over this release's project and the environment now.
+    pub frozen: super::overrides::Frozen,
+}
+
+/// The deploy form as shown: defaults, or what was typed.
+#[derive(FromForm, Clone, Default)]
+pub struct DeployForm {
+    pub(super) environment: String,
+    pub(super) when: String,
+    pub(super) queue_time: Option<String>,
+    pub(super) queue_time_expiry: Option<String>,
+}
+
+impl DeployForm {
+    fn later(&self) -> bool {
+        self.when == "later"
+    }
+
+    fn queue_time_text(&self) -> &str {
+        self.queue_time.as_deref().unwrap_or_default()
+    }
+
+    fn expiry_text(&self) -> &str {
+        self.queue_time_expiry.as_deref().unwrap_or_default()
+    }
+
+    fn input(self, release_id: i64) -> Result<DeploymentInput> {
+        let environment = page_id(&self.environment)
+            .map_err(|_| Error::bad("EnvironmentId", "is required: choose an environment"));
+        let later = self.later();
+        let queue_time = if later {
+            match form_time("QueueTime", self.queue_time) {
+                Ok(Some(t)) => Ok(Some(t)),
+                Ok(None) => Err(Error::bad(
+                    "QueueTime",
+                    "is required for a later deployment",
+                )),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(None)
+        };
+        let expiry = if later {
+            form_time("QueueTimeExpiry", self.queue_time_expiry)
+        } else {
+            Ok(None)
+        };
+        match (environment, queue_time, expiry) {
+            (Ok(environment_id), Ok(queue_time), Ok(queue_time_expiry)) => Ok(DeploymentInput {
+                release_id,
+                environment_id,
+                queue_time,
+                queue_time_expiry,
+            }),
+            (a, b, c) => {
+                Error::all([a.err(), b.err(), c.err()].into_iter().flatten().collect())?;
+                Err(Error::Internal("unreachable: a problem was found".into()))
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "projects/release.html")]
+struct ReleasePage {
+    layout: Layout,
+    project: Project,
+    release: Release,
+    created: When,
+    environments: Vec<EnvironmentRow>,
+    /// The next environment in promotion order after the furthest one this release
+    /// succeeded in (or the first), and whether that is a promotion.
+    promote: Option<(i64, String, bool)>,
+    can_deploy: bool,
+    /// May deploy through a freeze (Override and deploy).
+    can_override: bool,
+    /// Why the promotion's environment is frozen, if it is.
+    promote_frozen: String,
+    /// Why the form's chosen environment is frozen, if it is.
+    chosen_frozen: String,
+    form: DeployForm,
+    errors: FormErrors,
+    /// Every deployment of this release, newest first.
+    tasks: Vec<TaskRow>,
+}
+
+pub(super) async fn release_page(
+    app: &App,
+    caller: &Caller,
+    id: i64,
+    flash: Option<FlashMessage<'_>>,
+    typed: Option<(DeployForm, FormErrors)>,
+) -> Result<RawHtml<String>> {
+    let now = clock::now_ms();
+    let (release, environments, latest, history, frozen) = app
+        .store
+        .read(move |c| {
+            let release = projects::find_release(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
+            let (environments, _) = projects::list_environments(c, 0, 1000)?;
+            let frozen = super::overrides::frozen(c, release.project_id, &environments, now)?;
+            let latest = deployments::latest_of_release(c, now, id)?;
+            let filter = tasks::Filter {
+                release_id: Some(id),
+                count_up_to: Some(0),
+                ..tasks::Filter::default()
+            };
+            let (history, _) = tasks::list(c, &filter, 0, 50)?;
+            Ok((release, environments, latest, history, frozen))
+        })
+        .await?;
+    let project = find_project(app, release.project_id).await?;
+    let (latest, history) = if caller.can(Permission::TaskView) {
+        (latest, history)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let rows: Vec<EnvironmentRow> = environments
+        .into_iter()
+        .map(|environment| EnvironmentRow {
+            frozen: frozen
+                .iter()
+                .find(|(e, _)| *e == environment.id)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default(),
+            cell: latest
+                .iter()
+                .find(|l| l.environment_id == environment.id)
+                .map(|l| Cell::new(l, now)),
+            environment,
+        })
+        .collect();
+    let furthest = rows
+        .iter()
+        .rposition(|r| r.cell.as_ref().is_some_and(|c| c.state_class == "good"));
+    let promote = match furthest {
+        Some(i) => rows
+            .get(i + 1)
+            .map(|r| (r.environment.id, r.environment.name.clone(), true)),
+        None => rows
+            .first()
+            .filter(|r| r.cell.is_none())
+            .map(|r| (r.environment.id, r.environment.name.clone(), false)),
+    };
+    let (form, errors) = typed.unwrap_or_else(|| {
+        let form = DeployForm {
+            environment: promote
+                .as_ref()
+                .map(|p| p.0.to_string())
+                .unwrap_or_default(),
+            when: "now".into(),
+            ..<DeployForm as Default>::default()
+        };
+        (form, FormErrors::none())
+    });
+    let reason_of = |env: Option<String>| {
+        rows.iter()
+            .find(|r| Some(r.environment.id.to_string()) == env)
+            .map(|r| r.frozen.reason.clone())
+            .unwrap_or_default()
+    };
+    let promote_frozen = reason_of(promote.as_ref().map(|p| p.0.to_string()));
+    let chosen_frozen = reason_of(Some(form.environment.clone()));
+    render(&ReleasePage {
+        promote_frozen,
+        chosen_frozen,
+        layout: Layout::new(
+            &format!("{} {}", project.name, release.version),
+            caller,
+            flash,
+        )
+        .at("/projects"),
+        created: When::at(release.created_at, now),
+        project,
+        release,
+        environments: rows,
+        promote,
+        can_deploy: caller.can(Permission::DeploymentCreate),
+        can_override: caller.can(Permission::DeploymentCreate)
+            && caller.can(Permission::DeploymentFreezeAdminister),
+        form,
+        errors,
+        tasks: TaskRow::list(history, now),
+    })
+}
+
+#[rocket::get("/releases/<id>")]
+async fn release(
+    caller: Allowed<need::ProjectView>,
+    id: &str,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>> {
+    let id = page_id(id)?;
+    release_page(app, &caller, id, flash, None).await
+}
+
+/// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.
+pub fn form_time(field: &str, value: Option<String>) -> Result<Option<i64>> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let full = match value.len() {
+        16 => format!("{value}:00+00:00"),
+        19 => format!("{value}+00:00"),
+        _ => value.clone(),
+    };
+    clock::parse_iso(&full)
+        .map(Some)
+        .ok_or_else(|| Error::bad(field, format!("'{value}' is not a date and time")))
+}
+
+#[rocket::post("/releases/<id>/deploy", data = "<change>")]
+async fn deploy_release(
+    change: FormChange<need::DeploymentCreate, DeployForm>,
+    id: &str,
+    app: &State<App>,
+) -> Result<FormResult> {
+    let id = page_id(id)?;
+    let typed = change.form.clone();
+    let result = async {
+        let input = change.form.input(id)?;
+        deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await
+    }
+    .await;
+    match result {
+        Ok(queued) => FormResult::done(done(
+            format!("/tasks/{}", queued.task_id),
+            "The deployment has been queued.",
+        )),
+        Err(e @ Error::NotFound(_)) => Err(e),
+        Err(e) => {
+            let errors = FormErrors::from_error(&e, DEPLOY_FIELDS);
+            FormResult::again(
+                release_page(app, &change.caller, id, None, Some((typed, errors))).await,
+            )
+        }
+    }
+}
