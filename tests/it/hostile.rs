@@ -616,7 +616,7 @@ fn concurrency_cases() -> u32 {
 }
 
 #[test]
-fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
+fn concurrent_sign_ins_never_check_more_wrong_passwords_than_the_limit() {
     use common::raw::{db, simultaneous_sign_ins};
     use common::server::{create_user, Server};
     let dir = common::data_dir();
@@ -653,7 +653,15 @@ fn concurrent_sign_ins_never_check_more_passwords_than_the_limit() {
             .collect();
         let statuses = simultaneous_sign_ins(port, username, passwords);
         let checked = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
-        prop_assert!(checked <= 5, "{checked} checked: {statuses:?}");
+        let wrong = statuses.iter().filter(|s| **s == 401).count();
+        let right = statuses.iter().filter(|s| **s == 303).count();
+        // At most the limit of wrong passwords is checked. A right one takes its slot
+        // back when it ends (SECURITY.md: "gone if it was right"), so an attempt that
+        // reserves after it (a slower backend lets some arrive that late) may be
+        // checked too: never more than the limit plus the right ones.
+        prop_assert!(wrong <= 5, "{wrong} wrong passwords checked: {statuses:?}");
+        prop_assert!(right <= 1, "{statuses:?}");
+        prop_assert!(checked <= 5 + right, "{checked} checked: {statuses:?}");
         prop_assert!(
             statuses.iter().all(|s| [303, 401, 429].contains(s)),
             "{statuses:?}"
