@@ -180,3 +180,21 @@ impl From<r2d2::Error> for Error {
         Error::Unavailable(format!("The database is busy; try again shortly ({e})."))
     }
 }
+
+/// A text field as every form and body checks it: present when `required`, at most
+/// `max` characters, no NUL (which PostgreSQL cannot store); the error names `field`.
+pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
+    if required && value.trim().is_empty() {
+        return Err(Error::bad(field, "is required"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::bad(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(Error::bad(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! audit, shared by the pages and the API. No HTTP in here.
 
 use crate::access::Permission;
+pub(crate) use crate::error::check_text;
 use crate::error::{Error, Result};
 use crate::freezes;
 pub use crate::freezes::Override;
@@ -24,22 +25,6 @@ pub const MAX_SCRIPT: usize = 256 * 1024;
 pub const MAX_VERSION: usize = 100;
 pub const DEFAULT_SCRIPT_TIMEOUT_SECS: i64 = 3600;
 pub const MAX_SCRIPT_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
-
-fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
-    if required && value.trim().is_empty() {
-        return Err(Error::bad(field, "is required"));
-    }
-    if value.chars().count() > max {
-        return Err(Error::bad(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.contains('\0') {
-        return Err(Error::bad(field, "must not contain NUL characters"));
-    }
-    Ok(())
-}
 
 fn check_name(field: &str, value: &str) -> Result<()> {
     check_text(field, value, MAX_NAME, true)?;

@@ -89,13 +89,26 @@ enum Verdict {
     Hold(i64, String),
 }
 
-fn verdict(conn: &Conn, task: &Task, now: i64) -> Result<Verdict> {
+/// What the freezes on over a deployment's project and environment at `at` make of it:
+/// the one rule that the claim applies (`gate`) and the timeline foresees.
+pub(super) enum Judgement {
+    /// No freeze is on: it starts.
+    Free,
+    /// Freezes are on, every one passed by its override (with its reason).
+    Overridden(Vec<(Freeze, Window)>, String),
+    /// `Fail` freezes are on that its override does not pass.
+    Fails(Vec<(Freeze, Window)>),
+    /// Only `Hold` freezes are on that it does not pass: it waits until the last ends.
+    Held(Vec<(Freeze, Window)>, i64),
+}
+
+pub(super) fn judge(conn: &Conn, task: &Task, at: i64) -> Result<Judgement> {
     let (Some(project), Some(environment)) = (task.project_id, task.environment_id) else {
-        return Ok(Verdict::Start(Vec::new()));
+        return Ok(Judgement::Free);
     };
-    let on = in_force(conn, project, environment, now)?;
+    let on = in_force(conn, project, environment, at)?;
     if on.is_empty() {
-        return Ok(Verdict::Start(Vec::new()));
+        return Ok(Judgement::Free);
     }
     let passed = rows::override_of_task(conn, task.id)?;
     let (through, blocking): (Vec<_>, Vec<_>) = on.into_iter().partition(|(f, _)| {
@@ -105,38 +118,55 @@ fn verdict(conn: &Conn, task: &Task, now: i64) -> Result<Verdict> {
     });
     if blocking.is_empty() {
         let reason = passed.map(|(_, r)| r).unwrap_or_default();
-        let lines = through
-            .iter()
-            .map(|(f, _)| {
-                format!(
-                    "Deployment freeze '{}' ({}) is on; started by override: {reason}",
-                    f.row.name,
-                    f.id()
-                )
-            })
-            .collect();
-        return Ok(Verdict::Start(lines));
+        return Ok(Judgement::Overridden(through, reason));
     }
-    if let Some((f, (_, end))) = blocking.iter().find(|(f, _)| f.on_start == OnStart::Fail) {
-        return Ok(Verdict::Fail(format!(
-            "Deployment freeze '{}' ({}) is on until {}: the deployment was not started.",
-            f.row.name,
-            f.id(),
-            clock::iso(*end)
-        )));
+    if blocking.iter().any(|(f, _)| f.on_start == OnStart::Fail) {
+        let failing = blocking
+            .into_iter()
+            .filter(|(f, _)| f.on_start == OnStart::Fail)
+            .collect();
+        return Ok(Judgement::Fails(failing));
     }
     let until = blocking
         .iter()
         .map(|(_, (_, end))| *end)
         .max()
-        .unwrap_or(now);
-    Ok(Verdict::Hold(
-        until,
-        format!(
-            "Held by deployment freeze {}: it starts when the freeze ends, unless its queue time expiry passes first.",
-            names(&blocking)
+        .unwrap_or(at);
+    Ok(Judgement::Held(blocking, until))
+}
+
+fn verdict(conn: &Conn, task: &Task, now: i64) -> Result<Verdict> {
+    Ok(match judge(conn, task, now)? {
+        Judgement::Free => Verdict::Start(Vec::new()),
+        Judgement::Overridden(through, reason) => Verdict::Start(
+            through
+                .iter()
+                .map(|(f, _)| {
+                    format!(
+                        "Deployment freeze '{}' ({}) is on; started by override: {reason}",
+                        f.row.name,
+                        f.id()
+                    )
+                })
+                .collect(),
         ),
-    ))
+        Judgement::Fails(failing) => {
+            let (f, (_, end)) = &failing[0];
+            Verdict::Fail(format!(
+                "Deployment freeze '{}' ({}) is on until {}: the deployment was not started.",
+                f.row.name,
+                f.id(),
+                clock::iso(*end)
+            ))
+        }
+        Judgement::Held(blocking, until) => Verdict::Hold(
+            until,
+            format!(
+                "Held by deployment freeze {}: it starts when the freeze ends, unless its queue time expiry passes first.",
+                names(&blocking)
+            ),
+        ),
+    })
 }
 
 /// Applies the freezes to tasks just claimed (in the claim's transaction): returns

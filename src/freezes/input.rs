@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::schedule::{Ends, Recurrence, Repeat, Schedule, Zone, WEEKDAYS};
 use super::OnStart;
-use crate::error::{Error, Result};
+use crate::error::{check_text, Error, Result};
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 4_000;
@@ -67,22 +67,6 @@ pub struct Checked {
     pub schedule: Schedule,
 }
 
-fn text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
-    if required && value.trim().is_empty() {
-        return Err(Error::bad(field, "is required"));
-    }
-    if value.chars().count() > max {
-        return Err(Error::bad(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.contains('\0') {
-        return Err(Error::bad(field, "must not contain NUL characters"));
-    }
-    Ok(())
-}
-
 /// An ISO 8601 time with its offset: (Unix milliseconds, offset in minutes).
 fn instant(field: &str, value: Option<&str>) -> Result<(i64, i32)> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
@@ -131,12 +115,12 @@ fn number(value: &Value) -> Option<i64> {
 pub fn check(body: FreezeBody) -> Result<Checked> {
     let mut problems = Vec::new();
     let name = body.name.unwrap_or_default().trim().to_string();
-    problems.extend(text("Name", &name, MAX_NAME, true).err());
+    problems.extend(check_text("Name", &name, MAX_NAME, true).err());
     if name.chars().any(char::is_control) {
         problems.push(Error::bad("Name", "must not contain control characters"));
     }
     let description = body.description.unwrap_or_default();
-    problems.extend(text("Description", &description, MAX_DESCRIPTION, false).err());
+    problems.extend(check_text("Description", &description, MAX_DESCRIPTION, false).err());
     let start = instant("Start", body.start.as_deref());
     let end = instant("End", body.end.as_deref());
     if let (Ok((s, _)), Ok((e, _))) = (&start, &end) {

@@ -3,7 +3,8 @@
 //! with what will become of it — it runs, fails at its start, is held until a freeze
 //! ends, or times out while held.
 
-use super::{in_force, Freeze, OnStart};
+use super::gate::{judge, Judgement};
+use super::Freeze;
 use crate::error::{Error, Result};
 use crate::store::freezes as rows;
 use crate::store::tasks::{self, Task};
@@ -93,40 +94,25 @@ pub fn span(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64)> 
     Ok((from, to))
 }
 
-/// What happens to `task`, due at `due`.
+/// What happens to `task`, due at `due` (the claim's own rule, `gate::judge`).
 fn outcome(conn: &Conn, task: &Task, due: i64) -> Result<(Outcome, Vec<(i64, String)>)> {
-    let (Some(project), Some(environment)) = (task.project_id, task.environment_id) else {
-        return Ok((Outcome::Runs, Vec::new()));
-    };
-    let on = in_force(conn, project, environment, due)?;
-    let passed = rows::override_of_task(conn, task.id)?.map(|(ids, _)| ids);
-    let (through, blocking): (Vec<_>, Vec<_>) = on
-        .into_iter()
-        .partition(|(f, _)| passed.as_ref().is_some_and(|ids| ids.contains(&f.row.id)));
     let named = |list: &[(Freeze, super::Window)]| {
         list.iter()
             .map(|(f, _)| (f.row.id, f.row.name.clone()))
             .collect::<Vec<_>>()
     };
-    if blocking.is_empty() {
-        if through.is_empty() {
-            return Ok((Outcome::Runs, Vec::new()));
+    Ok(match judge(conn, task, due)? {
+        Judgement::Free => (Outcome::Runs, Vec::new()),
+        Judgement::Overridden(through, _) => (Outcome::Overridden, named(&through)),
+        Judgement::Fails(failing) => (Outcome::Fails, named(&failing)),
+        Judgement::Held(blocking, until) => {
+            let outcome = match task.queue_time_expiry {
+                Some(at) if at < until => Outcome::TimesOut { at },
+                _ => Outcome::Held { until },
+            };
+            (outcome, named(&blocking))
         }
-        return Ok((Outcome::Overridden, named(&through)));
-    }
-    if blocking.iter().any(|(f, _)| f.on_start == OnStart::Fail) {
-        let failing: Vec<_> = blocking
-            .into_iter()
-            .filter(|(f, _)| f.on_start == OnStart::Fail)
-            .collect();
-        return Ok((Outcome::Fails, named(&failing)));
-    }
-    let until = blocking.iter().map(|(_, w)| w.1).max().unwrap_or(due);
-    let outcome = match task.queue_time_expiry {
-        Some(at) if at < until => Outcome::TimesOut { at },
-        _ => Outcome::Held { until },
-    };
-    Ok((outcome, named(&blocking)))
+    })
 }
 
 /// The timeline of `[from, to)` as of `now`.

@@ -9,6 +9,21 @@ use drydock::clock;
 use rocket::http::{Method, Status};
 use serde_json::json;
 
+/// Schedules a deployment through the API (as the deployer); its task id.
+fn schedule(s: &Setup, release: &str, env: &str, at: i64, expiry: Option<i64>) -> String {
+    let (status, d) = s.call(
+        &s.deployer,
+        Method::Post,
+        "/api/deployments",
+        Some(json!({
+            "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
+            "QueueTimeExpiry": expiry.map(iso),
+        })),
+    );
+    assert_eq!(status, Status::Created, "{d}");
+    d["TaskId"].as_str().unwrap().to_string()
+}
+
 /// Deployments scheduled before a freeze and due inside it: `Fail` fails each at its
 /// start with a log line naming the freeze; `Hold` starts it once the freeze ends, or
 /// times it out if its expiry comes first. System tasks are never frozen.
@@ -17,22 +32,10 @@ fn deployments_due_inside_a_freeze_fail_or_wait_for_its_end() {
     let s = Setup::new();
     let now = clock::now_ms();
     let (start, end) = (now + 1_500, now + 4_500);
-    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
-        let (status, d) = s.call(
-            &s.deployer,
-            Method::Post,
-            "/api/deployments",
-            Some(json!({
-                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
-                "QueueTimeExpiry": expiry.map(iso),
-            })),
-        );
-        assert_eq!(status, Status::Created, "{d}");
-        d["TaskId"].as_str().unwrap().to_string()
-    };
-    let failing = schedule("Releases-1", "Environments-1", start + 500, None);
-    let held = schedule("Releases-2", "Environments-2", start + 500, None);
+    let failing = schedule(&s, "Releases-1", "Environments-1", start + 500, None);
+    let held = schedule(&s, "Releases-2", "Environments-2", start + 500, None);
     let expiring = schedule(
+        &s,
         "Releases-2",
         "Environments-2",
         start + 600,
@@ -105,23 +108,11 @@ fn the_timeline_flags_scheduled_deployments_that_a_freeze_will_fail_or_hold() {
     let s = Setup::new();
     let now = clock::now_ms();
     let hour = 3_600_000;
-    let schedule = |release: &str, env: &str, at: i64, expiry: Option<i64>| -> String {
-        let (status, d) = s.call(
-            &s.deployer,
-            Method::Post,
-            "/api/deployments",
-            Some(json!({
-                "ReleaseId": release, "EnvironmentId": env, "QueueTime": iso(at),
-                "QueueTimeExpiry": expiry.map(iso),
-            })),
-        );
-        assert_eq!(status, Status::Created, "{d}");
-        d["TaskId"].as_str().unwrap().to_string()
-    };
-    let fails = schedule("Releases-1", "Environments-1", now + 2 * hour, None);
-    let runs = schedule("Releases-1", "Environments-2", now + 2 * hour, None);
-    let held = schedule("Releases-2", "Environments-1", now + 2 * hour, None);
+    let fails = schedule(&s, "Releases-1", "Environments-1", now + 2 * hour, None);
+    let runs = schedule(&s, "Releases-1", "Environments-2", now + 2 * hour, None);
+    let held = schedule(&s, "Releases-2", "Environments-1", now + 2 * hour, None);
     let times_out = schedule(
+        &s,
         "Releases-2",
         "Environments-1",
         now + 2 * hour,
