@@ -34,5 +34,6 @@ mod postgres_tls;
 mod queue;
 mod recovery;
 mod rolling;
+mod second_attack;
 mod spaces;
 mod system_tasks;

@@ -177,6 +177,23 @@ impl Server {
         Server::spawn(command, port, log)
     }
 
+    /// `drydock serve ARGS...` allowed at most `files` open files (`prlimit`), as a
+    /// service manager's limit holds it.
+    pub fn start_with_open_files(data_dir: &Path, files: u32, args: &[&str]) -> Server {
+        let port = free_port();
+        let log = data_dir.join(format!("serve-{port}.log"));
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={files}:{files}"))
+            .arg("--")
+            .arg(binary())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--port", &port.to_string()])
+            .args(args);
+        Server::spawn(command, port, log)
+    }
+
     /// `drydock GLOBAL... serve --port P` run in `cwd` with no `--data-dir` unless
     /// `global` gives one, as a new user starts it; its output goes to `log`.
     pub fn start_in(cwd: &Path, global: &[&str], log: PathBuf) -> Server {

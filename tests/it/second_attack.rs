@@ -1,0 +1,93 @@
+//! What the second outside attack found, each written as the attacker did it: one test
+//! per finding, each failing when its fix is taken out.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::server::Server;
+
+/// The HTTP/2 client preface and an empty SETTINGS frame: what an h2c client sends
+/// first (and then answers pings for ever).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Whether the server closed `stream` (end of stream or reset) before `deadline`.
+fn closed_before(stream: &mut TcpStream, deadline: Instant) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream
+            .set_read_timeout(Some(left.min(Duration::from_millis(200))))
+            .unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Findings 6 and 7: connections that send nothing, and cleartext HTTP/2 connections,
+/// held a node's every open file for ever (the HTTP/1-or-2 sniff ran before the head
+/// deadline; HTTP/2 had none at all). Twice as many of them as the node may open files:
+/// each is closed within the head deadline, and the node answers everyone else.
+#[test]
+fn silent_and_http2_connections_at_the_open_file_limit_are_closed_and_health_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("drydock.toml"), "keep_alive_secs = 1\n").unwrap();
+    let files = 96;
+    let server = Server::start_with_open_files(dir.path(), files, &[]);
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+    let mut held = Vec::new();
+    for i in 0..2 * files {
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(2)) else {
+            continue;
+        };
+        if i % 2 == 1 {
+            let _ = stream.write_all(H2_PREFACE);
+        }
+        held.push((i % 2 == 1, stream));
+    }
+    assert!(held.len() as u32 > files, "only {} connected", held.len());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    for (http2, stream) in &mut held {
+        assert!(
+            closed_before(stream, deadline),
+            "a {} connection was never closed",
+            if *http2 { "cleartext HTTP/2" } else { "silent" }
+        );
+    }
+    let answered = loop {
+        match server.get("/api/health") {
+            Some((200, _)) => break true,
+            _ if Instant::now() > deadline => break false,
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert!(answered, "/api/health did not answer: {}", server.output());
+
+    // The header limits hold for a client that sends huge heads: refused, not kept.
+    let mut huge = TcpStream::connect(address).unwrap();
+    let mut head = b"GET /api/health HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..4096 {
+        head.extend_from_slice(format!("X-Padding-{i}: {}\r\n", "a".repeat(1000)).as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let _ = huge.write_all(&head);
+    let mut answer = Vec::new();
+    let _ = huge.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = huge.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "a 4 MiB head was read whole: {answer}"
+    );
+}
