@@ -442,13 +442,15 @@ pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>>
 
 // Sign-in throttling: one password check reserved before the slow hash runs.
 
-fn throttle_keys(username: &str, ip: Option<IpAddr>) -> Vec<String> {
-    let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    vec![user_throttle_key(username), format!("ip:{ip}")]
-}
-
-fn user_throttle_key(username: &str) -> String {
-    format!("user:{}", username.to_lowercase())
+/// The throttle's key for attempts on `username`: the account it names, as the
+/// database matches names (on PostgreSQL ignoring case, width and characters such as
+/// zero-width spaces), so that every spelling of one account counts against one limit;
+/// a name that matches no account counts under its lower-cased self.
+fn user_throttle_key(conn: &crate::store::Conn, username: &str) -> Result<String> {
+    Ok(match users::id_by_username(conn, username)? {
+        Some(id) => format!("user:#{id}"),
+        None => format!("user:{}", username.to_lowercase()),
+    })
 }
 
 /// One password check reserved against the sign-in throttle (see
@@ -481,19 +483,25 @@ pub async fn reserve_password_check(
     username: &str,
     ip: Option<IpAddr>,
 ) -> Result<std::result::Result<Reservation, i64>> {
-    let mut keys = throttle_keys(username, ip);
-    if ip.is_none() {
-        keys.truncate(1);
-    }
     let now = clock::now_ms();
     let window_ms = config.login_window_secs * 1000;
     let max = i64::from(config.login_max_failures);
-    let user_key = keys[0].clone();
+    let username = username.to_string();
     let reserved = store
-        .bookkeeping(move |tx| sessions::reserve_attempt(tx, &keys, now, now - window_ms, max))
+        .bookkeeping(move |tx| {
+            let user_key = user_throttle_key(tx, &username)?;
+            let mut keys = vec![user_key.clone()];
+            if let Some(ip) = ip {
+                keys.push(format!("ip:{ip}"));
+            }
+            Ok(
+                sessions::reserve_attempt(tx, &keys, now, now - window_ms, max)?
+                    .map(|ids| Reservation { ids, user_key }),
+            )
+        })
         .await?;
     Ok(match reserved {
-        Ok(ids) => Ok(Reservation { ids, user_key }),
+        Ok(reservation) => Ok(reservation),
         Err(sessions::Throttled::Failures { oldest }) => {
             Err(((oldest + window_ms - now) / 1000).max(1))
         }

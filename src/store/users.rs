@@ -114,6 +114,13 @@ pub fn find_by_username(conn: &Conn, username: &str) -> Result<Option<User>> {
     row.map(|r| with_roles(db, from_row(&r)?)).transpose()
 }
 
+/// The id of the account `username` names, as the column's collation matches names.
+pub fn id_by_username(conn: &Conn, username: &str) -> Result<Option<i64>> {
+    conn.query_opt("SELECT id FROM users WHERE username = ?1", &[&username])?
+        .map(|r| r.get(0))
+        .transpose()
+}
+
 pub fn credentials(conn: &Conn, username: &str) -> Result<Option<Credentials>> {
     let row = conn.query_opt(
         "SELECT id, password_hash, is_active FROM users WHERE username = ?1",

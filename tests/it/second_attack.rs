@@ -91,3 +91,99 @@ fn silent_and_http2_connections_at_the_open_file_limit_are_closed_and_health_ans
         "a 4 MiB head was read whole: {answer}"
     );
 }
+
+/// A sign-in as `username` with `password`, from client address `address` (the
+/// `ip_header` a proxy would set), on a form fetched for it.
+fn sign_in_from(port: u16, address: &str, username: &str, password: &str) -> u16 {
+    let form = common::raw::login_form(port);
+    let body = common::form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", &form.1),
+    ]);
+    common::raw::send(
+        port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &form.0),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Real-IP", address),
+        ],
+        &body,
+    )
+    .status
+}
+
+/// Finding 4: on PostgreSQL usernames match ignoring case, width and zero-width
+/// characters, but the throttle counted each spelling apart: 20 wrong passwords for
+/// `admin` were checked in one window, each spelling from addresses of its own. Every
+/// spelling that names the account now counts against that account's one limit.
+#[test]
+fn spellings_of_one_username_racing_from_many_addresses_share_its_one_limit() {
+    let dir = common::data_dir();
+    dir.configure("ip_header = \"X-Real-IP\"\n");
+    common::server::create_user(dir.path(), "dana", "Viewer", common::PASSWORD);
+    let server = Server::start(dir.path());
+    let spellings = [
+        "dana",
+        "DANA",
+        "Dana",
+        "d\u{200B}ana",
+        "ｄａｎａ",
+        "ＤＡＮＡ",
+        "da\u{200D}na",
+        "ｄana",
+        "\u{FEFF}dana",
+        "dａnａ",
+    ];
+    let db = common::raw::db(dir.path());
+    let matching: Vec<&str> = spellings
+        .iter()
+        .copied()
+        .filter(|s| db.one::<i64>("SELECT count(*) FROM users WHERE username = ?1", &[s]) == 1)
+        .collect();
+    if db.is_postgres() {
+        assert_eq!(
+            matching.len(),
+            spellings.len(),
+            "PostgreSQL matches every spelling"
+        );
+    }
+    // Three wrong passwords per spelling, each from an address of its own, at once.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3 * matching.len()));
+    let port = server.port;
+    let attempts: Vec<_> = (0..3 * matching.len())
+        .map(|i| {
+            let spelling = matching[i / 3].to_string();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let address = format!("192.0.2.{}", i + 1);
+                barrier.wait();
+                sign_in_from(port, &address, &spelling, &format!("wrong guess {i}"))
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 5,
+        "{checked} wrong passwords for one account were checked: {statuses:?}"
+    );
+    // The right password, through every spelling, from a fresh address: still refused
+    // until the window passes.
+    for (i, spelling) in matching.iter().enumerate() {
+        let status = sign_in_from(
+            port,
+            &format!("198.51.100.{}", i + 1),
+            spelling,
+            common::PASSWORD,
+        );
+        assert_eq!(
+            status,
+            429,
+            "'{}' signed in past the limit",
+            spelling.escape_unicode()
+        );
+    }
+}
