@@ -145,10 +145,18 @@ impl Row {
     }
 }
 
-/// A PostgreSQL connection with the statements it has prepared (by SQL text).
+/// The most statements one PostgreSQL connection keeps prepared: more than the
+/// store's own texts, so they stay prepared, and a bound on what texts built from
+/// a request (a list of ids) can make the server keep for the connection.
+pub const MAX_PREPARED: usize = 256;
+
+/// A PostgreSQL connection with the statements it has prepared (by SQL text), at most
+/// [`MAX_PREPARED`]: the least recently used goes first (dropping it closes it on the
+/// server).
 pub struct PgConn {
     pub(super) client: postgres::Client,
-    prepared: HashMap<String, postgres::Statement>,
+    prepared: HashMap<String, (postgres::Statement, u64)>,
+    uses: u64,
 }
 
 impl PgConn {
@@ -156,19 +164,38 @@ impl PgConn {
         PgConn {
             client,
             prepared: HashMap::new(),
+            uses: 0,
         }
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
-        if let Some(statement) = self.prepared.get(sql) {
+        self.uses += 1;
+        if let Some((statement, used)) = self.prepared.get_mut(sql) {
+            *used = self.uses;
             return Ok(statement.clone());
         }
         let statement = self
             .client
             .prepare(&postgres_text(sql))
             .map_err(postgres_error)?;
-        self.prepared.insert(sql.to_string(), statement.clone());
+        if self.prepared.len() >= MAX_PREPARED {
+            let oldest = self
+                .prepared
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(text, _)| text.clone());
+            if let Some(oldest) = oldest {
+                self.prepared.remove(&oldest);
+            }
+        }
+        self.prepared
+            .insert(sql.to_string(), (statement.clone(), self.uses));
         Ok(statement)
+    }
+
+    /// How many statements this connection keeps prepared.
+    pub fn prepared_count(&self) -> usize {
+        self.prepared.len()
     }
 }
 

@@ -41,15 +41,18 @@ pub enum Scheduled {
 pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Task>, i64)> {
     let mut clauses = Vec::new();
     let mut args: Vec<Value> = Vec::new();
-    if !filter.ids.is_empty() {
-        let marks = vec!["?"; filter.ids.len()].join(", ");
-        clauses.push(format!("id IN ({marks})"));
-        args.extend(filter.ids.iter().map(|id| Value::Int(*id)));
+    // Lists are padded (the last value repeated) to a few lengths, so that requests
+    // with lists of every length make a handful of SQL texts, not one each (PostgreSQL
+    // keeps every prepared text per connection).
+    if let Some(&last) = filter.ids.last() {
+        let ids = padded(&filter.ids, filter.ids.len().next_power_of_two(), last);
+        clauses.push(format!("id IN ({})", marks(ids.len())));
+        args.extend(ids.into_iter().map(Value::Int));
     }
-    if !filter.states.is_empty() {
-        let marks = vec!["?"; filter.states.len()].join(", ");
-        clauses.push(format!("state IN ({marks})"));
-        args.extend(filter.states.iter().map(|s| s.value()));
+    if let Some(&last) = filter.states.last() {
+        let states = padded(&filter.states, TaskState::ALL.len(), last);
+        clauses.push(format!("state IN ({})", marks(states.len())));
+        args.extend(states.iter().map(|s| s.value()));
     }
     if let Some(node) = &filter.node {
         clauses.push("server_node = ?".into());
@@ -129,6 +132,17 @@ pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<T
     Ok((items, total))
 }
 
+/// `values` and then `last` again up to `len` (at least `values`).
+fn padded<T: Copy>(values: &[T], len: usize, last: T) -> Vec<T> {
+    let mut out = values.to_vec();
+    out.resize(len.max(values.len()), last);
+    out
+}
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 fn params(values: &[Value]) -> Vec<&dyn Param> {
     values.iter().map(|v| v as &dyn Param).collect()
 }
@@ -147,7 +161,7 @@ pub fn parse_states(states: Option<&str>) -> Result<Vec<TaskState>> {
     let Some(states) = states.filter(|s| !s.trim().is_empty()) else {
         return Ok(Vec::new());
     };
-    states
+    let mut parsed = states
         .split(',')
         .map(|s| {
             TaskState::parse(s).ok_or_else(|| {
@@ -158,5 +172,9 @@ pub fn parse_states(states: Option<&str>) -> Result<Vec<TaskState>> {
                 )
             })
         })
-        .collect()
+        .collect::<Result<Vec<TaskState>>>()?;
+    // Each state once, in one order: `Queued,Queued,...` is the list `Queued`.
+    parsed.sort_by_key(|s| s.as_str());
+    parsed.dedup();
+    Ok(parsed)
 }

@@ -71,6 +71,11 @@ impl DataDir {
         own
     }
 
+    /// The name of its PostgreSQL database, when it has one.
+    pub fn postgres_name(&self) -> Option<&str> {
+        self._pg.as_ref().map(|db| db.name())
+    }
+
     /// Writes `drydock.toml` with `text`, keeping the suite's database.
     pub fn configure(&self, text: impl AsRef<str>) {
         let database = self

@@ -60,6 +60,11 @@ pub fn program(name: &str) -> std::path::PathBuf {
 }
 
 impl Database {
+    /// Its name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A new database on the test server.
     pub fn fresh() -> Database {
         static NEXT: AtomicU64 = AtomicU64::new(0);
