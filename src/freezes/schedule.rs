@@ -160,6 +160,7 @@ impl Schedule {
         Windows {
             schedule: self,
             period: first_period,
+            first_period,
             pending: Vec::new(),
             yielded: 0,
             from,
@@ -199,15 +200,31 @@ impl Schedule {
                     .take(n as usize)
                     .last()
                     .map(|w| w.1),
-                Ends::OnDate(last) => {
-                    let mut end = Some(self.end);
-                    for (_, e) in self.windows_from(last - 366 * DAY_MS) {
-                        end = Some(e);
-                    }
-                    end
-                }
+                Ends::OnDate(last) => Some(self.last_window_by(r, last).map_or(self.end, |w| w.1)),
             },
         }
+    }
+
+    /// The last window that starts by `last` (its `EndOnDate`): found in the period
+    /// `last` falls in or the two before it (a weekly freeze's first period may have no
+    /// window), however far apart windows are or far off `last` is.
+    fn last_window_by(&self, r: &Recurrence, last: i64) -> Option<Window> {
+        if last < self.start {
+            return None;
+        }
+        let period = self.period_of(r, self.local_day(last));
+        for p in (period.saturating_sub(2)..=period).rev() {
+            let found = self
+                .days_of_period(r, p)
+                .into_iter()
+                .filter_map(|day| self.window_on(day))
+                .filter(|w| w.0 <= last && w.0 >= self.start)
+                .max();
+            if found.is_some() {
+                return found;
+            }
+        }
+        Some((self.start, self.end))
     }
 
     fn local_day(&self, at: i64) -> i64 {
@@ -292,6 +309,8 @@ pub struct Windows<'s> {
     period: u64,
     /// The current period's days still to yield, reversed.
     pending: Vec<i64>,
+    /// The period the walk began at.
+    first_period: u64,
     yielded: u32,
     from: i64,
     done: bool,
@@ -320,7 +339,7 @@ impl Iterator for Windows<'_> {
                 self.period += 1;
                 // Every period has a window but a weekly one's first (before the first
                 // day); a period far beyond any date stops the walk.
-                if self.period > 1_000_000 {
+                if self.period > self.first_period.saturating_add(1_000_000) {
                     self.done = true;
                 }
                 continue;
@@ -557,5 +576,82 @@ mod tests {
             w,
             Some(("2030-06-14T21:00:00Z".into(), "2030-06-15T05:00:00Z".into()))
         );
+    }
+
+    /// The stored end of a freeze that ends on a date (what the claim and the list use
+    /// to leave finished freezes out) is the end of its last window, whatever the gap
+    /// between windows or the distance to the date: here against walking every window.
+    fn brute_last_end(s: &Schedule) -> Option<Option<i64>> {
+        let mut count = 0;
+        let mut end = None;
+        for (_, e) in s.windows_from(s.start) {
+            count += 1;
+            if count > 20_000 {
+                return None;
+            }
+            end = Some(e);
+        }
+        Some(end)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn a_dated_end_is_the_end_of_the_last_window_however_far_apart(
+            kind in 0u8..5,
+            mask in 1u8..128,
+            date in 1u8..=31,
+            nth in proptest::sample::select(vec![1i8, 2, 3, 4, -1]),
+            weekday in 0u8..7,
+            unit in 1u32..=1_000,
+            start_day in 0i64..40_000,
+            hours in 1i64..=(366 * 24),
+            last_days in 0i64..400_000,
+            named in proptest::bool::ANY,
+        ) {
+            let repeat = match kind {
+                0 => Repeat::Daily,
+                1 => Repeat::Weekly(mask),
+                2 => Repeat::MonthlyDate(date),
+                3 => Repeat::MonthlyWeekday(nth, weekday),
+                _ => Repeat::Annually,
+            };
+            let start = at("2000-01-01T09:30:00Z") + start_day * DAY_MS;
+            let zone = if named { Zone::Named("Europe/Berlin".into()) } else { Zone::Offset(0) };
+            let s = Schedule::new(
+                start,
+                start + hours * 3_600_000,
+                Some(Recurrence { repeat, unit, ends: Ends::OnDate(start + last_days * DAY_MS) }),
+                zone,
+            )
+            .unwrap();
+            if let Some(expected) = brute_last_end(&s) {
+                proptest::prop_assert_eq!(s.last_end(), expected.or(Some(s.end)));
+            }
+        }
+    }
+
+    #[test]
+    fn far_apart_windows_and_far_off_dates_keep_their_last_window() {
+        let daily = |unit, start: &str, last: &str| {
+            Schedule::new(
+                at(start),
+                at(start) + 2 * 3_600_000,
+                Some(Recurrence {
+                    repeat: Repeat::Daily,
+                    unit,
+                    ends: Ends::OnDate(at(last)),
+                }),
+                Zone::Offset(0),
+            )
+            .unwrap()
+        };
+        // Every 400 days: the last window (11 March 2028) is 380 days before the date.
+        let sparse = daily(400, "2026-01-01T08:00:00Z", "2029-03-26T08:00:00Z");
+        assert_eq!(sparse.last_end(), Some(at("2028-03-11T10:00:00Z")));
+        // Every day until the year 5000.
+        let long = daily(1, "2026-01-01T08:00:00Z", "5000-01-01T09:00:00Z");
+        assert_eq!(long.last_end(), Some(at("5000-01-01T10:00:00Z")));
+        assert!(long.covering(at("2031-06-01T09:00:00Z")).is_some());
     }
 }

@@ -94,12 +94,13 @@ pub fn find(conn: &Conn, id: i64) -> Result<Option<Freeze>> {
     Ok(with_scopes(conn, vec![found])?.pop())
 }
 
-/// The freezes over `project` × `environment` that may be in force at `at` (begun,
-/// not past their last window): the caller asks their schedules.
+/// The freezes over `project` × `environment` that may be in force at `at` (begun):
+/// the caller asks their schedules. The stored `until_time` is not trusted to leave
+/// finished ones out: enforcement rests on the schedule alone.
 pub fn over_pair(conn: &Conn, project: i64, environment: i64, at: i64) -> Result<Vec<Freeze>> {
     let freezes = conn.all(
         &format!(
-            "{FREEZE} WHERE start_time <= ?3 AND (until_time IS NULL OR until_time > ?3)
+            "{FREEZE} WHERE start_time <= ?3
                AND id IN (SELECT freeze_id FROM deployment_freeze_scope
                           WHERE project_id = ?1 AND environment_id = ?2)
              ORDER BY id"

@@ -263,3 +263,55 @@ fn a_viewer_looping_over_distinct_task_filters_does_not_grow_postgresql_memory()
         "PostgreSQL's backends grew by {grown_mib} MiB ({before} kB to {after} kB)"
     );
 }
+
+/// Finding 3: the stored end of an "ends on date" freeze was wrong when its windows
+/// were more than 366 days apart or its date far off, and the claim and creation left
+/// such a freeze out as finished while the API called it Active: a Project Deployer got
+/// 201. Generated far-apart recurrences are refused at creation while a window is on.
+#[test]
+fn freezes_with_far_apart_windows_or_far_off_ends_still_refuse_deployments() {
+    use rocket::http::{Method, Status};
+    use serde_json::json;
+    let s = crate::freezes::Setup::new();
+    let now = drydock::clock::now_ms();
+    let (hour, day) = (3_600_000, 86_400_000);
+    // (every how many days, how long before now the first window began, the end date).
+    let cases = [
+        (400, 400 * day, now + 380 * day),
+        (500, 1_000 * day, now + 499 * day),
+        (
+            1,
+            day,
+            drydock::clock::parse_iso("5000-01-01T00:00:00Z").unwrap(),
+        ),
+        (3, 30 * day, now + 2 * day),
+    ];
+    for (i, (unit, ago, last)) in cases.into_iter().enumerate() {
+        let start = now - ago - hour;
+        let freeze = s.freeze(json!({
+            "Name": format!("Sparse {i}"),
+            "Start": crate::freezes::iso(start),
+            "End": crate::freezes::iso(start + 2 * hour),
+            "ProjectEnvironmentScope": {"Projects-1": ["Environments-1"]},
+            "RecurringSchedule": {
+                "Type": "Daily", "Unit": unit, "EndType": "OnDate",
+                "EndOnDate": crate::freezes::iso(last),
+            },
+        }));
+        assert_eq!(freeze["Status"], "Active", "{freeze}");
+        let (status, body) = s.call(
+            &s.deployer,
+            Method::Post,
+            "/api/deployments",
+            Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
+        );
+        assert_eq!(status, Status::Conflict, "every {unit} days: {body}");
+        let (status, _) = s.call(
+            &s.manager,
+            Method::Delete,
+            &format!("/api/deploymentfreezes/{}", freeze["Id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(status, Status::NoContent);
+    }
+}
