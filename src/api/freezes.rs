@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::tasks::{created, deployment_input, DeploymentBody};
 use super::{parse_id, Body};
+use crate::access::permissions::Permission;
 use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, Override};
@@ -282,7 +283,7 @@ async fn override_deployment(
 /// of each, over `[from, to)` (default: the next 14 days).
 #[rocket::get("/timeline?<from>&<to>")]
 async fn timeline(
-    _caller: Allowed<need::SignedIn>,
+    caller: Allowed<need::SignedIn>,
     from: Option<String>,
     to: Option<String>,
     app: &State<App>,
@@ -291,9 +292,13 @@ async fn timeline(
     let to = super::tasks::time_field("to", to)?;
     let now = clock::now_ms();
     let (from, to) = freezes::timeline::span(from, to, now)?;
+    let visible = freezes::timeline::Visible {
+        pairs: caller.can(Permission::ProjectView) && caller.can(Permission::EnvironmentView),
+        deployments: caller.can(Permission::TaskView),
+    };
     let t = app
         .store
-        .read(move |c| freezes::timeline::timeline(c, from, to, now))
+        .read(move |c| freezes::timeline::timeline(c, from, to, now, visible))
         .await?;
     Ok(Json(timeline_resource(&t)))
 }

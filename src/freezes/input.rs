@@ -16,6 +16,8 @@ pub const MAX_DESCRIPTION: usize = 4_000;
 pub const MAX_WINDOW_DAYS: i64 = 366;
 pub const MAX_UNIT: u32 = 1_000;
 pub const MAX_OCCURRENCES: u32 = 1_000;
+/// The most project × environment pairs one freeze covers (the timeline lists each).
+pub const MAX_SCOPE_PAIRS: usize = 1_000;
 
 /// Octopus's `DeploymentFreezeResource`, with drydock's two extensions (`TimeZone`,
 /// `OnStartInFreeze`). Fields Octopus has for tenants are accepted and must be empty.
@@ -247,6 +249,15 @@ fn scope(given: Option<&BTreeMap<String, Vec<String>>>) -> Result<Vec<(i64, i64)
     }
     pairs.sort_unstable();
     pairs.dedup();
+    if pairs.len() > MAX_SCOPE_PAIRS {
+        return Err(Error::bad(
+            FIELD,
+            format!(
+                "covers {} project × environment pairs; a freeze covers at most {MAX_SCOPE_PAIRS} (split it into several)",
+                pairs.len()
+            ),
+        ));
+    }
     Ok(pairs)
 }
 

@@ -16,6 +16,19 @@ pub const DEFAULT_SPAN_MS: i64 = 14 * 86_400_000;
 pub const MAX_SPAN_MS: i64 = 62 * 86_400_000;
 /// The most scheduled deployments one timeline lists.
 pub const MAX_DEPLOYMENTS: i64 = 500;
+/// The most freeze windows × their pairs one timeline lists (each pair of each window
+/// is an entry): beyond it the caller is asked for a shorter span.
+pub const MAX_FREEZE_ENTRIES: usize = 20_000;
+
+/// What a caller may see of the timeline, by their permissions, as every list: the
+/// projects and environments a freeze covers (`ProjectView` and `EnvironmentView`),
+/// and the scheduled deployments (`TaskView`). Maintenance windows and the freezes'
+/// names and times are for everyone signed in.
+#[derive(Clone, Copy, Debug)]
+pub struct Visible {
+    pub pairs: bool,
+    pub deployments: bool,
+}
 
 pub struct Timeline {
     pub from: i64,
@@ -115,8 +128,22 @@ fn outcome(conn: &Conn, task: &Task, due: i64) -> Result<(Outcome, Vec<(i64, Str
     })
 }
 
-/// The timeline of `[from, to)` as of `now`.
-pub fn timeline(conn: &Conn, from: i64, to: i64, now: i64) -> Result<Timeline> {
+/// `windows` in start order with those that overlap or touch merged: a freeze whose
+/// windows last longer than the gap between them is on without a break.
+fn merged(windows: Vec<super::Window>) -> Vec<super::Window> {
+    let mut out: Vec<super::Window> = Vec::with_capacity(windows.len());
+    for (start, end) in windows {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
+}
+
+/// The timeline of `[from, to)` as of `now`, as much as `visible` lets the caller see;
+/// a 400 naming `to` when its freeze windows × pairs pass [`MAX_FREEZE_ENTRIES`].
+pub fn timeline(conn: &Conn, from: i64, to: i64, now: i64, visible: Visible) -> Result<Timeline> {
     let maintenance = maintenance::windows(conn)?
         .into_iter()
         .filter(|w| {
@@ -130,16 +157,34 @@ pub fn timeline(conn: &Conn, from: i64, to: i64, now: i64) -> Result<Timeline> {
         .collect();
     let mut names = std::collections::HashMap::new();
     let mut freezes = Vec::new();
+    let mut entries = 0;
     for freeze in super::all(conn)? {
         let Some(schedule) = freeze.schedule.clone() else {
             continue;
         };
-        let windows = schedule.between(from, to);
+        let windows = merged(schedule.between(from, to));
         if windows.is_empty() {
             continue;
         }
+        let shown = if visible.pairs {
+            freeze.row.scope.len()
+        } else {
+            0
+        };
+        entries += windows.len() * shown.max(1);
+        if entries > MAX_FREEZE_ENTRIES {
+            return Err(Error::bad(
+                "to",
+                format!(
+                    "the freezes have more than {MAX_FREEZE_ENTRIES} windows × project and environment pairs \
+                     from {} to {}: ask for a shorter span",
+                    crate::clock::iso(from),
+                    crate::clock::iso(to)
+                ),
+            ));
+        }
         let mut pairs = Vec::new();
-        for (p, e) in &freeze.row.scope {
+        for (p, e) in freeze.row.scope.iter().take(shown) {
             let project = match names.get(&('p', *p)) {
                 Some(n) => String::clone(n),
                 None => {
@@ -171,6 +216,15 @@ pub fn timeline(conn: &Conn, from: i64, to: i64, now: i64) -> Result<Timeline> {
     }
     freezes.sort_by_key(|w| (w.start, w.freeze.row.id));
     let mut deployments = Vec::new();
+    if !visible.deployments {
+        return Ok(Timeline {
+            from,
+            to,
+            maintenance,
+            freezes,
+            deployments,
+        });
+    }
     if from <= now {
         for task in rows::held_tasks(conn, now, MAX_DEPLOYMENTS)? {
             let (outcome, freezes) = outcome(conn, &task, now)?;

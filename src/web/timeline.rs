@@ -9,6 +9,7 @@ use rocket::{Route, State};
 
 use super::view::When;
 use super::{render, Layout};
+use crate::access::permissions::Permission;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::Result;
@@ -55,6 +56,7 @@ struct TimelinePage {
     freezes: Vec<TimelineFreeze>,
     deployments: Vec<TimelineDeployment>,
     flagged: usize,
+    visible: timeline::Visible,
 }
 
 /// The next 14 days: maintenance windows, freeze windows by pair, scheduled deployments
@@ -67,9 +69,13 @@ async fn timeline_page(
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
     let (from, to) = timeline::span(None, None, now)?;
+    let visible = timeline::Visible {
+        pairs: caller.can(Permission::ProjectView) && caller.can(Permission::EnvironmentView),
+        deployments: caller.can(Permission::TaskView),
+    };
     let t = app
         .store
-        .read(move |c| timeline::timeline(c, from, to, now))
+        .read(move |c| timeline::timeline(c, from, to, now, visible))
         .await?;
     let deployments: Vec<TimelineDeployment> = t
         .deployments
@@ -139,5 +145,6 @@ async fn timeline_page(
             .collect(),
         flagged: deployments.iter().filter(|d| d.flagged).count(),
         deployments,
+        visible,
     })
 }

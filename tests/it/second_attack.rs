@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::server::Server;
+use common::with_key;
 
 /// The HTTP/2 client preface and an empty SETTINGS frame: what an h2c client sends
 /// first (and then answers pings for ever).
@@ -314,4 +315,205 @@ fn freezes_with_far_apart_windows_or_far_off_ends_still_refuse_deployments() {
         );
         assert_eq!(status, Status::NoContent);
     }
+}
+
+/// `n` more projects and environments in `s` (beyond its two of each); their ids.
+fn many_projects_and_environments(
+    s: &crate::freezes::Setup,
+    n: usize,
+) -> (Vec<String>, Vec<String>) {
+    use rocket::http::{Method, Status};
+    let mut made = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for (path, body, ids) in [
+            (
+                "/api/projects",
+                serde_json::json!({"Name": format!("P{i}"), "DeploymentScript": "true"}),
+                &mut made.0,
+            ),
+            (
+                "/api/environments",
+                serde_json::json!({"Name": format!("E{i}")}),
+                &mut made.1,
+            ),
+        ] {
+            let (status, created) = s.call(&s.manager, Method::Post, path, Some(body));
+            assert_eq!(status, Status::Created, "{created}");
+            ids.push(created["Id"].as_str().unwrap().to_string());
+        }
+    }
+    made
+}
+
+/// Finding 10: a user with no role got 403 from `/api/projects` and `/api/tasks` but
+/// the timeline named projects, environments and scheduled deployments. It now shows
+/// them only to those whose permissions show them elsewhere.
+#[test]
+fn a_user_with_no_role_sees_no_project_environment_or_deployment_on_the_timeline() {
+    use rocket::http::{Method, Status};
+    use serde_json::json;
+    let s = crate::freezes::Setup::new();
+    let roleless = s.app.user_with_key("rolf", &[]);
+    let viewer = s.app.user_with_key("vera", &["Viewer"]);
+    let now = drydock::clock::now_ms();
+    let hour = 3_600_000;
+    s.freeze(crate::freezes::shop_production(
+        "Close",
+        now + hour,
+        now + 2 * hour,
+    ));
+    let (status, scheduled) = s.call(
+        &s.manager,
+        Method::Post,
+        "/api/deployments",
+        Some(
+            json!({"ReleaseId": "Releases-2", "EnvironmentId": "Environments-2",
+                    "QueueTime": crate::freezes::iso(now + 3 * hour)}),
+        ),
+    );
+    assert_eq!(status, Status::Created, "{scheduled}");
+    for path in ["/api/projects", "/api/environments", "/api/tasks"] {
+        assert_eq!(
+            s.call(&roleless, Method::Get, path, None).0,
+            Status::Forbidden,
+            "{path}"
+        );
+    }
+    let (status, seen) = s.call(&roleless, Method::Get, "/api/timeline", None);
+    assert_eq!(status, Status::Ok, "{seen}");
+    let text = seen.to_string();
+    for hidden in [
+        "Shop",
+        "Blog",
+        "Production",
+        "Staging",
+        "Projects-",
+        "Environments-",
+        "ServerTasks-",
+    ] {
+        assert!(
+            !text.contains(hidden),
+            "a role-less user sees '{hidden}': {seen}"
+        );
+    }
+    assert_eq!(seen["DeploymentFreezes"][0]["Name"], "Close", "{seen}");
+    let rolf = s.app.session("rolf", common::PASSWORD);
+    let page = rolf
+        .client
+        .get("/timeline")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(page.contains("Close"), "{page}");
+    for hidden in ["Shop", "Blog", "Production", "Staging"] {
+        assert!(
+            !page.contains(hidden),
+            "the page shows '{hidden}' to a role-less user"
+        );
+    }
+    // A Viewer may see projects, environments and tasks: the timeline shows them.
+    let (_, seen) = s.call(&viewer, Method::Get, "/api/timeline", None);
+    assert_eq!(
+        seen["DeploymentFreezes"][0]["Scope"][0]["ProjectName"], "Shop",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["ScheduledDeployments"][0]["TaskId"], scheduled["TaskId"],
+        "{seen}"
+    );
+}
+
+/// Finding 8: one daily freeze of 366-day windows over 625 pairs made a Viewer's
+/// timeline 29.6 MB (linear in pairs and freezes). A freeze covers at most 1,000 pairs,
+/// one freeze's overlapping windows are listed as one, and a timeline of more than
+/// 20,000 windows × pairs is a 400 asking for a shorter span.
+#[test]
+fn a_huge_freeze_scope_gives_a_bounded_timeline_or_a_clear_400() {
+    use rocket::http::{Method, Status};
+    use serde_json::json;
+    let s = crate::freezes::Setup::new();
+    let viewer = s.app.user_with_key("vera", &["Viewer"]);
+    let (projects, environments) = many_projects_and_environments(&s, 32);
+    let scope = |n: usize| -> serde_json::Value {
+        projects[..n]
+            .iter()
+            .map(|p| (p.clone(), json!(environments[..n])))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let now = drydock::clock::now_ms();
+    let (hour, day) = (3_600_000, 86_400_000);
+    // 32 × 32 pairs: too many for one freeze, refused naming the field.
+    let (status, refused) = s.call(
+        &s.manager,
+        Method::Post,
+        "/api/deploymentfreezes",
+        Some(json!({"Name": "Everything", "Start": crate::freezes::iso(now + hour),
+                    "End": crate::freezes::iso(now + 2 * hour), "ProjectEnvironmentScope": scope(32)})),
+    );
+    assert_eq!(status, Status::BadRequest, "{refused}");
+    assert!(
+        refused["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("ProjectEnvironmentScope:"),
+        "{refused}"
+    );
+    // The attacker's freeze: daily, each window 366 days, over 625 pairs.
+    s.freeze(json!({
+        "Name": "Year-long", "Start": crate::freezes::iso(now - day),
+        "End": crate::freezes::iso(now + 365 * day), "ProjectEnvironmentScope": scope(25),
+        "RecurringSchedule": {"Type": "Daily", "Unit": 1, "EndType": "Never"},
+    }));
+    let timeline = |query: &str| {
+        let response = with_key(
+            &s.client,
+            Method::Get,
+            &format!("/api/timeline{query}"),
+            &viewer,
+            None,
+        );
+        let status = response.status();
+        let body = response.into_string().unwrap_or_default();
+        (status, body)
+    };
+    let (status, body) = timeline(&format!(
+        "?to={}",
+        crate::freezes::iso(now + 62 * day).replace('+', "%2B")
+    ));
+    assert_eq!(status, Status::Ok, "{body}");
+    assert!(
+        body.len() < 1 << 20,
+        "62 days of one freeze: {} bytes",
+        body.len()
+    );
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed["DeploymentFreezes"].as_array().unwrap().len(),
+        1,
+        "one window, merged"
+    );
+    // Daily hour-long windows over the same pairs: 62 days of them are too many.
+    s.freeze(json!({
+        "Name": "Nightly", "Start": crate::freezes::iso(now + hour),
+        "End": crate::freezes::iso(now + 2 * hour), "ProjectEnvironmentScope": scope(25),
+        "RecurringSchedule": {"Type": "Daily", "Unit": 1, "EndType": "Never"},
+    }));
+    let (status, body) = timeline(&format!(
+        "?to={}",
+        crate::freezes::iso(now + 62 * day).replace('+', "%2B")
+    ));
+    assert_eq!(
+        status,
+        Status::BadRequest,
+        "{}",
+        &body[..body.len().min(300)]
+    );
+    assert!(
+        body.contains("to: the freezes have more than 20000"),
+        "{body}"
+    );
+    let (status, body) = timeline("");
+    assert_eq!(status, Status::Ok);
+    assert!(body.len() < 4 << 20, "14 days: {} bytes", body.len());
 }
