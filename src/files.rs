@@ -2,7 +2,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -24,6 +24,7 @@ const PRIVATE_FILES: &[&str] = &[
     SECRET_KEY_FILE,
     INITIAL_PASSWORD_FILE,
     crate::config::CONFIG_FILE,
+    WORK_DIR_RECORD,
 ];
 
 /// Creates the data directory (and `backups/`) if missing, mode 0700; tightens an
@@ -140,6 +141,70 @@ pub fn installation_id(key: &str) -> String {
         &digest[16..20],
         &digest[20..32]
     )
+}
+
+/// The file in the data directory naming its tasks' default working directory.
+pub const WORK_DIR_RECORD: &str = "work-dir";
+
+/// The tasks' default working directory for `data_dir`: `drydock-work-<16 random hex
+/// digits>` under the system's temporary directory, its name kept in
+/// `<data_dir>/work-dir` (0600) so that every node on the data directory, and a node
+/// after its restart, uses the same one. Nobody can make a directory first under a name
+/// they cannot guess; when the recorded one exists but is not drydock's own (someone
+/// who learnt its name, a script that saw its working directory, made it while it was
+/// gone), a new name is taken and recorded, with a line saying so — the node starts.
+pub fn default_work_dir(data_dir: &Path) -> Result<std::path::PathBuf> {
+    let record = data_dir.join(WORK_DIR_RECORD);
+    if let Ok(text) = fs::read_to_string(&record) {
+        let dir = std::path::PathBuf::from(text.trim());
+        match own_work_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(why) => eprintln!(
+                "drydock: the tasks' working directory {} {why}: taking a new one",
+                dir.display()
+            ),
+        }
+    }
+    for _ in 0..8 {
+        let dir =
+            std::env::temp_dir().join(format!("drydock-work-{}", crate::tokens::random_hex(8)));
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_error(&dir, e)),
+        }
+        write_private(&record, dir.to_string_lossy().as_bytes())?;
+        return Ok(dir);
+    }
+    Err(Error::Internal(
+        "could not make the tasks' working directory under the temporary directory".into(),
+    ))
+}
+
+/// Whether `dir` is (or, missing, now is) a directory of drydock's user that no one else
+/// may write: why not, if not.
+pub fn own_work_dir(dir: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::DirBuilder::new().mode(0o711).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot be made ({e})")),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    let me = nix::unistd::Uid::effective().as_raw();
+    if !meta.is_dir() {
+        return Err("is not a directory".into());
+    }
+    if meta.uid() != me {
+        return Err(format!("belongs to uid {}, not drydock's {me}", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "may be written by others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ impl App {
         // `Config` with a relative path gets it resolved here, before anything uses it.
         config.data_dir = config::absolute_dir(&config.data_dir)
             .map_err(|e| error::Error::Internal(e.to_string()))?;
+        if config.work_dir.is_none() {
+            config.work_dir = Some(files::default_work_dir(&config.data_dir)?);
+        }
         let store = Store::open_node(&config, &migrations)?;
         let secret_key = if store.is_postgres() {
             let fresh = tokens::random_hex(32);

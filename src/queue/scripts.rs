@@ -336,24 +336,17 @@ pub fn leave_work_dir(work_dir: &Path) {
 /// others may write, or that is a symbolic link: it may sit in a shared place such as
 /// /tmp, where someone else could have made it first.
 pub fn prepare_work_dir(work_dir: &Path) -> Result<(), String> {
-    let me = Uid::effective().as_raw();
     let failed = |e: std::io::Error| format!("{}: {e}", work_dir.display());
     if let Some(parent) = work_dir.parent() {
         fs::create_dir_all(parent).map_err(failed)?;
     }
-    match fs::DirBuilder::new().mode(0o711).create(work_dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(failed(e)),
-    }
-    let meta = fs::symlink_metadata(work_dir).map_err(failed)?;
-    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "the tasks' working directory {} is not a directory owned by drydock's user \
-             (uid {me}) and writable by it alone; remove it, or set work_dir",
+    crate::files::own_work_dir(work_dir).map_err(|why| {
+        format!(
+            "the tasks' working directory {} {why}: it must be a directory of drydock's user \
+             that no one else may write; remove it, or set work_dir",
             work_dir.display()
-        ));
-    }
+        )
+    })?;
     // Scripts of another user must be able to pass through to their own directory.
     fs::set_permissions(work_dir, fs::Permissions::from_mode(0o711)).map_err(failed)
 }

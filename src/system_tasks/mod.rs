@@ -92,11 +92,13 @@ impl Settings {
     }
 }
 
-/// The default root of the tasks' working directories: outside the data directory (a
-/// script must not reach it), one per data directory.
+/// The root of the tasks' working directories: `work_dir`, or the data directory's
+/// default one as recorded there (`files::default_work_dir`, which a node's start
+/// makes; a command that opens no node reads the record, or gets a name of none).
 pub fn default_work_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
-    let digest = crate::tokens::sha256_hex(&data_dir.to_string_lossy());
-    std::env::temp_dir().join(format!("drydock-work-{}", &digest[..12]))
+    std::fs::read_to_string(data_dir.join(crate::files::WORK_DIR_RECORD))
+        .map(|text| std::path::PathBuf::from(text.trim()))
+        .unwrap_or_else(|_| std::env::temp_dir().join("drydock-work-unrecorded"))
 }
 
 /// What a running system task can use: the store, the settings, its log, and whether

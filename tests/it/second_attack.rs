@@ -517,3 +517,95 @@ fn a_huge_freeze_scope_gives_a_bounded_timeline_or_a_clear_400() {
     assert_eq!(status, Status::Ok);
     assert!(body.len() < 4 << 20, "14 days: {} bytes", body.len());
 }
+
+/// `mkdir path` as another local user (`nobody`, when the tests run as root), or, not
+/// as root, a directory that others may write: what a squatter leaves.
+fn squat(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if nix::unistd::Uid::effective().is_root() {
+        let status = std::process::Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "--",
+                "mkdir",
+                "-m",
+                "0777",
+            ])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "nobody could not make {}", path.display());
+    } else {
+        std::fs::create_dir(path).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+}
+
+/// Finding 9: the default work directory had a predictable name under the system's
+/// temporary directory and went on a clean stop, so any local user (or a detached
+/// script, which knows it from its own working directory) could make it first, and the
+/// node refused to start. Now its name is random, kept in the data directory, and a
+/// squatted one is given up for a new one: the node starts and runs deployments.
+#[test]
+fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = common::data_dir();
+    // What the old name would have been: made first by someone else.
+    let digest = drydock::tokens::sha256_hex(&dir.path().to_string_lossy());
+    let predictable = std::env::temp_dir().join(format!("drydock-work-{}", &digest[..12]));
+    squat(&predictable);
+    let key = common::server::api_key(dir.path(), "admin");
+    let mut server = Server::start(dir.path());
+    let recorded = drydock::system_tasks::default_work_dir(dir.path());
+    assert_ne!(recorded, predictable);
+    let project = server.create(
+        &key,
+        "/api/projects",
+        serde_json::json!({"Name": "Web", "DeploymentScript": "pwd"}),
+    );
+    let environment = server.create(
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": "Prod"}),
+    );
+    let release = server.create(
+        &key,
+        "/api/releases",
+        serde_json::json!({"ProjectId": project, "Version": "1"}),
+    );
+    let deploy = |server: &Server| {
+        let id = server.create(
+            &key,
+            "/api/deployments",
+            serde_json::json!({"ReleaseId": release, "EnvironmentId": environment}),
+        );
+        let (_, deployment) = server.api(&key, "GET", &format!("/api/deployments/{id}"), None);
+        let task = deployment["TaskId"].as_str().unwrap().to_string();
+        server.wait_task(&key, &task, &["Success", "Failed"], 30)
+    };
+    assert_eq!(deploy(&server)["State"], "Success");
+    // A clean stop removes the directory; someone who knows its name makes it first.
+    kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
+    server.child.wait().unwrap();
+    assert!(
+        !recorded.exists(),
+        "a clean stop leaves {}",
+        recorded.display()
+    );
+    squat(&recorded);
+    let server = Server::start(dir.path());
+    let moved = drydock::system_tasks::default_work_dir(dir.path());
+    assert_ne!(moved, recorded, "the node kept the squatted directory");
+    assert!(
+        server.output().contains("taking a new one"),
+        "the node did not say so: {}",
+        server.output()
+    );
+    let task = deploy(&server);
+    assert_eq!(task["State"], "Success", "{task}");
+    let _ = std::fs::remove_dir(&predictable);
+    let _ = std::fs::remove_dir(&recorded);
+}
