@@ -1,68 +1,137 @@
-//! Process groups: what the task queue and `NodeHealth` both need to stop the
-//! processes a task's script left behind when its node died.
+//! What the task queue and `NodeHealth` both need to stop the processes a task's script
+//! left behind when its node died.
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 /// Stops what the scripts of tasks `ids` left running when their node died without
-/// stopping them (SIGKILL, power): every process group with a member that runs the
-/// task's `deploy.sh` or works in its directory gets SIGKILL, and the directories go.
-/// Nodes share one host (the cluster's limit), so any node can do this for another.
-/// Returns how many process groups were killed.
-pub fn kill_leftovers(work_dir: &std::path::Path, ids: &[i64]) -> usize {
+/// stopping them (SIGKILL, power): every process of `uid` (the script user's) that runs
+/// the task's `deploy.sh`, works in its directory, or shares a session with one that
+/// does gets SIGKILL, and the directories go. Only processes of `uid` are ever
+/// signalled, each through a pidfd opened before its owner is read, so neither a
+/// process of another user (one a script tried to pass off as its own by moving into
+/// its process group) nor one that took a reused pid is touched. Rounds repeat while
+/// they find something, for what forked meanwhile. Nodes share one host (the
+/// cluster's limit), so any node can do this for another. Returns how many processes
+/// were killed.
+pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
     if ids.is_empty() {
         return 0;
     }
-    let dirs: Vec<std::path::PathBuf> = ids
+    let dirs: Vec<PathBuf> = ids
         .iter()
         .map(|id| work_dir.join(format!("ServerTasks-{id}")))
         .collect();
-    let own_group = nix::unistd::getpgrp();
-    let mut groups = std::collections::BTreeSet::new();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    for entry in procs.flatten() {
-        let path = entry.path();
-        let is_pid = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
-        if !is_pid {
-            continue;
+    let me = std::process::id() as i32;
+    let own_session = rustix::process::getsid(None).map_or(0, |s| s.as_raw_nonzero().get());
+    let mut sessions = BTreeSet::new();
+    let mut killed = 0;
+    for _ in 0..20 {
+        let mut found = 0;
+        for pid in pids() {
+            if pid == me {
+                continue;
+            }
+            let Some(raw) = Pid::from_raw(pid) else {
+                continue;
+            };
+            // Opened first: whatever is read below is about this very process.
+            let Ok(fd) = pidfd_open(raw, PidfdFlags::empty()) else {
+                continue;
+            };
+            let Some(process) = Process::read(pid) else {
+                continue;
+            };
+            if process.uid != Some(uid) {
+                continue;
+            }
+            let belongs = process.works_in(&dirs)
+                || (sessions.contains(&process.session) && process.session != own_session);
+            if !belongs {
+                continue;
+            }
+            if process.session > 1 && process.session != own_session {
+                sessions.insert(process.session);
+            }
+            if pidfd_send_signal(&fd, Signal::KILL).is_ok() {
+                found += 1;
+            }
         }
-        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let cwd = std::fs::read_link(path.join("cwd")).ok();
-        let belongs = dirs.iter().any(|dir| {
-            let script = dir.join("deploy.sh");
-            cmdline.contains(&*script.to_string_lossy())
-                || cwd.as_ref().is_some_and(|c| {
-                    // A removed directory reads back as "<path> (deleted)".
-                    let c = c.to_string_lossy();
-                    let c = c.trim_end_matches(" (deleted)");
-                    std::path::Path::new(c).starts_with(dir)
-                })
-        });
-        if !belongs {
-            continue;
+        killed += found;
+        if found == 0 {
+            break;
         }
-        // Fields after the command name: state, ppid, pgrp.
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        let pgrp = stat
-            .rsplit(") ")
-            .next()
-            .and_then(|rest| rest.split(' ').nth(2))
-            .and_then(|g| g.parse::<i32>().ok());
-        if let Some(pgrp) = pgrp.filter(|&g| g > 1 && g != own_group.as_raw()) {
-            groups.insert(pgrp);
-        }
-    }
-    for group in &groups {
-        let _ = killpg(Pid::from_raw(*group), Signal::SIGKILL);
     }
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }
-    groups.len()
+    killed
+}
+
+/// The ids of the processes running now.
+fn pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What `/proc/<pid>` says of a process.
+struct Process {
+    /// Its user, when its real and effective uids agree.
+    uid: Option<u32>,
+    session: i32,
+    cmdline: String,
+    cwd: Option<PathBuf>,
+}
+
+impl Process {
+    fn read(pid: i32) -> Option<Process> {
+        let path = PathBuf::from(format!("/proc/{pid}"));
+        let status = std::fs::read_to_string(path.join("status")).ok()?;
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| {
+                let ids: Vec<u32> = ids
+                    .split_whitespace()
+                    .filter_map(|i| i.parse().ok())
+                    .collect();
+                (ids.len() == 4 && ids.iter().all(|i| *i == ids[0])).then_some(ids[0])
+            });
+        // Fields after the command name: state, ppid, pgrp, session.
+        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+        let session = stat
+            .rsplit(") ")
+            .next()
+            .and_then(|rest| rest.split(' ').nth(3))
+            .and_then(|s| s.parse().ok())?;
+        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        Some(Process {
+            uid,
+            session,
+            cmdline: String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            cwd: std::fs::read_link(path.join("cwd")).ok(),
+        })
+    }
+
+    /// Whether it runs a task's `deploy.sh` or works in a task's directory.
+    fn works_in(&self, dirs: &[PathBuf]) -> bool {
+        dirs.iter().any(|dir| {
+            let script = dir.join("deploy.sh");
+            self.cmdline.contains(&*script.to_string_lossy())
+                || self.cwd.as_ref().is_some_and(|c| {
+                    // A removed directory reads back as "<path> (deleted)".
+                    let c = c.to_string_lossy();
+                    let c = c.trim_end_matches(" (deleted)");
+                    Path::new(c).starts_with(dir)
+                })
+        })
+    }
 }

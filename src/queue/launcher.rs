@@ -462,7 +462,10 @@ fn start(
     stderr: OwnedFd,
     channel: OwnedFd,
 ) {
-    let spawned = Command::new(program)
+    let [setsid, wait, program] = super::scripts::in_own_session(program);
+    let spawned = Command::new(setsid)
+        .arg(wait)
+        .arg(program)
         .arg(script)
         .current_dir(dir)
         .env_clear()
@@ -470,7 +473,6 @@ fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
-        .process_group(0)
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
@@ -493,9 +495,14 @@ fn start(
         );
     };
     let waiter = std::thread::Builder::new().spawn(move || {
-        let status = child.wait().map_or(-1, |s| s.into_raw());
-        // Nothing the script started outlives it.
+        // Nothing the script started outlives it: its group is killed while the script
+        // is still unreaped, so that its number cannot have gone to a group of others.
+        let _ = rustix::process::waitid(
+            rustix::process::WaitId::Pid(rustix::process::Pid::from_child(&child)),
+            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+        );
         kill_group();
+        let status = child.wait().map_or(-1, |s| s.into_raw());
         if let Ok(mut groups) = groups.lock() {
             groups.remove(&id);
         }

@@ -57,8 +57,9 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
-        let system = crate::system_tasks::Settings::from_config(config);
+        let mut system = crate::system_tasks::Settings::from_config(config);
         let script_user = scripts::ScriptUser::resolve(&config.script_user);
+        system.script_uid = script_user.as_ref().ok().map(|u| u.uid());
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,

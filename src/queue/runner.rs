@@ -8,7 +8,7 @@
 //! process outlives its task.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -199,7 +199,7 @@ fn start_script(
             Ok(launched) => return Ok(Script::Launched(launched)),
             Err(super::launcher::NotStarted::Failed(e)) => {
                 // The launcher may have started it before it stopped answering.
-                crate::process::kill_leftovers(&settings.work_dir, &[id]);
+                crate::process::kill_leftovers(&settings.work_dir, &[id], script_user.uid());
                 return Err(e);
             }
             Err(super::launcher::NotStarted::Unavailable) => {}
@@ -209,8 +209,7 @@ fn start_script(
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
     super::scripts::spawn_at(settings.script_nice, command)
         .map(Script::Child)
         .map_err(|e| format!("could not start bash: {e}"))
@@ -287,13 +286,21 @@ fn supervise(
     let status = loop {
         if watch(&mut pipes, Some(&exit), TICK, &mut log)? {
             let status = match &mut script {
-                Script::Child(child) => child
-                    .wait()
-                    .map_err(|e| Error::Internal(format!("waiting for bash: {e}"))),
+                // Nothing the script started outlives it: its group is killed before
+                // the script is reaped, while its number cannot belong to others (the
+                // launcher does the same for the scripts it starts).
+                Script::Child(child) => {
+                    let _ = killpg(group, Signal::SIGKILL);
+                    child
+                        .wait()
+                        .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))
+                }
                 Script::Launched(launched) => launched.status().map_err(|e| {
                     // Its launcher died: what the script left is found by its
                     // working directory, as after a crash.
-                    crate::process::kill_leftovers(&settings.work_dir, &[id]);
+                    if let Ok(user) = &settings.script_user {
+                        crate::process::kill_leftovers(&settings.work_dir, &[id], user.uid());
+                    }
                     Error::Internal(e)
                 }),
             };
@@ -333,11 +340,6 @@ fn supervise(
             }
         }
     };
-    // Nothing the script started outlives it (the launcher has done this already for
-    // the scripts it starts); its pipes close with it.
-    if let Script::Child(_) = script {
-        let _ = killpg(group, Signal::SIGKILL);
-    }
     drain_pipes(&mut pipes, &mut log)?;
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
 }

@@ -33,6 +33,16 @@ pub(crate) const SETPRIV_FLAGS: [&str; 5] = [
     "--",
 ];
 
+/// `started` through util-linux's `setsid`, in a session of its own: a
+/// process can join only a process group of its own session, so nothing a script
+/// starts can move into a group of the server's (or of anything else started from the
+/// server's shell) and be killed with it; the script's group, which cleanup kills,
+/// holds the script's own processes alone. (`--wait`: should `setsid` have to fork,
+/// its exit is still the script's.) Used as the program, or after `setpriv --`.
+pub(crate) fn in_own_session(started: &Path) -> [std::ffi::OsString; 3] {
+    [program("setsid").into(), "--wait".into(), started.into()]
+}
+
 /// Who this node's scripts run as.
 #[derive(Debug, Clone)]
 pub enum ScriptUser {
@@ -101,6 +111,13 @@ impl ScriptUser {
         }
     }
 
+    /// The user id scripts run as: the only one cleanup ever signals.
+    pub fn uid(&self) -> u32 {
+        match self {
+            ScriptUser::Switched { uid, .. } | ScriptUser::Same { uid, .. } => *uid,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             ScriptUser::Switched { name, .. } | ScriptUser::Same { name, .. } => name,
@@ -109,18 +126,21 @@ impl ScriptUser {
 
     /// `bash script` as this user, in `dir`, with a clean environment plus `vars`.
     pub fn command(&self, script: &Path, dir: &Path, vars: &[(&str, String)]) -> Command {
+        let [setsid, wait, bash] = in_own_session(program("bash"));
         let mut command = match self {
             ScriptUser::Switched { uid, gid, .. } => {
                 let mut c = Command::new(program("setpriv"));
                 c.arg(format!("--reuid={uid}"))
                     .arg(format!("--regid={gid}"))
                     .args(SETPRIV_FLAGS)
-                    .arg(program("bash"));
+                    .arg(setsid);
                 c
             }
-            ScriptUser::Same { .. } => Command::new(program("bash")),
+            ScriptUser::Same { .. } => Command::new(setsid),
         };
         command
+            .arg(wait)
+            .arg(bash)
             .arg(script)
             .current_dir(dir)
             .env_clear()

@@ -48,9 +48,10 @@ impl Queue {
             tasks::fail_interrupted(tx, &node, message, now)
         })?;
         if !failed.is_empty() {
-            let killed = crate::process::kill_leftovers(&settings.work_dir, &failed);
+            let killed =
+                crate::process::kill_leftovers(&settings.work_dir, &failed, script_user.uid());
             println!(
-                "drydock: {} task(s) left running by node {node} failed as interrupted; {killed} leftover process group(s) of their scripts stopped",
+                "drydock: {} task(s) left running by node {node} failed as interrupted; {killed} leftover process(es) of their scripts stopped",
                 failed.len()
             );
         }
@@ -74,9 +75,10 @@ impl Queue {
             Ok(ended)
         })?;
         if !ended.is_empty() {
-            let killed = crate::process::kill_leftovers(&settings.work_dir, &ended);
+            let killed =
+                crate::process::kill_leftovers(&settings.work_dir, &ended, script_user.uid());
             println!(
-                "drydock: {} task(s) of node {node} ended while it was away; {killed} leftover process group(s) of their scripts stopped",
+                "drydock: {} task(s) of node {node} ended while it was away; {killed} leftover process(es) of their scripts stopped",
                 ended.len()
             );
         }

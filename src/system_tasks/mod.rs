@@ -54,6 +54,9 @@ pub struct Settings {
     pub database: crate::store::backup::Source,
     /// Where tasks work (`NodeHealth` stops what a dead node's scripts left there).
     pub work_dir: std::path::PathBuf,
+    /// The user scripts run as on this host: the only one whose processes `NodeHealth`
+    /// signals (set by the queue, which resolves `script_user`).
+    pub script_uid: Option<u32>,
     pub node_offline_ms: i64,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
@@ -75,6 +78,7 @@ impl Settings {
                 .work_dir
                 .clone()
                 .unwrap_or_else(|| default_work_dir(&config.data_dir)),
+            script_uid: None,
             node_offline_ms: config.node_offline_secs * 1000,
             session_idle_ms: config.session_idle_secs * 1000,
             session_absolute_ms: config.session_absolute_secs * 1000,

@@ -24,9 +24,11 @@ pub fn run(ctx: &Context) -> Work {
             .bookkeeping_now(|tx| tasks::fail_interrupted(tx, &node, OFFLINE_MESSAGE, now))?;
         if !failed.is_empty() {
             // Nodes share one host: what the dead node's scripts left running is here.
-            let killed = crate::process::kill_leftovers(&s.work_dir, &failed);
+            let killed = s.script_uid.map_or(0, |uid| {
+                crate::process::kill_leftovers(&s.work_dir, &failed, uid)
+            });
             ctx.log(format!(
-                "Node {node} is offline: failed {} task(s) it left running and stopped {killed} leftover process group(s) of their scripts.",
+                "Node {node} is offline: failed {} task(s) it left running and stopped {killed} leftover process(es) of their scripts.",
                 failed.len()
             ));
         }

@@ -448,7 +448,7 @@ fn a_second_node_under_a_live_nodes_name_refuses_to_start_and_a_dead_ones_name_i
     assert_eq!(failed["ErrorMessage"], "interrupted: server node stopped");
 }
 
-fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let uid = status
         .lines()

@@ -609,3 +609,159 @@ fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
     let _ = std::fs::remove_dir(&predictable);
     let _ = std::fs::remove_dir(&recorded);
 }
+
+/// Makes a project running `script`, and deploys it: the task's id.
+fn deploy_script(server: &Server, key: &str, name: &str, script: &str) -> String {
+    use serde_json::json;
+    let project = server.create(
+        key,
+        "/api/projects",
+        json!({"Name": name, "DeploymentScript": script}),
+    );
+    let environment = server.create(
+        key,
+        "/api/environments",
+        json!({"Name": format!("{name} env")}),
+    );
+    let release = server.create(
+        key,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "1"}),
+    );
+    let id = server.create(
+        key,
+        "/api/deployments",
+        json!({"ReleaseId": release, "EnvironmentId": environment}),
+    );
+    let (_, deployment) = server.api(key, "GET", &format!("/api/deployments/{id}"), None);
+    deployment["TaskId"].as_str().unwrap().to_string()
+}
+
+/// Polls `path` until it holds a line, for at most `secs`.
+fn wait_for_file(path: &std::path::Path, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Finding 2: cleanup after a script killed the process group of anything left in the
+/// task's directory, and a script could move a process into another process group of
+/// its session first: with nodes started from one shell, a second node and a root
+/// `sleep` died with SIGKILL. A script (as `script_user`) now tries exactly that, then
+/// kills its launcher so that cleanup runs; a root process of another group in the
+/// server's session, and a root process working in the task's own directory, live on,
+/// while what the script left is stopped.
+#[test]
+fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
+    use std::os::unix::process::CommandExt;
+    if !crate::attacks::running_as_root() {
+        return;
+    }
+    let dir = common::data_dir();
+    let shared = common::shared_dir();
+    let key = common::server::api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    // Another process group of the server's session, as a second node started from
+    // the same shell would be.
+    let mut victim = std::process::Command::new("sleep")
+        .arg("300")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let victim_group = victim.id();
+    let report = shared.path().join("report");
+    let ready = shared.path().join("ready");
+    let task = deploy_script(
+        &server,
+        &key,
+        "Mover",
+        &format!(
+            "perl -e '$| = 1; if (setpgrp(0, {victim_group})) {{ print \"joined\\n\" }} else {{ print \"refused: $!\\n\" }}; sleep 300' > {report} 2>&1 &\n\
+             sleep 300 &\n\
+             pwd > {ready}.tmp && mv {ready}.tmp {ready}\n\
+             sleep 300\n",
+            report = report.display(),
+            ready = ready.display(),
+        ),
+    );
+    let task_dir = wait_for_file(&ready, 30).trim().to_string();
+    let moved = wait_for_file(&report, 30);
+    assert!(
+        moved.starts_with("refused"),
+        "a script's process joined a group of the server's session: {moved}"
+    );
+    // A root process working in the task's own directory (an administrator looking).
+    let mut onlooker = std::process::Command::new("sleep")
+        .arg("300")
+        .current_dir(&task_dir)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // The script's processes, to see them stopped.
+    let script_pids: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c.starts_with(&task_dir))
+                && e.file_name().to_string_lossy() != onlooker.id().to_string()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(script_pids.len() >= 3, "{script_pids:?}");
+    // Kill the launcher (the script user's, as the script could): cleanup runs.
+    let launcher = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("script-launcher"))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .expect("the script launcher");
+    let status = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+            "kill",
+            "-9",
+            &launcher,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ended = server.wait_task(&key, &task, &["Failed", "Success"], 60);
+    assert_eq!(ended["State"], "Failed", "{ended}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while script_pids.iter().any(|p| common::server::alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the script's processes outlived its cleanup"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        common::server::alive(&victim_group.to_string()),
+        "cleanup killed another process group"
+    );
+    assert!(
+        common::server::alive(&onlooker.id().to_string()),
+        "cleanup killed a root process in the task's directory"
+    );
+    let _ = victim.kill();
+    let _ = victim.wait();
+    let _ = onlooker.kill();
+    let _ = onlooker.wait();
+}
