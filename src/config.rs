@@ -54,6 +54,7 @@ const KEYS: &[&str] = &[
     "script_nice",
     "work_dir",
     "database_url",
+    "database_url_file",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -124,6 +125,10 @@ pub struct Config {
     /// (`postgres://user:pass@host:port/db`, as libpq spells it); unset: the SQLite
     /// file in the data directory.
     pub database_url: Option<String>,
+    /// A file holding `database_url` (first line), readable by drydock's user alone:
+    /// how to give a URL with a password without it appearing in any process's
+    /// arguments or environment.
+    pub database_url_file: Option<PathBuf>,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -192,6 +197,7 @@ impl Default for Config {
             script_nice: 10,
             work_dir: None,
             database_url: None,
+            database_url_file: None,
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
@@ -215,6 +221,28 @@ impl Default for Config {
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
+}
+
+/// The URL in `file` (its first line): the file must be readable by its owner alone,
+/// as it holds a password.
+pub fn read_url_file(file: &Path) -> Result<String, ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let bad = |what: String| {
+        ConfigError::Invalid(format!("database_url_file {}: {what}", file.display()))
+    };
+    let meta = std::fs::metadata(file).map_err(|e| bad(e.to_string()))?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(bad(format!(
+            "others may read it (mode {:o}): it holds a password; chmod 600 it",
+            meta.mode() & 0o777
+        )));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+    let url = text.lines().next().unwrap_or("").trim().to_string();
+    if url.is_empty() {
+        return Err(bad("is empty: it should hold the PostgreSQL URL".into()));
+    }
+    Ok(url)
 }
 
 impl Config {
@@ -243,6 +271,14 @@ impl Config {
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.data_dir = absolute_dir(data_dir)?;
+        if let Some(file) = &config.database_url_file {
+            if config.database_url.is_some() {
+                return Err(ConfigError::Invalid(
+                    "set database_url or database_url_file, not both".into(),
+                ));
+            }
+            config.database_url = Some(read_url_file(file)?);
+        }
         config.validate()?;
         Ok(config)
     }

@@ -20,16 +20,28 @@ pub enum DatabaseCommand {
     /// Copy everything from the data directory's SQLite file into an empty PostgreSQL
     /// database (stop every server first), and check every table's row count.
     Copy {
-        /// The PostgreSQL database (postgres://user:pass@host:port/db).
+        /// The PostgreSQL database (postgres://user@host:port/db), without a password:
+        /// any local user can read a command line.
+        #[arg(long, required_unless_present = "to_file", conflicts_with = "to_file")]
+        to: Option<String>,
+        /// A file (mode 0600) whose first line is the PostgreSQL URL, password and all.
         #[arg(long)]
-        to: String,
+        to_file: Option<std::path::PathBuf>,
     },
 }
 
 pub fn run(data_dir: &Path, cmd: DatabaseCommand) -> Result<ExitCode> {
     match cmd {
         DatabaseCommand::Pending => pending(data_dir),
-        DatabaseCommand::Copy { to } => copy_to(data_dir, to),
+        DatabaseCommand::Copy { to, to_file } => {
+            let to = match (to, to_file) {
+                (Some(url), _) => super::url_argument("--to", url)?,
+                (None, Some(file)) => crate::config::read_url_file(&file)
+                    .map_err(|e| Error::bad("to-file", e.to_string()))?,
+                (None, None) => return Err(Error::bad("to", "--to or --to-file is required")),
+            };
+            copy_to(data_dir, to)
+        }
     }
 }
 
@@ -116,8 +128,8 @@ fn copy_to(data_dir: &Path, to: String) -> Result<ExitCode> {
         sql::redacted(&to)
     );
     println!(
-        "Next: on every node set database_url = \"{}\" in {} (or DRYDOCK_DATABASE_URL), \
-         then start the servers. {} stays as it was.",
+        "Next: on every node set database_url = \"{}\" in {} (or database_url_file, naming \
+         a file only drydock's user can read), then start the servers. {} stays as it was.",
         sql::redacted(&to),
         crate::config::CONFIG_FILE,
         config.db_path().display()

@@ -32,9 +32,14 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
     /// A PostgreSQL database to use instead of the SQLite file in the data directory
-    /// (the `database_url` key; also `DRYDOCK_DATABASE_URL`).
+    /// (the `database_url` key; also `DRYDOCK_DATABASE_URL`). Without a password: any
+    /// local user can read a command line; give a URL with one in --database-url-file.
     #[arg(long, global = true)]
     pub database_url: Option<String>,
+    /// A file (mode 0600) whose first line is the PostgreSQL URL, password and all (the
+    /// `database_url_file` key; also `DRYDOCK_DATABASE_URL_FILE`).
+    #[arg(long, global = true)]
+    pub database_url_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -78,7 +83,14 @@ pub fn main() -> ExitCode {
     // Read by the configuration as the `database_url` key, like DRYDOCK_DATABASE_URL
     // (set here, before any thread starts).
     if let Some(url) = &cli.database_url {
+        if let Err(e) = url_argument("--database-url", url.clone()) {
+            eprintln!("drydock: {e}");
+            return ExitCode::FAILURE;
+        }
         std::env::set_var("DRYDOCK_DATABASE_URL", url);
+    }
+    if let Some(file) = &cli.database_url_file {
+        std::env::set_var("DRYDOCK_DATABASE_URL_FILE", file);
     }
     // Once, before anything else: every path below is absolute, whatever directory a
     // script, SQLite or a child process later works in.
@@ -107,6 +119,25 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A PostgreSQL URL given on the command line (`flag`), refused when it carries a
+/// password: every local user, a deployment script too, can read a process's
+/// arguments in `/proc/<pid>/cmdline` while it runs.
+fn url_argument(flag: &str, url: String) -> Result<String> {
+    if crate::store::sql::has_password(&url) {
+        return Err(Error::bad(
+            flag.trim_start_matches('-'),
+            format!(
+                "{flag} carries a password, which every local user could read in \
+                 /proc/{}/cmdline while drydock runs: put the URL in a file only drydock's \
+                 user can read (mode 0600) and name the file instead ({flag}-file FILE, or \
+                 database_url_file in drydock.toml), or set database_url in drydock.toml",
+                std::process::id()
+            ),
+        ));
+    }
+    Ok(url)
 }
 
 fn load_config(data_dir: &std::path::Path) -> Result<Config> {

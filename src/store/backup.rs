@@ -95,10 +95,15 @@ fn pg_dump() -> Result<PathBuf> {
     })
 }
 
-/// Runs `pg_dump` into `out`; the password goes in its environment, not its arguments
-/// (which any local user may read).
+/// Runs `pg_dump` into `out`. The password is in neither its arguments nor its
+/// environment (another local user may read the one, a process of drydock's user the
+/// other): it goes in a passfile, 0600, beside `out`, named in `PGPASSFILE` and removed
+/// when the dump ends.
 fn dump(pg_dump: &Path, url: &str, out: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<bool> {
     let (url, password) = super::sql::split_password(url);
+    let passfile = password
+        .map(|password| PassFile::beside(out, &password))
+        .transpose()?;
     let mut command = Command::new(pg_dump);
     command
         .arg("--format=custom")
@@ -107,11 +112,13 @@ fn dump(pg_dump: &Path, url: &str, out: &Path, stop: &(dyn Fn() -> bool + Sync))
         .arg(out)
         .arg("--dbname")
         .arg(&url)
+        .env_remove("PGPASSWORD")
+        .env_remove("DRYDOCK_DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    if let Some(password) = password {
-        command.env("PGPASSWORD", password);
+    if let Some(passfile) = &passfile {
+        command.env("PGPASSFILE", &passfile.0);
     }
     let mut child = command
         .spawn()
@@ -201,4 +208,33 @@ pub fn backup_to(db: &Path, out: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Res
         return Err(e.into());
     }
     Ok(true)
+}
+
+/// A libpq passfile holding one password for any server, removed when dropped.
+struct PassFile(PathBuf);
+
+impl PassFile {
+    fn beside(out: &Path, password: &str) -> Result<PassFile> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random)
+            .map_err(|e| Error::Internal(format!("the random generator failed: {e}")))?;
+        let name = format!(".pgpass-{}", hex::encode(random));
+        let path = out.parent().unwrap_or(Path::new(".")).join(name);
+        let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+        std::io::Write::write_all(&mut file, format!("*:*:*:*:{escaped}\n").as_bytes())
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+        Ok(PassFile(path))
+    }
+}
+
+impl Drop for PassFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

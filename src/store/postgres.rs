@@ -93,22 +93,48 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// `url` without its password, and the password (for a program that takes it from
-/// its environment).
+/// `url` without its password, and the password (for a program that takes it from a
+/// file): libpq takes it from the URL's user information (`user:PASSWORD@`) or a
+/// `password=` parameter, and both go.
 pub fn split_password(url: &str) -> (String, Option<String>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return (url.to_string(), None);
+    let mut password = None;
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, secret)) => {
+                    password = Some(percent_decoded(secret));
+                    format!("{scheme}://{user}@{host}")
+                }
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
     };
-    match userinfo.split_once(':') {
-        Some((user, password)) => (
-            format!("{scheme}://{user}@{host}"),
-            Some(percent_decoded(password)),
-        ),
-        None => (url.to_string(), None),
+    let mut kept = Vec::new();
+    for pair in query.into_iter().flat_map(|q| q.split('&')) {
+        match pair.split_once('=') {
+            Some((key, value)) if percent_decoded(key) == "password" => {
+                password = Some(percent_decoded(value));
+            }
+            _ => kept.push(pair),
+        }
     }
+    let url = if kept.is_empty() {
+        base
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, password)
+}
+
+/// Whether `url` carries a password (in its user information or a parameter).
+pub fn has_password(url: &str) -> bool {
+    split_password(url).1.is_some()
 }
 
 /// `%XX` escapes decoded, as URLs carry a password with reserved characters.
@@ -137,15 +163,16 @@ pub(super) fn percent_decoded(text: &str) -> String {
 
 /// `url` with its password replaced, for messages.
 pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let (without, password) = split_password(url);
+    if password.is_none() {
         return url.to_string();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    }
+    match without.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) if !user.contains('/') => format!("{scheme}://{user}:***@{host}"),
+            _ => format!("{without} (password ***)"),
+        },
+        None => without,
     }
 }
 
@@ -260,4 +287,42 @@ impl postgres::types::ToSql for Value {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_goes_from_the_user_information_and_the_parameters() {
+        assert_eq!(
+            split_password("postgres://u:p%40ss@h:5432/db?sslmode=require"),
+            (
+                "postgres://u@h:5432/db?sslmode=require".into(),
+                Some("p@ss".into())
+            )
+        );
+        assert_eq!(
+            split_password(
+                "postgres://u@h/db?sslmode=verify-full&password=s%26t&connect_timeout=5"
+            ),
+            (
+                "postgres://u@h/db?sslmode=verify-full&connect_timeout=5".into(),
+                Some("s&t".into())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://u@h/db"),
+            ("postgres://u@h/db".into(), None)
+        );
+        for url in [
+            "postgres://u:secret@h/db",
+            "postgres://u@h/db?password=secret",
+            "postgres://h/db?password=secret",
+        ] {
+            assert!(has_password(url));
+            assert!(!redacted(url).contains("secret"), "{}", redacted(url));
+        }
+        assert!(!has_password("postgres://u@h/db?sslmode=disable"));
+    }
 }

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::postgres::{from_postgres, postgres_error, postgres_params, storable};
-pub use super::postgres::{redacted, split_password, PgManager};
+pub use super::postgres::{has_password, redacted, split_password, PgManager};
 use crate::error::{Error, Result};
 
 /// A parameter or a column's value.

@@ -765,3 +765,120 @@ fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
     let _ = onlooker.kill();
     let _ = onlooker.wait();
 }
+
+/// Finding 1: with `--database-url postgres://user:PASSWORD@...`, as the README had it,
+/// the password stayed in the server's `/proc/<pid>/cmdline`: a Project Lead's script
+/// read it, connected, and turned maintenance mode off; a `?password=` one went into
+/// `pg_dump`'s arguments on every backup. Now such a command line is refused, the URL
+/// comes from a 0600 file, and a script scanning every process's arguments and
+/// environment while backups run finds the password nowhere.
+#[test]
+fn no_process_a_script_can_see_shows_the_database_password() {
+    if common::pg::skip() || !crate::attacks::running_as_root() {
+        return;
+    }
+    let dir = common::data_dir_on(true);
+    let name = dir.postgres_name().unwrap().to_string();
+    let server_url = std::env::var("DRYDOCK_TEST_POSTGRES").unwrap();
+    let (scheme, rest) = server_url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let host = host.rsplit_once('/').unwrap().0;
+    let secret = "Hunter2Secret";
+    let with_password = format!("{scheme}://{user}:{secret}@{host}/{name}");
+    // On the command line: refused, saying what to do instead.
+    let (code, _, err) = common::server::run_cli(
+        dir.path(),
+        &["--database-url", &with_password, "node", "list"],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--database-url-file"), "{err}");
+    assert!(!err.contains(secret), "{err}");
+    // From a file only drydock's user can read.
+    std::fs::write(dir.path().join(drydock::config::CONFIG_FILE), "").unwrap();
+    let file = dir.path().join("database-url");
+    // The password as a parameter, which libpq also takes (and pg_dump was given).
+    let as_parameter =
+        format!("{scheme}://{user}@{host}/{name}?password={secret}&connect_timeout=10");
+    std::fs::write(&file, format!("{as_parameter}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let flag = ["--database-url-file", file.to_str().unwrap()];
+    let (code, _, err) =
+        common::server::run_cli(dir.path(), &[&flag[..], &["node", "list"]].concat(), "");
+    assert_ne!(code, 0, "a URL file others may read was accepted");
+    assert!(err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = common::server::run_cli(
+        dir.path(),
+        &[
+            &flag[..],
+            &[
+                "apikey",
+                "create",
+                "--username",
+                "admin",
+                "--purpose",
+                "tests",
+            ],
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let key = out.trim().lines().last().unwrap().to_string();
+    let server = Server::start_with(dir.path(), &flag);
+    // The script as the attacker wrote it: every process's arguments and environment
+    // it can read, over and over, while backups (pg_dump) run.
+    let shared = common::shared_dir();
+    let s = shared.path().display();
+    let script = format!(
+        "end=$((SECONDS+60)); saw=0\n\
+         while [ $SECONDS -lt $end ] && [ ! -e {s}/stop ]; do\n\
+           if grep -a -q -e 'pg_dum[p]' /proc/[0-9]*/cmdline 2>/dev/null; then saw=1; touch {s}/saw; fi\n\
+           for f in $(grep -a -l -e 'Hunter2Secre[t]' /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null); do\n\
+             echo \"leak: $f\" >> {s}/leaks\n\
+           done\n\
+         done\n\
+         echo \"done saw=$saw\" > {s}/report\n"
+    );
+    let task = deploy_script(&server, &key, "Snoop", &script);
+    server.wait_task(&key, &task, &["Executing"], 30);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while !shared.path().join("saw").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the script never saw pg_dump run"
+        );
+        let (status, body) = server.api(
+            &key,
+            "POST",
+            "/api/tasks",
+            Some(serde_json::json!({"Name": "Backup"})),
+        );
+        assert!(status == 201 || status == 409, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A few more backups while it looks.
+    for _ in 0..3 {
+        let (_, backup) = server.api(
+            &key,
+            "POST",
+            "/api/tasks",
+            Some(serde_json::json!({"Name": "Backup"})),
+        );
+        if let Some(id) = backup["Id"].as_str() {
+            let done = server.wait_task(&key, id, &["Success", "Failed"], 60);
+            assert_eq!(done["State"], "Success", "{done}");
+        }
+    }
+    std::fs::write(shared.path().join("stop"), "").unwrap();
+    let ended = server.wait_task(&key, &task, &["Success", "Failed"], 60);
+    assert_eq!(ended["State"], "Success", "{ended}");
+    let report = std::fs::read_to_string(shared.path().join("report")).unwrap_or_default();
+    assert!(report.contains("saw=1"), "{report}");
+    let leaks = std::fs::read_to_string(shared.path().join("leaks")).unwrap_or_default();
+    assert!(leaks.is_empty(), "the password was readable: {leaks}");
+    // And no message of the server's shows it.
+    assert!(!server.output().contains(secret), "{}", server.output());
+}
