@@ -518,24 +518,21 @@ fn a_huge_freeze_scope_gives_a_bounded_timeline_or_a_clear_400() {
     assert!(body.len() < 4 << 20, "14 days: {} bytes", body.len());
 }
 
+/// `command` run as `nobody` (the tests run as root).
+fn as_nobody(command: &[&str]) -> std::process::ExitStatus {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(command)
+        .status()
+        .unwrap()
+}
+
 /// `mkdir path` as another local user (`nobody`, when the tests run as root), or, not
 /// as root, a directory that others may write: what a squatter leaves.
 fn squat(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     if nix::unistd::Uid::effective().is_root() {
-        let status = std::process::Command::new("setpriv")
-            .args([
-                "--reuid=nobody",
-                "--regid=nogroup",
-                "--clear-groups",
-                "--",
-                "mkdir",
-                "-m",
-                "0777",
-            ])
-            .arg(path)
-            .status()
-            .unwrap();
+        let status = as_nobody(&["mkdir", "-m", "0777", path.to_str().unwrap()]);
         assert!(status.success(), "nobody could not make {}", path.display());
     } else {
         std::fs::create_dir(path).unwrap();
@@ -561,32 +558,11 @@ fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
     let mut server = Server::start(dir.path());
     let recorded = drydock::system_tasks::default_work_dir(dir.path());
     assert_ne!(recorded, predictable);
-    let project = server.create(
-        &key,
-        "/api/projects",
-        serde_json::json!({"Name": "Web", "DeploymentScript": "pwd"}),
-    );
-    let environment = server.create(
-        &key,
-        "/api/environments",
-        serde_json::json!({"Name": "Prod"}),
-    );
-    let release = server.create(
-        &key,
-        "/api/releases",
-        serde_json::json!({"ProjectId": project, "Version": "1"}),
-    );
-    let deploy = |server: &Server| {
-        let id = server.create(
-            &key,
-            "/api/deployments",
-            serde_json::json!({"ReleaseId": release, "EnvironmentId": environment}),
-        );
-        let (_, deployment) = server.api(&key, "GET", &format!("/api/deployments/{id}"), None);
-        let task = deployment["TaskId"].as_str().unwrap().to_string();
+    let deploy = |server: &Server, name: &str| {
+        let task = deploy_script(server, &key, name, "pwd");
         server.wait_task(&key, &task, &["Success", "Failed"], 30)
     };
-    assert_eq!(deploy(&server)["State"], "Success");
+    assert_eq!(deploy(&server, "Before")["State"], "Success");
     // A clean stop removes the directory; someone who knows its name makes it first.
     kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
     server.child.wait().unwrap();
@@ -604,7 +580,7 @@ fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
         "the node did not say so: {}",
         server.output()
     );
-    let task = deploy(&server);
+    let task = deploy(&server, "After");
     assert_eq!(task["State"], "Success", "{task}");
     let _ = std::fs::remove_dir(&predictable);
     let _ = std::fs::remove_dir(&recorded);
@@ -729,18 +705,7 @@ fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
         })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .expect("the script launcher");
-    let status = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--",
-            "kill",
-            "-9",
-            &launcher,
-        ])
-        .status()
-        .unwrap();
+    let status = as_nobody(&["kill", "-9", &launcher]);
     assert!(status.success());
     let ended = server.wait_task(&key, &task, &["Failed", "Success"], 60);
     assert_eq!(ended["State"], "Failed", "{ended}");
