@@ -232,7 +232,15 @@ fn an_older_node_that_finds_the_schema_moved_past_it_stops_claiming_and_says_so(
     .unwrap();
     let key = api_key(&dir, "admin");
     let mut old = Server::node(&dir, "old");
-    for (name, script) in [("Slow", "sleep 6; echo slow"), ("Fast", "echo fast")] {
+    // The slow task runs until the test lets it end (at most 60 s), however slow the
+    // machine is to notice the schema.
+    let shared = common::shared_dir();
+    let go = shared.path().join("go");
+    let slow_script = format!(
+        "for i in $(seq 600); do [ -e {} ] && break; sleep 0.1; done; echo slow",
+        go.display()
+    );
+    for (name, script) in [("Slow", slow_script.as_str()), ("Fast", "echo fast")] {
         old.create(
             &key,
             "/api/projects",
@@ -296,6 +304,7 @@ fn an_older_node_that_finds_the_schema_moved_past_it_stops_claiming_and_says_so(
     // It claims nothing more: a deployment queued now stays queued, while its running
     // task finishes.
     let fast = deploy("Projects-2");
+    std::fs::write(&go, "").unwrap();
     // It stops by itself once that task has ended, cleanly, and is recorded as stopped.
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -700,8 +700,14 @@ fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
         .unwrap()
         .flatten()
         .find(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("script-launcher"))
+            // This server's own (other tests' servers have theirs).
+            let parent = std::fs::read_to_string(e.path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("PPid:").map(|p| p.trim().to_string()));
+            parent == Some(server.child.id().to_string())
+                && std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("script-launcher"))
         })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .expect("the script launcher");
