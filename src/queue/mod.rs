@@ -96,6 +96,9 @@ struct Inner {
     stopping: AtomicBool,
     /// Tasks running on this node, with their cancel flags.
     running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// Tasks the database said at the last heartbeat this node runs, which it did not:
+    /// failed if the next heartbeat finds them so again (see [`reconcile`]).
+    lost: Mutex<std::collections::BTreeSet<i64>>,
     /// The processor thread, joined first on a graceful stop so that nothing is claimed
     /// after it.
     processor: Mutex<Option<JoinHandle<()>>>,
@@ -153,6 +156,7 @@ impl Queue {
                 bell: Condvar::new(),
                 stopping: AtomicBool::new(false),
                 running: Mutex::new(HashMap::new()),
+                lost: Mutex::new(std::collections::BTreeSet::new()),
                 processor: Mutex::new(None),
                 runners: Default::default(),
                 last_heartbeat: Mutex::new(None),
@@ -415,6 +419,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         tasks::expire_overdue(tx, now)?;
         if inner.heartbeat_due(settings.heartbeat) {
             system::heartbeat(tx, &node, now)?;
+            reconcile(inner, tx, &node, now)?;
             if let Some(why) = outdated::outdated_by(tx, settings)? {
                 if let Ok(mut outdated) = inner.outdated.lock() {
                     if outdated.is_none() {
@@ -442,6 +447,34 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         start(inner, store, settings, task, now)?;
     }
     Ok(round)
+}
+
+/// At a heartbeat: a task the database says this node runs, which this node does not
+/// run, at two heartbeats in a row (a task claimed is registered as running a moment
+/// after its claim commits), is failed as interrupted, saying why: nothing else would
+/// ever end it.
+fn reconcile(inner: &Inner, tx: &crate::store::BookTx, node: &str, now: i64) -> Result<()> {
+    let running: std::collections::BTreeSet<i64> = match inner.running.lock() {
+        Ok(running) => running.keys().copied().collect(),
+        Err(_) => return Ok(()),
+    };
+    let missing: std::collections::BTreeSet<i64> = tasks::ids_running_on(tx, node)?
+        .into_iter()
+        .filter(|id| !running.contains(id))
+        .collect();
+    let Ok(mut lost) = inner.lost.lock() else {
+        return Ok(());
+    };
+    for id in missing.intersection(&lost) {
+        let message = format!(
+            "interrupted: node {node} was no longer running it (its end could not be recorded)"
+        );
+        if tasks::fail_running(tx, *id, node, &message, now)? {
+            eprintln!("drydock: ServerTasks-{id} was recorded as running here but was not: failed");
+        }
+    }
+    *lost = missing.difference(&lost).copied().collect();
+    Ok(())
 }
 
 /// Registers a claimed task as running here and hands it to a runner thread. The

@@ -30,6 +30,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The longest the supervisor waits for an event before it looks at cancel and timeout.
 const TICK: Duration = Duration::from_millis(50);
 const FLUSH_LINES: usize = 500;
+/// The most log lines kept waiting while the database cannot be written.
+const MAX_PENDING_LINES: usize = 100_000;
 /// How often the task's state is read back, to see a cancel made by another process.
 const STATE_EVERY: Duration = Duration::from_millis(500);
 /// A longer line is cut (and says so).
@@ -80,26 +82,62 @@ pub fn run(
             "drydock does not know how to run a task named '{other}'"
         )),
     };
-    let finished = store.bookkeeping_now(|tx| {
-        tasks::lock_queue(tx)?;
-        tasks::finish(
-            tx,
-            id,
-            outcome.state,
-            outcome.error.as_deref(),
-            outcome.exit_code,
-            clock::now_ms(),
-        )?;
-        // A failed claim does not undo the record of the end.
-        Ok(tx.partial(|| then(tx)).unwrap_or_else(|e| {
-            eprintln!("drydock: claiming after ServerTasks-{id}: {e}");
-            Vec::new()
-        }))
-    });
-    finished.unwrap_or_else(|e| {
-        eprintln!("drydock: could not record the end of ServerTasks-{id}: {e}");
-        Vec::new()
+    // The end is recorded whatever the database does meanwhile (a restart, a lost
+    // connection): recording it is idempotent, so it is retried until it commits. Only
+    // the first attempt also claims this thread's next task.
+    let ended_at = clock::now_ms();
+    let mut then = Some(then);
+    until_committed(&format!("the end of ServerTasks-{id}"), || {
+        store.bookkeeping_now(|tx| {
+            tasks::lock_queue(tx)?;
+            tasks::finish(
+                tx,
+                id,
+                outcome.state,
+                outcome.error.as_deref(),
+                outcome.exit_code,
+                ended_at,
+            )?;
+            let Some(then) = then.take() else {
+                return Ok(Vec::new());
+            };
+            // A failed claim does not undo the record of the end.
+            Ok(tx.partial(|| then(tx)).unwrap_or_else(|e| {
+                eprintln!("drydock: claiming after ServerTasks-{id}: {e}");
+                Vec::new()
+            }))
+        })
     })
+}
+
+/// The longest wait between two attempts of [`until_committed`].
+const RETRY_AT_MOST: Duration = Duration::from_secs(5);
+
+/// Runs `attempt` until it succeeds, waiting longer after each failure (from 100 ms
+/// up to [`RETRY_AT_MOST`]), saying once that `what` waits for the database and once
+/// that it got through: for records that must not be lost to a database that is
+/// restarting or unreachable for a while.
+fn until_committed<T>(what: &str, mut attempt: impl FnMut() -> Result<T>) -> T {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        match attempt() {
+            Ok(done) => {
+                if failures > 0 {
+                    eprintln!("drydock: recorded {what} after {failures} failed attempt(s)");
+                }
+                return done;
+            }
+            Err(e) => {
+                if failures == 0 {
+                    eprintln!("drydock: could not record {what} yet, retrying: {e}");
+                }
+                failures += 1;
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(RETRY_AT_MOST);
+            }
+        }
+    }
 }
 
 fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) -> Result<Outcome> {
@@ -318,8 +356,12 @@ fn supervise(
                 let mut cancelled = cancel.load(Ordering::SeqCst);
                 if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
                     last_state_check = Instant::now();
-                    cancelled =
-                        store.read_now(|c| tasks::state_of(c, id))? == Some(TaskState::Cancelling);
+                    // A read that fails (the database restarting) is asked again at the
+                    // next check; the script runs on meanwhile.
+                    cancelled = match store.read_now(|c| tasks::state_of(c, id)) {
+                        Ok(state) => stop_for(state),
+                        Err(_) => false,
+                    };
                 }
                 let why = if cancelled {
                     Some(Stop::Cancel)
@@ -344,6 +386,12 @@ fn supervise(
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
 }
 
+/// Whether a script whose task is in `state` must stop: it is being cancelled, or it
+/// is no longer running at all (another node failed it as its node's, or it is gone).
+fn stop_for(state: Option<TaskState>) -> bool {
+    !matches!(state, Some(TaskState::Executing))
+}
+
 /// Takes what is left in the pipes (a process that left the group and kept them open
 /// gets two seconds), and writes the log.
 fn drain_pipes(pipes: &mut [Option<Pipe>; 2], log: &mut LogBatch) -> Result<()> {
@@ -358,7 +406,9 @@ fn drain_pipes(pipes: &mut [Option<Pipe>; 2], log: &mut LogBatch) -> Result<()> 
     for pipe in pipes.iter_mut().flatten() {
         pipe.finish(log);
     }
-    log.flush()
+    let id = log.id;
+    until_committed(&format!("the log of ServerTasks-{id}"), || log.flush());
+    Ok(())
 }
 
 /// Waits up to `wait` for output on the open pipes (or for the exit, when `exit` is
@@ -532,6 +582,8 @@ struct LogBatch<'a> {
     store: &'a Store,
     id: i64,
     lines: Vec<Line>,
+    /// Lines not kept since the last write (more than [`MAX_PENDING_LINES`] waited).
+    dropped: u64,
     since: Instant,
 }
 
@@ -541,12 +593,19 @@ impl<'a> LogBatch<'a> {
             store,
             id,
             lines: Vec::new(),
+            dropped: 0,
             since: Instant::now(),
         }
     }
 
+    /// Keeps `line` for the next write; past [`MAX_PENDING_LINES`] waiting (the
+    /// database unreachable for long) lines are counted, not kept.
     fn push(&mut self, line: Line) {
-        self.lines.push(line);
+        if self.lines.len() < MAX_PENDING_LINES {
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
     }
 
     /// Writes the batch when it is full or old enough.
@@ -558,14 +617,26 @@ impl<'a> LogBatch<'a> {
         }
     }
 
+    /// Writes the waiting lines; when that fails they wait for the next write.
     fn flush(&mut self) -> Result<()> {
         self.since = Instant::now();
+        if self.dropped > 0 {
+            let at = self.lines.last().map_or_else(clock::now_ms, |l| l.0);
+            let note = format!(
+                "[drydock: {} line(s) of output were not kept while the database could not be written]",
+                self.dropped
+            );
+            self.lines.push((at, "stderr", note));
+            self.dropped = 0;
+        }
         if self.lines.is_empty() {
             return Ok(());
         }
-        let lines = std::mem::take(&mut self.lines);
         let id = self.id;
+        let lines = &self.lines;
         self.store
-            .bookkeeping_now(|tx| tasks::append_log(tx, id, &lines))
+            .bookkeeping_now(|tx| tasks::append_log(tx, id, lines))?;
+        self.lines.clear();
+        Ok(())
     }
 }

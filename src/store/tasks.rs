@@ -429,6 +429,35 @@ pub fn fail_interrupted(tx: &BookTx, node: &str, message: &str, now: i64) -> Res
     )
 }
 
+/// The ids of the tasks the database says `node` runs.
+pub fn ids_running_on(conn: &Conn, node: &str) -> Result<Vec<i64>> {
+    conn.all(
+        concatcp!(
+            "SELECT id FROM tasks WHERE state IN ",
+            RUNNING,
+            " AND server_node = ?1 ORDER BY id"
+        ),
+        &[&node],
+        |r| r.get(0),
+    )
+}
+
+/// Fails task `id` with `message` if it still runs on `node`. Whether it did.
+pub fn fail_running(tx: &BookTx, id: i64, node: &str, message: &str, now: i64) -> Result<bool> {
+    super::notify::queue_changed(tx)?;
+    let changed = tx.execute(
+        concatcp!(
+            "UPDATE tasks SET state = ",
+            Q_FAILED,
+            ", error_message = ?3, completed_time = ?4, last_updated_time = ?4
+             WHERE id = ?1 AND server_node = ?2 AND state IN ",
+            RUNNING
+        ),
+        &[&id, &node, &message, &now],
+    )?;
+    Ok(changed > 0)
+}
+
 /// A stopping node cancels what it still runs once its grace period is over: its
 /// `Executing` tasks become `Cancelling` (their runners then stop the scripts and record
 /// them `Canceled`). Returns their ids.

@@ -16,6 +16,7 @@ mod cli;
 mod cluster;
 mod cluster_nodes;
 mod crash_loop;
+mod db_faults;
 mod freeze_pages;
 mod freeze_queue;
 mod freezes;

@@ -259,6 +259,9 @@ fn a_viewer_looping_over_distinct_task_filters_does_not_grow_postgresql_memory()
     }
     let (_, after) = backends_memory_kb(&name);
     let grown_mib = after.saturating_sub(before) / 1024;
+    eprintln!(
+        "PostgreSQL backends of {name}: {before} kB before, {after} kB after 600 distinct lists"
+    );
     assert!(
         grown_mib < 24,
         "PostgreSQL's backends grew by {grown_mib} MiB ({before} kB to {after} kB)"
@@ -485,6 +488,10 @@ fn a_huge_freeze_scope_gives_a_bounded_timeline_or_a_clear_400() {
     assert!(
         body.len() < 1 << 20,
         "62 days of one freeze: {} bytes",
+        body.len()
+    );
+    eprintln!(
+        "timeline of 62 days, one 625-pair freeze of 366-day daily windows: {} bytes",
         body.len()
     );
     let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
