@@ -132,6 +132,10 @@ impl<'r> Responder<'r, 'static> for Error {
         if let Error::TooManyRequests { retry_after_secs } = &self {
             response.set_raw_header("Retry-After", retry_after_secs.max(&1).to_string());
         }
+        // The database busy, restarting or out of reach: worth another try shortly.
+        if let Error::Unavailable(_) = &self {
+            response.set_raw_header("Retry-After", "2");
+        }
         Ok(response)
     }
 }

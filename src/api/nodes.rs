@@ -60,9 +60,8 @@ async fn list(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
 #[rocket::get("/octopusservernodes/ping")]
 async fn ping(app: &State<App>) -> Result<(Status, Json<Value>)> {
     let name = app.config.node_name.clone();
-    let node = app
-        .store
-        .read(move |c| system::find_node(c, &name))
+    let read = app.store.read(move |c| system::find_node(c, &name));
+    let node = super::status::within_deadline(read)
         .await?
         .ok_or_else(|| Error::Unavailable("This node has not registered yet.".into()))?;
     let status = if node.draining {

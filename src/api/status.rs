@@ -63,15 +63,19 @@ async fn health(app: &State<App>) -> (Status, Json<Value>) {
             Json(json!({"Status": "Outdated", "ErrorMessage": why})),
         );
     }
-    let mut result = app.store.ping().await;
-    if result.is_ok() && app.store.unwritable().is_some() {
-        let node = app.config.node_name.clone();
-        let now = crate::clock::now_ms();
-        result = app
-            .store
-            .bookkeeping(move |tx| crate::store::system::heartbeat(tx, &node, now))
-            .await;
-    }
+    let checked = async {
+        let mut result = app.store.ping().await;
+        if result.is_ok() && app.store.unwritable().is_some() {
+            let node = app.config.node_name.clone();
+            let now = crate::clock::now_ms();
+            result = app
+                .store
+                .bookkeeping(move |tx| crate::store::system::heartbeat(tx, &node, now))
+                .await;
+        }
+        result
+    };
+    let result = within_deadline(checked).await;
     match result {
         Ok(()) => (Status::Ok, Json(json!({"Status": "OK"}))),
         Err(e) => (
@@ -79,6 +83,25 @@ async fn health(app: &State<App>) -> (Status, Json<Value>) {
             Json(json!({"Status": "Unavailable", "ErrorMessage": e.public_message()})),
         ),
     }
+}
+
+/// How long `/api/health` and the nodes' ping wait for the database before they answer
+/// 503: a load balancer's check gets an answer in time, whatever the database does.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `check`, or a 503's error if it takes longer than [`ANSWER_WITHIN`] (it goes on in
+/// the background, bounded by the database's own deadlines).
+pub async fn within_deadline<T>(
+    check: impl std::future::Future<Output = crate::error::Result<T>>,
+) -> crate::error::Result<T> {
+    tokio::time::timeout(ANSWER_WITHIN, check)
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::error::Error::Unavailable(format!(
+                "The database did not answer within {} s.",
+                ANSWER_WITHIN.as_secs()
+            )))
+        })
 }
 
 #[rocket::get("/serverstatus")]

@@ -298,6 +298,10 @@ pub fn apply_postgres_set(
     starting: &Starting<'_>,
 ) -> Result<usize> {
     let mut tx = client.transaction().map_err(postgres_error)?;
+    // A migration may take long, and a node starting meanwhile waits for it: the
+    // sessions' statement and lock deadlines are not for this transaction.
+    tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+        .map_err(postgres_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(postgres_error)?;
     tx.batch_execute(

@@ -388,6 +388,12 @@ impl Store {
         }
     }
 
+    /// How long a request's database work may take: bounded on PostgreSQL (a server
+    /// across the network may stop answering), not on SQLite (a local file).
+    fn answer_within(&self) -> Option<Duration> {
+        self.is_postgres().then_some(REQUEST_DB_WITHIN)
+    }
+
     /// Runs `f` on a pooled connection, off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
@@ -395,7 +401,8 @@ impl Store {
         T: Send + 'static,
     {
         let store = self.clone();
-        blocking(move || store.read_now(f)).await
+        let deadline = self.answer_within();
+        blocking(deadline, move || store.read_now(f)).await
     }
 
     /// [`Store::read`] inside one read transaction, so that what `f` reads is one
@@ -428,7 +435,8 @@ impl Store {
     {
         let store = self.clone();
         let admission = admission.clone();
-        blocking(move || store.change_now(&admission, f)).await
+        let deadline = self.answer_within();
+        blocking(deadline, move || store.change_now(&admission, f)).await
     }
 
     /// Writes drydock's own bookkeeping (sessions, throttling, login events).
@@ -438,7 +446,8 @@ impl Store {
         T: Send + 'static,
     {
         let store = self.clone();
-        blocking(move || store.bookkeeping_now(f)).await
+        let deadline = self.answer_within();
+        blocking(deadline, move || store.bookkeeping_now(f)).await
     }
 
     /// [`Store::read`] for callers that are not async (the command line).
@@ -521,8 +530,26 @@ impl Store {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("database task: {e}")))?
+/// How long a request waits for PostgreSQL before it answers 503: a server that stops
+/// answering (hung, or its network cut where TCP has not given up yet) holds no
+/// request longer. What the request asked may still commit afterwards (README,
+/// "Running across machines": a 5xx on a POST may have committed).
+pub const REQUEST_DB_WITHIN: Duration = Duration::from_secs(15);
+
+/// Runs `f` off the async runtime, for at most `deadline` when one is given.
+async fn blocking<T: Send + 'static>(
+    deadline: Option<Duration>,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let task = tokio::task::spawn_blocking(f);
+    let joined = match deadline {
+        Some(deadline) => tokio::time::timeout(deadline, task).await.map_err(|_| {
+            Error::Unavailable(format!(
+                "The database did not answer within {} s; try again shortly.",
+                deadline.as_secs()
+            ))
+        })?,
+        None => task.await,
+    };
+    joined.map_err(|e| Error::Internal(format!("database task: {e}")))?
 }

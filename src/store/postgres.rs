@@ -3,9 +3,43 @@
 //! cross to PostgreSQL's types and back.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use super::sql::{PgConn, Row, Value};
 use crate::error::{Error, Result};
+
+/// How long a connection may take to open, when the URL does not say (`connect_timeout`).
+pub const CONNECT_WITHIN: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the connection is dropped
+/// (`TCP_USER_TIMEOUT`), and TCP keepalives: a silent peer is found within about this.
+pub const TCP_GIVE_UP: Duration = Duration::from_secs(10);
+/// The settings of every drydock session (ahead of the URL's own `options`, which
+/// win): no statement runs longer than 30 s, no lock is waited for longer than 10 s,
+/// and a session left idle inside a transaction for 10 s (its node cut off, holding a
+/// lock) is ended by the server, which keeps alive-checking its side too.
+pub const SESSION_OPTIONS: &str = "-c statement_timeout=30000 -c lock_timeout=10000 \
+     -c idle_in_transaction_session_timeout=10000 -c tcp_keepalives_idle=5 \
+     -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3";
+
+/// Deadlines on every wait of a connection (ARCHITECTURE.md, "Deadlines on the
+/// database"): opening it, TCP keepalives and user timeout on drydock's side, and
+/// [`SESSION_OPTIONS`] on the server's.
+fn with_deadlines(config: &mut postgres::Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_WITHIN);
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(5))
+        .keepalives_interval(Duration::from_secs(2))
+        .keepalives_retries(3)
+        .tcp_user_timeout(TCP_GIVE_UP);
+    let options = match config.get_options() {
+        Some(own) if !own.trim().is_empty() => format!("{SESSION_OPTIONS} {own}"),
+        _ => SESSION_OPTIONS.to_string(),
+    };
+    config.options(&options);
+}
 
 /// Makes the pool's PostgreSQL connections (`database_url`).
 pub struct PgManager {
@@ -28,6 +62,7 @@ impl PgManager {
             )
         })?;
         config.ssl_mode(tls.mode.for_client());
+        with_deadlines(&mut config);
         Ok(PgManager {
             config,
             tls: tls.connector,
@@ -211,7 +246,30 @@ pub(super) fn postgres_error(e: postgres::Error) -> Error {
                 "the database could not make this change now, try again ({e})"
             ))
         }
-        _ => Error::Internal(format!("database: {e}")),
+        // The database restarting or shutting down, out of connections, a deadline
+        // passed (statement_timeout, lock_timeout), or the connection lost: nothing
+        // this request changed was committed unless its commit was answered; the
+        // caller may try again.
+        Some(c)
+            if c.code().starts_with("08")
+                || c.code().starts_with("53")
+                || c.code().starts_with("57")
+                || *c == SqlState::LOCK_NOT_AVAILABLE
+                || *c == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT =>
+        {
+            Error::Unavailable(format!(
+                "the database is not available now, try again ({})",
+                with_causes(&e)
+            ))
+        }
+        Some(_) => Error::Internal(format!("database: {e}")),
+        None if e.is_closed() || std::error::Error::source(&e).is_some() => {
+            Error::Unavailable(format!(
+                "the database cannot be reached now, try again ({})",
+                with_causes(&e)
+            ))
+        }
+        None => Error::Internal(format!("database: {e}")),
     }
 }
 

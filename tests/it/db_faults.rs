@@ -103,3 +103,186 @@ fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
     let log = log.as_str().map_or_else(|| log.to_string(), str::to_string);
     assert!(log.contains("finished while the disk was full"), "{log}");
 }
+
+/// The suite's PostgreSQL database for `dir`, and the same database through `proxy`.
+fn through(dir: &common::DataDir, proxy_port: Option<u16>) -> String {
+    let url = common::db::config_for(dir.path())
+        .database_url
+        .expect("a PostgreSQL data directory");
+    let Some(port) = proxy_port else {
+        return url;
+    };
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (_, path) = rest.split_once('/').unwrap();
+    format!("{scheme}://{user}@127.0.0.1:{port}/{path}")
+}
+
+/// The PostgreSQL server's own address (host:port), from the suite's URL.
+fn server_address() -> String {
+    let url = std::env::var("DRYDOCK_TEST_POSTGRES").unwrap();
+    let rest = url.split_once('@').unwrap().1;
+    rest.split_once('/').unwrap().0.to_string()
+}
+
+/// `method path` on `port`: (status, body, how long the answer took).
+fn timed(
+    server: &Server,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value, Duration) {
+    let started = Instant::now();
+    let (status, body) = server.api(key, method, path, body);
+    (status, body, started.elapsed())
+}
+
+/// Cut off from its database (a black hole: nothing answers, nothing closes), a node
+/// answers `/api/health` and the ping 503 within their bound, a change 503 (never 500)
+/// within the connection deadlines, and works again by itself once the network heals.
+#[test]
+fn a_node_cut_off_from_postgresql_answers_503_in_time_and_recovers_by_itself() {
+    if common::pg::skip() {
+        return;
+    }
+    let dir = common::data_dir_on(true);
+    let proxy = common::fault_proxy::FaultProxy::to(&server_address());
+    dir.configure("");
+    std::fs::write(
+        dir.path().join(drydock::config::CONFIG_FILE),
+        format!(
+            "database_url = \"{}\"\nheartbeat_secs = 1\n",
+            through(&dir, Some(proxy.port))
+        ),
+    )
+    .unwrap();
+    let key = api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "echo hi"}),
+    );
+    server.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let deploy = |version: &str| {
+        let release = server.create(
+            &key,
+            "/api/releases",
+            json!({"ProjectId": "Projects-1", "Version": version}),
+        );
+        server.api(
+            &key,
+            "POST",
+            "/api/deployments",
+            Some(json!({"ReleaseId": release, "EnvironmentId": "Environments-1"})),
+        )
+    };
+    let (status, first) = deploy("1");
+    assert_eq!(status, 201, "{first}");
+    server.wait_task(&key, first["TaskId"].as_str().unwrap(), &["Success"], 30);
+
+    proxy.black_hole();
+    for path in ["/api/health", "/api/octopusservernodes/ping", "/api/health"] {
+        let (status, body, took) = timed(&server, &key, "GET", path, None);
+        assert_eq!(status, 503, "{path} while cut off: {body}");
+        assert!(took < Duration::from_secs(6), "{path} took {took:?}");
+    }
+    let (status, body, took) = timed(
+        &server,
+        &key,
+        "POST",
+        "/api/environments",
+        Some(json!({"Name": "While cut off"})),
+    );
+    assert_eq!(status, 503, "a change while cut off: {body}");
+    assert!(took < Duration::from_secs(30), "the change took {took:?}");
+
+    proxy.pass();
+    let healed = Instant::now();
+    let deadline = healed + Duration::from_secs(30);
+    while !matches!(server.get("/api/health"), Some((200, _))) {
+        assert!(
+            Instant::now() < deadline,
+            "it never recovered: {}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = healed.elapsed();
+    let (status, again) = loop {
+        let (status, body) = deploy("2");
+        if status != 503 || Instant::now() > deadline {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status, 201, "{again}");
+    server.wait_task(&key, again["TaskId"].as_str().unwrap(), &["Success"], 30);
+    eprintln!("cut off: health answered 503 within 6 s; healthy again {recovered:?} after the network healed");
+}
+
+/// A node cut off right after it took the queue's claim lock (its session in the
+/// middle of a transaction, nothing answering): the server ends that session after
+/// `idle_in_transaction_session_timeout`, so the other nodes claim again within
+/// seconds, not when TCP gives up (hours).
+#[test]
+fn a_node_cut_off_holding_the_claim_lock_does_not_freeze_the_cluster() {
+    if common::pg::skip() {
+        return;
+    }
+    let dir = common::data_dir_on(true);
+    let key = api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "echo hi"}),
+    );
+    server.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let release = server.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": "Projects-1", "Version": "1"}),
+    );
+
+    // Another node's session, as drydock opens one, through a link about to be cut:
+    // it takes the claim lock (store::claim's key), and then nothing more is heard.
+    let proxy = common::fault_proxy::FaultProxy::to(&server_address());
+    let cut = drydock::store::sql::PgManager::new(&through(&dir, Some(proxy.port))).unwrap();
+    let mut client = cut.connect_client().unwrap();
+    let mut tx = client.transaction().unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock(110442825646081)", &[])
+        .unwrap();
+    proxy.black_hole();
+    let cut_at = Instant::now();
+
+    let deadline = cut_at + Duration::from_secs(40);
+    let (status, deployment) = loop {
+        let (status, body) = server.api(
+            &key,
+            "POST",
+            "/api/deployments",
+            Some(json!({"ReleaseId": release, "EnvironmentId": "Environments-1"})),
+        );
+        assert_ne!(status, 500, "{body}");
+        if status != 503 || Instant::now() > deadline {
+            break (status, body);
+        }
+    };
+    assert_eq!(status, 201, "{deployment}");
+    let task = deployment["TaskId"].as_str().unwrap().to_string();
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .as_secs()
+        .max(1);
+    server.wait_task(&key, &task, &["Success"], left);
+    eprintln!(
+        "claim lock holder cut off: the cluster claimed again {:?} after the cut",
+        cut_at.elapsed()
+    );
+    // The cut session's end: its link closes (a ROLLBACK sent into the black hole
+    // would wait for ever).
+    proxy.reset();
+    drop(tx);
+}

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod db;
+pub mod fault_proxy;
 pub mod npm;
 pub mod pg;
 pub mod raw;
