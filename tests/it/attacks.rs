@@ -702,6 +702,47 @@ fn any_next_after_sign_in_is_a_safe_redirect() {
 }
 
 /// A small tmpfs mounted for one test, unmounted when dropped.
+/// A node whose data directory is on a 16 MiB tmpfs, to fill (root only; `None`
+/// elsewhere outside CI): its log is outside the disk. Its fields go in order: the
+/// server stops before the disk is unmounted.
+pub(crate) struct SmallDisk {
+    pub(crate) server: Server,
+    pub(crate) key: String,
+    pub(crate) data: std::path::PathBuf,
+    _outside: tempfile::TempDir,
+    pub(crate) disk: Tmpfs,
+}
+
+impl SmallDisk {
+    pub(crate) fn serve() -> Option<SmallDisk> {
+        let disk = Tmpfs::mount("16m")?;
+        let data = disk.path().join("data");
+        let key = api_key(&data, "admin");
+        let outside = tempfile::tempdir().unwrap();
+        let server = Server::start_in(
+            outside.path(),
+            &["--data-dir", data.to_str().unwrap()],
+            outside.path().join("serve.log"),
+        );
+        Some(SmallDisk {
+            server,
+            key,
+            data,
+            _outside: outside,
+            disk,
+        })
+    }
+
+    /// Fills the disk; the file that fills it.
+    pub(crate) fn fill(&self) -> std::path::PathBuf {
+        let filler = self.disk.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        filler
+    }
+}
+
 pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
@@ -743,31 +784,17 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     if !running_as_root() {
         return;
     }
-    let Some(disk) = Tmpfs::mount("16m") else {
+    let Some(small) = SmallDisk::serve() else {
         return;
     };
-    let data = disk.path().join("data");
-    let key = api_key(&data, "admin");
-    let outside = tempfile::tempdir().unwrap();
-    let server = Server::start_in(
-        outside.path(),
-        &["--data-dir", data.to_str().unwrap()],
-        outside.path().join("serve.log"),
-    );
-    server.create(&key, "/api/environments", json!({"Name": "Before"}));
-
-    // Fill the disk.
-    let filler = disk.path().join("filler");
-    {
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-    }
+    let (data, key, server) = (&small.data, &small.key, &small.server);
+    server.create(key, "/api/environments", json!({"Name": "Before"}));
+    let filler = small.fill();
 
     let mut refused = None;
     for i in 0..200 {
         let (status, body) = server.api(
-            &key,
+            key,
             "POST",
             "/api/environments",
             Some(json!({"Name": format!("Full {i}"), "Description": "x".repeat(2000)})),
@@ -788,7 +815,7 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
         message.contains("cannot be written") && message.contains("disk is full"),
         "{body}"
     );
-    let (_, envs) = server.api(&key, "GET", "/api/environments?take=1000", None);
+    let (_, envs) = server.api(key, "GET", "/api/environments?take=1000", None);
     assert!(
         !envs.to_string().contains(&format!("Full {i}\"")),
         "the refused change was kept"
@@ -806,7 +833,7 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     assert_eq!(answer.status, 503, "{}{}", answer.head, answer.body);
     assert!(answer.body.contains("cannot be written"), "{}", answer.body);
 
-    let (status, health) = server.api(&key, "GET", "/api/health", None);
+    let (status, health) = server.api(key, "GET", "/api/health", None);
     assert_eq!(status, 503, "{health}");
     assert!(
         health["ErrorMessage"]
@@ -819,10 +846,9 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     // Space again: health recovers by itself, and so do writes.
     std::fs::remove_file(&filler).unwrap();
     common::poll_until(20, "health never recovered", || {
-        server.api(&key, "GET", "/api/health", None).0 == 200
+        server.api(key, "GET", "/api/health", None).0 == 200
     });
-    server.create(&key, "/api/environments", json!({"Name": "After"}));
-    drop(server);
+    server.create(key, "/api/environments", json!({"Name": "After"}));
 }
 
 /// Reads from `stream` until the server closes it; how long that took, or `None` if it

@@ -3,11 +3,25 @@
 
 use crate::common;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::server::{api_key, Server};
 use serde_json::json;
+
+/// Project `Web` running `script`, environment `Prod`, and release `1`: its id.
+fn web_release(server: &Server, key: &str, script: &str) -> String {
+    server.create(
+        key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": script}),
+    );
+    server.create(key, "/api/environments", json!({"Name": "Prod"}));
+    server.create(
+        key,
+        "/api/releases",
+        json!({"ProjectId": "Projects-1", "Version": "1"}),
+    )
+}
 
 /// A script's end that could not be recorded (the disk under the database full) is
 /// recorded once it can be: the task does not stay Executing for ever, and its log
@@ -17,54 +31,32 @@ fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
     if !crate::attacks::running_as_root() {
         return;
     }
-    let Some(disk) = crate::attacks::Tmpfs::mount("16m") else {
+    let Some(small) = crate::attacks::SmallDisk::serve() else {
         return;
     };
-    let data = disk.path().join("data");
-    let key = api_key(&data, "admin");
-    let outside = tempfile::tempdir().unwrap();
-    let server = Server::start_in(
-        outside.path(),
-        &["--data-dir", data.to_str().unwrap()],
-        outside.path().join("serve.log"),
-    );
+    let (key, server) = (&small.key, &small.server);
     let shared = common::shared_dir();
     let go = shared.path().join("go");
     let script = format!(
         "echo started\nfor i in $(seq 600); do [ -e {} ] && break; sleep 0.1; done\necho finished while the disk was full\n",
         go.display()
     );
-    server.create(
-        &key,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": script}),
-    );
-    server.create(&key, "/api/environments", json!({"Name": "Prod"}));
-    let release = server.create(
-        &key,
-        "/api/releases",
-        json!({"ProjectId": "Projects-1", "Version": "1"}),
-    );
+    let release = web_release(server, key, &script);
     let (status, deployment) = server.api(
-        &key,
+        key,
         "POST",
         "/api/deployments",
         Some(json!({"ReleaseId": release, "EnvironmentId": "Environments-1"})),
     );
     assert_eq!(status, 201, "{deployment}");
     let task = deployment["TaskId"].as_str().unwrap().to_string();
-    server.wait_task(&key, &task, &["Executing"], 30);
+    server.wait_task(key, &task, &["Executing"], 30);
 
     // Fill the disk, until the database refuses a write.
-    let filler = disk.path().join("filler");
-    {
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-    }
+    let filler = small.fill();
     let refused = (0..200).any(|i| {
         let (status, body) = server.api(
-            &key,
+            key,
             "POST",
             "/api/environments",
             Some(json!({"Name": format!("Full {i}"), "Description": "x".repeat(2000)})),
@@ -93,13 +85,13 @@ fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
     }
     std::fs::remove_file(&filler).unwrap();
     let ended = server.wait_task(
-        &key,
+        key,
         &task,
         &["Success", "Failed", "Canceled", "TimedOut"],
         30,
     );
     assert_eq!(ended["State"], "Success", "{ended}");
-    let (_, log) = server.api(&key, "GET", &format!("/api/tasks/{task}/raw"), None);
+    let (_, log) = server.api(key, "GET", &format!("/api/tasks/{task}/raw"), None);
     let log = log.as_str().map_or_else(|| log.to_string(), str::to_string);
     assert!(log.contains("finished while the disk was full"), "{log}");
 }
@@ -159,18 +151,17 @@ fn a_node_cut_off_from_postgresql_answers_503_in_time_and_recovers_by_itself() {
     .unwrap();
     let key = api_key(dir.path(), "admin");
     let server = Server::start(dir.path());
-    server.create(
-        &key,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": "echo hi"}),
-    );
-    server.create(&key, "/api/environments", json!({"Name": "Prod"}));
+    let first_release = web_release(&server, &key, "echo hi");
     let deploy = |version: &str| {
-        let release = server.create(
-            &key,
-            "/api/releases",
-            json!({"ProjectId": "Projects-1", "Version": version}),
-        );
+        let release = if version == "1" {
+            first_release.clone()
+        } else {
+            server.create(
+                &key,
+                "/api/releases",
+                json!({"ProjectId": "Projects-1", "Version": version}),
+            )
+        };
         server.api(
             &key,
             "POST",
@@ -234,17 +225,7 @@ fn a_node_cut_off_holding_the_claim_lock_does_not_freeze_the_cluster() {
     let dir = common::data_dir_on(true);
     let key = api_key(dir.path(), "admin");
     let server = Server::start(dir.path());
-    server.create(
-        &key,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": "echo hi"}),
-    );
-    server.create(&key, "/api/environments", json!({"Name": "Prod"}));
-    let release = server.create(
-        &key,
-        "/api/releases",
-        json!({"ProjectId": "Projects-1", "Version": "1"}),
-    );
+    let release = web_release(&server, &key, "echo hi");
 
     // Another node's session, as drydock opens one, through a link about to be cut:
     // it takes the claim lock (store::claim's key), and then nothing more is heard.
