@@ -733,13 +733,28 @@ impl SmallDisk {
         })
     }
 
-    /// Fills the disk; the file that fills it.
-    pub(crate) fn fill(&self) -> std::path::PathBuf {
+    /// Fills the disk, then creates environments until the database refuses one
+    /// (503, never 500): the file that fills the disk, the number of the refused
+    /// environment (`Full N`) and the refusal.
+    pub(crate) fn fill_until_refused(&self) -> (std::path::PathBuf, usize, Value) {
         let filler = self.disk.path().join("filler");
         let mut file = std::fs::File::create(&filler).unwrap();
         let chunk = vec![0u8; 64 * 1024];
         while file.write_all(&chunk).is_ok() {}
-        filler
+        for i in 0..200 {
+            let (status, body) = self.server.api(
+                &self.key,
+                "POST",
+                "/api/environments",
+                Some(json!({"Name": format!("Full {i}"), "Description": "x".repeat(2000)})),
+            );
+            assert_ne!(status, 500, "{body}");
+            if status == 503 {
+                return (filler, i, body);
+            }
+            assert_eq!(status, 201, "{body}");
+        }
+        panic!("no write was refused on a full disk");
     }
 }
 
@@ -789,24 +804,7 @@ fn a_database_that_cannot_be_written_answers_503_health_says_why_and_it_recovers
     };
     let (data, key, server) = (&small.data, &small.key, &small.server);
     server.create(key, "/api/environments", json!({"Name": "Before"}));
-    let filler = small.fill();
-
-    let mut refused = None;
-    for i in 0..200 {
-        let (status, body) = server.api(
-            key,
-            "POST",
-            "/api/environments",
-            Some(json!({"Name": format!("Full {i}"), "Description": "x".repeat(2000)})),
-        );
-        assert_ne!(status, 500, "{body}");
-        if status == 503 {
-            refused = Some((i, body));
-            break;
-        }
-        assert_eq!(status, 201, "{body}");
-    }
-    let (i, body) = refused.expect("no write was refused on a full disk");
+    let (filler, i, body) = small.fill_until_refused();
     let message = body["ErrorMessage"]
         .as_str()
         .unwrap_or_default()
