@@ -376,6 +376,9 @@ fn process(weak: Weak<Inner>, store: Store, settings: Settings) {
 }
 
 /// What a round leaves for the wait after it.
+/// How soon a round that found the claim lock taken comes again.
+const BUSY_AGAIN: Duration = Duration::from_millis(50);
+
 struct Round {
     /// How long to sleep: until the next scheduled time, at most the poll interval.
     sleep: Duration,
@@ -409,15 +412,11 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
             return Ok(round);
         }
     }
-    let (claimed, round, windows_due) = store.bookkeeping_now(|tx| {
-        tasks::lock_queue(tx)?;
-        // Scheduled maintenance windows start and end on time, whichever node sees it
-        // first (in their own change, after this transaction).
-        let windows_due = crate::maintenance::window_due(tx, now)?;
-        // The system-task timer: queue what is due (once, whatever the processes).
-        system::queue_due(tx, now)?;
-        tasks::expire_overdue(tx, now)?;
-        if inner.heartbeat_due(settings.heartbeat) {
+    // The heartbeat in a short transaction of its own, not behind the claim lock: a
+    // round waiting for that lock (held by a node cut off mid-round, until its session
+    // ends) must not make this live node look silent to the others' NodeHealth.
+    if inner.heartbeat_due(settings.heartbeat) {
+        store.bookkeeping_now(|tx| {
             system::heartbeat(tx, &node, now)?;
             reconcile(inner, tx, &node, now)?;
             if let Some(why) = outdated::outdated_by(tx, settings)? {
@@ -428,7 +427,25 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
                     *outdated = Some(why);
                 }
             }
+            Ok(())
+        })?;
+    }
+    let (claimed, round, windows_due) = store.bookkeeping_now(|tx| {
+        // A round does not wait for another node's: while that one holds the claim
+        // lock (for milliseconds, or until the session of a node cut off mid-round is
+        // ended), this node's loop, and so its heartbeat, goes on, and it comes again
+        // shortly.
+        if !tasks::try_lock_queue(tx)? {
+            let mut round = next_round(tx, &node, now, settings)?;
+            round.sleep = round.sleep.min(BUSY_AGAIN);
+            return Ok((Vec::new(), round, false));
         }
+        // Scheduled maintenance windows start and end on time, whichever node sees it
+        // first (in their own change, after this transaction).
+        let windows_due = crate::maintenance::window_due(tx, now)?;
+        // The system-task timer: queue what is due (once, whatever the processes).
+        system::queue_due(tx, now)?;
+        tasks::expire_overdue(tx, now)?;
         let stale = inner.outdated.lock().map(|o| o.is_some()).unwrap_or(true);
         let slots = if stale {
             0

@@ -69,6 +69,11 @@ pub fn lock_queue(tx: &BookTx) -> Result<()> {
     tx.exclusive(CLAIM_LOCK)
 }
 
+/// [`lock_queue`] without waiting: false while another node's round holds it.
+pub fn try_lock_queue(tx: &BookTx) -> Result<bool> {
+    tx.try_exclusive(CLAIM_LOCK)
+}
+
 /// Takes one chosen task, and reads it back in the same statement.
 const TAKE: &str = concatcp!(
     "UPDATE tasks SET state = ",

@@ -271,6 +271,18 @@ impl Conn<'_> {
     /// `key`, on any node: PostgreSQL's transaction-level advisory lock. On SQLite,
     /// where a write transaction (`BEGIN IMMEDIATE`) already excludes every other
     /// writer, nothing to do.
+    /// [`Conn::exclusive`] without waiting: whether it was taken (always on SQLite,
+    /// whose write transaction is this process's alone already).
+    pub fn try_exclusive(&self, key: i64) -> Result<bool> {
+        if !self.is_postgres() {
+            return Ok(true);
+        }
+        let taken: i64 = self
+            .query_one("SELECT pg_try_advisory_xact_lock(?1)::INT", &[&key])?
+            .get(0)?;
+        Ok(taken == 1)
+    }
+
     pub fn exclusive(&self, key: i64) -> Result<()> {
         if self.is_postgres() {
             self.query("SELECT pg_advisory_xact_lock(?1)::TEXT", &[&key])?;
