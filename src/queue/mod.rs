@@ -10,6 +10,7 @@
 pub mod launcher;
 mod listen;
 mod outdated;
+mod reconcile;
 pub mod runner;
 pub mod runners;
 pub mod scripts;
@@ -418,7 +419,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
     if inner.heartbeat_due(settings.heartbeat) {
         store.bookkeeping_now(|tx| {
             system::heartbeat(tx, &node, now)?;
-            reconcile(inner, tx, &node, now)?;
+            reconcile::reconcile(inner, tx, &node, now)?;
             if let Some(why) = outdated::outdated_by(tx, settings)? {
                 if let Ok(mut outdated) = inner.outdated.lock() {
                     if outdated.is_none() {
@@ -464,34 +465,6 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         start(inner, store, settings, task, now)?;
     }
     Ok(round)
-}
-
-/// At a heartbeat: a task the database says this node runs, which this node does not
-/// run, at two heartbeats in a row (a task claimed is registered as running a moment
-/// after its claim commits), is failed as interrupted, saying why: nothing else would
-/// ever end it.
-fn reconcile(inner: &Inner, tx: &crate::store::BookTx, node: &str, now: i64) -> Result<()> {
-    let running: std::collections::BTreeSet<i64> = match inner.running.lock() {
-        Ok(running) => running.keys().copied().collect(),
-        Err(_) => return Ok(()),
-    };
-    let missing: std::collections::BTreeSet<i64> = tasks::ids_running_on(tx, node)?
-        .into_iter()
-        .filter(|id| !running.contains(id))
-        .collect();
-    let Ok(mut lost) = inner.lost.lock() else {
-        return Ok(());
-    };
-    for id in missing.intersection(&lost) {
-        let message = format!(
-            "interrupted: node {node} was no longer running it (its end could not be recorded)"
-        );
-        if tasks::fail_running(tx, *id, node, &message, now)? {
-            eprintln!("drydock: ServerTasks-{id} was recorded as running here but was not: failed");
-        }
-    }
-    *lost = missing.difference(&lost).copied().collect();
-    Ok(())
 }
 
 /// Registers a claimed task as running here and hands it to a runner thread. The
