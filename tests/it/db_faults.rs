@@ -57,21 +57,11 @@ fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
 
     // The script ends now: its end cannot be written.
     std::fs::write(&go, "").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !server
-        .output()
-        .contains(&format!("could not record the log of {task}"))
-        && !server
-            .output()
-            .contains(&format!("could not record the end of {task}"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the end was never tried: {}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(20, "the end was never tried", || {
+        let output = server.output();
+        output.contains(&format!("could not record the log of {task}"))
+            || output.contains(&format!("could not record the end of {task}"))
+    });
     std::fs::remove_file(&filler).unwrap();
     let ended = server.wait_task(
         key,
@@ -181,14 +171,9 @@ fn a_node_cut_off_from_postgresql_answers_503_in_time_and_recovers_by_itself() {
     proxy.pass();
     let healed = Instant::now();
     let deadline = healed + Duration::from_secs(30);
-    while !matches!(server.get("/api/health"), Some((200, _))) {
-        assert!(
-            Instant::now() < deadline,
-            "it never recovered: {}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::poll_until(30, "it never recovered", || {
+        matches!(server.get("/api/health"), Some((200, _)))
+    });
     let recovered = healed.elapsed();
     let (status, again) = loop {
         let (status, body) = deploy("2");

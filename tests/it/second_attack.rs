@@ -622,20 +622,15 @@ fn deploy_script(server: &Server, key: &str, name: &str, script: &str) -> String
 
 /// Polls `path` until it holds a line, for at most `secs`.
 fn wait_for_file(path: &std::path::Path, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} was never written",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let written = || {
+        std::fs::read_to_string(path)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+    };
+    common::poll_until(secs, "a file the script writes was never written", || {
+        written().is_some()
+    });
+    written().unwrap_or_default()
 }
 
 /// Finding 2: cleanup after a script killed the process group of anything left in the
@@ -722,14 +717,9 @@ fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
     assert!(status.success());
     let ended = server.wait_task(&key, &task, &["Failed", "Success"], 60);
     assert_eq!(ended["State"], "Failed", "{ended}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while script_pids.iter().any(|p| common::server::alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "the script's processes outlived its cleanup"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(20, "the script's processes outlived its cleanup", || {
+        !script_pids.iter().any(|p| common::server::alive(p))
+    });
     assert!(
         common::server::alive(&victim_group.to_string()),
         "cleanup killed another process group"
