@@ -25,7 +25,9 @@ pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
         .map(|id| work_dir.join(format!("ServerTasks-{id}")))
         .collect();
     let me = std::process::id() as i32;
-    let own_session = rustix::process::getsid(None).map_or(0, |s| s.as_raw_nonzero().get());
+    // nix, not rustix: in a PID namespace whose session leader is outside it (a
+    // container's), the session reads as 0, which rustix's `Pid` cannot hold.
+    let own_session = nix::unistd::getsid(None).map_or(0, |s| s.as_raw());
     let mut sessions = BTreeSet::new();
     let mut killed = 0;
     for _ in 0..20 {

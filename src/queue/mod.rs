@@ -490,18 +490,24 @@ fn start(
             let (id, kind, began) = (task.id, task.name, std::time::Instant::now());
             let node = task_settings.node.clone();
             let (cap, follower) = (task_settings.task_cap, Arc::clone(&queue.inner));
-            let next = runner::run(&task_store, &task_settings, task, &flag, |tx| {
-                let stale = follower
-                    .outdated
-                    .lock()
-                    .map(|o| o.is_some())
-                    .unwrap_or(true);
-                if follower.stopping.load(Ordering::SeqCst) || stale {
-                    return Ok(Vec::new());
-                }
-                let slots = free_slots(tx, &node, cap)?.min(1);
-                let now = clock::now_ms();
-                crate::freezes::gate(tx, tasks::claim(tx, &node, now, slots)?, now)
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runner::run(&task_store, &task_settings, task, &flag, |tx| {
+                    let stale = follower
+                        .outdated
+                        .lock()
+                        .map(|o| o.is_some())
+                        .unwrap_or(true);
+                    if follower.stopping.load(Ordering::SeqCst) || stale {
+                        return Ok(Vec::new());
+                    }
+                    let slots = free_slots(tx, &node, cap)?.min(1);
+                    let now = clock::now_ms();
+                    crate::freezes::gate(tx, tasks::claim(tx, &node, now, slots)?, now)
+                })
+            }));
+            let next = ran.unwrap_or_else(|panic| {
+                reconcile::abandon(&task_store, &task_settings, id, panic.as_ref());
+                Vec::new()
             });
             queue
                 .inner

@@ -1,6 +1,8 @@
-//! A node's view of its own tasks against the database's, at each heartbeat.
+//! A node's view of its own tasks against the database's, at each heartbeat; and what
+//! becomes of a task whose runner failed inside drydock.
 
 use super::{tasks, Inner};
+use crate::clock;
 use crate::error::Result;
 
 /// At a heartbeat: a task the database says this node runs, which this node does not
@@ -34,4 +36,31 @@ pub(super) fn reconcile(
     }
     *lost = missing.difference(&lost).copied().collect();
     Ok(())
+}
+
+/// A task whose runner failed inside drydock (a bug: the panic's message is on
+/// standard error) is failed saying so, and what its script left is stopped, instead of
+/// staying `Executing` with nothing running it. Should the end not commit, the next
+/// heartbeats' reconciliation fails it, as it is no longer registered as running.
+pub(super) fn abandon(
+    store: &crate::store::Store,
+    settings: &super::Settings,
+    id: i64,
+    panic: &(dyn std::any::Any + Send),
+) {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "an internal error".into());
+    let message = format!("drydock failed internally while running it: {why}");
+    let failed = store.bookkeeping_now(|tx| {
+        tasks::fail_running(tx, id, &settings.node, &message, clock::now_ms())
+    });
+    if let Err(e) = failed {
+        eprintln!("drydock: recording the failure of ServerTasks-{id}: {e}");
+    }
+    if let Ok(user) = &settings.script_user {
+        crate::process::kill_leftovers(&settings.work_dir, &[id], user.uid());
+    }
 }

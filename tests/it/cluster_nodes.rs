@@ -263,6 +263,10 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
     node_body(&a, &key, "node-a", false);
     node_body(&a, &key, "node-c", false);
 
+    // Executing is recorded at the claim, before the script runs: both scripts begun.
+    common::poll_until(20, "the long scripts never began", || {
+        std::fs::read_to_string(&pids).is_ok_and(|p| p.lines().count() == 2)
+    });
     b.child.kill().unwrap();
     b.child.wait().unwrap();
     let killed = Instant::now();
