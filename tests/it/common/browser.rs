@@ -117,24 +117,30 @@ impl Browser {
         self.click("#sign-in").await
     }
 
+    /// Clicks the element `css` names. A page that replaces it while it is found (a
+    /// live part re-rendered: a stale element) is looked at again, a few times.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await?
-            .click()
-            .await?;
-        Ok(())
+        let mut tries = 0;
+        loop {
+            let element = self.client.wait().for_element(Locator::Css(css)).await?;
+            match element.click().await {
+                Err(e) if e.is_stale_element_reference() && tries < 5 => tries += 1,
+                done => return Ok(done?),
+            }
+        }
     }
 
+    /// The text of the element `css` names (found again if the page replaced it
+    /// meanwhile, as [`Self::click`]).
     pub async fn text(&self, css: &str) -> Result<String> {
-        Ok(self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await?
-            .text()
-            .await?)
+        let mut tries = 0;
+        loop {
+            let element = self.client.wait().for_element(Locator::Css(css)).await?;
+            match element.text().await {
+                Err(e) if e.is_stale_element_reference() && tries < 5 => tries += 1,
+                done => return Ok(done?),
+            }
+        }
     }
 
     /// Waits up to 10 s for the page's text to contain `needle`.
