@@ -7,9 +7,11 @@
 //! Claiming is one `BEGIN IMMEDIATE` transaction (`store::tasks::claim`), so a task
 //! never starts twice, whatever the processes.
 
+mod heartbeat;
 pub mod launcher;
 mod listen;
 mod outdated;
+mod output;
 mod reconcile;
 pub mod runner;
 pub mod runners;
@@ -54,6 +56,12 @@ pub struct Settings {
     /// The newest migration this node knows (recorded with its name; a schema moved
     /// past it incompatibly stops the node).
     pub schema_level: i64,
+    /// Since when (epoch ms; 0: not) this node's heartbeats have not committed for long
+    /// enough that the cluster is about to take it for offline: its runners stop the
+    /// scripts that began before (one begun since was claimed: the database is back).
+    pub cut_off: Arc<std::sync::atomic::AtomicI64>,
+    /// The scripts running on this node, for the output thread.
+    pub outputs: Arc<output::Outputs>,
 }
 
 impl Settings {
@@ -80,6 +88,8 @@ impl Settings {
             node_offline_ms: config.node_offline_secs * 1000,
             system,
             schema_level: crate::store::migrate::Migrations::shipped().newest(),
+            cut_off: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            outputs: Default::default(),
         }
     }
 
@@ -100,6 +110,9 @@ struct Inner {
     /// Tasks the database said at the last heartbeat this node runs, which it did not:
     /// failed if the next heartbeat finds them so again (see [`reconcile`]).
     lost: Mutex<std::collections::BTreeSet<i64>>,
+    /// Tasks whose runner failed inside drydock (they may have begun): failed, never
+    /// given back, by the reconciliation.
+    abandoned: Mutex<std::collections::BTreeSet<i64>>,
     /// The processor thread, joined first on a graceful stop so that nothing is claimed
     /// after it.
     processor: Mutex<Option<JoinHandle<()>>>,
@@ -158,6 +171,7 @@ impl Queue {
                 stopping: AtomicBool::new(false),
                 running: Mutex::new(HashMap::new()),
                 lost: Mutex::new(std::collections::BTreeSet::new()),
+                abandoned: Mutex::new(std::collections::BTreeSet::new()),
                 processor: Mutex::new(None),
                 runners: Default::default(),
                 last_heartbeat: Mutex::new(None),
@@ -203,6 +217,8 @@ impl Queue {
                     crate::error::Error::Internal(format!("starting the queue's listener: {e}"))
                 })?;
         }
+        heartbeat::start_watchdog(&self.inner, &settings)?;
+        output::start(&self.inner, &store, &settings)?;
         let weak = Arc::downgrade(&self.inner);
         let handle = std::thread::Builder::new()
             .name("drydock-queue".into())
@@ -256,8 +272,12 @@ impl Queue {
             if last_beat.elapsed() >= settings.heartbeat {
                 last_beat = std::time::Instant::now();
                 let beat = store.bookkeeping_now(|tx| system::heartbeat(tx, node, clock::now_ms()));
-                if let Err(e) = beat {
-                    eprintln!("drydock: heartbeat while stopping: {e}");
+                match beat {
+                    Ok(()) => settings
+                        .system
+                        .in_touch
+                        .committed(last_beat, settings.heartbeat * 2 + settings.poll),
+                    Err(e) => eprintln!("drydock: heartbeat while stopping: {e}"),
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -415,21 +435,9 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
     }
     // The heartbeat in a short transaction of its own, not behind the claim lock: a
     // round waiting for that lock (held by a node cut off mid-round, until its session
-    // ends) must not make this live node look silent to the others' NodeHealth.
+    // ends) must not make this live node look silent to the others.
     if inner.heartbeat_due(settings.heartbeat) {
-        store.bookkeeping_now(|tx| {
-            system::heartbeat(tx, &node, now)?;
-            reconcile::reconcile(inner, tx, &node, now)?;
-            if let Some(why) = outdated::outdated_by(tx, settings)? {
-                if let Ok(mut outdated) = inner.outdated.lock() {
-                    if outdated.is_none() {
-                        eprintln!("drydock: {why}");
-                    }
-                    *outdated = Some(why);
-                }
-            }
-            Ok(())
-        })?;
+        heartbeat::beat(inner, store, settings, now)?;
     }
     let (claimed, round, windows_due) = store.bookkeeping_now(|tx| {
         // A round does not wait for another node's: while that one holds the claim
@@ -506,7 +514,13 @@ fn start(
                 })
             }));
             let next = ran.unwrap_or_else(|panic| {
-                reconcile::abandon(&task_store, &task_settings, id, panic.as_ref());
+                reconcile::abandon(
+                    &queue.inner,
+                    &task_store,
+                    &task_settings,
+                    id,
+                    panic.as_ref(),
+                );
                 Vec::new()
             });
             queue
@@ -539,13 +553,14 @@ fn start(
         queue.wake();
     }));
     if let Err(e) = spawned {
+        // Not started: should this record fail, the reconciliation gives it back.
+        if let Ok(mut running) = inner.running.lock() {
+            running.remove(&id);
+        }
         let message = format!("could not start a thread for the task: {e}");
         store.bookkeeping_now(|tx| {
             tasks::finish(tx, id, TaskState::Failed, Some(&message), None, now)
         })?;
-        if let Ok(mut running) = inner.running.lock() {
-            running.remove(&id);
-        }
     }
     Ok(())
 }

@@ -2,22 +2,21 @@
 //!
 //! A `Deploy` task runs the project's script under `bash` in a fresh working directory,
 //! as the leader of its own process group. Its stdout and stderr lines go to the task
-//! log as they come, written in batches (every 100 ms or 500 lines). On cancel, timeout
+//! log as they come, written in batches by the node's output thread (`queue::output`:
+//! every 100 ms; the runner makes no database call while the script runs). On cancel, timeout
 //! or node shutdown the whole group gets SIGTERM, then SIGKILL after the grace period;
 //! when the script ends, whatever it left in its group is killed too, so no child
 //! process outlives its task.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use super::output::{drain_pipes, watch, Pipe};
 use super::Settings;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -26,16 +25,12 @@ use crate::store::tasks::{self, Task};
 use crate::store::{projects, BookTx, Store};
 use crate::system_tasks;
 
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The longest the supervisor waits for an event before it looks at cancel and timeout.
-const TICK: Duration = Duration::from_millis(50);
-const FLUSH_LINES: usize = 500;
-/// The most log lines kept waiting while the database cannot be written.
-const MAX_PENDING_LINES: usize = 100_000;
-/// How often the task's state is read back, to see a cancel made by another process.
-const STATE_EVERY: Duration = Duration::from_millis(500);
-/// A longer line is cut (and says so).
-const MAX_LINE: usize = 16 * 1024;
+pub(super) const TICK: Duration = Duration::from_millis(50);
+/// A task's error when its script was stopped because its node was cut off.
+pub const CUT_OFF: &str = "stopped: this node could not reach the database for too long \
+                           (its heartbeat stopped), so it stopped the script before the \
+                           cluster took the node for offline";
 
 /// How a task ended.
 struct Outcome {
@@ -45,6 +40,15 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// Not run at all: the task goes back to the queue (`Queued` is never an end).
+    fn given_back(why: String) -> Outcome {
+        Outcome {
+            state: TaskState::Queued,
+            error: Some(why),
+            exit_code: None,
+        }
+    }
+
     fn failed(error: String) -> Outcome {
         Outcome {
             state: TaskState::Failed,
@@ -86,6 +90,15 @@ pub fn run(
     // connection): recording it is idempotent, so it is retried until it commits. Only
     // the first attempt also claims this thread's next task.
     let ended_at = clock::now_ms();
+    if outcome.state == TaskState::Queued {
+        let why = outcome.error.unwrap_or_default();
+        eprintln!("drydock: ServerTasks-{id} goes back to the queue unstarted: {why}");
+        until_committed(
+            &format!("the return of ServerTasks-{id} to the queue"),
+            || store.bookkeeping_now(|tx| tasks::release(tx, id, &settings.node, ended_at)),
+        );
+        return Vec::new();
+    }
     let mut then = Some(then);
     until_committed(&format!("the end of ServerTasks-{id}"), || {
         store.bookkeeping_now(|tx| {
@@ -117,7 +130,7 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(5);
 /// up to [`RETRY_AT_MOST`]), saying once that `what` waits for the database and once
 /// that it got through: for records that must not be lost to a database that is
 /// restarting or unreachable for a while.
-fn until_committed<T>(what: &str, mut attempt: impl FnMut() -> Result<T>) -> T {
+pub(super) fn until_committed<T>(what: &str, mut attempt: impl FnMut() -> Result<T>) -> T {
     let mut wait = Duration::from_millis(100);
     let mut failures = 0u32;
     loop {
@@ -156,7 +169,14 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
             projects::find_environment(c, env_id)?,
             projects::find_release(c, release_id)?,
         ))
-    })?;
+    });
+    // Nothing has run yet: a task whose first reads fail (the database restarting) goes
+    // back to the queue rather than failing (other errors fail it, as they would again).
+    let found = match found {
+        Ok(found) => found,
+        Err(e @ Error::Unavailable(_)) => return Ok(Outcome::given_back(e.to_string())),
+        Err(e) => return Err(e),
+    };
     let (Some(project), Some(env), Some(release)) = found else {
         return Ok(Outcome::failed(
             "the project, environment or release was deleted before the task started".into(),
@@ -218,6 +238,9 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
 enum Stop {
     Cancel,
     Timeout,
+    /// This node could not write its heartbeat for long: the cluster is about to fail
+    /// its tasks (see `queue::heartbeat`).
+    CutOff,
 }
 
 /// Starts `bash script` in `dir` as the script user: through the node's launcher when
@@ -317,12 +340,22 @@ fn supervise(
     };
     let mut pipes = pipes;
 
-    let started = Instant::now();
-    let mut log = LogBatch::new(store, id);
+    let (started, began_at) = (Instant::now(), clock::now_ms());
+    // No database call from here until the script has ended (see `queue::output`).
+    let registered = settings.outputs.register(id);
+    let (log, told_to_stop) = (&registered.running.log, &registered.running.told_to_stop);
     let mut stop: Option<(Stop, Instant)> = None;
-    let mut last_state_check = Instant::now();
     let status = loop {
-        if watch(&mut pipes, Some(&exit), TICK, &mut log)? {
+        let exited = match watch(&mut pipes, Some(&exit), TICK, log) {
+            Ok(exited) => exited,
+            Err(e) => {
+                // Giving up on the script: it is stopped first, never left running
+                // in a directory about to go.
+                script.signal(group, Signal::SIGKILL);
+                return Err(e);
+            }
+        };
+        if exited {
             let status = match &mut script {
                 // Nothing the script started outlives it: its group is killed before
                 // the script is reaped, while its number cannot belong to others (the
@@ -345,28 +378,21 @@ fn supervise(
             match status {
                 Ok(status) => break status,
                 Err(e) => {
-                    drain_pipes(&mut pipes, &mut log)?;
+                    drain_pipes(store, &mut pipes, log)?;
                     return Err(e);
                 }
             }
         }
-        log.flush_if_due();
         match stop {
             None => {
-                let mut cancelled = cancel.load(Ordering::SeqCst);
-                if !cancelled && last_state_check.elapsed() >= STATE_EVERY {
-                    last_state_check = Instant::now();
-                    // A read that fails (the database restarting) is asked again at the
-                    // next check; the script runs on meanwhile.
-                    cancelled = match store.read_now(|c| tasks::state_of(c, id)) {
-                        Ok(state) => stop_for(state),
-                        Err(_) => false,
-                    };
-                }
+                let cancelled =
+                    cancel.load(Ordering::SeqCst) || told_to_stop.load(Ordering::SeqCst);
                 let why = if cancelled {
                     Some(Stop::Cancel)
                 } else if started.elapsed() >= timeout {
                     Some(Stop::Timeout)
+                } else if cut_off_before(settings, began_at) {
+                    Some(Stop::CutOff)
                 } else {
                     None
                 };
@@ -375,147 +401,28 @@ fn supervise(
                     stop = Some((why, Instant::now()));
                 }
             }
-            Some((_, since)) => {
-                if since.elapsed() >= settings.cancel_grace {
+            Some((why, since)) => {
+                let grace = if why == Stop::CutOff {
+                    super::heartbeat::cut_off_grace(settings)
+                } else {
+                    settings.cancel_grace
+                };
+                if since.elapsed() >= grace {
                     script.signal(group, Signal::SIGKILL);
                 }
             }
         }
     };
-    drain_pipes(&mut pipes, &mut log)?;
+    drain_pipes(store, &mut pipes, log)?;
     Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
 }
 
-/// Whether a script whose task is in `state` must stop: it is being cancelled, or it
-/// is no longer running at all (another node failed it as its node's, or it is gone).
-fn stop_for(state: Option<TaskState>) -> bool {
-    !matches!(state, Some(TaskState::Executing))
-}
-
-/// Takes what is left in the pipes (a process that left the group and kept them open
-/// gets two seconds), and writes the log.
-fn drain_pipes(pipes: &mut [Option<Pipe>; 2], log: &mut LogBatch) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while pipes.iter().any(Option::is_some) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        watch(pipes, None, left.min(TICK), log)?;
-    }
-    for pipe in pipes.iter_mut().flatten() {
-        pipe.finish(log);
-    }
-    let id = log.id;
-    until_committed(&format!("the log of ServerTasks-{id}"), || log.flush());
-    Ok(())
-}
-
-/// Waits up to `wait` for output on the open pipes (or for the exit, when `exit` is
-/// given), takes what came, and closes the pipes that ended. True when the script
-/// exited.
-fn watch(
-    pipes: &mut [Option<Pipe>; 2],
-    exit: Option<&OwnedFd>,
-    wait: Duration,
-    log: &mut LogBatch,
-) -> Result<bool> {
-    let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
-    let mut fds: Vec<PollFd> = pipes
-        .iter()
-        .flatten()
-        .map(|p| PollFd::new(p.fd.as_fd(), PollFlags::POLLIN))
-        .chain(exit.map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)))
-        .collect();
-    if fds.is_empty() {
-        return Ok(false);
-    }
-    match poll(&mut fds, PollTimeout::from(ms)) {
-        Ok(_) | Err(Errno::EINTR) => {}
-        Err(e) => return Err(Error::Internal(format!("watching the script: {e}"))),
-    }
-    let ready: Vec<bool> = fds
-        .iter()
-        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-        .collect();
-    drop(fds);
-    let mut at = 0;
-    for slot in pipes.iter_mut() {
-        let Some(pipe) = slot else { continue };
-        let is_ready = ready[at];
-        at += 1;
-        if is_ready && !pipe.read(log) {
-            pipe.finish(log);
-            *slot = None;
-        }
-    }
-    Ok(exit.is_some() && ready.get(at) == Some(&true))
-}
-
-/// One of the script's output pipes, cut into lines as its bytes come.
-struct Pipe {
-    fd: OwnedFd,
-    stream: &'static str,
-    pending: Vec<u8>,
-}
-
-impl Pipe {
-    fn new(fd: OwnedFd, stream: &'static str) -> Pipe {
-        Pipe {
-            fd,
-            stream,
-            pending: Vec::new(),
-        }
-    }
-
-    /// Reads what is there (one read: poll said it would not block) and logs each
-    /// whole line. False at the pipe's end.
-    fn read(&mut self, log: &mut LogBatch) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = match nix::unistd::read(&self.fd, &mut chunk) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        self.pending.extend_from_slice(&chunk[..n]);
-        let now = clock::now_ms();
-        let mut from = 0;
-        loop {
-            let rest = &self.pending[from..];
-            match rest.iter().take(MAX_LINE).position(|&b| b == b'\n') {
-                Some(at) => {
-                    log.push((now, self.stream, line_of(&rest[..at], false)));
-                    from += at + 1;
-                }
-                None if rest.len() >= MAX_LINE => {
-                    log.push((now, self.stream, line_of(&rest[..MAX_LINE], true)));
-                    from += MAX_LINE;
-                }
-                None => break,
-            }
-        }
-        self.pending.drain(..from);
-        true
-    }
-
-    /// Logs a last line the script did not end with a newline.
-    fn finish(&mut self, log: &mut LogBatch) {
-        if !self.pending.is_empty() {
-            let rest = std::mem::take(&mut self.pending);
-            log.push((clock::now_ms(), self.stream, line_of(&rest, false)));
-        }
-    }
-}
-
-fn line_of(bytes: &[u8], cut: bool) -> String {
-    let mut end = bytes.len();
-    while end > 0 && matches!(bytes[end - 1], b'\n' | b'\r') {
-        end -= 1;
-    }
-    let mut line = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    if cut {
-        line.push_str(" [line cut at 16 KiB]");
-    }
-    line
+/// Whether this node was cut off from the database at or after `began_at` (epoch ms):
+/// a script begun while it was already cut off had just been claimed, so the database
+/// was back, and its heartbeat is about to say so.
+fn cut_off_before(settings: &Settings, began_at: i64) -> bool {
+    let since = settings.cut_off.load(Ordering::SeqCst);
+    since != 0 && since >= began_at
 }
 
 /// A task stopped on request: cancelled by someone (it is `Cancelling`), or stopped
@@ -556,6 +463,11 @@ fn outcome_of(
             exit_code: code,
         },
         Some(Stop::Cancel) => stopped_outcome(store, id, code),
+        Some(Stop::CutOff) => Outcome {
+            state: TaskState::Failed,
+            error: Some(CUT_OFF.into()),
+            exit_code: code,
+        },
         None => match (code, status.signal()) {
             (Some(0), _) => Outcome {
                 state: TaskState::Success,
@@ -572,71 +484,5 @@ fn outcome_of(
                 signal.unwrap_or_default()
             )),
         },
-    }
-}
-
-type Line = (i64, &'static str, String);
-
-/// Lines waiting to be written, flushed in one transaction per batch.
-struct LogBatch<'a> {
-    store: &'a Store,
-    id: i64,
-    lines: Vec<Line>,
-    /// Lines not kept since the last write (more than [`MAX_PENDING_LINES`] waited).
-    dropped: u64,
-    since: Instant,
-}
-
-impl<'a> LogBatch<'a> {
-    fn new(store: &'a Store, id: i64) -> Self {
-        LogBatch {
-            store,
-            id,
-            lines: Vec::new(),
-            dropped: 0,
-            since: Instant::now(),
-        }
-    }
-
-    /// Keeps `line` for the next write; past [`MAX_PENDING_LINES`] waiting (the
-    /// database unreachable for long) lines are counted, not kept.
-    fn push(&mut self, line: Line) {
-        if self.lines.len() < MAX_PENDING_LINES {
-            self.lines.push(line);
-        } else {
-            self.dropped += 1;
-        }
-    }
-
-    /// Writes the batch when it is full or old enough.
-    fn flush_if_due(&mut self) {
-        if self.lines.len() >= FLUSH_LINES || self.since.elapsed() >= FLUSH_EVERY {
-            if let Err(e) = self.flush() {
-                eprintln!("drydock: writing the log of ServerTasks-{}: {e}", self.id);
-            }
-        }
-    }
-
-    /// Writes the waiting lines; when that fails they wait for the next write.
-    fn flush(&mut self) -> Result<()> {
-        self.since = Instant::now();
-        if self.dropped > 0 {
-            let at = self.lines.last().map_or_else(clock::now_ms, |l| l.0);
-            let note = format!(
-                "[drydock: {} line(s) of output were not kept while the database could not be written]",
-                self.dropped
-            );
-            self.lines.push((at, "stderr", note));
-            self.dropped = 0;
-        }
-        if self.lines.is_empty() {
-            return Ok(());
-        }
-        let id = self.id;
-        let lines = &self.lines;
-        self.store
-            .bookkeeping_now(|tx| tasks::append_log(tx, id, lines))?;
-        self.lines.clear();
-        Ok(())
     }
 }

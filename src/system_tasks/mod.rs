@@ -4,7 +4,7 @@
 //! works in small transactions and checks for cancellation between them.
 
 mod backup;
-mod node_health;
+pub mod node_health;
 mod retention;
 mod session_cleanup;
 
@@ -58,6 +58,9 @@ pub struct Settings {
     /// signals (set by the queue, which resolves `script_user`).
     pub script_uid: Option<u32>,
     pub node_offline_ms: i64,
+    /// This node's heartbeats as its queue commits them (shared by the clones): no
+    /// node is declared offline by one that was not itself in touch long enough.
+    pub in_touch: std::sync::Arc<node_health::InTouch>,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
     pub login_window_ms: i64,
@@ -80,6 +83,7 @@ impl Settings {
                 .unwrap_or_else(|| default_work_dir(&config.data_dir)),
             script_uid: None,
             node_offline_ms: config.node_offline_secs * 1000,
+            in_touch: Default::default(),
             session_idle_ms: config.session_idle_secs * 1000,
             session_absolute_ms: config.session_absolute_secs * 1000,
             login_window_ms: config.login_window_secs * 1000,

@@ -76,7 +76,7 @@ fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
 }
 
 /// The suite's PostgreSQL database for `dir`, and the same database through `proxy`.
-fn through(dir: &common::DataDir, proxy_port: Option<u16>) -> String {
+pub(crate) fn through(dir: &common::DataDir, proxy_port: Option<u16>) -> String {
     let url = common::db::config_for(dir.path())
         .database_url
         .expect("a PostgreSQL data directory");
@@ -90,7 +90,7 @@ fn through(dir: &common::DataDir, proxy_port: Option<u16>) -> String {
 }
 
 /// The PostgreSQL server's own address (host:port), from the suite's URL.
-fn server_address() -> String {
+pub(crate) fn server_address() -> String {
     let url = std::env::var("DRYDOCK_TEST_POSTGRES").unwrap();
     let rest = url.split_once('@').unwrap().1;
     rest.split_once('/').unwrap().0.to_string()
@@ -261,4 +261,53 @@ fn a_node_cut_off_holding_the_claim_lock_does_not_freeze_the_cluster() {
     );
     proxy.reset();
     drop(client);
+}
+
+/// A claim that committed though this node never learnt it had (its `COMMIT`'s answer
+/// lost with the connection): the database says the task runs here, nothing runs it.
+/// Two heartbeats later it is back in the queue, and runs once.
+#[test]
+fn a_claim_this_node_never_began_goes_back_to_the_queue_and_runs() {
+    let app = common::TestApp::with(|c| c.heartbeat_secs = 1);
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let shared = common::shared_dir();
+    let record = shared.path().join("ran");
+    let (_, env, release) = common::project_env_release(
+        &client,
+        &key,
+        &format!("echo \"$DRYDOCK_TASK_ID\" >> {}", record.display()),
+    );
+    // One that runs now names the node.
+    let first = common::deploy(&client, &key, &release, &env);
+    let first = common::wait_completed(&client, &key, &first, 20);
+    let node = first["ServerNode"].as_str().unwrap().to_string();
+    let (status, deployment) = common::json_of(common::with_key(
+        &client,
+        rocket::http::Method::Post,
+        "/api/deployments",
+        &key,
+        Some(
+            json!({"ReleaseId": release, "EnvironmentId": env, "QueueTime": "2099-01-01T00:00:00+00:00"}),
+        ),
+    ));
+    assert_eq!(status, rocket::http::Status::Created, "{deployment}");
+    let task = deployment["TaskId"].as_str().unwrap().to_string();
+    let id: i64 = task.strip_prefix("ServerTasks-").unwrap().parse().unwrap();
+    // Claimed for this node in the database, as that lost commit left it.
+    let now = drydock::clock::now_ms();
+    app.db().exec(
+        "UPDATE tasks SET state = 'Executing', server_node = ?2, start_time = ?3, queue_time = ?3
+         WHERE id = ?1",
+        &[&id, &node, &now],
+    );
+    let done = common::wait_completed(&client, &key, &task, 20);
+    assert_eq!(done["State"], "Success", "{done}");
+    let ran = std::fs::read_to_string(&record).unwrap();
+    let ran: Vec<&str> = ran.lines().collect();
+    assert_eq!(
+        ran,
+        [first["Id"].as_str().unwrap(), task.as_str()],
+        "each ran once"
+    );
 }
