@@ -117,8 +117,10 @@ pub struct CreateDeploymentUntenantedV1 {
 async fn create_deployments(
     change: Change<need::DeploymentCreate>,
     body: Body<CreateDeploymentUntenantedV1>,
+    key: super::IdempotencyKey,
     app: &State<App>,
 ) -> Result<Json<Value>> {
+    let key = key.0?;
     let body = body.into_inner()?;
     body.space.check()?;
     let command = DeploymentsCommand {
@@ -129,7 +131,8 @@ async fn create_deployments(
         queue_time_expiry: super::tasks::time_field("NoRunAfter", body.no_run_after)?,
     };
     let created =
-        deploy::create_deployments_command(&app.store, &app.queue, &change.proof, command).await?;
+        deploy::create_deployments_command(&app.store, &app.queue, &change.proof, command, key)
+            .await?;
     let tasks: Vec<Value> = created
         .into_iter()
         .map(|(deployment, task_id)| {

@@ -77,6 +77,38 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
     }
 }
 
+/// The request's `Idempotency-Key` header, if it has one. Never fails as a guard: a key
+/// that is empty, longer than [`MAX_IDEMPOTENCY_KEY`] bytes, sent twice, or not visible
+/// ASCII becomes `Err(400)` naming the header, for the handler to return.
+pub struct IdempotencyKey(pub Result<Option<String>>);
+
+/// The longest idempotency key taken.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for IdempotencyKey {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        let mut values = req.headers().get("Idempotency-Key");
+        let key = match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(Error::bad("Idempotency-Key", "was sent more than once")),
+            (Some(key), None) if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY => {
+                Err(Error::bad(
+                    "Idempotency-Key",
+                    format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+                ))
+            }
+            (Some(key), None) if !key.bytes().all(|b| b.is_ascii_graphic()) => Err(Error::bad(
+                "Idempotency-Key",
+                "may hold only visible ASCII characters (no spaces)",
+            )),
+            (Some(key), None) => Ok(Some(key.to_string())),
+        };
+        Outcome::Success(IdempotencyKey(key))
+    }
+}
+
 /// Parses a JSON body; an error names where in the body it is (`EnvironmentNames[1]:
 /// invalid type ...`), since serde alone names only missing and unknown fields.
 fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {

@@ -118,11 +118,14 @@ pub(super) fn created(queued: deploy::Queued, expiry: Option<i64>) -> (Status, J
 async fn create_deployment(
     change: Change<need::DeploymentCreate>,
     body: Body<DeploymentBody>,
+    key: super::IdempotencyKey,
     app: &State<App>,
 ) -> Result<(Status, Json<Value>)> {
+    let key = key.0?;
     let input = deployment_input(body.into_inner()?)?;
     let expiry = input.queue_time_expiry;
-    let queued = deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await?;
+    let queued =
+        deploy::create_deployment_once(&app.store, &app.queue, &change.proof, input, key).await?;
     Ok(created(queued, expiry))
 }
 

@@ -8,6 +8,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::queue::Queue;
 use crate::store::deployments::Deployment;
+use crate::store::idempotency::{self, Taken};
 use crate::store::projects::{self, Environment, Project, Release};
 use crate::store::{ChangeTx, Store};
 
@@ -151,6 +152,7 @@ pub async fn create_deployments_command(
     queue: &Queue,
     admission: &impl crate::store::Admit,
     command: DeploymentsCommand,
+    key: Option<String>,
 ) -> Result<Vec<(Deployment, i64)>> {
     let now = crate::clock::now_ms();
     let fields = TimeFields {
@@ -179,8 +181,24 @@ pub async fn create_deployments_command(
             format!("at most {MAX_ENVIRONMENTS} environments at once"),
         ));
     }
+    let once = key.map(|key| {
+        let fingerprint = format!(
+            "deployments {:?} {version:?} {names:?} {:?} {:?}",
+            command.project.trim(),
+            command.queue_time,
+            command.queue_time_expiry
+        );
+        (key, fingerprint)
+    });
     let created = store
         .change(admission, move |tx| {
+            let user = crate::access::proof_of(tx)?.actor().user_id.unwrap_or(0);
+            if let Some((key, fingerprint)) = &once {
+                if let Taken::Replay(ids) = idempotency::take(tx, user, key, fingerprint, now)? {
+                    let again = super::replay(tx, &ids)?;
+                    return Ok(again.into_iter().map(|(d, id, _)| (d, id)).collect());
+                }
+            }
             let project = project_named(tx, "ProjectName", &command.project)?;
             let release =
                 projects::find_release_by_version(tx, project.id, &version)?.ok_or_else(|| {
@@ -207,6 +225,10 @@ pub async fn create_deployments_command(
                     (queue_time, command.queue_time_expiry),
                     None,
                 )?);
+            }
+            if let Some((key, _)) = &once {
+                let ids: Vec<i64> = created.iter().map(|(_, id)| *id).collect();
+                idempotency::record(tx, user, key, &ids)?;
             }
             Ok(created)
         })

@@ -9,6 +9,7 @@ pub use crate::freezes::Override;
 use crate::queue::Queue;
 use crate::store::deployments::{self, Deployment};
 use crate::store::freezes as freezes_store;
+use crate::store::idempotency::{self, Taken};
 use crate::store::projects::{self, Environment, Project, ProjectFields, Release};
 use crate::store::tasks::{self, Cancel, NewTask};
 use crate::store::{events, ChangeTx, Store};
@@ -262,7 +263,19 @@ pub async fn create_deployment(
     admission: &impl crate::store::Admit,
     input: DeploymentInput,
 ) -> Result<Queued> {
-    create(store, queue, admission, input, None).await
+    create(store, queue, admission, input, None, None).await
+}
+
+/// [`create_deployment`] with the client's `Idempotency-Key`: a retry of the same
+/// request with the same key answers with the deployment the first one queued.
+pub async fn create_deployment_once(
+    store: &Store,
+    queue: &Queue,
+    admission: &impl crate::store::Admit,
+    input: DeploymentInput,
+    key: Option<String>,
+) -> Result<Queued> {
+    create(store, queue, admission, input, None, key).await
 }
 
 /// Queues a deployment through the freezes `overriding` names (Octopus's
@@ -276,7 +289,7 @@ pub async fn create_deployment_overriding(
     input: DeploymentInput,
     overriding: Override,
 ) -> Result<Queued> {
-    create(store, queue, admission, input, Some(overriding)).await
+    create(store, queue, admission, input, Some(overriding), None).await
 }
 
 async fn create(
@@ -285,6 +298,7 @@ async fn create(
     admission: &impl crate::store::Admit,
     input: DeploymentInput,
     overriding: Option<Override>,
+    key: Option<String>,
 ) -> Result<Queued> {
     let now = crate::clock::now_ms();
     let queue_time = check_times(
@@ -293,8 +307,22 @@ async fn create(
         input.queue_time_expiry,
         now,
     )?;
+    let once = key.map(|key| {
+        let fingerprint = format!(
+            "deployment {} {} {:?} {:?}",
+            input.release_id, input.environment_id, input.queue_time, input.queue_time_expiry
+        );
+        (key, fingerprint)
+    });
     let created = store
         .change(admission, move |tx| {
+            let user = crate::access::proof_of(tx)?.actor().user_id.unwrap_or(0);
+            if let Some((key, fingerprint)) = &once {
+                if let Taken::Replay(ids) = idempotency::take(tx, user, key, fingerprint, now)? {
+                    let mut again = replay(tx, &ids)?;
+                    return again.pop().ok_or_else(gone);
+                }
+            }
             let release = projects::find_release(tx, input.release_id)?.ok_or_else(|| {
                 Error::bad(
                     "ReleaseId",
@@ -309,23 +337,48 @@ async fn create(
             })?;
             let project = projects::find(tx, release.project_id)?
                 .ok_or_else(|| project_not_found(release.project_id))?;
-            queue_deployment(
+            let (deployment, task_id) = queue_deployment(
                 tx,
                 &project,
                 &release,
                 &env,
                 (queue_time, input.queue_time_expiry),
                 overriding.as_ref(),
-            )
+            )?;
+            if let Some((key, _)) = &once {
+                idempotency::record(tx, user, key, &[task_id])?;
+            }
+            Ok((deployment, task_id, queue_time))
         })
         .await?;
     queue.wake();
-    let (deployment, task_id) = created;
+    let (deployment, task_id, queue_time) = created;
     Ok(Queued {
         deployment,
         task_id,
         queue_time,
     })
+}
+
+/// What a request replayed by its idempotency key queued the first time: each task's
+/// deployment, its id and queue time, in order.
+pub(crate) fn replay(tx: &ChangeTx, task_ids: &[i64]) -> Result<Vec<(Deployment, i64, i64)>> {
+    task_ids
+        .iter()
+        .map(|&id| {
+            let deployment = deployments::find_by_task(tx, id)?.ok_or_else(gone)?;
+            let task = tasks::find(tx, id)?.ok_or_else(gone)?;
+            Ok((deployment, id, task.queue_time))
+        })
+        .collect()
+}
+
+/// A replayed request whose deployments are gone meanwhile (deleted by retention).
+fn gone() -> Error {
+    Error::bad(
+        "Idempotency-Key",
+        "what the first request with this key queued is gone; send a new key",
+    )
 }
 
 /// Inserts a deployment's task and the deployment, audited, inside the caller's change:

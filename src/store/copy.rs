@@ -32,6 +32,7 @@ const TABLES: &[(&str, How)] = &[
     ("cluster_settings", How::Rows),
     ("deployment_freezes", How::Rows),
     ("deployment_freeze_scope", How::Rows),
+    ("idempotency_keys", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

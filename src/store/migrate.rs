@@ -131,6 +131,15 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 15,
+        name: "idempotency_keys",
+        sqlite: include_str!("../../migrations/0015_idempotency_keys.sql"),
+        postgres: Some(include_str!(
+            "../../migrations/postgres/0015_idempotency_keys.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.

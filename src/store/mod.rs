@@ -14,6 +14,7 @@ pub mod copy;
 pub mod deployments;
 pub mod events;
 pub mod freezes;
+pub mod idempotency;
 pub mod maintenance;
 pub mod migrate;
 pub mod notify;

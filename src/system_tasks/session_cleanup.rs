@@ -1,8 +1,9 @@
-//! `SessionCleanup`: removes expired sessions and old sign-in throttling records.
+//! `SessionCleanup`: removes expired sessions, old sign-in throttling records and
+//! idempotency keys older than a day.
 
 use super::{Context, Work};
 use crate::clock;
-use crate::store::sessions;
+use crate::store::{idempotency, sessions};
 
 pub fn run(ctx: &Context) -> Work {
     let now = clock::now_ms();
@@ -17,5 +18,11 @@ pub fn run(ctx: &Context) -> Work {
         .store
         .bookkeeping_now(|tx| sessions::delete_old_failures(tx, window))?;
     ctx.log(format!("Removed {cleared} old sign-in failure record(s)."));
+    let forgotten = ctx
+        .store
+        .bookkeeping_now(|tx| idempotency::expire(tx, now))?;
+    ctx.log(format!(
+        "Forgot {forgotten} idempotency key(s) older than a day."
+    ));
     Ok(Ok(()))
 }

@@ -22,6 +22,7 @@ mod freeze_queue;
 mod freezes;
 mod guard;
 mod hostile;
+mod idempotency;
 mod key_cache;
 mod launcher;
 mod maintenance;

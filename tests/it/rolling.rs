@@ -357,20 +357,21 @@ fn database_pending_tells_a_rolling_release_from_a_maintenance_window_one() {
     let (code, out, err) = common::server::run_cli(data.path(), &["database", "pending"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Rolling upgrade possible"), "{out}");
-    // A database one incompatible migration behind (14 taken back), as this binary
-    // would find one from the previous release: not a rolling upgrade.
-    db.exec(
-        "DELETE FROM schema_migrations WHERE version = ?1",
-        &[&before],
-    );
-    let (code, out, _) = common::server::run_cli(data.path(), &["database", "pending"], "");
-    assert_eq!(code, 0);
-    assert!(out.contains("0014_schema_levels  compatible"), "{out}");
-    assert!(out.contains("Rolling upgrade possible"), "{out}");
-    db.exec(
-        "DELETE FROM schema_migrations WHERE version = ?1",
-        &[&(before - 1)],
-    );
+    assert_eq!(before, 15, "a newer migration: take it back here too");
+    // A database behind by compatible migrations only (15 and 14 taken back), as this
+    // binary would find one from an earlier release: a rolling upgrade.
+    for (version, name) in [(15, "0015_idempotency_keys"), (14, "0014_schema_levels")] {
+        db.exec(
+            "DELETE FROM schema_migrations WHERE version = ?1",
+            &[&version],
+        );
+        let (code, out, _) = common::server::run_cli(data.path(), &["database", "pending"], "");
+        assert_eq!(code, 0);
+        assert!(out.contains(&format!("{name}  compatible")), "{out}");
+        assert!(out.contains("Rolling upgrade possible"), "{out}");
+    }
+    // One incompatible migration among them (13): not a rolling upgrade.
+    db.exec("DELETE FROM schema_migrations WHERE version = ?1", &[&13]);
     let (_, out, _) = common::server::run_cli(data.path(), &["database", "pending"], "");
     assert!(
         out.contains("0013_deployment_freezes  incompatible"),
