@@ -17,30 +17,30 @@ use common::fault_proxy::FaultProxy;
 use common::server::{alive, api_key, Server};
 use serde_json::json;
 
-const OFFLINE_SECS: u64 = 8;
+pub(crate) const OFFLINE_SECS: u64 = 8;
 /// What `/api/health` and the ping may take, cut off or not (`api::status`'s 3 s and
 /// this test's own slack).
-const ANSWER_BOUND: Duration = Duration::from_millis(4500);
+pub(crate) const ANSWER_BOUND: Duration = Duration::from_millis(4500);
 /// Projects with a quick script (one concurrency tag each, so they run side by side).
-const QUICK: usize = 5;
+pub(crate) const QUICK: usize = 5;
 
-struct Cluster {
-    dir: common::DataDir,
-    key: String,
-    proxies: Vec<FaultProxy>,
-    nodes: Vec<Server>,
+pub(crate) struct Cluster {
+    pub(crate) dir: common::DataDir,
+    pub(crate) key: String,
+    pub(crate) proxies: Vec<FaultProxy>,
+    pub(crate) nodes: Vec<Server>,
     /// Where each script writes `<task id> <pid>` when it begins.
     record: PathBuf,
     _shared: tempfile::TempDir,
     /// Release ids: `QUICK` quick ones, then the long one.
-    releases: Vec<String>,
-    env: String,
+    pub(crate) releases: Vec<String>,
+    pub(crate) env: String,
 }
 
 impl Cluster {
     /// The cluster, in the suite's PostgreSQL pass (its SQLite pass would only run the
     /// same again).
-    fn start() -> Option<Cluster> {
+    pub(crate) fn start() -> Option<Cluster> {
         if common::pg::skip() || !common::pg::suite_on_postgres() {
             return None;
         }
@@ -108,7 +108,7 @@ impl Cluster {
 
     /// POSTs a deployment of release `r` through node `n`: the status, and the task id
     /// when acknowledged.
-    fn deploy(&self, n: usize, r: usize) -> (u16, Option<i64>) {
+    pub(crate) fn deploy(&self, n: usize, r: usize) -> (u16, Option<i64>) {
         let (status, body) = self.nodes[n].api(
             &self.key,
             "POST",
@@ -123,7 +123,7 @@ impl Cluster {
     }
 
     /// What the scripts recorded: pid by task id, and any task that began twice.
-    fn record(&self) -> (BTreeMap<i64, String>, Vec<i64>) {
+    pub(crate) fn record(&self) -> (BTreeMap<i64, String>, Vec<i64>) {
         let text = std::fs::read_to_string(&self.record).unwrap_or_default();
         let mut began = BTreeMap::new();
         let mut twice = Vec::new();
@@ -140,7 +140,7 @@ impl Cluster {
     }
 
     /// Tasks among `ids` not ended yet.
-    fn open(&self, db: &common::db::Db, ids: &[i64]) -> Vec<i64> {
+    pub(crate) fn open(&self, db: &common::db::Db, ids: &[i64]) -> Vec<i64> {
         let ended: Vec<i64> = db
             .rows(
                 "SELECT id FROM tasks WHERE state IN ('Success', 'Failed', 'Canceled', 'TimedOut')",
@@ -156,7 +156,7 @@ impl Cluster {
     }
 
     /// `(state, error)` of task `id`.
-    fn state(&self, db: &common::db::Db, id: i64) -> (String, Option<String>) {
+    pub(crate) fn state(&self, db: &common::db::Db, id: i64) -> (String, Option<String>) {
         let rows = db.rows(
             "SELECT state, error_message FROM tasks WHERE id = ?1",
             &[&id],
@@ -166,7 +166,7 @@ impl Cluster {
 
     /// Health and ping of every node, each answered within [`ANSWER_BOUND`] and never
     /// with a 500.
-    fn probe(&self, statuses: &Mutex<Vec<u16>>) {
+    pub(crate) fn probe(&self, statuses: &Mutex<Vec<u16>>) {
         for node in &self.nodes {
             for path in ["/api/health", "/api/octopusservernodes/ping"] {
                 let began = Instant::now();
@@ -195,13 +195,74 @@ fn post_until(cluster: &Cluster, stop: &AtomicBool) -> (Vec<u16>, Vec<i64>) {
     (statuses, acknowledged)
 }
 
-/// The database stops for 20 s under load (every node's connections closed, new ones
-/// refused) and comes back. While it is down the nodes answer 503, never 500, in time;
+/// Prints `text` and leaves it for scripts/test.sh to print at the end of the run.
+pub(crate) fn report(fault: &str, text: &str) {
+    print!("{text}");
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("report-cluster-faults-{fault}.txt")),
+        text,
+    );
+}
+
+/// `url` without TLS, so that the fault proxy can see which statement goes by (to cut
+/// right after it).
+pub(crate) fn plain(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
+/// `IsInMaintenanceMode` (drain) of node `name`, set through `server`.
+pub(crate) fn drain(server: &Server, key: &str, name: &str, draining: bool) {
+    let (status, body) = server.api(
+        key,
+        "PUT",
+        &format!("/api/octopusservernodes/OctopusServerNodes-{name}"),
+        Some(json!({"IsInMaintenanceMode": draining})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `IsInMaintenanceMode` set to `on` through `server`, retried while it answers 503
+/// (the database busy): how long it took.
+pub(crate) fn set_maintenance(server: &Server, key: &str, on: bool, within: Duration) -> Duration {
+    let began = Instant::now();
+    loop {
+        let (status, body) = server.api(
+            key,
+            "PUT",
+            "/api/maintenanceconfiguration",
+            Some(json!({"Id": "maintenance", "IsInMaintenanceMode": on, "Message": "Upgrading"})),
+        );
+        if status == 200 {
+            return began.elapsed();
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            began.elapsed() < within,
+            "maintenance never turned on: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether a session of node `name` holds an advisory lock (the claim lock).
+pub(crate) fn holds_claim_lock(db: &common::db::Db, name: &str) -> bool {
+    let held: i64 = db.one(
+        "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE ?1",
+        &[&format!("%{name}%")],
+    );
+    held > 0
+}
+
+/// The database restarts under load (every node's connections closed, a second down),
+/// then stops for 20 s and comes back. While it is down the nodes answer 503, never 500, in time;
 /// the long script is stopped by its own node before anyone could take the node for
 /// dead; once it is back every acknowledged deployment ends, none twice, and no live
 /// node is declared offline for the heartbeats the stop cost everyone.
 #[test]
-fn a_database_stopped_for_20_s_under_load_is_recovered_from_by_every_node() {
+fn a_database_restarted_and_stopped_for_20_s_under_load_is_recovered_from_by_every_node() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
@@ -218,8 +279,17 @@ fn a_database_stopped_for_20_s_under_load_is_recovered_from_by_every_node() {
     let (statuses, acknowledged, stopped_after, first_201_after, healed) =
         std::thread::scope(|scope| {
             let poster = scope.spawn(|| post_until(&cluster, &stop));
-            // Load first, then the stop.
-            std::thread::sleep(Duration::from_secs(3));
+            // Load first, a restart (every connection dropped, a second down), more
+            // load, then the stop.
+            std::thread::sleep(Duration::from_secs(2));
+            for proxy in &cluster.proxies {
+                proxy.down();
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            for proxy in &cluster.proxies {
+                proxy.pass();
+            }
+            std::thread::sleep(Duration::from_secs(2));
             for proxy in &cluster.proxies {
                 proxy.down();
             }
@@ -322,7 +392,7 @@ fn a_database_stopped_for_20_s_under_load_is_recovered_from_by_every_node() {
     assert!(!alive(&long_pid));
     let probes = probes.into_inner().unwrap();
     let summary = format!(
-        "database stop 20 s: {} POSTs ({} acknowledged, {} answered 503, {failed} failed by the stop); \
+        "database restart and 20 s stop: {} POSTs ({} acknowledged, {} answered 503, {failed} failed by the stop); \
          {} probes in time; long script stopped {:.1} s into the stop; \
          first deployment acknowledged {:.1} s after the database came back, \
          every acknowledged one ended {:.1} s after\n",
@@ -337,325 +407,164 @@ fn a_database_stopped_for_20_s_under_load_is_recovered_from_by_every_node() {
     report("restart", &summary);
 }
 
-/// Prints `text` and leaves it for scripts/test.sh to print at the end of the run.
-fn report(fault: &str, text: &str) {
-    print!("{text}");
-    let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("report-cluster-faults-{fault}.txt")),
-        text,
-    );
-}
-
-/// `url` without TLS, so that the fault proxy can see which statement goes by (to cut
-/// right after it).
-fn plain(url: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}sslmode=disable")
-}
-
-/// `IsInMaintenanceMode` (drain) of node `name`, set through `server`.
-fn drain(server: &Server, key: &str, name: &str, draining: bool) {
-    let (status, body) = server.api(
-        key,
-        "PUT",
-        &format!("/api/octopusservernodes/OctopusServerNodes-{name}"),
-        Some(json!({"IsInMaintenanceMode": draining})),
-    );
-    assert_eq!(status, 200, "{body}");
-}
-
-/// A node cut off (a black hole) while its script runs stops that script itself before
-/// the others take the node for offline and fail its task; the others go on deploying
-/// meanwhile; once the network heals the node comes back by itself.
+/// Every connection of every node reset again and again during a burst of deployment
+/// POSTs, each sent with an `Idempotency-Key` and retried with it until acknowledged:
+/// nothing answers 500, every request is acknowledged once with one deployment, and
+/// every deployment runs once.
 #[test]
-fn a_node_cut_off_stops_its_script_before_the_cluster_fails_its_task() {
+fn connection_resets_during_a_burst_of_posts_deploy_each_request_once() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
     let db = common::db::Db::for_dir(cluster.dir.path());
-    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    const PER_NODE: usize = 30;
+    let stop = AtomicBool::new(false);
+    let began = Instant::now();
+    let (answers, acknowledged, resets) = std::thread::scope(|scope| {
+        let resetter = scope.spawn(|| {
+            let mut resets = 0;
+            while !stop.load(Ordering::SeqCst) {
+                for proxy in &cluster.proxies {
+                    proxy.reset();
+                }
+                resets += 1;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            resets
+        });
+        let posters: Vec<_> = (0..3)
+            .map(|n| {
+                let cluster = &cluster;
+                scope.spawn(move || {
+                    let (mut answers, mut acknowledged) = (Vec::new(), Vec::new());
+                    for i in 0..PER_NODE {
+                        let key = format!("burst-{n}-{i}");
+                        let body = json!({
+                            "ReleaseId": cluster.releases[i % QUICK],
+                            "EnvironmentId": cluster.env,
+                        })
+                        .to_string();
+                        let first = Instant::now();
+                        loop {
+                            let answer = cluster.nodes[n].request(
+                                "POST",
+                                "/api/deployments",
+                                &[
+                                    ("X-Octopus-ApiKey", &cluster.key),
+                                    ("Content-Type", "application/json"),
+                                    ("Idempotency-Key", &key),
+                                ],
+                                &body,
+                            );
+                            // A connection the server closed is a retry too.
+                            let (status, text) = answer.unwrap_or((0, String::new()));
+                            answers.push(status);
+                            if status == 201 {
+                                let task: serde_json::Value = serde_json::from_str(&text).unwrap();
+                                acknowledged
+                                    .push((key, task["TaskId"].as_str().unwrap().to_string()));
+                                break;
+                            }
+                            assert!(status == 503 || status == 0, "{key}: {status} {text}");
+                            assert!(
+                                first.elapsed() < Duration::from_secs(60),
+                                "{key} never acknowledged"
+                            );
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                    (answers, acknowledged)
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        let mut acknowledged = Vec::new();
+        for poster in posters {
+            let (a, k) = poster.join().unwrap();
+            answers.extend(a);
+            acknowledged.extend(k);
+        }
+        stop.store(true, Ordering::SeqCst);
+        (answers, acknowledged, resetter.join().unwrap())
+    });
+    let burst = began.elapsed();
+    assert!(!answers.contains(&500), "a 500 among {answers:?}");
+    assert_eq!(acknowledged.len(), 3 * PER_NODE);
+    let tasks: Vec<i64> = acknowledged
+        .iter()
+        .map(|(_, t)| t.trim_start_matches("ServerTasks-").parse().unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<i64> = tasks.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        tasks.len(),
+        "two keys answered with one task"
+    );
+    // One deployment per request: none made by a retry whose first attempt committed.
+    let queued: i64 = db.one("SELECT COUNT(*) FROM tasks WHERE name = 'Deploy'", &[]);
+    assert_eq!(queued as usize, tasks.len(), "a retry deployed again");
+    common::poll_until(60, "acknowledged deployments never ended", || {
+        cluster.open(&db, &tasks).is_empty()
+    });
+    let (began_scripts, twice) = cluster.record();
+    assert!(twice.is_empty(), "ran twice: {twice:?}");
+    for id in &tasks {
+        let (state, error) = cluster.state(&db, *id);
+        assert_eq!(state, "Success", "ServerTasks-{id}: {error:?}");
+        assert!(began_scripts.contains_key(id), "ServerTasks-{id} never ran");
+    }
+    let retried = answers.iter().filter(|s| **s != 201).count();
+    report(
+        "resets",
+        &format!(
+            "connection resets: {resets} rounds of resets over {:.1} s; {} POSTs for {} deployments \
+             ({retried} answered 503 or lost and retried with their key); each deployed once, none 500\n",
+            burst.as_secs_f64(),
+            answers.len(),
+            tasks.len()
+        ),
+    );
+}
+
+/// A claimed task whose first reads fail (every connection of its node reset right as
+/// the runner reads the project) goes back to the queue and runs, once, rather than
+/// failing.
+#[test]
+fn a_task_whose_first_reads_fail_goes_back_to_the_queue_and_runs_once() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let db = common::db::Db::for_dir(cluster.dir.path());
+    let one = &cluster.nodes[0];
     drain(one, &cluster.key, "node-2", true);
     drain(one, &cluster.key, "node-3", true);
-    let (_, long) = cluster.deploy(0, QUICK);
-    let long = long.expect("the long deployment acknowledged");
-    common::poll_until(30, "the long script never began", || {
-        cluster.record().0.contains_key(&long)
-    });
-    let pid = cluster.record().0[&long].clone();
-    let (node,): (String,) = {
-        let rows = db.rows("SELECT server_node FROM tasks WHERE id = ?1", &[&long]);
-        (rows[0].get(0).unwrap(),)
-    };
-    assert_eq!(node, "node-1");
-    drain(one, &cluster.key, "node-2", false);
-    drain(one, &cluster.key, "node-3", false);
-
-    cluster.proxies[0].black_hole();
-    let cut = Instant::now();
-    let (mut stopped_after, mut failed_after) = (None, None);
-    let mut others = Vec::new();
-    let deadline = cut + Duration::from_secs(30);
-    while failed_after.is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the cluster never failed the task"
-        );
-        if stopped_after.is_none() && !alive(&pid) {
-            stopped_after = Some(cut.elapsed());
-        }
-        if cluster.state(&db, long).0 == "Failed" {
-            failed_after = Some(cut.elapsed());
-            assert!(
-                !alive(&pid),
-                "the task was failed while its script still ran"
-            );
-        }
-        // The cut-off node answers in time, 503; the others deploy.
-        let began = Instant::now();
-        let health = one.get("/api/health").map_or(0, |(s, _)| s);
-        assert!(
-            began.elapsed() <= ANSWER_BOUND,
-            "health took {:?}",
-            began.elapsed()
-        );
-        assert!(health == 503 || health == 200, "health answered {health}");
-        if others.len() < 10 {
-            let (status, task) = cluster.deploy(1, others.len() % QUICK);
-            assert_eq!(status, 201, "a live node refused a deployment");
-            others.extend(task);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let stopped_after = stopped_after.unwrap_or(failed_after.unwrap());
-    let failed_after = failed_after.unwrap();
-    let (_, error) = cluster.state(&db, long);
-    assert_eq!(error.as_deref(), Some("interrupted: server node offline"));
-    assert!(
-        failed_after >= Duration::from_secs(OFFLINE_SECS - 1),
-        "failed {failed_after:?} after the cut: before the node could be offline"
-    );
-    common::poll_until(60, "the live nodes' deployments never ended", || {
-        cluster.open(&db, &others).is_empty()
-    });
-    for id in &others {
-        let rows = db.rows("SELECT state, server_node FROM tasks WHERE id = ?1", &[id]);
-        let (state, node): (String, String) = (rows[0].get(0).unwrap(), rows[0].get(1).unwrap());
-        assert_eq!(state, "Success", "ServerTasks-{id}");
-        assert_ne!(node, "node-1", "the cut-off node started ServerTasks-{id}");
-    }
-
-    cluster.proxies[0].pass();
-    let healed = Instant::now();
-    common::poll_until(30, "the node never came back", || {
-        matches!(one.get("/api/health"), Some((200, _)))
-    });
-    let back_after = healed.elapsed();
-    // It deploys again; the task failed meanwhile keeps the cluster's verdict.
-    drain(two, &cluster.key, "node-2", true);
-    drain(two, &cluster.key, "node-3", true);
-    let again = loop {
-        let (status, task) = cluster.deploy(0, 0);
-        assert!(status == 201 || status == 503, "{status}");
-        if let Some(task) = task {
-            break task;
-        }
-        assert!(
-            healed.elapsed() < Duration::from_secs(30),
-            "never acknowledged"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    common::poll_until(30, "the healed node never ran its deployment", || {
-        cluster.open(&db, &[again]).is_empty()
-    });
-    assert_eq!(cluster.state(&db, again).0, "Success");
-    assert_eq!(
-        cluster.state(&db, long).1.as_deref(),
-        Some("interrupted: server node offline")
-    );
-    let (_, twice) = cluster.record();
-    assert!(twice.is_empty(), "ran twice: {twice:?}");
-    report(
-        "cut-off",
-        &format!(
-            "node cut off: its script stopped {:.1} s after the cut, its task failed by the cluster {:.1} s after; \
-             {} deployments through the others meanwhile; healthy again {:.1} s after the network healed\n",
-            stopped_after.as_secs_f64(),
-            failed_after.as_secs_f64(),
-            others.len(),
-            back_after.as_secs_f64()
-        ),
-    );
-}
-
-/// `IsInMaintenanceMode` set to `on` through `server`, retried while it answers 503
-/// (the database busy): how long it took.
-fn set_maintenance(server: &Server, key: &str, on: bool, within: Duration) -> Duration {
-    let began = Instant::now();
-    loop {
-        let (status, body) = server.api(
-            key,
-            "PUT",
-            "/api/maintenanceconfiguration",
-            Some(json!({"Id": "maintenance", "IsInMaintenanceMode": on, "Message": "Upgrading"})),
-        );
-        if status == 200 {
-            return began.elapsed();
-        }
-        assert_eq!(status, 503, "{body}");
-        assert!(
-            began.elapsed() < within,
-            "maintenance never turned on: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A node cut off in the middle of a non-administrator's change (after the change
-/// share-locked the maintenance row): an administrator turning maintenance on through
-/// another node waits only until the database ends the cut session (10 s idle in its
-/// transaction), not until the network heals; the cut change never commits, its POST
-/// answers 503, and once healed the node refuses the deployer as maintenance says.
-#[test]
-fn maintenance_turns_on_in_bounded_time_past_a_change_cut_off_midway() {
-    let Some(cluster) = Cluster::start() else {
-        return;
-    };
-    common::server::create_user(
-        cluster.dir.path(),
-        "dana",
-        "Project Deployer",
-        "a long enough password",
-    );
-    let dana = api_key(cluster.dir.path(), "dana");
-    let db = common::db::Db::for_dir(cluster.dir.path());
-    let tasks: i64 = db.one("SELECT COUNT(*) FROM tasks", &[]);
-    cluster.proxies[0].cut_after("FROM maintenance WHERE id = 1 FOR SHARE");
-    // Its connections were closed to arm the cut: it is back on new ones first.
-    common::poll_until(15, "node 1 never reconnected", || {
-        matches!(cluster.nodes[0].get("/api/health"), Some((200, _)))
-    });
-    let body = json!({"ReleaseId": cluster.releases[0], "EnvironmentId": cluster.env});
-    let (cut_post, enabled_after) = std::thread::scope(|scope| {
-        let post = scope
-            .spawn(|| cluster.nodes[0].api(&dana, "POST", "/api/deployments", Some(body.clone())));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while cluster.proxies[0].cut_at().is_none() {
-            if post.is_finished() {
-                let (status, body) = post.join().unwrap();
-                panic!("the change ended uncut: {status} {body}");
-            }
-            assert!(Instant::now() < deadline, "the change was never cut");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let cut = cluster.proxies[0].cut_at().unwrap();
-        set_maintenance(
-            &cluster.nodes[1],
-            &cluster.key,
-            true,
-            Duration::from_secs(30),
-        );
-        let enabled_after = cut.elapsed();
-        (post.join().unwrap(), enabled_after)
-    });
-    // The cut session idles in its transaction: the database ends it after 10 s.
-    assert!(
-        enabled_after < Duration::from_secs(13),
-        "maintenance took {enabled_after:?} after the cut"
-    );
-    assert_eq!(cut_post.0, 503, "the cut change: {}", cut_post.1);
-    let after: i64 = db.one("SELECT COUNT(*) FROM tasks", &[]);
-    assert_eq!(after, tasks, "the cut change committed");
-
-    cluster.proxies[0].pass();
-    let healed = Instant::now();
-    let refused = loop {
-        let (status, body) =
-            cluster.nodes[0].api(&dana, "POST", "/api/deployments", Some(body.clone()));
-        assert_eq!(status, 503, "{body}");
-        if body["MaintenanceMessage"] == "Upgrading" {
-            break body;
-        }
-        assert!(healed.elapsed() < Duration::from_secs(30), "{body}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(refused["MaintenanceMessage"], "Upgrading");
-    let after: i64 = db.one("SELECT COUNT(*) FROM tasks", &[]);
-    assert_eq!(after, tasks, "a deployer's change committed in maintenance");
-    set_maintenance(
-        &cluster.nodes[1],
+    let soon = drydock::clock::iso(drydock::clock::now_ms() + 3000);
+    let (status, body) = one.api(
         &cluster.key,
-        false,
-        Duration::from_secs(30),
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": cluster.releases[0], "EnvironmentId": cluster.env, "QueueTime": soon})),
     );
-    report(
-        "maintenance",
-        &format!(
-            "change cut off midway: maintenance on through another node {:.1} s after the cut; \
-             the cut POST answered 503; the healed node refused the deployer {:.1} s after the heal\n",
-            enabled_after.as_secs_f64(),
-            healed.elapsed().as_secs_f64()
-        ),
-    );
-}
-
-/// A node cut off while it fails a dead node's tasks (after its statement reached the
-/// database, holding their rows): the other live node fails them once the database
-/// ends the cut session, within the offline threshold and that deadline; the dead
-/// node's script was stopped, and the cut node comes back by itself.
-#[test]
-fn a_node_cut_off_while_it_fails_a_dead_nodes_tasks_does_not_keep_them_running() {
-    let Some(mut cluster) = Cluster::start() else {
-        return;
-    };
-    let db = common::db::Db::for_dir(cluster.dir.path());
-    // Node 3 runs the long script, alone.
-    drain(&cluster.nodes[0], &cluster.key, "node-1", true);
-    drain(&cluster.nodes[0], &cluster.key, "node-2", true);
-    let (_, long) = cluster.deploy(2, QUICK);
-    let long = long.expect("acknowledged");
-    common::poll_until(30, "the long script never began", || {
-        cluster.record().0.contains_key(&long)
+    assert_eq!(status, 201, "{body}");
+    let id: i64 = body["TaskId"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("ServerTasks-")
+        .parse()
+        .unwrap();
+    cluster.proxies[0].reset_after("FROM projects WHERE id = $1");
+    common::poll_until(30, "the task never ended", || {
+        cluster.open(&db, &[id]).is_empty()
     });
-    let pid = cluster.record().0[&long].clone();
-    drain(&cluster.nodes[0], &cluster.key, "node-1", false);
-    drain(&cluster.nodes[0], &cluster.key, "node-2", false);
-    // Node 1 is cut right after it sends the statement that fails a silent node's tasks.
-    cluster.proxies[0].cut_after("server_node || ''");
-    let mut dead = cluster.nodes.remove(2);
-    dead.child.kill().unwrap();
-    dead.child.wait().unwrap();
-    let killed = Instant::now();
-    // Its orphaned script, on this one host, is the test's to stop: nodes on hosts of
-    // their own cannot reach each other's processes.
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid.parse().unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    common::poll_until(40, "the dead node's task was never failed", || {
-        cluster.state(&db, long).0 == "Failed"
-    });
-    let failed_after = killed.elapsed();
-    let (_, error) = cluster.state(&db, long);
-    assert_eq!(error.as_deref(), Some("interrupted: server node offline"));
-    // Offline after 8 s, a heartbeat, and the cut session's 10 s if node 1 held the rows.
-    let bound = Duration::from_secs(OFFLINE_SECS + 1 + 10 + 3);
     assert!(
-        failed_after <= bound,
-        "failed {failed_after:?} after the kill"
+        cluster.proxies[0].cut_at().is_some(),
+        "the runner's first read was never reset"
     );
-    let cut = cluster.proxies[0].cut_at();
-    cluster.proxies[0].pass();
-    common::poll_until(30, "the cut node never came back", || {
-        matches!(cluster.nodes[0].get("/api/health"), Some((200, _)))
-    });
-    report(
-        "node-health",
-        &format!(
-            "node cut off while failing a dead node's tasks (cut {}): the task failed {:.1} s after the kill\n",
-            if cut.is_some() { "fired" } else { "not reached: the other node got there first" },
-            failed_after.as_secs_f64()
-        ),
+    let (state, error) = cluster.state(&db, id);
+    assert_eq!(state, "Success", "{error:?}");
+    let (began, twice) = cluster.record();
+    assert!(
+        twice.is_empty() && began.contains_key(&id),
+        "{began:?} {twice:?}"
     );
 }

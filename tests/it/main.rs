@@ -14,6 +14,7 @@ mod browser;
 mod browser_freezes;
 mod cli;
 mod cluster;
+mod cluster_cuts;
 mod cluster_faults;
 mod cluster_nodes;
 mod crash_loop;

@@ -31,7 +31,10 @@ struct Trigger {
     /// The statement was prepared (its text went by): the cut comes after the next
     /// message, which runs it.
     next: AtomicBool,
+    /// Whether the cut resets every connection instead of black-holing.
+    resets: AtomicBool,
     fired: Mutex<Option<std::time::Instant>>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl FaultProxy {
@@ -41,12 +44,16 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
+        let streams = Arc::new(Mutex::new(Vec::new()));
         let proxy = FaultProxy {
             port,
             mode: Arc::new(AtomicU8::new(PASS)),
-            streams: Arc::new(Mutex::new(Vec::new())),
+            streams: Arc::clone(&streams),
             done: Arc::new(AtomicBool::new(false)),
-            trigger: Arc::default(),
+            trigger: Arc::new(Trigger {
+                streams,
+                ..Trigger::default()
+            }),
         };
         let (mode, streams, done, trigger) = (
             Arc::clone(&proxy.mode),
@@ -111,8 +118,19 @@ impl FaultProxy {
     /// proxy reads the statements). Every connection is closed first, so
     /// the node prepares its statements again on new ones and their text is seen.
     pub fn cut_after(&self, text: &str) {
+        self.arm(text, false);
+    }
+
+    /// Resets every connection (as [`Self::reset`]) right after the node runs a
+    /// statement holding `text`: the node sees it fail, and reconnects.
+    pub fn reset_after(&self, text: &str) {
+        self.arm(text, true);
+    }
+
+    fn arm(&self, text: &str, resets: bool) {
         *self.trigger.fired.lock().unwrap() = None;
         self.trigger.next.store(false, Ordering::SeqCst);
+        self.trigger.resets.store(resets, Ordering::SeqCst);
         *self.trigger.pattern.lock().unwrap() = Some(text.as_bytes().to_vec());
         self.reset();
     }
@@ -195,8 +213,16 @@ fn pump(
     let _ = from.shutdown(Shutdown::Both);
 }
 
-/// The armed cut fires: nothing more goes through.
+/// The armed cut fires: nothing more goes through, or every connection is reset.
 fn fire(trigger: &Trigger, mode: &AtomicU8) {
-    mode.store(BLACK_HOLE, Ordering::SeqCst);
     *trigger.fired.lock().unwrap() = Some(std::time::Instant::now());
+    if trigger.resets.load(Ordering::SeqCst) {
+        if let Ok(mut held) = trigger.streams.lock() {
+            for stream in held.drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    } else {
+        mode.store(BLACK_HOLE, Ordering::SeqCst);
+    }
 }
