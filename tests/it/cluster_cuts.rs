@@ -3,13 +3,13 @@
 //! dead node's tasks, right after taking the claim lock.
 
 use crate::cluster_faults::{
-    drain, holds_claim_lock, report, set_maintenance, Cluster, ANSWER_BOUND, OFFLINE_SECS, QUICK,
+    holds_claim_lock, report, set_maintenance, Cluster, ANSWER_BOUND, OFFLINE_SECS, QUICK,
 };
 use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{alive, api_key};
+use common::server::{alive, api_key, drain};
 use serde_json::json;
 
 /// A node cut off (a black hole) while its script runs stops that script itself before
@@ -181,6 +181,8 @@ fn maintenance_turns_on_in_bounded_time_past_a_change_cut_off_midway() {
             Duration::from_secs(30),
         );
         let enabled_after = cut.elapsed();
+        // Health and ping in time on every node, the cut one too.
+        cluster.probe(&std::sync::Mutex::new(Vec::new()));
         (post.join().unwrap(), enabled_after)
     });
     // The cut session idles in its transaction: the database ends it after 10 s.
@@ -261,6 +263,7 @@ fn a_node_cut_off_while_it_fails_a_dead_nodes_tasks_does_not_keep_them_running()
         cluster.state(&db, long).0 == "Failed"
     });
     let failed_after = killed.elapsed();
+    cluster.probe(&std::sync::Mutex::new(Vec::new()));
     let (_, error) = cluster.state(&db, long);
     assert_eq!(error.as_deref(), Some("interrupted: server node offline"));
     // Offline after 8 s, a heartbeat, and the cut session's 10 s if node 1 held the rows.
@@ -338,7 +341,9 @@ fn a_node_cut_right_after_taking_the_claim_lock_holds_the_cluster_only_briefly()
                 "the cluster never claimed again",
                 || cluster.record().0.contains_key(&task),
             );
-            cut.elapsed()
+            let claimed_after = cut.elapsed();
+            cluster.probe(&std::sync::Mutex::new(Vec::new()));
+            claimed_after
         });
         assert!(
             claimed_after <= bound,

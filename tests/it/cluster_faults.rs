@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::fault_proxy::FaultProxy;
-use common::server::{alive, api_key, Server};
+use common::server::{alive, api_key, drain, Server};
 use serde_json::json;
 
 pub(crate) const OFFLINE_SECS: u64 = 8;
@@ -210,17 +210,6 @@ pub(crate) fn report(fault: &str, text: &str) {
 pub(crate) fn plain(url: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}sslmode=disable")
-}
-
-/// `IsInMaintenanceMode` (drain) of node `name`, set through `server`.
-pub(crate) fn drain(server: &Server, key: &str, name: &str, draining: bool) {
-    let (status, body) = server.api(
-        key,
-        "PUT",
-        &format!("/api/octopusservernodes/OctopusServerNodes-{name}"),
-        Some(json!({"IsInMaintenanceMode": draining})),
-    );
-    assert_eq!(status, 200, "{body}");
 }
 
 /// `IsInMaintenanceMode` set to `on` through `server`, retried while it answers 503

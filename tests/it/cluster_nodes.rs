@@ -7,7 +7,7 @@ use crate::common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::server::{alive, api_key, create_user, run_cli, Server};
+use common::server::{alive, api_key, create_user, drain, run_cli, Server};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -74,16 +74,6 @@ fn deploy(server: &Server, key: &str, release: &str, env: &str) -> String {
 
 fn task(server: &Server, key: &str, id: &str) -> Value {
     server.api(key, "GET", &format!("/api/tasks/{id}"), None).1
-}
-
-fn node_body(server: &Server, key: &str, name: &str, draining: bool) {
-    let (status, body) = server.api(
-        key,
-        "PUT",
-        &format!("/api/octopusservernodes/OctopusServerNodes-{name}"),
-        Some(json!({"IsInMaintenanceMode": draining})),
-    );
-    assert_eq!(status, 200, "{body}");
 }
 
 /// The largest number of `[start, end)` intervals open at once.
@@ -168,7 +158,7 @@ fn work_queued_on_one_node_is_picked_up_by_another_well_within_the_poll_interval
     let a = Server::node(&dir.node_dir("node-a"), "node-a");
     let _b = Server::node(&dir.node_dir("node-b"), "node-b");
     let (releases, env) = releases(&a, &key, 1, "true");
-    node_body(&a, &key, "node-a", true);
+    drain(&a, &key, "node-a", true);
     let db = common::db::Db::for_dir(dir.path());
     for _ in 0..5 {
         let id = deploy(&a, &key, &releases[0], &env);
@@ -190,15 +180,15 @@ fn a_drained_node_finishes_its_task_starts_nothing_new_and_its_ping_answers_418(
     let b = Server::node(&dir.node_dir("node-b"), "node-b");
     let (releases, env) = releases(&a, &key, 6, "sleep 1.5");
     // Drain A so that B takes the first task, then let A work again.
-    node_body(&a, &key, "node-a", true);
+    drain(&a, &key, "node-a", true);
     let on_b = deploy(&b, &key, &releases[0], &env);
     assert_eq!(
         b.wait_task(&key, &on_b, &["Executing"], 20)["ServerNode"],
         "node-b"
     );
-    node_body(&a, &key, "node-a", false);
+    drain(&a, &key, "node-a", false);
     // Drain B through A: B's ping answers 418 and it starts nothing new.
-    node_body(&a, &key, "node-b", true);
+    drain(&a, &key, "node-b", true);
     let (status, ping) = b.api(&key, "GET", "/api/octopusservernodes/ping", None);
     assert_eq!(status, 418, "{ping}");
     assert_eq!(ping["Name"], "node-b");
@@ -217,9 +207,9 @@ fn a_drained_node_finishes_its_task_starts_nothing_new_and_its_ping_answers_418(
         assert_eq!(done["ServerNode"], "node-a", "a draining node took {t}");
     }
     // Undrain: 200 again, and B takes work.
-    node_body(&a, &key, "node-b", false);
+    drain(&a, &key, "node-b", false);
     assert_eq!(b.get("/api/octopusservernodes/ping").unwrap().0, 200);
-    node_body(&a, &key, "node-a", true);
+    drain(&a, &key, "node-a", true);
     let again = deploy(&a, &key, &releases[0], &env);
     let done = b.wait_task(&key, &again, &["Success", "Failed"], 20);
     assert_eq!(done["ServerNode"], "node-b", "{done}");
@@ -246,8 +236,8 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
         json!({"ProjectId": first["ProjectId"], "Version": "2"}),
     );
     // Only B may claim while the long tasks are queued.
-    node_body(&a, &key, "node-a", true);
-    node_body(&a, &key, "node-c", true);
+    drain(&a, &key, "node-a", true);
+    drain(&a, &key, "node-c", true);
     let long: Vec<String> = releases[..2]
         .iter()
         .map(|r| deploy(&b, &key, r, &env))
@@ -260,8 +250,8 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
     }
     // Queued behind the first long task's concurrency tag: it waits for B's task to end.
     let behind = deploy(&a, &key, &quick, &env);
-    node_body(&a, &key, "node-a", false);
-    node_body(&a, &key, "node-c", false);
+    drain(&a, &key, "node-a", false);
+    drain(&a, &key, "node-c", false);
 
     // Executing is recorded at the claim, before the script runs: both scripts begun.
     common::poll_until(20, "the long scripts never began", || {

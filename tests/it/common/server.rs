@@ -120,6 +120,18 @@ pub fn create_user(data_dir: &Path, username: &str, role: &str, password: &str) 
     assert_eq!(code, 0, "{err}");
 }
 
+/// Drains node `name` (Octopus's `IsInMaintenanceMode` of a node) or undrains it,
+/// through `server`.
+pub fn drain(server: &Server, key: &str, name: &str, draining: bool) {
+    let (status, body) = server.api(
+        key,
+        "PUT",
+        &format!("/api/octopusservernodes/OctopusServerNodes-{name}"),
+        Some(serde_json::json!({"IsInMaintenanceMode": draining})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
 pub fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
