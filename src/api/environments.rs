@@ -67,17 +67,21 @@ impl From<EnvironmentBody> for EnvironmentInput {
     }
 }
 
-#[rocket::get("/environments?<skip>&<take>")]
+#[rocket::get("/environments?<skip>&<take>&<ids>&<partialName>")]
+#[allow(non_snake_case)]
 async fn list(
     _caller: Allowed<need::EnvironmentView>,
     skip: Option<&str>,
     take: Option<&str>,
+    ids: Option<&str>,
+    partialName: Option<&str>,
     app: &State<App>,
 ) -> Result<Json<Collection<EnvironmentResource>>> {
     let (skip, take) = paging(skip, take)?;
+    let filter = super::named("Environments", ids, partialName)?;
     let (items, total) = app
         .store
-        .read(move |c| projects::list_environments(c, skip, take))
+        .read(move |c| projects::list_environments_named(c, &filter, skip, take))
         .await?;
     Ok(Collection::new(
         "Environment",

@@ -75,23 +75,6 @@ fn required_number(name: &str, value: Option<&str>) -> Result<usize> {
     })
 }
 
-/// Comma-separated ids with `prefix` as numbers; another id is a 400 naming `field`.
-fn id_list(field: &str, prefix: &str, value: Option<&str>) -> Result<Option<Vec<i64>>> {
-    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
-        return Ok(None);
-    };
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|i| !i.is_empty())
-        .map(|i| {
-            parse_id(prefix, i)
-                .map_err(|_| Error::bad(field, format!("'{i}' is not a {prefix} id")))
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
-}
-
 /// `GET /api/deploymentfreezes?skip&take` → `{"DeploymentFreezes": [...], "Count": N}`,
 /// Octopus's own wrapper; `Count` is how many match before paging.
 #[rocket::get(
@@ -112,9 +95,9 @@ async fn list(
 ) -> Result<Json<Value>> {
     let skip = required_number("skip", skip)?;
     let take = required_number("take", take)?.min(super::MAX_TAKE as usize);
-    let ids = id_list("ids", "DeploymentFreezes", ids)?;
-    let projects = id_list("projectIds", "Projects", projectIds)?;
-    let environments = id_list("environmentIds", "Environments", environmentIds)?;
+    let ids = super::id_list("ids", "DeploymentFreezes", ids)?;
+    let projects = super::id_list("projectIds", "Projects", projectIds)?;
+    let environments = super::id_list("environmentIds", "Environments", environmentIds)?;
     let status = status
         .filter(|s| !s.trim().is_empty())
         .map(|s| {

@@ -192,6 +192,43 @@ pub fn one_resource_collection<T: Serialize>(
     Ok(Collection::new(item_type, items, matching, take))
 }
 
+/// At most this many ids in one `ids` filter.
+pub const MAX_IDS: usize = 1000;
+
+/// Comma-separated ids with `prefix` as numbers (`Environments-1,Environments-3`, in any
+/// order; an id that names nothing is simply not found); another id is a 400 naming
+/// `field`, and so are more than [`MAX_IDS`].
+pub fn id_list(field: &str, prefix: &str, value: Option<&str>) -> Result<Option<Vec<i64>>> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let ids = value
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            parse_id(prefix, i)
+                .map_err(|_| Error::bad(field, format!("'{i}' is not a {prefix} id")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if ids.len() > MAX_IDS {
+        return Err(Error::bad(field, format!("at most {MAX_IDS} ids at once")));
+    }
+    Ok(Some(ids))
+}
+
+/// Octopus's `ids` and `partialName` over a list of named things.
+pub fn named(
+    prefix: &str,
+    ids: Option<&str>,
+    partial_name: Option<&str>,
+) -> Result<crate::store::filter::Named> {
+    Ok(crate::store::filter::Named {
+        ids: id_list("ids", prefix, ids)?,
+        partial_name: partial_name.map(str::to_string),
+    })
+}
+
 pub const DEFAULT_TAKE: i64 = 30;
 pub const MAX_TAKE: i64 = 1000;
 

@@ -232,17 +232,21 @@ fn slug(name: &str) -> String {
     slug
 }
 
-#[rocket::get("/projects?<skip>&<take>")]
+#[rocket::get("/projects?<skip>&<take>&<ids>&<partialName>")]
+#[allow(non_snake_case)]
 async fn list(
     _caller: Allowed<need::ProjectView>,
     skip: Option<&str>,
     take: Option<&str>,
+    ids: Option<&str>,
+    partialName: Option<&str>,
     app: &State<App>,
 ) -> Result<Json<Collection<ProjectResource>>> {
     let (skip, take) = paging(skip, take)?;
+    let filter = super::named("Projects", ids, partialName)?;
     let (items, total) = app
         .store
-        .read(move |c| projects::list(c, skip, take))
+        .read(move |c| projects::list_named(c, &filter, skip, take))
         .await?;
     Ok(Collection::new(
         "Project",

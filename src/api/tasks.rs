@@ -19,6 +19,7 @@ use crate::App;
 pub fn routes() -> Vec<Route> {
     rocket::routes![
         create_deployment,
+        list_deployments,
         get_deployment,
         list,
         get,
@@ -127,6 +128,64 @@ async fn create_deployment(
     let queued =
         deploy::create_deployment_once(&app.store, &app.queue, &change.proof, input, key).await?;
     Ok(created(queued, expiry))
+}
+
+/// `GET /api/deployments`: Octopus's paged list, newest first, narrowed by `ids`,
+/// `projects`, `environments` (comma-joined ids) and `taskState` (states of their tasks).
+#[rocket::get("/deployments?<ids>&<projects>&<environments>&<taskState>&<skip>&<take>")]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+async fn list_deployments(
+    _caller: Allowed<need::TaskView>,
+    ids: Option<&str>,
+    projects: Option<&str>,
+    environments: Option<&str>,
+    taskState: Option<&str>,
+    skip: Option<&str>,
+    take: Option<&str>,
+    app: &State<App>,
+) -> Result<Json<Collection<DeploymentResource>>> {
+    let (skip, take) = paging(skip, take)?;
+    let task_states = taskState
+        .filter(|s| !s.trim().is_empty())
+        .map(|states| {
+            states
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    TaskState::parse(s).ok_or_else(|| {
+                        Error::bad(
+                            "taskState",
+                            format!(
+                                "'{s}' is not a task state; valid: {}",
+                                TaskState::ALL
+                                    .iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let filter = deployments::Filter {
+        ids: super::id_list("ids", "Deployments", ids)?,
+        projects: super::id_list("projects", "Projects", projects)?,
+        environments: super::id_list("environments", "Environments", environments)?,
+        task_states,
+    };
+    let (items, total) = app
+        .store
+        .read(move |c| deployments::list(c, &filter, skip, take))
+        .await?;
+    Ok(Collection::new(
+        "Deployment",
+        items.into_iter().map(Into::into).collect(),
+        total,
+        take,
+    ))
 }
 
 #[rocket::get("/deployments/<id>")]

@@ -1,6 +1,6 @@
 //! Deployments: a release sent to an environment, run by a task.
 
-use super::sql::{Conn, Row};
+use super::sql::{Conn, Param, Row};
 use super::ChangeTx;
 use crate::error::Result;
 use crate::model::TaskState;
@@ -50,6 +50,56 @@ pub fn find(conn: &Conn, id: i64) -> Result<Option<Deployment>> {
     conn.query_opt(&format!("{SELECT} WHERE id = ?1"), &[&id])?
         .map(|r| deployment(&r))
         .transpose()
+}
+
+/// What a list of deployments is narrowed to (Octopus's `GET /api/deployments`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub ids: Option<Vec<i64>>,
+    pub projects: Option<Vec<i64>>,
+    pub environments: Option<Vec<i64>>,
+    pub task_states: Option<Vec<TaskState>>,
+}
+
+/// One page of the deployments `filter` names, newest first, and how many it names.
+pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<Deployment>, i64)> {
+    let mut clause = super::filter::Clause::default();
+    if let Some(ids) = &filter.ids {
+        clause.ids("d.id", ids);
+    }
+    if let Some(projects) = &filter.projects {
+        clause.ids("r.project_id", projects);
+    }
+    if let Some(environments) = &filter.environments {
+        clause.ids("d.environment_id", environments);
+    }
+    if let Some(states) = &filter.task_states {
+        let mut states = states.clone();
+        states.sort_by_key(|s| s.as_str());
+        states.dedup();
+        clause.any_of("t.state", states.iter().map(|s| s.value()).collect());
+    }
+    let from = "FROM deployments d JOIN releases r ON r.id = d.release_id \
+                JOIN tasks t ON t.id = d.task_id";
+    let items = conn
+        .query(
+            &format!(
+                "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at {from}{} \
+                 ORDER BY d.id DESC LIMIT ? OFFSET ?",
+                clause.sql()
+            ),
+            &super::filter::params(&clause.paged(skip, take)),
+        )?
+        .iter()
+        .map(deployment)
+        .collect::<Result<Vec<_>>>()?;
+    let total = conn
+        .query_one(
+            &format!("SELECT COUNT(*) {from}{}", clause.sql()),
+            &clause.params(),
+        )?
+        .get(0)?;
+    Ok((items, total))
 }
 
 pub fn find_by_task(conn: &Conn, task_id: i64) -> Result<Option<Deployment>> {

@@ -13,6 +13,7 @@ pub mod claim;
 pub mod copy;
 pub mod deployments;
 pub mod events;
+pub mod filter;
 pub mod freezes;
 pub mod idempotency;
 pub mod maintenance;

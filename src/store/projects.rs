@@ -1,5 +1,6 @@
 //! Projects, environments and releases.
 
+use super::filter::{params, Named};
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::clock;
@@ -46,14 +47,30 @@ pub fn find_by_name(conn: &Conn, name: &str) -> Result<Option<Project>> {
     conn.first(&format!("{PROJECT} WHERE name = ?1"), &[&name], project)
 }
 
+/// One page of every project, by name, and how many there are.
 pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Project>, i64)> {
-    let db = conn;
-    let items = db.all(
-        &format!("{PROJECT} ORDER BY name LIMIT ?1 OFFSET ?2"),
-        &[&take, &skip],
+    list_named(conn, &Named::default(), skip, take)
+}
+
+/// One page of the projects `filter` names, by name, and how many it names.
+pub fn list_named(
+    conn: &Conn,
+    filter: &Named,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<Project>, i64)> {
+    let clause = filter.clause();
+    let items = conn.all(
+        &format!("{PROJECT}{} ORDER BY name LIMIT ? OFFSET ?", clause.sql()),
+        &params(&clause.paged(skip, take)),
         project,
     )?;
-    let total = db.query_one("SELECT COUNT(*) FROM projects", &[])?.get(0)?;
+    let total = conn
+        .query_one(
+            &format!("SELECT COUNT(*) FROM projects{}", clause.sql()),
+            &clause.params(),
+        )?
+        .get(0)?;
     Ok((items, total))
 }
 
@@ -132,15 +149,33 @@ pub fn find_environment_by_name(conn: &Conn, name: &str) -> Result<Option<Enviro
     )
 }
 
+/// One page of every environment, in promotion order, and how many there are.
 pub fn list_environments(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Environment>, i64)> {
-    let db = conn;
-    let items = db.all(
-        &format!("{ENVIRONMENT} ORDER BY sort_order, name LIMIT ?1 OFFSET ?2"),
-        &[&take, &skip],
+    list_environments_named(conn, &Named::default(), skip, take)
+}
+
+/// One page of the environments `filter` names, in promotion order, and how many it
+/// names.
+pub fn list_environments_named(
+    conn: &Conn,
+    filter: &Named,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<Environment>, i64)> {
+    let clause = filter.clause();
+    let items = conn.all(
+        &format!(
+            "{ENVIRONMENT}{} ORDER BY sort_order, name LIMIT ? OFFSET ?",
+            clause.sql()
+        ),
+        &params(&clause.paged(skip, take)),
         environment,
     )?;
-    let total = db
-        .query_one("SELECT COUNT(*) FROM environments", &[])?
+    let total = conn
+        .query_one(
+            &format!("SELECT COUNT(*) FROM environments{}", clause.sql()),
+            &clause.params(),
+        )?
         .get(0)?;
     Ok((items, total))
 }

@@ -2,6 +2,7 @@
 //! node, project, environment, release, kind, text, scheduled or not), with its total.
 //! Re-exported by `tasks`.
 
+use super::filter::{marks, padded, params};
 use super::sql::{Conn, Param, Value};
 use super::tasks::{counts, task, Task, TaskState, COLUMNS, Q_QUEUED};
 use crate::error::{Error, Result};
@@ -130,21 +131,6 @@ pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<T
         .get(0)?
     };
     Ok((items, total))
-}
-
-/// `values` and then `last` again up to `len` (at least `values`).
-fn padded<T: Copy>(values: &[T], len: usize, last: T) -> Vec<T> {
-    let mut out = values.to_vec();
-    out.resize(len.max(values.len()), last);
-    out
-}
-
-fn marks(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-fn params(values: &[Value]) -> Vec<&dyn Param> {
-    values.iter().map(|v| v as &dyn Param).collect()
 }
 
 fn counted_total(conn: &Conn, states: &[TaskState]) -> Result<i64> {
