@@ -25,6 +25,7 @@ pub fn routes() -> Vec<Route> {
         delete,
         list_releases,
         project_releases,
+        project_release,
         create_release,
         get_release,
         project_groups,
@@ -342,12 +343,16 @@ impl From<Release> for ReleaseResource {
     }
 }
 
-#[rocket::get("/releases?<project>&<skip>&<take>")]
+/// `GET /api/releases?project&searchByVersion&skip&take`: releases, newest first, of
+/// one project or of all, whose version contains `searchByVersion`.
+#[rocket::get("/releases?<project>&<skip>&<take>&<searchByVersion>")]
+#[allow(non_snake_case)]
 async fn list_releases(
     _caller: Allowed<need::ProjectView>,
     project: Option<&str>,
     skip: Option<&str>,
     take: Option<&str>,
+    searchByVersion: Option<&str>,
     app: &State<App>,
 ) -> Result<Json<Collection<ReleaseResource>>> {
     let (skip, take) = paging(skip, take)?;
@@ -357,9 +362,13 @@ async fn list_releases(
                 .map_err(|_| Error::bad("project", format!("'{p}' is not a project id")))
         })
         .transpose()?;
+    let search = searchByVersion
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
     let (items, total) = app
         .store
-        .read(move |c| projects::list_releases(c, project, skip, take))
+        .read(move |c| projects::search_releases(c, project, search.as_deref(), skip, take))
         .await?;
     Ok(Collection::new(
         "Release",
@@ -401,6 +410,31 @@ async fn project_releases(
         total,
         take,
     ))
+}
+
+/// `GET /api/projects/{id}/releases/{version}`: the project's release of that version.
+#[rocket::get("/projects/<id>/releases/<version>")]
+async fn project_release(
+    _caller: Allowed<need::ProjectView>,
+    id: &str,
+    version: &str,
+    app: &State<App>,
+) -> Result<Json<ReleaseResource>> {
+    let id = parse_id("Projects", id)?;
+    let version = version.trim().to_string();
+    app.store
+        .read(move |c| {
+            let project = projects::find(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))?;
+            projects::find_release_by_version(c, id, &version)?.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "Project {} has no release '{version}'.",
+                    project.name
+                ))
+            })
+        })
+        .await
+        .map(|r| Json(r.into()))
 }
 
 #[derive(Deserialize)]

@@ -177,3 +177,91 @@ fn deployments_are_listed_by_ids_projects_environments_and_task_state() {
         assert!(refused.to_string().contains(field), "{refused}");
     }
 }
+
+#[test]
+fn releases_are_found_by_version_and_searched_by_part_of_it() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let web = create(
+        &client,
+        &key,
+        "/api/projects",
+        json!({"Name": "Web", "DeploymentScript": "true"}),
+    );
+    let api = create(
+        &client,
+        &key,
+        "/api/projects",
+        json!({"Name": "Api", "DeploymentScript": "true"}),
+    );
+    let mut made = Vec::new();
+    for (project, version) in [
+        (&web, "1.0.1"),
+        (&web, "1.1.0"),
+        (&api, "1.0.1"),
+        (&web, "2.0.0-rc 1"),
+    ] {
+        made.push(create(
+            &client,
+            &key,
+            "/api/releases",
+            json!({"ProjectId": project, "Version": version}),
+        ));
+    }
+    for prefix in ["/api", "/api/Spaces-1"] {
+        // By version, exactly: the project's own, not another project's of that version.
+        let (status, release) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{web}/releases/1.0.1"),
+        );
+        assert_eq!(status, Status::Ok, "{release}");
+        assert_eq!(release["Id"], json!(made[0]));
+        let (status, release) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{api}/releases/1.0.1"),
+        );
+        assert_eq!(status, Status::Ok, "{release}");
+        assert_eq!(release["Id"], json!(made[2]));
+        let (status, release) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{web}/releases/2.0.0-rc%201"),
+        );
+        assert_eq!(status, Status::Ok, "{release}");
+        assert_eq!(release["Id"], json!(made[3]));
+        let (status, missing) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{web}/releases/9.9"),
+        );
+        assert_eq!(status, Status::NotFound, "{missing}");
+        assert!(
+            missing.to_string().contains("Web has no release '9.9'"),
+            "{missing}"
+        );
+        // Searched, newest first, of one project or of all.
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!("{prefix}/releases?searchByVersion=1.0.1"),
+        );
+        assert_eq!(ids_of(&found), (vec![made[2].clone(), made[0].clone()], 2));
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!("{prefix}/releases?searchByVersion=1.&project={web}"),
+        );
+        assert_eq!(ids_of(&found), (vec![made[1].clone(), made[0].clone()], 2));
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{web}/releases?searchByVersion=rc"),
+        );
+        assert_eq!(ids_of(&found), (vec![made[3].clone()], 1));
+    }
+    let (status, _) = get(&client, &key, "/api/projects/Projects-9/releases/1.0.1");
+    assert_eq!(status, Status::NotFound);
+}
