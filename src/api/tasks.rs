@@ -311,7 +311,7 @@ async fn list(
 ) -> Result<Json<Collection<TaskResource>>> {
     let (skip, take) = paging(skip, take)?;
     let filter = tasks::Filter {
-        ids: parse_task_ids(ids)?,
+        ids: super::id_list("ids", "ServerTasks", ids)?.unwrap_or_default(),
         states: tasks::parse_states(states)?,
         node: node.filter(|n| !n.is_empty()).map(str::to_string),
         project_id: project
@@ -540,27 +540,4 @@ async fn create(
         .await?
         .ok_or_else(|| Error::NotFound(format!("Task ServerTasks-{id} was not found.")))?;
     Ok((Status::Created, Json(task.into())))
-}
-
-/// At most this many ids in one `ids` filter.
-const MAX_IDS: usize = 1000;
-
-/// Parses Octopus's `ids=ServerTasks-1,ServerTasks-2` (what its task waiter sends).
-fn parse_task_ids(ids: Option<&str>) -> Result<Vec<i64>> {
-    let Some(ids) = ids.filter(|s| !s.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let parsed: Vec<i64> = ids
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(|id| {
-            parse_id("ServerTasks", id)
-                .map_err(|_| Error::bad("ids", format!("'{id}' is not a task id (ServerTasks-N)")))
-        })
-        .collect::<Result<_>>()?;
-    if parsed.len() > MAX_IDS {
-        return Err(Error::bad("ids", format!("at most {MAX_IDS} ids at once")));
-    }
-    Ok(parsed)
 }

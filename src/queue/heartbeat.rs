@@ -57,7 +57,7 @@ pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) 
 
 /// The longest time between two heartbeats of an unbroken run: two intervals and a
 /// round.
-fn gap(settings: &Settings) -> Duration {
+pub(super) fn gap(settings: &Settings) -> Duration {
     settings.heartbeat * 2 + settings.poll
 }
 

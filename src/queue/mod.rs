@@ -276,7 +276,7 @@ impl Queue {
                     Ok(()) => settings
                         .system
                         .in_touch
-                        .committed(last_beat, settings.heartbeat * 2 + settings.poll),
+                        .committed(last_beat, heartbeat::gap(settings)),
                     Err(e) => eprintln!("drydock: heartbeat while stopping: {e}"),
                 }
             }
