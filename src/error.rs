@@ -181,6 +181,24 @@ impl From<r2d2::Error> for Error {
     }
 }
 
+/// Text a caller sent, as a message quotes it: control characters escaped (`\u{0}`),
+/// at most 100 characters (then `...`).
+pub fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 100 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A text field as every form and body checks it: present when `required`, at most
 /// `max` characters, no NUL (which PostgreSQL cannot store); the error names `field`.
 pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {

@@ -22,6 +22,7 @@ pub fn routes() -> Vec<Route> {
 pub struct EnvironmentResource {
     id: String,
     name: String,
+    slug: String,
     description: String,
     sort_order: i64,
     space_id: &'static str,
@@ -37,6 +38,7 @@ impl From<Environment> for EnvironmentResource {
             links: json!({"Self": format!("/api/environments/{id}")}),
             id,
             name: e.name,
+            slug: e.slug,
             description: e.description,
             sort_order: e.sort_order,
             space_id: crate::http::SPACE_ID,
@@ -50,6 +52,9 @@ impl From<Environment> for EnvironmentResource {
 #[serde(rename_all = "PascalCase")]
 pub struct EnvironmentBody {
     name: String,
+    /// Set to change the slug; without it (or blank) a new environment's comes from
+    /// its name and an edited one keeps its own.
+    slug: Option<String>,
     #[serde(default)]
     description: Option<String>,
     /// Promotion order: lower first. Without it, a new environment goes last and an
@@ -61,6 +66,7 @@ impl From<EnvironmentBody> for EnvironmentInput {
     fn from(b: EnvironmentBody) -> Self {
         EnvironmentInput {
             name: b.name,
+            slug: super::given(b.slug),
             description: b.description.unwrap_or_default(),
             sort_order: b.sort_order,
         }
@@ -115,18 +121,33 @@ async fn create(
     Ok((Status::Created, Json(env.into())))
 }
 
-#[rocket::get("/environments/<id>")]
+/// `GET /api/environments/{idOrSlug}`: by id (`Environments-2`) or slug (`staging`,
+/// without case).
+#[rocket::get("/environments/<id_or_slug>")]
 async fn get(
     _caller: Allowed<need::EnvironmentView>,
-    id: &str,
+    id_or_slug: &str,
     app: &State<App>,
 ) -> Result<Json<EnvironmentResource>> {
-    let id = parse_id("Environments", id)?;
-    app.store
-        .read(move |c| projects::find_environment(c, id))
-        .await?
-        .map(|e| Json(e.into()))
-        .ok_or_else(|| Error::NotFound(format!("Environment Environments-{id} was not found.")))
+    let wanted = id_or_slug.to_string();
+    let found = match super::id_or_slug("Environments", id_or_slug)? {
+        Ok(id) => {
+            app.store
+                .read(move |c| projects::find_environment(c, id))
+                .await?
+        }
+        Err(slug) => {
+            app.store
+                .read(move |c| projects::find_environment_by_slug(c, &slug))
+                .await?
+        }
+    };
+    found.map(|e| Json(e.into())).ok_or_else(|| {
+        Error::NotFound(format!(
+            "No environment has the id or slug '{}'.",
+            crate::error::shown(&wanted)
+        ))
+    })
 }
 
 #[rocket::put("/environments/<id>", data = "<body>")]

@@ -229,6 +229,11 @@ pub fn named(
     })
 }
 
+/// An optional text field of a body: blank is as good as absent.
+pub fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
 pub const DEFAULT_TAKE: i64 = 30;
 pub const MAX_TAKE: i64 = 1000;
 
@@ -250,6 +255,20 @@ pub fn paging(skip: Option<&str>, take: Option<&str>) -> Result<(i64, i64)> {
     let skip = number("skip", skip, 0)?;
     let take = number("take", take, DEFAULT_TAKE)?.min(MAX_TAKE);
     Ok((skip, take))
+}
+
+/// What a `{idOrSlug}` path segment names: an id with `prefix` (`Projects-3`) as its
+/// number, else a slug (lower-cased: slugs are lower case). An id with `prefix` whose
+/// number is not one is a 404.
+pub fn id_or_slug(prefix: &str, text: &str) -> Result<std::result::Result<i64, String>> {
+    let looks_like_id = text
+        .get(..prefix.len() + 1)
+        .is_some_and(|head| head.eq_ignore_ascii_case(&format!("{prefix}-")));
+    if looks_like_id {
+        let number = &text[prefix.len() + 1..];
+        return parse_id(prefix, &format!("{prefix}-{number}")).map(Ok);
+    }
+    Ok(Err(text.to_lowercase()))
 }
 
 /// Parses an Octopus id such as `Users-12` into its number; anything else is a 404.

@@ -163,7 +163,7 @@ impl From<Project> for ProjectResource {
                 "Releases": format!("/api/projects/{id}/releases{{?skip,take,searchByVersion}}"),
             }),
             id,
-            slug: slug(&p.name),
+            slug: p.slug,
             name: p.name,
             description: p.description,
             deployment_script: p.deployment_script,
@@ -180,6 +180,9 @@ impl From<Project> for ProjectResource {
 #[serde(rename_all = "PascalCase")]
 pub struct ProjectBody {
     name: String,
+    /// Set to change the slug; without it (or blank) a new project's comes from its
+    /// name and an edited one keeps its own.
+    slug: Option<String>,
     #[serde(default)]
     description: Option<String>,
     /// Optional: a project created without one has an empty script (its deployments
@@ -197,6 +200,7 @@ impl ProjectBody {
         check_one("LifecycleId", self.lifecycle_id, LIFECYCLE_ID)?;
         Ok(ProjectInput {
             name: self.name,
+            slug: super::given(self.slug),
             description: self.description.unwrap_or_default(),
             deployment_script: self.deployment_script,
             script_timeout_secs: self.script_timeout_seconds,
@@ -214,23 +218,6 @@ fn check_one(field: &str, given: Option<String>, ours: &str) -> Result<()> {
             format!("'{other}' does not exist; drydock has one, {ours}"),
         )),
     }
-}
-
-/// Octopus's slug of a name: lower case, runs of anything else than letters and
-/// digits as one dash.
-fn slug(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    while slug.ends_with('-') {
-        slug.pop();
-    }
-    slug
 }
 
 #[rocket::get("/projects?<skip>&<take>&<ids>&<partialName>")]
@@ -281,18 +268,29 @@ async fn create(
     Ok((Status::Created, Json(project.into())))
 }
 
-#[rocket::get("/projects/<id>")]
+/// `GET /api/projects/{idOrSlug}`: by id (`Projects-1`) or slug (`web-app`, without
+/// case).
+#[rocket::get("/projects/<id_or_slug>")]
 async fn get(
     _caller: Allowed<need::ProjectView>,
-    id: &str,
+    id_or_slug: &str,
     app: &State<App>,
 ) -> Result<Json<ProjectResource>> {
-    let id = parse_id("Projects", id)?;
-    app.store
-        .read(move |c| projects::find(c, id))
-        .await?
-        .map(|p| Json(p.into()))
-        .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))
+    let wanted = id_or_slug.to_string();
+    let found = match super::id_or_slug("Projects", id_or_slug)? {
+        Ok(id) => app.store.read(move |c| projects::find(c, id)).await?,
+        Err(slug) => {
+            app.store
+                .read(move |c| projects::find_by_slug(c, &slug))
+                .await?
+        }
+    };
+    found.map(|p| Json(p.into())).ok_or_else(|| {
+        Error::NotFound(format!(
+            "No project has the id or slug '{}'.",
+            crate::error::shown(&wanted)
+        ))
+    })
 }
 
 #[rocket::put("/projects/<id>", data = "<body>")]

@@ -9,6 +9,8 @@ use crate::store::{events, ChangeTx, Store};
 
 pub struct EnvironmentInput {
     pub name: String,
+    /// `None`: from the name on create, kept on update.
+    pub slug: Option<String>,
     pub description: String,
     /// Where it goes in promotion order; `None`: last on create, unchanged on update.
     pub sort_order: Option<i64>,
@@ -18,6 +20,9 @@ fn check_environment(input: &mut EnvironmentInput) -> Result<()> {
     input.name = input.name.trim().to_string();
     let mut problems = Vec::new();
     problems.extend(check_name("Name", &input.name).err());
+    if let Some(slug) = &input.slug {
+        problems.extend(crate::store::slugs::check(slug).err());
+    }
     problems.extend(check_text("Description", &input.description, MAX_DESCRIPTION, false).err());
     if let Some(order) = input.sort_order {
         if !(0..=1_000_000).contains(&order) {
@@ -38,6 +43,7 @@ pub async fn create_environment(
             let env = projects::create_environment(
                 tx,
                 &input.name,
+                input.slug.as_deref(),
                 &input.description,
                 input.sort_order,
             )?;
@@ -67,6 +73,7 @@ pub async fn update_environment(
                 tx,
                 id,
                 &input.name,
+                input.slug.as_deref(),
                 &input.description,
                 input.sort_order,
             )?;

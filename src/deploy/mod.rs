@@ -11,6 +11,7 @@ use crate::store::deployments::{self, Deployment};
 use crate::store::freezes as freezes_store;
 use crate::store::idempotency::{self, Taken};
 use crate::store::projects::{self, Environment, Project, ProjectFields, Release};
+use crate::store::slugs;
 use crate::store::tasks::{self, Cancel, NewTask};
 use crate::store::{events, ChangeTx, Store};
 
@@ -37,6 +38,8 @@ fn check_name(field: &str, value: &str) -> Result<()> {
 
 pub struct ProjectInput {
     pub name: String,
+    /// `None`: from the name on create, kept on update.
+    pub slug: Option<String>,
     pub description: String,
     /// The bash script a deployment runs. Empty is allowed: a deployment that does
     /// nothing (what an Octopus-shaped project created without one gets). `None` on
@@ -52,6 +55,9 @@ pub fn project_problems(input: &ProjectInput) -> Vec<Error> {
         .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS);
     let mut problems = Vec::new();
     problems.extend(check_name("Name", input.name.trim()).err());
+    if let Some(slug) = &input.slug {
+        problems.extend(slugs::check(slug).err());
+    }
     problems.extend(check_text("Description", &input.description, MAX_DESCRIPTION, false).err());
     if let Some(script) = &input.deployment_script {
         problems.extend(check_text("DeploymentScript", script, MAX_SCRIPT, false).err());
@@ -69,6 +75,7 @@ fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
     Error::all(project_problems(&input))?;
     Ok(ProjectFields {
         name: input.name.trim().to_string(),
+        slug: input.slug,
         script_timeout_secs: input
             .script_timeout_secs
             .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS),

@@ -140,6 +140,13 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 16,
+        name: "slugs",
+        sqlite: include_str!("../../migrations/0016_slugs.sql"),
+        postgres: Some(include_str!("../../migrations/postgres/0016_slugs.sql")),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.

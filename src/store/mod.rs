@@ -22,6 +22,7 @@ pub mod notify;
 pub mod postgres;
 pub mod projects;
 pub mod sessions;
+pub mod slugs;
 pub mod sql;
 pub mod system;
 pub mod task_list;

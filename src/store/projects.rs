@@ -1,6 +1,7 @@
 //! Projects, environments and releases.
 
 use super::filter::{params, Named};
+use super::slugs::{self, Kind};
 use super::sql::{Conn, Row};
 use super::ChangeTx;
 use crate::clock;
@@ -10,6 +11,8 @@ use crate::error::Result;
 pub struct Project {
     pub id: i64,
     pub name: String,
+    /// What people type for it (`GET /api/projects/{slug}`).
+    pub slug: String,
     pub description: String,
     pub deployment_script: String,
     pub script_timeout_secs: i64,
@@ -18,6 +21,8 @@ pub struct Project {
 
 pub struct ProjectFields {
     pub name: String,
+    /// `None`: from the name on create, kept on update.
+    pub slug: Option<String>,
     pub description: String,
     /// `None` on update: keep the project's script.
     pub deployment_script: Option<String>,
@@ -25,9 +30,11 @@ pub struct ProjectFields {
 }
 
 fn project(row: &Row) -> Result<Project> {
+    let name: String = row.get(1)?;
     Ok(Project {
         id: row.get(0)?,
-        name: row.get(1)?,
+        slug: slugs::effective(row.get(6)?, &name),
+        name,
         description: row.get(2)?,
         deployment_script: row.get(3)?,
         script_timeout_secs: row.get(4)?,
@@ -35,8 +42,10 @@ fn project(row: &Row) -> Result<Project> {
     })
 }
 
+const COLUMNS: &str =
+    "id, name, description, deployment_script, script_timeout_secs, created_at, slug";
 const PROJECT: &str =
-    "SELECT id, name, description, deployment_script, script_timeout_secs, created_at FROM projects";
+    "SELECT id, name, description, deployment_script, script_timeout_secs, created_at, slug FROM projects";
 
 pub fn find(conn: &Conn, id: i64) -> Result<Option<Project>> {
     conn.first(&format!("{PROJECT} WHERE id = ?1"), &[&id], project)
@@ -45,6 +54,14 @@ pub fn find(conn: &Conn, id: i64) -> Result<Option<Project>> {
 /// The project with this name (names are unique, compared without case).
 pub fn find_by_name(conn: &Conn, name: &str) -> Result<Option<Project>> {
     conn.first(&format!("{PROJECT} WHERE name = ?1"), &[&name], project)
+}
+
+/// The project a slug names.
+pub fn find_by_slug(conn: &Conn, slug: &str) -> Result<Option<Project>> {
+    match slugs::find(conn, Kind::Projects, slug)? {
+        Some(id) => find(conn, id),
+        None => Ok(None),
+    }
 }
 
 /// One page of every project, by name, and how many there are.
@@ -75,27 +92,46 @@ pub fn list_named(
 }
 
 pub fn create(tx: &ChangeTx, f: &ProjectFields) -> Result<Project> {
+    let slug = match &f.slug {
+        Some(slug) => {
+            slugs::claim(tx, Kind::Projects, None, slug)?;
+            slug.clone()
+        }
+        None => slugs::fresh(tx, Kind::Projects, &f.name)?,
+    };
     let row = tx.query_one_unique(
-        "INSERT INTO projects (name, description, deployment_script, script_timeout_secs, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         RETURNING id, name, description, deployment_script, script_timeout_secs, created_at",
+        &format!(
+            "INSERT INTO projects (name, description, deployment_script, script_timeout_secs, created_at, slug)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             RETURNING {COLUMNS}"
+        ),
         &[
             &f.name,
             &f.description,
             &f.deployment_script.as_deref().unwrap_or_default(),
             &f.script_timeout_secs,
             &clock::now_ms(),
+            &slug,
         ],
         || format!("A project named '{}' already exists.", f.name),
     )?;
     project(&row)
 }
 
+/// Saves `f` over project `id`; its slug stays unless `f` sets one (a project without
+/// one stored keeps the one its old name gave it).
 pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
+    let slug = match &f.slug {
+        Some(slug) => {
+            slugs::claim(tx, Kind::Projects, Some(id), slug)?;
+            Some(slug.clone())
+        }
+        None => find(tx, id)?.map(|p| p.slug),
+    };
     tx.execute_unique(
         "UPDATE projects SET name = ?2, description = ?3,
                 deployment_script = COALESCE(CAST(?4 AS TEXT), deployment_script),
-                script_timeout_secs = ?5
+                script_timeout_secs = ?5, slug = COALESCE(CAST(?6 AS TEXT), slug)
          WHERE id = ?1",
         &[
             &id,
@@ -103,6 +139,7 @@ pub fn update(tx: &ChangeTx, id: i64, f: &ProjectFields) -> Result<()> {
             &f.description,
             &f.deployment_script,
             &f.script_timeout_secs,
+            &slug,
         ],
         || format!("A project named '{}' already exists.", f.name),
     )?;
@@ -118,6 +155,8 @@ pub fn delete(tx: &ChangeTx, id: i64) -> Result<()> {
 pub struct Environment {
     pub id: i64,
     pub name: String,
+    /// What people type for it (`GET /api/environments/{slug}`).
+    pub slug: String,
     pub description: String,
     pub created_at: i64,
     /// Promotion order: lower first.
@@ -125,16 +164,19 @@ pub struct Environment {
 }
 
 fn environment(row: &Row) -> Result<Environment> {
+    let name: String = row.get(1)?;
     Ok(Environment {
         id: row.get(0)?,
-        name: row.get(1)?,
+        slug: slugs::effective(row.get(5)?, &name),
+        name,
         description: row.get(2)?,
         created_at: row.get(3)?,
         sort_order: row.get(4)?,
     })
 }
 
-const ENVIRONMENT: &str = "SELECT id, name, description, created_at, sort_order FROM environments";
+const ENVIRONMENT: &str =
+    "SELECT id, name, description, created_at, sort_order, slug FROM environments";
 
 pub fn find_environment(conn: &Conn, id: i64) -> Result<Option<Environment>> {
     conn.first(&format!("{ENVIRONMENT} WHERE id = ?1"), &[&id], environment)
@@ -147,6 +189,14 @@ pub fn find_environment_by_name(conn: &Conn, name: &str) -> Result<Option<Enviro
         &[&name],
         environment,
     )
+}
+
+/// The environment a slug names.
+pub fn find_environment_by_slug(conn: &Conn, slug: &str) -> Result<Option<Environment>> {
+    match slugs::find(conn, Kind::Environments, slug)? {
+        Some(id) => find_environment(conn, id),
+        None => Ok(None),
+    }
 }
 
 /// One page of every environment, in promotion order, and how many there are.
@@ -184,33 +234,52 @@ pub fn list_environments_named(
 pub fn create_environment(
     tx: &ChangeTx,
     name: &str,
+    slug: Option<&str>,
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<Environment> {
+    let slug = match slug {
+        Some(slug) => {
+            slugs::claim(tx, Kind::Environments, None, slug)?;
+            slug.to_string()
+        }
+        None => slugs::fresh(tx, Kind::Environments, name)?,
+    };
     let row = tx.query_one_unique(
-        "INSERT INTO environments (name, description, created_at, sort_order)
+        "INSERT INTO environments (name, description, created_at, sort_order, slug)
          VALUES (?1, ?2, ?3, COALESCE(CAST(?4 AS BIGINT),
-                                      (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)))
-         RETURNING id, name, description, created_at, sort_order",
-        &[&name, &description, &clock::now_ms(), &sort_order],
+                                      (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)),
+                 ?5)
+         RETURNING id, name, description, created_at, sort_order, slug",
+        &[&name, &description, &clock::now_ms(), &sort_order, &slug],
         || format!("An environment named '{name}' already exists."),
     )?;
     environment(&row)
 }
 
-/// Renames an environment; `sort_order` moves it if given.
+/// Renames an environment; `sort_order` moves it if given, `slug` sets its slug (else
+/// it stays).
 pub fn update_environment(
     tx: &ChangeTx,
     id: i64,
     name: &str,
+    slug: Option<&str>,
     description: &str,
     sort_order: Option<i64>,
 ) -> Result<()> {
+    let slug = match slug {
+        Some(slug) => {
+            slugs::claim(tx, Kind::Environments, Some(id), slug)?;
+            Some(slug.to_string())
+        }
+        None => find_environment(tx, id)?.map(|e| e.slug),
+    };
     tx.execute_unique(
         "UPDATE environments SET name = ?2, description = ?3,
-                sort_order = COALESCE(CAST(?4 AS BIGINT), sort_order)
+                sort_order = COALESCE(CAST(?4 AS BIGINT), sort_order),
+                slug = COALESCE(CAST(?5 AS TEXT), slug)
          WHERE id = ?1",
-        &[&id, &name, &description, &sort_order],
+        &[&id, &name, &description, &sort_order, &slug],
         || format!("An environment named '{name}' already exists."),
     )?;
     Ok(())

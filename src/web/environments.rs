@@ -94,6 +94,7 @@ async fn create(
     let form = change.form;
     let input = EnvironmentInput {
         name: form.name,
+        slug: None,
         description: form.description,
         sort_order: None,
     };
@@ -216,6 +217,7 @@ async fn edit(
     let form = change.form;
     let input = EnvironmentInput {
         name: form.name,
+        slug: None,
         description: form.description,
         sort_order: None,
     };

@@ -92,6 +92,7 @@ impl ProjectForm {
         };
         let input = ProjectInput {
             name: self.name,
+            slug: None,
             description: self.description,
             deployment_script: Some(self.deployment_script.replace("\r\n", "\n")),
             script_timeout_secs: timeout.as_ref().ok().copied().flatten(),

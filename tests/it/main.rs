@@ -41,5 +41,6 @@ mod queue;
 mod recovery;
 mod rolling;
 mod second_attack;
+mod slugs;
 mod spaces;
 mod system_tasks;
