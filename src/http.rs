@@ -109,9 +109,16 @@ impl<'r> Responder<'r, 'static> for Error {
             return maintenance_response(req, refusal);
         }
         let mut response = if is_api_path(req.uri().path().as_str()) {
+            // The message once: `Errors` lists the problems only when there are
+            // several (the message names the first and how many more).
+            let details = self.details();
             let body = ErrorBody {
                 error_message: self.public_message(),
-                errors: self.details(),
+                errors: if details.len() > 1 {
+                    details
+                } else {
+                    Vec::new()
+                },
             };
             let json = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
             Response::build()

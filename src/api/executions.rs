@@ -32,31 +32,15 @@ pub const CAPABILITIES: [&str; 2] = [
 /// The space a command names in its body (`spaceId`, `spaceIdOrName`), if any: the
 /// client sends the space's id, and older ones its name. Another space is a 404
 /// naming it, as under another space's path.
-#[derive(Deserialize, Default)]
-pub struct SpaceFields {
-    #[serde(rename = "spaceId", alias = "SpaceId")]
-    space_id: Option<String>,
-    #[serde(rename = "spaceIdOrName", alias = "SpaceIdOrName")]
-    space_id_or_name: Option<String>,
-}
-
-impl SpaceFields {
-    fn check(&self) -> Result<()> {
-        for named in [&self.space_id, &self.space_id_or_name]
-            .into_iter()
-            .flatten()
-        {
-            let named = named.trim();
-            let ours = named.is_empty()
-                || named == SPACE_ID
-                || named.eq_ignore_ascii_case("Default")
-                || named.eq_ignore_ascii_case("default");
-            if !ours {
-                return Err(space_not_found(named));
-            }
+fn check_space(space_id: &Option<String>, space_id_or_name: &Option<String>) -> Result<()> {
+    for named in [space_id, space_id_or_name].into_iter().flatten() {
+        let named = named.trim();
+        let ours = named.is_empty() || named == SPACE_ID || named.eq_ignore_ascii_case("Default");
+        if !ours {
+            return Err(space_not_found(named));
         }
-        Ok(())
     }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -68,8 +52,10 @@ pub struct CreateReleaseV1 {
     release_notes: Option<String>,
     #[serde(default)]
     ignore_if_already_exists: bool,
-    #[serde(flatten)]
-    space: SpaceFields,
+    #[serde(rename = "spaceId")]
+    space_id: Option<String>,
+    #[serde(rename = "spaceIdOrName")]
+    space_id_or_name: Option<String>,
 }
 
 /// `POST /api/releases/create/v1` → `{ReleaseId, ReleaseVersion}`. Without a
@@ -82,7 +68,7 @@ async fn create_release(
     app: &State<App>,
 ) -> Result<Json<Value>> {
     let body = body.into_inner()?;
-    body.space.check()?;
+    check_space(&body.space_id, &body.space_id_or_name)?;
     let command = ReleaseCommand {
         project: body.project_name,
         version: body.release_version,
@@ -106,8 +92,10 @@ pub struct CreateDeploymentUntenantedV1 {
     environment_names: Vec<String>,
     run_at: Option<String>,
     no_run_after: Option<String>,
-    #[serde(flatten)]
-    space: SpaceFields,
+    #[serde(rename = "spaceId")]
+    space_id: Option<String>,
+    #[serde(rename = "spaceIdOrName")]
+    space_id_or_name: Option<String>,
 }
 
 /// `POST /api/deployments/create/untenanted/v1` →
@@ -122,7 +110,7 @@ async fn create_deployments(
 ) -> Result<Json<Value>> {
     let key = key.0?;
     let body = body.into_inner()?;
-    body.space.check()?;
+    check_space(&body.space_id, &body.space_id_or_name)?;
     let command = DeploymentsCommand {
         project: body.project_name,
         release_version: body.release_version,

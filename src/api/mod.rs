@@ -2,11 +2,13 @@
 //! body guard that turns every malformed body into a 400 naming the problem, Octopus's
 //! paged collection, and id parsing.
 
+mod any_case;
 pub mod environments;
 pub mod events;
 pub mod executions;
 pub mod freezes;
 pub mod maintenance;
+pub mod missing;
 pub mod nodes;
 pub mod projects;
 pub mod spaces;
@@ -37,6 +39,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(spaces::routes());
     routes.extend(executions::routes());
     routes.extend(freezes::routes());
+    routes.extend(missing::routes());
     routes
 }
 
@@ -109,26 +112,26 @@ impl<'r> rocket::request::FromRequest<'r> for IdempotencyKey {
     }
 }
 
-/// Parses a JSON body; an error names where in the body it is (`EnvironmentNames[1]:
-/// invalid type ...`), since serde alone names only missing and unknown fields.
+/// Parses a JSON body, its field names in any case ([`any_case`]); an error names where
+/// in the body it is (`EnvironmentNames[1]: invalid type ...`), since serde alone names
+/// only missing and unknown fields.
 fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path.is_empty() || path == "." || path == "?" {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
-    });
-    let parsed = parsed.and_then(|value| {
-        deserializer
-            .end()
-            .map(|()| value)
-            .map_err(|e| e.to_string())
-    });
-    parsed.map_err(|e| Error::BadRequest(format!("The request body is not valid: {e}"), vec![e]))
+    let tree = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path.is_empty() || path == "." || path == "?" {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            }
+        })
+        .and_then(|any_case::Strict(tree)| {
+            deserializer.end().map(|()| tree).map_err(|e| e.to_string())
+        });
+    tree.and_then(any_case::from_value)
+        .map_err(|e| Error::BadRequest(format!("The request body is not valid: {e}"), vec![e]))
 }
 
 /// Octopus's paged collection.

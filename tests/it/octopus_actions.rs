@@ -45,15 +45,15 @@ fn defaults(action: &Path) -> BTreeMap<String, String> {
 }
 
 /// What one step of a workflow did.
-struct Step {
-    ok: bool,
-    outputs: BTreeMap<String, String>,
-    log: String,
+pub(crate) struct Step {
+    pub ok: bool,
+    pub outputs: BTreeMap<String, String>,
+    pub log: String,
 }
 
 /// Runs `action` as a workflow step against `server` with `inputs` (and the server,
 /// key and space a workflow's `with:` would give).
-fn run(action: &str, server: &Server, key: &str, inputs: &[(&str, &str)]) -> Step {
+pub(crate) fn run(action: &str, server: &Server, key: &str, inputs: &[(&str, &str)]) -> Step {
     let folder = actions().join(action);
     let work = tempfile::tempdir().unwrap();
     let (output, summary) = (work.path().join("output"), work.path().join("summary"));

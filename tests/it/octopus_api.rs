@@ -451,7 +451,8 @@ fn capabilities_projects_groups_lifecycles_and_nodes_in_octopus_shapes() {
     );
     assert_eq!(status, Status::Ok, "{updated}");
     assert_eq!(updated["DeploymentScript"], "echo keep");
-    assert_eq!(updated["Slug"], "web-site");
+    // A rename keeps the slug (links people have keep working).
+    assert_eq!(updated["Slug"], "web");
 
     // Nodes: the summary and one node's running tasks.
     let (status, summary) = api.get("/api/octopusservernodes/summary");
