@@ -10,6 +10,7 @@ pub mod freezes;
 pub mod maintenance;
 pub mod missing;
 pub mod nodes;
+pub mod processes;
 pub mod projects;
 pub mod spaces;
 pub mod status;
@@ -39,6 +40,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(spaces::routes());
     routes.extend(executions::routes());
     routes.extend(freezes::routes());
+    routes.extend(processes::routes());
     routes.extend(missing::routes());
     routes
 }

@@ -36,6 +36,7 @@ mod octopus_actions_refused;
 mod octopus_api;
 mod octopus_bodies;
 mod octopus_client;
+mod octopus_npm;
 mod pages;
 mod postgres_backend;
 mod postgres_tls;
