@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # Runs every drydock test: unit, HTTP (Rocket's local client), the real binary, and the
-# browser tests (headless Chromium), and Octopus's own TypeScript client (Node). Installs
-# Chromium, ChromeDriver, curl, Node.js and npm first if they are missing and we are root
-# (as in CI), and starts a throw-away PostgreSQL; extra arguments go to `cargo test`.
+# browser tests (headless Chromium), and Octopus's own clients (Node, Python). Installs
+# Chromium, ChromeDriver, curl, Node.js, npm, Python 3 and pip first if they are missing
+# and we are root (as in CI), and starts a throw-away PostgreSQL; extra arguments go to
+# `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v curl >/dev/null \
-  || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  || ! command -v node >/dev/null || ! command -v npm >/dev/null \
+  || ! python3 -m pip --version >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update
     packages="chromium chromium-driver curl"
     # Node from Debian only if there is none at all (a newer one may be installed otherwise).
     command -v node >/dev/null || packages="$packages nodejs"
     command -v npm >/dev/null || packages="$packages npm"
+    python3 -m pip --version >/dev/null 2>&1 || packages="$packages python3 python3-pip"
     apt-get install -y $packages
   else
     echo "The browser tests need Debian's chromium and chromium-driver, the README test curl," >&2
-    echo "the Octopus client test Node.js and npm:" >&2
-    echo "  sudo apt-get install -y chromium chromium-driver curl nodejs npm" >&2
+    echo "the Octopus client tests Node.js, npm, Python 3 and pip:" >&2
+    echo "  sudo apt-get install -y chromium chromium-driver curl nodejs npm python3 python3-pip" >&2
     exit 1
   fi
 fi

@@ -37,6 +37,7 @@ mod octopus_api;
 mod octopus_bodies;
 mod octopus_client;
 mod octopus_npm;
+mod octopus_python;
 mod pages;
 mod postgres_backend;
 mod postgres_tls;

@@ -1,4 +1,4 @@
-//! npm packages the tests use (Octopus's client, axe-core), installed with `npm ci` from
+//! npm and pip packages the tests use (Octopus's clients, axe-core), installed with `npm ci` from
 //! a committed package.json and package-lock.json (every version pinned) into a cache
 //! outside the source tree: `$DRYDOCK_TEST_CACHE`, else `~/.cache/drydock-tests`, keyed
 //! by the files' digest, once per machine. Node and npm must be on the PATH
@@ -70,4 +70,42 @@ pub fn installed(name: &str, package_json: &str, package_lock: &str) -> PathBuf 
         dir.display()
     );
     modules
+}
+
+/// The Python packages of `requirements` (every version pinned, dependencies listed, so
+/// `--no-deps`) installed (once) with `pip install --target` into the same cache: the
+/// directory to put on `PYTHONPATH`. `name` names the cache entry.
+pub fn pip_installed(name: &str, requirements: &str) -> PathBuf {
+    let digest = Sha256::digest(requirements.as_bytes());
+    let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let root = cache_root();
+    let dir = root.join(format!("{name}-{key}"));
+    let packages = dir.join("packages");
+    if dir.join("installed").exists() {
+        return packages;
+    }
+    std::fs::create_dir_all(&root).expect("make the test cache");
+    let staging = tempfile::tempdir_in(&root).expect("a staging directory");
+    let listed = staging.path().join("requirements.txt");
+    std::fs::write(&listed, requirements).unwrap();
+    run(
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--no-deps", "--no-input"])
+            .arg("--target")
+            .arg(staging.path().join("packages"))
+            .arg("-r")
+            .arg(&listed),
+        &format!("pip install ({name})"),
+    );
+    std::fs::write(staging.path().join("installed"), "").unwrap();
+    let staged = staging.keep();
+    if std::fs::rename(&staged, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&staged);
+    }
+    assert!(
+        dir.join("installed").exists(),
+        "{name} is not installed in {}",
+        dir.display()
+    );
+    packages
 }
