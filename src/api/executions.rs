@@ -23,12 +23,6 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![create_release, create_deployments]
 }
 
-/// The request names of what this module serves, for `GET /api/capabilities`.
-pub const CAPABILITIES: [&str; 2] = [
-    "CreateReleaseCommandV1",
-    "CreateDeploymentUntenantedCommandV1",
-];
-
 /// The space a command names in its body (`spaceId`, `spaceIdOrName`), if any: the
 /// client sends the space's id, and older ones its name. Another space is a 404
 /// naming it, as under another space's path.

@@ -398,6 +398,20 @@ fn capabilities_projects_groups_lifecycles_and_nodes_in_octopus_shapes() {
     assert!(caps.contains(&"CreateReleaseCommandV1"), "{caps:?}");
     assert!(caps.contains(&"CreateDeploymentUntenantedCommandV1"));
     assert!(!caps.contains(&"CreateDeploymentTenantedCommandV1"));
+    assert!(caps.contains(&"GetAllSpacesRequest"));
+    // Each names a route that is mounted: nothing drydock does not answer.
+    let mounted: Vec<(String, String)> = client
+        .rocket()
+        .routes()
+        .map(|r| (r.method.as_str().to_string(), r.uri.path().to_string()))
+        .collect();
+    for (method, path, name) in drydock::api::status::CAPABILITIES {
+        assert!(
+            mounted.contains(&(method.to_string(), path.to_string())),
+            "{name}: {method} {path} is not a mounted route"
+        );
+    }
+    assert_eq!(caps.len(), drydock::api::status::CAPABILITIES.len());
     let (status, _) = json_of(client.get("/api/capabilities").dispatch());
     assert_eq!(status, Status::Unauthorized);
 
