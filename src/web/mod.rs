@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catchers;
 pub mod chart;
 pub mod dashboard;
+pub mod deep_links;
 pub mod environments;
 pub mod forms;
 pub mod freezes;
@@ -52,6 +53,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(releases::routes());
     routes.extend(timeline::routes());
     routes.extend(nodes::routes());
+    routes.extend(deep_links::routes());
     routes
 }
 
@@ -280,6 +282,10 @@ fn configuration() -> Redirect {
 fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
     match name {
         "app.css" => Some((ContentType::CSS, include_str!("../../static/app.css"))),
+        "deep_links.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/deep_links.js"),
+        )),
         "live.js" => Some((
             ContentType::JavaScript,
             include_str!("../../static/live.js"),

@@ -20,6 +20,7 @@ mod cluster_nodes;
 mod collections;
 mod crash_loop;
 mod db_faults;
+mod deep_links;
 mod freeze_pages;
 mod freeze_queue;
 mod freezes;
