@@ -231,4 +231,44 @@ fn the_official_actions_create_deploy_and_await_as_a_workflow() {
         Some("Failed")
     );
     assert!(step.log.contains("::error::"), "{}", step.log);
+
+    // A scheduled deployment: queued for its time, with its expiry, not run now.
+    let created = run(
+        "create-release-action",
+        &server,
+        &key,
+        &[("project", "Web shop")],
+    );
+    assert!(created.ok, "create-release failed:\n{}", created.log);
+    let now = drydock::clock::now_ms();
+    let (at, expiry) = (
+        drydock::clock::iso(now + 3_600_000),
+        drydock::clock::iso(now + 7_200_000),
+    );
+    let scheduled = run(
+        "deploy-release-action",
+        &server,
+        &key,
+        &[
+            ("project", "Web shop"),
+            ("release_number", &created.outputs["release_number"]),
+            ("environments", "Production"),
+            ("deploy_at", &at),
+            ("deploy_at_expiry", &expiry),
+        ],
+    );
+    assert!(
+        scheduled.ok,
+        "a scheduled deploy-release failed:\n{}",
+        scheduled.log
+    );
+    let tasks: serde_json::Value =
+        serde_json::from_str(&scheduled.outputs["server_tasks"]).unwrap();
+    let id = tasks[0]["serverTaskId"].as_str().unwrap();
+    let (status, task) = server.api(&key, "GET", &format!("/api/tasks/{id}"), None);
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["State"], "Queued", "{task}");
+    let queued_for = drydock::clock::parse_iso(task["QueueTime"].as_str().unwrap()).unwrap();
+    assert!((queued_for - (now + 3_600_000)).abs() < 1_000, "{task}");
+    assert!(task["QueueTimeExpiry"].as_str().is_some(), "{task}");
 }
