@@ -12,7 +12,7 @@ use crate::clock;
 use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
 use crate::http::SPACE_ID;
-use crate::store::projects::{self, Project, Release};
+use crate::store::projects::{self, Project, Release, ReleaseFilter};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -349,11 +349,12 @@ impl From<Release> for ReleaseResource {
 
 /// `GET /api/releases?project&searchByVersion&skip&take`: releases, newest first, of
 /// one project or of all, whose version contains `searchByVersion`.
-#[rocket::get("/releases?<project>&<skip>&<take>&<searchByVersion>")]
+#[rocket::get("/releases?<project>&<ids>&<skip>&<take>&<searchByVersion>")]
 #[allow(non_snake_case)]
 async fn list_releases(
     _caller: Allowed<need::ProjectView>,
     project: Option<&str>,
+    ids: Option<&str>,
     skip: Option<&str>,
     take: Option<&str>,
     searchByVersion: Option<&str>,
@@ -366,13 +367,14 @@ async fn list_releases(
                 .map_err(|_| Error::bad("project", format!("'{p}' is not a project id")))
         })
         .transpose()?;
-    let search = searchByVersion
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
+    let filter = ReleaseFilter {
+        project,
+        version: version_search(searchByVersion),
+        ids: super::id_list("ids", "Releases", ids)?,
+    };
     let (items, total) = app
         .store
-        .read(move |c| projects::search_releases(c, project, search.as_deref(), skip, take))
+        .read(move |c| projects::search_releases(c, &filter, skip, take))
         .await?;
     Ok(Collection::new(
         "Release",
@@ -382,13 +384,22 @@ async fn list_releases(
     ))
 }
 
+/// `searchByVersion`: part of a version, or nothing when blank.
+fn version_search(given: Option<&str>) -> Option<String> {
+    given
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
 /// `GET /api/projects/{id}/releases?skip&take&searchByVersion`: the project's releases,
 /// newest first, as Octopus's clients list them.
-#[rocket::get("/projects/<id>/releases?<skip>&<take>&<searchByVersion>")]
+#[rocket::get("/projects/<id>/releases?<ids>&<skip>&<take>&<searchByVersion>")]
 #[allow(non_snake_case)]
 async fn project_releases(
     _caller: Allowed<need::ProjectView>,
     id: &str,
+    ids: Option<&str>,
     skip: Option<&str>,
     take: Option<&str>,
     searchByVersion: Option<&str>,
@@ -396,16 +407,17 @@ async fn project_releases(
 ) -> Result<Json<Collection<ReleaseResource>>> {
     let id = parse_id("Projects", id)?;
     let (skip, take) = paging(skip, take)?;
-    let search = searchByVersion
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
+    let filter = ReleaseFilter {
+        project: Some(id),
+        version: version_search(searchByVersion),
+        ids: super::id_list("ids", "Releases", ids)?,
+    };
     let (items, total) = app
         .store
         .read(move |c| {
             projects::find(c, id)?
                 .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))?;
-            projects::search_releases(c, Some(id), search.as_deref(), skip, take)
+            projects::search_releases(c, &filter, skip, take)
         })
         .await?;
     Ok(Collection::new(

@@ -1,8 +1,8 @@
 //! Projects, environments and releases.
 
-use super::filter::{params, Named};
+use super::filter::{params, Clause, Named};
 use super::slugs::{self, Kind};
-use super::sql::{Conn, Row};
+use super::sql::{Conn, Row, Value};
 use super::ChangeTx;
 use crate::clock;
 use crate::error::Result;
@@ -359,32 +359,51 @@ pub fn list_releases(
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Release>, i64)> {
-    search_releases(conn, project_id, None, skip, take)
+    let filter = ReleaseFilter {
+        project: project_id,
+        ..ReleaseFilter::default()
+    };
+    search_releases(conn, &filter, skip, take)
 }
 
-/// Releases, newest first, of one project or of all, whose version contains `version`
-/// (Octopus's `searchByVersion`) if given.
+/// What a list of releases is narrowed to (Octopus's `searchByVersion` and `ids`).
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseFilter {
+    pub project: Option<i64>,
+    /// Part of the version, without case.
+    pub version: Option<String>,
+    pub ids: Option<Vec<i64>>,
+}
+
+/// One page of the releases `filter` names, newest first, and how many it names.
 pub fn search_releases(
     conn: &Conn,
-    project_id: Option<i64>,
-    version: Option<&str>,
+    filter: &ReleaseFilter,
     skip: i64,
     take: i64,
 ) -> Result<(Vec<Release>, i64)> {
-    // Typed parameters (PostgreSQL must know a type to test it for NULL); `instr` is
-    // SQLite's, and the PostgreSQL schema's own (a byte-wise substring search).
-    const MATCHING: &str = "WHERE (CAST(?1 AS BIGINT) IS NULL OR project_id = CAST(?1 AS BIGINT))
-          AND (CAST(?2 AS TEXT) IS NULL OR instr(version, CAST(?2 AS TEXT)) > 0)";
-    let db = conn;
-    let items = db.all(
-        &format!("{RELEASE} {MATCHING} ORDER BY id DESC LIMIT ?3 OFFSET ?4"),
-        &[&project_id, &version, &take, &skip],
+    let mut clause = Clause::default();
+    if let Some(project) = filter.project {
+        clause.equals("project_id", Value::Int(project));
+    }
+    if let Some(version) = &filter.version {
+        clause.contains("version", version);
+    }
+    if let Some(ids) = &filter.ids {
+        clause.ids("id", ids);
+    }
+    let items = conn.all(
+        &format!(
+            "{RELEASE}{} ORDER BY id DESC LIMIT ? OFFSET ?",
+            clause.sql()
+        ),
+        &params(&clause.paged(skip, take)),
         release,
     )?;
-    let total = db
+    let total = conn
         .query_one(
-            &format!("SELECT COUNT(*) FROM releases {MATCHING}"),
-            &[&project_id, &version],
+            &format!("SELECT COUNT(*) FROM releases{}", clause.sql()),
+            &clause.params(),
         )?
         .get(0)?;
     Ok((items, total))

@@ -261,6 +261,31 @@ fn releases_are_found_by_version_and_searched_by_part_of_it() {
             &format!("{prefix}/projects/{web}/releases?searchByVersion=rc"),
         );
         assert_eq!(ids_of(&found), (vec![made[3].clone()], 1));
+        // By ids, in any order, one that names nothing absent; within a project, only
+        // its own; and without case, the search.
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!("{prefix}/releases?ids={},{},Releases-99", made[0], made[2]),
+        );
+        assert_eq!(ids_of(&found), (vec![made[2].clone(), made[0].clone()], 2));
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!(
+                "{prefix}/projects/{web}/releases?ids={},{}",
+                made[2], made[1]
+            ),
+        );
+        assert_eq!(ids_of(&found), (vec![made[1].clone()], 1));
+        let (_, found) = get(
+            &client,
+            &key,
+            &format!("{prefix}/projects/{web}/releases?searchByVersion=RC"),
+        );
+        assert_eq!(ids_of(&found), (vec![made[3].clone()], 1));
+        let (status, refused) = get(&client, &key, &format!("{prefix}/releases?ids=Projects-1"));
+        assert_eq!(status, Status::BadRequest, "{refused}");
     }
     let (status, _) = get(&client, &key, "/api/projects/Projects-9/releases/1.0.1");
     assert_eq!(status, Status::NotFound);
