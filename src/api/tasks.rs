@@ -63,6 +63,46 @@ pub(super) struct DeploymentBody {
     environment_id: String,
     queue_time: Option<String>,
     queue_time_expiry: Option<String>,
+    /// Prompted variable values: drydock has no variables yet; an empty map is fine.
+    #[serde(default)]
+    form_values: serde_json::Map<String, Value>,
+    /// Machines to deploy to: drydock has none; an empty list is fine.
+    #[serde(default)]
+    specific_machine_ids: Vec<String>,
+    #[serde(default)]
+    excluded_machine_ids: Vec<String>,
+    tenant_id: Option<String>,
+}
+
+/// What a deployment body asks for that drydock does not have, refused naming it rather
+/// than ignored.
+fn refuse_missing(body: &DeploymentBody) -> Result<()> {
+    if let Some(name) = body.form_values.keys().next() {
+        return Err(Error::bad(
+            "FormValues",
+            format!(
+                "'{}' names a prompted variable; drydock's projects have no variables",
+                crate::error::shown(name)
+            ),
+        ));
+    }
+    if !body.specific_machine_ids.is_empty() || !body.excluded_machine_ids.is_empty() {
+        return Err(Error::bad(
+            "SpecificMachineIds",
+            "drydock has no machines: the script runs on a drydock node",
+        ));
+    }
+    if body
+        .tenant_id
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty())
+    {
+        return Err(Error::bad(
+            "TenantId",
+            "drydock has no tenants: deploy untenanted",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn time_field(field: &str, value: Option<String>) -> Result<Option<i64>> {
@@ -83,6 +123,7 @@ pub(super) fn time_field(field: &str, value: Option<String>) -> Result<Option<i6
 
 /// Octopus's `DeploymentResource` body, checked.
 pub(super) fn deployment_input(body: DeploymentBody) -> Result<DeploymentInput> {
+    refuse_missing(&body)?;
     let release_id = parse_id("Releases", &body.release_id).map_err(|_| {
         Error::bad(
             "ReleaseId",

@@ -415,6 +415,8 @@ pub fn create_release(
     version: &str,
     notes: &str,
 ) -> Result<Release> {
+    let project =
+        find(tx, project_id)?.map_or_else(|| format!("Projects-{project_id}"), |p| p.name);
     let row = tx.query_one_unique(
         "INSERT INTO releases (project_id, version, notes, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -426,7 +428,7 @@ pub fn create_release(
             &clock::now_ms(),
             &tx.identity().username,
         ],
-        || format!("Release '{version}' already exists for Projects-{project_id}."),
+        || format!("Project {project} already has a release '{version}'."),
     )?;
     release(&row)
 }

@@ -184,6 +184,56 @@ fn routes_of_features_drydock_lacks_are_refused_naming_the_feature() {
         );
     }
     assert_eq!(app.row_counts(&[]), before);
+    // A deployment asking for variables, machines or a tenant: refused naming the field.
+    raw(
+        &client,
+        &key,
+        Method::Post,
+        "/api/environments",
+        r#"{"Name":"Staging"}"#,
+    );
+    raw(
+        &client,
+        &key,
+        Method::Post,
+        "/api/releases",
+        r#"{"ProjectId":"Projects-1","Version":"1.0.0"}"#,
+    );
+    let before = app.row_counts(&[]);
+    for (extra, field) in [
+        (r#""FormValues":{"Variables-1":"x"}"#, "FormValues"),
+        (
+            r#""specificMachineIds":["Machines-1"]"#,
+            "SpecificMachineIds",
+        ),
+        (r#""TenantId":"Tenants-1""#, "TenantId"),
+    ] {
+        let body =
+            format!(r#"{{"ReleaseId":"Releases-1","EnvironmentId":"Environments-1",{extra}}}"#);
+        let (status, refused) = raw(&client, &key, Method::Post, "/api/deployments", &body);
+        assert_eq!(status, Status::BadRequest, "{body}: {refused}");
+        assert!(
+            refused["ErrorMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
+            "{refused}"
+        );
+    }
+    assert_eq!(app.row_counts(&[]), before);
+    // A release's version taken: named with the project's name.
+    let (status, taken) = raw(
+        &client,
+        &key,
+        Method::Post,
+        "/api/releases",
+        r#"{"ProjectId":"Projects-1","Version":"1.0.0"}"#,
+    );
+    assert_eq!(status, Status::Conflict);
+    assert_eq!(
+        taken["ErrorMessage"],
+        "Project Web already has a release '1.0.0'."
+    );
     // The real routes beside them still answer.
     let (status, project) = raw(&client, &key, Method::Get, "/api/projects/Projects-1", "");
     assert_eq!(
