@@ -186,15 +186,19 @@ impl<'de> Deserializer<'de> for AnyCase {
 
 /// Reads `T` from `value` through [`AnyCase`], naming where in the body an error is.
 pub fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(AnyCase(value)).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path.is_empty() || path == "." || path == "?" {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
-    })
+    serde_path_to_error::deserialize(AnyCase(value)).map_err(located)
+}
+
+/// An error with where in the body it is (`Steps[0].Name: invalid type ...`), when it
+/// is somewhere.
+pub fn located(e: serde_path_to_error::Error<Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if path.is_empty() || path == "." || path == "?" {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    }
 }
 
 #[cfg(test)]

@@ -43,15 +43,21 @@ impl From<Event> for EventResource {
     }
 }
 
-#[rocket::get("/events?<skip>&<take>")]
+/// `GET /api/events`: newest first, narrowed by `ids`.
+#[rocket::get("/events?<skip>&<take>&<ids>")]
 async fn list(
     _caller: Allowed<need::EventView>,
     skip: Option<&str>,
     take: Option<&str>,
+    ids: Option<&str>,
     app: &State<App>,
 ) -> Result<Json<Collection<EventResource>>> {
     let (skip, take) = paging(skip, take)?;
-    let (events, total) = app.store.read(move |c| events::list(c, skip, take)).await?;
+    let ids = super::id_list("ids", "Events", ids)?;
+    let (events, total) = app
+        .store
+        .read(move |c| events::list_ids(c, ids, skip, take))
+        .await?;
     let items = events.into_iter().map(EventResource::from).collect();
     Ok(Collection::new("Event", items, total, take))
 }

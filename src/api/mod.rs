@@ -120,15 +120,7 @@ impl<'r> rocket::request::FromRequest<'r> for IdempotencyKey {
 fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let tree = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path.is_empty() || path == "." || path == "?" {
-                inner.to_string()
-            } else {
-                format!("{path}: {inner}")
-            }
-        })
+        .map_err(any_case::located)
         .and_then(|any_case::Strict(tree)| {
             deserializer.end().map(|()| tree).map_err(|e| e.to_string())
         });

@@ -54,15 +54,23 @@ fn me(caller: Caller) -> Json<UserResource> {
     Json(caller.user.into())
 }
 
-#[rocket::get("/users?<skip>&<take>")]
+/// `GET /api/users`: by id, narrowed by `ids` and `partialName` (of the username).
+#[rocket::get("/users?<skip>&<take>&<ids>&<partialName>")]
+#[allow(non_snake_case)]
 async fn list(
     _caller: Allowed<need::UserView>,
     skip: Option<&str>,
     take: Option<&str>,
+    ids: Option<&str>,
+    partialName: Option<&str>,
     app: &State<App>,
 ) -> Result<Json<Collection<UserResource>>> {
     let (skip, take) = paging(skip, take)?;
-    let (users, total) = app.store.read(move |c| users::list(c, skip, take)).await?;
+    let filter = super::named("Users", ids, partialName)?;
+    let (users, total) = app
+        .store
+        .read(move |c| users::list_named(c, &filter, skip, take))
+        .await?;
     Ok(Collection::new(
         "User",
         users.into_iter().map(Into::into).collect(),

@@ -187,15 +187,38 @@ pub fn categories(conn: &Conn) -> Result<Vec<String>> {
 
 /// One page of events, newest first, and the total count.
 pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<Event>, i64)> {
-    let db = conn;
-    let events = db
+    list_ids(conn, None, skip, take)
+}
+
+/// One page of the events `ids` names (every event without), newest first, and how
+/// many it names.
+pub fn list_ids(
+    conn: &Conn,
+    ids: Option<Vec<i64>>,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<Event>, i64)> {
+    let filter = super::filter::Named {
+        ids,
+        partial_name: None,
+    };
+    let clause = filter.clause();
+    let events = conn
         .query(
-            &format!("SELECT {COLUMNS} FROM events ORDER BY id DESC LIMIT ?1 OFFSET ?2"),
-            &[&take, &skip],
+            &format!(
+                "SELECT {COLUMNS} FROM events{} ORDER BY id DESC LIMIT ? OFFSET ?",
+                clause.sql()
+            ),
+            &super::filter::params(&clause.paged(skip, take)),
         )?
         .iter()
         .map(from_row)
         .collect::<Result<Vec<_>>>()?;
-    let total = db.query_one("SELECT COUNT(*) FROM events", &[])?.get(0)?;
+    let total = conn
+        .query_one(
+            &format!("SELECT COUNT(*) FROM events{}", clause.sql()),
+            &clause.params(),
+        )?
+        .get(0)?;
     Ok((events, total))
 }

@@ -82,13 +82,18 @@ impl Clause {
 impl Named {
     /// The clause over a table's `id` and `name`.
     pub fn clause(&self) -> Clause {
+        self.clause_on("name")
+    }
+
+    /// The clause with `partial_name` matched in `name_column`.
+    pub fn clause_on(&self, name_column: &str) -> Clause {
         let mut clause = Clause::default();
         if let Some(ids) = &self.ids {
             clause.ids("id", ids);
         }
         if let Some(part) = self.partial_name.as_deref().map(str::trim) {
             if !part.is_empty() {
-                clause.contains("name", part);
+                clause.contains(name_column, part);
             }
         }
         clause

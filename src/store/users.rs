@@ -144,16 +144,36 @@ pub fn password_hash(conn: &Conn, id: i64) -> Result<Option<String>> {
 
 /// One page of users ordered by id, and the total count.
 pub fn list(conn: &Conn, skip: i64, take: i64) -> Result<(Vec<User>, i64)> {
-    let db = conn;
-    let rows = db.query(
-        &format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"),
-        &[&take, &skip],
+    list_named(conn, &super::filter::Named::default(), skip, take)
+}
+
+/// One page of the users `filter` names (`partial_name` in the username, without
+/// case), by id, and how many it names.
+pub fn list_named(
+    conn: &Conn,
+    filter: &super::filter::Named,
+    skip: i64,
+    take: i64,
+) -> Result<(Vec<User>, i64)> {
+    let clause = filter.clause_on("username");
+    let rows = conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM users{} ORDER BY id LIMIT ? OFFSET ?",
+            clause.sql()
+        ),
+        &super::filter::params(&clause.paged(skip, take)),
     )?;
     let users = rows
         .iter()
-        .map(|r| with_roles(db, from_row(r)?))
+        .map(|r| with_roles(conn, from_row(r)?))
         .collect::<Result<Vec<_>>>()?;
-    Ok((users, count(conn)?))
+    let total = conn
+        .query_one(
+            &format!("SELECT COUNT(*) FROM users{}", clause.sql()),
+            &clause.params(),
+        )?
+        .get(0)?;
+    Ok((users, total))
 }
 
 pub fn create(tx: &ChangeTx, new: &NewUser) -> Result<User> {

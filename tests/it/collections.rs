@@ -290,3 +290,47 @@ fn releases_are_found_by_version_and_searched_by_part_of_it() {
     let (status, _) = get(&client, &key, "/api/projects/Projects-9/releases/1.0.1");
     assert_eq!(status, Status::NotFound);
 }
+
+#[test]
+fn users_and_events_answer_exactly_the_ids_and_names_asked_for() {
+    let app = TestApp::new();
+    let key = app.user_with_key("ops", &["System Administrator"]);
+    app.user_with_key("deployer-anna", &["Project Deployer"]);
+    app.user_with_key("viewer-bob", &["Viewer"]);
+    let client = app.client();
+    for name in ["Staging", "Production"] {
+        create(&client, &key, "/api/environments", json!({"Name": name}));
+    }
+    let users_named = |query: &str| {
+        let (status, found) = get(&client, &key, &format!("/api/Spaces-1/users?{query}"));
+        assert_eq!(status, Status::Ok, "{query}: {found}");
+        let names: Vec<String> = found["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["Username"].as_str().unwrap().to_string())
+            .collect();
+        (names, found["TotalResults"].as_i64().unwrap())
+    };
+    assert_eq!(
+        users_named("partialName=ANNA"),
+        (vec!["deployer-anna".into()], 1)
+    );
+    let (names, total) = users_named("ids=Users-3,Users-1,Users-99");
+    assert_eq!((names.len(), total), (2, 2), "{names:?}");
+    assert_eq!(names[0], "admin");
+    assert_eq!(users_named("ids=Users-3&partialName=bob").1, 0);
+    let (status, _) = get(&client, &key, "/api/users?ids=Projects-1");
+    assert_eq!(status, Status::BadRequest);
+
+    let (_, all) = get(&client, &key, "/api/events");
+    let (every, _) = ids_of(&all);
+    assert!(every.len() >= 2, "{all}");
+    let (first, last) = (every[every.len() - 1].clone(), every[0].clone());
+    let (_, picked) = get(
+        &client,
+        &key,
+        &format!("/api/events?ids={first},{last},Events-999"),
+    );
+    assert_eq!(ids_of(&picked), (vec![last, first], 2));
+}

@@ -110,3 +110,41 @@ fn urlencoding(text: &str) -> String {
         })
         .collect()
 }
+
+/// In a real browser: the fragment never reaches the server, so it is the page's script
+/// that takes an Octopus portal link to drydock's page (through sign-in when needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_link_opened_in_a_browser_lands_on_the_task_page() {
+    use crate::common::browser::{self, Browser};
+    use crate::common::server::Server;
+    if browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let browser = Browser::start().await;
+    browser
+        .run("portal_link", |b| async move {
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.client
+                .goto(&server.url("/app#/Spaces-1/tasks/ServerTasks-3"))
+                .await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let path = b.path().await?;
+                if path == "/tasks/3" {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "still at {path} after 10 s"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
