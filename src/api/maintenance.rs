@@ -102,6 +102,8 @@ pub fn status_json(status: &maintenance::Status) -> Value {
         "IsQuiet": status.is_quiet,
         "ExecutingTaskCount": status.executing,
         "QueuedTaskCount": status.queued,
+        "HeldTaskCount": status.held,
+        "HeldUntil": status.held_until.map(crate::clock::iso),
         "Tasks": status.tasks.iter().map(|t| json!({
             "Id": format!("ServerTasks-{}", t.id),
             "Name": t.name,

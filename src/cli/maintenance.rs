@@ -43,8 +43,15 @@ fn describe(status: &maintenance::Status) -> String {
     } else {
         "not quiet"
     };
+    let held = match (status.held, status.held_until) {
+        (0, _) | (_, None) => String::new(),
+        (n, Some(until)) => format!(
+            ", {n} held by a freeze until {} (they do not start before)",
+            crate::clock::display(until)
+        ),
+    };
     format!(
-        "maintenance mode {mode}; {} executing, {} queued and due; {quiet}",
+        "maintenance mode {mode}; {} executing, {} queued and due{held}; {quiet}",
         status.executing, status.queued
     )
 }

@@ -116,17 +116,26 @@ pub struct Status {
     pub is_quiet: bool,
     pub executing: i64,
     pub queued: i64,
+    /// Queued deployments a freeze holds: they do not start before it ends, so they do
+    /// not keep the server from being quiet.
+    pub held: i64,
+    /// When the first of them is let go.
+    pub held_until: Option<i64>,
     pub tasks: Vec<Task>,
 }
 
 /// The server is quiet when maintenance mode is on and no non-system task is executing
-/// or due. System tasks do not count: they are safe to cancel at any point.
+/// or due. System tasks do not count: they are safe to cancel at any point; nor do
+/// deployments a freeze holds (nothing starts them before it ends).
 pub fn status(conn: &Conn) -> Result<Status> {
     let now = clock::now_ms();
     let mode = maintenance::get(conn)?;
     let (executing, queued) = tasks::busy_counts(conn, now)?;
     let tasks = tasks::busy_non_system(conn, now, 100)?;
+    let (held, held_until) = tasks::held(conn, now)?;
     Ok(Status {
+        held,
+        held_until,
         is_quiet: mode.is_on && executing == 0 && queued == 0,
         mode,
         executing,

@@ -257,7 +257,7 @@ const BUSY_NON_SYSTEM: &str = concatcp!(
     COLUMNS,
     " FROM tasks WHERE state = ",
     Q_QUEUED,
-    " AND queue_time <= ?1 AND is_system = 0
+    " AND queue_time <= ?1 AND is_system = 0 AND (held_until IS NULL OR held_until <= ?1)
      ORDER BY id LIMIT ?2"
 );
 
@@ -267,7 +267,8 @@ pub fn busy_non_system(conn: &Conn, now: i64, limit: i64) -> Result<Vec<Task>> {
     conn.all(BUSY_NON_SYSTEM, &[&now, &limit], task)
 }
 
-/// How many non-system tasks are executing, and how many are due.
+/// How many non-system tasks are executing, and how many are due (a task a freeze
+/// holds past `now` is not: nothing starts it before the freeze ends).
 pub fn busy_counts(conn: &Conn, now: i64) -> Result<(i64, i64)> {
     let executing = conn
         .query_one(
@@ -284,12 +285,26 @@ pub fn busy_counts(conn: &Conn, now: i64) -> Result<(i64, i64)> {
             concatcp!(
                 "SELECT COUNT(*) FROM tasks WHERE state = ",
                 Q_QUEUED,
-                " AND queue_time <= ?1 AND is_system = 0"
+                " AND queue_time <= ?1 AND is_system = 0
+                  AND (held_until IS NULL OR held_until <= ?1)"
             ),
             &[&now],
         )?
         .get(0)?;
     Ok((executing, due))
+}
+
+/// How many queued tasks a freeze holds past `now`, and until when the first of them.
+pub fn held(conn: &Conn, now: i64) -> Result<(i64, Option<i64>)> {
+    let row = conn.query_one(
+        concatcp!(
+            "SELECT COUNT(*), MIN(held_until) FROM tasks WHERE state = ",
+            Q_QUEUED,
+            " AND held_until IS NOT NULL AND held_until > ?1"
+        ),
+        &[&now],
+    )?;
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 const SCHEDULED_BETWEEN: &str = concatcp!(

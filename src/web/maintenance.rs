@@ -80,6 +80,8 @@ struct MaintenancePage {
     quiet: bool,
     executing: i64,
     queued: i64,
+    held: i64,
+    held_until: String,
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
     overlaps: Vec<Overlap>,
@@ -166,6 +168,8 @@ async fn maintenance_page(
         quiet: status.is_quiet,
         executing: status.executing,
         queued: status.queued,
+        held: status.held,
+        held_until: status.held_until.map(clock::display).unwrap_or_default(),
         tasks: status
             .tasks
             .into_iter()

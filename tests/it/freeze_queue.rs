@@ -171,3 +171,53 @@ fn the_timeline_flags_scheduled_deployments_that_a_freeze_will_fail_or_hold() {
     assert_eq!(status, Status::BadRequest, "{refused}");
     assert!(refused["ErrorMessage"].as_str().unwrap().starts_with("to:"));
 }
+
+/// Safe to stop means nothing will start: a deployment a freeze holds until long after
+/// does not keep the server from being quiet (else `maintenance enable --wait` waits
+/// out the freeze), and the status says what is held and until when.
+#[test]
+fn deployments_held_by_a_freeze_do_not_keep_maintenance_from_being_quiet() {
+    let s = Setup::new();
+    let admin = s.app.user_with_key("ops", &["System Administrator"]);
+    let now = clock::now_ms();
+    let end = now + 3 * 24 * 3_600_000;
+    // Scheduled before the freeze; due once it has begun.
+    let task = schedule(&s, "Releases-2", "Environments-2", now + 1_500, None);
+    s.freeze(json!({
+        "Name": "Quarter close",
+        "Start": iso(now + 1_000),
+        "End": iso(end),
+        "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
+        "OnStartInFreeze": "Hold",
+    }));
+    let status = || {
+        let (code, status) = s.call(
+            &admin,
+            Method::Get,
+            "/api/maintenanceconfiguration/status",
+            None,
+        );
+        assert_eq!(code, Status::Ok, "{status}");
+        status
+    };
+    // The queue finds it due, and holds it.
+    poll_until(20, "the deployment is held", || {
+        status()["HeldTaskCount"] == 1
+    });
+    let (code, body) = s.call(
+        &admin,
+        Method::Put,
+        "/api/maintenanceconfiguration",
+        Some(json!({"Id": "maintenance", "IsInMaintenanceMode": true})),
+    );
+    assert_eq!(code, Status::Ok, "{body}");
+    let quiet = status();
+    assert_eq!(quiet["IsQuiet"], true, "{quiet}");
+    assert_eq!(quiet["QueuedTaskCount"], 0, "{quiet}");
+    assert_eq!(quiet["ExecutingTaskCount"], 0, "{quiet}");
+    let until = clock::parse_iso(quiet["HeldUntil"].as_str().unwrap()).unwrap();
+    assert!((until - end).abs() < 1_000, "{quiet}");
+    // Still queued, not thrown away.
+    let (_, held) = s.call(&admin, Method::Get, &format!("/api/tasks/{task}"), None);
+    assert_eq!(held["State"], "Queued", "{held}");
+}
