@@ -130,29 +130,11 @@ async fn a_portal_link_opened_in_a_browser_lands_on_the_task_page() {
             b.submit_sign_in("admin", &password).await?;
             // Signed in once the sign-in's own redirect has landed (else it could land
             // after the link is opened, and win).
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while b.path().await? != "/" {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the sign-in did not land"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            b.wait_for_path("/", 10).await?;
             b.client
                 .goto(&server.url("/app#/Spaces-1/tasks/ServerTasks-3"))
                 .await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            loop {
-                let path = b.path().await?;
-                if path == "/tasks/3" {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "still at {path} after 10 s"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            b.wait_for_path("/tasks/3", 10).await?;
             Ok(())
         })
         .await;

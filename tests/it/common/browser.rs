@@ -224,6 +224,21 @@ impl Browser {
         Ok(self.client.current_url().await?.path().to_string())
     }
 
+    /// Waits (at most `secs`) until the browser is at `path`, as a redirect lands.
+    pub async fn wait_for_path(&self, path: &str, secs: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let at = self.path().await?;
+            if at == path {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("still at {at}, not {path}, after {secs} s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `scenario`; on failure saves a screenshot, closes the browser, and panics.
     pub async fn run<'a, F, Fut>(&'a self, name: &str, scenario: F)
     where
