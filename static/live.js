@@ -17,6 +17,7 @@
     });
   }
   setInterval(tick, 1000);
+  window.drydockTick = tick;
 
   // Times are entered in UTC: say what that is in the viewer's own time zone.
   document.querySelectorAll("[data-local-for]").forEach(function (note) {

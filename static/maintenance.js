@@ -9,6 +9,10 @@
   var executing = document.getElementById("quiet-executing");
   var queued = document.getElementById("quiet-queued");
   var list = document.getElementById("quiet-tasks");
+  var heldPart = document.getElementById("quiet-held-part");
+  var heldCount = document.getElementById("quiet-held-count");
+  var heldUntil = document.getElementById("quiet-held-until");
+  var heldList = document.getElementById("quiet-held-tasks");
   var classes = { Queued: "queued", Executing: "busy", Cancelling: "cancelling", Success: "good",
                   Failed: "bad", TimedOut: "timedout", Canceled: "canceled" };
 
@@ -42,6 +46,27 @@
         li.appendChild(elapsed);
       }
       list.appendChild(li);
+    });
+    // Filled now, not at live.js's next tick: the list is rebuilt every second.
+    if (window.drydockTick) window.drydockTick();
+    heldPart.hidden = !s.HeldTaskCount;
+    heldCount.textContent = s.HeldTaskCount;
+    heldUntil.textContent = s.HeldUntil ? new Date(s.HeldUntil).toLocaleString() : "";
+    while (heldList.firstChild) heldList.removeChild(heldList.firstChild);
+    (s.HeldTasks || []).forEach(function (t) {
+      var li = document.createElement("li");
+      var a = document.createElement("a");
+      a.href = "/tasks/" + t.Id.replace("ServerTasks-", "");
+      a.textContent = t.Id;
+      li.appendChild(a);
+      li.appendChild(document.createTextNode(" " + t.Description + " "));
+      var badge = document.createElement("span");
+      badge.className = "state state-held";
+      badge.textContent = "Held";
+      li.appendChild(badge);
+      var until = t.HeldUntil ? new Date(t.HeldUntil).toLocaleString() : "";
+      li.appendChild(document.createTextNode(" " + t.Reason + " until " + until));
+      heldList.appendChild(li);
     });
   }
 

@@ -104,6 +104,12 @@ pub fn status_json(status: &maintenance::Status) -> Value {
         "QueuedTaskCount": status.queued,
         "HeldTaskCount": status.held,
         "HeldUntil": status.held_until.map(crate::clock::iso),
+        "HeldTasks": status.held_tasks.iter().map(|h| json!({
+            "Id": format!("ServerTasks-{}", h.task.id),
+            "Description": h.task.description,
+            "HeldUntil": h.task.held_until.map(clock::iso),
+            "Reason": h.why,
+        })).collect::<Vec<_>>(),
         "Tasks": status.tasks.iter().map(|t| json!({
             "Id": format!("ServerTasks-{}", t.id),
             "Name": t.name,

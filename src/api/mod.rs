@@ -3,6 +3,7 @@
 //! paged collection, and id parsing.
 
 mod any_case;
+pub mod dashboard;
 pub mod environments;
 pub mod events;
 pub mod executions;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(projects::routes());
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
+    routes.extend(dashboard::routes());
     routes.extend(maintenance::routes());
     routes.extend(nodes::routes());
     routes.extend(spaces::routes());

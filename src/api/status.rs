@@ -167,6 +167,7 @@ pub const CAPABILITIES: &[(&str, &str, &str)] = &[
         "GetDeploymentProcessByIdRequest",
     ),
     ("GET", "/api/variables/<id>", "GetVariableSetByIdRequest"),
+    ("GET", "/api/dashboard", "GetDashboardRequest"),
     ("GET", "/api/deployments", "GetDeploymentsRequest"),
     ("GET", "/api/deployments/<id>", "GetDeploymentByIdRequest"),
     ("POST", "/api/deployments", "CreateDeploymentCommand"),

@@ -38,6 +38,10 @@ pub struct DeploymentResource {
     environment_id: String,
     task_id: String,
     created: String,
+    /// The username of who queued it (Octopus's `DeployedBy`).
+    deployed_by: String,
+    /// How: `Session`, `API key`, `Executions API`, `Command line` (drydock's).
+    deployed_via: String,
     links: Value,
 }
 
@@ -52,6 +56,8 @@ impl From<Deployment> for DeploymentResource {
             environment_id: format!("Environments-{}", d.environment_id),
             task_id: task,
             created: clock::iso(d.created_at),
+            deployed_by: d.deployed_by,
+            deployed_via: d.deployed_via,
         }
     }
 }
@@ -275,6 +281,9 @@ pub struct TaskResource {
     /// drydock has no manual interventions or guided failure.
     has_pending_interruptions: bool,
     has_been_picked_up_by_processor: bool,
+    /// Who queued it (`drydock` for its own timer) and how (drydock's).
+    queued_by: String,
+    queued_via: String,
     links: Value,
 }
 
@@ -334,6 +343,8 @@ impl From<Task> for TaskResource {
             concurrency_tag: t.concurrency_tag,
             arguments: serde_json::from_str(&t.arguments).unwrap_or_else(|_| json!({})),
             is_system_task: t.is_system,
+            queued_by: t.queued_by,
+            queued_via: t.queued_via,
         }
     }
 }

@@ -224,6 +224,7 @@ pub async fn create_deployments_command(
                     &env,
                     (queue_time, command.queue_time_expiry),
                     None,
+                    super::Through::Executions,
                 )?);
             }
             if let Some((key, _)) = &once {

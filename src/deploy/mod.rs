@@ -351,6 +351,7 @@ async fn create(
                 &env,
                 (queue_time, input.queue_time_expiry),
                 overriding.as_ref(),
+                Through::Identity,
             )?;
             if let Some((key, _)) = &once {
                 idempotency::record(tx, user, key, &[task_id])?;
@@ -388,6 +389,25 @@ fn gone() -> Error {
     )
 }
 
+/// How a deployment came to be queued, recorded with who queued it.
+#[derive(Clone, Copy)]
+enum Through {
+    /// The way the caller signed in: a session, an API key, the command line.
+    Identity,
+    /// Octopus's executions API (`deployments/create/untenanted/v1`).
+    Executions,
+}
+
+impl Through {
+    /// What the task records (`None`: the way the caller signed in).
+    fn queued_via(self) -> Option<&'static str> {
+        match self {
+            Through::Executions => Some("Executions API"),
+            Through::Identity => None,
+        }
+    }
+}
+
 /// Inserts a deployment's task and the deployment, audited, inside the caller's change:
 /// refused while a deployment freeze is on over the project and environment, unless
 /// `overriding` passes every such freeze.
@@ -398,6 +418,7 @@ fn queue_deployment(
     env: &Environment,
     (queue_time, queue_time_expiry): (i64, Option<i64>),
     overriding: Option<&Override>,
+    through: Through,
 ) -> Result<(Deployment, i64)> {
     if overriding.is_some() {
         let proof = crate::access::proof_of(tx)?;
@@ -428,6 +449,7 @@ fn queue_deployment(
         })
         .to_string(),
         is_system: false,
+        queued_via: through.queued_via(),
     };
     let task_id = tasks::insert(tx, &task)?;
     let deployment = deployments::create(tx, release.id, env.id, task_id)?;

@@ -122,6 +122,44 @@ pub struct Status {
     /// When the first of them is let go.
     pub held_until: Option<i64>,
     pub tasks: Vec<Task>,
+    /// The first [`HELD_LISTED`] of the held deployments, soonest let go first.
+    pub held_tasks: Vec<Held>,
+}
+
+/// A deployment a freeze holds, and why: "held by deployment freeze 'Quarter close'
+/// (DeploymentFreezes-1)".
+pub struct Held {
+    pub task: Task,
+    pub why: String,
+}
+
+/// How many held deployments the status lists (all are counted).
+pub const HELD_LISTED: i64 = 100;
+
+fn held_tasks(conn: &Conn, now: i64) -> Result<Vec<Held>> {
+    let held = crate::store::freezes::held_tasks(conn, now, HELD_LISTED)?;
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    let freezes = crate::freezes::all(conn)?;
+    Ok(held
+        .into_iter()
+        .map(|task| {
+            let pair = task.project_id.zip(task.environment_id);
+            let named: Vec<String> = freezes
+                .iter()
+                .filter(|f| pair.is_some_and(|(p, e)| f.covers(p, e)))
+                .filter(|f| f.window_at(now).is_some())
+                .map(|f| format!("'{}' ({})", f.row.name, f.id()))
+                .collect();
+            let why = if named.is_empty() {
+                "held by a deployment freeze (since ended or deleted; it starts soon)".to_string()
+            } else {
+                format!("held by deployment freeze {}", named.join(", "))
+            };
+            Held { task, why }
+        })
+        .collect())
 }
 
 /// The server is quiet when maintenance mode is on and no non-system task is executing
@@ -137,6 +175,7 @@ pub fn status(conn: &Conn) -> Result<Status> {
         held,
         held_until,
         is_quiet: mode.is_on && executing == 0 && queued == 0,
+        held_tasks: held_tasks(conn, now)?,
         mode,
         executing,
         queued,

@@ -210,8 +210,14 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Err(e) => return Err(io(&dir, e)),
     }
     let script = dir.join("deploy.sh");
+    // The script the release was created with; a release from before snapshots runs
+    // the project's.
+    let snapshot = release
+        .deployment_script
+        .as_deref()
+        .unwrap_or(&project.deployment_script);
     script_user
-        .place_script(&settings.work_dir, &project.deployment_script, &script)
+        .place_script(&settings.work_dir, snapshot, &script)
         .map_err(|e| io(&script, e))?;
     script_user.hand_over(&dir).map_err(|e| io(&dir, e))?;
     let vars = [

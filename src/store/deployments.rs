@@ -13,6 +13,10 @@ pub struct Deployment {
     pub environment_id: i64,
     pub task_id: i64,
     pub created_at: i64,
+    /// The username of who queued it ('' when an older node did), from its task.
+    pub deployed_by: String,
+    /// How they did: `Session`, `API key`, `Executions API`, `Command line`.
+    pub deployed_via: String,
 }
 
 fn deployment(r: &Row) -> Result<Deployment> {
@@ -22,32 +26,39 @@ fn deployment(r: &Row) -> Result<Deployment> {
         environment_id: r.get(2)?,
         task_id: r.get(3)?,
         created_at: r.get(4)?,
+        deployed_by: r.get(5)?,
+        deployed_via: r.get(6)?,
     })
 }
 
-const SELECT: &str = "SELECT id, release_id, environment_id, task_id, created_at FROM deployments";
+const SELECT: &str = "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at,
+        t.queued_by, t.queued_via
+     FROM deployments d JOIN tasks t ON t.id = d.task_id";
 
+/// Records a deployment run by task `task_id` (queued in the same change).
 pub fn create(
     tx: &ChangeTx,
     release_id: i64,
     environment_id: i64,
     task_id: i64,
 ) -> Result<Deployment> {
-    let row = tx.query_one(
-        "INSERT INTO deployments (release_id, environment_id, task_id, created_at)
-         VALUES (?1, ?2, ?3, ?4) RETURNING id, release_id, environment_id, task_id, created_at",
-        &[
-            &release_id,
-            &environment_id,
-            &task_id,
-            &crate::clock::now_ms(),
-        ],
-    )?;
-    deployment(&row)
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO deployments (release_id, environment_id, task_id, created_at)
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            &[
+                &release_id,
+                &environment_id,
+                &task_id,
+                &crate::clock::now_ms(),
+            ],
+        )?
+        .get(0)?;
+    find(tx, id)?.ok_or_else(|| crate::error::Error::Internal(format!("Deployments-{id} vanished")))
 }
 
 pub fn find(conn: &Conn, id: i64) -> Result<Option<Deployment>> {
-    conn.query_opt(&format!("{SELECT} WHERE id = ?1"), &[&id])?
+    conn.query_opt(&format!("{SELECT} WHERE d.id = ?1"), &[&id])?
         .map(|r| deployment(&r))
         .transpose()
 }
@@ -84,7 +95,8 @@ pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<D
     let items = conn
         .query(
             &format!(
-                "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at {from}{} \
+                "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at, \
+                 t.queued_by, t.queued_via {from}{} \
                  ORDER BY d.id DESC LIMIT ? OFFSET ?",
                 clause.sql()
             ),
@@ -103,16 +115,18 @@ pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<D
 }
 
 pub fn find_by_task(conn: &Conn, task_id: i64) -> Result<Option<Deployment>> {
-    conn.query_opt(&format!("{SELECT} WHERE task_id = ?1"), &[&task_id])?
+    conn.query_opt(&format!("{SELECT} WHERE d.task_id = ?1"), &[&task_id])?
         .map(|r| deployment(&r))
         .transpose()
 }
 
-/// The latest deployment of a project to an environment, for the dashboard's matrix.
+/// One deployment of a project to an environment as the pages' cells and
+/// `/api/dashboard` show it.
 #[derive(Debug, Clone)]
 pub struct Latest {
     pub project_id: i64,
     pub environment_id: i64,
+    pub deployment_id: i64,
     pub release_id: i64,
     pub version: String,
     pub task: i64,
@@ -120,65 +134,133 @@ pub struct Latest {
     pub queue_time: i64,
     pub start_time: Option<i64>,
     pub completed_time: Option<i64>,
+    pub held_until: Option<i64>,
+    pub error_message: Option<String>,
+    /// Whether its script wrote to stderr (Octopus's `HasWarningsOrErrors`).
+    pub has_warnings: bool,
+    pub created_at: i64,
+    pub deployed_by: String,
+    pub deployed_via: String,
 }
 
-/// Per project and environment, the latest deployment whose time has come (one
-/// scheduled for later does not hide what is deployed now). `project_id` narrows it to
-/// one project, `release_id` to one release.
-pub fn latest_per_environment(
-    conn: &Conn,
-    now: i64,
-    project_id: Option<i64>,
-) -> Result<Vec<Latest>> {
-    latest_matching(conn, now, project_id, None)
+/// What is live in one project × environment and what is on its way there: `latest` is
+/// the latest deployment whose time has come (Octopus's `IsCurrent` item: a deployment
+/// scheduled for later does not count yet); `live` the last that succeeded there, which
+/// is `latest` itself when that succeeded (Octopus's `IsPrevious` item otherwise).
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub latest: Latest,
+    pub live: Option<Latest>,
 }
 
-/// Per environment, the latest deployment of one release whose time has come.
-pub fn latest_of_release(conn: &Conn, now: i64, release_id: i64) -> Result<Vec<Latest>> {
-    latest_matching(conn, now, None, Some(release_id))
+impl Live {
+    pub fn cell(&self) -> (i64, i64) {
+        (self.latest.project_id, self.latest.environment_id)
+    }
+
+    /// The last successful deployment, when it is not the latest one.
+    pub fn previous(&self) -> Option<&Latest> {
+        self.live
+            .as_ref()
+            .filter(|l| l.deployment_id != self.latest.deployment_id)
+    }
 }
 
-fn latest_matching(
-    conn: &Conn,
-    now: i64,
-    project_id: Option<i64>,
-    release_id: Option<i64>,
-) -> Result<Vec<Latest>> {
-    let rows = conn.query(
+/// Which cells [`live`] answers for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cells {
+    pub project: Option<i64>,
+    pub environment: Option<i64>,
+    /// Only deployments of this release count (the release page: where is it).
+    pub release: Option<i64>,
+}
+
+/// Per project × environment that `cells` names and that has a deployment: what is live
+/// there and the latest attempt, the one rule every page and `/api/dashboard` use.
+pub fn live(conn: &Conn, now: i64, cells: Cells) -> Result<Vec<Live>> {
+    let params: [&dyn Param; 4] = [&now, &cells.project, &cells.environment, &cells.release];
+    let latest = conn.query(
         concatcp!(
-            "SELECT r.project_id, d.environment_id, r.id, r.version, t.id, t.state, t.queue_time,
-                    t.start_time, t.completed_time
-             FROM deployments d
-             JOIN releases r ON r.id = d.release_id
-             JOIN tasks t ON t.id = d.task_id
-             WHERE d.id IN (
+            LIVE_SELECT,
+            " WHERE d.id IN (
                  SELECT MAX(d2.id) FROM deployments d2
                  JOIN releases r2 ON r2.id = d2.release_id
                  JOIN tasks t2 ON t2.id = d2.task_id
-                 WHERE (CAST(?2 AS BIGINT) IS NULL OR r2.project_id = CAST(?2 AS BIGINT))
-                   AND (CAST(?3 AS BIGINT) IS NULL OR d2.release_id = CAST(?3 AS BIGINT))
-                   AND (t2.state != ",
+                 WHERE ",
+            NARROWED,
+            " AND (t2.state != ",
             TaskState::Queued.quoted(),
             " OR t2.queue_time <= ?1)
                  GROUP BY r2.project_id, d2.environment_id)"
         ),
-        &[&now, &project_id, &release_id],
+        &params,
     )?;
-    rows.iter()
+    let succeeded = conn.query(
+        concatcp!(
+            LIVE_SELECT,
+            " WHERE d.id IN (
+                 SELECT id FROM (
+                     SELECT d2.id, ROW_NUMBER() OVER (
+                         PARTITION BY r2.project_id, d2.environment_id
+                         ORDER BY t2.completed_time DESC, d2.id DESC) AS n
+                     FROM deployments d2
+                     JOIN releases r2 ON r2.id = d2.release_id
+                     JOIN tasks t2 ON t2.id = d2.task_id
+                     WHERE ",
+            NARROWED,
+            " AND t2.state = ",
+            TaskState::Success.quoted(),
+            " AND t2.completed_time <= ?1) ranked WHERE n = 1)"
+        ),
+        &params,
+    )?;
+    let mut live: std::collections::HashMap<(i64, i64), Latest> = succeeded
+        .iter()
+        .map(latest_row)
+        .map(|l| l.map(|l| ((l.project_id, l.environment_id), l)))
+        .collect::<Result<_>>()?;
+    let mut cells = latest
+        .iter()
         .map(|r| {
-            Ok(Latest {
-                project_id: r.get(0)?,
-                environment_id: r.get(1)?,
-                release_id: r.get(2)?,
-                version: r.get(3)?,
-                task: r.get(4)?,
-                state: r.get(5)?,
-                queue_time: r.get(6)?,
-                start_time: r.get(7)?,
-                completed_time: r.get(8)?,
-            })
+            let latest = latest_row(r)?;
+            let live = live.remove(&(latest.project_id, latest.environment_id));
+            Ok(Live { latest, live })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    cells.sort_by_key(Live::cell);
+    Ok(cells)
+}
+
+const LIVE_SELECT: &str = "SELECT r.project_id, d.environment_id, d.id, r.id, r.version, t.id,
+        t.state, t.queue_time, t.start_time, t.completed_time, t.held_until, t.error_message,
+        t.error_lines, d.created_at, t.queued_by, t.queued_via
+     FROM deployments d
+     JOIN releases r ON r.id = d.release_id
+     JOIN tasks t ON t.id = d.task_id";
+
+const NARROWED: &str = "(CAST(?2 AS BIGINT) IS NULL OR r2.project_id = CAST(?2 AS BIGINT))
+       AND (CAST(?3 AS BIGINT) IS NULL OR d2.environment_id = CAST(?3 AS BIGINT))
+       AND (CAST(?4 AS BIGINT) IS NULL OR d2.release_id = CAST(?4 AS BIGINT))";
+
+fn latest_row(r: &Row) -> Result<Latest> {
+    Ok(Latest {
+        project_id: r.get(0)?,
+        environment_id: r.get(1)?,
+        deployment_id: r.get(2)?,
+        release_id: r.get(3)?,
+        version: r.get(4)?,
+        task: r.get(5)?,
+        state: r.get(6)?,
+        queue_time: r.get(7)?,
+        start_time: r.get(8)?,
+        completed_time: r.get(9)?,
+        held_until: r.get(10)?,
+        error_message: r.get(11)?,
+        has_warnings: r.get::<i64>(12)? > 0,
+        created_at: r.get(13)?,
+        deployed_by: r.get(14)?,
+        deployed_via: r.get(15)?,
+    })
 }
 
 /// Deployments completed since `since`, per UTC day (days since the epoch) and final

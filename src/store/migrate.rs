@@ -147,6 +147,15 @@ const SHIPPED: &[Shipped] = &[
         postgres: Some(include_str!("../../migrations/postgres/0016_slugs.sql")),
         compatible: true,
     },
+    Shipped {
+        version: 17,
+        name: "deployment_facts",
+        sqlite: include_str!("../../migrations/0017_deployment_facts.sql"),
+        postgres: Some(include_str!(
+            "../../migrations/postgres/0017_deployment_facts.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.

@@ -311,6 +311,9 @@ pub struct Release {
     pub created_at: i64,
     /// The username of who created it.
     pub created_by: String,
+    /// The project's deployment script when the release was created: what deploying
+    /// it runs. `None` for a release from before snapshots (it runs the project's).
+    pub deployment_script: Option<String>,
 }
 
 fn release(row: &Row) -> Result<Release> {
@@ -321,10 +324,12 @@ fn release(row: &Row) -> Result<Release> {
         notes: row.get(3)?,
         created_at: row.get(4)?,
         created_by: row.get(5)?,
+        deployment_script: row.get(6)?,
     })
 }
 
-const RELEASE: &str = "SELECT id, project_id, version, notes, created_at, created_by FROM releases";
+const RELEASE: &str =
+    "SELECT id, project_id, version, notes, created_at, created_by, deployment_script FROM releases";
 
 pub fn find_release(conn: &Conn, id: i64) -> Result<Option<Release>> {
     conn.first(&format!("{RELEASE} WHERE id = ?1"), &[&id], release)
@@ -418,9 +423,11 @@ pub fn create_release(
     let project =
         find(tx, project_id)?.map_or_else(|| format!("Projects-{project_id}"), |p| p.name);
     let row = tx.query_one_unique(
-        "INSERT INTO releases (project_id, version, notes, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         RETURNING id, project_id, version, notes, created_at, created_by",
+        "INSERT INTO releases
+             (project_id, version, notes, created_at, created_by, deployment_script)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+             (SELECT deployment_script FROM projects WHERE id = ?1))
+         RETURNING id, project_id, version, notes, created_at, created_by, deployment_script",
         &[
             &project_id,
             &version,

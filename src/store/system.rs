@@ -56,6 +56,7 @@ fn system_task(name: TaskKind, now: i64) -> NewTask {
         concurrency_tag: Some(format!("System/{name}")),
         arguments: "{}".into(),
         is_system: true,
+        queued_via: None,
     }
 }
 
@@ -100,7 +101,11 @@ pub fn queue_due(tx: &BookTx, now: i64) -> Result<Vec<(TaskKind, i64)>> {
             &[&name, &now],
         )?;
         if won == 1 && interval > 0 {
-            let id = tasks::insert_unchecked(tx, &system_task(name, now), now)?;
+            let task = NewTask {
+                queued_via: Some(tasks::SCHEDULE),
+                ..system_task(name, now)
+            };
+            let id = tasks::insert_unchecked(tx, &task, now)?;
             db.execute(
                 "UPDATE system_tasks SET last_task_id = ?2 WHERE name = ?1",
                 &[&name, &id],

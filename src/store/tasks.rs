@@ -50,12 +50,15 @@ pub struct Task {
     pub canceled_by: Option<String>,
     /// Until when a deployment freeze held it back (`Hold`), if one did.
     pub held_until: Option<i64>,
+    /// Who queued it ('' when a node before this record did) and how.
+    pub queued_by: String,
+    pub queued_via: String,
 }
 
 pub(super) const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
      release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by, \
-     held_until";
+     held_until, queued_by, queued_via";
 
 pub(super) fn task(r: &Row) -> Result<Task> {
     Ok(Task {
@@ -81,6 +84,8 @@ pub(super) fn task(r: &Row) -> Result<Task> {
         error_lines: r.get(19)?,
         canceled_by: r.get(20)?,
         held_until: r.get(21)?,
+        queued_by: r.get(22)?,
+        queued_via: r.get(23)?,
     })
 }
 
@@ -95,14 +100,28 @@ pub struct NewTask {
     pub concurrency_tag: Option<String>,
     pub arguments: String,
     pub is_system: bool,
+    /// How it came to be queued; `None`: the way the change's caller signed in.
+    pub queued_via: Option<&'static str>,
 }
 
-fn insert_row(conn: &Conn, t: &NewTask, now: i64) -> Result<i64> {
+/// What a task queued by drydock's own timer records as how it came.
+pub const SCHEDULE: &str = "Schedule";
+
+/// How a caller who signed in `via` (`store::Identity::via`) is shown as having queued.
+pub fn queued_via(via: &'static str) -> &'static str {
+    match via {
+        "Session cookie" => "Session",
+        other => other,
+    }
+}
+
+fn insert_row(conn: &Conn, t: &NewTask, now: i64, by: (&str, &str)) -> Result<i64> {
     super::notify::queue_changed(conn)?;
     conn.query_one(
         concatcp!("INSERT INTO tasks (name, description, state, queue_time, queue_time_expiry, last_updated_time,
-             project_id, environment_id, release_id, concurrency_tag, arguments, is_system)
-         VALUES (?1, ?2, ", Q_QUEUED, ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id"),
+             project_id, environment_id, release_id, concurrency_tag, arguments, is_system,
+             queued_by, queued_via)
+         VALUES (?1, ?2, ", Q_QUEUED, ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id"),
         &[
             &t.name,
             &t.description,
@@ -115,6 +134,8 @@ fn insert_row(conn: &Conn, t: &NewTask, now: i64) -> Result<i64> {
             &t.concurrency_tag,
             &t.arguments,
             &t.is_system,
+            &by.0,
+            &by.1,
         ],
     )?
     .get(0)
@@ -123,12 +144,14 @@ fn insert_row(conn: &Conn, t: &NewTask, now: i64) -> Result<i64> {
 /// Queues a task that drydock itself decided to run (the system-task timer, in
 /// `system.rs`); not for use outside the store.
 pub(super) fn insert_unchecked(tx: &BookTx, t: &NewTask, now: i64) -> Result<i64> {
-    insert_row(tx, t, now)
+    insert_row(tx, t, now, ("drydock", t.queued_via.unwrap_or(SCHEDULE)))
 }
 
 /// Queues a task as part of a change.
 pub fn insert(tx: &ChangeTx, t: &NewTask) -> Result<i64> {
-    insert_row(tx, t, crate::clock::now_ms())
+    let identity = tx.identity();
+    let via = t.queued_via.unwrap_or(queued_via(identity.via));
+    insert_row(tx, t, crate::clock::now_ms(), (&identity.username, via))
 }
 
 const FIND: &str = concatcp!("SELECT ", COLUMNS, " FROM tasks WHERE id = ?1");

@@ -9,47 +9,20 @@ use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
 use super::chart::{self, Chart};
-use super::view::{badge_for, TaskRow, When};
+use super::live::Cell;
+use super::view::TaskRow;
 use super::{render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
-use crate::store::deployments::{self, Latest};
+use crate::store::deployments::{self, Cells, Live};
 use crate::store::projects::{self, Environment, Project};
 use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]
-}
-
-/// One cell of the matrix: the latest deployment of a project to an environment.
-pub struct Cell {
-    pub version: String,
-    pub release_id: i64,
-    pub task: i64,
-    pub state: &'static str,
-    pub state_class: &'static str,
-    pub when: When,
-}
-
-impl Cell {
-    pub fn new(latest: &Latest, now: i64) -> Cell {
-        let badge = badge_for(latest.state, latest.queue_time, now);
-        let at = latest
-            .completed_time
-            .or(latest.start_time)
-            .unwrap_or(latest.queue_time);
-        Cell {
-            version: latest.version.clone(),
-            release_id: latest.release_id,
-            task: latest.task,
-            state: badge.label,
-            state_class: badge.class,
-            when: When::at(at, now),
-        }
-    }
 }
 
 pub struct MatrixRow {
@@ -66,18 +39,15 @@ impl MatrixRow {
     }
 }
 
-/// Rows of projects, a column per environment: the latest deployment in each cell.
+/// Rows of projects, a column per environment: what is live in each cell.
 pub fn matrix(
     projects: Vec<Project>,
     environments: &[Environment],
-    latest: &[Latest],
+    latest: &[Live],
     frozen: &HashMap<(i64, i64), String>,
     now: i64,
 ) -> Vec<MatrixRow> {
-    let by_cell: HashMap<(i64, i64), &Latest> = latest
-        .iter()
-        .map(|l| ((l.project_id, l.environment_id), l))
-        .collect();
+    let by_cell: HashMap<(i64, i64), &Live> = latest.iter().map(|l| (l.cell(), l)).collect();
     projects
         .into_iter()
         .map(|project| {
@@ -153,7 +123,7 @@ async fn dashboard(
             let (matrix, per_day) = if can_view_projects {
                 let (projects, total) = projects::list(c, 0, MATRIX_PROJECTS)?;
                 let (environments, _) = projects::list_environments(c, 0, 100)?;
-                let latest = deployments::latest_per_environment(c, now, None)?;
+                let latest = deployments::live(c, now, Cells::default())?;
                 let per_day = deployments::completed_per_day(c, since, None)?;
                 let frozen = super::overrides::frozen_pairs(c, now)?;
                 (

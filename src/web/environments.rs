@@ -7,8 +7,8 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
-use super::dashboard::Cell;
 use super::forms::{field, Field, FormErrors, FormResult};
+use super::live::Cell;
 use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
@@ -17,8 +17,9 @@ use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
+use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment};
-use crate::store::{deployments, tasks};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -148,7 +149,11 @@ async fn environment_page(
                 Error::NotFound(format!("Environment Environments-{id} was not found."))
             })?;
             let (projects, _) = projects::list(c, 0, 500)?;
-            let latest = deployments::latest_per_environment(c, now, None)?;
+            let cells = Cells {
+                environment: Some(id),
+                ..Cells::default()
+            };
+            let latest = deployments::live(c, now, cells)?;
             let filter = tasks::Filter {
                 environment_id: Some(id),
                 count_up_to: Some(0),
@@ -164,7 +169,7 @@ async fn environment_page(
         .map(|p| DeployedRow {
             cell: latest
                 .iter()
-                .find(|l| l.environment_id == id && l.project_id == p.id)
+                .find(|l| l.latest.project_id == p.id)
                 .filter(|_| see_tasks)
                 .map(|l| Cell::new(l, now)),
             project: (p.id, p.name),

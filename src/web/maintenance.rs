@@ -82,6 +82,8 @@ struct MaintenancePage {
     queued: i64,
     held: i64,
     held_until: String,
+    /// Each held deployment: id, description, why, until (absolute and relative).
+    held_tasks: Vec<(i64, String, String, super::view::When)>,
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
     overlaps: Vec<Overlap>,
@@ -170,6 +172,14 @@ async fn maintenance_page(
         queued: status.queued,
         held: status.held,
         held_until: status.held_until.map(clock::display).unwrap_or_default(),
+        held_tasks: status
+            .held_tasks
+            .into_iter()
+            .map(|h| {
+                let until = super::view::When::at(h.task.held_until.unwrap_or(now), now);
+                (h.task.id, h.task.description, h.why, until)
+            })
+            .collect(),
         tasks: status
             .tasks
             .into_iter()

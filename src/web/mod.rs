@@ -9,6 +9,7 @@ pub mod deep_links;
 pub mod environments;
 pub mod forms;
 pub mod freezes;
+pub mod live;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;

@@ -86,7 +86,8 @@ pub fn frozen_pairs(c: &Conn, now: i64) -> Result<std::collections::HashMap<(i64
     Ok(out)
 }
 
-/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1) by override: reason".
+/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1), overridden by mia
+/// (Session): reason".
 pub fn override_note(c: &Conn, id: i64) -> Result<Option<String>> {
     let Some((ids, reason)) = crate::store::freezes::override_of_task(c, id)? else {
         return Ok(None);
@@ -98,8 +99,13 @@ pub fn override_note(c: &Conn, id: i64) -> Result<Option<String>> {
             None => format!("DeploymentFreezes-{freeze} (since deleted)"),
         });
     }
+    let by = crate::store::tasks::find(c, id)?
+        .map(|t| super::view::queued_by(&t))
+        .filter(|by| !by.is_empty())
+        .map(|by| format!(" by {by}"))
+        .unwrap_or_default();
     Ok(Some(format!(
-        "Deployed through deployment freeze {} by override: {reason}",
+        "Deployed through deployment freeze {}, overridden{by}: {reason}",
         named.join(", ")
     )))
 }

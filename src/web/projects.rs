@@ -10,7 +10,8 @@ use rocket::{Route, State};
 use super::chart::{self, Chart};
 use super::dashboard::{matrix, MatrixRow};
 use super::forms::{field, Field, FormErrors, FormResult};
-use super::view::{state_class, TaskRow, When};
+use super::live::Cell;
+use super::view::{TaskRow, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
 use crate::auth::guards::NoFields;
@@ -18,8 +19,9 @@ use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
+use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::{deployments, tasks};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -134,7 +136,7 @@ async fn projects_page(
         .read(move |c| {
             let (projects, total) = projects::list(c, skip, PAGE_SIZE)?;
             let (environments, _) = projects::list_environments(c, 0, 100)?;
-            let latest = deployments::latest_per_environment(c, now, None)?;
+            let latest = deployments::live(c, now, Cells::default())?;
             let frozen = super::overrides::frozen_pairs(c, now)?;
             Ok((projects, total, environments, latest, frozen))
         })
@@ -207,7 +209,8 @@ async fn create(
 pub struct ReleaseRow {
     pub release: Release,
     pub created: When,
-    pub deployed_to: Vec<(String, &'static str)>,
+    /// Environment, badge class, and what it is there ("live", or the attempt's state).
+    pub deployed_to: Vec<(String, &'static str, &'static str)>,
 }
 
 #[derive(FromForm, Clone, Default)]
@@ -221,6 +224,8 @@ pub struct ReleaseForm {
 struct ProjectPage {
     layout: Layout,
     project: Project,
+    /// Per environment in promotion order: what is live there (`None`: nothing yet).
+    live: Vec<(Environment, Option<Cell>)>,
     releases: Vec<ReleaseRow>,
     tasks: Vec<TaskRow>,
     chart: Chart,
@@ -261,24 +266,43 @@ async fn project_page(
                 ..tasks::Filter::default()
             };
             let (recent, _) = tasks::list(c, &filter, 0, 10)?;
-            let latest = deployments::latest_per_environment(c, now, Some(id))?;
+            let cells = Cells {
+                project: Some(id),
+                ..Cells::default()
+            };
+            let latest = deployments::live(c, now, cells)?;
             let (environments, _) = projects::list_environments(c, 0, 100)?;
             let per_day = deployments::completed_per_day(c, since, Some(id))?;
             Ok((releases, recent, latest, environments, per_day))
         })
         .await?;
     let see_tasks = caller.can(Permission::TaskView);
+    let live: Vec<(Environment, Option<Cell>)> = environments
+        .into_iter()
+        .map(|e| {
+            let cell = latest
+                .iter()
+                .find(|l| l.latest.environment_id == e.id)
+                .filter(|_| see_tasks)
+                .map(|l| Cell::new(l, now));
+            (e, cell)
+        })
+        .collect();
     let releases = releases
         .into_iter()
         .map(|release| {
-            let deployed_to = environments
+            let deployed_to = live
                 .iter()
-                .filter_map(|e| {
-                    latest
-                        .iter()
-                        .find(|l| l.environment_id == e.id && l.release_id == release.id)
-                        .filter(|_| see_tasks)
-                        .map(|l| (e.name.clone(), state_class(l.state)))
+                .filter_map(|(e, cell)| {
+                    let cell = cell.as_ref()?;
+                    if cell.is_live(release.id) {
+                        Some((e.name.clone(), "good", "live"))
+                    } else if cell.is_pending(release.id) {
+                        let pending = cell.pending.as_ref()?;
+                        Some((e.name.clone(), pending.class, pending.label))
+                    } else {
+                        None
+                    }
                 })
                 .collect();
             ReleaseRow {
@@ -294,6 +318,7 @@ async fn project_page(
     render(&ProjectPage {
         layout: Layout::new(&format!("Project {}", project.name), caller, flash).at("/projects"),
         project,
+        live,
         releases,
         tasks: if see_tasks {
             TaskRow::list(recent, now)

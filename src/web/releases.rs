@@ -8,8 +8,8 @@ use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
-use super::dashboard::Cell;
 use super::forms::{field, Field, FormErrors, FormResult};
+use super::live::Cell;
 use super::projects::find_project;
 use super::view::{TaskRow, When};
 use super::{done, page_id, render, Layout};
@@ -18,8 +18,9 @@ use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
+use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::{deployments, tasks};
+use crate::store::tasks;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -36,12 +37,22 @@ const DEPLOY_FIELDS: &[Field] = &[
     ),
 ];
 
-/// An environment on the release page: this release's latest deployment there.
+/// An environment on the release page: what is live there, and this release there.
 pub struct EnvironmentRow {
     pub environment: Environment,
+    /// What is live there (of any release of the project).
+    pub live: Option<Cell>,
+    /// This release there: its last success (`live`) and its latest attempt.
     pub cell: Option<Cell>,
     /// The deployment freezes on over this release's project and the environment now.
     pub frozen: super::overrides::Frozen,
+}
+
+impl EnvironmentRow {
+    /// Whether `release` is what is live in this environment.
+    pub fn is_live(&self, release: &i64) -> bool {
+        self.live.as_ref().is_some_and(|c| c.is_live(*release))
+    }
 }
 
 /// The deploy form as shown: defaults, or what was typed.
@@ -109,6 +120,10 @@ struct ReleasePage {
     project: Project,
     release: Release,
     created: When,
+    /// What deploying it runs: its snapshot (the project's for an older release).
+    script: String,
+    /// The project's script is no longer the release's snapshot.
+    script_changed: bool,
     environments: Vec<EnvironmentRow>,
     /// The next environment in promotion order after the furthest one this release
     /// succeeded in (or the first), and whether that is a promotion.
@@ -141,7 +156,18 @@ pub(super) async fn release_page(
                 .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
             let (environments, _) = projects::list_environments(c, 0, 1000)?;
             let frozen = super::overrides::frozen(c, release.project_id, &environments, now)?;
-            let latest = deployments::latest_of_release(c, now, id)?;
+            let of_release = Cells {
+                release: Some(id),
+                ..Cells::default()
+            };
+            let of_project = Cells {
+                project: Some(release.project_id),
+                ..Cells::default()
+            };
+            let latest = (
+                deployments::live(c, now, of_release)?,
+                deployments::live(c, now, of_project)?,
+            );
             let filter = tasks::Filter {
                 release_id: Some(id),
                 count_up_to: Some(0),
@@ -152,10 +178,10 @@ pub(super) async fn release_page(
         })
         .await?;
     let project = find_project(app, release.project_id).await?;
-    let (latest, history) = if caller.can(Permission::TaskView) {
+    let ((latest, live), history) = if caller.can(Permission::TaskView) {
         (latest, history)
     } else {
-        (Vec::new(), Vec::new())
+        ((Vec::new(), Vec::new()), Vec::new())
     };
     let rows: Vec<EnvironmentRow> = environments
         .into_iter()
@@ -167,14 +193,18 @@ pub(super) async fn release_page(
                 .unwrap_or_default(),
             cell: latest
                 .iter()
-                .find(|l| l.environment_id == environment.id)
+                .find(|l| l.latest.environment_id == environment.id)
+                .map(|l| Cell::new(l, now)),
+            live: live
+                .iter()
+                .find(|l| l.latest.environment_id == environment.id)
                 .map(|l| Cell::new(l, now)),
             environment,
         })
         .collect();
     let furthest = rows
         .iter()
-        .rposition(|r| r.cell.as_ref().is_some_and(|c| c.state_class == "good"));
+        .rposition(|r| r.cell.as_ref().is_some_and(|c| c.live.is_some()));
     let promote = match furthest {
         Some(i) => rows
             .get(i + 1)
@@ -213,6 +243,14 @@ pub(super) async fn release_page(
         )
         .at("/projects"),
         created: When::at(release.created_at, now),
+        script: release
+            .deployment_script
+            .clone()
+            .unwrap_or_else(|| project.deployment_script.clone()),
+        script_changed: release
+            .deployment_script
+            .as_ref()
+            .is_some_and(|s| *s != project.deployment_script),
         project,
         release,
         environments: rows,

@@ -81,12 +81,18 @@ pub struct Badge {
 }
 
 pub fn badge(task: &Task, now: i64) -> Badge {
-    badge_for(task.state, task.queue_time, now)
+    badge_for(task.state, task.queue_time, task.held_until, now)
 }
 
-/// The badge of a task in `state` queued for `queue_time`.
-pub fn badge_for(state: TaskState, queue_time: i64, now: i64) -> Badge {
-    if state == TaskState::Queued && queue_time > now {
+/// The badge of a task in `state` queued for `queue_time`: "Held" while a deployment
+/// freeze holds it (`held_until` still to come), "Scheduled" before its time.
+pub fn badge_for(state: TaskState, queue_time: i64, held_until: Option<i64>, now: i64) -> Badge {
+    if state == TaskState::Queued && held_until.is_some_and(|h| h > now) {
+        Badge {
+            label: "Held",
+            class: "held",
+        }
+    } else if state == TaskState::Queued && queue_time > now {
         Badge {
             label: "Scheduled",
             class: "scheduled",
@@ -96,6 +102,15 @@ pub fn badge_for(state: TaskState, queue_time: i64, now: i64) -> Badge {
             label: state.as_str(),
             class: state_class(state),
         }
+    }
+}
+
+/// Who queued a task and how, as the lists show it: "alice (Session)".
+pub fn queued_by(t: &Task) -> String {
+    match (t.queued_by.as_str(), t.queued_via.as_str()) {
+        ("", _) => String::new(),
+        (by, "") => by.to_string(),
+        (by, via) => format!("{by} ({via})"),
     }
 }
 
@@ -115,17 +130,24 @@ pub struct TaskRow {
     pub running_since: Option<String>,
     pub node: String,
     pub is_system: bool,
+    /// "alice (Session)", or '' when no one is recorded.
+    pub by: String,
 }
 
 impl TaskRow {
     pub fn new(t: Task, now: i64) -> TaskRow {
         let badge = badge(&t, now);
-        let note = if badge.class == "scheduled" {
-            format!("starts {}", relative(t.queue_time, now))
-        } else {
-            String::new()
+        let note = match (badge.class, t.held_until) {
+            ("scheduled", _) => format!("starts {}", relative(t.queue_time, now)),
+            ("held", Some(until)) => format!(
+                "by a deployment freeze until {} ({})",
+                clock::display(until),
+                relative(until, now)
+            ),
+            _ => String::new(),
         };
         let running = matches!(t.state, TaskState::Executing | TaskState::Cancelling);
+        let by = queued_by(&t);
         TaskRow {
             id: t.id,
             state: badge.label,
@@ -140,6 +162,7 @@ impl TaskRow {
             running_since: t.start_time.filter(|_| running).map(clock::iso),
             node: t.server_node.unwrap_or_default(),
             is_system: t.is_system,
+            by,
             description: t.description,
         }
     }

@@ -143,7 +143,7 @@ async fn a_manager_freezes_a_deployer_is_blocked_the_manager_overrides_and_the_t
             assert!(b
                 .text("#task-override")
                 .await?
-                .contains("by override: Payment outage hotfix"));
+                .contains("overridden by mia (Session): Payment outage hotfix"));
             b.wait_for_element_text("#task-state", "Success", 15)
                 .await?;
 

@@ -29,6 +29,7 @@ mod hostile;
 mod idempotency;
 mod key_cache;
 mod launcher;
+mod live_cells;
 mod maintenance;
 mod metrics;
 mod new_user;

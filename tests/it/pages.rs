@@ -78,12 +78,14 @@ async fn the_dashboard_shows_what_is_deployed_where_in_promotion_order() {
             let web = b.text("#matrix tbody tr:nth-child(2)").await?;
             assert!(web.starts_with("Web"), "projects by name: {web}");
             assert_eq!(web.matches("1.0").count(), 2, "{web}");
-            assert_eq!(web.matches("Success").count(), 2, "{web}");
+            assert_eq!(web.matches("by admin").count(), 2, "live, and who: {web}");
             let api = b.text("#matrix tbody tr:nth-child(1)").await?;
+            assert!(api.contains("Nothing live"), "{api}");
             assert!(api.contains("2.0") && api.contains("Failed"), "{api}");
             assert!(api.contains('—'), "never deployed to Production: {api}");
-            // A cell links to its task.
-            b.click("#matrix tbody tr:nth-child(1) td a").await?;
+            // A failed attempt links to its task.
+            b.click("#matrix tbody tr:nth-child(1) td .pending a")
+                .await?;
             b.wait_for_text("Deploy Api release 2.0 to Staging").await?;
             assert!(b.path().await?.starts_with("/tasks/"));
             b.client.goto(&server.url("/")).await?;

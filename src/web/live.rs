@@ -1,0 +1,108 @@
+//! What is live in a project × environment, as every page's cell shows it: the last
+//! successful deployment there (version, who, when) and, over it, what is on its way or
+//! just failed (running, queued, held until …, a failed attempt). One rule
+//! ([`deployments::live`]) for the dashboard, the projects list, the project,
+//! environment and release pages, and `/api/dashboard`.
+
+use super::view::{badge_for, When};
+use crate::clock;
+use crate::model::TaskState;
+use crate::store::deployments::{self, Latest};
+
+/// The deployment that is live.
+pub struct Shown {
+    pub version: String,
+    pub release_id: i64,
+    pub task: i64,
+    pub when: When,
+    /// Who queued it, and how ("alice", "API key").
+    pub by: String,
+}
+
+/// The latest attempt, when it is not what is live.
+pub struct Pending {
+    pub label: &'static str,
+    pub class: &'static str,
+    pub version: String,
+    pub release_id: i64,
+    pub task: i64,
+    /// "until 2026-12-08 10:00:00 UTC (in 2 days)", "started 3 min ago", the error line.
+    pub note: String,
+    pub by: String,
+}
+
+/// One cell.
+pub struct Cell {
+    pub live: Option<Shown>,
+    pub pending: Option<Pending>,
+}
+
+impl Cell {
+    pub fn new(cell: &deployments::Live, now: i64) -> Cell {
+        let live = cell.live.as_ref().map(|l| Shown {
+            version: l.version.clone(),
+            release_id: l.release_id,
+            task: l.task,
+            when: When::at(l.completed_time.unwrap_or(l.queue_time), now),
+            by: l.deployed_by.clone(),
+        });
+        let latest = &cell.latest;
+        let pending = (cell.previous().is_some() || cell.live.is_none()).then(|| {
+            let badge = badge_for(latest.state, latest.queue_time, latest.held_until, now);
+            Pending {
+                label: badge.label,
+                class: badge.class,
+                version: latest.version.clone(),
+                release_id: latest.release_id,
+                task: latest.task,
+                note: note(latest, now),
+                by: latest.deployed_by.clone(),
+            }
+        });
+        Cell { live, pending }
+    }
+
+    /// The class of the cell's stripe: the attempt's when there is one, else success.
+    pub fn class(&self) -> &'static str {
+        match (&self.pending, &self.live) {
+            (Some(p), _) => p.class,
+            (None, Some(_)) => "good",
+            (None, None) => "none",
+        }
+    }
+
+    /// Whether `release` is what is live here.
+    pub fn is_live(&self, release: i64) -> bool {
+        self.live.as_ref().is_some_and(|l| l.release_id == release)
+    }
+
+    /// Whether the latest attempt here is of `release` and not live yet.
+    pub fn is_pending(&self, release: i64) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|p| p.release_id == release)
+    }
+}
+
+/// What the attempt's badge does not say: until when a freeze holds it, since when it
+/// runs or waits, when it failed and with what.
+fn note(latest: &Latest, now: i64) -> String {
+    let relative = |ms| super::view::relative(ms, now);
+    match latest.state {
+        TaskState::Queued => match latest.held_until.filter(|h| *h > now) {
+            Some(until) => format!("until {} ({})", clock::display(until), relative(until)),
+            None => format!("queued {}", relative(latest.queue_time)),
+        },
+        TaskState::Executing | TaskState::Cancelling => {
+            format!("started {}", relative(latest.start_time.unwrap_or(now)))
+        }
+        TaskState::Success => String::new(),
+        TaskState::Failed | TaskState::TimedOut | TaskState::Canceled => {
+            let at = relative(latest.completed_time.unwrap_or(latest.queue_time));
+            match latest.error_message.as_deref().filter(|e| !e.is_empty()) {
+                Some(error) => format!("attempt {at}: {error}"),
+                None => format!("attempt {at}"),
+            }
+        }
+    }
+}
