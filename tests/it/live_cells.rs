@@ -341,7 +341,7 @@ async fn redeploying_an_old_release_runs_the_script_it_was_created_with() {
             );
             // A new release takes the project's script as it is now.
             server.create(
-                &key,
+                key,
                 "/api/releases",
                 json!({"ProjectId": "Projects-1", "Version": "2.0"}),
             );
@@ -472,7 +472,7 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
         .await;
     browser.close().await;
     assert_eq!(
-        shop.wait(&held, &["Queued"])["State"],
+        shop.wait(held, &["Queued"])["State"],
         "Queued",
         "kept, not thrown away"
     );
