@@ -24,7 +24,9 @@ const DAY_MS: i64 = 86_400_000;
 
 /// A link to what an event is about.
 pub struct Related {
+    /// What it names in words ("Project Shop"), or the id when that is gone.
     pub label: String,
+    pub id: String,
     pub href: Option<String>,
 }
 
@@ -56,6 +58,60 @@ pub fn in_words(category: &str) -> String {
     }
 }
 
+/// What the ids on a page of events name ("Project Shop", "Release Shop 1.0"), looked
+/// up once per id; an id whose thing is gone keeps its id.
+type Names = std::collections::HashMap<String, String>;
+
+fn names_of(c: &crate::store::Conn, events: &[Event]) -> Result<Names> {
+    use crate::store::{projects, users};
+    let mut names = Names::new();
+    let ids = events
+        .iter()
+        .flat_map(|e| e.related_ids.iter().cloned())
+        .chain(
+            events
+                .iter()
+                .filter_map(|e| e.user_id.map(|u| format!("Users-{u}"))),
+        );
+    for id in ids {
+        if names.contains_key(&id) {
+            continue;
+        }
+        let Some((kind, n)) = id.rsplit_once('-') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<i64>() else {
+            continue;
+        };
+        let name = match kind {
+            "Projects" => projects::find(c, n)?.map(|p| format!("Project {}", p.name)),
+            "Environments" => {
+                projects::find_environment(c, n)?.map(|e| format!("Environment {}", e.name))
+            }
+            "Releases" => match projects::find_release(c, n)? {
+                Some(r) => {
+                    let project = projects::find(c, r.project_id)?.map(|p| p.name);
+                    Some(format!(
+                        "Release {} {}",
+                        project.unwrap_or_default(),
+                        r.version
+                    ))
+                }
+                None => None,
+            },
+            "Users" => users::find(c, n)?.map(|u| format!("User {}", u.username)),
+            "DeploymentFreezes" => {
+                crate::freezes::find(c, n)?.map(|f| format!("Freeze '{}'", f.row.name))
+            }
+            _ => None,
+        };
+        if let Some(name) = name {
+            names.insert(id, name);
+        }
+    }
+    Ok(names)
+}
+
 /// Where an id such as `Projects-3` or `ServerTasks-12` is shown, if it has a page.
 fn link(id: &str) -> Related {
     let page = id.rsplit_once('-').and_then(|(kind, n)| {
@@ -71,18 +127,21 @@ fn link(id: &str) -> Related {
     });
     Related {
         label: id.to_string(),
+        id: id.to_string(),
         href: page,
     }
 }
 
 impl EventRow {
-    fn new(e: Event, now: i64) -> EventRow {
+    fn new(e: Event, now: i64, names: &Names) -> EventRow {
         let mut related: Vec<Related> = e.related_ids.iter().map(|id| link(id)).collect();
         if let Some(user) = e.user_id {
-            related.push(Related {
-                label: format!("Users-{user}"),
-                href: Some(format!("/configuration/users/{user}")),
-            });
+            related.push(link(&format!("Users-{user}")));
+        }
+        for r in &mut related {
+            if let Some(name) = names.get(&r.id) {
+                r.label = name.clone();
+            }
         }
         EventRow {
             id: e.id,
@@ -156,11 +215,12 @@ async fn audit(
     .collect::<Vec<_>>()
     .join("&");
     let search = filter.clone();
-    let (events, total, categories) = app
+    let (events, total, categories, names) = app
         .store
         .read(move |c| {
             let (events, total) = events::search(c, &search, skip, PAGE_SIZE)?;
-            Ok((events, total, events::categories(c)?))
+            let names = names_of(c, &events)?;
+            Ok((events, total, events::categories(c)?, names))
         })
         .await?;
     let now = clock::now_ms();
@@ -177,7 +237,10 @@ async fn audit(
     }));
     render(&AuditPage {
         layout: Layout::new("Audit", &caller, flash).at("/configuration/audit"),
-        events: events.into_iter().map(|e| EventRow::new(e, now)).collect(),
+        events: events
+            .into_iter()
+            .map(|e| EventRow::new(e, now, &names))
+            .collect(),
         categories: choices,
         user: filter.username.unwrap_or_default(),
         from: text(from).unwrap_or_default(),

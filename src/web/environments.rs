@@ -207,7 +207,7 @@ async fn show(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("Environments", id)?;
     environment_page(app, &caller, id, flash, None).await
 }
 
@@ -217,7 +217,7 @@ async fn edit(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("Environments", id)?;
     let typed = change.form.clone();
     let form = change.form;
     let input = EnvironmentInput {
@@ -253,7 +253,7 @@ async fn move_environment(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("Environments", id)?;
     let earlier = match change.form.direction.as_str() {
         "earlier" => true,
         "later" => false,
@@ -284,7 +284,7 @@ async fn delete(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("Environments", id)?;
     Ok(
         match deploy::delete_environment(&app.store, &change.proof, id).await {
             Ok(()) => done("/environments".into(), "The environment has been deleted."),

@@ -432,7 +432,7 @@ async fn edit(
     id: &str,
     app: &State<App>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("DeploymentFreezes", id)?;
     let freeze = app
         .store
         .read(move |c| freezes::find(c, id))
@@ -480,7 +480,7 @@ async fn update(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("DeploymentFreezes", id)?;
     let typed = change.form.clone();
     match freezes::update(&app.store, &change.proof, id, change.form.body()).await {
         Ok(f) => FormResult::done(done(
@@ -503,7 +503,7 @@ async fn delete(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("DeploymentFreezes", id)?;
     Ok(match freezes::delete(&app.store, &change.proof, id).await {
         Ok(()) => {
             app.queue.wake();

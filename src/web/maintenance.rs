@@ -311,7 +311,7 @@ async fn cancel_window(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("MaintenanceWindows", id)?;
     Ok(
         match maintenance::cancel_window(&app.store, &change.proof, id).await {
             Ok(()) => done(BACK.into(), "The window has been cancelled."),

@@ -125,10 +125,10 @@ async fn override_and_deploy(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("Releases", id)?;
     let form = change.form.clone();
     let result = async {
-        let environment_id = page_id(&form.environment)
+        let environment_id = page_id("Environments", &form.environment)
             .map_err(|_| Error::bad("EnvironmentId", "is required: choose an environment"))?;
         let freezes = form
             .freeze

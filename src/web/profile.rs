@@ -204,7 +204,7 @@ async fn revoke_key(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("ApiKeys", id)?;
     let user_id = change.caller.user.id;
     Ok(
         match accounts::revoke_api_key(&app.store, &change.proof, user_id, id).await {

@@ -343,7 +343,7 @@ async fn show(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("Projects", id)?;
     project_page(app, &caller, id, flash, None, None).await
 }
 
@@ -353,7 +353,7 @@ async fn edit(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("Projects", id)?;
     let typed = change.form.clone();
     let result = async {
         let input = change.form.input()?;
@@ -381,7 +381,7 @@ async fn delete(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("Projects", id)?;
     Ok(
         match deploy::delete_project(&app.store, &change.proof, id).await {
             Ok(()) => done("/projects".into(), "The project has been deleted."),
@@ -396,7 +396,7 @@ async fn create_release(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("Projects", id)?;
     let typed = change.form.clone();
     let form = change.form;
     match deploy::create_release(&app.store, &change.proof, id, form.version, form.notes).await {

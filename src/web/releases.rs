@@ -78,7 +78,7 @@ impl DeployForm {
     }
 
     fn input(self, release_id: i64) -> Result<DeploymentInput> {
-        let environment = page_id(&self.environment)
+        let environment = page_id("Environments", &self.environment)
             .map_err(|_| Error::bad("EnvironmentId", "is required: choose an environment"));
         let later = self.later();
         let queue_time = if later {
@@ -271,7 +271,7 @@ async fn release(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("Releases", id)?;
     release_page(app, &caller, id, flash, None).await
 }
 
@@ -299,7 +299,7 @@ async fn deploy_release(
     id: &str,
     app: &State<App>,
 ) -> Result<FormResult> {
-    let id = page_id(id)?;
+    let id = page_id("Releases", id)?;
     let typed = change.form.clone();
     let result = async {
         let input = change.form.input(id)?;

@@ -141,6 +141,31 @@ struct TasksPage {
 }
 
 /// Numbers for `project`/`environment`: a bad one is a 400 naming the parameter.
+/// A filter's id: a number, or `prefix`'s Octopus id (`Projects-3`, without case).
+fn id_of(name: &str, prefix: &str, value: Option<&str>) -> Result<Option<i64>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let number = match v.split_once('-') {
+        Some((p, n)) if p.eq_ignore_ascii_case(prefix) => n,
+        _ => v,
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::bad(
+                name,
+                format!(
+                    "'{}' is not a number or a {prefix} id",
+                    crate::error::shown(v)
+                ),
+            )
+        })
+}
+
 fn number(name: &str, value: Option<&str>) -> Result<Option<i64>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
@@ -149,7 +174,12 @@ fn number(name: &str, value: Option<&str>) -> Result<Option<i64>> {
             .ok()
             .filter(|n| *n > 0)
             .map(Some)
-            .ok_or_else(|| Error::bad(name, format!("'{v}' is not a number"))),
+            .ok_or_else(|| {
+                Error::bad(
+                    name,
+                    format!("'{}' is not a number", crate::error::shown(v)),
+                )
+            }),
     }
 }
 
@@ -213,8 +243,8 @@ async fn list(
     };
     let page = number("page", page)?.unwrap_or(1);
     let query = TaskQuery {
-        project: number("project", project)?,
-        environment: number("environment", environment)?,
+        project: id_of("project", "Projects", project)?,
+        environment: id_of("environment", "Environments", environment)?,
         state: state.to_string(),
         kind: kind.to_string(),
         q: q.map(str::trim)
@@ -391,7 +421,7 @@ async fn show(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("ServerTasks", id)?;
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
     let (task, lines, waiting, subject, overridden) = app
@@ -502,7 +532,7 @@ async fn redeploy(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("ServerTasks", id)?;
     let back = format!("/tasks/{id}");
     let deployment = app
         .store
@@ -542,7 +572,7 @@ async fn log(
     after: Option<i64>,
     app: &State<App>,
 ) -> Result<Json<Value>> {
-    let id = page_id(id)?;
+    let id = page_id("ServerTasks", id)?;
     let after = after.unwrap_or(0).max(0);
     let (task, lines) = app
         .store
@@ -574,7 +604,7 @@ async fn cancel(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("ServerTasks", id)?;
     let back = format!("/tasks/{id}");
     Ok(
         match deploy::cancel_task(&app.store, &app.queue, &change.proof, id).await {

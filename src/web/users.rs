@@ -156,7 +156,7 @@ async fn show(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>> {
-    let id = page_id(id)?;
+    let id = page_id("Users", id)?;
     let user = app
         .store
         .read(move |c| users::find(c, id))
@@ -185,7 +185,7 @@ async fn edit(
     id: &str,
     app: &State<App>,
 ) -> Result<Flash<Redirect>> {
-    let id = page_id(id)?;
+    let id = page_id("Users", id)?;
     let form = change.form;
     let update = UserUpdate {
         display_name: Some(form.display_name),

@@ -367,6 +367,39 @@ async fn redeploying_an_old_release_runs_the_script_it_was_created_with() {
             );
             let log = log_of(&second);
             assert!(log.contains("script-two"), "{log}");
+
+            // Ids as the API, the command line and CI logs print them.
+            b.client
+                .goto(&server.url(&format!("/tasks/{second}")))
+                .await?;
+            b.wait_for_text("Deploy Shop release 2.0 to Dev").await?;
+            b.client.goto(&server.url("/projects/Projects-1")).await?;
+            assert_eq!(b.text("h1").await?, "Shop");
+            b.client.goto(&server.url("/releases/releases-2")).await?;
+            assert_eq!(b.text("h1").await?, "Shop 2.0");
+            b.client
+                .goto(&server.url("/tasks?project=Projects-1&environment=Environments-1"))
+                .await?;
+            let rows = b.text("table.tasks tbody").await?;
+            assert_eq!(rows.matches("Deploy Shop release").count(), 3, "{rows}");
+            // Another kind's id names nothing here.
+            b.client
+                .goto(&server.url("/projects/ServerTasks-1"))
+                .await?;
+            b.wait_for_text("Nothing has the id 'ServerTasks-1'.")
+                .await?;
+            // The audit trail names things rather than listing their ids.
+            b.client.goto(&server.url("/configuration/audit")).await?;
+            let audit = b.text("#events").await?;
+            assert!(
+                audit.contains("Project Shop") && audit.contains("Release Shop 1.0"),
+                "{audit}"
+            );
+            assert!(
+                audit.contains("Environment Dev") && audit.contains("User admin"),
+                "{audit}"
+            );
+            assert!(!audit.contains("Projects-1"), "{audit}");
             Ok(())
         })
         .await;
