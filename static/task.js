@@ -21,11 +21,20 @@
     fetch("/tasks/" + id + "/log?after=" + last, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
-        data.Lines.forEach(function (l) {
+        // A page narrowed to the lines that contain a text does not grow.
+        if (!log.dataset.find) data.Lines.forEach(function (l) {
           var span = document.createElement("span");
-          span.className = l.Stream;
-          span.textContent = l.Time + " " + l.Line + "\n";
+          span.className = "line " + l.Stream;
+          span.id = "L" + l.Seq;
+          var number = document.createElement("a");
+          number.className = "ln";
+          number.href = "#L" + l.Seq;
+          number.setAttribute("aria-label", "Line " + l.Seq);
+          number.textContent = l.Seq;
+          span.appendChild(number);
+          span.appendChild(document.createTextNode(l.Time + " " + l.Line));
           log.appendChild(span);
+          log.appendChild(document.createTextNode("\n"));
         });
         if (data.Lines.length && following()) {
           log.scrollTop = log.scrollHeight;

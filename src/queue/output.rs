@@ -34,6 +34,8 @@ const MAX_PENDING_LINES: usize = 100_000;
 const STATE_EVERY: Duration = Duration::from_millis(500);
 /// A longer line is cut (and says so).
 const MAX_LINE: usize = 16 * 1024;
+/// How much of the last stderr line a failure's summary quotes, in characters.
+const ERROR_LINE: usize = 300;
 
 type Line = (i64, &'static str, String);
 
@@ -46,6 +48,8 @@ pub(super) struct Log {
     writing: Mutex<()>,
     /// Whether the last write failed (said once per run of failures).
     failing: AtomicBool,
+    /// The last line the script wrote to stderr, for a failure's summary.
+    last_error: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -62,7 +66,16 @@ impl Log {
             pending: Mutex::new(Pending::default()),
             writing: Mutex::new(()),
             failing: AtomicBool::new(false),
+            last_error: Mutex::new(None),
         }
+    }
+
+    /// The last non-blank line the script wrote to stderr, cut to [`ERROR_LINE`].
+    pub(super) fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -74,6 +87,13 @@ impl Log {
     /// Keeps `line` for the next write; past [`MAX_PENDING_LINES`] waiting (the
     /// database unreachable for long) lines are counted, not kept.
     pub(super) fn push(&self, line: Line) {
+        if line.1 == "stderr" && !line.2.trim().is_empty() {
+            let quoted: String = line.2.trim().chars().take(ERROR_LINE).collect();
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(quoted);
+        }
         let mut pending = self.pending();
         if pending.lines.len() < MAX_PENDING_LINES {
             pending.lines.push(line);

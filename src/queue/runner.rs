@@ -420,7 +420,14 @@ fn supervise(
         }
     };
     drain_pipes(store, &mut pipes, log)?;
-    Ok(outcome_of(store, id, status, stop.map(|s| s.0), timeout))
+    let mut outcome = outcome_of(store, id, status, stop.map(|s| s.0), timeout);
+    // A failure's summary quotes what the script last said on stderr.
+    if outcome.state == TaskState::Failed && stop.is_none() {
+        if let (Some(error), Some(said)) = (&mut outcome.error, log.last_error()) {
+            *error = format!("{}: {said}", error.trim_end_matches('.'));
+        }
+    }
+    Ok(outcome)
 }
 
 /// Whether this node was cut off from the database at or after `began_at` (epoch ms):

@@ -15,8 +15,10 @@ pub struct Shown {
     pub release_id: i64,
     pub task: i64,
     pub when: When,
-    /// Who queued it, and how ("alice", "API key").
+    /// Who queued it ("alice").
     pub by: String,
+    /// It succeeded, and its script wrote to stderr.
+    pub warnings: bool,
 }
 
 /// The latest attempt, when it is not what is live.
@@ -45,6 +47,7 @@ impl Cell {
             task: l.task,
             when: When::at(l.completed_time.unwrap_or(l.queue_time), now),
             by: l.deployed_by.clone(),
+            warnings: l.has_warnings,
         });
         let latest = &cell.latest;
         let pending = (cell.previous().is_some() || cell.live.is_none()).then(|| {
@@ -66,6 +69,7 @@ impl Cell {
     pub fn class(&self) -> &'static str {
         match (&self.pending, &self.live) {
             (Some(p), _) => p.class,
+            (None, Some(l)) if l.warnings => "warn",
             (None, Some(_)) => "good",
             (None, None) => "none",
         }

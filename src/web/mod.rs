@@ -20,6 +20,7 @@ pub mod projects;
 pub mod refused;
 pub mod releases;
 pub mod system_tasks;
+pub mod task_page;
 pub mod tasks;
 pub mod timeline;
 pub mod users;
@@ -47,6 +48,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(projects::routes());
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
+    routes.extend(task_page::routes());
     routes.extend(system_tasks::routes());
     routes.extend(maintenance::routes());
     routes.extend(freezes::routes());

@@ -81,6 +81,13 @@ pub struct Badge {
 }
 
 pub fn badge(task: &Task, now: i64) -> Badge {
+    if task.state == TaskState::Success && task.error_lines > 0 {
+        // Octopus's HasWarningsOrErrors: it succeeded, and its script wrote to stderr.
+        return Badge {
+            label: "Success with warnings",
+            class: "warn",
+        };
+    }
     badge_for(task.state, task.queue_time, task.held_until, now)
 }
 

@@ -50,3 +50,4 @@ mod second_attack;
 mod slugs;
 mod spaces;
 mod system_tasks;
+mod task_pages;
