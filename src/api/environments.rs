@@ -69,6 +69,7 @@ impl From<EnvironmentBody> for EnvironmentInput {
             slug: super::given(b.slug),
             description: b.description.unwrap_or_default(),
             sort_order: b.sort_order,
+            needs_confirmation: None,
         }
     }
 }

@@ -14,6 +14,19 @@ pub struct EnvironmentInput {
     pub description: String,
     /// Where it goes in promotion order; `None`: last on create, unchanged on update.
     pub sort_order: Option<i64>,
+    /// Whether deploying to it from a page asks for a confirmation: `Some(None)` the
+    /// default (only the last in promotion order does); `None`: unchanged (the default
+    /// on create).
+    pub needs_confirmation: Option<Option<bool>>,
+}
+
+/// Whether a deployment to `env` from a page asks for a confirmation first: as set, or
+/// by default when it is the last in promotion order (Production, usually).
+pub fn needs_confirmation(conn: &crate::store::Conn, env: &Environment) -> Result<bool> {
+    match env.needs_confirmation {
+        Some(set) => Ok(set),
+        None => Ok(projects::last_environment(conn)? == Some(env.id)),
+    }
 }
 
 fn check_environment(input: &mut EnvironmentInput) -> Result<()> {
@@ -47,6 +60,9 @@ pub async fn create_environment(
                 &input.description,
                 input.sort_order,
             )?;
+            if let Some(needs) = input.needs_confirmation {
+                projects::set_needs_confirmation(tx, env.id, needs)?;
+            }
             let related = [format!("Environments-{}", env.id)];
             events::record(
                 tx,
@@ -77,6 +93,9 @@ pub async fn update_environment(
                 &input.description,
                 input.sort_order,
             )?;
+            if let Some(needs) = input.needs_confirmation {
+                projects::set_needs_confirmation(tx, id, needs)?;
+            }
             let related = [format!("Environments-{id}")];
             events::record(
                 tx,

@@ -161,6 +161,9 @@ pub struct Environment {
     pub created_at: i64,
     /// Promotion order: lower first.
     pub sort_order: i64,
+    /// Whether a deployment to it from a page asks for a confirmation first; `None`:
+    /// the default, only the last in promotion order does.
+    pub needs_confirmation: Option<bool>,
 }
 
 fn environment(row: &Row) -> Result<Environment> {
@@ -172,11 +175,12 @@ fn environment(row: &Row) -> Result<Environment> {
         description: row.get(2)?,
         created_at: row.get(3)?,
         sort_order: row.get(4)?,
+        needs_confirmation: row.get::<Option<i64>>(6)?.map(|n| n != 0),
     })
 }
 
 const ENVIRONMENT: &str =
-    "SELECT id, name, description, created_at, sort_order, slug FROM environments";
+    "SELECT id, name, description, created_at, sort_order, slug, needs_confirmation FROM environments";
 
 pub fn find_environment(conn: &Conn, id: i64) -> Result<Option<Environment>> {
     conn.first(&format!("{ENVIRONMENT} WHERE id = ?1"), &[&id], environment)
@@ -250,11 +254,31 @@ pub fn create_environment(
          VALUES (?1, ?2, ?3, COALESCE(CAST(?4 AS BIGINT),
                                       (SELECT COALESCE(MAX(sort_order), 0) + 1 FROM environments)),
                  ?5)
-         RETURNING id, name, description, created_at, sort_order, slug",
+         RETURNING id, name, description, created_at, sort_order, slug, needs_confirmation",
         &[&name, &description, &clock::now_ms(), &sort_order, &slug],
         || format!("An environment named '{name}' already exists."),
     )?;
     environment(&row)
+}
+
+/// The last environment in promotion order, if there is one.
+pub fn last_environment(conn: &Conn) -> Result<Option<i64>> {
+    conn.first(
+        "SELECT id FROM environments ORDER BY sort_order DESC, name DESC LIMIT 1",
+        &[],
+        |r| r.get(0),
+    )
+}
+
+/// Sets whether deploying to environment `id` from a page asks for a confirmation
+/// (`None`: the default, only the last in promotion order does).
+pub fn set_needs_confirmation(tx: &ChangeTx, id: i64, needs: Option<bool>) -> Result<()> {
+    let value: Option<i64> = needs.map(i64::from);
+    tx.execute(
+        "UPDATE environments SET needs_confirmation = ?2 WHERE id = ?1",
+        &[&id, &value],
+    )?;
+    Ok(())
 }
 
 /// Renames an environment; `sort_order` moves it if given, `slug` sets its slug (else

@@ -78,9 +78,33 @@ async fn list(
 pub struct EnvironmentForm {
     name: String,
     description: String,
+    /// Whether deploying here asks first: `default`, `always` or `never`; absent on
+    /// the create form (the default).
+    confirmation: Option<String>,
 }
 
 impl EnvironmentForm {
+    /// What the confirmation choice sets (`None`: unchanged), or a 400 naming it.
+    fn needs_confirmation(&self) -> Result<Option<Option<bool>>> {
+        match self.confirmation.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some("default") => Ok(Some(None)),
+            Some("always") => Ok(Some(Some(true))),
+            Some("never") => Ok(Some(Some(false))),
+            Some(other) => Err(Error::bad(
+                "NeedsConfirmation",
+                format!(
+                    "'{}' is not one of default, always, never",
+                    crate::error::shown(other)
+                ),
+            )),
+        }
+    }
+
+    fn chosen(&self) -> &str {
+        self.confirmation.as_deref().unwrap_or("default")
+    }
+
     fn blank() -> EnvironmentForm {
         <EnvironmentForm as Default>::default()
     }
@@ -94,6 +118,7 @@ async fn create(
     let typed = change.form.clone();
     let form = change.form;
     let input = EnvironmentInput {
+        needs_confirmation: None,
         name: form.name,
         slug: None,
         description: form.description,
@@ -113,6 +138,11 @@ async fn create(
 
 const ENVIRONMENT_FIELDS: &[Field] = &[
     field("Name", "name", "Name"),
+    field(
+        "NeedsConfirmation",
+        "confirmation",
+        "Ask before deploying here",
+    ),
     field("Description", "description", "Description"),
 ];
 
@@ -130,6 +160,9 @@ struct EnvironmentPage {
     deployed: Vec<DeployedRow>,
     tasks: Vec<TaskRow>,
     can_edit: bool,
+    /// Whether it is last in promotion order, and whether deploying here asks first.
+    last_in_order: bool,
+    asks: bool,
     form: EnvironmentForm,
     errors: FormErrors,
 }
@@ -142,12 +175,16 @@ async fn environment_page(
     typed: Option<(EnvironmentForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (environment, projects, latest, recent) = app
+    let (environment, projects, latest, recent, (last_in_order, asks)) = app
         .store
         .read(move |c| {
             let environment = projects::find_environment(c, id)?.ok_or_else(|| {
                 Error::NotFound(format!("Environment Environments-{id} was not found."))
             })?;
+            let confirmation = (
+                projects::last_environment(c)? == Some(id),
+                deploy::needs_confirmation(c, &environment)?,
+            );
             let (projects, _) = projects::list(c, 0, 500)?;
             let cells = Cells {
                 environment: Some(id),
@@ -160,7 +197,7 @@ async fn environment_page(
                 ..tasks::Filter::default()
             };
             let (recent, _) = tasks::list(c, &filter, 0, 10)?;
-            Ok((environment, projects, latest, recent))
+            Ok((environment, projects, latest, recent, confirmation))
         })
         .await?;
     let see_tasks = caller.can(Permission::TaskView);
@@ -180,6 +217,14 @@ async fn environment_page(
             EnvironmentForm {
                 name: environment.name.clone(),
                 description: environment.description.clone(),
+                confirmation: Some(
+                    match environment.needs_confirmation {
+                        None => "default",
+                        Some(true) => "always",
+                        Some(false) => "never",
+                    }
+                    .to_string(),
+                ),
             },
             FormErrors::none(),
         )
@@ -188,6 +233,8 @@ async fn environment_page(
         layout: Layout::new(&format!("Environment {}", environment.name), caller, flash)
             .at("/environments"),
         environment,
+        last_in_order,
+        asks,
         deployed,
         tasks: if see_tasks {
             TaskRow::list(recent, now)
@@ -220,13 +267,21 @@ async fn edit(
     let id = page_id("Environments", id)?;
     let typed = change.form.clone();
     let form = change.form;
-    let input = EnvironmentInput {
-        name: form.name,
-        slug: None,
-        description: form.description,
-        sort_order: None,
+    let input = match form.needs_confirmation() {
+        Ok(needs_confirmation) => Ok(EnvironmentInput {
+            needs_confirmation,
+            name: form.name,
+            slug: None,
+            description: form.description,
+            sort_order: None,
+        }),
+        Err(e) => Err(e),
     };
-    match deploy::update_environment(&app.store, &change.proof, id, input).await {
+    let result = match input {
+        Ok(input) => deploy::update_environment(&app.store, &change.proof, id, input).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(env) => FormResult::done(done(
             format!("/environments/{id}"),
             format!("Saved environment {}.", env.name),

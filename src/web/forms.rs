@@ -137,6 +137,11 @@ impl FormResult {
     pub fn again(page: crate::error::Result<RawHtml<String>>) -> crate::error::Result<FormResult> {
         Ok(FormResult::Again((Status::BadRequest, page?)))
     }
+
+    /// A page that asks before going on (a confirmation), not a refusal.
+    pub fn ask(page: RawHtml<String>) -> crate::error::Result<FormResult> {
+        Ok(FormResult::Again((Status::Ok, page)))
+    }
 }
 
 #[cfg(test)]

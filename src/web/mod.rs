@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catchers;
 pub mod chart;
+pub mod confirm;
 pub mod dashboard;
 pub mod deep_links;
 pub mod environments;

@@ -5,6 +5,7 @@
 use rocket::form::FromForm;
 use rocket::{Route, State};
 
+use super::confirm::{self, Ask};
 use super::forms::{FormErrors, FormResult};
 use super::releases::{release_page, DeployForm};
 use super::{done, page_id};
@@ -115,6 +116,8 @@ pub struct OverrideForm {
     environment: String,
     reason: String,
     freeze: Vec<String>,
+    /// `yes` once the preview was seen (for an environment that asks first).
+    confirmed: Option<String>,
 }
 
 /// "Override and deploy": the release to one environment now, through the freezes the
@@ -142,6 +145,35 @@ async fn override_and_deploy(
             queue_time: None,
             queue_time_expiry: None,
         };
+        let mut fields = vec![
+            ("environment".to_string(), form.environment.clone()),
+            ("reason".to_string(), form.reason.clone()),
+        ];
+        fields.extend(
+            form.freeze
+                .iter()
+                .map(|f| ("freeze".to_string(), f.clone())),
+        );
+        let ask = Ask {
+            verb: "Override and deploy",
+            release_id: id,
+            environment_id,
+            at: None,
+            action: format!("/releases/{id}/override"),
+            fields,
+            back: format!("/releases/{id}"),
+            note: format!(
+                "Through the deployment freeze that is on, for this reason: {}",
+                form.reason.trim()
+            ),
+        };
+        if form.reason.trim().is_empty() {
+            // Refused by the change itself, without a preview first.
+        } else if let Some(page) =
+            confirm::preview(app, &change.caller, form.confirmed.as_deref(), ask).await?
+        {
+            return Ok(Err(page));
+        }
         let overriding = Override {
             freezes,
             reason: form.reason.clone(),
@@ -154,10 +186,12 @@ async fn override_and_deploy(
             overriding,
         )
         .await
+        .map(Ok)
     }
     .await;
     match result {
-        Ok(queued) => FormResult::done(done(
+        Ok(Err(page)) => FormResult::ask(page),
+        Ok(Ok(queued)) => FormResult::done(done(
             format!("/tasks/{}", queued.task_id),
             "The deployment has been queued through the freeze.",
         )),

@@ -8,6 +8,7 @@ use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
+use super::confirm::{self, Ask};
 use super::forms::{field, Field, FormErrors, FormResult};
 use super::live::Cell;
 use super::projects::find_project;
@@ -62,9 +63,28 @@ pub struct DeployForm {
     pub(super) when: String,
     pub(super) queue_time: Option<String>,
     pub(super) queue_time_expiry: Option<String>,
+    /// `yes` once the preview of a deployment to an environment that asks was seen.
+    pub(super) confirmed: Option<String>,
 }
 
 impl DeployForm {
+    /// The fields as the confirmation page posts them again.
+    fn fields(&self) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("environment".to_string(), self.environment.clone()),
+            ("when".to_string(), self.when.clone()),
+        ];
+        for (name, value) in [
+            ("queue_time", &self.queue_time),
+            ("queue_time_expiry", &self.queue_time_expiry),
+        ] {
+            if let Some(value) = value {
+                fields.push((name.to_string(), value.clone()));
+            }
+        }
+        fields
+    }
+
     fn later(&self) -> bool {
         self.when == "later"
     }
@@ -302,12 +322,31 @@ async fn deploy_release(
     let id = page_id("Releases", id)?;
     let typed = change.form.clone();
     let result = async {
+        let fields = change.form.fields();
+        let confirmed = change.form.confirmed.clone();
         let input = change.form.input(id)?;
-        deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await
+        let ask = Ask {
+            verb: "Deploy",
+            release_id: id,
+            environment_id: input.environment_id,
+            at: input.queue_time,
+            action: format!("/releases/{id}/deploy"),
+            fields,
+            back: format!("/releases/{id}"),
+            note: String::new(),
+        };
+        if let Some(page) = confirm::preview(app, &change.caller, confirmed.as_deref(), ask).await?
+        {
+            return Ok(Err(page));
+        }
+        deploy::create_deployment(&app.store, &app.queue, &change.proof, input)
+            .await
+            .map(Ok)
     }
     .await;
     match result {
-        Ok(queued) => FormResult::done(done(
+        Ok(Err(page)) => FormResult::ask(page),
+        Ok(Ok(queued)) => FormResult::done(done(
             format!("/tasks/{}", queued.task_id),
             "The deployment has been queued.",
         )),

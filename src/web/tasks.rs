@@ -7,6 +7,8 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::confirm::{self, Ask};
+use super::forms::FormResult;
 use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
 use crate::auth::guards::NoFields;
@@ -339,13 +341,22 @@ async fn list(
     })
 }
 
-/// Redeploy: the same release to the same environment, as a new deployment now.
+/// The Redeploy button's form: its CSRF token, and `confirmed=yes` once the preview of
+/// a redeploy to an environment that asks first was seen.
+#[derive(rocket::form::FromForm)]
+pub struct RedeployForm {
+    pub csrf_token: Option<String>,
+    pub confirmed: Option<String>,
+}
+
+/// Redeploy: the same release to the same environment, as a new deployment now (after a
+/// preview, for an environment that asks first).
 #[rocket::post("/tasks/<id>/redeploy", data = "<change>")]
 async fn redeploy(
-    change: FormChange<need::DeploymentCreate, NoFields>,
+    change: FormChange<need::DeploymentCreate, RedeployForm>,
     id: &str,
     app: &State<App>,
-) -> Result<Flash<Redirect>> {
+) -> Result<FormResult> {
     let id = page_id("ServerTasks", id)?;
     let back = format!("/tasks/{id}");
     let deployment = app
@@ -353,7 +364,7 @@ async fn redeploy(
         .read(move |c| crate::store::deployments::find_by_task(c, id))
         .await?;
     let Some(deployment) = deployment else {
-        return Ok(refused(
+        return FormResult::done(refused(
             back,
             &Error::bad(
                 "task",
@@ -361,13 +372,28 @@ async fn redeploy(
             ),
         ));
     };
+    let ask = Ask {
+        verb: "Redeploy",
+        release_id: deployment.release_id,
+        environment_id: deployment.environment_id,
+        at: None,
+        action: format!("/tasks/{id}/redeploy"),
+        fields: Vec::new(),
+        back: back.clone(),
+        note: String::new(),
+    };
+    if let Some(page) =
+        confirm::preview(app, &change.caller, change.form.confirmed.as_deref(), ask).await?
+    {
+        return FormResult::ask(page);
+    }
     let input = DeploymentInput {
         release_id: deployment.release_id,
         environment_id: deployment.environment_id,
         queue_time: None,
         queue_time_expiry: None,
     };
-    Ok(
+    FormResult::done(
         match deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await {
             Ok(queued) => done(
                 format!("/tasks/{}", queued.task_id),

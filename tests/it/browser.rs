@@ -121,6 +121,10 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
                 .goto(&server.url(&format!("/releases/{web_release}")))
                 .await?;
             b.click("#deploy-submit").await?;
+            // The last environment in promotion order asks first.
+            b.wait_for_text("asks for a confirmation before each deployment")
+                .await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("The deployment has been queued.").await?;
             assert!(b.path().await?.starts_with("/tasks/"));
             // The page was rendered before the script finished; the log grows by itself.
@@ -137,6 +141,7 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
                 .goto(&server.url(&format!("/releases/{long_release}")))
                 .await?;
             b.click("#deploy-submit").await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("long-running").await?;
             // Cancel asks first.
             b.click("#cancel-open").await?;
@@ -296,6 +301,7 @@ async fn maintenance_mode_from_the_administrator_and_the_deployer_side() {
                 .goto(&server.url(&format!("/releases/{release}")))
                 .await?;
             b.click("#deploy-submit").await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("The deployment has been queued.").await?;
             b.client
                 .goto(&server.url("/configuration/maintenance"))

@@ -18,6 +18,7 @@ mod cluster_cuts;
 mod cluster_faults;
 mod cluster_nodes;
 mod collections;
+mod confirm_pages;
 mod crash_loop;
 mod db_faults;
 mod deep_links;

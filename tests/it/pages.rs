@@ -294,6 +294,7 @@ async fn a_task_page_follows_its_log_says_what_it_waits_for_and_redeploys() {
 
             // Redeploy: the same release to the same environment, as a new task.
             b.click("#redeploy").await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("Redeploying").await?;
             let path = b.path().await?;
             assert!(path.starts_with("/tasks/") && path != format!("/tasks/{first}"), "{path}");
@@ -316,7 +317,7 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (server, _key, password) = deployed_server(dir.path());
+    let (server, key, password) = deployed_server(dir.path());
     let browser = Browser::start().await;
     browser
         .run("forms_and_promote", |b| async move {
@@ -403,9 +404,54 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
                 .await?
                 .contains("Deploy Web release 1.1 to Staging"));
             b.screenshot("release-1366").await?;
+            // Production is last in promotion order: a preview first, then the task.
             b.click("#promote").await?;
+            b.wait_for_text("Production asks for a confirmation")
+                .await?;
+            assert_eq!(b.text("h1").await?, "Deploy Web 1.1 to Production?");
+            assert!(b
+                .text("#confirm-replaces")
+                .await?
+                .starts_with("1.0, live since"));
+            assert!(b
+                .client
+                .find(fantoccini::Locator::Css("#confirm-downgrade"))
+                .await
+                .is_err());
+            b.screenshot("confirm-promote-1366").await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("Deploy Web release 1.1 to Production")
                 .await?;
+            b.wait_for_element_text("#task-state", "Success", 30)
+                .await?;
+            // Deploying 1.0 over it is a downgrade, and the preview says so.
+            b.client.goto(&server.url("/releases/1")).await?;
+            b.client
+                .find(fantoccini::Locator::Css(
+                    "#deploy-environment option[value='2']",
+                ))
+                .await?
+                .click()
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("Production asks for a confirmation")
+                .await?;
+            let downgrade = b.text("#confirm-downgrade").await?;
+            assert!(
+                downgrade.contains("1.0 is older than 1.1, which is live in Production"),
+                "{downgrade}"
+            );
+            assert!(b.text("#confirm-submit").await?.contains("(a downgrade)"));
+            b.screenshot("confirm-downgrade-1366").await?;
+            // Going back queues nothing.
+            b.click("#confirm-cancel").await?;
+            b.wait_for_path("/releases/1", 10).await?;
+            let (_, tasks) = server.api(&key, "GET", "/api/tasks?take=100", None);
+            assert_eq!(
+                tasks["Items"].as_array().unwrap().len(),
+                5,
+                "three first, and 1.1 to Staging and Production: {tasks}"
+            );
             Ok(())
         })
         .await;
@@ -489,6 +535,7 @@ async fn a_refused_deployment_is_rebuilt_and_submitted_once_maintenance_ends() {
             b.wait_for_text("Maintenance mode is over").await?;
             assert!(submit.attr("disabled").await?.is_none());
             b.click("#kept-submit").await?;
+            b.click("#confirm-submit").await?;
             b.wait_for_text("The deployment has been queued.").await?;
             assert!(b.text("#task-subject").await?.contains("Production"));
             assert!(b.text("#task-waiting").await?.contains("Scheduled"));
