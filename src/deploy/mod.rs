@@ -430,7 +430,7 @@ fn queue_deployment(
         }
     }
     let where_ = format!("{} in {}", project.name, env.name);
-    let check = freezes::check_creation(tx, (project.id, env.id), &where_, overriding)?;
+    let check = freezes::check_creation(tx, (project.id, env.id), &where_, queue_time, overriding)?;
     let task = NewTask {
         name: crate::model::TaskKind::Deploy,
         description: format!(

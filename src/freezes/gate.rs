@@ -32,27 +32,33 @@ fn names(freezes: &[(Freeze, Window)]) -> String {
         .join(", ")
 }
 
-/// Refuses a deployment of `project` to `environment` created now while a freeze is
-/// on over them, naming the freezes and when they end; with an override, only the
-/// freezes it names may be on, and it must name no other.
+/// Refuses a deployment of `project` to `environment` created now, due at `due`, while
+/// a freeze is on over them that is still on at `due`, naming the freezes and when they
+/// end (one scheduled for after the freeze ends is let through: what a freeze does at
+/// its start is the claim's to decide); with an override, only the freezes it names
+/// may be on, and it must name no other.
 pub fn check_creation(
     tx: &ChangeTx,
     (project, environment): (i64, i64),
     where_: &str,
+    due: i64,
     overriding: Option<&Override>,
 ) -> Result<CreationCheck> {
     let now = clock::now_ms();
-    let on = in_force(tx, project, environment, now)?;
+    let mut on = in_force(tx, project, environment, now)?;
+    on.retain(|(_, (_, end))| *end > due.max(now));
     let Some(o) = overriding else {
         if on.is_empty() {
             return Ok(CreationCheck {
                 overridden: Vec::new(),
             });
         }
+        let last_end = on.iter().map(|(_, (_, end))| *end).max().unwrap_or(now);
         return Err(Error::Conflict(format!(
-            "Deployments to {where_} are blocked by deployment freeze{} {}.",
+            "Deployments to {where_} are blocked by deployment freeze{} {}. Schedule it for after {}, or override the freeze.",
             if on.len() == 1 { "" } else { "s" },
-            names(&on)
+            names(&on),
+            clock::display(last_end)
         )));
     };
     if o.reason.trim().is_empty() {

@@ -146,9 +146,10 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
             // Cancel asks first.
             b.click("#cancel-open").await?;
             b.click("#cancel-task").await?;
-            b.wait_for_text("being canceled").await?;
+            // "being canceled" flashes until the page reloads itself on the end.
             b.wait_for_element_text("#task-state", "Canceled", 15)
                 .await?;
+            b.wait_for_text("Cancellation requested by dana.").await?;
             // The dashboard shows the queue.
             b.client.goto(&server.url("/")).await?;
             assert_eq!(b.text("#executing-count").await?, "0");

@@ -221,3 +221,32 @@ fn deployments_held_by_a_freeze_do_not_keep_maintenance_from_being_quiet() {
     let (_, held) = s.call(&admin, Method::Get, &format!("/api/tasks/{task}"), None);
     assert_eq!(held["State"], "Queued", "{held}");
 }
+
+/// While a freeze is on, a deployment can be scheduled for after it ends (the claim
+/// decides what a freeze does at its start); one due while it is still on is refused,
+/// saying until when.
+#[test]
+fn while_a_freeze_is_on_a_deployment_can_be_scheduled_for_after_it() {
+    let s = Setup::new();
+    let now = clock::now_ms();
+    let end = now + 86_400_000;
+    s.freeze(shop_production("Launch week", now - 1_000, end));
+    let at = |when: i64| {
+        s.call(
+            &s.deployer,
+            Method::Post,
+            "/api/deployments",
+            Some(json!({
+                "ReleaseId": "Releases-1", "EnvironmentId": "Environments-1",
+                "QueueTime": iso(when),
+            })),
+        )
+    };
+    let (status, refused) = at(end - 3_600_000);
+    assert_eq!(status, Status::Conflict, "{refused}");
+    let message = refused["ErrorMessage"].as_str().unwrap();
+    assert!(message.contains("'Launch week'"), "{message}");
+    assert!(message.contains("Schedule it for after"), "{message}");
+    let (status, queued) = at(end + 3_600_000);
+    assert_eq!(status, Status::Created, "{queued}");
+}
