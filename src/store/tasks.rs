@@ -166,6 +166,23 @@ pub fn state_of(conn: &Conn, id: i64) -> Result<Option<TaskState>> {
     })
 }
 
+/// A stamp that changes when tasks are queued or change state, or anything is audited
+/// (every change is): what a page polls to know it is out of date. Three reads of
+/// primary keys and the counts table: cheap at any size.
+pub fn change_stamp(conn: &Conn) -> Result<String> {
+    let row = conn.query_one(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM tasks), (SELECT COALESCE(MAX(id), 0) FROM events)",
+        &[],
+    )?;
+    let (task, event): (i64, i64) = (row.get(0)?, row.get(1)?);
+    let counts = counts(conn)?
+        .iter()
+        .map(|(state, n)| format!("{}{n}", &state.as_str()[..2]))
+        .collect::<Vec<_>>()
+        .join(".");
+    Ok(format!("{task}.{event}.{counts}"))
+}
+
 /// How many tasks are in each state.
 pub fn counts(conn: &Conn) -> Result<Vec<(TaskState, i64)>> {
     // One row per state on SQLite; on PostgreSQL changes in count, summed here.

@@ -145,7 +145,9 @@ async fn dashboard(
         None => (Vec::new(), Vec::new(), 0),
     };
     render(&DashboardPage {
-        layout: Layout::new("Dashboard", &caller, flash).at("/"),
+        layout: Layout::new("Dashboard", &caller, flash)
+            .at("/")
+            .refreshing(),
         can_view_tasks,
         can_view_projects,
         executing: counts.0,

@@ -231,7 +231,8 @@ async fn environment_page(
     });
     render(&EnvironmentPage {
         layout: Layout::new(&format!("Environment {}", environment.name), caller, flash)
-            .at("/environments"),
+            .at("/environments")
+            .refreshing(),
         environment,
         last_in_order,
         asks,

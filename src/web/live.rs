@@ -2,12 +2,32 @@
 //! successful deployment there (version, who, when) and, over it, what is on its way or
 //! just failed (running, queued, held until …, a failed attempt). One rule
 //! ([`deployments::live`]) for the dashboard, the projects list, the project,
-//! environment and release pages, and `/api/dashboard`.
+//! environment and release pages, and `/api/dashboard`. Also the stamp pages poll to
+//! refresh themselves.
+
+use rocket::serde::json::Json;
+use rocket::{Route, State};
+use serde_json::{json, Value};
 
 use super::view::{badge_for, When};
+use crate::auth::Caller;
 use crate::clock;
+use crate::error::Result;
 use crate::model::TaskState;
 use crate::store::deployments::{self, Latest};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![stamp]
+}
+
+/// What `static/refresh.js` polls: a stamp that changes with the queue and with every
+/// audited change, for a page left open to bring itself up to date.
+#[rocket::get("/live/stamp")]
+async fn stamp(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
+    let stamp = app.store.read(crate::store::tasks::change_stamp).await?;
+    Ok(Json(json!({ "Stamp": stamp })))
+}
 
 /// The deployment that is live.
 pub struct Shown {

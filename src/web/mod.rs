@@ -58,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(timeline::routes());
     routes.extend(nodes::routes());
     routes.extend(deep_links::routes());
+    routes.extend(live::routes());
     routes
 }
 
@@ -75,6 +76,8 @@ pub struct Layout {
     pub frozen: bool,
     /// The navigation entry this page belongs to (`/projects`, ...), marked as current.
     pub section: &'static str,
+    /// The page brings itself up to date (`static/refresh.js`) when anything changes.
+    pub refresh: bool,
 }
 
 pub struct BannerView {
@@ -135,7 +138,14 @@ impl Layout {
             banner: caller.banner.clone().map(BannerView::from),
             outdated: caller.outdated.clone(),
             section: "",
+            refresh: false,
         }
+    }
+
+    /// The page refreshes itself while it is shown: a list people leave open.
+    pub fn refreshing(mut self) -> Layout {
+        self.refresh = true;
+        self
     }
 
     /// Marks the navigation entry `section` (its path) as the current page's.
@@ -172,6 +182,7 @@ impl Layout {
             outdated: None,
             frozen: false,
             section: "",
+            refresh: false,
         }
     }
 }
@@ -304,6 +315,10 @@ fn static_file(name: &str) -> Option<(ContentType, &'static str)> {
         "live.js" => Some((
             ContentType::JavaScript,
             include_str!("../../static/live.js"),
+        )),
+        "refresh.js" => Some((
+            ContentType::JavaScript,
+            include_str!("../../static/refresh.js"),
         )),
         "task.js" => Some((
             ContentType::JavaScript,

@@ -144,7 +144,9 @@ async fn projects_page(
     let see_tasks = caller.can(Permission::TaskView);
     let latest = if see_tasks { latest } else { Vec::new() };
     render(&ProjectsPage {
-        layout: Layout::new("Projects", caller, flash).at("/projects"),
+        layout: Layout::new("Projects", caller, flash)
+            .at("/projects")
+            .refreshing(),
         rows: matrix(projects, &environments, &latest, &frozen, now),
         environments,
         can_create: caller.can(Permission::ProjectCreate),
@@ -316,7 +318,9 @@ async fn project_page(
     let (release_form, release_errors) =
         release.unwrap_or_else(|| (<ReleaseForm as Default>::default(), FormErrors::none()));
     render(&ProjectPage {
-        layout: Layout::new(&format!("Project {}", project.name), caller, flash).at("/projects"),
+        layout: Layout::new(&format!("Project {}", project.name), caller, flash)
+            .at("/projects")
+            .refreshing(),
         project,
         live,
         releases,

@@ -315,7 +315,9 @@ async fn list(
         ("all".to_string(), "Both".to_string()),
     ];
     render(&TasksPage {
-        layout: Layout::new("Tasks", &caller, flash).at("/tasks"),
+        layout: Layout::new("Tasks", &caller, flash)
+            .at("/tasks")
+            .refreshing(),
         tasks: TaskRow::list(items, now),
         more_scheduled: scheduled_total - scheduled.len() as i64,
         scheduled: TaskRow::list(scheduled, now),

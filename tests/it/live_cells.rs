@@ -510,3 +510,64 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
         "kept, not thrown away"
     );
 }
+
+/// A dashboard left open brings itself up to date: a deployment queued elsewhere shows
+/// in its cell without a reload (the page's content is swapped in place).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_left_open_shows_a_deployment_made_elsewhere() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path());
+    let shop = &shop;
+    let browser = Browser::start().await;
+    browser
+        .run("auto_refresh", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&shop.server.url("/login")).await?;
+            b.submit_sign_in("admin", &shop.password).await?;
+            b.wait_for_text("What is deployed where").await?;
+            // The page has its first stamp.
+            let ready =
+                "return document.getElementById('content').dataset.refreshReady === 'true';";
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while b.client.execute(ready, vec![]).await?.as_bool() != Some(true) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the refresh script never started"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let cell = "#matrix tbody tr:nth-child(1) td:nth-of-type(2)";
+            assert!(
+                b.text(cell).await?.contains("Never deployed") || b.text(cell).await?.contains('—')
+            );
+            // Marks this very document: a reload would lose it.
+            b.client
+                .execute("document.body.dataset.marked = 'yes';", vec![])
+                .await?;
+            let task = shop.deploy(1, None);
+            shop.wait(&task, &["Success"]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while !b.text(cell).await?.contains("1.0") {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the cell never showed 1.0"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let marked = b
+                .client
+                .execute("return document.body.dataset.marked;", vec![])
+                .await?;
+            assert_eq!(
+                marked.as_str(),
+                Some("yes"),
+                "swapped in place, not reloaded"
+            );
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
