@@ -27,7 +27,14 @@ pub struct CreationCheck {
 fn names(freezes: &[(Freeze, Window)]) -> String {
     freezes
         .iter()
-        .map(|(f, (_, end))| format!("'{}' ({}, until {})", f.row.name, f.id(), clock::iso(*end)))
+        .map(|(f, (_, end))| {
+            format!(
+                "'{}' until {} ({})",
+                f.row.name,
+                clock::display(*end),
+                f.id()
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -64,6 +64,16 @@ impl FormErrors {
         self.by_input.len() + self.general.len()
     }
 
+    /// Every problem, each with the anchor of its field's message (`#name-error`), or
+    /// '' for one that belongs to no field: the summaries' links.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        self.by_input
+            .iter()
+            .map(|(input, message)| (format!("#{input}-error"), message.clone()))
+            .chain(self.general.iter().map(|g| (String::new(), g.clone())))
+            .collect()
+    }
+
     /// The problem with input `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.by_input

@@ -103,3 +103,75 @@ async fn each_environment_says_whether_a_deployment_to_it_asks_first() {
         .await;
     browser.close().await;
 }
+
+/// A refused form says so at the top of the page, where it lands, each problem in
+/// words and linked to its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_is_summarised_at_the_top_with_links_to_its_fields() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::server::api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    server.create(&key, "/api/environments", json!({"Name": "Staging"}));
+    server.create(&key, "/api/projects", json!({"Name": "Shop"}));
+    for version in ["1.0", "1.1"] {
+        server.create(
+            &key,
+            "/api/releases",
+            json!({"ProjectId": "Projects-1", "Version": version}),
+        );
+    }
+    let server = &server;
+    let browser = Browser::start().await;
+    browser
+        .run("error_summary", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("What is deployed where").await?;
+            b.client.goto(&server.url("/releases/1")).await?;
+            b.click("label[for=deploy-later]").await?;
+            b.fill("#deploy-expiry", "2020-01-01T00:00").await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("Nothing was saved").await?;
+            let summary = b.text("#page-problems").await?;
+            assert!(
+                summary.contains("Start at is required for a later deployment"),
+                "{summary}"
+            );
+            // Seen where the page lands, without scrolling.
+            let top = b
+                .client
+                .execute(
+                    "return document.getElementById('page-problems').getBoundingClientRect().top;",
+                    vec![],
+                )
+                .await?;
+            assert!(top.as_f64().unwrap() < 400.0, "the summary is at {top} px");
+            b.screenshot("error-summary-1366").await?;
+            // Each problem links to its field's message.
+            b.click("#page-problems a[href='#queue_time-error']")
+                .await?;
+            assert_eq!(
+                b.client.current_url().await?.fragment(),
+                Some("queue_time-error")
+            );
+            assert!(b
+                .text("#queue_time-error")
+                .await?
+                .contains("Start at is required"));
+            // A project name already taken: a problem of no one field, said in words.
+            b.client.goto(&server.url("/projects")).await?;
+            b.fill("#create-project input[name=name]", "Shop").await?;
+            b.click("#create-project button[type=submit]").await?;
+            b.wait_for_text("Nothing was saved").await?;
+            let summary = b.text("#page-problems").await?;
+            assert!(summary.contains("Shop"), "{summary}");
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}

@@ -429,7 +429,8 @@ fn a_freeze_blocks_exactly_its_pairs_through_the_api_the_executions_api_and_the_
     assert_eq!(status, Status::Conflict, "{refused}");
     let message = refused["ErrorMessage"].as_str().unwrap();
     assert!(
-        message.contains("'Release weekend' (DeploymentFreezes-1, until ")
+        message.contains("'Release weekend' until ")
+            && message.contains(" UTC (DeploymentFreezes-1)")
             && message.contains("Shop in Production"),
         "{message}"
     );
