@@ -15,8 +15,13 @@ const PACKAGE: &str = include_str!("../axe/package.json");
 const LOCK: &str = include_str!("../axe/package-lock.json");
 const PASSWORD: &str = "deployer-password-1";
 
-/// Runs axe on the current page: its serious and critical violations, one line each.
-async fn violations(b: &Browser, axe: &str) -> common::browser::Result<Vec<String>> {
+/// Runs axe on the current page: its serious and critical violations, one line each;
+/// every violation's impact is counted into `counts` (for the report).
+async fn violations(
+    b: &Browser,
+    axe: &str,
+    counts: &mut std::collections::BTreeMap<String, u64>,
+) -> common::browser::Result<Vec<String>> {
     let loaded = b
         .client
         .execute(&format!("{axe}\n;return typeof window.axe;"), vec![])
@@ -27,15 +32,22 @@ async fn violations(b: &Browser, axe: &str) -> common::browser::Result<Vec<Strin
         .execute_async(
             "const done = arguments[arguments.length - 1];
              window.axe.run(document, { resultTypes: ['violations'] })
-               .then(r => done(r.violations
-                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' +
-                      v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
-               .catch(e => done(['axe failed: ' + e]));",
+               .then(r => done({
+                 impacts: r.violations.map(v => v.impact || 'unknown'),
+                 serious: r.violations
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' +
+                        v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))}))
+               .catch(e => done({ impacts: [], serious: ['axe failed: ' + e] }));",
             vec![],
         )
         .await?;
-    Ok(found
+    for impact in found["impacts"].as_array().into_iter().flatten() {
+        *counts
+            .entry(impact.as_str().unwrap_or("unknown").to_string())
+            .or_default() += 1;
+    }
+    Ok(found["serious"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -138,8 +150,37 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         ),
     );
     assert_eq!(status, 201, "{freeze}");
+    // A deployment a Hold freeze holds (the held task page and badge).
+    let (status, held) = server.api(
+        &key,
+        "POST",
+        "/api/deployments/create/untenanted/v1",
+        Some(json!({"ProjectName": "Api", "ReleaseVersion": "1.0", "EnvironmentNames": ["Production"],
+                    "RunAt": drydock::clock::iso(now + 1_500)})),
+    );
+    assert_eq!(status, 200, "{held}");
+    let (status, hold) = server.api(
+        &key,
+        "POST",
+        "/api/deploymentfreezes",
+        Some(
+            json!({"Name": "Quarter close", "Start": drydock::clock::iso(now + 1_000),
+                    "End": drydock::clock::iso(now + 86_400_000),
+                    "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
+                    "OnStartInFreeze": "Hold"}),
+        ),
+    );
+    assert_eq!(status, 201, "{hold}");
+    common::poll_until(20, "the deployment is held", || {
+        let (_, s) = server.api(&key, "GET", "/api/maintenanceconfiguration/status", None);
+        s["HeldTaskCount"] == 1
+    });
     // Pages one step from the lists.
     let details = [
+        "/tasks/3",
+        "/tasks/4",
+        "/tasks/1?find=ok",
+        "/environments/2",
         "/configuration/freezes/new",
         "/configuration/freezes/1",
         "/projects/1",
@@ -154,12 +195,13 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         .run("accessibility", |b| async move {
             let mut problems = Vec::new();
             let mut checked = 0;
+            let mut counts = std::collections::BTreeMap::new();
             for (who, password) in [("admin", admin_password.as_str()), ("dana", PASSWORD)] {
                 b.set_width(1366, 900).await?;
                 b.client.goto(&server.url("/login")).await?;
                 if who == "admin" {
                     // The sign-in page itself, once.
-                    for v in violations(b, &axe).await? {
+                    for v in violations(b, &axe, &mut counts).await? {
                         problems.push(format!("/login: {v}"));
                     }
                 }
@@ -174,7 +216,7 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
                     for page in &pages {
                         b.client.goto(&server.url(page)).await?;
                         b.wait_for_text("drydock").await?;
-                        for v in violations(b, &axe).await? {
+                        for v in violations(b, &axe, &mut counts).await? {
                             problems.push(format!("{who} {page} at {width}px: {v}"));
                         }
                         if width == 390 && b.overflows().await? {
@@ -195,6 +237,7 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
                 b.click("#sign-out").await?;
                 b.wait_for_text("You have signed out.").await?;
             }
+            eprintln!("axe: {checked} page views, violations by impact: {counts:?}");
             assert!(checked >= 30, "only {checked} page views checked");
             assert!(
                 problems.is_empty(),

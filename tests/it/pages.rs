@@ -115,6 +115,19 @@ async fn the_dashboard_shows_what_is_deployed_where_in_promotion_order() {
             b.wait_for_text("What is deployed where").await?;
             assert!(!b.overflows().await?, "the dashboard overflows at 390 px");
             b.screenshot("dashboard-390").await?;
+            // The last environment in promotion order (Staging, since the move) comes
+            // first in each project's card, all of it on screen.
+            let placed = b
+                .client
+                .execute(
+                    "const row = document.querySelector('#matrix tbody tr:nth-child(2)');
+                     const cell = l => row.querySelector(`td[data-label='${l}']`).getBoundingClientRect();
+                     const s = cell('Staging'), p = cell('Production');
+                     return [s.top < p.top, s.right <= window.innerWidth, p.right <= window.innerWidth];",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(placed, json!([true, true, true]), "the last environment first, on screen");
             let sign_out = b.client.find(fantoccini::Locator::Css("#sign-out")).await?;
             assert!(!sign_out.is_displayed().await?, "the menu starts closed");
             b.click("label.nav-button").await?;
