@@ -128,6 +128,12 @@ fn outcome(conn: &Conn, task: &Task, due: i64) -> Result<(Outcome, Vec<(i64, Str
     })
 }
 
+/// What will become of queued `task` (due at its queue time, or now if that passed):
+/// the claim's own rule, as the timeline foresees it, with the freezes that decide it.
+pub fn predict(conn: &Conn, task: &Task, now: i64) -> Result<(Outcome, Vec<(i64, String)>)> {
+    outcome(conn, task, task.queue_time.max(now))
+}
+
 /// `windows` in start order with those that overlap or touch merged: a freeze whose
 /// windows last longer than the gap between them is on without a break.
 fn merged(windows: Vec<super::Window>) -> Vec<super::Window> {

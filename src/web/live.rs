@@ -108,6 +108,48 @@ impl Cell {
     }
 }
 
+/// For each queued deployment among `tasks`, what will happen to it when it is due, in
+/// words ("fails at its start: deployment freeze 'Launch week' is on then"), from the
+/// rule the claim applies and the timeline shows; nothing for one that simply runs.
+pub fn outlooks(
+    c: &crate::store::Conn,
+    tasks: &[crate::store::tasks::Task],
+    now: i64,
+) -> Result<std::collections::HashMap<i64, String>> {
+    use crate::freezes::timeline::{predict, Outcome};
+    let mut out = std::collections::HashMap::new();
+    for t in tasks {
+        // One a freeze holds already says so with its badge.
+        let held = t.held_until.is_some_and(|h| h > now);
+        if t.state != TaskState::Queued || t.is_system || t.project_id.is_none() || held {
+            continue;
+        }
+        let (outcome, freezes) = predict(c, t, now)?;
+        let named = freezes
+            .iter()
+            .map(|(_, name)| format!("'{name}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let said = match outcome {
+            Outcome::Runs => continue,
+            Outcome::Overridden => format!("runs through deployment freeze {named} by override"),
+            Outcome::Fails => {
+                format!("will fail at its start: deployment freeze {named} is on then")
+            }
+            Outcome::Held { until } => format!(
+                "will be held by deployment freeze {named} until {}",
+                clock::display(until)
+            ),
+            Outcome::TimesOut { at } => format!(
+                "will time out at {}: deployment freeze {named} holds it past its expiry",
+                clock::display(at)
+            ),
+        };
+        out.insert(t.id, said);
+    }
+    Ok(out)
+}
+
 /// What the attempt's badge does not say: until when a freeze holds it, since when it
 /// runs or waits, when it failed and with what.
 fn note(latest: &Latest, now: i64) -> String {

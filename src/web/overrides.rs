@@ -35,6 +35,43 @@ impl Frozen {
     }
 }
 
+/// How far ahead the deploy form knows the freezes' windows.
+const AHEAD_MS: i64 = 62 * 86_400_000;
+
+/// Per environment, the windows of the freezes over `project` there from `now` for the
+/// next 62 days, for the deploy form's script to warn as a time is chosen:
+/// `start end hold name` per window (times in ms; `hold` 1 or 0), windows split by `;`.
+pub fn windows_ahead(
+    c: &Conn,
+    project: i64,
+    environments: &[Environment],
+    now: i64,
+) -> Result<Vec<(i64, String)>> {
+    let all = freezes::all(c)?;
+    Ok(environments
+        .iter()
+        .map(|env| {
+            let windows: Vec<String> = all
+                .iter()
+                .filter(|f| f.covers(project, env.id))
+                .flat_map(|f| {
+                    let hold = matches!(f.on_start, freezes::OnStart::Hold);
+                    f.schedule
+                        .as_ref()
+                        .map(|s| s.between(now, now + AHEAD_MS))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |(start, end)| {
+                            let name = f.row.name.replace(';', ",");
+                            format!("{start} {end} {} {name}", u8::from(hold))
+                        })
+                })
+                .collect();
+            (env.id, windows.join(";"))
+        })
+        .collect())
+}
+
 /// For each environment a freeze blocks `project` in now: why.
 pub fn frozen(
     c: &Conn,

@@ -47,6 +47,8 @@ pub struct EnvironmentRow {
     pub cell: Option<Cell>,
     /// The deployment freezes on over this release's project and the environment now.
     pub frozen: super::overrides::Frozen,
+    /// Their windows ahead, for the deploy form's script (`overrides::windows_ahead`).
+    pub windows: String,
 }
 
 impl EnvironmentRow {
@@ -169,13 +171,15 @@ pub(super) async fn release_page(
     typed: Option<(DeployForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (release, environments, latest, history, frozen) = app
+    let (release, environments, latest, (history, outlooks), (frozen, windows)) = app
         .store
         .read(move |c| {
             let release = projects::find_release(c, id)?
                 .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
             let (environments, _) = projects::list_environments(c, 0, 1000)?;
             let frozen = super::overrides::frozen(c, release.project_id, &environments, now)?;
+            let windows =
+                super::overrides::windows_ahead(c, release.project_id, &environments, now)?;
             let of_release = Cells {
                 release: Some(id),
                 ..Cells::default()
@@ -194,7 +198,14 @@ pub(super) async fn release_page(
                 ..tasks::Filter::default()
             };
             let (history, _) = tasks::list(c, &filter, 0, 50)?;
-            Ok((release, environments, latest, history, frozen))
+            let outlooks = super::live::outlooks(c, &history, now)?;
+            Ok((
+                release,
+                environments,
+                latest,
+                (history, outlooks),
+                (frozen, windows),
+            ))
         })
         .await?;
     let project = find_project(app, release.project_id).await?;
@@ -206,6 +217,11 @@ pub(super) async fn release_page(
     let rows: Vec<EnvironmentRow> = environments
         .into_iter()
         .map(|environment| EnvironmentRow {
+            windows: windows
+                .iter()
+                .find(|(e, _)| *e == environment.id)
+                .map(|(_, w)| w.clone())
+                .unwrap_or_default(),
             frozen: frozen
                 .iter()
                 .find(|(e, _)| *e == environment.id)
@@ -234,11 +250,23 @@ pub(super) async fn release_page(
             .filter(|r| r.cell.is_none())
             .map(|r| (r.environment.id, r.environment.name.clone(), false)),
     };
+    // The form starts on the promotion's environment, or the next one in promotion
+    // order after it that no freeze blocks now.
+    let promote_at = promote
+        .as_ref()
+        .and_then(|p| rows.iter().position(|r| r.environment.id == p.0));
+    let default_environment = promote_at.map(|at| {
+        rows[at..]
+            .iter()
+            .find(|r| !r.frozen.is_frozen())
+            .unwrap_or(&rows[at])
+            .environment
+            .id
+    });
     let (form, errors) = typed.unwrap_or_else(|| {
         let form = DeployForm {
-            environment: promote
-                .as_ref()
-                .map(|p| p.0.to_string())
+            environment: default_environment
+                .map(|id| id.to_string())
                 .unwrap_or_default(),
             when: "now".into(),
             ..<DeployForm as Default>::default()
@@ -280,7 +308,7 @@ pub(super) async fn release_page(
             && caller.can(Permission::DeploymentFreezeAdminister),
         form,
         errors,
-        tasks: TaskRow::list(history, now),
+        tasks: TaskRow::list_with(history, now, &outlooks),
     })
 }
 

@@ -97,6 +97,8 @@ struct TaskPage {
     can_redeploy: bool,
     /// An override's freezes and reason, for a deployment made through freezes.
     overridden: Option<String>,
+    /// For a queued deployment a freeze will stop: what will happen to it.
+    outlook: Option<String>,
 }
 
 #[rocket::get("/tasks/<id>?<find>")]
@@ -116,7 +118,7 @@ async fn show(
         .collect();
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
-    let (task, lines, waiting, subject, overridden) = app
+    let (task, lines, waiting, subject, (overridden, outlook)) = app
         .store
         .read(move |c| {
             let task = tasks::find(c, id)?
@@ -147,7 +149,9 @@ async fn show(
                 environment,
             };
             let overridden = super::overrides::override_note(c, id)?;
-            Ok((task, lines, waiting, subject, overridden))
+            let outlook =
+                super::live::outlooks(c, std::slice::from_ref(&task), now)?.remove(&task.id);
+            Ok((task, lines, waiting, subject, (overridden, outlook)))
         })
         .await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
@@ -226,6 +230,7 @@ async fn show(
         running,
         task,
         overridden,
+        outlook,
     })
 }
 

@@ -272,7 +272,7 @@ async fn list(
         ..filter.clone()
     });
     let skip = (page - 1).saturating_mul(PAGE_SIZE);
-    let (items, total, scheduled, scheduled_total, projects, environments) = app
+    let (items, total, (scheduled, outlooks), scheduled_total, projects, environments) = app
         .store
         .read(move |c| {
             let (items, total) = tasks::list(c, &filter, skip, PAGE_SIZE)?;
@@ -282,10 +282,12 @@ async fn list(
             };
             let (projects, _) = crate::store::projects::list(c, 0, 1000)?;
             let (environments, _) = crate::store::projects::list_environments(c, 0, 1000)?;
+            let mut outlooks = super::live::outlooks(c, &items, now)?;
+            outlooks.extend(super::live::outlooks(c, &scheduled, now)?);
             Ok((
                 items,
                 total,
-                scheduled,
+                (scheduled, outlooks),
                 scheduled_total,
                 projects,
                 environments,
@@ -318,9 +320,9 @@ async fn list(
         layout: Layout::new("Tasks", &caller, flash)
             .at("/tasks")
             .refreshing(),
-        tasks: TaskRow::list(items, now),
+        tasks: TaskRow::list_with(items, now, &outlooks),
         more_scheduled: scheduled_total - scheduled.len() as i64,
-        scheduled: TaskRow::list(scheduled, now),
+        scheduled: TaskRow::list_with(scheduled, now, &outlooks),
         projects: choices(
             project_options,
             &query.project.map(|p| p.to_string()).unwrap_or_default(),

@@ -139,6 +139,8 @@ pub struct TaskRow {
     pub is_system: bool,
     /// "alice (Session)", or '' when no one is recorded.
     pub by: String,
+    /// For a queued deployment a freeze will stop: what will happen to it.
+    pub outlook: String,
 }
 
 impl TaskRow {
@@ -170,12 +172,33 @@ impl TaskRow {
             node: t.server_node.unwrap_or_default(),
             is_system: t.is_system,
             by,
+            outlook: String::new(),
             description: t.description,
         }
     }
 
     pub fn list(tasks: Vec<Task>, now: i64) -> Vec<TaskRow> {
         tasks.into_iter().map(|t| TaskRow::new(t, now)).collect()
+    }
+
+    /// [`Self::list`] with what will happen to each queued deployment (`outlooks`, by
+    /// task id) beside its state.
+    pub fn list_with(
+        tasks: Vec<Task>,
+        now: i64,
+        outlooks: &std::collections::HashMap<i64, String>,
+    ) -> Vec<TaskRow> {
+        tasks
+            .into_iter()
+            .map(|t| {
+                let outlook = outlooks.get(&t.id).cloned();
+                let mut row = TaskRow::new(t, now);
+                if let Some(outlook) = outlook {
+                    row.outlook = outlook;
+                }
+                row
+            })
+            .collect()
     }
 }
 

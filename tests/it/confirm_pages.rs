@@ -175,3 +175,150 @@ async fn a_refused_form_is_summarised_at_the_top_with_links_to_its_fields() {
         .await;
     browser.close().await;
 }
+
+/// What will happen, said before it happens: the deploy form starts on the next
+/// environment no freeze blocks, warns as a start time is chosen inside a freeze,
+/// allows one after the freeze that is on, and a deployment scheduled into a freeze's
+/// window says on its page and in the list that it will fail at its start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_form_and_the_lists_say_what_a_freeze_will_do() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::server::api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    for name in ["Dev", "Staging", "Production"] {
+        server.create(&key, "/api/environments", json!({"Name": name}));
+    }
+    server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Shop", "DeploymentScript": "echo ok"}),
+    );
+    server.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": "Projects-1", "Version": "1.0"}),
+    );
+    let (_, d) = server.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
+    );
+    server.wait_task(&key, d["TaskId"].as_str().unwrap(), &["Success"], 30);
+    let now = drydock::clock::now_ms();
+    let hour = 3_600_000;
+    // Staging frozen now for two hours; Production frozen (Fail) from +3 h for an hour.
+    for (name, env, start, end) in [
+        (
+            "Staging rebuild",
+            "Environments-2",
+            now - 1_000,
+            now + 2 * hour,
+        ),
+        ("Launch", "Environments-3", now + 3 * hour, now + 4 * hour),
+    ] {
+        server.create(
+            &key,
+            "/api/deploymentfreezes",
+            json!({"Name": name, "Start": drydock::clock::iso(start), "End": drydock::clock::iso(end),
+                   "ProjectEnvironmentScope": {"Projects-1": [env]}}),
+        );
+    }
+    let local = |ms: i64| drydock::clock::iso(ms)[..16].to_string();
+    let server = &server;
+    let browser = Browser::start().await;
+    browser
+        .run("freeze_outlook", |b| async move {
+            b.set_width(1366, 900).await?;
+            b.client.goto(&server.url("/login")).await?;
+            b.submit_sign_in("admin", &password).await?;
+            b.wait_for_text("What is deployed where").await?;
+            b.client.goto(&server.url("/releases/1")).await?;
+            // Promotion goes to Staging, which is frozen: the form starts on Production.
+            assert_eq!(b.value("#deploy-environment").await?, "3");
+            let choose = |env: &'static str| async move {
+                b.client
+                    .find(fantoccini::Locator::Css(&format!(
+                        "#deploy-environment option[value='{env}']"
+                    )))
+                    .await?
+                    .click()
+                    .await
+            };
+            let set_time = |at: String| async move {
+                b.client
+                    .execute(
+                        "const t = document.getElementById('deploy-queue-time');
+                         t.value = arguments[0]; t.dispatchEvent(new Event('input'));",
+                        vec![json!(at)],
+                    )
+                    .await
+                    .map(|_| ())
+            };
+            let deploy = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-submit"))
+                .await?;
+            choose("2").await?;
+            assert!(!deploy.is_enabled().await?, "Staging is frozen now");
+            assert!(b.text("#deploy-frozen").await?.contains("Staging rebuild"));
+            // Later, inside the freeze that is on: refused, and why.
+            b.click("label[for=deploy-later]").await?;
+            set_time(local(now + hour)).await?;
+            let warning = b.text("#deploy-warning").await?;
+            assert!(
+                warning.contains("'Staging rebuild'") && warning.contains("choose a time after"),
+                "{warning}"
+            );
+            assert!(!deploy.is_enabled().await?);
+            // After it: allowed, and queued.
+            set_time(local(now + 2 * hour + 600_000)).await?;
+            assert_eq!(b.text("#deploy-warning").await?, "");
+            assert!(deploy.is_enabled().await?);
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            assert!(b.text("#task-waiting").await?.contains("Scheduled"));
+            assert!(b
+                .client
+                .find(fantoccini::Locator::Css("#task-outlook"))
+                .await
+                .is_err());
+            // Production inside the coming Fail window: warned, then said on the task.
+            b.client.goto(&server.url("/releases/1")).await?;
+            let deploy = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-submit"))
+                .await?;
+            choose("3").await?;
+            b.click("label[for=deploy-later]").await?;
+            set_time(local(now + 3 * hour + 600_000)).await?;
+            let warning = b.text("#deploy-warning").await?;
+            assert!(
+                warning.contains("'Launch'") && warning.contains("will fail at its start"),
+                "{warning}"
+            );
+            assert!(
+                deploy.is_enabled().await?,
+                "a coming freeze does not refuse it"
+            );
+            b.click("#deploy-submit").await?;
+            b.click("#confirm-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            let outlook = b.text("#task-outlook").await?;
+            assert!(
+                outlook.contains("will fail at its start: deployment freeze 'Launch'"),
+                "{outlook}"
+            );
+            b.client.goto(&server.url("/tasks")).await?;
+            let scheduled = b.text("#scheduled-tasks").await?;
+            assert!(scheduled.contains("will fail at its start"), "{scheduled}");
+            b.screenshot("tasks-outlook-1366").await?;
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
