@@ -28,10 +28,13 @@
   function when(ms) {
     return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
+  var zones = document.getElementById("deploy-zone");
+  // The chosen time as an instant: typed in UTC, or in the viewer's own zone (the
+  // only two the form offers from here).
   function chosenTime() {
     if (!time || !time.value) return null;
-    var v = time.value;
-    var at = Date.parse(v.length === 16 ? v + ":00Z" : v.length === 19 ? v + "Z" : v);
+    var v = time.value.length === 16 ? time.value + ":00" : time.value;
+    var at = Date.parse(!zones || zones.value === "UTC" ? v + "Z" : v);
     return isNaN(at) ? null : at;
   }
   function update() {
@@ -60,5 +63,6 @@
   select.addEventListener("change", update);
   document.querySelectorAll("input[name=when]").forEach(function (r) { r.addEventListener("change", update); });
   if (time) time.addEventListener("input", update);
+  if (zones) zones.addEventListener("change", update);
   update();
 })();

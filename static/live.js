@@ -16,18 +16,59 @@
       if (!isNaN(since)) el.textContent = clock(now - since);
     });
   }
+  // Absolute times beside relative ones, in the reader's own zone.
+  var short = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  function local() {
+    document.querySelectorAll(".abs[data-at]:not([data-local])").forEach(function (el) {
+      var at = new Date(el.dataset.at);
+      if (isNaN(at)) return;
+      el.textContent = at.toLocaleString([], short);
+      el.dataset.local = "true";
+    });
+  }
+  function tickAll() { tick(); local(); }
+  local();
   setInterval(tick, 1000);
-  window.drydockTick = tick;
+  window.drydockTick = tickAll;
 
-  // Times are entered in UTC: say what that is in the viewer's own time zone.
+  // Times are typed in the zone chosen beside them: UTC, or the viewer's own (offered
+  // here, and chosen unless the form came back with another). Each says what it is in
+  // the other.
+  var zones = document.getElementById("deploy-zone");
+  var own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zones && zones.dataset.browserZone && own && own !== "UTC") {
+    var have = Array.prototype.some.call(zones.options, function (o) { return o.value === own; });
+    if (!have) {
+      var option = document.createElement("option");
+      option.value = own;
+      option.textContent = own + " (yours)";
+      zones.appendChild(option);
+      if (zones.value === "UTC" && !document.querySelector(".form-errors")) {
+        zones.value = own;
+        zones.dispatchEvent(new Event("change"));
+      }
+    }
+  }
+  function utc() { return !zones || zones.value === "UTC"; }
   document.querySelectorAll("[data-local-for]").forEach(function (note) {
     var input = document.getElementById(note.dataset.localFor);
     if (!input) return;
     function show() {
-      var at = input.value ? new Date(input.value + (input.value.length === 16 ? ":00Z" : "Z")) : null;
-      note.textContent = at && !isNaN(at) ? "Your local time: " + at.toLocaleString() : "";
+      var v = input.value;
+      if (!v) { note.textContent = ""; return; }
+      var full = v.length === 16 ? v + ":00" : v;
+      if (utc()) {
+        var at = new Date(full + "Z");
+        note.textContent = isNaN(at) ? "" : "Your local time: " + at.toLocaleString();
+      } else if (zones.value === own) {
+        var here = new Date(full);
+        note.textContent = isNaN(here) ? "" : "In UTC: " + here.toISOString().slice(0, 16).replace("T", " ");
+      } else {
+        note.textContent = "";
+      }
     }
     input.addEventListener("input", show);
+    if (zones) zones.addEventListener("change", show);
     show();
   });
 })();

@@ -141,8 +141,15 @@ fn known(c: &Conn, path: &str, fields: &[(String, String)]) -> Option<Rebuilt> {
             .find(|e| e.id.to_string() == chosen)
             .map_or_else(|| "an environment".to_string(), |e| e.name.clone());
         let later = typed(fields, "when") == "later";
+        let zone = Some(typed(fields, "zone").trim())
+            .filter(|z| !z.is_empty())
+            .unwrap_or("UTC")
+            .to_string();
         let when = if later {
-            format!(" at {} UTC", typed(fields, "queue_time").replace('T', " "))
+            format!(
+                " at {} {zone}",
+                typed(fields, "queue_time").replace('T', " ")
+            )
         } else {
             String::new()
         };
@@ -173,15 +180,21 @@ fn known(c: &Conn, path: &str, fields: &[(String, String)]) -> Option<Rebuilt> {
                 },
                 Control::Text {
                     name: "queue_time".into(),
-                    label: "Start at (UTC)".into(),
+                    label: format!("Start at ({zone})"),
                     value: typed(fields, "queue_time").into(),
                     kind: "datetime-local",
                 },
                 Control::Text {
                     name: "queue_time_expiry".into(),
-                    label: "Give up if not started by (UTC, optional)".into(),
+                    label: format!("Give up if not started by ({zone}, optional)"),
                     value: typed(fields, "queue_time_expiry").into(),
                     kind: "datetime-local",
+                },
+                Control::Text {
+                    name: "zone".into(),
+                    label: "Time zone".into(),
+                    value: zone.clone(),
+                    kind: "text",
                 },
             ],
         );

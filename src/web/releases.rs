@@ -36,6 +36,7 @@ const DEPLOY_FIELDS: &[Field] = &[
         "queue_time_expiry",
         "Give up if not started by",
     ),
+    field("zone", "zone", "Time zone"),
 ];
 
 /// An environment on the release page: what is live there, and this release there.
@@ -67,6 +68,8 @@ pub struct DeployForm {
     pub(super) queue_time_expiry: Option<String>,
     /// `yes` once the preview of a deployment to an environment that asks was seen.
     pub(super) confirmed: Option<String>,
+    /// The time zone the times are typed in (an IANA name; UTC when none is given).
+    pub(super) zone: Option<String>,
 }
 
 impl DeployForm {
@@ -79,6 +82,7 @@ impl DeployForm {
         for (name, value) in [
             ("queue_time", &self.queue_time),
             ("queue_time_expiry", &self.queue_time_expiry),
+            ("zone", &self.zone),
         ] {
             if let Some(value) = value {
                 fields.push((name.to_string(), value.clone()));
@@ -99,12 +103,33 @@ impl DeployForm {
         self.queue_time_expiry.as_deref().unwrap_or_default()
     }
 
+    /// The time zone's name as typed, or UTC.
+    fn zone_text(&self) -> &str {
+        self.zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+            .unwrap_or("UTC")
+    }
+
     fn input(self, release_id: i64) -> Result<DeploymentInput> {
+        let zone = match jiff::tz::TimeZone::get(self.zone_text()) {
+            Ok(zone) => zone,
+            Err(_) => {
+                return Err(Error::bad(
+                    "zone",
+                    format!(
+                        "'{}' is not a time zone (an IANA name such as Europe/Berlin, or UTC)",
+                        crate::error::shown(self.zone_text())
+                    ),
+                ))
+            }
+        };
         let environment = page_id("Environments", &self.environment)
             .map_err(|_| Error::bad("EnvironmentId", "is required: choose an environment"));
         let later = self.later();
         let queue_time = if later {
-            match form_time("QueueTime", self.queue_time) {
+            match form_time_in("QueueTime", self.queue_time, &zone) {
                 Ok(Some(t)) => Ok(Some(t)),
                 Ok(None) => Err(Error::bad(
                     "QueueTime",
@@ -116,7 +141,7 @@ impl DeployForm {
             Ok(None)
         };
         let expiry = if later {
-            form_time("QueueTimeExpiry", self.queue_time_expiry)
+            form_time_in("QueueTimeExpiry", self.queue_time_expiry, &zone)
         } else {
             Ok(None)
         };
@@ -321,6 +346,35 @@ async fn release(
 ) -> Result<RawHtml<String>> {
     let id = page_id("Releases", id)?;
     release_page(app, &caller, id, flash, None).await
+}
+
+/// A `datetime-local` value (`2026-11-26T15:04`) read in `zone`, or a full ISO 8601
+/// time with its offset.
+fn form_time_in(
+    field: &str,
+    value: Option<String>,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Option<i64>> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if matches!(value.len(), 16 | 19) {
+        return value
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned_datetime(zone.clone()).ok())
+            .map(|z| Some(z.timestamp().as_millisecond()))
+            .ok_or_else(|| {
+                Error::bad(
+                    field,
+                    format!("'{}' is not a date and time", crate::error::shown(&value)),
+                )
+            });
+    }
+    form_time(field, Some(value))
 }
 
 /// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.

@@ -11,15 +11,36 @@ pub struct When {
     pub iso: String,
     pub absolute: String,
     pub relative: String,
+    /// Beside the relative time: "7 Dec 10:40 UTC" (turned into the reader's own zone
+    /// by `static/live.js`).
+    pub short: String,
 }
 
 impl When {
     pub fn at(ms: i64, now: i64) -> When {
+        let iso = clock::iso(ms);
         When {
-            iso: clock::iso(ms),
+            short: short_absolute(&iso),
+            iso,
             absolute: clock::display(ms),
             relative: relative(ms, now),
         }
+    }
+}
+
+/// "7 Dec 10:40 UTC" of an ISO 8601 UTC time (`2026-12-07T10:40:52.000Z`).
+fn short_absolute(iso: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = iso
+        .get(5..7)
+        .and_then(|m| m.parse::<usize>().ok())
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)));
+    let day = iso.get(8..10).and_then(|d| d.parse::<u32>().ok());
+    match (month, day, iso.get(11..16)) {
+        (Some(month), Some(day), Some(time)) => format!("{day} {month} {time} UTC"),
+        _ => iso.to_string(),
     }
 }
 
@@ -216,5 +237,9 @@ mod tests {
         assert_eq!(clock_duration(42_000), "0:42");
         assert_eq!(clock_duration(3_723_000), "1:02:03");
         assert_eq!(short_duration(45_000), "45 s");
+        assert_eq!(
+            short_absolute("2026-12-07T10:40:52.000Z"),
+            "7 Dec 10:40 UTC"
+        );
     }
 }

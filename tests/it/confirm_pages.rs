@@ -249,10 +249,13 @@ async fn the_deploy_form_and_the_lists_say_what_a_freeze_will_do() {
                     .click()
                     .await
             };
+            // Times typed in UTC here (the form offers UTC and the browser's zone).
             let set_time = |at: String| async move {
                 b.client
                     .execute(
-                        "const t = document.getElementById('deploy-queue-time');
+                        "const z = document.getElementById('deploy-zone');
+                         z.value = 'UTC'; z.dispatchEvent(new Event('change'));
+                         const t = document.getElementById('deploy-queue-time');
                          t.value = arguments[0]; t.dispatchEvent(new Event('input'));",
                         vec![json!(at)],
                     )
@@ -317,6 +320,29 @@ async fn the_deploy_form_and_the_lists_say_what_a_freeze_will_do() {
             let scheduled = b.text("#scheduled-tasks").await?;
             assert!(scheduled.contains("will fail at its start"), "{scheduled}");
             b.screenshot("tasks-outlook-1366").await?;
+            // A time typed in another zone is read in that zone.
+            b.client.goto(&server.url("/releases/1")).await?;
+            choose("1").await?;
+            b.click("label[for=deploy-later]").await?;
+            // A winter day, when Berlin is an hour ahead of UTC.
+            let typed = "2030-01-15T12:00".to_string();
+            b.client
+                .execute(
+                    "const z = document.getElementById('deploy-zone');
+                     const o = document.createElement('option');
+                     o.value = 'Europe/Berlin'; o.textContent = 'Europe/Berlin';
+                     z.appendChild(o); z.value = 'Europe/Berlin';
+                     document.getElementById('deploy-queue-time').value = arguments[0];",
+                    vec![json!(typed)],
+                )
+                .await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            let task = b.path().await?.trim_start_matches("/tasks/").to_string();
+            let (_, t) = server.api(&key, "GET", &format!("/api/tasks/ServerTasks-{task}"), None);
+            let queued = drydock::clock::parse_iso(t["QueueTime"].as_str().unwrap()).unwrap();
+            let as_utc = drydock::clock::parse_iso(&format!("{typed}:00Z")).unwrap();
+            assert_eq!(queued, as_utc - hour, "read in Berlin's time: {t}");
             Ok(())
         })
         .await;
