@@ -20,6 +20,7 @@ pub mod profile;
 pub mod projects;
 pub mod refused;
 pub mod releases;
+pub mod search;
 pub mod system_tasks;
 pub mod task_page;
 pub mod tasks;
@@ -59,6 +60,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(nodes::routes());
     routes.extend(deep_links::routes());
     routes.extend(live::routes());
+    routes.extend(search::routes());
     routes
 }
 

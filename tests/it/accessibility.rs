@@ -33,7 +33,7 @@ async fn violations(
             "const done = arguments[arguments.length - 1];
              window.axe.run(document, { resultTypes: ['violations'] })
                .then(r => done({
-                 impacts: r.violations.map(v => v.impact || 'unknown'),
+                 impacts: r.violations.map(v => (v.impact || 'unknown') + ' ' + v.id),
                  serious: r.violations
                    .filter(v => v.impact === 'serious' || v.impact === 'critical')
                    .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' +
@@ -180,6 +180,7 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         "/tasks/3",
         "/tasks/4",
         "/tasks/1?find=ok",
+        "/search?q=Web",
         "/environments/2",
         "/configuration/freezes/new",
         "/configuration/freezes/1",

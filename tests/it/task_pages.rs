@@ -107,6 +107,34 @@ echo done"#
                 .await?
                 .contains("cannot reach the database"));
             b.screenshot("task-failed-error-line").await?;
+            // One search box: an id goes to its page, text finds what contains it.
+            b.fill("#nav-search", &tasks[1]).await?;
+            b.client
+                .execute(
+                    "document.getElementById('nav-search').form.submit();",
+                    vec![],
+                )
+                .await?;
+            b.wait_for_path(
+                &format!("/tasks/{}", tasks[1].trim_start_matches("ServerTasks-")),
+                10,
+            )
+            .await?;
+            b.client.goto(&server.url("/search?q=shop")).await?;
+            assert!(b.text("#found-projects").await?.contains("Shop"));
+            assert!(b
+                .text("#found-tasks")
+                .await?
+                .contains("Deploy Shop release 2.0"));
+            b.client.goto(&server.url("/search?q=2.0")).await?;
+            assert!(b.text("#found-releases").await?.contains("Shop 2.0"));
+            b.client
+                .goto(&server.url("/search?q=nothing-like-it"))
+                .await?;
+            assert!(b
+                .text("#search-nothing")
+                .await?
+                .contains("Nothing contains"));
             Ok(())
         })
         .await;
