@@ -166,15 +166,18 @@ pub fn state_of(conn: &Conn, id: i64) -> Result<Option<TaskState>> {
     })
 }
 
-/// A stamp that changes when tasks are queued or change state, or anything is audited
-/// (every change is): what a page polls to know it is out of date. Three reads of
+/// A stamp that changes when tasks are queued or change state (`tasks`), or anything is
+/// audited (every change is): what a page polls to know it is out of date. Reads of
 /// primary keys and the counts table: cheap at any size.
-pub fn change_stamp(conn: &Conn) -> Result<String> {
+pub fn change_stamp(conn: &Conn, tasks: bool) -> Result<String> {
     let row = conn.query_one(
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM tasks), (SELECT COALESCE(MAX(id), 0) FROM events)",
         &[],
     )?;
     let (task, event): (i64, i64) = (row.get(0)?, row.get(1)?);
+    if !tasks {
+        return Ok(format!("{event}"));
+    }
     let counts = counts(conn)?
         .iter()
         .map(|(state, n)| format!("{}{n}", &state.as_str()[..2]))

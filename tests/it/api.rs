@@ -48,6 +48,7 @@ fn api_cases() -> Vec<Case> {
         ),
         case(Method::Get, "/api/releases", Some("ProjectView"), None),
         case(Method::Get, "/api/tasks", Some("TaskView"), None),
+        case(Method::Get, "/api/dashboard", Some("TaskView"), None),
         case(
             Method::Post,
             "/api/environments",
@@ -778,4 +779,60 @@ fn configuration_forms_come_back_with_the_refused_value_under_its_field() {
     let html = html_of(admin.post_form("/profile/apikeys", &[("purpose", "  ")]));
     assert!(html.contains("Purpose is required"), "{html}");
     assert_eq!(app.count("maintenance_windows"), 0);
+}
+
+/// The search box and the stamp pages poll show only what the caller may see: a user
+/// without roles finds no project, release or task, and the stamp is a digest that says
+/// nothing of the queue.
+#[test]
+fn search_and_the_refresh_stamp_show_only_what_the_caller_may_see() {
+    let app = TestApp::new();
+    let admin = app.user_with_key("boss", &["System Administrator"]);
+    let client = app.client();
+    let (project, env, release) = project_env_release(&client, &admin, "echo ok");
+    let _ = (project, env.clone());
+    let task = deploy(&client, &admin, &release, &env);
+    wait_completed(&client, &admin, &task, 30);
+    drop(client);
+    app.user_with_key("nobody", &[]);
+    app.user_with_key("watcher", &["Viewer"]);
+    let find = |who: &str| {
+        let session = app.session(who, PASSWORD);
+        let response = session.client.get("/search?q=Deploy").dispatch();
+        assert_eq!(response.status(), Status::Ok);
+        let found_tasks = response.into_string().unwrap_or_default();
+        let response = session.client.get("/search?q=P").dispatch();
+        let found_projects = response.into_string().unwrap_or_default();
+        let (status, stamp) = session.get_json("/live/stamp");
+        assert_eq!(status, Status::Ok, "{stamp}");
+        (
+            found_tasks,
+            found_projects,
+            stamp["Stamp"].as_str().unwrap().to_string(),
+        )
+    };
+    let (tasks, projects, stamp) = find("nobody");
+    assert!(
+        !tasks.contains("found-tasks"),
+        "a caller without TaskView found tasks"
+    );
+    assert!(
+        !projects.contains("found-projects"),
+        "a caller without ProjectView found projects"
+    );
+    assert!(
+        stamp.len() == 24 && stamp.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{stamp}"
+    );
+    let (tasks, projects, _) = find("watcher");
+    assert!(tasks.contains("found-tasks") && tasks.contains("Deploy P release 1 to E"));
+    assert!(projects.contains("found-projects"));
+    // Signed out: no stamp, but the way to sign in.
+    let anonymous = app.client();
+    let response = anonymous.get("/live/stamp").dispatch();
+    assert_eq!(response.status(), Status::SeeOther);
+    assert!(response
+        .headers()
+        .get_one("Location")
+        .is_some_and(|l| l.starts_with("/login")));
 }
