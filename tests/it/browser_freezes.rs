@@ -95,15 +95,22 @@ async fn a_manager_freezes_a_deployer_is_blocked_the_manager_overrides_and_the_t
             assert!(words.starts_with(&format!("every {weekday} ")), "{words}");
             b.click("#sign-out").await?;
 
-            // The deployer: Deploy is disabled, with the reason beside it.
+            // The deployer: the form starts on the next environment no freeze blocks;
+            // on Production Deploy is disabled, with the reason beside it.
             b.submit_sign_in("dana", PASSWORD).await?;
             b.wait_for_text("Sign out").await?;
             b.client.goto(&server.url("/releases/1")).await?;
             b.wait_for_text("Deploy").await?;
+            assert_eq!(
+                b.value("#deploy-environment").await?,
+                "2",
+                "not the frozen one"
+            );
             let deploy = b
                 .client
                 .find(fantoccini::Locator::Css("#deploy-submit"))
                 .await?;
+            b.click("#deploy-environment option[value='1']").await?;
             assert!(!deploy.is_enabled().await?, "Deploy is enabled");
             let why = b.text("#deploy-frozen").await?;
             assert!(why.contains("Checkout rebuild"), "{why}");
