@@ -16,6 +16,21 @@
   var classes = { Queued: "queued", Executing: "busy", Cancelling: "cancelling", Success: "good",
                   Failed: "bad", TimedOut: "timedout", Canceled: "canceled" };
 
+  // One task of a list: its link, description and a badge.
+  function item(t, label, badgeClass) {
+    var li = document.createElement("li");
+    var a = document.createElement("a");
+    a.href = "/tasks/" + t.Id.replace("ServerTasks-", "");
+    a.textContent = t.Id;
+    li.appendChild(a);
+    li.appendChild(document.createTextNode(" " + t.Description + " "));
+    var badge = document.createElement("span");
+    badge.className = "state state-" + badgeClass;
+    badge.textContent = label;
+    li.appendChild(badge);
+    return li;
+  }
+
   function render(s) {
     if (!s.IsInMaintenanceMode) {
       indicator.textContent = "Maintenance mode is off";
@@ -28,16 +43,7 @@
     queued.textContent = s.QueuedTaskCount;
     while (list.firstChild) list.removeChild(list.firstChild);
     s.Tasks.forEach(function (t) {
-      var li = document.createElement("li");
-      var a = document.createElement("a");
-      a.href = "/tasks/" + t.Id.replace("ServerTasks-", "");
-      a.textContent = t.Id;
-      li.appendChild(a);
-      li.appendChild(document.createTextNode(" " + t.Description + " "));
-      var badge = document.createElement("span");
-      badge.className = "state state-" + (classes[t.State] || "queued");
-      badge.textContent = t.State;
-      li.appendChild(badge);
+      var li = item(t, t.State, classes[t.State] || "queued");
       if (t.ServerNode) li.appendChild(document.createTextNode(" on " + t.ServerNode));
       if (t.StartTime && (t.State === "Executing" || t.State === "Cancelling")) {
         li.appendChild(document.createTextNode(" · "));
@@ -54,16 +60,7 @@
     heldUntil.textContent = s.HeldUntil ? new Date(s.HeldUntil).toLocaleString() : "";
     while (heldList.firstChild) heldList.removeChild(heldList.firstChild);
     (s.HeldTasks || []).forEach(function (t) {
-      var li = document.createElement("li");
-      var a = document.createElement("a");
-      a.href = "/tasks/" + t.Id.replace("ServerTasks-", "");
-      a.textContent = t.Id;
-      li.appendChild(a);
-      li.appendChild(document.createTextNode(" " + t.Description + " "));
-      var badge = document.createElement("span");
-      badge.className = "state state-held";
-      badge.textContent = "Held";
-      li.appendChild(badge);
+      var li = item(t, "Held", "held");
       var until = t.HeldUntil ? new Date(t.HeldUntil).toLocaleString() : "";
       li.appendChild(document.createTextNode(" " + t.Reason + " until " + until));
       heldList.appendChild(li);

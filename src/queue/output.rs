@@ -48,8 +48,6 @@ pub(super) struct Log {
     writing: Mutex<()>,
     /// Whether the last write failed (said once per run of failures).
     failing: AtomicBool,
-    /// The last line the script wrote to stderr, for a failure's summary.
-    last_error: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -57,6 +55,8 @@ struct Pending {
     lines: Vec<Line>,
     /// Lines not kept since the last write (more than [`MAX_PENDING_LINES`] waited).
     dropped: u64,
+    /// The last non-blank line the script wrote to stderr, for a failure's summary.
+    last_error: Option<String>,
 }
 
 impl Log {
@@ -66,16 +66,12 @@ impl Log {
             pending: Mutex::new(Pending::default()),
             writing: Mutex::new(()),
             failing: AtomicBool::new(false),
-            last_error: Mutex::new(None),
         }
     }
 
     /// The last non-blank line the script wrote to stderr, cut to [`ERROR_LINE`].
     pub(super) fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.pending().last_error.clone()
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -87,14 +83,10 @@ impl Log {
     /// Keeps `line` for the next write; past [`MAX_PENDING_LINES`] waiting (the
     /// database unreachable for long) lines are counted, not kept.
     pub(super) fn push(&self, line: Line) {
-        if line.1 == "stderr" && !line.2.trim().is_empty() {
-            let quoted: String = line.2.trim().chars().take(ERROR_LINE).collect();
-            *self
-                .last_error
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(quoted);
-        }
         let mut pending = self.pending();
+        if line.1 == "stderr" && !line.2.trim().is_empty() {
+            pending.last_error = Some(line.2.trim().chars().take(ERROR_LINE).collect());
+        }
         if pending.lines.len() < MAX_PENDING_LINES {
             pending.lines.push(line);
         } else {

@@ -193,23 +193,24 @@ pub fn render<T: Template>(page: &T) -> Result<RawHtml<String>> {
     Ok(RawHtml(page.render()?))
 }
 
-/// The number of a `kind` id from a page URL (`208` or `ServerTasks-208` for
-/// `ServerTasks`); anything else, another kind's id included, is simply not found.
-pub fn page_id(kind: &str, id: &str) -> Result<i64> {
-    // As the API, the command line and CI logs print it (`ServerTasks-208`, without
-    // case), or the bare number the pages' own links use.
-    let number = match id.split_once('-') {
+/// The number of a `kind` id as the API, the command line and CI logs print it
+/// (`ServerTasks-208`, the kind without case), or of the bare number the pages' own
+/// links use; `None` for anything else, another kind's id included.
+pub fn id_number(kind: &str, text: &str) -> Option<i64> {
+    let number = match text.split_once('-') {
         Some((prefix, n)) if prefix.eq_ignore_ascii_case(kind) => n,
-        Some(_) => "",
-        None => id,
+        Some(_) => return None,
+        None => text,
     };
-    number
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::NotFound(format!("Nothing has the id '{}'.", crate::error::shown(id)))
-        })
+    number.parse::<i64>().ok().filter(|n| *n > 0)
+}
+
+/// The number of a `kind` id from a page URL ([`id_number`]); anything else is simply
+/// not found.
+pub fn page_id(kind: &str, id: &str) -> Result<i64> {
+    id_number(kind, id).ok_or_else(|| {
+        Error::NotFound(format!("Nothing has the id '{}'.", crate::error::shown(id)))
+    })
 }
 
 /// Redirects to `to` with a success flash.

@@ -126,8 +126,8 @@ pub fn frozen_pairs(c: &Conn, now: i64) -> Result<std::collections::HashMap<(i64
 
 /// "Deployed through deployment freeze 'X' (DeploymentFreezes-1), overridden by mia
 /// (Session): reason".
-pub fn override_note(c: &Conn, id: i64) -> Result<Option<String>> {
-    let Some((ids, reason)) = crate::store::freezes::override_of_task(c, id)? else {
+pub fn override_note(c: &Conn, task: &crate::store::tasks::Task) -> Result<Option<String>> {
+    let Some((ids, reason)) = crate::store::freezes::override_of_task(c, task.id)? else {
         return Ok(None);
     };
     let mut named = Vec::new();
@@ -137,11 +137,10 @@ pub fn override_note(c: &Conn, id: i64) -> Result<Option<String>> {
             None => format!("DeploymentFreezes-{freeze} (since deleted)"),
         });
     }
-    let by = crate::store::tasks::find(c, id)?
-        .map(|t| super::view::queued_by(&t))
-        .filter(|by| !by.is_empty())
-        .map(|by| format!(" by {by}"))
-        .unwrap_or_default();
+    let by = match super::view::queued_by(task) {
+        by if by.is_empty() => by,
+        by => format!(" by {by}"),
+    };
     Ok(Some(format!(
         "Deployed through deployment freeze {}, overridden{by}: {reason}",
         named.join(", ")
@@ -204,12 +203,14 @@ async fn override_and_deploy(
                 form.reason.trim()
             ),
         };
-        if form.reason.trim().is_empty() {
-            // Refused by the change itself, without a preview first.
-        } else if let Some(page) =
-            confirm::preview(app, &change.caller, form.confirmed.as_deref(), ask).await?
-        {
-            return Ok(Err(page));
+        // Without a reason the change itself refuses it: no preview first.
+        let ready = !form.reason.trim().is_empty();
+        if ready {
+            if let Some(page) =
+                confirm::preview(app, &change.caller, form.confirmed.as_deref(), ask).await?
+            {
+                return Ok(Err(page));
+            }
         }
         let overriding = Override {
             freezes,

@@ -58,16 +58,17 @@ impl SearchPage {
 
 /// Where an id names a page: `ServerTasks-208` → `/tasks/208`.
 fn page_of(query: &str) -> Option<String> {
-    let (kind, number) = query.rsplit_once('-')?;
-    let n: i64 = number.parse().ok().filter(|n| *n > 0)?;
-    let page = match kind.to_ascii_lowercase().as_str() {
-        "servertasks" => "tasks",
-        "projects" => "projects",
-        "releases" => "releases",
-        "environments" => "environments",
-        _ => return None,
-    };
-    Some(format!("/{page}/{n}"))
+    if !query.contains('-') {
+        return None;
+    }
+    [
+        ("ServerTasks", "tasks"),
+        ("Projects", "projects"),
+        ("Releases", "releases"),
+        ("Environments", "environments"),
+    ]
+    .iter()
+    .find_map(|(kind, page)| super::id_number(kind, query).map(|n| format!("/{page}/{n}")))
 }
 
 #[allow(clippy::large_enum_variant)]

@@ -148,7 +148,7 @@ async fn show(
                 release,
                 environment,
             };
-            let overridden = super::overrides::override_note(c, id)?;
+            let overridden = super::overrides::override_note(c, &task)?;
             let outlook =
                 super::live::outlooks(c, std::slice::from_ref(&task), now)?.remove(&task.id);
             Ok((task, lines, waiting, subject, (overridden, outlook)))

@@ -141,41 +141,23 @@ fn id_of(name: &str, prefix: &str, value: Option<&str>) -> Result<Option<i64>> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let number = match v.split_once('-') {
-        Some((p, n)) if p.eq_ignore_ascii_case(prefix) => n,
-        _ => v,
-    };
-    number
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(Some)
-        .ok_or_else(|| {
-            Error::bad(
-                name,
-                format!(
-                    "'{}' is not a number or a {prefix} id",
-                    crate::error::shown(v)
-                ),
-            )
-        })
+    super::id_number(prefix, v).map(Some).ok_or_else(|| {
+        let shown = crate::error::shown(v);
+        Error::bad(name, format!("'{shown}' is not a number or a {prefix} id"))
+    })
 }
 
 fn number(name: &str, value: Option<&str>) -> Result<Option<i64>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::bad(
-                    name,
-                    format!("'{}' is not a number", crate::error::shown(v)),
-                )
-            }),
-    }
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let n = v.parse::<i64>().ok().filter(|n| *n > 0);
+    n.map(Some).ok_or_else(|| {
+        Error::bad(
+            name,
+            format!("'{}' is not a number", crate::error::shown(v)),
+        )
+    })
 }
 
 fn pager(query: &TaskQuery, page: i64, pages: i64) -> Vec<PageLink> {

@@ -12,9 +12,7 @@ async fn each_environment_says_whether_a_deployment_to_it_asks_first() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = common::server::api_key(dir.path(), "admin");
-    let server = Server::start(dir.path());
-    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let (server, key, password) = Server::with_admin(dir.path());
     for name in ["Staging", "Production"] {
         server.create(&key, "/api/environments", json!({"Name": name}));
     }
@@ -37,18 +35,11 @@ async fn each_environment_says_whether_a_deployment_to_it_asks_first() {
     browser
         .run("confirm_settings", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             let deploy_to = |env: &'static str| async move {
                 b.client.goto(&server.url("/releases/1")).await?;
-                b.client
-                    .find(fantoccini::Locator::Css(&format!(
-                        "#deploy-environment option[value='{env}']"
-                    )))
-                    .await?
-                    .click()
-                    .await?;
+                b.choose("#deploy-environment", env).await?;
                 b.click("#deploy-submit").await
             };
             // By default: Staging goes at once, Production (last) asks.
@@ -83,13 +74,7 @@ async fn each_environment_says_whether_a_deployment_to_it_asks_first() {
                 b.client
                     .goto(&server.url(&format!("/environments/{env}")))
                     .await?;
-                b.client
-                    .find(fantoccini::Locator::Css(&format!(
-                        "#environment-confirmation option[value='{choice}']"
-                    )))
-                    .await?
-                    .click()
-                    .await?;
+                b.choose("#environment-confirmation", choice).await?;
                 b.click("#edit-environment button[type=submit]").await?;
                 b.wait_for_text("Saved environment").await?;
             }
@@ -112,9 +97,7 @@ async fn a_refused_form_is_summarised_at_the_top_with_links_to_its_fields() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = common::server::api_key(dir.path(), "admin");
-    let server = Server::start(dir.path());
-    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let (server, key, password) = Server::with_admin(dir.path());
     server.create(&key, "/api/environments", json!({"Name": "Staging"}));
     server.create(&key, "/api/projects", json!({"Name": "Shop"}));
     for version in ["1.0", "1.1"] {
@@ -129,9 +112,8 @@ async fn a_refused_form_is_summarised_at_the_top_with_links_to_its_fields() {
     browser
         .run("error_summary", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             b.client.goto(&server.url("/releases/1")).await?;
             b.click("label[for=deploy-later]").await?;
             b.fill("#deploy-expiry", "2020-01-01T00:00").await?;
@@ -186,9 +168,7 @@ async fn the_deploy_form_and_the_lists_say_what_a_freeze_will_do() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = common::server::api_key(dir.path(), "admin");
-    let server = Server::start(dir.path());
-    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let (server, key, password) = Server::with_admin(dir.path());
     for name in ["Dev", "Staging", "Production"] {
         server.create(&key, "/api/environments", json!({"Name": name}));
     }
@@ -234,21 +214,12 @@ async fn the_deploy_form_and_the_lists_say_what_a_freeze_will_do() {
     browser
         .run("freeze_outlook", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             b.client.goto(&server.url("/releases/1")).await?;
             // Promotion goes to Staging, which is frozen: the form starts on Production.
             assert_eq!(b.value("#deploy-environment").await?, "3");
-            let choose = |env: &'static str| async move {
-                b.client
-                    .find(fantoccini::Locator::Css(&format!(
-                        "#deploy-environment option[value='{env}']"
-                    )))
-                    .await?
-                    .click()
-                    .await
-            };
+            let choose = |env: &'static str| b.choose("#deploy-environment", env);
             // Times typed in UTC here (the form offers UTC and the browser's zone).
             let set_time = |at: String| async move {
                 b.client

@@ -23,9 +23,7 @@ struct Shop {
 
 impl Shop {
     fn new(dir: &std::path::Path) -> Shop {
-        let key = common::server::api_key(dir, "admin");
-        let server = Server::start(dir);
-        let password = std::fs::read_to_string(dir.join("initial-admin-password")).unwrap();
+        let (server, key, password) = Server::with_admin(dir);
         for name in ["Staging", "Production"] {
             server.create(&key, "/api/environments", json!({"Name": name}));
         }
@@ -132,9 +130,8 @@ async fn a_cell_shows_what_is_live_and_what_is_on_its_way() {
         .run("live_cells", |b| async move {
             let shop = &shop;
             b.set_width(1366, 900).await?;
-            b.client.goto(&shop.server.url("/login")).await?;
-            b.submit_sign_in("admin", &shop.password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&shop.server.url("/login"), "admin", &shop.password)
+                .await?;
 
             // Success: 1.0 is live, by whom, with nothing over it.
             let first = shop.deploy(1, None);
@@ -270,9 +267,7 @@ async fn redeploying_an_old_release_runs_the_script_it_was_created_with() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = common::server::api_key(dir.path(), "admin");
-    let server = Server::start(dir.path());
-    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let (server, key, password) = Server::with_admin(dir.path());
     for name in ["Dev", "Prod"] {
         server.create(&key, "/api/environments", json!({"Name": name}));
     }
@@ -296,9 +291,8 @@ async fn redeploying_an_old_release_runs_the_script_it_was_created_with() {
     browser
         .run("release_snapshot", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             // The project's script changes after 1.0 was created.
             b.client.goto(&server.url("/projects/1")).await?;
             let script = b
@@ -464,9 +458,8 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
     browser
         .run("safe_to_stop_held", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&shop.server.url("/login")).await?;
-            b.submit_sign_in("admin", &shop.password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&shop.server.url("/login"), "admin", &shop.password)
+                .await?;
             b.client
                 .goto(&shop.server.url("/configuration/maintenance"))
                 .await?;
@@ -481,19 +474,31 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
                 !b.text("#quiet-tasks").await?.contains(held.as_str()),
                 "held is not due"
             );
-            // The panel rebuilds its list every second: the elapsed time stays shown.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-            let mut reads = 0;
-            while std::time::Instant::now() < deadline {
-                let elapsed = b.text("#quiet-tasks [data-since]").await?;
+            // The panel rebuilds its list every second: after each rebuild the elapsed
+            // time is shown (recorded as each rebuild lands, then awaited).
+            b.client
+                .execute(
+                    "window.rebuilt = [];
+                     new MutationObserver(() => {
+                       const e = document.querySelector('#quiet-tasks [data-since]');
+                       window.rebuilt.push(e ? e.textContent : 'no task');
+                     }).observe(document.getElementById('quiet-tasks'), { childList: true });",
+                    vec![],
+                )
+                .await?;
+            let rebuilt = "return window.rebuilt.length >= 3;";
+            b.wait_until(15, "three rebuilds of the panel", || async {
+                Ok(b.client.execute(rebuilt, vec![]).await?.as_bool() == Some(true))
+            })
+            .await?;
+            let shown = b.client.execute("return window.rebuilt;", vec![]).await?;
+            for elapsed in shown.as_array().unwrap() {
+                let elapsed = elapsed.as_str().unwrap_or_default();
                 assert!(
                     elapsed.contains(':'),
-                    "the elapsed time went blank: '{elapsed}'"
+                    "the elapsed time went blank: {shown}"
                 );
-                reads += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
             }
-            assert!(reads > 5, "read {reads} times");
             // What runs ends: safe to stop, with the held deployment still waiting.
             shop.cancel(running);
             b.wait_for_element_text("#quiet-indicator", "Safe to stop", 10)
@@ -525,20 +530,15 @@ async fn a_dashboard_left_open_shows_a_deployment_made_elsewhere() {
     browser
         .run("auto_refresh", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&shop.server.url("/login")).await?;
-            b.submit_sign_in("admin", &shop.password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&shop.server.url("/login"), "admin", &shop.password)
+                .await?;
             // The page has its first stamp.
             let ready =
                 "return document.getElementById('content').dataset.refreshReady === 'true';";
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while b.client.execute(ready, vec![]).await?.as_bool() != Some(true) {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the refresh script never started"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            b.wait_until(10, "the refresh script starting", || async {
+                Ok(b.client.execute(ready, vec![]).await?.as_bool() == Some(true))
+            })
+            .await?;
             let cell = "#matrix tbody tr:nth-child(1) td:nth-of-type(2)";
             assert!(
                 b.text(cell).await?.contains("Never deployed") || b.text(cell).await?.contains('—')
@@ -549,14 +549,10 @@ async fn a_dashboard_left_open_shows_a_deployment_made_elsewhere() {
                 .await?;
             let task = shop.deploy(1, None);
             shop.wait(&task, &["Success"]);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while !b.text(cell).await?.contains("1.0") {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the cell never showed 1.0"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            b.wait_until(15, "the cell showing 1.0", || async {
+                Ok(b.text(cell).await?.contains("1.0"))
+            })
+            .await?;
             let marked = b
                 .client
                 .execute("return document.body.dataset.marked;", vec![])

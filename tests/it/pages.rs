@@ -439,13 +439,7 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
                 .await?;
             // Deploying 1.0 over it is a downgrade, and the preview says so.
             b.client.goto(&server.url("/releases/1")).await?;
-            b.client
-                .find(fantoccini::Locator::Css(
-                    "#deploy-environment option[value='2']",
-                ))
-                .await?
-                .click()
-                .await?;
+            b.choose("#deploy-environment", "2").await?;
             b.click("#deploy-submit").await?;
             b.wait_for_text("Production asks for a confirmation")
                 .await?;

@@ -13,9 +13,7 @@ async fn a_log_is_numbered_searchable_and_says_what_went_wrong() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = common::server::api_key(dir.path(), "admin");
-    let server = Server::start(dir.path());
-    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let (server, key, password) = Server::with_admin(dir.path());
     server.create(&key, "/api/environments", json!({"Name": "Dev"}));
     let long = "x".repeat(600);
     let script = format!(
@@ -61,9 +59,8 @@ echo done"#
     browser
         .run("task_log", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             let page = |t: &str| server.url(&format!("/tasks/{t}"));
             b.client.goto(&page(&tasks[0])).await?;
             assert_eq!(b.text("#task-state").await?, "Success with warnings");

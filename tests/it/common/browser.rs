@@ -226,17 +226,44 @@ impl Browser {
 
     /// Waits (at most `secs`) until the browser is at `path`, as a redirect lands.
     pub async fn wait_for_path(&self, path: &str, secs: u64) -> Result<()> {
+        self.wait_until(secs, &format!("the browser reaches {path}"), || async {
+            Ok(self.path().await? == path)
+        })
+        .await
+    }
+
+    /// Polls `done` until it says so, against a deadline of `secs`; `what` names what
+    /// was awaited when it never came.
+    pub async fn wait_until<F, Fut>(&self, secs: u64, what: &str, mut done: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool>>,
+    {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let at = self.path().await?;
-            if at == path {
-                return Ok(());
-            }
+        while !done().await? {
             if Instant::now() > deadline {
-                return Err(format!("still at {at}, not {path}, after {secs} s").into());
+                return Err(format!("{what} did not happen within {secs} s").into());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        Ok(())
+    }
+
+    /// Signs in on `url`'s server and waits for the dashboard.
+    pub async fn sign_in_at(&self, login_url: &str, username: &str, password: &str) -> Result<()> {
+        self.client.goto(login_url).await?;
+        self.submit_sign_in(username, password).await?;
+        self.wait_for_text("What is deployed where").await
+    }
+
+    /// Picks `value` in the `<select>` `select` names.
+    pub async fn choose(&self, select: &str, value: &str) -> Result<()> {
+        self.client
+            .find(Locator::Css(&format!("{select} option[value='{value}']")))
+            .await?
+            .click()
+            .await?;
+        Ok(())
     }
 
     /// Runs `scenario`; on failure saves a screenshot, closes the browser, and panics.

@@ -147,6 +147,16 @@ pub struct Server {
 
 impl Server {
     /// Starts `drydock serve` on a free port and waits until `/api/health` answers.
+    /// A server on a fresh data directory with an admin API key, and the admin's
+    /// initial password (for the pages).
+    pub fn with_admin(data_dir: &Path) -> (Server, String, String) {
+        let key = api_key(data_dir, "admin");
+        let server = Server::start(data_dir);
+        let password = std::fs::read_to_string(data_dir.join("initial-admin-password"))
+            .expect("the initial admin password");
+        (server, key, password)
+    }
+
     pub fn start(data_dir: &Path) -> Server {
         Server::start_with(data_dir, &[])
     }
