@@ -96,7 +96,13 @@ fn an_incompatible_migration_waits_until_every_older_node_has_stopped() {
 
     // Once it has stopped, the newer node starts and migrates.
     stop(&mut old);
-    let opened = drydock::App::open_with(config, newer(false)).expect("start after the stop");
+    let opened = drydock::App::open_with(config, newer(false)).unwrap_or_else(|e| {
+        // Said with what the old node wrote, to tell a stop it failed to record.
+        panic!(
+            "start after the stop: {e}\nthe old node said:\n{}",
+            old.output()
+        )
+    });
     assert_eq!(schema(&db), before + 1);
     assert!(db.tables().contains(&"rolling_probe".to_string()));
     assert_eq!(opened.app.schema_level, before + 1);
