@@ -453,6 +453,14 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
         reason.contains("'Quarter close' (DeploymentFreezes-1)"),
         "{reason}"
     );
+    // The command line's --wait judges by the same rule: it waits for what runs...
+    let wait = ["maintenance", "enable", "--wait", "--timeout", "0"];
+    let (code, out, err) = common::server::run_cli(dir.path(), &wait, "");
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains("1 executing") && out.contains("1 held by a freeze"),
+        "{out}"
+    );
     let (shop, held, running) = (&shop, &held, &running);
     let browser = Browser::start().await;
     browser
@@ -509,6 +517,15 @@ async fn held_deployments_do_not_keep_the_server_from_being_safe_to_stop() {
         })
         .await;
     browser.close().await;
+    // ...and not for what a freeze holds.
+    let wait = ["maintenance", "enable", "--wait", "--timeout", "20"];
+    let (code, out, err) = common::server::run_cli(dir.path(), &wait, "");
+    assert_eq!(code, 0, "{out}{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("1 held by a freeze") && last.ends_with("quiet: safe to stop"),
+        "{out}"
+    );
     assert_eq!(
         shop.wait(held, &["Queued"])["State"],
         "Queued",
