@@ -74,7 +74,7 @@ pub enum LoginOutcome {
 
 /// Signs in: refuses with `Throttled` after `login_max_failures` failures for the
 /// username or the address within `login_window_secs` (reserved before the password is
-/// checked, see [`reserve_password_check`]); otherwise verifies the password (against
+/// checked, see [`crate::accounts::reserve_password_check`]); otherwise verifies the password (against
 /// a decoy for unknown users, so both failures look and take the same) and starts a
 /// session.
 pub async fn login(

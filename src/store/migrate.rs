@@ -232,7 +232,7 @@ pub fn apply(conn: &mut Connection) -> Result<usize> {
 
 /// Applies the migrations of `set` a SQLite database lacks, in one `BEGIN IMMEDIATE`
 /// transaction. A database newer than the set is refused, and so is an incompatible
-/// migration while older nodes run ([`refusal`]); either leaves it as it was.
+/// migration while older nodes run (`levels::refusal`); either leaves it as it was.
 pub fn apply_set(
     conn: &mut Connection,
     set: &Migrations,

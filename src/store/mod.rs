@@ -1,6 +1,6 @@
 //! All SQL lives under `store`. This file owns the pool, the per-connection pragmas and
 //! the three ways in: [`Store::read`], [`Store::change`] (a product change, which needs a
-//! [`Proof`]) and [`Store::bookkeeping`] (sessions, throttling, login audit: state that
+//! [`Proof`](crate::access::Proof)) and [`Store::bookkeeping`] (sessions, throttling, login audit: state that
 //! drydock keeps for itself and that maintenance mode must not freeze).
 //!
 //! Every entry point runs its closure on tokio's blocking pool, so SQLite never blocks
