@@ -103,7 +103,7 @@ pub fn status_json(status: &maintenance::Status) -> Value {
         "ExecutingTaskCount": status.executing,
         "QueuedTaskCount": status.queued,
         "HeldTaskCount": status.held,
-        "HeldUntil": status.held_until.map(crate::clock::iso),
+        "HeldUntil": status.held_until.map(clock::iso),
         "HeldTasks": status.held_tasks.iter().map(|h| json!({
             "Id": format!("ServerTasks-{}", h.task.id),
             "Description": h.task.description,

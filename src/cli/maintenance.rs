@@ -47,7 +47,7 @@ fn describe(status: &maintenance::Status) -> String {
         (0, _) | (_, None) => String::new(),
         (n, Some(until)) => format!(
             ", {n} held by a freeze until {} (they do not start before)",
-            crate::clock::display(until)
+            clock::display(until)
         ),
     };
     format!(

@@ -25,7 +25,7 @@ pub fn refusal_in_change(conn: &Conn) -> Result<Option<Error>> {
     refusal_of(conn, maintenance::get_for_change(conn)?)
 }
 
-fn refusal_of(conn: &Conn, mode: maintenance::Mode) -> Result<Option<Error>> {
+fn refusal_of(conn: &Conn, mode: Mode) -> Result<Option<Error>> {
     if !mode.is_on {
         return Ok(None);
     }

@@ -373,7 +373,7 @@ pub fn prepare_work_dir(work_dir: &Path) -> Result<(), String> {
 
 /// The ids of the task directories (`ServerTasks-N`) in `work_dir`.
 pub fn task_dirs(work_dir: &Path) -> Vec<i64> {
-    std::fs::read_dir(work_dir)
+    fs::read_dir(work_dir)
         .map(|entries| {
             entries
                 .flatten()

@@ -130,7 +130,7 @@ pub struct Latest {
     pub release_id: i64,
     pub version: String,
     pub task: i64,
-    pub state: crate::model::TaskState,
+    pub state: TaskState,
     pub queue_time: i64,
     pub start_time: Option<i64>,
     pub completed_time: Option<i64>,
@@ -269,7 +269,7 @@ pub fn completed_per_day(
     conn: &Conn,
     since: i64,
     project_id: Option<i64>,
-) -> Result<Vec<(i64, crate::model::TaskState, i64)>> {
+) -> Result<Vec<(i64, TaskState, i64)>> {
     conn.query(
         concatcp!(
             "SELECT completed_time / 86400000 AS day, state, COUNT(*) FROM tasks

@@ -83,7 +83,7 @@ struct MaintenancePage {
     held: i64,
     held_until: String,
     /// Each held deployment: id, description, why, until (absolute and relative).
-    held_tasks: Vec<(i64, String, String, super::view::When)>,
+    held_tasks: Vec<(i64, String, String, When)>,
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
     overlaps: Vec<Overlap>,
@@ -176,7 +176,7 @@ async fn maintenance_page(
             .held_tasks
             .into_iter()
             .map(|h| {
-                let until = super::view::When::at(h.task.held_until.unwrap_or(now), now);
+                let until = When::at(h.task.held_until.unwrap_or(now), now);
                 (h.task.id, h.task.description, h.why, until)
             })
             .collect(),

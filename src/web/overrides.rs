@@ -132,7 +132,7 @@ pub fn override_note(c: &Conn, task: &crate::store::tasks::Task) -> Result<Optio
     };
     let mut named = Vec::new();
     for freeze in ids {
-        named.push(match crate::freezes::find(c, freeze)? {
+        named.push(match freezes::find(c, freeze)? {
             Some(f) => format!("'{}' ({})", f.row.name, f.id()),
             None => format!("DeploymentFreezes-{freeze} (since deleted)"),
         });

@@ -8,7 +8,7 @@ use common::*;
 use rocket::http::{Method, Status};
 
 fn client_for(dir: &std::path::Path) -> rocket::local::blocking::Client {
-    let mut config = common::db::config_for(dir);
+    let mut config = db::config_for(dir);
     config.log_level = "off".into();
     let opened = drydock::App::open(config).unwrap();
     rocket::local::blocking::Client::tracked(drydock::rocket(opened.app).unwrap()).unwrap()
@@ -16,7 +16,7 @@ fn client_for(dir: &std::path::Path) -> rocket::local::blocking::Client {
 
 #[test]
 fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     let (code, out, err) = run_cli(
         dir.path(),
         &[
@@ -44,7 +44,7 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
     let (_, me) = json_of(client.get("/api/users/me").dispatch());
     assert_eq!(me["Roles"], serde_json::json!(["Project Deployer"]));
 
-    let db = common::db::Db::for_dir(dir.path());
+    let db = db::Db::for_dir(dir.path());
     let row = &db.rows(
         "SELECT username, identity FROM events WHERE category = 'UserCreated' AND message LIKE '%dana%'",
         &[],
@@ -61,7 +61,7 @@ fn user_create_then_the_user_can_sign_in_and_it_is_audited_as_command_line() {
 
 #[test]
 fn user_create_rejects_bad_input_with_a_clear_message() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     let (code, _, err) = run_cli(
         dir.path(),
         &[
@@ -98,7 +98,7 @@ fn user_create_rejects_bad_input_with_a_clear_message() {
 
 #[test]
 fn set_password_and_apikey_create() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     let (code, _, err) = run_cli(
         dir.path(),
         &[
@@ -147,7 +147,7 @@ fn set_password_and_apikey_create() {
 
 #[test]
 fn invalid_configuration_fails_fast_naming_the_key() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     dir.configure("port = \"eighty\"\n");
     let (code, _, err) = run_cli(dir.path(), &["serve"], "");
     assert_eq!(code, 1);
@@ -176,7 +176,7 @@ fn invalid_configuration_fails_fast_naming_the_key() {
 
 #[test]
 fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     let server = Server::start(dir.path());
     let (status, body) = server.get("/api/health").unwrap();
     assert_eq!(status, 200, "{body}");
@@ -198,9 +198,9 @@ fn serve_listens_on_the_given_port_and_prints_the_admin_password_once() {
 
 #[test]
 fn serve_takes_a_node_name() {
-    let dir = common::data_dir();
-    let port = common::server::free_port().to_string();
-    let mut child = std::process::Command::new(common::server::binary())
+    let dir = data_dir();
+    let port = server::free_port().to_string();
+    let mut child = std::process::Command::new(server::binary())
         .arg("--data-dir")
         .arg(dir.path())
         .args(["serve", "--port", &port, "--node-name", "node-b"])

@@ -583,13 +583,11 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
     println!("{report}");
     // scripts/test.sh prints the reports at the end of the run.
     let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(
-            if common::pg::suite_on_postgres() {
-                "report-hostile-postgres.txt"
-            } else {
-                "report-hostile.txt"
-            },
-        ),
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(if pg::suite_on_postgres() {
+            "report-hostile-postgres.txt"
+        } else {
+            "report-hostile.txt"
+        }),
         format!("{report}\n"),
     );
     if let Err(e) = result {
@@ -619,7 +617,7 @@ fn concurrency_cases() -> u32 {
 fn concurrent_sign_ins_never_check_more_wrong_passwords_than_the_limit() {
     use common::raw::{db, simultaneous_sign_ins};
     use common::server::{create_user, Server};
-    let dir = common::data_dir();
+    let dir = data_dir();
     create_user(dir.path(), "dana", "Viewer", PASSWORD);
     let server = Server::start(dir.path());
     let port = server.port;
@@ -748,7 +746,7 @@ const IN_FLIGHT: &[InFlight] = &[
 
 /// Every product table, as text: what a refused request must leave as it was.
 fn product_snapshot(dir: &std::path::Path) -> Vec<(String, String)> {
-    let db = common::raw::db(dir);
+    let db = raw::db(dir);
     db.tables()
         .into_iter()
         .filter(|t| !BOOKKEEPING.contains(&t.as_str()))
@@ -768,7 +766,7 @@ fn callers_whose_roles_change_in_flight_commit_only_what_their_new_roles_allow()
     use common::raw::{hold_past_the_guards, sign_in};
     use common::server::{api_key, Server};
     use drydock::access::permissions::{Permission, Role};
-    let dir = common::data_dir();
+    let dir = data_dir();
     dir.configure("body_timeout_secs = 60\n");
     let key = api_key(dir.path(), "admin");
     let server = Server::start(dir.path());

@@ -18,7 +18,7 @@ use serde_json::json;
 fn installed_binary(mode: u32) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let program = dir.path().join("drydock");
-    std::fs::copy(common::server::binary(), &program).unwrap();
+    std::fs::copy(server::binary(), &program).unwrap();
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
     (dir, program)
@@ -101,7 +101,7 @@ const WHO: &str =
 
 #[test]
 fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() {
-    let data = common::data_dir();
+    let data = data_dir();
     let (bin, program) = installed_binary(0o755);
     let server = start(&program, data.path());
     // As an upgrade would: the file on disk goes away under the running server.
@@ -173,7 +173,7 @@ fn as_root_one_launcher_starts_the_scripts_and_its_death_fails_only_its_tasks() 
 
 #[test]
 fn a_cancel_stops_the_whole_group_of_a_launched_script() {
-    let data = common::data_dir();
+    let data = data_dir();
     let server = Server::start(data.path());
     let d = Deployments::on(&server, data.path());
     // A child in the background and one in the foreground, both in the script's group.

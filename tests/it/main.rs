@@ -3,6 +3,8 @@
 //! binary on a port (`common::server`), raw HTTP as an attacker writes it
 //! (`common::raw`), and the browser (`common::browser`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod accessibility;

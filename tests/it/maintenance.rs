@@ -425,7 +425,7 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
         ),
     );
     // Wait (against a deadline) for the window to end, then the mode is still on.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, windows) = json_of(with_key(
             &client,
@@ -438,7 +438,7 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
             break;
         }
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "the window never ended: {windows}"
         );
         std::thread::sleep(Duration::from_millis(25));
@@ -531,7 +531,7 @@ fn the_command_line_enables_waits_for_quiet_and_disables() {
 /// after the enabling one (audit event ids grow in commit order). Five rounds.
 #[test]
 fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
-    let dir = common::data_dir();
+    let dir = data_dir();
     let admin = api_key(dir.path(), "admin");
     create_user(dir.path(), "writer", "System Manager", PASSWORD);
     let writer = api_key(dir.path(), "writer");
@@ -624,7 +624,7 @@ fn no_non_administrator_change_commits_after_maintenance_is_enabled() {
             accepted > 0 && refused > 0,
             "round {round}: {accepted} accepted, {refused} refused"
         );
-        let db = common::db::Db::for_dir(dir.path());
+        let db = db::Db::for_dir(dir.path());
         let enabled: i64 = db.one(
             "SELECT MAX(id) FROM events WHERE category = 'MaintenanceModeEnabled'",
             &[],

@@ -818,7 +818,7 @@ fn a_claim_given_back_is_queued_again_and_only_by_the_node_that_holds_it() {
          VALUES ('Deploy', 'given back', 'Queued', 1, 1) RETURNING id",
         &[],
     );
-    let row = |db: &common::db::Db| -> (String, Option<i64>, Option<String>) {
+    let row = |db: &db::Db| -> (String, Option<i64>, Option<String>) {
         let r = &db.rows(
             "SELECT state, start_time, server_node FROM tasks WHERE id = ?1",
             &[&id],

@@ -175,7 +175,7 @@ fn run_now_through_the_api_and_unknown_names() {
         .flatten()
         .collect();
     assert_eq!(backups.len(), 1);
-    let copy = common::db::restore(&app.config, &backups[0].path());
+    let copy = db::restore(&app.config, &backups[0].path());
     let users: i64 = copy.db.one("SELECT COUNT(*) FROM users", &[]);
     assert_eq!(users, app.count("users"));
 
@@ -394,7 +394,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
         let max_task = || -> i64 { app.db().one("SELECT COALESCE(MAX(id), 0) FROM tasks", &[]) };
         poll_until(20, "the writer never got going", || max_task() >= 5);
         let committed = max_task();
-        let (code, _, err) = common::server::run_cli(
+        let (code, _, err) = server::run_cli(
             app.data_dir(),
             &["backup", "--out", out.to_str().unwrap()],
             "",
@@ -406,7 +406,7 @@ fn a_backup_taken_while_deployments_are_queued_holds_every_task_committed_before
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let queued = writer.join().unwrap();
         assert!(queued > 5, "deployments kept coming: {queued}");
-        let copy = common::db::restore(&app.config, &out);
+        let copy = db::restore(&app.config, &out);
         let present: i64 = copy
             .db
             .one("SELECT COUNT(*) FROM tasks WHERE id <= ?1", &[&committed]);
@@ -534,13 +534,7 @@ fn the_system_tasks_page_shows_the_schedule_and_administrators_change_intervals(
 
 /// Polls (for at most 20 s) until at least `n` tasks named `name` (in `state`, or any
 /// when empty) are listed; returns them.
-fn wait_for_runs(
-    client: &rocket::local::blocking::Client,
-    key: &str,
-    name: &str,
-    state: &str,
-    n: usize,
-) -> Vec<Value> {
+fn wait_for_runs(client: &Client, key: &str, name: &str, state: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let path = if state.is_empty() {
         "/api/tasks?take=100".to_string()
