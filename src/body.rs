@@ -26,7 +26,7 @@ pub async fn read(
 ) -> Result<Option<Vec<u8>>, Error> {
     let secs = req
         .rocket()
-        .state::<crate::App>()
+        .state::<crate::app::App>()
         .map_or(30, |app| app.config.body_timeout_secs);
     let reading = data.open(limit).into_bytes();
     match tokio::time::timeout(Duration::from_secs(secs), reading).await {

@@ -44,7 +44,7 @@ pub fn error_for(status: Status) -> Error {
 /// Counts and logs one change refused in maintenance mode (refusals are not written to
 /// the audit log).
 fn count_refusal(req: &Request<'_>) {
-    if let Some(app) = req.rocket().state::<crate::App>() {
+    if let Some(app) = req.rocket().state::<crate::app::App>() {
         app.metrics.count_refusal();
         if app.config.log_level != "off" {
             println!(

@@ -8,13 +8,13 @@ use rocket::{Route, State};
 use serde_json::{json, Value};
 
 use super::projects::PROJECT_GROUP_ID;
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::deployments::{self, Cells, Latest};
 use crate::store::projects;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{paging, parse_id, Body, Collection};
+use crate::app::App;
 use crate::auth::{need, Allowed, Change};
 use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
 use crate::store::projects::{self, Environment};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, all, create, get, update, sort_order, delete]

@@ -5,11 +5,11 @@ use rocket::{Route, State};
 use serde::Serialize;
 
 use super::{paging, Collection};
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::Result;
 use crate::store::events::{self, Event};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list]

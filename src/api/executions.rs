@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Body;
+use crate::app::App;
 use crate::auth::{need, Change};
 use crate::deploy::{self, DeploymentsCommand, ReleaseCommand};
 use crate::error::Result;
 use crate::http::{space_not_found, SPACE_ID};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![create_release, create_deployments]

@@ -13,13 +13,13 @@ use serde_json::{json, Value};
 use super::tasks::{created, deployment_input, DeploymentBody};
 use super::{parse_id, Body};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, Override};
 use crate::error::{Error, Result};
 use crate::freezes::{self, Freeze, FreezeBody, Status as FreezeStatus, NO_VALID_FREEZES};
 use crate::http::SPACE_ID;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![

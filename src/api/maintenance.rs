@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_id, Body};
+use crate::app::App;
 use crate::auth::{need, Caller, Change};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::maintenance;
 use crate::store::maintenance::{self as store, Mode, Window};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![

@@ -13,9 +13,9 @@ use rocket::http::Method;
 use rocket::request::Request;
 use rocket::route::{self, Handler, Route};
 
+use crate::app::App;
 use crate::auth::{need, Change};
 use crate::error::Error;
-use crate::App;
 
 /// Each missing feature: the message, and the paths (under `/api`, and so under
 /// `/api/Spaces-1` too) that ask for it.

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::tasks::TaskResource;
 use super::Body;
+use crate::app::App;
 use crate::auth::{need, Allowed, Caller, Change};
 use crate::clock;
 use crate::cluster;
@@ -16,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::system::{self, Node};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, ping, summary, get, details, update]

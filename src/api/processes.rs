@@ -13,11 +13,11 @@ use rocket::{Route, State};
 use serde_json::{json, Value};
 
 use super::{parse_id, Body};
+use crate::app::App;
 use crate::auth::{need, Allowed, Change};
 use crate::error::{Error, Result};
 use crate::http::SPACE_ID;
 use crate::store::projects::{self, Project};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{paging, parse_id, Body, Collection};
+use crate::app::App;
 use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
 use crate::http::SPACE_ID;
 use crate::store::projects::{self, Project, Release, ReleaseFilter};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![

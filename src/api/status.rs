@@ -5,8 +5,8 @@ use rocket::serde::json::Json;
 use rocket::{Route, State};
 use serde_json::{json, Value};
 
+use crate::app::App;
 use crate::auth::Caller;
-use crate::App;
 
 pub use crate::config::VERSION;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{paging, parse_id, Body, Collection};
+use crate::app::App;
 use crate::auth::{need, Allowed, Change};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput};
@@ -14,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::deployments::{self, Deployment};
 use crate::store::tasks::{self, Task};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![

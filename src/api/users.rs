@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::{paging, parse_id, Body, Collection};
 use crate::access::permissions::{permissions_of, Permission};
 use crate::accounts::{self, NewUserInput, UserUpdate};
+use crate::app::App;
 use crate::auth::{need, Allowed, Caller, Change};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::users::{self, User};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![me, list, create, get, update, create_api_key]

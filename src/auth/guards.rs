@@ -23,10 +23,10 @@ use rocket::request::{self, FromRequest, Request};
 
 use super::session::{self, Caller, SESSION_COOKIE};
 use crate::access::{Proof, Via};
+use crate::app::App;
 use crate::error::Error;
 use crate::http::remember;
 use crate::tokens::constant_time_eq;
-use crate::App;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -59,7 +59,11 @@ async fn identify(req: &Request<'_>) -> Result<Option<Caller>, Error> {
         .and_then(|h| h.strip_prefix("Bearer "));
     if let Some(key) = req.headers().get_one("X-Octopus-ApiKey").or(bearer) {
         // A key that was sent but is wrong is a 401, not a fall-back to the cookie.
-        return match app.keys.caller(&app.store, key.trim()).await? {
+        let keys = req
+            .rocket()
+            .state::<super::key_cache::KeyCache>()
+            .ok_or_else(|| Error::Internal("the API key cache is missing".into()))?;
+        return match keys.caller(&app.store, key.trim()).await? {
             Some(caller) => Ok(Some(caller)),
             None => Err(Error::Unauthorized),
         };

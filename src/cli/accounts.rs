@@ -8,9 +8,9 @@ use clap::Subcommand;
 use super::{load_config, read_password_stdin, runtime};
 use crate::access::Proof;
 use crate::accounts::{self, NewUserInput};
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::users;
-use crate::App;
 
 #[derive(Subcommand)]
 pub enum UserCommand {

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::load_config;
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::files::INITIAL_PASSWORD_FILE;
-use crate::App;
 
 #[derive(Args, Default)]
 pub struct ServeArgs {
@@ -49,8 +49,8 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     if let Some(password) = &opened.initial_admin_password {
         announce_admin(data_dir, password);
     }
-    let blocking = crate::blocking_threads(&opened.app.config);
-    let server = crate::rocket(opened.app)?;
+    let blocking = crate::app::blocking_threads(&opened.app.config);
+    let server = crate::server::rocket(opened.app)?;
     // Rocket's own runtime, but idle blocking threads (the database's) end after a
     // second instead of tokio's ten: after a burst their stacks and allocator caches
     // would otherwise stay resident for that long (ARCHITECTURE.md, "Memory").

@@ -9,11 +9,11 @@ use rocket::{Route, State};
 use super::tasks::Choice;
 use super::view::When;
 use super::{render, Layout};
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::events::{self, Event, EventFilter};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![audit]

@@ -10,12 +10,12 @@ use rocket::response::content::RawHtml;
 use super::live::Cell;
 use super::view::When;
 use super::{render, Layout};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
 use crate::store::deployments::{self, Cells};
 use crate::store::projects;
-use crate::App;
 
 /// What a page's form asks for, to show and to post again.
 pub struct Ask {

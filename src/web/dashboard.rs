@@ -13,13 +13,13 @@ use super::live::Cell;
 use super::view::TaskRow;
 use super::{render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
 use crate::store::deployments::{self, Cells, Live};
 use crate::store::projects::{self, Environment, Project};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]

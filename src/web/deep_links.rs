@@ -10,10 +10,10 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::error::{shown, Error, Result};
 use crate::store::{deployments, projects};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![app_page, go]

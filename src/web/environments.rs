@@ -12,6 +12,7 @@ use super::live::Cell;
 use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
@@ -20,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, create, show, edit, move_environment, delete]

@@ -17,6 +17,7 @@ use rocket::{Route, State};
 use super::forms::{field, Field, FormErrors, FormResult};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::Permission;
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
@@ -24,7 +25,6 @@ use crate::error::{Error, Result};
 use crate::freezes::schedule::WEEKDAYS;
 use crate::freezes::{self, Freeze, FreezeBody, RecurringSchedule, Status, Zone};
 use crate::store::projects;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, new, edit, create, update, delete]

@@ -10,12 +10,12 @@ use rocket::{Route, State};
 use serde_json::{json, Value};
 
 use super::view::{badge_for, When};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
 use crate::model::TaskState;
 use crate::store::deployments::{self, Latest};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![stamp]

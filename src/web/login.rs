@@ -14,13 +14,13 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::{render, Layout};
+use crate::app::App;
 use crate::auth::guards::check_origin;
 use crate::auth::session::{self, LoginOutcome, SESSION_COOKIE};
 use crate::auth::{Caller, SessionForm};
 use crate::body::PlainForm;
 use crate::error::{Error, Result};
 use crate::tokens;
-use crate::App;
 
 const LOGIN_CSRF_COOKIE: &str = "drydock_login_csrf";
 

@@ -12,6 +12,7 @@ use super::forms::{field, Field, FormErrors, FormResult};
 use super::releases::form_time;
 use super::view::{clock_duration, state_class, When};
 use super::{done, page_id, refused, render, Layout};
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
@@ -21,7 +22,6 @@ use crate::maintenance;
 use crate::model::{TaskState, WindowState};
 use crate::store::maintenance::{self as store, Window};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![page, set_mode, cancel_all, create_window, cancel_window]

@@ -6,9 +6,9 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::ContentType;
 use rocket::{Request, Response, State};
 
+use crate::app::App;
 use crate::auth::MetricsReader;
 use crate::error::Result;
-use crate::App;
 
 /// Counts every answered request by its route template (`/api/tasks/<id>`, so that ids
 /// do not make new series), method and status.

@@ -266,7 +266,10 @@ fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) 
         Some(caller) => Layout::new("Maintenance mode", &caller, None),
         None => Layout::anonymous("Maintenance mode", None),
     };
-    let store = req.rocket().state::<crate::App>().map(|app| &app.store);
+    let store = req
+        .rocket()
+        .state::<crate::app::App>()
+        .map(|app| &app.store);
     let form = refusal
         .form
         .as_ref()
@@ -357,7 +360,7 @@ impl Fairing for Announce {
 
     async fn on_liftoff(&self, rocket: &rocket::Rocket<rocket::Orbit>) {
         let config = rocket.config();
-        let Some(app) = rocket.state::<crate::App>() else {
+        let Some(app) = rocket.state::<crate::app::App>() else {
             return;
         };
         if app.config.log_level == "off" {

@@ -11,12 +11,12 @@ use rocket::{Route, State};
 use super::forms::{field, FormResult, RowError};
 use super::{done, refused, render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::cluster;
 use crate::error::{Error, Result};
 use crate::store::system;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![page, drain, task_cap]

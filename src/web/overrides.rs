@@ -9,6 +9,7 @@ use super::confirm::{self, Ask};
 use super::forms::{FormErrors, FormResult};
 use super::releases::{release_page, DeployForm};
 use super::{done, page_id};
+use crate::app::App;
 use crate::auth::{need, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput, Override};
@@ -16,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::freezes;
 use crate::store::projects::Environment;
 use crate::store::Conn;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![override_and_deploy]

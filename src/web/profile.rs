@@ -10,12 +10,12 @@ use rocket::{Route, State};
 use super::forms::{field, Field, FormErrors, FormResult};
 use super::{done, page_id, refused, render, Layout};
 use crate::accounts;
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Caller, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::api_keys;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![profile, change_password, create_key, revoke_key]

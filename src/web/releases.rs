@@ -15,6 +15,7 @@ use super::projects::find_project;
 use super::view::{TaskRow, When};
 use super::{done, page_id, render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::deploy::{self, DeploymentInput};
@@ -22,7 +23,6 @@ use crate::error::{Error, Result};
 use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment, Project, Release};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![release, deploy_release]

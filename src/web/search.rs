@@ -11,13 +11,13 @@ use rocket::{Route, State};
 use super::view::{TaskRow, When};
 use super::{render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
 use crate::store::filter::Named;
 use crate::store::projects::{self, Environment, Project, ReleaseFilter};
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![search]

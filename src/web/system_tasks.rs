@@ -12,13 +12,13 @@ use super::forms::{field, FormResult, RowError};
 use super::view::state_class;
 use super::{done, refused, render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::system;
 use crate::system_tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![page, run_now, interval]

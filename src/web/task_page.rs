@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::view::{badge, clock_duration, state_class, When};
 use super::{page_id, render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -19,7 +20,6 @@ use crate::model::TaskState;
 use crate::queue::waiting::Waiting;
 use crate::store::projects;
 use crate::store::tasks::{self, LogLine, Task};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![show, log]

@@ -11,6 +11,7 @@ use super::confirm::{self, Ask};
 use super::forms::FormResult;
 use super::view::TaskRow;
 use super::{done, page_id, refused, render, Layout};
+use crate::app::App;
 use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, FormChange};
 use crate::clock;
@@ -18,7 +19,6 @@ use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::tasks;
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, cancel, redeploy]

@@ -10,11 +10,11 @@ use rocket::{Route, State};
 use super::view::When;
 use super::{render, Layout};
 use crate::access::permissions::Permission;
+use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::Result;
 use crate::freezes::timeline::{self, Outcome};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![timeline_page]

@@ -11,10 +11,10 @@ use super::forms::{field, Field, FormErrors, FormResult};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::{Permission, Role};
 use crate::accounts::{self, NewUserInput, UserUpdate};
+use crate::app::App;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::error::{Error, Result};
 use crate::store::users::{self, User};
-use crate::App;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, create, show, edit]

@@ -12,9 +12,8 @@ use serde_json::json;
 fn hits(client: &Client) -> u64 {
     client
         .rocket()
-        .state::<drydock::App>()
-        .expect("app state")
-        .keys
+        .state::<drydock::auth::key_cache::KeyCache>()
+        .expect("the key cache")
         .hits()
 }
 
