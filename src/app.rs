@@ -7,7 +7,7 @@ use crate::config::{self, Config};
 use crate::error::{self, Result};
 use crate::password::Hasher;
 use crate::store::{self, Store};
-use crate::{accounts, files, metrics, queue, tokens};
+use crate::{accounts, files, metrics, queue, system_tasks, tokens};
 
 /// Everything a request handler needs, managed as Rocket state.
 pub struct App {
@@ -77,6 +77,13 @@ impl App {
             },
             initial_admin_password,
         })
+    }
+
+    /// This node's queue settings, with the built-in system tasks as its jobs (the
+    /// queue runs them without naming them).
+    pub fn queue_settings(&self) -> queue::Settings {
+        let jobs = std::sync::Arc::new(system_tasks::Jobs::from_config(&self.config));
+        queue::Settings::from_config(&self.config, jobs).at_level(self.schema_level)
     }
 
     /// The key that signs and encrypts cookies (see the field).

@@ -146,6 +146,15 @@ pub fn installation_id(key: &str) -> String {
 /// The file in the data directory naming its tasks' default working directory.
 pub const WORK_DIR_RECORD: &str = "work-dir";
 
+/// The tasks' working directory recorded in the data directory (what
+/// [`default_work_dir`] made), without making one: a command that opens no node reads
+/// the record, or gets a name of none.
+pub fn recorded_work_dir(data_dir: &Path) -> std::path::PathBuf {
+    fs::read_to_string(data_dir.join(WORK_DIR_RECORD))
+        .map(|text| std::path::PathBuf::from(text.trim()))
+        .unwrap_or_else(|_| std::env::temp_dir().join("drydock-work-unrecorded"))
+}
+
 /// The tasks' default working directory for `data_dir`: `drydock-work-<16 random hex
 /// digits>` under the system's temporary directory, its name kept in
 /// `<data_dir>/work-dir` (0600) so that every node on the data directory, and a node

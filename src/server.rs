@@ -9,16 +9,13 @@ use rocket::{Build, Rocket};
 
 use crate::app::{blocking_threads, App};
 use crate::error::Result;
-use crate::{api, auth, http, queue, store, web};
+use crate::{api, auth, http, store, web};
 
 /// Builds the server: Rocket's own settings come from drydock's [`Config`], not from
 /// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
 pub fn rocket(app: App) -> Result<Rocket<Build>> {
     // Before anything listens: refuse a name a live node holds, or take a dead one's.
-    app.queue.claim(
-        &app.store,
-        &queue::Settings::from_config(&app.config).at_level(app.schema_level),
-    )?;
+    app.queue.claim(&app.store, &app.queue_settings())?;
     let secret_key = app.secret_key().to_string();
     let limits = Limits::default()
         .limit("json", 256.kibibytes())
@@ -118,7 +115,7 @@ impl rocket::fairing::Fairing for QueueFairing {
             return;
         };
         let (queue, store) = (app.queue.clone(), app.store.clone());
-        let settings = queue::Settings::from_config(&app.config).at_level(app.schema_level);
+        let settings = app.queue_settings();
         let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
         let node = settings.node.clone();
         // A second SIGTERM or Ctrl-C: stop waiting, cancel what still runs.
@@ -165,7 +162,7 @@ fn second_signal(
 
 fn start_queue(rocket: &Rocket<rocket::Orbit>) {
     if let Some(app) = rocket.state::<App>() {
-        let settings = queue::Settings::from_config(&app.config).at_level(app.schema_level);
+        let settings = app.queue_settings();
         if let Err(e) = app.queue.start(app.store.clone(), settings) {
             eprintln!("drydock: the task queue did not start: {e}");
             rocket.shutdown().notify();

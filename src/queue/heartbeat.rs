@@ -4,7 +4,7 @@
 //! writes `last_seen`, reconciles this node's tasks against the database's
 //! ([`super::reconcile`]), sees whether the schema moved past this node, and fails the
 //! tasks of nodes silent for `node_offline_secs` — when this node has itself been in
-//! touch with the database that long without a break (`system_tasks::InTouch`). Every
+//! touch with the database that long without a break ([`offline::InTouch`]). Every
 //! node checks, at every heartbeat: no check waits for another node's.
 //!
 //! A node whose heartbeats stop committing (cut off from the database) is about to be
@@ -16,17 +16,16 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::{outdated, reconcile, Inner, Settings};
+use super::{offline, outdated, reconcile, Inner, Settings};
 use crate::error::Result;
 use crate::store::{system, Store};
-use crate::system_tasks::node_health;
 
 /// Writes this node's heartbeat taken at `now` (epoch ms) and does what hangs on it.
 pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) -> Result<()> {
     let taken = Instant::now();
     let node = &settings.node;
     let offline = Duration::from_millis(settings.node_offline_ms.max(0) as u64);
-    let judge = settings.system.in_touch.unbroken_for(offline);
+    let judge = settings.in_touch.unbroken_for(offline);
     let dead = store.bookkeeping_now(|tx| {
         system::heartbeat(tx, node, now)?;
         reconcile::reconcile(inner, tx, node, now)?;
@@ -39,14 +38,14 @@ pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) 
             }
         }
         if judge {
-            node_health::fail_silent_nodes(tx, node, now, settings.node_offline_ms)
+            offline::fail_silent_nodes(tx, node, now, settings.node_offline_ms)
         } else {
             Ok(Vec::new())
         }
     })?;
-    settings.system.in_touch.committed(taken, gap(settings));
+    settings.in_touch.committed(taken, gap(settings));
     for (silent, ids) in dead {
-        let killed = node_health::stop_leftovers(&settings.system, &ids);
+        let killed = offline::stop_leftovers(settings, &ids);
         eprintln!(
             "drydock: node {silent} is offline: failed {} task(s) it left running, stopped {killed} leftover process(es)",
             ids.len()
@@ -93,7 +92,7 @@ pub(super) fn watch(weak: Weak<Inner>, settings: Settings) {
             return;
         }
         drop(inner);
-        let age = settings.system.in_touch.last_beat_age();
+        let age = settings.in_touch.last_beat_age();
         let cut = age >= give_up;
         let was = settings.cut_off.load(Ordering::SeqCst) != 0;
         if was != cut {

@@ -9,8 +9,10 @@
 
 mod handoff;
 mod heartbeat;
+pub mod jobs;
 pub mod launcher;
 mod listen;
+pub mod offline;
 mod outdated;
 mod output;
 mod reconcile;
@@ -32,8 +34,8 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::store::{system, tasks, Store};
 
-/// What the processor and the runners need from the configuration; the system tasks
-/// they run get theirs ([`crate::system_tasks::Settings`]).
+/// What the processor and the runners need from the configuration, and the system jobs
+/// they run ([`jobs::SystemJobs`]).
 #[derive(Clone)]
 pub struct Settings {
     pub node: String,
@@ -52,7 +54,11 @@ pub struct Settings {
     pub launcher: Option<Arc<launcher::Launcher>>,
     pub started_at: i64,
     pub node_offline_ms: i64,
-    pub system: crate::system_tasks::Settings,
+    /// This node's heartbeats as they commit (shared by the clones): no node is
+    /// declared offline by one that was not itself in touch long enough.
+    pub in_touch: Arc<offline::InTouch>,
+    /// The system jobs this node runs.
+    pub jobs: Arc<dyn jobs::SystemJobs>,
     /// The newest migration this node knows (recorded with its name; a schema moved
     /// past it incompatibly stops the node).
     pub schema_level: i64,
@@ -65,10 +71,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(config: &Config) -> Settings {
-        let mut system = crate::system_tasks::Settings::from_config(config);
+    pub fn from_config(config: &Config, jobs: Arc<dyn jobs::SystemJobs>) -> Settings {
         let script_user = scripts::ScriptUser::resolve(&config.script_user);
-        system.script_uid = script_user.as_ref().ok().map(|u| u.uid());
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
@@ -76,7 +80,10 @@ impl Settings {
             pickup_check: Duration::from_millis(config.pickup_check_ms.max(1)),
             heartbeat: Duration::from_secs(config.heartbeat_secs),
             cancel_grace: Duration::from_millis(config.cancel_grace_ms),
-            work_dir: system.work_dir.clone(),
+            work_dir: config
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| crate::files::recorded_work_dir(&config.data_dir)),
             launcher: script_user
                 .as_ref()
                 .ok()
@@ -86,7 +93,8 @@ impl Settings {
             script_nice: config.script_nice,
             started_at: clock::now_ms(),
             node_offline_ms: config.node_offline_secs * 1000,
-            system,
+            in_touch: Default::default(),
+            jobs,
             schema_level: crate::store::migrate::Migrations::shipped().newest(),
             cut_off: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             outputs: Default::default(),
@@ -274,7 +282,6 @@ impl Queue {
                 let beat = store.bookkeeping_now(|tx| system::heartbeat(tx, node, clock::now_ms()));
                 match beat {
                     Ok(()) => settings
-                        .system
                         .in_touch
                         .committed(last_beat, heartbeat::gap(settings)),
                     Err(e) => eprintln!("drydock: heartbeat while stopping: {e}"),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use super::jobs::{Ending, Job};
 use super::output::{drain_pipes, watch, Pipe};
 use super::Settings;
 use crate::clock;
@@ -23,7 +24,6 @@ use crate::error::{Error, Result};
 use crate::model::{TaskKind, TaskState};
 use crate::store::tasks::{self, Task};
 use crate::store::{projects, BookTx, Store};
-use crate::system_tasks;
 
 /// The longest the supervisor waits for an event before it looks at cancel and timeout.
 pub(super) const TICK: Duration = Duration::from_millis(50);
@@ -72,14 +72,20 @@ pub fn run(
         TaskKind::Deploy => deploy(store, settings, &task, cancel)
             .unwrap_or_else(|e| Outcome::failed(e.to_string())),
         system if task.is_system => {
-            match system_tasks::run(system.as_str(), store, &settings.system, id, cancel) {
-                system_tasks::Ending::Done => Outcome {
+            let job = Job {
+                store,
+                queue: settings,
+                task_id: id,
+                cancel,
+            };
+            match settings.jobs.run(system.as_str(), job) {
+                Ending::Done => Outcome {
                     state: TaskState::Success,
                     error: None,
                     exit_code: None,
                 },
-                system_tasks::Ending::Stopped => stopped_outcome(store, id, None),
-                system_tasks::Ending::Failed(e) => Outcome::failed(e),
+                Ending::Stopped => stopped_outcome(store, id, None),
+                Ending::Failed(e) => Outcome::failed(e),
             }
         }
         other => Outcome::failed(format!(

@@ -34,7 +34,7 @@ impl Queue {
                     return Err(crate::cluster::name_taken(&node, &holder, &me));
                 }
             }
-            system::prepare(tx, &settings.system.intervals, now)?;
+            system::prepare(tx, &settings.jobs.intervals(), now)?;
             let cap = settings.task_cap as i64;
             let version = crate::config::VERSION;
             system::register(

@@ -16,6 +16,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::TaskKind;
 use crate::model::TaskState;
+use crate::queue::jobs::{Ending, Job, SystemJobs};
 use crate::store::{tasks, Store};
 
 pub const RETENTION: &str = TaskKind::Retention.as_str();
@@ -47,20 +48,9 @@ pub fn by_name(field: &str, name: &str) -> Result<&'static str> {
 /// What the system tasks need from the configuration.
 #[derive(Clone)]
 pub struct Settings {
-    /// This node's name (`NodeHealth` beats for it).
-    pub node: String,
     pub data_dir: std::path::PathBuf,
     /// Where the database is (what `Backup` copies).
     pub database: crate::store::backup::Source,
-    /// Where tasks work (`NodeHealth` stops what a dead node's scripts left there).
-    pub work_dir: std::path::PathBuf,
-    /// The user scripts run as on this host: the only one whose processes `NodeHealth`
-    /// signals (set by the queue, which resolves `script_user`).
-    pub script_uid: Option<u32>,
-    pub node_offline_ms: i64,
-    /// This node's heartbeats as its queue commits them (shared by the clones): no
-    /// node is declared offline by one that was not itself in touch long enough.
-    pub in_touch: std::sync::Arc<node_health::InTouch>,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
     pub login_window_ms: i64,
@@ -74,16 +64,8 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Settings {
         Settings {
-            node: config.node_name.clone(),
             data_dir: config.data_dir.clone(),
             database: crate::store::backup::Source::of(config),
-            work_dir: config
-                .work_dir
-                .clone()
-                .unwrap_or_else(|| default_work_dir(&config.data_dir)),
-            script_uid: None,
-            node_offline_ms: config.node_offline_secs * 1000,
-            in_touch: Default::default(),
             session_idle_ms: config.session_idle_secs * 1000,
             session_absolute_ms: config.session_absolute_secs * 1000,
             login_window_ms: config.login_window_secs * 1000,
@@ -100,13 +82,27 @@ impl Settings {
     }
 }
 
-/// The root of the tasks' working directories: `work_dir`, or the data directory's
-/// default one as recorded there (`files::default_work_dir`, which a node's start
-/// makes; a command that opens no node reads the record, or gets a name of none).
-pub fn default_work_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
-    std::fs::read_to_string(data_dir.join(crate::files::WORK_DIR_RECORD))
-        .map(|text| std::path::PathBuf::from(text.trim()))
-        .unwrap_or_else(|_| std::env::temp_dir().join("drydock-work-unrecorded"))
+/// The built-in system tasks as the queue runs them ([`SystemJobs`]).
+pub struct Jobs {
+    pub settings: Settings,
+}
+
+impl Jobs {
+    pub fn from_config(config: &crate::config::Config) -> Jobs {
+        Jobs {
+            settings: Settings::from_config(config),
+        }
+    }
+}
+
+impl SystemJobs for Jobs {
+    fn intervals(&self) -> Vec<(&'static str, Option<i64>)> {
+        self.settings.intervals.clone()
+    }
+
+    fn run(&self, name: &str, job: Job<'_>) -> Ending {
+        run(name, &self.settings, job)
+    }
 }
 
 /// What a running system task can use: the store, the settings, its log, and whether
@@ -114,6 +110,8 @@ pub fn default_work_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
 pub struct Context<'a> {
     pub store: &'a Store,
     pub settings: &'a Settings,
+    /// The running node's queue settings (its name, heartbeats, script user).
+    pub queue: &'a crate::queue::Settings,
     pub task_id: i64,
     cancel: &'a AtomicBool,
     last_state_check: Mutex<Instant>,
@@ -159,26 +157,14 @@ impl<'a> Context<'a> {
     }
 }
 
-/// How a system task ended.
-pub enum Ending {
-    Done,
-    Stopped,
-    Failed(String),
-}
-
 /// Runs the system task `name`.
-pub fn run(
-    name: &str,
-    store: &Store,
-    settings: &Settings,
-    task_id: i64,
-    cancel: &AtomicBool,
-) -> Ending {
+fn run(name: &str, settings: &Settings, job: Job<'_>) -> Ending {
     let ctx = Context {
-        store,
+        store: job.store,
         settings,
-        task_id,
-        cancel,
+        queue: job.queue,
+        task_id: job.task_id,
+        cancel: job.cancel,
         last_state_check: Mutex::new(Instant::now()),
     };
     let result = match name {

@@ -768,7 +768,7 @@ fn a_work_directory_removed_by_another_node_is_made_again_for_the_next_task() {
     let first = d.wait(&d.deploy(&d.release(&project, "1"), &env, json!({})), 30);
     assert_eq!(first["State"], "Success", "{first}");
     // What a node on the same data directory does when it stops with nothing running.
-    let work_dir = drydock::system_tasks::default_work_dir(&d.app.config.data_dir);
+    let work_dir = drydock::files::recorded_work_dir(&d.app.config.data_dir);
     drydock::queue::scripts::leave_work_dir(&work_dir);
     assert!(!work_dir.exists());
     let second = d.wait(&d.deploy(&d.release(&project, "2"), &env, json!({})), 30);

@@ -563,7 +563,7 @@ fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
     squat(&predictable);
     let key = common::server::api_key(dir.path(), "admin");
     let mut server = Server::start(dir.path());
-    let recorded = drydock::system_tasks::default_work_dir(dir.path());
+    let recorded = drydock::files::recorded_work_dir(dir.path());
     assert_ne!(recorded, predictable);
     let deploy = |server: &Server, name: &str| {
         let task = deploy_script(server, &key, name, "pwd");
@@ -580,7 +580,7 @@ fn a_squatted_work_directory_does_not_stop_the_node_from_starting() {
     );
     squat(&recorded);
     let server = Server::start(dir.path());
-    let moved = drydock::system_tasks::default_work_dir(dir.path());
+    let moved = drydock::files::recorded_work_dir(dir.path());
     assert_ne!(moved, recorded, "the node kept the squatted directory");
     assert!(
         server.output().contains("taking a new one"),
