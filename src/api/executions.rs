@@ -109,8 +109,8 @@ async fn create_deployments(
         project: body.project_name,
         release_version: body.release_version,
         environments: body.environment_names,
-        queue_time: super::tasks::time_field("RunAt", body.run_at)?,
-        queue_time_expiry: super::tasks::time_field("NoRunAfter", body.no_run_after)?,
+        queue_time: super::deployments::time_field("RunAt", body.run_at)?,
+        queue_time_expiry: super::deployments::time_field("NoRunAfter", body.no_run_after)?,
     };
     let created =
         deploy::create_deployments_command(&app.store, &app.queue, &change.proof, command, key)

@@ -10,7 +10,7 @@ use rocket::{Route, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::tasks::{created, deployment_input, DeploymentBody};
+use super::deployments::{created, deployment_input, DeploymentBody};
 use super::{parse_id, Body};
 use crate::access::permissions::Permission;
 use crate::app::App;
@@ -271,8 +271,8 @@ async fn timeline(
     to: Option<String>,
     app: &State<App>,
 ) -> Result<Json<Value>> {
-    let from = super::tasks::time_field("from", from)?;
-    let to = super::tasks::time_field("to", to)?;
+    let from = super::deployments::time_field("from", from)?;
+    let to = super::deployments::time_field("to", to)?;
     let now = clock::now_ms();
     let (from, to) = freezes::timeline::span(from, to, now)?;
     let visible = freezes::timeline::Visible {

@@ -4,6 +4,7 @@
 
 mod any_case;
 pub mod dashboard;
+pub mod deployments;
 pub mod environments;
 pub mod events;
 pub mod executions;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(events::routes());
     routes.extend(projects::routes());
     routes.extend(environments::routes());
+    routes.extend(deployments::routes());
     routes.extend(tasks::routes());
     routes.extend(dashboard::routes());
     routes.extend(maintenance::routes());

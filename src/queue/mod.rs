@@ -15,9 +15,9 @@ mod listen;
 pub mod offline;
 mod outdated;
 mod output;
+pub mod pool;
 mod reconcile;
 pub mod runner;
-pub mod runners;
 pub mod scripts;
 mod start;
 pub mod waiting;
@@ -125,7 +125,7 @@ struct Inner {
     /// after it.
     processor: Mutex<Option<JoinHandle<()>>>,
     /// The threads that run tasks.
-    runners: Arc<runners::Runners>,
+    runners: Arc<pool::Runners>,
     last_heartbeat: Mutex<Option<std::time::Instant>>,
     metrics: crate::metrics::Shared,
     /// The tasks' working directory, removed (when empty) once the queue stops.
