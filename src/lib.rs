@@ -12,7 +12,6 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

@@ -68,7 +68,7 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for Body<T> {
         data: Data<'r>,
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let limit = req.limits().get("json").unwrap_or_else(|| 256.kibibytes());
-        let parsed = match crate::body::read(req, data, limit).await {
+        let parsed = match crate::http::body::read(req, data, limit).await {
             Err(e) => Err(e),
             Ok(None) => Err(Error::bad(
                 "body",

@@ -260,7 +260,7 @@ where
         data: Data<'r>,
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
-            let body = crate::body::read_form(req, data).await?;
+            let body = crate::http::body::read_form(req, data).await?;
             let raw = RawStr::new(&body);
             let csrf = Form::<CsrfField>::parse_encoded(raw)
                 .ok()
@@ -268,7 +268,7 @@ where
             let (caller, proof) = admit_change::<R>(req, csrf.as_deref())
                 .await
                 .map_err(|e| keep_typed(e, req, &body))?;
-            let form = Form::<T>::parse_encoded(raw).map_err(crate::body::form_errors)?;
+            let form = Form::<T>::parse_encoded(raw).map_err(crate::http::body::form_errors)?;
             Ok(FormChange {
                 caller,
                 proof,
@@ -325,7 +325,7 @@ impl<'r> FromData<'r> for SessionForm {
     ) -> rocket::data::Outcome<'r, Self, ()> {
         let result = async {
             check_origin(req)?;
-            let body = crate::body::read_form(req, data).await?;
+            let body = crate::http::body::read_form(req, data).await?;
             let csrf = Form::<CsrfField>::parse_encoded(RawStr::new(&body))
                 .ok()
                 .and_then(|f| f.csrf_token);

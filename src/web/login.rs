@@ -18,8 +18,8 @@ use crate::app::App;
 use crate::auth::guards::check_origin;
 use crate::auth::session::{self, LoginOutcome, SESSION_COOKIE};
 use crate::auth::{Caller, SessionForm};
-use crate::body::PlainForm;
 use crate::error::{Error, Result};
+use crate::http::body::PlainForm;
 use crate::tokens;
 
 const LOGIN_CSRF_COOKIE: &str = "drydock_login_csrf";

@@ -30,129 +30,129 @@ const SHIPPED: &[Shipped] = &[
     Shipped {
         version: 1,
         name: "accounts",
-        sqlite: include_str!("../../migrations/0001_accounts.sql"),
+        sqlite: include_str!("../../../migrations/0001_accounts.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 2,
         name: "deployments",
-        sqlite: include_str!("../../migrations/0002_deployments.sql"),
+        sqlite: include_str!("../../../migrations/0002_deployments.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 3,
         name: "system_tasks",
-        sqlite: include_str!("../../migrations/0003_system_tasks.sql"),
+        sqlite: include_str!("../../../migrations/0003_system_tasks.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 4,
         name: "maintenance",
-        sqlite: include_str!("../../migrations/0004_maintenance.sql"),
+        sqlite: include_str!("../../../migrations/0004_maintenance.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 5,
         name: "node_stop",
-        sqlite: include_str!("../../migrations/0005_node_stop.sql"),
+        sqlite: include_str!("../../../migrations/0005_node_stop.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 6,
         name: "node_owner",
-        sqlite: include_str!("../../migrations/0006_node_owner.sql"),
+        sqlite: include_str!("../../../migrations/0006_node_owner.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 7,
         name: "login_pending",
-        sqlite: include_str!("../../migrations/0007_login_pending.sql"),
+        sqlite: include_str!("../../../migrations/0007_login_pending.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 8,
         name: "task_error_lines",
-        sqlite: include_str!("../../migrations/0008_task_error_lines.sql"),
+        sqlite: include_str!("../../../migrations/0008_task_error_lines.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 9,
         name: "environment_order",
-        sqlite: include_str!("../../migrations/0009_environment_order.sql"),
+        sqlite: include_str!("../../../migrations/0009_environment_order.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 10,
         name: "task_canceled_by",
-        sqlite: include_str!("../../migrations/0010_task_canceled_by.sql"),
+        sqlite: include_str!("../../../migrations/0010_task_canceled_by.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 11,
         name: "release_created_by",
-        sqlite: include_str!("../../migrations/0011_release_created_by.sql"),
+        sqlite: include_str!("../../../migrations/0011_release_created_by.sql"),
         postgres: None,
         compatible: false,
     },
     Shipped {
         version: 12,
         name: "cluster_settings",
-        sqlite: include_str!("../../migrations/0012_cluster_settings.sql"),
+        sqlite: include_str!("../../../migrations/0012_cluster_settings.sql"),
         postgres: Some(include_str!(
-            "../../migrations/postgres/0012_cluster_settings.sql"
+            "../../../migrations/postgres/0012_cluster_settings.sql"
         )),
         compatible: false,
     },
     Shipped {
         version: 13,
         name: "deployment_freezes",
-        sqlite: include_str!("../../migrations/0013_deployment_freezes.sql"),
+        sqlite: include_str!("../../../migrations/0013_deployment_freezes.sql"),
         postgres: Some(include_str!(
-            "../../migrations/postgres/0013_deployment_freezes.sql"
+            "../../../migrations/postgres/0013_deployment_freezes.sql"
         )),
         compatible: false,
     },
     Shipped {
         version: 14,
         name: "schema_levels",
-        sqlite: include_str!("../../migrations/0014_schema_levels.sql"),
+        sqlite: include_str!("../../../migrations/0014_schema_levels.sql"),
         postgres: Some(include_str!(
-            "../../migrations/postgres/0014_schema_levels.sql"
+            "../../../migrations/postgres/0014_schema_levels.sql"
         )),
         compatible: true,
     },
     Shipped {
         version: 15,
         name: "idempotency_keys",
-        sqlite: include_str!("../../migrations/0015_idempotency_keys.sql"),
+        sqlite: include_str!("../../../migrations/0015_idempotency_keys.sql"),
         postgres: Some(include_str!(
-            "../../migrations/postgres/0015_idempotency_keys.sql"
+            "../../../migrations/postgres/0015_idempotency_keys.sql"
         )),
         compatible: true,
     },
     Shipped {
         version: 16,
         name: "slugs",
-        sqlite: include_str!("../../migrations/0016_slugs.sql"),
-        postgres: Some(include_str!("../../migrations/postgres/0016_slugs.sql")),
+        sqlite: include_str!("../../../migrations/0016_slugs.sql"),
+        postgres: Some(include_str!("../../../migrations/postgres/0016_slugs.sql")),
         compatible: true,
     },
     Shipped {
         version: 17,
         name: "deployment_facts",
-        sqlite: include_str!("../../migrations/0017_deployment_facts.sql"),
+        sqlite: include_str!("../../../migrations/0017_deployment_facts.sql"),
         postgres: Some(include_str!(
-            "../../migrations/postgres/0017_deployment_facts.sql"
+            "../../../migrations/postgres/0017_deployment_facts.sql"
         )),
         compatible: true,
     },
@@ -290,7 +290,7 @@ pub fn apply_set(
 /// always new); later migrations carry their PostgreSQL SQL beside SQLite's.
 const POSTGRES_BASELINE: (i64, &str) = (
     11,
-    include_str!("../../migrations/postgres/0011_schema.sql"),
+    include_str!("../../../migrations/postgres/0011_schema.sql"),
 );
 
 /// The key of the advisory lock nodes take to migrate a PostgreSQL database, so that
