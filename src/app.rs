@@ -56,7 +56,7 @@ impl App {
         let store = Store::open_node(&config, &migrations)?;
         let secret_key = if store.is_postgres() {
             let fresh = tokens::random_hex(32);
-            store.bookkeeping_now(|tx| store::system::shared_setting(tx, "secret_key", &fresh))?
+            store.bookkeeping_now(|tx| store::settings::shared_setting(tx, "secret_key", &fresh))?
         } else {
             files::secret_key(&config.data_dir)?
         };

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::NodeStatus;
-use crate::store::system::{self, NameHolder, Node, Owner};
+use crate::store::nodes::{self, NameHolder, Node, Owner};
 use crate::store::{events, Store};
 
 pub const MAX_TASK_CAP: i64 = 1000;
@@ -110,9 +110,9 @@ pub async fn set_draining(
     let name = name.to_string();
     store
         .change(admission, move |tx| {
-            let node = system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
+            let node = nodes::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
             if node.draining != draining {
-                system::set_draining(tx, &name, draining)?;
+                nodes::set_draining(tx, &name, draining)?;
                 let (category, text) = if draining {
                     ("NodeDrained", format!("Drained node {name}"))
                 } else {
@@ -120,7 +120,7 @@ pub async fn set_draining(
                 };
                 events::record(tx, category, &text, &[node_id(&name)])?;
             }
-            system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))
+            nodes::find_node(tx, &name)?.ok_or_else(|| not_found(&name))
         })
         .await
 }
@@ -141,13 +141,13 @@ pub async fn set_task_cap(
     let name = name.to_string();
     store
         .change(admission, move |tx| {
-            let node = system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
+            let node = nodes::find_node(tx, &name)?.ok_or_else(|| not_found(&name))?;
             if node.task_cap != cap {
-                system::set_task_cap(tx, &name, cap)?;
+                nodes::set_task_cap(tx, &name, cap)?;
                 let text = format!("Set the task cap of node {name} to {cap}");
                 events::record(tx, "NodeTaskCapChanged", &text, &[node_id(&name)])?;
             }
-            system::find_node(tx, &name)?.ok_or_else(|| not_found(&name))
+            nodes::find_node(tx, &name)?.ok_or_else(|| not_found(&name))
         })
         .await
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::store::{self, system, tasks};
+use crate::store::{self, nodes, tasks};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -221,7 +221,7 @@ pub async fn snapshot(store: &store::Store) -> Result<Snapshot> {
             Ok(Snapshot {
                 maintenance: store::maintenance::is_on(c)?,
                 states: tasks::counts(c)?,
-                executing: system::nodes(c)?
+                executing: nodes::nodes(c)?
                     .into_iter()
                     .map(|n| (n.name, n.running))
                     .collect(),

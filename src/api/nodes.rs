@@ -15,7 +15,7 @@ use crate::clock;
 use crate::cluster;
 use crate::error::{Error, Result};
 use crate::model::TaskState;
-use crate::store::system::{self, Node};
+use crate::store::nodes::{self, Node};
 use crate::store::tasks;
 
 pub fn routes() -> Vec<Route> {
@@ -43,7 +43,7 @@ fn offline_ms(app: &App) -> i64 {
 
 #[rocket::get("/octopusservernodes")]
 async fn list(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
-    let nodes = app.store.read(system::nodes).await?;
+    let nodes = app.store.read(nodes::nodes).await?;
     let items: Vec<Value> = nodes.iter().map(|n| resource(n, offline_ms(app))).collect();
     let total = items.len();
     Ok(Json(json!({
@@ -60,7 +60,7 @@ async fn list(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
 #[rocket::get("/octopusservernodes/ping")]
 async fn ping(app: &State<App>) -> Result<(Status, Json<Value>)> {
     let name = app.config.node_name.clone();
-    let read = app.store.read(move |c| system::find_node(c, &name));
+    let read = app.store.read(move |c| nodes::find_node(c, &name));
     let node = super::status::within_deadline(read)
         .await?
         .ok_or_else(|| Error::Unavailable("This node has not registered yet.".into()))?;
@@ -78,7 +78,7 @@ async fn ping(app: &State<App>) -> Result<(Status, Json<Value>)> {
 async fn summary(_caller: Caller, app: &State<App>) -> Result<Json<Value>> {
     let (nodes, on) = app
         .store
-        .read(|c| Ok((system::nodes(c)?, crate::store::maintenance::is_on(c)?)))
+        .read(|c| Ok((nodes::nodes(c)?, crate::store::maintenance::is_on(c)?)))
         .await?;
     let now = clock::now_ms();
     let items: Vec<Value> = nodes
@@ -116,7 +116,7 @@ async fn details(
     let (node, running) = app
         .store
         .read(move |c| {
-            let node = system::find_node(c, &lookup)?;
+            let node = nodes::find_node(c, &lookup)?;
             let filter = tasks::Filter {
                 ids: Vec::new(),
                 states: vec![TaskState::Executing, TaskState::Cancelling],
@@ -155,7 +155,7 @@ async fn get(_caller: Caller, id: &str, app: &State<App>) -> Result<Json<Value>>
     let lookup = name.clone();
     let node = app
         .store
-        .read(move |c| system::find_node(c, &lookup))
+        .read(move |c| nodes::find_node(c, &lookup))
         .await?
         .ok_or_else(|| Error::NotFound(format!("No server node is named '{name}'.")))?;
     Ok(Json(resource(&node, offline_ms(app))))
@@ -192,7 +192,7 @@ async fn update(
         None => {
             let lookup = name.clone();
             app.store
-                .read(move |c| system::find_node(c, &lookup))
+                .read(move |c| nodes::find_node(c, &lookup))
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("No server node is named '{name}'.")))?
         }

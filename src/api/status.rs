@@ -70,7 +70,7 @@ async fn health(app: &State<App>) -> (Status, Json<Value>) {
             let now = crate::clock::now_ms();
             result = app
                 .store
-                .bookkeeping(move |tx| crate::store::system::heartbeat(tx, &node, now))
+                .bookkeeping(move |tx| crate::store::nodes::heartbeat(tx, &node, now))
                 .await;
         }
         result

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use super::load_config;
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::store::{copy, sql, system, Store};
+use crate::store::{copy, nodes, sql, Store};
 
 #[derive(Subcommand)]
 pub enum DatabaseCommand {
@@ -100,7 +100,7 @@ fn copy_to(data_dir: &Path, to: String) -> Result<ExitCode> {
     let now = clock::now_ms();
     let offline_ms = config.node_offline_secs * 1000;
     let running: Vec<String> = from
-        .read_now(system::nodes)?
+        .read_now(nodes::nodes)?
         .into_iter()
         .filter(|n| !crate::cluster::is_offline(n, now, offline_ms))
         .map(|n| n.name)

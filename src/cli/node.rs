@@ -10,7 +10,7 @@ use crate::access::Proof;
 use crate::clock;
 use crate::cluster;
 use crate::error::Result;
-use crate::store::{system, Store};
+use crate::store::{nodes, Store};
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
@@ -33,7 +33,7 @@ pub fn run(data_dir: &Path, cmd: NodeCommand) -> Result<ExitCode> {
     let node = match cmd {
         NodeCommand::List => {
             let now = clock::now_ms();
-            for n in store.read_now(system::nodes)? {
+            for n in store.read_now(nodes::nodes)? {
                 let status = cluster::status(&n, now, config.node_offline_secs * 1000);
                 println!(
                     "{:20} {:9} last seen {}  task cap {:3}  running {:3}  version {}",

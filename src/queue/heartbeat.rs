@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::{offline, outdated, reconcile, Inner, Settings};
 use crate::error::Result;
-use crate::store::{system, Store};
+use crate::store::{nodes, Store};
 
 /// Writes this node's heartbeat taken at `now` (epoch ms) and does what hangs on it.
 pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) -> Result<()> {
@@ -27,7 +27,7 @@ pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) 
     let offline = Duration::from_millis(settings.node_offline_ms.max(0) as u64);
     let judge = settings.in_touch.unbroken_for(offline);
     let dead = store.bookkeeping_now(|tx| {
-        system::heartbeat(tx, node, now)?;
+        nodes::heartbeat(tx, node, now)?;
         reconcile::reconcile(inner, tx, node, now)?;
         if let Some(why) = outdated::outdated_by(tx, settings)? {
             if let Ok(mut outdated) = inner.outdated.lock() {

@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::{system, tasks, Store};
+use crate::store::{nodes, schedules, tasks, Store};
 
 /// What the processor and the runners need from the configuration, and the system jobs
 /// they run ([`jobs::SystemJobs`]).
@@ -279,7 +279,7 @@ impl Queue {
             }
             if last_beat.elapsed() >= settings.heartbeat {
                 last_beat = std::time::Instant::now();
-                let beat = store.bookkeeping_now(|tx| system::heartbeat(tx, node, clock::now_ms()));
+                let beat = store.bookkeeping_now(|tx| nodes::heartbeat(tx, node, clock::now_ms()));
                 match beat {
                     Ok(()) => settings
                         .in_touch
@@ -310,7 +310,7 @@ impl Queue {
             println!("drydock: node {node}: canceling {cancelled} task(s) still running");
         }
         self.shutdown();
-        let stopped = store.bookkeeping_now(|tx| system::mark_stopped(tx, node, clock::now_ms()));
+        let stopped = store.bookkeeping_now(|tx| nodes::mark_stopped(tx, node, clock::now_ms()));
         if let Err(e) = stopped {
             eprintln!("drydock: recording that node {node} stopped: {e}");
         }
@@ -427,7 +427,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
     if !inner.heartbeat_would_be_due(settings.heartbeat) {
         let quiet = store.read_now(|c| {
             let (due, expired) = tasks::work_due(c, now)?;
-            let system_due = system::next_due(c)?.is_some_and(|at| at <= now);
+            let system_due = schedules::next_due(c)?.is_some_and(|at| at <= now);
             if expired || system_due || crate::maintenance::window_due(c, now)? {
                 return Ok(None);
             }
@@ -460,7 +460,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         // first (in their own change, after this transaction).
         let windows_due = crate::maintenance::window_due(tx, now)?;
         // The system-task timer: queue what is due (once, whatever the processes).
-        system::queue_due(tx, now)?;
+        schedules::queue_due(tx, now)?;
         tasks::expire_overdue(tx, now)?;
         let stale = inner.outdated.lock().map(|o| o.is_some()).unwrap_or(true);
         let slots = if stale {
@@ -487,7 +487,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
 /// page, the API or the command line); `cap` is the configured one, for a node not
 /// registered yet.
 fn free_slots(conn: &crate::store::Conn, node: &str, cap: usize) -> Result<usize> {
-    let cap = match system::node_limits(conn, node)? {
+    let cap = match nodes::node_limits(conn, node)? {
         Some((true, _)) => return Ok(0),
         Some((false, cap)) => cap.max(0) as usize,
         None => cap,
@@ -504,7 +504,7 @@ fn next_round(
     settings: &Settings,
 ) -> Result<Round> {
     let task = tasks::next_scheduled(conn, now)?;
-    let system = system::next_due(conn)?;
+    let system = schedules::next_due(conn)?;
     let window = crate::maintenance::next_event(conn)?;
     let next = task.into_iter().chain(system).chain(window).min();
     let until_next = next.map(|at| Duration::from_millis((at - clock::now_ms()).max(0) as u64));

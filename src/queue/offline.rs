@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::Settings;
 use crate::error::Result;
-use crate::store::{system, tasks, BookTx};
+use crate::store::{nodes, tasks, BookTx};
 
 pub const OFFLINE_MESSAGE: &str = "interrupted: server node offline";
 
@@ -93,7 +93,7 @@ pub fn fail_silent_nodes(
     offline_ms: i64,
 ) -> Result<Vec<(String, Vec<i64>)>> {
     let mut by_node: Vec<(String, Vec<i64>)> = Vec::new();
-    for silent in system::silent_nodes(tx, now - offline_ms, node)? {
+    for silent in nodes::silent_nodes(tx, now - offline_ms, node)? {
         let failed = tasks::fail_interrupted(tx, &silent, OFFLINE_MESSAGE, now)?;
         if !failed.is_empty() {
             by_node.push((silent, failed));

@@ -2,7 +2,7 @@
 //! registers its version and schema level, fails what a dead holder of the name left
 //! running, and stops what that node's scripts left behind on this host.
 
-use super::{clock, scripts, system, tasks, Queue, Settings};
+use super::{clock, nodes, schedules, scripts, tasks, Queue, Settings};
 use crate::error::Result;
 use crate::store::Store;
 
@@ -29,15 +29,15 @@ impl Queue {
         let me = crate::cluster::this_process();
         let failed = store.bookkeeping_now(|tx| {
             let now = clock::now_ms();
-            if let Some(holder) = system::name_holder(tx, &node)? {
+            if let Some(holder) = nodes::name_holder(tx, &node)? {
                 if crate::cluster::holder_is_live(&holder, &me, now, settings.node_offline_ms) {
                     return Err(crate::cluster::name_taken(&node, &holder, &me));
                 }
             }
-            system::prepare(tx, &settings.jobs.intervals(), now)?;
+            schedules::prepare(tx, &settings.jobs.intervals(), now)?;
             let cap = settings.task_cap as i64;
             let version = crate::config::VERSION;
-            system::register(
+            nodes::register(
                 tx,
                 &node,
                 (version, settings.schema_level),

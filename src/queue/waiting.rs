@@ -8,7 +8,7 @@ use crate::store::Conn;
 use crate::cluster;
 use crate::error::Result;
 use crate::model::TaskState;
-use crate::store::system;
+use crate::store::nodes;
 use crate::store::tasks::{self, Task};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,15 +94,15 @@ pub fn waiting_for(conn: &Conn, task: &Task, now: i64, offline_ms: i64) -> Resul
             }));
         }
     }
-    let nodes = system::nodes(conn)?;
-    let live: Vec<&system::Node> = nodes
+    let nodes = nodes::nodes(conn)?;
+    let live: Vec<&nodes::Node> = nodes
         .iter()
         .filter(|n| !cluster::is_offline(n, now, offline_ms))
         .collect();
     if live.is_empty() {
         return Ok(Some(Waiting::NoNode));
     }
-    let claiming: Vec<&&system::Node> = live.iter().filter(|n| !n.draining).collect();
+    let claiming: Vec<&&nodes::Node> = live.iter().filter(|n| !n.draining).collect();
     if claiming.is_empty() {
         return Ok(Some(Waiting::AllDraining { nodes: live.len() }));
     }

@@ -1,5 +1,5 @@
 //! The built-in system tasks. They are queued by the queue processor's timer at their
-//! intervals (`store::system::queue_due`, once for all processes) or on demand, run
+//! intervals (`store::schedules::queue_due`, once for all processes) or on demand, run
 //! through the same queue as deployments, and are safe to cancel at any point: each
 //! works in small transactions and checks for cancellation between them.
 
@@ -205,7 +205,7 @@ pub async fn run_now(
     let name = by_name("Name", name)?;
     let id = store
         .change(admission, move |tx| {
-            let id = crate::store::system::queue_now(tx, name)?;
+            let id = crate::store::schedules::queue_now(tx, name)?;
             let related = [format!("ServerTasks-{id}")];
             crate::store::events::record(
                 tx,
@@ -235,7 +235,7 @@ pub async fn set_interval(
     }
     store
         .change(admission, move |tx| {
-            crate::store::system::set_interval(tx, name, secs)?;
+            crate::store::schedules::set_interval(tx, name, secs)?;
             let message = if secs == 0 {
                 format!("Disabled the {name} system task")
             } else {

@@ -7,13 +7,13 @@ use std::time::Duration;
 use super::{Context, Stopped, Work};
 use crate::clock;
 use crate::queue::offline::{fail_silent_nodes, stop_leftovers};
-use crate::store::system;
+use crate::store::nodes;
 
 pub fn run(ctx: &Context) -> Work {
     let now = clock::now_ms();
     let s = ctx.queue;
     ctx.store
-        .bookkeeping_now(|tx| system::heartbeat(tx, &s.node, now))?;
+        .bookkeeping_now(|tx| nodes::heartbeat(tx, &s.node, now))?;
     let offline = Duration::from_millis(s.node_offline_ms.max(0) as u64);
     if !s.in_touch.unbroken_for(offline) {
         ctx.log(format!(

@@ -6,7 +6,7 @@
 use super::{Context, Stopped, Work, NAMES};
 use crate::clock;
 use crate::model::TaskKind;
-use crate::store::{events, system};
+use crate::store::{events, retention};
 
 const BATCH: i64 = 500;
 
@@ -18,7 +18,7 @@ pub fn run(ctx: &Context) -> Work {
     for kind in kinds {
         let Some(bound) = ctx
             .store
-            .read_now(|c| system::retention_bound(c, kind, s.retention_keep_per_kind))?
+            .read_now(|c| retention::retention_bound(c, kind, s.retention_keep_per_kind))?
         else {
             continue;
         };
@@ -31,7 +31,7 @@ pub fn run(ctx: &Context) -> Work {
                 return Ok(Err(Stopped));
             }
             let n = ctx.store.bookkeeping_now(|tx| {
-                system::delete_retained_batch(tx, kind, bound, cutoff, BATCH)
+                retention::delete_retained_batch(tx, kind, bound, cutoff, BATCH)
             })?;
             deleted += n;
             if (n as i64) < BATCH {

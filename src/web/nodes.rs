@@ -16,7 +16,7 @@ use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::cluster;
 use crate::error::{Error, Result};
-use crate::store::system;
+use crate::store::nodes;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![page, drain, task_cap]
@@ -36,8 +36,8 @@ pub struct NodeRow {
 
 /// For administrators: the live nodes run different versions or schema levels (a
 /// rolling upgrade in progress, or one left half done), in words.
-fn mixed(nodes: &[system::Node], now: i64, offline_ms: i64) -> Option<String> {
-    let live: Vec<&system::Node> = nodes
+fn mixed(nodes: &[nodes::Node], now: i64, offline_ms: i64) -> Option<String> {
+    let live: Vec<&nodes::Node> = nodes
         .iter()
         .filter(|n| n.stopped_at.is_none() && !cluster::is_offline(n, now, offline_ms))
         .collect();
@@ -96,7 +96,7 @@ async fn nodes_page(
     flash: Option<FlashMessage<'_>>,
     refused: Option<RowError>,
 ) -> Result<RawHtml<String>> {
-    let nodes = app.store.read(system::nodes).await?;
+    let nodes = app.store.read(nodes::nodes).await?;
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
     let mixed = mixed(&nodes, now, offline_ms).filter(|_| caller.can(Permission::AdministerSystem));

@@ -17,7 +17,7 @@ use crate::auth::guards::NoFields;
 use crate::auth::{need, Allowed, Caller, FormChange};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::store::system;
+use crate::store::schedules;
 use crate::system_tasks;
 
 pub fn routes() -> Vec<Route> {
@@ -70,7 +70,7 @@ async fn system_tasks_page(
     flash: Option<FlashMessage<'_>>,
     refused: Option<RowError>,
 ) -> Result<RawHtml<String>> {
-    let schedules = app.store.read(system::schedules).await?;
+    let schedules = app.store.read(schedules::schedules).await?;
     let rows = schedules
         .into_iter()
         .map(|s| Row {

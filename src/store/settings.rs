@@ -1,0 +1,19 @@
+//! Settings the nodes of a cluster share (`cluster_settings` table): the first node's
+//! value wins.
+
+use super::BookTx;
+use crate::error::Result;
+
+/// The cluster's value of `name`: the one stored, or `fresh` stored now by the first
+/// node that asks (nodes starting together agree on one).
+pub fn shared_setting(tx: &BookTx, name: &str, fresh: &str) -> Result<String> {
+    tx.execute(
+        "INSERT INTO cluster_settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        &[&name, &fresh],
+    )?;
+    tx.query_one(
+        "SELECT value FROM cluster_settings WHERE name = ?1",
+        &[&name],
+    )?
+    .get(0)
+}
