@@ -16,7 +16,7 @@ use crate::cluster;
 use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::nodes::{self, Node};
-use crate::store::tasks;
+use crate::store::task_list;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, ping, summary, get, details, update]
@@ -117,14 +117,14 @@ async fn details(
         .store
         .read(move |c| {
             let node = nodes::find_node(c, &lookup)?;
-            let filter = tasks::Filter {
+            let filter = task_list::Filter {
                 ids: Vec::new(),
                 states: vec![TaskState::Executing, TaskState::Cancelling],
                 node: Some(lookup),
                 project_id: None,
-                ..tasks::Filter::default()
+                ..task_list::Filter::default()
             };
-            let (running, _) = tasks::list(c, &filter, 0, i64::MAX)?;
+            let (running, _) = task_list::list(c, &filter, 0, i64::MAX)?;
             Ok((node, running))
         })
         .await?;

@@ -14,6 +14,7 @@ use crate::clock;
 use crate::deploy::{self};
 use crate::error::{Error, Result};
 use crate::model::TaskState;
+use crate::store::task_list;
 use crate::store::tasks::{self, Task};
 
 pub fn routes() -> Vec<Route> {
@@ -133,9 +134,9 @@ async fn list(
     app: &State<App>,
 ) -> Result<Json<Collection<TaskResource>>> {
     let (skip, take) = paging(skip, take)?;
-    let filter = tasks::Filter {
+    let filter = task_list::Filter {
         ids: super::id_list("ids", "ServerTasks", ids)?.unwrap_or_default(),
-        states: tasks::parse_states(states)?,
+        states: task_list::parse_states(states)?,
         node: node.filter(|n| !n.is_empty()).map(str::to_string),
         project_id: project
             .filter(|p| !p.is_empty())
@@ -144,11 +145,11 @@ async fn list(
                     .map_err(|_| Error::bad("project", format!("'{p}' is not a project id")))
             })
             .transpose()?,
-        ..tasks::Filter::default()
+        ..task_list::Filter::default()
     };
     let (items, total) = app
         .store
-        .read(move |c| tasks::list(c, &filter, skip, take))
+        .read(move |c| task_list::list(c, &filter, skip, take))
         .await?;
     Ok(Collection::new(
         "Task",

@@ -7,6 +7,7 @@
 
 mod gate;
 pub mod input;
+pub mod read;
 pub mod schedule;
 pub mod timeline;
 

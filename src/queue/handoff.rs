@@ -46,7 +46,11 @@ pub(super) fn start(
                     }
                     let slots = free_slots(tx, &node, cap)?.min(1);
                     let now = clock::now_ms();
-                    crate::freezes::gate(tx, tasks::claim(tx, &node, now, slots)?, now)
+                    crate::freezes::gate(
+                        tx,
+                        crate::store::claim::claim(tx, &node, now, slots)?,
+                        now,
+                    )
                 })
             }));
             let next = ran.unwrap_or_else(|panic| {

@@ -150,6 +150,15 @@ impl Launched {
 }
 
 impl Launcher {
+    /// The launcher that starts `user`'s scripts, when drydock runs as root (scripts
+    /// switch to another user) and knows its own binary.
+    pub fn for_user(user: &super::scripts::ScriptUser) -> Option<Launcher> {
+        match user {
+            super::scripts::ScriptUser::Switched { uid, gid, .. } => Launcher::new(*uid, *gid),
+            super::scripts::ScriptUser::Same { .. } => None,
+        }
+    }
+
     /// A launcher for scripts of `uid`:`gid`, when drydock's binary is known.
     pub fn new(uid: u32, gid: u32) -> Option<Launcher> {
         Some(Launcher::with_program(PROGRAM.get()?.clone(), uid, gid))

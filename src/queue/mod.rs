@@ -4,7 +4,7 @@
 //! Dispatch is event-driven: queuing a task or finishing one wakes the processor at
 //! once; work queued or ended by other processes is noticed by a cheap read every
 //! `pickup_check_ms`; a slow poll (`queue_poll_ms`) catches expiries and the rest.
-//! Claiming is one `BEGIN IMMEDIATE` transaction (`store::tasks::claim`), so a task
+//! Claiming is one `BEGIN IMMEDIATE` transaction (`store::claim::claim`), so a task
 //! never starts twice, whatever the processes.
 
 mod handoff;
@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::{nodes, schedules, tasks, Store};
+use crate::store::{claim, nodes, schedules, tasks, Store};
 
 /// What the processor and the runners need from the configuration, and the system jobs
 /// they run ([`jobs::SystemJobs`]).
@@ -87,7 +87,7 @@ impl Settings {
             launcher: script_user
                 .as_ref()
                 .ok()
-                .and_then(|user| user.launcher())
+                .and_then(launcher::Launcher::for_user)
                 .map(Arc::new),
             script_user,
             script_nice: config.script_nice,
@@ -426,7 +426,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
     // the next deployment's POST may be waiting for) says so, and the round ends there.
     if !inner.heartbeat_would_be_due(settings.heartbeat) {
         let quiet = store.read_now(|c| {
-            let (due, expired) = tasks::work_due(c, now)?;
+            let (due, expired) = claim::work_due(c, now)?;
             let system_due = schedules::next_due(c)?.is_some_and(|at| at <= now);
             if expired || system_due || crate::maintenance::window_due(c, now)? {
                 return Ok(None);
@@ -451,7 +451,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         // lock (for milliseconds, or until the session of a node cut off mid-round is
         // ended), this node's loop, and so its heartbeat, goes on, and it comes again
         // shortly.
-        if !tasks::try_lock_queue(tx)? {
+        if !claim::try_lock_queue(tx)? {
             let mut round = next_round(tx, &node, now, settings)?;
             round.sleep = round.sleep.min(BUSY_AGAIN);
             return Ok((Vec::new(), round, false));
@@ -468,7 +468,7 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         } else {
             free_slots(tx, &node, cap)?
         };
-        let claimed = tasks::claim(tx, &node, now, slots)?;
+        let claimed = claim::claim(tx, &node, now, slots)?;
         let claimed = crate::freezes::gate(tx, claimed, now)?;
         tasks::compact_counts(tx)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
@@ -512,4 +512,37 @@ fn next_round(
         sleep: until_next.map_or(settings.poll, |d| d.min(settings.poll)),
         signature: tasks::queue_signature(conn, node)?,
     })
+}
+
+/// The longest the supervisor waits for an event before it looks at cancel and timeout.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The longest wait between two attempts of [`until_committed`].
+const RETRY_AT_MOST: Duration = Duration::from_secs(5);
+
+/// Runs `attempt` until it succeeds, waiting longer after each failure (from 100 ms
+/// up to [`RETRY_AT_MOST`]), saying once that `what` waits for the database and once
+/// that it got through: for records that must not be lost to a database that is
+/// restarting or unreachable for a while.
+fn until_committed<T>(what: &str, mut attempt: impl FnMut() -> Result<T>) -> T {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        match attempt() {
+            Ok(done) => {
+                if failures > 0 {
+                    eprintln!("drydock: recorded {what} after {failures} failed attempt(s)");
+                }
+                return done;
+            }
+            Err(e) => {
+                if failures == 0 {
+                    eprintln!("drydock: could not record {what} yet, retrying: {e}");
+                }
+                failures += 1;
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(RETRY_AT_MOST);
+            }
+        }
+    }
 }

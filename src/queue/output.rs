@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::runner::until_committed;
+use super::until_committed;
 use super::Inner;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -344,7 +344,7 @@ pub(super) fn drain_pipes(store: &Store, pipes: &mut [Option<Pipe>; 2], log: &Lo
         if left.is_zero() {
             break;
         }
-        watch(pipes, None, left.min(super::runner::TICK), log)?;
+        watch(pipes, None, left.min(super::TICK), log)?;
     }
     for pipe in pipes.iter_mut().flatten() {
         pipe.finish(log);

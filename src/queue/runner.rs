@@ -18,15 +18,13 @@ use nix::unistd::Pid;
 
 use super::jobs::{Ending, Job};
 use super::output::{drain_pipes, watch, Pipe};
-use super::Settings;
+use super::{until_committed, Settings, TICK};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::{TaskKind, TaskState};
 use crate::store::tasks::{self, Task};
 use crate::store::{projects, BookTx, Store};
 
-/// The longest the supervisor waits for an event before it looks at cancel and timeout.
-pub(super) const TICK: Duration = Duration::from_millis(50);
 /// A task's error when its script was stopped because its node was cut off.
 pub const CUT_OFF: &str = "stopped: this node could not reach the database for too long \
                            (its heartbeat stopped), so it stopped the script before the \
@@ -108,7 +106,7 @@ pub fn run(
     let mut then = Some(then);
     until_committed(&format!("the end of ServerTasks-{id}"), || {
         store.bookkeeping_now(|tx| {
-            tasks::lock_queue(tx)?;
+            crate::store::claim::lock_queue(tx)?;
             tasks::finish(
                 tx,
                 id,
@@ -127,36 +125,6 @@ pub fn run(
             }))
         })
     })
-}
-
-/// The longest wait between two attempts of [`until_committed`].
-const RETRY_AT_MOST: Duration = Duration::from_secs(5);
-
-/// Runs `attempt` until it succeeds, waiting longer after each failure (from 100 ms
-/// up to [`RETRY_AT_MOST`]), saying once that `what` waits for the database and once
-/// that it got through: for records that must not be lost to a database that is
-/// restarting or unreachable for a while.
-pub(super) fn until_committed<T>(what: &str, mut attempt: impl FnMut() -> Result<T>) -> T {
-    let mut wait = Duration::from_millis(100);
-    let mut failures = 0u32;
-    loop {
-        match attempt() {
-            Ok(done) => {
-                if failures > 0 {
-                    eprintln!("drydock: recorded {what} after {failures} failed attempt(s)");
-                }
-                return done;
-            }
-            Err(e) => {
-                if failures == 0 {
-                    eprintln!("drydock: could not record {what} yet, retrying: {e}");
-                }
-                failures += 1;
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(RETRY_AT_MOST);
-            }
-        }
-    }
 }
 
 fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) -> Result<Outcome> {

@@ -168,15 +168,6 @@ impl ScriptUser {
         env
     }
 
-    /// The launcher that starts this user's scripts, when drydock runs as root and
-    /// knows its own binary ([`super::launcher`]).
-    pub fn launcher(&self) -> Option<super::launcher::Launcher> {
-        match self {
-            ScriptUser::Switched { uid, gid, .. } => super::launcher::Launcher::new(*uid, *gid),
-            ScriptUser::Same { .. } => None,
-        }
-    }
-
     /// Puts `script` at `at` (a task's `deploy.sh`), readable by this user, read-only
     /// (and as root, owned by drydock's user, so that no script can change it): a hard link to a copy kept in `work_dir/.scripts`, named by
     /// the script's SHA-256 and written once (a new directory entry per task instead

@@ -1,7 +1,7 @@
 //! Why a queued task has not started yet, in words a task page can show: its scheduled
 //! time, the task holding its project and environment, a task ahead of it for the same
 //! pair, every node draining or stopped, or every node at its task cap. Read-only; the
-//! claim rules it explains are `store::tasks::claim`'s.
+//! claim rules it explains are `store::claim::claim`'s.
 
 use crate::store::Conn;
 

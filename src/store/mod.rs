@@ -20,7 +20,6 @@ pub mod maintenance;
 pub mod migrate;
 pub mod nodes;
 pub mod notify;
-pub mod postgres;
 pub mod projects;
 pub mod retention;
 pub mod schedules;
@@ -31,7 +30,6 @@ pub mod sql;
 pub mod task_list;
 pub mod task_log;
 pub mod tasks;
-pub mod tls;
 pub mod users;
 
 use std::any::Any;

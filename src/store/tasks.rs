@@ -4,9 +4,7 @@
 //! processor's state transitions (claim, finish, expire, recover) are bookkeeping
 //! (`&Transaction`), because the queue keeps running in maintenance mode.
 
-pub use super::claim::{claim, lock_queue, try_lock_queue, work_due};
 use super::sql::{Conn, Row};
-pub use super::task_list::{list, parse_states, Filter, Scheduled};
 pub use super::task_log::{append_log, log, log_bytes, LogLine};
 use super::BookTx;
 use super::ChangeTx;

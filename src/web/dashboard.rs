@@ -1,15 +1,13 @@
 //! The dashboard: what is deployed where (projects × environments in promotion order),
 //! the queue at a glance, deployments per day, and recent deployments.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
 use super::chart::{self, Chart};
-use super::live::Cell;
+use super::matrix::{matrix, MatrixRow};
 use super::view::TaskRow;
 use super::{render, Layout};
 use crate::access::permissions::Permission;
@@ -17,55 +15,14 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::Result;
-use crate::store::deployments::{self, Cells, Live};
-use crate::store::projects::{self, Environment, Project};
+use crate::freezes;
+use crate::store::deployments::{self, Cells};
+use crate::store::projects::{self, Environment};
+use crate::store::task_list;
 use crate::store::tasks;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![dashboard]
-}
-
-pub struct MatrixRow {
-    pub project: Project,
-    pub cells: Vec<Option<Cell>>,
-    /// Per environment: why a deployment freeze blocks the cell now, or empty.
-    pub frozen: Vec<String>,
-}
-
-impl MatrixRow {
-    /// Why the cell in column `i` is frozen, or "".
-    pub fn frozen_at(&self, i: &usize) -> &str {
-        self.frozen.get(*i).map_or("", String::as_str)
-    }
-}
-
-/// Rows of projects, a column per environment: what is live in each cell.
-pub fn matrix(
-    projects: Vec<Project>,
-    environments: &[Environment],
-    latest: &[Live],
-    frozen: &HashMap<(i64, i64), String>,
-    now: i64,
-) -> Vec<MatrixRow> {
-    let by_cell: HashMap<(i64, i64), &Live> = latest.iter().map(|l| (l.cell(), l)).collect();
-    projects
-        .into_iter()
-        .map(|project| {
-            let cells = environments
-                .iter()
-                .map(|e| by_cell.get(&(project.id, e.id)).map(|l| Cell::new(l, now)))
-                .collect();
-            let frozen = environments
-                .iter()
-                .map(|e| frozen.get(&(project.id, e.id)).cloned().unwrap_or_default())
-                .collect();
-            MatrixRow {
-                project,
-                cells,
-                frozen,
-            }
-        })
-        .collect()
 }
 
 #[derive(Template)]
@@ -111,12 +68,12 @@ async fn dashboard(
                 (0, 0, 0)
             };
             let recent = if can_view_tasks {
-                let filter = tasks::Filter {
+                let filter = task_list::Filter {
                     system: (!show_system).then_some(false),
                     count_up_to: Some(0),
-                    ..tasks::Filter::default()
+                    ..task_list::Filter::default()
                 };
-                tasks::list(c, &filter, 0, 10)?.0
+                task_list::list(c, &filter, 0, 10)?.0
             } else {
                 Vec::new()
             };
@@ -125,7 +82,7 @@ async fn dashboard(
                 let (environments, _) = projects::list_environments(c, 0, 100)?;
                 let latest = deployments::live(c, now, Cells::default())?;
                 let per_day = deployments::completed_per_day(c, since, None)?;
-                let frozen = super::overrides::frozen_pairs(c, now)?;
+                let frozen = freezes::read::frozen_pairs(c, now)?;
                 (
                     Some((projects, total, environments, latest, frozen)),
                     per_day,

@@ -20,7 +20,7 @@ use crate::deploy::{self, EnvironmentInput};
 use crate::error::{Error, Result};
 use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment};
-use crate::store::tasks;
+use crate::store::task_list;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, create, show, edit, move_environment, delete]
@@ -191,12 +191,12 @@ async fn environment_page(
                 ..Cells::default()
             };
             let latest = deployments::live(c, now, cells)?;
-            let filter = tasks::Filter {
+            let filter = task_list::Filter {
                 environment_id: Some(id),
                 count_up_to: Some(0),
-                ..tasks::Filter::default()
+                ..task_list::Filter::default()
             };
-            let (recent, _) = tasks::list(c, &filter, 0, 10)?;
+            let (recent, _) = task_list::list(c, &filter, 0, 10)?;
             Ok((environment, projects, latest, recent, confirmation))
         })
         .await?;

@@ -154,6 +154,53 @@ impl FormResult {
     }
 }
 
+/// A `datetime-local` value (`2026-11-26T15:04`) read in `zone`, or a full ISO 8601
+/// time with its offset.
+pub fn form_time_in(
+    field: &str,
+    value: Option<String>,
+    zone: &jiff::tz::TimeZone,
+) -> crate::error::Result<Option<i64>> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if matches!(value.len(), 16 | 19) {
+        return value
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned_datetime(zone.clone()).ok())
+            .map(|z| Some(z.timestamp().as_millisecond()))
+            .ok_or_else(|| {
+                Error::bad(
+                    field,
+                    format!("'{}' is not a date and time", crate::error::shown(&value)),
+                )
+            });
+    }
+    form_time(field, Some(value))
+}
+
+/// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.
+pub fn form_time(field: &str, value: Option<String>) -> crate::error::Result<Option<i64>> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let full = match value.len() {
+        16 => format!("{value}:00+00:00"),
+        19 => format!("{value}+00:00"),
+        _ => value.clone(),
+    };
+    crate::clock::parse_iso(&full)
+        .map(Some)
+        .ok_or_else(|| Error::bad(field, format!("'{value}' is not a date and time")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

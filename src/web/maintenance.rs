@@ -8,8 +8,8 @@ use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
+use super::forms::form_time;
 use super::forms::{field, Field, FormErrors, FormResult};
-use super::releases::form_time;
 use super::view::{clock_duration, state_class, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::app::App;

@@ -13,6 +13,7 @@ pub mod freezes;
 pub mod live;
 pub mod login;
 pub mod maintenance;
+pub mod matrix;
 pub mod metrics;
 pub mod nodes;
 pub mod overrides;
@@ -403,4 +404,15 @@ impl Fairing for SecurityHeaders {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
     }
+}
+
+/// The project `id`, or a 404 naming it.
+pub(super) async fn find_project(
+    app: &crate::app::App,
+    id: i64,
+) -> Result<crate::store::projects::Project> {
+    app.store
+        .read(move |c| crate::store::projects::find(c, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))
 }

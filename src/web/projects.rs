@@ -8,9 +8,9 @@ use rocket::response::{Flash, Redirect};
 use rocket::{Route, State};
 
 use super::chart::{self, Chart};
-use super::dashboard::{matrix, MatrixRow};
 use super::forms::{field, Field, FormErrors, FormResult};
 use super::live::Cell;
+use super::matrix::{matrix, MatrixRow};
 use super::view::{TaskRow, When};
 use super::{done, page_id, refused, render, Layout};
 use crate::access::permissions::Permission;
@@ -22,7 +22,7 @@ use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
 use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::tasks;
+use crate::store::task_list;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![list, create, show, edit, delete, create_release]
@@ -137,7 +137,7 @@ async fn projects_page(
             let (projects, total) = projects::list(c, skip, PAGE_SIZE)?;
             let (environments, _) = projects::list_environments(c, 0, 100)?;
             let latest = deployments::live(c, now, Cells::default())?;
-            let frozen = super::overrides::frozen_pairs(c, now)?;
+            let frozen = crate::freezes::read::frozen_pairs(c, now)?;
             Ok((projects, total, environments, latest, frozen))
         })
         .await?;
@@ -240,13 +240,6 @@ struct ProjectPage {
     release_errors: FormErrors,
 }
 
-pub(super) async fn find_project(app: &App, id: i64) -> Result<Project> {
-    app.store
-        .read(move |c| projects::find(c, id))
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("Project Projects-{id} was not found.")))
-}
-
 /// The project page; `edit` and `release` are the forms as typed after a refusal.
 async fn project_page(
     app: &App,
@@ -256,18 +249,18 @@ async fn project_page(
     edit: Option<(ProjectForm, FormErrors)>,
     release: Option<(ReleaseForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
-    let project = find_project(app, id).await?;
+    let project = super::find_project(app, id).await?;
     let now = clock::now_ms();
     let since = now - chart::DAYS * 86_400_000;
     let (releases, recent, latest, environments, per_day) = app
         .store
         .read(move |c| {
             let (releases, _) = projects::list_releases(c, Some(id), 0, 50)?;
-            let filter = tasks::Filter {
+            let filter = task_list::Filter {
                 project_id: Some(id),
-                ..tasks::Filter::default()
+                ..task_list::Filter::default()
             };
-            let (recent, _) = tasks::list(c, &filter, 0, 10)?;
+            let (recent, _) = task_list::list(c, &filter, 0, 10)?;
             let cells = Cells {
                 project: Some(id),
                 ..Cells::default()

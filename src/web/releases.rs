@@ -9,9 +9,8 @@ use rocket::response::content::RawHtml;
 use rocket::{Route, State};
 
 use super::confirm::{self, Ask};
-use super::forms::{field, Field, FormErrors, FormResult};
+use super::forms::{field, form_time_in, Field, FormErrors, FormResult};
 use super::live::Cell;
-use super::projects::find_project;
 use super::view::{TaskRow, When};
 use super::{done, page_id, render, Layout};
 use crate::access::permissions::Permission;
@@ -22,7 +21,7 @@ use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
 use crate::store::deployments::{self, Cells};
 use crate::store::projects::{self, Environment, Project, Release};
-use crate::store::tasks;
+use crate::store::task_list;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![release, deploy_release]
@@ -47,8 +46,8 @@ pub struct EnvironmentRow {
     /// This release there: its last success (`live`) and its latest attempt.
     pub cell: Option<Cell>,
     /// The deployment freezes on over this release's project and the environment now.
-    pub frozen: super::overrides::Frozen,
-    /// Their windows ahead, for the deploy form's script (`overrides::windows_ahead`).
+    pub frozen: crate::freezes::read::Frozen,
+    /// Their windows ahead, for the deploy form's script (`freezes::read::windows_ahead`).
     pub windows: String,
 }
 
@@ -202,9 +201,9 @@ pub(super) async fn release_page(
             let release = projects::find_release(c, id)?
                 .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
             let (environments, _) = projects::list_environments(c, 0, 1000)?;
-            let frozen = super::overrides::frozen(c, release.project_id, &environments, now)?;
+            let frozen = crate::freezes::read::frozen(c, release.project_id, &environments, now)?;
             let windows =
-                super::overrides::windows_ahead(c, release.project_id, &environments, now)?;
+                crate::freezes::read::windows_ahead(c, release.project_id, &environments, now)?;
             let of_release = Cells {
                 release: Some(id),
                 ..Cells::default()
@@ -217,12 +216,12 @@ pub(super) async fn release_page(
                 deployments::live(c, now, of_release)?,
                 deployments::live(c, now, of_project)?,
             );
-            let filter = tasks::Filter {
+            let filter = task_list::Filter {
                 release_id: Some(id),
                 count_up_to: Some(0),
-                ..tasks::Filter::default()
+                ..task_list::Filter::default()
             };
-            let (history, _) = tasks::list(c, &filter, 0, 50)?;
+            let (history, _) = task_list::list(c, &filter, 0, 50)?;
             let outlooks = super::live::outlooks(c, &history, now)?;
             Ok((
                 release,
@@ -233,7 +232,7 @@ pub(super) async fn release_page(
             ))
         })
         .await?;
-    let project = find_project(app, release.project_id).await?;
+    let project = super::find_project(app, release.project_id).await?;
     let ((latest, live), history) = if caller.can(Permission::TaskView) {
         (latest, history)
     } else {
@@ -346,53 +345,6 @@ async fn release(
 ) -> Result<RawHtml<String>> {
     let id = page_id("Releases", id)?;
     release_page(app, &caller, id, flash, None).await
-}
-
-/// A `datetime-local` value (`2026-11-26T15:04`) read in `zone`, or a full ISO 8601
-/// time with its offset.
-fn form_time_in(
-    field: &str,
-    value: Option<String>,
-    zone: &jiff::tz::TimeZone,
-) -> Result<Option<i64>> {
-    let Some(value) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    if matches!(value.len(), 16 | 19) {
-        return value
-            .parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|dt| dt.to_zoned_datetime(zone.clone()).ok())
-            .map(|z| Some(z.timestamp().as_millisecond()))
-            .ok_or_else(|| {
-                Error::bad(
-                    field,
-                    format!("'{}' is not a date and time", crate::error::shown(&value)),
-                )
-            });
-    }
-    form_time(field, Some(value))
-}
-
-/// A `datetime-local` value (`2026-11-26T15:04`, read as UTC) or a full ISO 8601 time.
-pub fn form_time(field: &str, value: Option<String>) -> Result<Option<i64>> {
-    let Some(value) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    let full = match value.len() {
-        16 => format!("{value}:00+00:00"),
-        19 => format!("{value}+00:00"),
-        _ => value.clone(),
-    };
-    clock::parse_iso(&full)
-        .map(Some)
-        .ok_or_else(|| Error::bad(field, format!("'{value}' is not a date and time")))
 }
 
 #[rocket::post("/releases/<id>/deploy", data = "<change>")]

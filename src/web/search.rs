@@ -17,6 +17,7 @@ use crate::clock;
 use crate::error::Result;
 use crate::store::filter::Named;
 use crate::store::projects::{self, Environment, Project, ReleaseFilter};
+use crate::store::task_list;
 use crate::store::tasks;
 
 pub fn routes() -> Vec<Route> {
@@ -127,12 +128,12 @@ async fn search(caller: Caller, q: Option<&str>, app: &State<App>) -> Result<Ans
                 }
             }
             let found = if see_tasks {
-                let filter = tasks::Filter {
+                let filter = task_list::Filter {
                     text: Some(text.clone()),
                     count_up_to: Some(0),
-                    ..tasks::Filter::default()
+                    ..task_list::Filter::default()
                 };
-                let mut found = tasks::list(c, &filter, 0, EACH)?.0;
+                let mut found = task_list::list(c, &filter, 0, EACH)?.0;
                 // A bare number is a task's too.
                 if let Some(task) = text.parse::<i64>().ok().map(|n| tasks::find(c, n)) {
                     if let Some(task) = task? {

@@ -16,10 +16,12 @@ use crate::app::App;
 use crate::auth::{need, Allowed};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::freezes;
 use crate::model::TaskState;
 use crate::queue::waiting::Waiting;
 use crate::store::projects;
 use crate::store::tasks::{self, LogLine, Task};
+use crate::store::Conn;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![show, log]
@@ -148,7 +150,7 @@ async fn show(
                 release,
                 environment,
             };
-            let overridden = super::overrides::override_note(c, &task)?;
+            let overridden = override_note(c, &task)?;
             let outlook =
                 super::live::outlooks(c, std::slice::from_ref(&task), now)?.remove(&task.id);
             Ok((task, lines, waiting, subject, (overridden, outlook)))
@@ -266,4 +268,19 @@ async fn log(
         "Last": last,
         "Lines": rows,
     })))
+}
+
+/// "Deployed through deployment freeze 'X' (DeploymentFreezes-1), overridden by mia
+/// (Session): reason".
+fn override_note(c: &Conn, task: &Task) -> Result<Option<String>> {
+    let Some((named, reason)) = freezes::read::override_of(c, task.id)? else {
+        return Ok(None);
+    };
+    let by = match super::view::queued_by(task) {
+        by if by.is_empty() => by,
+        by => format!(" by {by}"),
+    };
+    Ok(Some(format!(
+        "Deployed through deployment freeze {named}, overridden{by}: {reason}"
+    )))
 }

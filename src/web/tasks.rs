@@ -18,6 +18,7 @@ use crate::clock;
 use crate::deploy::{self, DeploymentInput};
 use crate::error::{Error, Result};
 use crate::model::TaskState;
+use crate::store::task_list;
 use crate::store::tasks;
 
 pub fn routes() -> Vec<Route> {
@@ -205,7 +206,7 @@ async fn list(
     let (states, scheduled_only) = match state {
         "" => (Vec::new(), false),
         "Scheduled" => (Vec::new(), true),
-        other => (tasks::parse_states(Some(other))?, false),
+        other => (task_list::parse_states(Some(other))?, false),
     };
     let kind = match kind.map(str::trim).unwrap_or("deployments") {
         "" | "deployments" => "deployments",
@@ -230,7 +231,7 @@ async fn list(
             .take(200)
             .collect(),
     };
-    let filter = tasks::Filter {
+    let filter = task_list::Filter {
         states: states.clone(),
         project_id: query.project,
         environment_id: query.environment,
@@ -242,24 +243,24 @@ async fn list(
         text: Some(query.q.clone()).filter(|q| !q.is_empty()),
         count_up_to: Some(COUNT_UP_TO),
         scheduled: Some(if scheduled_only {
-            tasks::Scheduled::Only { at: now }
+            task_list::Scheduled::Only { at: now }
         } else {
-            tasks::Scheduled::Excluded { at: now }
+            task_list::Scheduled::Excluded { at: now }
         }),
-        ..tasks::Filter::default()
+        ..task_list::Filter::default()
     };
     // Scheduled tasks are listed apart, above, unless a state is chosen.
-    let apart = state.is_empty().then(|| tasks::Filter {
-        scheduled: Some(tasks::Scheduled::Only { at: now }),
+    let apart = state.is_empty().then(|| task_list::Filter {
+        scheduled: Some(task_list::Scheduled::Only { at: now }),
         ..filter.clone()
     });
     let skip = (page - 1).saturating_mul(PAGE_SIZE);
     let (items, total, (scheduled, outlooks), scheduled_total, projects, environments) = app
         .store
         .read(move |c| {
-            let (items, total) = tasks::list(c, &filter, skip, PAGE_SIZE)?;
+            let (items, total) = task_list::list(c, &filter, skip, PAGE_SIZE)?;
             let (scheduled, scheduled_total) = match &apart {
-                Some(f) => tasks::list(c, f, 0, SCHEDULED_SHOWN)?,
+                Some(f) => task_list::list(c, f, 0, SCHEDULED_SHOWN)?,
                 None => (Vec::new(), 0),
             };
             let (projects, _) = crate::store::projects::list(c, 0, 1000)?;

@@ -53,6 +53,18 @@ fn module_of(file: &str) -> String {
 
 /// Every top-level module a file's code names through `crate::` (comments aside).
 fn arrows_of(text: &str) -> BTreeSet<String> {
+    names_after(text, "crate::")
+}
+
+/// The first path segment after each `prefix` in a file's code (comments aside), with
+/// `prefix{a::b, c}` groups read as `a` and `c`.
+fn names_after(text: &str, prefix: &str) -> BTreeSet<String> {
+    let word = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
     let mut targets = BTreeSet::new();
     for line in text.lines() {
         let code = line.trim_start();
@@ -60,26 +72,24 @@ fn arrows_of(text: &str) -> BTreeSet<String> {
             continue;
         }
         let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
+        while let Some(at) = rest.find(prefix) {
+            // `super::super::x` is not a sibling: only whole prefixes count.
+            let before = &rest[..at];
+            rest = &rest[at + prefix.len()..];
+            if before.ends_with(':') || before.ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            {
+                continue;
+            }
             if let Some(group) = rest.strip_prefix('{') {
-                // `use crate::{a::b, c};`
                 let inner = group.split('}').next().unwrap_or("");
                 for item in inner.split(',') {
-                    let name: String = item
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
+                    let name = word(item);
                     if !name.is_empty() {
                         targets.insert(name);
                     }
                 }
             } else {
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
+                let name = word(rest);
                 if !name.is_empty() {
                     targets.insert(name);
                 }
@@ -87,6 +97,38 @@ fn arrows_of(text: &str) -> BTreeSet<String> {
         }
     }
     targets
+}
+
+/// A circle in `graph`, if it has one (as the nodes along it).
+fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut found = path[at..].to_vec();
+            found.push(node.to_string());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, graph, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
 }
 
 /// Which modules each module may name.
@@ -194,6 +236,56 @@ fn no_two_modules_depend_on_each_other_outside_the_debt_list() {
             );
         }
     }
+}
+
+#[test]
+fn the_layers_have_no_circle() {
+    let (allowed, _) = layers();
+    assert_eq!(circle(&allowed), None, "ARCHITECTURE.md's layers go round");
+}
+
+/// Within each folder of `src/`, the files beside `mod.rs` name each other (through
+/// `super::x` or the folder's full path) without a circle: a folder's files build on
+/// each other one way, and what two of them share lives in a third or in `mod.rs`.
+#[test]
+fn no_files_of_a_folder_name_each_other_in_a_circle() {
+    let mut folders: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for file in source_files() {
+        let path = Path::new(&file);
+        let folder = path.parent().unwrap().to_string_lossy().into_owned();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if stem == "mod" || folder == "src" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root().join(&file)).unwrap();
+        let full = format!(
+            "crate::{}::",
+            folder.trim_start_matches("src/").replace('/', "::")
+        );
+        let mut named = names_after(&text, "super::");
+        named.extend(names_after(&text, &full));
+        named.remove(&stem);
+        folders.entry(folder).or_default().insert(stem, named);
+    }
+    let mut circles = Vec::new();
+    for (folder, files) in &folders {
+        let siblings: BTreeSet<&String> = files.keys().collect();
+        let graph: BTreeMap<String, BTreeSet<String>> = files
+            .iter()
+            .map(|(file, named)| {
+                let edges = named.iter().filter(|n| siblings.contains(n)).cloned();
+                (file.clone(), edges.collect())
+            })
+            .collect();
+        if let Some(found) = circle(&graph) {
+            circles.push(format!("{folder}/: {}", found.join(" -> ")));
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "files of a folder name each other in a circle:\n  {}",
+        circles.join("\n  ")
+    );
 }
 
 #[test]

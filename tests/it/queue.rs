@@ -788,14 +788,14 @@ fn a_page_can_count_its_matches_only_up_to_a_cap() {
         deploy(&client, &key, &release, &env);
     }
     let store = app.store();
-    let filter = |cap| drydock::store::tasks::Filter {
+    let filter = |cap| drydock::store::task_list::Filter {
         system: Some(false),
         count_up_to: cap,
         ..Default::default()
     };
     let list = |cap| {
         store
-            .read_now(|c| drydock::store::tasks::list(c, &filter(cap), 0, 2))
+            .read_now(|c| drydock::store::task_list::list(c, &filter(cap), 0, 2))
             .unwrap()
     };
     let (items, exact) = list(None);
@@ -826,7 +826,7 @@ fn a_claim_given_back_is_queued_again_and_only_by_the_node_that_holds_it() {
         (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap())
     };
     let claimed = store
-        .bookkeeping_now(|tx| tasks::claim(tx, "node-a", 2, 1))
+        .bookkeeping_now(|tx| drydock::store::claim::claim(tx, "node-a", 2, 1))
         .unwrap();
     assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
     // Another node cannot give back what it does not hold.
@@ -842,7 +842,7 @@ fn a_claim_given_back_is_queued_again_and_only_by_the_node_that_holds_it() {
         .unwrap();
     assert_eq!(row(&db), ("Queued".into(), None, None));
     let again = store
-        .bookkeeping_now(|tx| tasks::claim(tx, "node-b", 4, 1))
+        .bookkeeping_now(|tx| drydock::store::claim::claim(tx, "node-b", 4, 1))
         .unwrap();
     assert_eq!(again.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
     assert_eq!(

@@ -298,7 +298,7 @@ const POSTGRES_BASELINE: (i64, &str) = (
 const MIGRATION_LOCK: i64 = 0x0064_7279_646f_636b;
 
 fn postgres_error(e: postgres::Error) -> Error {
-    Error::Internal(format!("database: {}", super::postgres::with_causes(&e)))
+    Error::Internal(format!("database: {}", super::sql::pg::with_causes(&e)))
 }
 
 /// Applies this binary's migrations a PostgreSQL database lacks, as a command would.

@@ -6,13 +6,16 @@
 //! parameter or a column is one of four [`Value`]s whatever the backend; a column of
 //! another PostgreSQL type (`NUMERIC` from `SUM`, say) is refused by name: cast it.
 
+pub mod pg;
+pub mod tls;
+
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::postgres::{from_postgres, postgres_error, postgres_params, storable};
-pub use super::postgres::{has_password, redacted, split_password, PgManager};
 use crate::error::{Error, Result};
+use pg::{from_postgres, postgres_error, postgres_params, storable};
+pub use pg::{has_password, redacted, split_password, PgManager};
 
 /// A parameter or a column's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -590,6 +593,30 @@ fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
             Value::Text(String::from_utf8_lossy(t).into_owned())
         }
     }
+}
+
+/// `%XX` escapes decoded, as URLs carry a password with reserved characters.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::sql::{PgConn, Row, Value};
+use super::{percent_decoded, PgConn, Row, Value};
 use crate::error::{Error, Result};
 
 /// How long a connection may take to open, when the URL does not say (`connect_timeout`).
@@ -44,7 +44,7 @@ fn with_deadlines(config: &mut postgres::Config) {
 /// Makes the pool's PostgreSQL connections (`database_url`).
 pub struct PgManager {
     config: postgres::Config,
-    /// How connections are encrypted (`sslmode`, `sslrootcert`: `store::tls`).
+    /// How connections are encrypted (`sslmode`, `sslrootcert`: `sql::tls`).
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The node these connections belong to (their `application_name`, which the
     /// queue's notifications carry: `store::notify`).
@@ -170,30 +170,6 @@ pub fn split_password(url: &str) -> (String, Option<String>) {
 /// Whether `url` carries a password (in its user information or a parameter).
 pub fn has_password(url: &str) -> bool {
     split_password(url).1.is_some()
-}
-
-/// `%XX` escapes decoded, as URLs carry a password with reserved characters.
-pub(super) fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `url` with its password replaced, for messages.

@@ -97,7 +97,7 @@ pub fn from_url(url: &str) -> Result<(String, Tls)> {
                      (sslrootcert=/path/to/ca.crt)",
                 ))
             }
-            "sslrootcert" => root = Some(PathBuf::from(super::postgres::percent_decoded(value))),
+            "sslrootcert" => root = Some(PathBuf::from(super::percent_decoded(value))),
             "sslcert" | "sslkey" | "sslpassword" => {
                 return Err(Error::bad(
                     "database_url",
