@@ -3,7 +3,7 @@
 # serve: drain it, wait until it runs no task, stop it, swap its binary, start it, wait
 # for /api/health, undrain it. For releases whose pending migrations are all compatible
 # (`drydock database pending` with the new binary says so); for others use the
-# maintenance-window procedure (README "Upgrading drydock").
+# maintenance-window procedure (docs/upgrades.md).
 #
 # Usage:
 #   DRYDOCK_API_KEY=API-... \

@@ -37,7 +37,7 @@ pub enum Error {
     /// The server cannot take the request now (e.g. no database connection within the wait).
     #[error("{0}")]
     Unavailable(String),
-    /// A change by a non-administrator while maintenance mode is on (SPEC 4.2).
+    /// A change by a non-administrator while maintenance mode is on.
     #[error("{}", MAINTENANCE_REFUSAL)]
     Maintenance(Box<Refusal>),
     /// Any other client error Rocket itself answers (405, 406, 411, 415, ...).

@@ -1,4 +1,4 @@
-//! The web server: [`rocket`] builds Rocket around an [`App`] from drydock's own
+//! The web server: [`rocket()`] builds Rocket around an [`App`] from drydock's own
 //! configuration, with its state, fairings (the queue's start and graceful stop),
 //! catchers and routes.
 
@@ -11,7 +11,7 @@ use crate::app::{blocking_threads, App};
 use crate::error::Result;
 use crate::{api, auth, http, store, web};
 
-/// Builds the server: Rocket's own settings come from drydock's [`Config`], not from
+/// Builds the server: Rocket's own settings come from drydock's [`Config`](crate::config::Config), not from
 /// `Rocket.toml` or `ROCKET_*`, so there is one place to configure.
 pub fn rocket(app: App) -> Result<Rocket<Build>> {
     // Before anything listens: refuse a name a live node holds, or take a dead one's.

@@ -1,4 +1,5 @@
-//! Permissions and built-in roles, named exactly as Octopus names them (SPEC 3.2).
+//! Permissions and built-in roles, named exactly as Octopus names them
+//! (their table is in `docs/accounts.md`, checked against this file by the docs tests).
 
 use std::fmt;
 
@@ -108,7 +109,7 @@ impl PermissionSet {
     }
 }
 
-/// What each built-in role grants (SPEC 3.2). The roles themselves are
+/// What each built-in role grants. The roles themselves are
 /// [`crate::model::Role`]: the store keeps them; only here do they mean permissions.
 impl Role {
     pub fn permissions(self) -> PermissionSet {

@@ -5,7 +5,7 @@
 //!
 //! Fields Octopus defines that drydock has nothing for (packages, channels, git refs,
 //! guided failure, prompted variables, machine filters, ...) are accepted and ignored,
-//! so a client's full command works; README "Using Octopus tooling" lists them.
+//! so a client's full command works; docs/octopus-tooling.md lists them.
 
 use rocket::serde::json::Json;
 use rocket::{Route, State};

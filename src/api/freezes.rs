@@ -1,4 +1,4 @@
-//! Deployment freezes in Octopus's shapes (`/api/deploymentfreezes`, SPEC 9.4) and the
+//! Deployment freezes in Octopus's shapes (`/api/deploymentfreezes`) and the
 //! override (`POST /api/deployments/override`). Reading needs only being signed in;
 //! every change needs `DeploymentFreezeAdminister` and goes through the change guard.
 

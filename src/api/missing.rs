@@ -111,7 +111,7 @@ impl Handler for Missing {
     }
 }
 
-/// The messages of the missing features (for the tests and the README).
+/// The messages of the missing features (for the tests and docs/octopus-tooling.md).
 pub fn features() -> impl Iterator<Item = &'static str> {
     MISSING.iter().map(|(message, _)| *message)
 }

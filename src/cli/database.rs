@@ -76,7 +76,7 @@ fn pending(data_dir: &Path) -> Result<ExitCode> {
     } else {
         println!(
             "Not a rolling upgrade: turn maintenance mode on (`drydock maintenance enable --wait`), \
-             stop every node, back up, then start the new version (README \"Upgrading drydock\")."
+             stop every node, back up, then start the new version (docs/upgrades.md)."
         );
     }
     Ok(ExitCode::SUCCESS)

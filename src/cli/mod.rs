@@ -1,4 +1,4 @@
-//! The command line (SPEC 2). `drydock` with no subcommand serves. Every subcommand
+//! The command line (`docs/command-line.md`). `drydock` with no subcommand serves. Every subcommand
 //! works directly on the data directory's database, so it works beside running servers.
 
 mod accounts;

@@ -1,4 +1,4 @@
-//! Deployment freezes (Octopus's, SPEC 9.4): windows in which deployments to chosen
+//! Deployment freezes (Octopus's): windows in which deployments to chosen
 //! project × environment pairs are refused when created, and failed — or, drydock's
 //! extension, held — when due to start; an override by a holder of
 //! `DeploymentFreezeAdminister` lets one through with a recorded reason. System tasks

@@ -1,4 +1,4 @@
-//! Maintenance mode (SPEC 4): the flag, who may change it, the refusal that the change
+//! Maintenance mode: the flag, who may change it, the refusal that the change
 //! guard and the store's `admit` give non-administrators while it is on, "quiet", and
 //! scheduled windows. No HTTP in here.
 

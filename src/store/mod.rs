@@ -536,7 +536,7 @@ impl Store {
 
 /// How long a request waits for PostgreSQL before it answers 503: a server that stops
 /// answering (hung, or its network cut where TCP has not given up yet) holds no
-/// request longer. What the request asked may still commit afterwards (README,
+/// request longer. What the request asked may still commit afterwards (docs/cluster.md,
 /// "Running across machines": a 5xx on a POST may have committed).
 pub const REQUEST_DB_WITHIN: Duration = Duration::from_secs(15);
 

@@ -377,7 +377,7 @@ impl Fairing for Announce {
     }
 }
 
-/// Security headers on every response (SPEC 3.3).
+/// Security headers on every response (SECURITY.md, "Cross-site scripting and the browser").
 pub struct SecurityHeaders;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

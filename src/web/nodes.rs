@@ -62,7 +62,7 @@ fn mixed(nodes: &[nodes::Node], now: i64, offline_ms: i64) -> Option<String> {
         .join("; ");
     Some(format!(
         "The running nodes are not all the same version: {each}. Finish the rolling upgrade \
-         (README \"Upgrading drydock\") so that every node runs the same drydock."
+         (docs/upgrades.md) so that every node runs the same drydock."
     ))
 }
 

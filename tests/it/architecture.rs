@@ -2,8 +2,10 @@
 //! `crate::module` a file names, in `use` lines or inline) must be ones ARCHITECTURE.md
 //! allows in its "Layers" block, which is the one place they are listed; the
 //! `debt` lines there are arrows that still run the wrong way, each to be removed (the
-//! test fails when a listed debt arrow is gone, so the list only shrinks). Also: every
-//! `src/**/*.rs` file is named in ARCHITECTURE.md's code map.
+//! test fails when a listed debt arrow is gone, so the list only shrinks). Also: no
+//! circle in the layers or between the files of a folder, the code map names every
+//! folder of `src/`, `tests/it/` and `static/`, ARCHITECTURE.md's lines are short, and
+//! every test SECURITY.md cites exists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -288,19 +290,108 @@ fn no_files_of_a_folder_name_each_other_in_a_circle() {
     );
 }
 
+/// Every folder under `root` (relative to the project, `src/store/sql`).
+fn folders(root_dir: &str, out: &mut Vec<String>) {
+    out.push(root_dir.to_string());
+    let mut entries: Vec<_> = std::fs::read_dir(root().join(root_dir))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| format!("{root_dir}/{}", e.file_name().to_string_lossy()))
+        .collect();
+    entries.sort();
+    for dir in entries {
+        folders(&dir, out);
+    }
+}
+
 #[test]
-fn every_source_file_is_named_in_architecture_md() {
+fn the_code_map_names_every_folder() {
     let text = architecture();
-    let missing: Vec<String> = source_files()
-        .into_iter()
-        .filter(|file| {
-            let short = file.strip_prefix("src/").unwrap();
-            !text.contains(file.as_str()) && !text.contains(&format!("`{short}`"))
-        })
+    let map = text
+        .split("## Code map")
+        .nth(1)
+        .and_then(|m| m.split("\n## ").next())
+        .expect("ARCHITECTURE.md has a \"Code map\" section");
+    let mut all = Vec::new();
+    for top in ["src", "tests/it", "static"] {
+        folders(top, &mut all);
+    }
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|dir| !map.contains(&format!("`{dir}/`")))
         .collect();
     assert!(
         missing.is_empty(),
-        "ARCHITECTURE.md's code map does not name:\n  {}",
+        "ARCHITECTURE.md's code map does not name these folders: {missing:?}"
+    );
+}
+
+#[test]
+fn architecture_md_has_short_lines() {
+    let mut fence = false;
+    let long: Vec<String> = architecture()
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            if line.starts_with("```") {
+                fence = !fence;
+            }
+            !fence && !line.starts_with('|') && line.chars().count() > 100
+        })
+        .map(|(n, line)| format!("{}: {line}", n + 1))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "lines over 100 characters:\n{}",
+        long.join("\n")
+    );
+}
+
+/// Every test SECURITY.md names (`module::test_name`, as `cargo test` prints it)
+/// exists: in `tests/it/<module>.rs`, or in the unit tests under `src/<module>`.
+#[test]
+fn every_test_security_md_cites_exists() {
+    let text = std::fs::read_to_string(root().join("SECURITY.md")).expect("SECURITY.md");
+    let mut cited = BTreeSet::new();
+    for piece in text.split('`').skip(1).step_by(2) {
+        let segments: Vec<&str> = piece.split("::").collect();
+        let name = segments.last().unwrap();
+        let test_like = segments.len() >= 2
+            && name.matches('_').count() >= 3
+            && segments.iter().all(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        if test_like {
+            cited.insert(segments.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        }
+    }
+    assert!(
+        cited.len() > 50,
+        "SECURITY.md cites only {} tests?",
+        cited.len()
+    );
+    let mut unit = Vec::new();
+    sources(&root().join("src"), &mut unit);
+    let mut missing = Vec::new();
+    for segments in &cited {
+        let name = segments.last().unwrap();
+        let def = format!("fn {name}(");
+        let in_suite = std::fs::read_to_string(root().join(format!("tests/it/{}.rs", segments[0])))
+            .is_ok_and(|t| t.contains(&def));
+        let prefix = root().join("src").join(&segments[0]);
+        let in_unit = unit.iter().any(|f| {
+            f.starts_with(&prefix) || f == &prefix.with_extension("rs")
+        } && std::fs::read_to_string(f).is_ok_and(|t| t.contains(&def)));
+        if !in_suite && !in_unit {
+            missing.push(segments.join("::"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "SECURITY.md cites tests that do not exist:\n  {}",
         missing.join("\n  ")
     );
 }

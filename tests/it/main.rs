@@ -24,6 +24,7 @@ mod confirm_pages;
 mod crash_loop;
 mod db_faults;
 mod deep_links;
+mod docs;
 mod freeze_pages;
 mod freeze_queue;
 mod freezes;

@@ -1,4 +1,4 @@
-//! Maintenance mode (SPEC 4).
+//! Maintenance mode.
 
 use crate::common;
 

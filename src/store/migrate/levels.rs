@@ -48,7 +48,7 @@ pub(super) fn refusal(migration: &Migration, running: &[Running], now: i64) -> E
          cannot work beside, and these nodes are running: {nodes}. Nothing was changed. \
          Upgrade them together: turn maintenance mode on and wait until it is quiet \
          (`drydock maintenance enable --wait`), stop every node, back up, then start the \
-         new version on each node (README \"Upgrading drydock\").",
+         new version on each node (docs/upgrades.md).",
         migration.version, migration.name
     ))
 }

@@ -235,7 +235,7 @@ impl ServerCertVerifier for CaOnly {
 }
 
 /// `prefer` and `require` without a CA: encrypted against eavesdropping, not against a
-/// server in the middle (libpq's meaning; README says to use `verify-full`). The
+/// server in the middle (libpq's meaning; docs/cluster.md says to use `verify-full`). The
 /// handshake's own signatures are still checked.
 #[derive(Debug)]
 struct Unchecked(Arc<CryptoProvider>);
