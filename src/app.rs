@@ -49,7 +49,7 @@ impl App {
         // Normally resolved already by `Config::load`; a caller that built its own
         // `Config` with a relative path gets it resolved here, before anything uses it.
         config.data_dir = config::absolute_dir(&config.data_dir)
-            .map_err(|e| error::Error::Internal(e.to_string()))?;
+            .map_err(|e| error::Error::internal_from("resolving the data directory", e))?;
         if config.work_dir.is_none() {
             config.work_dir = Some(files::default_work_dir(&config.data_dir)?);
         }

@@ -14,9 +14,6 @@ pub struct Refusal {
     pub message: Option<String>,
     /// Seconds until a scheduled end, when one is known.
     pub retry_after_secs: Option<i64>,
-    /// A refused form's action and the fields the user typed (passwords left out), so
-    /// the refusal page can keep them.
-    pub form: Option<(String, Vec<(String, String)>)>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,11 +40,64 @@ pub enum Error {
     /// Any other client error Rocket itself answers (405, 406, 411, 415, ...).
     #[error("{1}")]
     Client(u16, String),
+    /// A fault of drydock or its host: what it was doing, and the error that stopped
+    /// it (its `source`, for the log); clients see only a generic message.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Internal),
+}
+
+/// What an internal error was about, and what caused it.
+#[derive(Debug, Clone)]
+pub struct Internal {
+    pub what: String,
+    /// Shared, so that an error can be cloned (a guard keeps its failure for the catcher).
+    pub cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+impl std::error::Error for Internal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Error {
+    /// An internal error with no underlying cause (an invariant that did not hold).
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal(Internal {
+            what: what.into(),
+            cause: None,
+        })
+    }
+
+    /// An internal error caused by `cause`, kept as its source.
+    pub fn internal_from(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Internal(Internal {
+            what: what.into(),
+            cause: Some(std::sync::Arc::new(cause)),
+        })
+    }
+
+    /// The 403 for a caller without `permission` (the one place the sentence is written).
+    pub fn missing_permission(permission: impl std::fmt::Display) -> Error {
+        Error::Forbidden(format!(
+            "You do not have permission to do that: it requires the {permission} permission."
+        ))
+    }
+
     pub fn bad(field: &str, problem: impl std::fmt::Display) -> Error {
         let message = format!("{field}: {problem}");
         Error::BadRequest(message.clone(), vec![message])
@@ -132,7 +182,7 @@ impl Error {
                 code,
                 format!("The request was refused: {reason}."),
             ),
-            _ => Error::Internal(format!("unexpected status {code} {reason}")),
+            _ => Error::internal(format!("unexpected status {code} {reason}")),
         }
     }
 }
@@ -141,7 +191,7 @@ impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
         match storage_failure(&e) {
             Some(cause) => Error::Unavailable(unwritable_message(cause)),
-            None => Error::Internal(format!("database: {e}")),
+            None => Error::internal_from("database", e),
         }
     }
 }
@@ -197,22 +247,4 @@ pub fn shown(text: &str) -> String {
         }
     }
     out
-}
-
-/// A text field as every form and body checks it: present when `required`, at most
-/// `max` characters, no NUL (which PostgreSQL cannot store); the error names `field`.
-pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
-    if required && value.trim().is_empty() {
-        return Err(Error::bad(field, "is required"));
-    }
-    if value.chars().count() > max {
-        return Err(Error::bad(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.contains('\0') {
-        return Err(Error::bad(field, "must not contain NUL characters"));
-    }
-    Ok(())
 }

@@ -12,7 +12,7 @@ pub const SECRET_KEY_FILE: &str = "secret.key";
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Internal(format!("{}: {e}", path.display()))
+    Error::internal_from(format!("{}", path.display()), e)
 }
 
 /// The files drydock keeps in the data directory, readable by its user alone.
@@ -113,7 +113,7 @@ pub fn secret_key(dir: &Path) -> Result<String> {
         Ok(text) => {
             let key = text.trim().to_string();
             if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Internal(format!(
+                return Err(Error::internal(format!(
                     "{} must hold 64 hex digits; delete it to have a new one generated",
                     path.display()
                 )));
@@ -185,8 +185,8 @@ pub fn default_work_dir(data_dir: &Path) -> Result<std::path::PathBuf> {
         write_private(&record, dir.to_string_lossy().as_bytes())?;
         return Ok(dir);
     }
-    Err(Error::Internal(
-        "could not make the tasks' working directory under the temporary directory".into(),
+    Err(Error::internal(
+        "could not make the tasks' working directory under the temporary directory",
     ))
 }
 

@@ -31,6 +31,7 @@ pub mod server;
 pub mod store;
 pub mod system_tasks;
 pub mod tokens;
+pub mod validate;
 pub mod web;
 
 pub use crate::app::{App, Opened};

@@ -192,7 +192,7 @@ impl Metrics {
         catch_up(&self.sqlite_busy_waits, busy.retries);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .map_err(|e| Error::Internal(format!("encoding metrics: {e}")))?;
+            .map_err(|e| Error::internal_from("encoding metrics", e))?;
         Ok(out)
     }
 }

@@ -39,7 +39,7 @@ pub fn hash_now(password: &str) -> Result<String> {
     argon2()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
+        .map_err(|e| Error::internal_from("hashing a password", e))
 }
 
 /// True when `password` matches the PHC string `phc`.
@@ -111,12 +111,12 @@ impl Hasher {
                 Error::Unavailable("Too many sign-ins at once; try again shortly.".into())
             }
             std::sync::mpsc::TrySendError::Disconnected(_) => {
-                Error::Internal("the hashing threads have stopped".into())
+                Error::internal("the hashing threads have stopped")
             }
         })?;
         result
             .await
-            .map_err(|_| Error::Internal("a hashing thread failed".into()))
+            .map_err(|_| Error::internal("a hashing thread failed"))
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {

@@ -46,9 +46,7 @@ impl Admit for Proof {
         }
         if let Some(p) = proof.required() {
             if !proof.actor().can(p) {
-                return Err(Error::Forbidden(format!(
-                    "You do not have permission to do that: it requires the {p} permission."
-                )));
+                return Err(Error::missing_permission(p));
             }
         }
         let identity = Identity {
@@ -65,7 +63,7 @@ impl Admit for Proof {
 /// change's transaction began).
 pub fn proof_of<'a>(tx: &'a ChangeTx) -> Result<&'a Proof> {
     tx.admitted::<Proof>()
-        .ok_or_else(|| Error::Internal("a change was admitted without a proof".into()))
+        .ok_or_else(|| Error::internal("a change was admitted without a proof"))
 }
 
 #[cfg(test)]

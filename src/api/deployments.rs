@@ -102,19 +102,7 @@ fn refuse_missing(body: &DeploymentBody) -> Result<()> {
 }
 
 pub(super) fn time_field(field: &str, value: Option<String>) -> Result<Option<i64>> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            clock::parse_iso(&v).ok_or_else(|| {
-                Error::bad(
-                    field,
-                    format!(
-                        "'{v}' is not an ISO 8601 time with offset, e.g. 2026-11-26T15:04:05+00:00"
-                    ),
-                )
-            })
-        })
-        .transpose()
+    crate::validate::optional_time(field, value.as_deref())
 }
 
 /// Octopus's `DeploymentResource` body, checked.

@@ -155,17 +155,6 @@ pub struct WindowBody {
     message: Option<String>,
 }
 
-fn time(field: &str, value: &str) -> Result<i64> {
-    clock::parse_iso(value).ok_or_else(|| {
-        Error::bad(
-            field,
-            format!(
-                "'{value}' is not an ISO 8601 time with offset, e.g. 2026-11-26T15:04:05+00:00"
-            ),
-        )
-    })
-}
-
 #[rocket::post("/maintenancewindows", data = "<body>")]
 async fn create_window(
     change: Change<need::AdministerSystem>,
@@ -173,7 +162,7 @@ async fn create_window(
     app: &State<App>,
 ) -> Result<(Status, Json<Value>)> {
     let body = body.into_inner()?;
-    let (start, end) = (time("Start", &body.start)?, time("End", &body.end)?);
+    let (start, end) = maintenance::window_times(&body.start, &body.end)?;
     let window =
         maintenance::create_window(&app.store, &change.proof, start, end, body.message).await?;
     app.queue.wake();

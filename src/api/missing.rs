@@ -100,7 +100,7 @@ impl Handler for Missing {
                 rocket::outcome::Outcome::Forward(status) => return route::Outcome::Error(status),
             };
             let Some(app) = req.rocket().state::<App>() else {
-                return route::Outcome::from(req, Error::Internal("no app state".into()));
+                return route::Outcome::from(req, Error::internal("no app state"));
             };
             // An empty change: admitted (or refused, in maintenance) as every change is.
             if let Err(e) = app.store.change(&change.proof, |_| Ok(())).await {

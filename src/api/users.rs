@@ -112,9 +112,7 @@ async fn create(
 async fn get(caller: Caller, id: &str, app: &State<App>) -> Result<Json<UserResource>> {
     let id = parse_id("Users", id)?;
     if caller.user.id != id && !caller.can(Permission::UserView) {
-        return Err(Error::Forbidden(
-            "You do not have permission to do that: it requires the UserView permission.".into(),
-        ));
+        return Err(Error::missing_permission(Permission::UserView));
     }
     let user = app.store.read(move |c| users::find(c, id)).await?;
     user.map(|u| Json(u.into()))

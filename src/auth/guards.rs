@@ -34,7 +34,7 @@ pub const CSRF_HEADER: &str = "X-CSRF-Token";
 fn app<'r>(req: &'r Request<'_>) -> Result<&'r App, Error> {
     req.rocket()
         .state::<App>()
-        .ok_or_else(|| Error::Internal("application state is missing".into()))
+        .ok_or_else(|| Error::internal("application state is missing"))
 }
 
 /// Resolves the caller once per request.
@@ -62,7 +62,7 @@ async fn identify(req: &Request<'_>) -> Result<Option<Caller>, Error> {
         let keys = req
             .rocket()
             .state::<super::key_cache::KeyCache>()
-            .ok_or_else(|| Error::Internal("the API key cache is missing".into()))?;
+            .ok_or_else(|| Error::internal("the API key cache is missing"))?;
         return match keys.caller(&app.store, key.trim()).await? {
             Some(caller) => Ok(Some(caller)),
             None => Err(Error::Unauthorized),
@@ -117,9 +117,7 @@ pub use crate::access::permissions::{need, Requirement};
 
 fn require<R: Requirement>(caller: &Caller) -> Result<(), Error> {
     match R::PERMISSION {
-        Some(p) if !caller.can(p) => Err(Error::Forbidden(format!(
-            "You do not have permission to do that: it requires the {p} permission."
-        ))),
+        Some(p) if !caller.can(p) => Err(Error::missing_permission(p)),
         _ => Ok(()),
     }
 }
@@ -281,23 +279,33 @@ where
     }
 }
 
-/// A maintenance refusal of a form keeps what the user typed (but passwords and the
-/// CSRF token), for the refusal page to show again.
+/// A form refused in maintenance mode: its action and what the user typed (but
+/// passwords and the CSRF token), kept for the request so that the refusal page shows
+/// the form again ([`typed_form`]).
+pub struct TypedForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The form this request's maintenance refusal kept, if one was.
+pub fn typed_form<'r>(req: &'r Request<'_>) -> Option<&'r TypedForm> {
+    req.local_cache(|| None::<TypedForm>).as_ref()
+}
+
+/// A maintenance refusal of a form keeps what the user typed ([`TypedForm`]).
 fn keep_typed(error: Error, req: &Request<'_>, body: &str) -> Error {
-    match error {
-        Error::Maintenance(mut refusal) => {
-            let fields = Form::values(body)
-                .map(|f| {
-                    let decode = |s: &str| RawStr::new(s).url_decode_lossy().into_owned();
-                    (decode(f.name.source()), decode(f.value))
-                })
-                .filter(|(name, _)| name != CSRF_FIELD && !name.contains("password"))
-                .collect();
-            refusal.form = Some((req.uri().path().to_string(), fields));
-            Error::Maintenance(refusal)
-        }
-        other => other,
+    if let Error::Maintenance(_) = &error {
+        let fields = Form::values(body)
+            .map(|f| {
+                let decode = |s: &str| RawStr::new(s).url_decode_lossy().into_owned();
+                (decode(f.name.source()), decode(f.value))
+            })
+            .filter(|(name, _)| name != CSRF_FIELD && !name.contains("password"))
+            .collect();
+        let action = req.uri().path().to_string();
+        req.local_cache(|| Some(TypedForm { action, fields }));
     }
+    error
 }
 
 fn data_outcome<'r, T>(

@@ -159,7 +159,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))
+        .map_err(|e| Error::internal_from("starting the runtime", e))
 }
 
 fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode> {

@@ -61,9 +61,9 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         .thread_keep_alive(std::time::Duration::from_secs(1))
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;
+        .map_err(|e| Error::internal_from("starting the runtime", e))?;
     let launched = runtime.block_on(server.launch());
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    launched.map_err(|e| Error::Internal(format!("server: {e}")))?;
+    launched.map_err(|e| Error::internal_from("server", e))?;
     Ok(ExitCode::SUCCESS)
 }

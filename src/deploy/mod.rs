@@ -2,7 +2,6 @@
 //! audit, shared by the pages and the API. No HTTP in here.
 
 use crate::access::Permission;
-pub(crate) use crate::error::check_text;
 use crate::error::{Error, Result};
 use crate::freezes;
 pub use crate::freezes::Override;
@@ -14,6 +13,7 @@ use crate::store::projects::{self, Environment, Project, ProjectFields, Release}
 use crate::store::slugs;
 use crate::store::tasks::{self, Cancel, NewTask};
 use crate::store::{events, ChangeTx, Store};
+pub(crate) use crate::validate::text as check_text;
 
 mod commands;
 mod environments;
@@ -29,11 +29,7 @@ pub const DEFAULT_SCRIPT_TIMEOUT_SECS: i64 = 3600;
 pub const MAX_SCRIPT_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
 
 fn check_name(field: &str, value: &str) -> Result<()> {
-    check_text(field, value, MAX_NAME, true)?;
-    if value.chars().any(char::is_control) {
-        return Err(Error::bad(field, "must not contain control characters"));
-    }
-    Ok(())
+    crate::validate::name(field, value, MAX_NAME)
 }
 
 pub struct ProjectInput {
@@ -423,10 +419,7 @@ fn queue_deployment(
     if overriding.is_some() {
         let proof = crate::access::proof_of(tx)?;
         if !proof.actor().can(Permission::DeploymentCreate) {
-            return Err(Error::Forbidden(
-                "You do not have permission to do that: it requires the DeploymentCreate permission."
-                    .into(),
-            ));
+            return Err(Error::missing_permission(Permission::DeploymentCreate));
         }
     }
     let where_ = format!("{} in {}", project.name, env.name);

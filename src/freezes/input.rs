@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::schedule::{Ends, Recurrence, Repeat, Schedule, Zone, WEEKDAYS};
 use super::OnStart;
-use crate::error::{check_text, Error, Result};
+use crate::error::{Error, Result};
+use crate::validate;
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 4_000;
@@ -117,17 +118,14 @@ fn number(value: &Value) -> Option<i64> {
 pub fn check(body: FreezeBody) -> Result<Checked> {
     let mut problems = Vec::new();
     let name = body.name.unwrap_or_default().trim().to_string();
-    problems.extend(check_text("Name", &name, MAX_NAME, true).err());
-    if name.chars().any(char::is_control) {
-        problems.push(Error::bad("Name", "must not contain control characters"));
-    }
+    problems.extend(validate::name("Name", &name, MAX_NAME).err());
     let description = body.description.unwrap_or_default();
-    problems.extend(check_text("Description", &description, MAX_DESCRIPTION, false).err());
+    problems.extend(validate::text("Description", &description, MAX_DESCRIPTION, false).err());
     let start = instant("Start", body.start.as_deref());
     let end = instant("End", body.end.as_deref());
     if let (Ok((s, _)), Ok((e, _))) = (&start, &end) {
-        if e <= s {
-            problems.push(Error::bad("End", "must be after Start"));
+        if let Err(order) = validate::window(*s, *e) {
+            problems.push(order);
         } else if e - s > MAX_WINDOW_DAYS * 86_400_000 {
             problems.push(Error::bad(
                 "End",

@@ -9,6 +9,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::store::maintenance::{self, Mode, Window, WindowState};
 use crate::store::tasks::{self, Task};
 use crate::store::{events, Admit, Store};
+use crate::validate;
 
 pub const MAX_MESSAGE: usize = 1000;
 
@@ -37,20 +38,29 @@ fn refusal_of(conn: &Conn, mode: Mode) -> Result<Option<Error>> {
     Ok(Some(Error::Maintenance(Box::new(Refusal {
         message: mode.message,
         retry_after_secs,
-        form: None,
     }))))
 }
 
 fn check_message(message: &Option<String>) -> Result<()> {
-    if let Some(m) = message {
-        if m.chars().count() > MAX_MESSAGE {
-            return Err(Error::bad(
-                "Message",
-                format!("must be at most {MAX_MESSAGE} characters"),
-            ));
+    match message {
+        Some(m) => validate::text("Message", m, MAX_MESSAGE, false),
+        None => Ok(()),
+    }
+}
+
+/// A window's `Start` and `End` as the API sends them (ISO 8601 with offsets): every
+/// problem of the two at once.
+pub fn window_times(start: &str, end: &str) -> Result<(i64, i64)> {
+    match (
+        validate::iso_time("Start", start),
+        validate::iso_time("End", end),
+    ) {
+        (Ok(start), Ok(end)) => Ok((start, end)),
+        (start, end) => {
+            Error::all([start.err(), end.err()].into_iter().flatten().collect())?;
+            Err(Error::internal("a time was refused without a reason"))
         }
     }
-    Ok(())
 }
 
 /// Turns maintenance mode on or off (administrators only), audited. `message`: `None`
@@ -69,10 +79,7 @@ pub async fn set_mode(
         .change(admission, move |tx| {
             // Decided with the caller as they are inside the transaction.
             if !tx.identity().administrator {
-                return Err(Error::Forbidden(
-                    "You do not have permission to do that: it requires the AdministerSystem permission."
-                        .into(),
-                ));
+                return Err(Error::missing_permission("AdministerSystem"));
             }
             let current = maintenance::get_to_change(tx)?;
             let message = message.unwrap_or(current.message.clone());
@@ -194,12 +201,8 @@ pub async fn create_window(
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty());
     check_message(&message)?;
-    if end_at <= start_at {
-        return Err(Error::bad("End", "must be after Start"));
-    }
-    if end_at <= clock::now_ms() {
-        return Err(Error::bad("End", "is in the past"));
-    }
+    validate::window(start_at, end_at)?;
+    validate::not_past("End", end_at, clock::now_ms())?;
     store
         .change(admission, move |tx| {
             let by = tx.identity().username.clone();

@@ -120,5 +120,5 @@ pub(super) fn start_watchdog(inner: &Arc<Inner>, settings: &Settings) -> Result<
         .name("drydock-watchdog".into())
         .spawn(move || watch(weak, settings))
         .map(|_| ())
-        .map_err(|e| crate::error::Error::Internal(format!("starting the heartbeat watchdog: {e}")))
+        .map_err(|e| crate::error::Error::internal_from("starting the heartbeat watchdog", e))
 }

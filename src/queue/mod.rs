@@ -222,7 +222,7 @@ impl Queue {
                 .name("drydock-listen".into())
                 .spawn(move || listen::listen(weak, listening))
                 .map_err(|e| {
-                    crate::error::Error::Internal(format!("starting the queue's listener: {e}"))
+                    crate::error::Error::internal_from("starting the queue's listener", e)
                 })?;
         }
         heartbeat::start_watchdog(&self.inner, &settings)?;
@@ -231,9 +231,7 @@ impl Queue {
         let handle = std::thread::Builder::new()
             .name("drydock-queue".into())
             .spawn(move || process(weak, store, settings))
-            .map_err(|e| {
-                crate::error::Error::Internal(format!("starting the queue processor: {e}"))
-            })?;
+            .map_err(|e| crate::error::Error::internal_from("starting the queue processor", e))?;
         if let Ok(mut processor) = self.inner.processor.lock() {
             *processor = Some(handle);
         }

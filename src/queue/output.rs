@@ -223,7 +223,7 @@ pub(super) fn start(inner: &Arc<Inner>, store: &Store, settings: &super::Setting
         .name("drydock-output".into())
         .spawn(move || write_and_watch(weak, store, outputs))
         .map(|_| ())
-        .map_err(|e| Error::Internal(format!("starting the output thread: {e}")))
+        .map_err(|e| Error::internal_from("starting the output thread", e))
 }
 
 /// The node's output thread: writes every running task's waiting lines and reads their
@@ -375,7 +375,7 @@ pub(super) fn watch(
     }
     match poll(&mut fds, PollTimeout::from(ms)) {
         Ok(_) | Err(Errno::EINTR) => {}
-        Err(e) => return Err(Error::Internal(format!("watching the script: {e}"))),
+        Err(e) => return Err(Error::internal_from("watching the script", e)),
     }
     let ready: Vec<bool> = fds
         .iter()

@@ -162,7 +162,7 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
     };
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
     let io = |path: &std::path::Path, e: std::io::Error| {
-        Error::Internal(format!("{}: {e}", path.display()))
+        Error::internal_from(format!("{}", path.display()), e)
     };
     let make = |dir: &std::path::Path| {
         use std::os::unix::fs::DirBuilderExt;
@@ -178,7 +178,7 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         // A stopping node on the same data directory removed the (empty) work
         // directory meanwhile: made again, with its checks, then the task's own.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::Internal)?;
+            super::scripts::prepare_work_dir(&settings.work_dir).map_err(Error::internal)?;
             make(&dir).map_err(|e| io(&dir, e))?;
         }
         Err(e) => return Err(io(&dir, e)),
@@ -294,9 +294,7 @@ fn supervise(
                 Err(e) => {
                     let _ = killpg(group, Signal::SIGKILL);
                     let _ = child.wait();
-                    return Err(Error::Internal(format!(
-                        "watching the script's process: {e}"
-                    )));
+                    return Err(Error::internal_from("watching the script's process", e));
                 }
             };
             let pipes = [
@@ -310,7 +308,7 @@ fn supervise(
             let exit = launched
                 .channel
                 .try_clone()
-                .map_err(|e| Error::Internal(format!("watching the script's process: {e}")))?;
+                .map_err(|e| Error::internal_from("watching the script's process", e))?;
             let pipes = [
                 launched.stdout.take().map(|p| Pipe::new(p, "stdout")),
                 launched.stderr.take().map(|p| Pipe::new(p, "stderr")),
@@ -344,7 +342,7 @@ fn supervise(
                     let _ = killpg(group, Signal::SIGKILL);
                     child
                         .wait()
-                        .map_err(|e| Error::Internal(format!("waiting for bash: {e}")))
+                        .map_err(|e| Error::internal_from("waiting for bash", e))
                 }
                 Script::Launched(launched) => launched.status().map_err(|e| {
                     // Its launcher died: what the script left is found by its
@@ -352,7 +350,7 @@ fn supervise(
                     if let Ok(user) = &settings.script_user {
                         crate::process::kill_leftovers(&settings.work_dir, &[id], user.uid());
                     }
-                    Error::Internal(e)
+                    Error::internal(e)
                 }),
             };
             match status {

@@ -15,10 +15,10 @@ const COLUMNS: &str = "id, user_id, purpose, created_at";
 
 fn from_row(r: &Row) -> Result<ApiKey> {
     Ok(ApiKey {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        purpose: r.get(2)?,
-        created_at: r.get(3)?,
+        id: r.col("id")?,
+        user_id: r.col("user_id")?,
+        purpose: r.col("purpose")?,
+        created_at: r.col("created_at")?,
     })
 }
 

@@ -122,7 +122,7 @@ fn dump(pg_dump: &Path, url: &str, out: &Path, stop: &(dyn Fn() -> bool + Sync))
     }
     let mut child = command
         .spawn()
-        .map_err(|e| Error::Internal(format!("starting {}: {e}", pg_dump.display())))?;
+        .map_err(|e| Error::internal_from(format!("starting {}", pg_dump.display()), e))?;
     let mut stderr = child.stderr.take();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -134,7 +134,7 @@ fn dump(pg_dump: &Path, url: &str, out: &Path, stop: &(dyn Fn() -> bool + Sync))
     let status = loop {
         if let Some(status) = child
             .try_wait()
-            .map_err(|e| Error::Internal(format!("pg_dump: {e}")))?
+            .map_err(|e| Error::internal_from("pg_dump", e))?
         {
             break status;
         }
@@ -148,7 +148,7 @@ fn dump(pg_dump: &Path, url: &str, out: &Path, stop: &(dyn Fn() -> bool + Sync))
     };
     let errors = reader.join().unwrap_or_default();
     if !status.success() {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "pg_dump failed ({status}): {}",
             errors.trim()
         )));
@@ -217,7 +217,7 @@ impl PassFile {
     fn beside(out: &Path, password: &str) -> Result<PassFile> {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random)
-            .map_err(|e| Error::Internal(format!("the random generator failed: {e}")))?;
+            .map_err(|e| Error::internal_from("the random generator failed", e))?;
         let name = format!(".pgpass-{}", hex::encode(random));
         let path = out.parent().unwrap_or(Path::new(".")).join(name);
         let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
@@ -226,9 +226,9 @@ impl PassFile {
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::internal_from(format!("{}", path.display()), e))?;
         std::io::Write::write_all(&mut file, format!("*:*:*:*:{escaped}\n").as_bytes())
-            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::internal_from(format!("{}", path.display()), e))?;
         Ok(PassFile(path))
     }
 }

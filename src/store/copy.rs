@@ -103,7 +103,7 @@ fn copy_tables(src: &Conn, dst: &BookTx, cookie_key: Option<&str>) -> Result<Vec
     let known = |t: &String| TABLES.iter().any(|(name, _)| name == t);
     for side in [tables(src)?, tables(dst)?] {
         if let Some(unknown) = side.iter().find(|t| !known(t)) {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "this drydock does not know how to copy the table {unknown}"
             )));
         }
@@ -144,16 +144,14 @@ fn copy_tables(src: &Conn, dst: &BookTx, cookie_key: Option<&str>) -> Result<Vec
             };
             let (mine, theirs) = (sums(src)?, sums(dst)?);
             if mine != theirs {
-                return Err(Error::Internal(format!(
-                    "task counts {mine:?} in SQLite but {theirs:?} in PostgreSQL; nothing was copied"
-                )));
+                return Err(Error::internal(format!("task counts {mine:?} in SQLite but {theirs:?} in PostgreSQL; nothing was copied")));
             }
             counts.push((table.to_string(), count(dst, table)?));
             continue;
         }
         let (mine, theirs) = (count(src, table)?, count(dst, table)?);
         if mine != theirs && !(*table == "cluster_settings" && cookie_key.is_some()) {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "{table}: {mine} rows in SQLite but {theirs} in PostgreSQL; nothing was copied"
             )));
         }
@@ -186,7 +184,7 @@ fn copy_tables(src: &Conn, dst: &BookTx, cookie_key: Option<&str>) -> Result<Vec
 fn copy_rows(src: &Conn, dst: &Conn, table: &str) -> Result<()> {
     let names = columns(src, table)?;
     if names != columns(dst, table)? {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "{table} has other columns in PostgreSQL than in SQLite"
         )));
     }
@@ -221,7 +219,7 @@ fn copy_rows(src: &Conn, dst: &Conn, table: &str) -> Result<()> {
         &format!("SELECT {list} FROM {table} ORDER BY 1"),
         &[],
         |row| {
-            batch.extend(row.0.iter().cloned());
+            batch.extend(row.values.iter().cloned());
             if batch.len() >= BATCH * names.len() {
                 flush(&mut batch)?;
             }

@@ -21,18 +21,18 @@ pub struct Deployment {
 
 fn deployment(r: &Row) -> Result<Deployment> {
     Ok(Deployment {
-        id: r.get(0)?,
-        release_id: r.get(1)?,
-        environment_id: r.get(2)?,
-        task_id: r.get(3)?,
-        created_at: r.get(4)?,
-        deployed_by: r.get(5)?,
-        deployed_via: r.get(6)?,
+        id: r.col("id")?,
+        release_id: r.col("release_id")?,
+        environment_id: r.col("environment_id")?,
+        task_id: r.col("task_id")?,
+        created_at: r.col("created_at")?,
+        deployed_by: r.col("deployed_by")?,
+        deployed_via: r.col("deployed_via")?,
     })
 }
 
 const SELECT: &str = "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at,
-        t.queued_by, t.queued_via
+        t.queued_by AS deployed_by, t.queued_via AS deployed_via
      FROM deployments d JOIN tasks t ON t.id = d.task_id";
 
 /// Records a deployment run by task `task_id` (queued in the same change).
@@ -54,7 +54,7 @@ pub fn create(
             ],
         )?
         .get(0)?;
-    find(tx, id)?.ok_or_else(|| crate::error::Error::Internal(format!("Deployments-{id} vanished")))
+    find(tx, id)?.ok_or_else(|| crate::error::Error::internal(format!("Deployments-{id} vanished")))
 }
 
 pub fn find(conn: &Conn, id: i64) -> Result<Option<Deployment>> {
@@ -96,7 +96,7 @@ pub fn list(conn: &Conn, filter: &Filter, skip: i64, take: i64) -> Result<(Vec<D
         .query(
             &format!(
                 "SELECT d.id, d.release_id, d.environment_id, d.task_id, d.created_at, \
-                 t.queued_by, t.queued_via {from}{} \
+                 t.queued_by AS deployed_by, t.queued_via AS deployed_via {from}{} \
                  ORDER BY d.id DESC LIMIT ? OFFSET ?",
                 clause.sql()
             ),
@@ -231,9 +231,10 @@ pub fn live(conn: &Conn, now: i64, cells: Cells) -> Result<Vec<Live>> {
     Ok(cells)
 }
 
-const LIVE_SELECT: &str = "SELECT r.project_id, d.environment_id, d.id, r.id, r.version, t.id,
-        t.state, t.queue_time, t.start_time, t.completed_time, t.held_until, t.error_message,
-        t.error_lines, d.created_at, t.queued_by, t.queued_via
+const LIVE_SELECT: &str = "SELECT r.project_id, d.environment_id, d.id AS deployment_id,
+        r.id AS release_id, r.version, t.id AS task, t.state, t.queue_time, t.start_time,
+        t.completed_time, t.held_until, t.error_message, t.error_lines, d.created_at,
+        t.queued_by AS deployed_by, t.queued_via AS deployed_via
      FROM deployments d
      JOIN releases r ON r.id = d.release_id
      JOIN tasks t ON t.id = d.task_id";
@@ -244,22 +245,22 @@ const NARROWED: &str = "(CAST(?2 AS BIGINT) IS NULL OR r2.project_id = CAST(?2 A
 
 fn latest_row(r: &Row) -> Result<Latest> {
     Ok(Latest {
-        project_id: r.get(0)?,
-        environment_id: r.get(1)?,
-        deployment_id: r.get(2)?,
-        release_id: r.get(3)?,
-        version: r.get(4)?,
-        task: r.get(5)?,
-        state: r.get(6)?,
-        queue_time: r.get(7)?,
-        start_time: r.get(8)?,
-        completed_time: r.get(9)?,
-        held_until: r.get(10)?,
-        error_message: r.get(11)?,
-        has_warnings: r.get::<i64>(12)? > 0,
-        created_at: r.get(13)?,
-        deployed_by: r.get(14)?,
-        deployed_via: r.get(15)?,
+        project_id: r.col("project_id")?,
+        environment_id: r.col("environment_id")?,
+        deployment_id: r.col("deployment_id")?,
+        release_id: r.col("release_id")?,
+        version: r.col("version")?,
+        task: r.col("task")?,
+        state: r.col("state")?,
+        queue_time: r.col("queue_time")?,
+        start_time: r.col("start_time")?,
+        completed_time: r.col("completed_time")?,
+        held_until: r.col("held_until")?,
+        error_message: r.col("error_message")?,
+        has_warnings: r.col::<i64>("error_lines")? > 0,
+        created_at: r.col("created_at")?,
+        deployed_by: r.col("deployed_by")?,
+        deployed_via: r.col("deployed_via")?,
     })
 }
 

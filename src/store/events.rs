@@ -106,15 +106,15 @@ fn insert(
 const COLUMNS: &str = "id, category, user_id, username, identity, occurred, message, related_ids";
 
 fn from_row(row: &Row) -> Result<Event> {
-    let related: String = row.get(7)?;
+    let related: String = row.col("related_ids")?;
     Ok(Event {
-        id: row.get(0)?,
-        category: row.get(1)?,
-        user_id: row.get(2)?,
-        username: row.get(3)?,
-        identity: row.get(4)?,
-        occurred: row.get(5)?,
-        message: row.get(6)?,
+        id: row.col("id")?,
+        category: row.col("category")?,
+        user_id: row.col("user_id")?,
+        username: row.col("username")?,
+        identity: row.col("identity")?,
+        occurred: row.col("occurred")?,
+        message: row.col("message")?,
         related_ids: serde_json::from_str(&related).unwrap_or_default(),
     })
 }

@@ -44,18 +44,18 @@ const FREEZE: &str = "SELECT id, name, description, start_time, end_time, recurr
 
 fn freeze(r: &Row) -> Result<Freeze> {
     Ok(Freeze {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-        start_time: r.get(3)?,
-        end_time: r.get(4)?,
-        recurrence: r.get(5)?,
-        time_zone: r.get(6)?,
-        utc_offset_minutes: r.get(7)?,
-        on_start: r.get(8)?,
-        until_time: r.get(9)?,
-        created_at: r.get(10)?,
-        modified_at: r.get(11)?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        description: r.col("description")?,
+        start_time: r.col("start_time")?,
+        end_time: r.col("end_time")?,
+        recurrence: r.col("recurrence")?,
+        time_zone: r.col("time_zone")?,
+        utc_offset_minutes: r.col("utc_offset_minutes")?,
+        on_start: r.col("on_start")?,
+        until_time: r.col("until_time")?,
+        created_at: r.col("created_at")?,
+        modified_at: r.col("modified_at")?,
         scope: Vec::new(),
     })
 }

@@ -103,12 +103,12 @@ pub struct Window {
 
 fn window(r: &Row) -> Result<Window> {
     Ok(Window {
-        id: r.get(0)?,
-        start_at: r.get(1)?,
-        end_at: r.get(2)?,
-        message: r.get(3)?,
-        created_by: r.get(4)?,
-        state: r.get(5)?,
+        id: r.col("id")?,
+        start_at: r.col("start_at")?,
+        end_at: r.col("end_at")?,
+        message: r.col("message")?,
+        created_by: r.col("created_by")?,
+        state: r.col("state")?,
     })
 }
 

@@ -85,7 +85,7 @@ impl PgPool {
         let pool = self
             .0
             .as_ref()
-            .ok_or_else(|| Error::Internal("the PostgreSQL pool is closed".into()))?;
+            .ok_or_else(|| Error::internal("the PostgreSQL pool is closed"))?;
         Ok(pool.get_timeout(wait)?)
     }
 }
@@ -266,7 +266,7 @@ impl Store {
             conn.busy_handler(Some(busy::handler))?;
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::Internal(format!(
+                return Err(Error::internal(format!(
                     "could not switch {} to WAL (got {mode})",
                     path.display()
                 )));
@@ -301,7 +301,7 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(config.db_wait())
             .build(manager)
-            .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
+            .map_err(|e| Error::internal_from(format!("opening {}", path.display()), e))?;
         let watch = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -332,7 +332,7 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(config.db_wait())
             .build(manager)
-            .map_err(|e| Error::Internal(format!("opening {}: {e}", sql::redacted(url))))?;
+            .map_err(|e| Error::internal_from(format!("opening {}", sql::redacted(url)), e))?;
         Ok(Backend::Postgres {
             pool: PgPool(Some(pool)),
             listen: sql::PgManager::new(url)?.for_node(&config.node_name),
@@ -555,5 +555,5 @@ async fn blocking<T: Send + 'static>(
         })?,
         None => task.await,
     };
-    joined.map_err(|e| Error::Internal(format!("database task: {e}")))?
+    joined.map_err(|e| Error::internal_from("database task", e))?
 }

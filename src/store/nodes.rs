@@ -114,22 +114,22 @@ const NODE: &str = concatcp!(
     "SELECT name, version, task_cap, started_at, last_seen, draining,
      (SELECT COUNT(*) FROM tasks WHERE state IN ",
     RUNNING,
-    " AND server_node || '' = nodes.name),
+    " AND server_node || '' = nodes.name) AS running,
      stopped_at, schema_level
      FROM nodes"
 );
 
 fn node(r: &Row) -> Result<Node> {
     Ok(Node {
-        name: r.get(0)?,
-        version: r.get(1)?,
-        task_cap: r.get(2)?,
-        started_at: r.get(3)?,
-        last_seen: r.get(4)?,
-        draining: r.get(5)?,
-        running: r.get(6)?,
-        stopped_at: r.get(7)?,
-        schema_level: r.get(8)?,
+        name: r.col("name")?,
+        version: r.col("version")?,
+        task_cap: r.col("task_cap")?,
+        started_at: r.col("started_at")?,
+        last_seen: r.col("last_seen")?,
+        draining: r.col("draining")?,
+        running: r.col("running")?,
+        stopped_at: r.col("stopped_at")?,
+        schema_level: r.col("schema_level")?,
     })
 }
 

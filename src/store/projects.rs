@@ -30,15 +30,15 @@ pub struct ProjectFields {
 }
 
 fn project(row: &Row) -> Result<Project> {
-    let name: String = row.get(1)?;
+    let name: String = row.col("name")?;
     Ok(Project {
-        id: row.get(0)?,
-        slug: slugs::effective(row.get(6)?, &name),
+        id: row.col("id")?,
+        slug: slugs::effective(row.col("slug")?, &name),
         name,
-        description: row.get(2)?,
-        deployment_script: row.get(3)?,
-        script_timeout_secs: row.get(4)?,
-        created_at: row.get(5)?,
+        description: row.col("description")?,
+        deployment_script: row.col("deployment_script")?,
+        script_timeout_secs: row.col("script_timeout_secs")?,
+        created_at: row.col("created_at")?,
     })
 }
 
@@ -167,14 +167,14 @@ pub struct Environment {
 }
 
 fn environment(row: &Row) -> Result<Environment> {
-    let name: String = row.get(1)?;
+    let name: String = row.col("name")?;
     Ok(Environment {
-        id: row.get(0)?,
-        slug: slugs::effective(row.get(5)?, &name),
+        id: row.col("id")?,
+        slug: slugs::effective(row.col("slug")?, &name),
         name,
-        description: row.get(2)?,
-        created_at: row.get(3)?,
-        sort_order: row.get(4)?,
+        description: row.col("description")?,
+        created_at: row.col("created_at")?,
+        sort_order: row.col("sort_order")?,
         needs_confirmation: row.get::<Option<i64>>(6)?.map(|n| n != 0),
     })
 }
@@ -342,13 +342,13 @@ pub struct Release {
 
 fn release(row: &Row) -> Result<Release> {
     Ok(Release {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        version: row.get(2)?,
-        notes: row.get(3)?,
-        created_at: row.get(4)?,
-        created_by: row.get(5)?,
-        deployment_script: row.get(6)?,
+        id: row.col("id")?,
+        project_id: row.col("project_id")?,
+        version: row.col("version")?,
+        notes: row.col("notes")?,
+        created_at: row.col("created_at")?,
+        created_by: row.col("created_by")?,
+        deployment_script: row.col("deployment_script")?,
     })
 }
 

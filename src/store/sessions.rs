@@ -34,10 +34,10 @@ pub fn find(conn: &Conn, token_hash: &str) -> Result<Option<Session>> {
     )?
     .map(|r| {
         Ok(Session {
-            user_id: r.get(0)?,
-            csrf_token: r.get(1)?,
-            created_at: r.get(2)?,
-            last_seen_at: r.get(3)?,
+            user_id: r.col("user_id")?,
+            csrf_token: r.col("csrf_token")?,
+            created_at: r.col("created_at")?,
+            last_seen_at: r.col("last_seen_at")?,
         })
     })
     .transpose()

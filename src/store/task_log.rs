@@ -59,10 +59,10 @@ pub fn log(conn: &Conn, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>>
         .iter()
         .map(|r| {
             Ok(LogLine {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                stream: r.get(2)?,
-                line: r.get(3)?,
+                seq: r.col("seq")?,
+                at: r.col("at")?,
+                stream: r.col("stream")?,
+                line: r.col("line")?,
             })
         })
         .collect()

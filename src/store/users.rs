@@ -35,12 +35,12 @@ const COLUMNS: &str = "id, username, display_name, is_active, created_at";
 
 fn from_row(row: &Row) -> Result<User> {
     Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        display_name: row.get(2)?,
-        is_active: row.get(3)?,
+        id: row.col("id")?,
+        username: row.col("username")?,
+        display_name: row.col("display_name")?,
+        is_active: row.col("is_active")?,
         roles: Vec::new(),
-        created_at: row.get(4)?,
+        created_at: row.col("created_at")?,
     })
 }
 

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 const PREFIX: &str = "drydock-";
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Internal(format!("{}: {e}", path.display()))
+    Error::internal_from(format!("{}", path.display()), e)
 }
 
 pub fn run(ctx: &Context) -> Work {

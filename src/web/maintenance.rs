@@ -281,9 +281,7 @@ async fn create_window(
             (Ok(start), Ok(end)) => (start, end),
             (start, end) => {
                 Error::all([start.err(), end.err()].into_iter().flatten().collect())?;
-                return Err(Error::Internal(
-                    "a time was refused without a reason".into(),
-                ));
+                return Err(Error::internal("a time was refused without a reason"));
             }
         };
         let window =

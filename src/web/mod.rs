@@ -271,10 +271,10 @@ fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) 
         .rocket()
         .state::<crate::app::App>()
         .map(|app| &app.store);
-    let form = refusal
-        .form
-        .as_ref()
-        .map(|(action, fields)| (action.clone(), refused::rebuild(store, action, fields)));
+    let form = crate::auth::guards::typed_form(req).map(|typed| {
+        let rebuilt = refused::rebuild(store, &typed.action, &typed.fields);
+        (typed.action.clone(), rebuilt)
+    });
     let page = RefusedPage {
         layout,
         reason: crate::error::MAINTENANCE_REFUSAL,
@@ -301,7 +301,7 @@ impl crate::http::Pages for WebPages {
 
 impl From<askama::Error> for Error {
     fn from(e: askama::Error) -> Error {
-        Error::Internal(format!("template: {e}"))
+        Error::internal_from("template", e)
     }
 }
 

@@ -153,7 +153,7 @@ impl DeployForm {
             }),
             (a, b, c) => {
                 Error::all([a.err(), b.err(), c.err()].into_iter().flatten().collect())?;
-                Err(Error::Internal("unreachable: a problem was found".into()))
+                Err(Error::internal("unreachable: a problem was found"))
             }
         }
     }

@@ -331,7 +331,10 @@ fn one_sql_text_reads_and_writes_the_same_values_on_both_backends() {
         (1, 1)
     );
     assert_eq!(on_sqlite.len(), 1);
-    assert_eq!(on_sqlite[0].0[2], Value::Text("it's \"quoted\" ?1".into()));
+    assert_eq!(
+        on_sqlite[0].values[2],
+        Value::Text("it's \"quoted\" ?1".into())
+    );
     assert!(on_sqlite[0].get::<bool>(6).unwrap() && on_sqlite[0].get::<bool>(8).unwrap());
     // A PostgreSQL type the store does not read is named, not misread.
     let refused = Conn::Postgres(&pg)

@@ -253,10 +253,8 @@ pub fn apply_set(
     )?;
     let newest = set.newest();
     if current > newest {
-        return Err(Error::Internal(format!(
-            "the database is at schema version {current}, newer than this drydock knows ({newest}); \
-             run a newer drydock or restore a backup"
-        )));
+        return Err(Error::internal(format!("the database is at schema version {current}, newer than this drydock knows ({newest}); \
+             run a newer drydock or restore a backup")));
     }
     if let Some(m) = set.after(current).find(|m| !m.compatible) {
         let running = running_sqlite(&tx, current, newest, starting)?;
@@ -266,8 +264,9 @@ pub fn apply_set(
     }
     let mut applied = 0;
     for m in set.after(current) {
-        tx.execute_batch(&m.sqlite)
-            .map_err(|e| Error::Internal(format!("migration {:04}_{}: {e}", m.version, m.name)))?;
+        tx.execute_batch(&m.sqlite).map_err(|e| {
+            Error::internal_from(format!("migration {:04}_{}", m.version, m.name), e)
+        })?;
         if m.version >= LEVELS_SINCE {
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at, compatible)
@@ -298,7 +297,7 @@ const POSTGRES_BASELINE: (i64, &str) = (
 const MIGRATION_LOCK: i64 = 0x0064_7279_646f_636b;
 
 fn postgres_error(e: postgres::Error) -> Error {
-    Error::Internal(format!("database: {}", super::sql::pg::with_causes(&e)))
+    Error::internal(format!("database: {}", super::sql::pg::with_causes(&e)))
 }
 
 /// Applies this binary's migrations a PostgreSQL database lacks, as a command would.
@@ -346,13 +345,11 @@ pub fn apply_postgres_set(
         .get(0);
     let newest = set.newest();
     if current > newest {
-        return Err(Error::Internal(format!(
-            "the database is at schema version {current}, newer than this drydock knows ({newest}); \
-             run a newer drydock or restore a backup"
-        )));
+        return Err(Error::internal(format!("the database is at schema version {current}, newer than this drydock knows ({newest}); \
+             run a newer drydock or restore a backup")));
     }
     if current != 0 && current < POSTGRES_BASELINE.0 {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the database is at schema version {current}, older than any PostgreSQL schema \
              drydock makes ({}): it was not made by drydock",
             POSTGRES_BASELINE.0
@@ -388,7 +385,7 @@ pub fn apply_postgres_set(
     if current == 0 {
         let (baseline, sql) = POSTGRES_BASELINE;
         tx.batch_execute(sql)
-            .map_err(|e| Error::Internal(format!("the PostgreSQL schema: {e}")))?;
+            .map_err(|e| Error::internal_from("the PostgreSQL schema", e))?;
         // The baseline stands for every migration up to its version.
         for m in set.list.iter().filter(|m| m.version <= baseline) {
             record(&mut tx, m)?;
@@ -397,13 +394,14 @@ pub fn apply_postgres_set(
     }
     for m in set.after(current.max(POSTGRES_BASELINE.0)) {
         let sql = m.postgres.as_deref().ok_or_else(|| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "migration {:04}_{} has no PostgreSQL SQL",
                 m.version, m.name
             ))
         })?;
-        tx.batch_execute(sql)
-            .map_err(|e| Error::Internal(format!("migration {:04}_{}: {e}", m.version, m.name)))?;
+        tx.batch_execute(sql).map_err(|e| {
+            Error::internal_from(format!("migration {:04}_{}", m.version, m.name), e)
+        })?;
         record(&mut tx, m)?;
         applied += 1;
     }

@@ -133,19 +133,40 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
-/// One row of a result.
+/// One row of a result: its values, and the names of its columns (shared by the rows
+/// of one query).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    pub values: Vec<Value>,
+    pub columns: std::sync::Arc<[String]>,
+}
 
 impl Row {
-    /// Column `index` as a `T`.
+    /// Column `index` as a `T`: for a query of one column (or a few, named where read).
     pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
         let value = self
-            .0
+            .values
             .get(index)
-            .ok_or_else(|| Error::Internal(format!("database: no column {index}")))?;
-        T::from_value(value).map_err(|e| Error::Internal(format!("database: column {index}: {e}")))
+            .ok_or_else(|| Error::internal(format!("database: no column {index}")))?;
+        T::from_value(value).map_err(|e| Error::internal(format!("database: column {index}: {e}")))
     }
+
+    /// The column named `name` as a `T`: how a row of many columns is read, so that
+    /// the mapping does not depend on the order of a hand-written column list.
+    pub fn col<T: FromValue>(&self, name: &str) -> Result<T> {
+        let index = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| Error::internal(format!("database: no column named {name}")))?;
+        T::from_value(&self.values[index])
+            .map_err(|e| Error::internal(format!("database: column {name}: {e}")))
+    }
+}
+
+/// The column names of a statement, shared by its rows.
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> std::sync::Arc<[String]> {
+    names.map(str::to_string).collect()
 }
 
 /// The most statements one PostgreSQL connection keeps prepared: more than the
@@ -339,7 +360,7 @@ impl Conn<'_> {
         unique(self.rows(sql, params, 1), conflict)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Internal(format!("database: no row from {sql}")))
+            .ok_or_else(|| Error::internal(format!("database: no row from {sql}")))
     }
 
     /// At most `limit` rows (SQLite stops reading there).
@@ -354,6 +375,7 @@ impl Conn<'_> {
             Conn::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql)?;
                 let columns = statement.column_count();
+                let named = names(statement.column_names().into_iter());
                 let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
                 let mut out = Vec::new();
                 while out.len() < limit {
@@ -362,7 +384,10 @@ impl Conn<'_> {
                     for i in 0..columns {
                         values.push(from_sqlite(row.get_ref(i)?));
                     }
-                    out.push(Row(values));
+                    out.push(Row {
+                        values,
+                        columns: named.clone(),
+                    });
                 }
                 Ok(out)
             }
@@ -371,10 +396,11 @@ impl Conn<'_> {
                 let mut pg = cell.borrow_mut();
                 let statement = pg.statement(sql)?;
                 let rows = pg.client.query(&statement, &postgres_params(&values))?;
+                let named = names(statement.columns().iter().map(|c| c.name()));
                 Ok(rows
                     .iter()
                     .take(limit)
-                    .map(from_postgres)
+                    .map(|row| from_postgres(row, &named))
                     .collect::<Result<_>>()?)
             }
         }
@@ -394,13 +420,18 @@ impl Conn<'_> {
                 let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
                 let mut statement = conn.prepare_cached(sql)?;
                 let columns = statement.column_count();
+                let named = names(statement.column_names().into_iter());
                 let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
                 while let Some(row) = rows.next()? {
                     let mut values = Vec::with_capacity(columns);
                     for i in 0..columns {
                         values.push(from_sqlite(row.get_ref(i)?));
                     }
-                    if !each(&Row(values))? {
+                    let row = Row {
+                        values,
+                        columns: named.clone(),
+                    };
+                    if !each(&row)? {
                         break;
                     }
                 }
@@ -445,7 +476,7 @@ impl Conn<'_> {
     /// The one row `sql` must return.
     pub fn query_one(&self, sql: &str, params: &[&dyn Param]) -> Result<Row> {
         self.query_opt(sql, params)?
-            .ok_or_else(|| Error::Internal(format!("database: no row from {sql}")))
+            .ok_or_else(|| Error::internal(format!("database: no row from {sql}")))
     }
 
     /// Runs `sql`; how many rows it changed.

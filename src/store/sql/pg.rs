@@ -238,22 +238,25 @@ pub(super) fn postgres_error(e: postgres::Error) -> Error {
                 with_causes(&e)
             ))
         }
-        Some(_) => Error::Internal(format!("database: {e}")),
+        Some(_) => Error::internal_from("database", e),
         None if e.is_closed() || std::error::Error::source(&e).is_some() => {
             Error::Unavailable(format!(
                 "the database cannot be reached now, try again ({})",
                 with_causes(&e)
             ))
         }
-        None => Error::Internal(format!("database: {e}")),
+        None => Error::internal_from("database", e),
     }
 }
 
-pub(super) fn from_postgres(row: &postgres::Row) -> Result<Row> {
+pub(super) fn from_postgres(
+    row: &postgres::Row,
+    columns: &std::sync::Arc<[String]>,
+) -> Result<Row> {
     use postgres::types::Type;
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
-        let failed = |e: postgres::Error| Error::Internal(format!("database: {e}"));
+        let failed = |e: postgres::Error| Error::internal_from("database", e);
         let ty = column.type_();
         let value = if *ty == Type::INT8 {
             row.try_get::<_, Option<i64>>(i)
@@ -284,14 +287,17 @@ pub(super) fn from_postgres(row: &postgres::Row) -> Result<Row> {
                 .map_err(failed)?
                 .map(Value::Text)
         } else {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "database: column {} is of type {ty}, which the store does not read (cast it)",
                 column.name()
             )));
         };
         values.push(value.unwrap_or(Value::Null));
     }
-    Ok(Row(values))
+    Ok(Row {
+        values,
+        columns: columns.clone(),
+    })
 }
 
 impl postgres::types::ToSql for Value {

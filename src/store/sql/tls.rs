@@ -157,7 +157,7 @@ fn connector(mode: SslMode, root: Option<PathBuf>) -> Result<Option<MakeRustlsCo
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS: {e}")))?
+        .map_err(|e| Error::internal_from("TLS", e))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
