@@ -113,9 +113,8 @@ async fn a_deployer_queues_a_deployment_watches_its_log_live_and_cancels_a_long_
     let browser = Browser::start().await;
     browser
         .run("deployer_deploys_and_cancels", |b| async move {
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("dana", PASSWORD).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "dana", PASSWORD)
+                .await?;
 
             b.client
                 .goto(&server.url(&format!("/releases/{web_release}")))
@@ -415,9 +414,7 @@ async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
     let browser = Browser::start().await;
     browser
         .run("injected_markup", |b| async move {
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &admin_password).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &admin_password).await?;
             for page in &pages {
                 b.client.goto(&server.url(page)).await?;
                 // Shown as text (the task page's log arrives by script: wait for it).

@@ -64,9 +64,7 @@ async fn a_manager_freezes_a_deployer_is_blocked_the_manager_overrides_and_the_t
     let browser = Browser::start().await;
     browser
         .run("freeze_block_override_timeline", |b| async move {
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("mia", PASSWORD).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "mia", PASSWORD).await?;
             b.client.goto(&server.url("/configuration/freezes")).await?;
             b.click("#new-freeze").await?;
             b.wait_for_text("New deployment freeze").await?;

@@ -2,8 +2,6 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::server::run_cli;
 use common::*;
 use rocket::http::{Method, Status};
@@ -55,12 +53,10 @@ fn a_drained_node_finishes_what_it_runs_starts_nothing_new_and_answers_418() {
     wait_state(&client, &key, &running, "Success", 20);
     // A draining node starts nothing new: the task stays queued through several queue
     // rounds (polled, not slept through).
-    let watch_until = std::time::Instant::now() + Duration::from_millis(600);
-    while std::time::Instant::now() < watch_until {
+    watch_for(600, || {
         let (_, t) = call(Method::Get, &format!("/api/tasks/{waiting}"), None);
         assert_eq!(t["State"], "Queued", "a draining node starts nothing new");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    });
 
     call(
         Method::Put,

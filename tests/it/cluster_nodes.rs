@@ -311,14 +311,11 @@ fn a_node_killed_with_sigkill_has_its_tasks_failed_by_another_node_and_nothing_q
         );
         Server::node(&dir.node_dir("node-b"), "node-b")
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while scripts.iter().any(|p| alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "orphaned scripts still run: {scripts:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_until(
+        10,
+        &format!("orphaned scripts still run: {scripts:?}"),
+        || !scripts.iter().any(|p| alive(p)),
+    );
 }
 
 #[test]
@@ -405,9 +402,7 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
     let long = deploy(&a, &key, &long_release, &env);
     a.wait_task(&key, &short, &["Executing"], 20);
     a.wait_task(&key, &long, &["Executing"], 20);
-    while !pid_file.exists() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_until(20, "the long script wrote its pid", || pid_file.exists());
     let script_pid: i32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -417,17 +412,7 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
     let mut a = a;
     kill(Pid::from_raw(a.child.id() as i32), Signal::SIGTERM).unwrap();
     let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = a.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(grace + 10),
-            "the node did not exit: {}",
-            a.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = a.wait_exit(grace + 10);
     let took = sent.elapsed();
     assert!(status.success(), "exit {status:?}: {}", a.output());
     // The grace period, then up to cancel_grace_ms (1 s) for the script to die, plus slack.
@@ -474,10 +459,7 @@ fn sigterm_on_an_idle_node_exits_at_once() {
     let mut a = Server::node(&dir.node_dir("node-a"), "node-a");
     kill(Pid::from_raw(a.child.id() as i32), Signal::SIGTERM).unwrap();
     let sent = Instant::now();
-    while a.child.try_wait().unwrap().is_none() {
-        assert!(sent.elapsed() < Duration::from_secs(10), "{}", a.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    a.wait_exit(10);
     assert!(
         sent.elapsed() < Duration::from_secs(3),
         "an idle node took {:?}",
@@ -494,23 +476,13 @@ fn a_second_sigterm_cancels_at_once_instead_of_waiting_out_the_grace_period() {
     a.wait_task(&key, &long, &["Executing"], 20);
     let pid = Pid::from_raw(a.child.id() as i32);
     kill(pid, Signal::SIGTERM).unwrap();
-    let sent = Instant::now();
-    while !a.output().contains("is stopping") {
-        assert!(sent.elapsed() < Duration::from_secs(10), "{}", a.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_for(
+        10,
+        || a.output(),
+        || a.output().contains("is stopping").then_some(()),
+    );
     kill(pid, Signal::SIGTERM).unwrap();
-    let status = loop {
-        if let Some(status) = a.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "still waiting: {}",
-            a.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = a.wait_exit(10);
     assert!(status.success(), "{}", a.output());
     assert!(a.output().contains("second signal"), "{}", a.output());
     let b = Server::node(&dir.node_dir("node-b"), "node-b");

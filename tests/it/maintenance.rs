@@ -2,8 +2,6 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
-
 use common::server::{api_key, create_user, run_cli, Server};
 use common::*;
 use rocket::http::{ContentType, Header, Method, Status};
@@ -307,41 +305,39 @@ fn scheduled_windows_turn_maintenance_on_and_off_with_retry_after() {
         ),
     ));
     assert_eq!(status, Status::Created, "{window}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let retry = loop {
-        let response = with_key(
-            &client,
-            Method::Post,
-            "/api/environments",
-            &manager_key,
-            Some(json!({"Name": "X"})),
-        );
-        if response.status() == Status::ServiceUnavailable {
-            break response
-                .headers()
-                .get_one("Retry-After")
-                .unwrap()
-                .parse::<i64>()
-                .unwrap();
-        }
-        assert!(Instant::now() < deadline, "the window never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let retry = poll_for(
+        10,
+        || "the window never started".into(),
+        || {
+            let response = with_key(
+                &client,
+                Method::Post,
+                "/api/environments",
+                &manager_key,
+                Some(json!({"Name": "X"})),
+            );
+            (response.status() == Status::ServiceUnavailable).then(|| {
+                response
+                    .headers()
+                    .get_one("Retry-After")
+                    .unwrap()
+                    .parse::<i64>()
+                    .unwrap()
+            })
+        },
+    );
     assert!((1..=3).contains(&retry), "{retry}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while json_of(with_key(
-        &client,
-        Method::Get,
-        "/api/maintenanceconfiguration",
-        &admin_key,
-        None,
-    ))
-    .1["IsInMaintenanceMode"]
-        == true
-    {
-        assert!(Instant::now() < deadline, "the window never ended");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_until(10, "the window never ended", || {
+        !(json_of(with_key(
+            &client,
+            Method::Get,
+            "/api/maintenanceconfiguration",
+            &admin_key,
+            None,
+        ))
+        .1["IsInMaintenanceMode"]
+            == true)
+    });
     let (_, events) = json_of(with_key(
         &client,
         Method::Get,
@@ -425,8 +421,7 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
         ),
     );
     // Wait (against a deadline) for the window to end, then the mode is still on.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    poll_until(20, "the window never ended", || {
         let (_, windows) = json_of(with_key(
             &client,
             Method::Get,
@@ -434,15 +429,8 @@ fn a_window_does_not_end_maintenance_that_an_administrator_turned_on() {
             &admin_key,
             None,
         ));
-        if windows["Items"][0]["State"] == "Completed" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the window never ended: {windows}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+        windows["Items"][0]["State"] == "Completed"
+    });
     let (_, mode) = json_of(with_key(
         &client,
         Method::Get,

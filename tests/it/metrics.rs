@@ -3,7 +3,6 @@
 use crate::common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use common::*;
 use rocket::http::{Header, Method, Status};
@@ -87,24 +86,20 @@ fn metrics_follow_tasks_requests_and_maintenance() {
     let task = deploy(&client, &key, &release, &env);
 
     // While it runs: one executing task on this node.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, _, text) = scrape(&client, LOOPBACK, None);
-        if sample(
-            &text,
-            &format!("drydock_executing_tasks{{node=\"{node}\"}}"),
-        ) == Some(1.0)
-        {
-            assert_eq!(
-                sample(&text, "drydock_tasks{state=\"Executing\"}"),
-                Some(1.0),
-                "{text}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "never executing: {text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let text = poll_for(
+        20,
+        || "never executing".into(),
+        || {
+            let (_, _, text) = scrape(&client, LOOPBACK, None);
+            let executing = format!("drydock_executing_tasks{{node=\"{node}\"}}");
+            (sample(&text, &executing) == Some(1.0)).then_some(text)
+        },
+    );
+    assert_eq!(
+        sample(&text, "drydock_tasks{state=\"Executing\"}"),
+        Some(1.0),
+        "{text}"
+    );
     wait_state(&client, &key, &task, "Success", 20);
     let (_, _, text) = scrape(&client, LOOPBACK, None);
     assert_eq!(

@@ -243,20 +243,17 @@ fn a_restarted_node_on_a_relative_linked_data_directory_stops_what_its_dead_scri
         "/api/deployments",
         serde_json::json!({"ReleaseId": release, "EnvironmentId": env}),
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let pid = loop {
-        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
-        let pid = pid.trim().to_string();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if !pid.is_empty() && String::from_utf8_lossy(&cmdline).starts_with("sleep") {
-            break pid;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the script never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let pid = common::poll_for(
+        20,
+        || "the script never started".into(),
+        || {
+            let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+            let pid = pid.trim().to_string();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            (!pid.is_empty() && String::from_utf8_lossy(&cmdline).starts_with("sleep"))
+                .then_some(pid)
+        },
+    );
     server.child.kill().unwrap(); // SIGKILL: the node cannot stop its script
     server.child.wait().unwrap();
     drop(server);

@@ -67,9 +67,7 @@ async fn the_dashboard_shows_what_is_deployed_where_in_promotion_order() {
     browser
         .run("dashboard_matrix", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("What is deployed where").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password).await?;
             let header = b.text("#matrix thead").await?;
             assert!(
                 header.find("Staging") < header.find("Production"),
@@ -161,9 +159,8 @@ async fn the_tasks_list_filters_through_the_url_and_keeps_scheduled_tasks_apart(
     browser
         .run("tasks_filters", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
             b.client.goto(&server.url("/tasks")).await?;
             // The scheduled one is apart, above, with when it starts.
             let scheduled = b.text("#scheduled-tasks").await?;
@@ -267,9 +264,7 @@ async fn a_task_page_follows_its_log_says_what_it_waits_for_and_redeploys() {
     browser
         .run("task_page", |b| async move {
             b.set_width(1366, 700).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password).await?;
 
             // The second waits for the first, and says so with a link.
             b.client.goto(&server.url(&format!("/tasks/{second}"))).await?;
@@ -335,9 +330,8 @@ async fn a_refused_form_keeps_what_was_typed_and_a_release_is_promoted() {
     browser
         .run("forms_and_promote", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
 
             // Two problems at once; every field keeps what was typed.
             b.client.goto(&server.url("/projects")).await?;
@@ -482,9 +476,8 @@ async fn a_refused_deployment_is_rebuilt_and_submitted_once_maintenance_ends() {
     browser
         .run("refused_change", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("dana", "deployer-password-1").await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "dana", "deployer-password-1")
+                .await?;
             // Web 1.0's release page, with "Later" chosen and a time typed.
             b.client.goto(&server.url("/releases/1")).await?;
             b.wait_for_text("Where it is deployed").await?;
@@ -563,9 +556,8 @@ async fn destructive_actions_ask_first_and_the_user_form_keeps_what_was_typed() 
     browser
         .run("destructive_actions", |b| async move {
             b.set_width(1366, 900).await?;
-            b.client.goto(&server.url("/login")).await?;
-            b.submit_sign_in("admin", &password).await?;
-            b.wait_for_text("Sign out").await?;
+            b.sign_in_at(&server.url("/login"), "admin", &password)
+                .await?;
 
             // Deleting a project: the button appears only after asking.
             b.client.goto(&server.url("/projects/2")).await?;

@@ -2,8 +2,6 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
-
 use common::server::{alive, api_key, Server};
 use serde_json::json;
 
@@ -50,19 +48,16 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
     let running = running["TaskId"].as_str().unwrap().to_string();
     server.wait_task(&key, &running, &["Executing"], 20);
     // Its first log line is written (logs are flushed every 100 ms).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server
-        .request(
-            "GET",
-            &format!("/api/tasks/{running}/raw"),
-            &[("X-Octopus-ApiKey", &key)],
-            "",
-        )
-        .is_some_and(|(_, raw)| raw.contains("begun"))
-    {
-        assert!(Instant::now() < deadline, "the log line never arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_until(10, "the log line never arrived", || {
+        server
+            .request(
+                "GET",
+                &format!("/api/tasks/{running}/raw"),
+                &[("X-Octopus-ApiKey", &key)],
+                "",
+            )
+            .is_some_and(|(_, raw)| raw.contains("begun"))
+    });
     let (_, queued) = server.api(
         &key,
         "POST",
@@ -98,14 +93,11 @@ fn a_task_interrupted_by_kill_9_fails_on_restart_and_queued_tasks_still_run() {
         "interrupted: server node stopped"
     );
     // The restarted node stopped what the dead one's script left running.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "the orphaned script still runs: {pids:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_until(
+        10,
+        &format!("the orphaned script still runs: {pids:?}"),
+        || !(pids.iter().any(|p| alive(p))),
+    );
     let done = server.wait_task(&key, &queued, &["Success", "Failed"], 30);
     assert_eq!(done["State"], "Success", "{done}");
     let (status, raw) = server

@@ -2,8 +2,6 @@
 //! library opened with the shipped migrations and one more that the test supplies
 //! (`Migrations::with`), compatible or not. On the suite's backend (both in CI).
 
-use std::time::{Duration, Instant};
-
 use crate::common;
 
 use common::db::{config_for, Db};
@@ -47,19 +45,8 @@ fn schema(db: &Db) -> i64 {
 /// SIGTERM, then wait (bounded) for a clean exit.
 fn stop(server: &mut Server) {
     kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}: {}", server.output());
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "did not stop: {}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = server.wait_exit(30);
+    assert!(status.success(), "{status:?}: {}", server.output());
 }
 
 #[test]
@@ -292,38 +279,22 @@ fn an_older_node_that_finds_the_schema_moved_past_it_stops_claiming_and_says_so(
             drydock::store::migrate::apply_set(&mut conn, &newer(false), &starting).unwrap();
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let said = loop {
-        match old.get("/api/health") {
-            Some((503, body)) if body.contains("Outdated") => break body,
+    let said = common::poll_for(
+        20,
+        || format!("it never noticed: {}", old.output()),
+        || match old.get("/api/health") {
+            Some((503, body)) if body.contains("Outdated") => Some(body),
             None => panic!("it stopped before saying why: {}", old.output()),
-            _ => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "it never noticed: {}",
-            old.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+            _ => None,
+        },
+    );
     assert!(said.contains("past this node"), "{said}");
     // It claims nothing more: a deployment queued now stays queued, while its running
     // task finishes.
     let fast = deploy("Projects-2");
     std::fs::write(&go, "").unwrap();
     // It stops by itself once that task has ended, cleanly, and is recorded as stopped.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = old.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "it did not stop: {}",
-            old.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = old.wait_exit(30);
     assert!(status.success(), "{status:?}: {}", old.output());
     assert!(old.output().contains("past this node"), "{}", old.output());
     let db = Db::for_dir(data.path());

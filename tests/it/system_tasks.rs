@@ -291,11 +291,9 @@ fn cancelling_retention_midway_leaves_the_database_consistent() {
     let task = run_now(&client, &key, "Retention");
     let id = task;
     // Let it delete a few batches, then cancel.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count("tasks") > before - 2_000 {
-        assert!(Instant::now() < deadline, "retention made no progress");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    poll_until(30, "retention made no progress", || {
+        app.count("tasks") <= before - 2_000
+    });
     let (status, _) = call(
         &client,
         &key,
@@ -535,29 +533,24 @@ fn the_system_tasks_page_shows_the_schedule_and_administrators_change_intervals(
 /// Polls (for at most 20 s) until at least `n` tasks named `name` (in `state`, or any
 /// when empty) are listed; returns them.
 fn wait_for_runs(client: &Client, key: &str, name: &str, state: &str, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
     let path = if state.is_empty() {
         "/api/tasks?take=100".to_string()
     } else {
         format!("/api/tasks?states={state}&take=100")
     };
-    loop {
-        let (_, page) = call(client, key, Method::Get, &path, None);
-        let runs: Vec<Value> = page["Items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["Name"] == name)
-            .cloned()
-            .collect();
-        if runs.len() >= n {
-            return runs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} {name} runs after 20 s, expected {n}",
-            runs.len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_for(
+        20,
+        || format!("fewer than {n} {name} runs"),
+        || {
+            let (_, page) = call(client, key, Method::Get, &path, None);
+            let runs: Vec<Value> = page["Items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["Name"] == name)
+                .cloned()
+                .collect();
+            (runs.len() >= n).then_some(runs)
+        },
+    )
 }

@@ -249,11 +249,11 @@ impl Browser {
         Ok(())
     }
 
-    /// Signs in on `url`'s server and waits for the dashboard.
+    /// Signs in on `login_url` and waits for the signed-in page it lands on.
     pub async fn sign_in_at(&self, login_url: &str, username: &str, password: &str) -> Result<()> {
         self.client.goto(login_url).await?;
         self.submit_sign_in(username, password).await?;
-        self.wait_for_text("What is deployed where").await
+        self.wait_for_text("Sign out").await
     }
 
     /// Picks `value` in the `<select>` `select` names.

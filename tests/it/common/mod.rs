@@ -489,12 +489,35 @@ pub fn concrete(pattern: &str, n: u32) -> String {
 /// Polls `done` every 10 ms until it is true; fails naming `what` after `secs` seconds.
 /// How a test waits for something: never a fixed sleep.
 pub fn poll_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    poll_for(secs, || what.to_string(), || done().then_some(()))
+}
+
+/// Polls `probe` every 10 ms until it gives a value, which it returns; after `secs`
+/// seconds fails with `what()` (made only then, so it may read a server's output).
+pub fn poll_for<T>(
+    secs: u64,
+    what: impl FnOnce() -> String,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "after {secs} s: {what}"
-        );
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("after {secs} s: {}", what());
+        }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Checks for `ms` milliseconds, every 20 ms, that something holds: how a test shows
+/// that something does *not* happen (watched through the window, not slept through).
+pub fn watch_for(ms: u64, mut check: impl FnMut()) {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    while std::time::Instant::now() < until {
+        check();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    check();
 }

@@ -305,6 +305,22 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits up to `secs` for the process to exit; fails with what it wrote.
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let log = self.log.clone();
+        let child = &mut self.child;
+        super::poll_for(
+            secs,
+            || {
+                format!(
+                    "did not exit: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            },
+            || child.try_wait().unwrap(),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
