@@ -28,10 +28,10 @@ fn web_release(server: &Server, key: &str, script: &str) -> String {
 /// keeps what the script printed meanwhile.
 #[test]
 fn a_task_whose_end_cannot_be_written_ends_once_the_database_can_be() {
-    if !crate::attacks::running_as_root() {
+    if !crate::attacks_host::running_as_root() {
         return;
     }
-    let Some(small) = crate::attacks::SmallDisk::serve() else {
+    let Some(small) = crate::attacks_host::SmallDisk::serve() else {
         return;
     };
     let (key, server) = (&small.key, &small.server);

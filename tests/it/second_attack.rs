@@ -643,7 +643,7 @@ fn wait_for_file(path: &std::path::Path, secs: u64) -> String {
 #[test]
 fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
     use std::os::unix::process::CommandExt;
-    if !crate::attacks::running_as_root() {
+    if !crate::attacks_host::running_as_root() {
         return;
     }
     let dir = common::data_dir();
@@ -742,7 +742,7 @@ fn a_script_cannot_make_cleanup_kill_processes_outside_its_own() {
 /// environment while backups run finds the password nowhere.
 #[test]
 fn no_process_a_script_can_see_shows_the_database_password() {
-    if common::pg::skip() || !crate::attacks::running_as_root() {
+    if common::pg::skip() || !crate::attacks_host::running_as_root() {
         return;
     }
     let dir = common::data_dir_on(true);
