@@ -8,6 +8,7 @@
 
 pub mod pg;
 pub mod tls;
+mod value;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -16,158 +17,8 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 use pg::{from_postgres, postgres_error, postgres_params, storable};
 pub use pg::{has_password, redacted, split_password, PgManager};
-
-/// A parameter or a column's value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-/// What can be bound as a parameter.
-pub trait Param {
-    fn value(&self) -> Value;
-}
-
-impl Param for Value {
-    fn value(&self) -> Value {
-        self.clone()
-    }
-}
-impl Param for i64 {
-    fn value(&self) -> Value {
-        Value::Int(*self)
-    }
-}
-impl Param for i32 {
-    fn value(&self) -> Value {
-        Value::Int(i64::from(*self))
-    }
-}
-impl Param for bool {
-    fn value(&self) -> Value {
-        Value::Int(i64::from(*self))
-    }
-}
-impl Param for f64 {
-    fn value(&self) -> Value {
-        Value::Real(*self)
-    }
-}
-impl Param for &str {
-    fn value(&self) -> Value {
-        Value::Text((*self).to_string())
-    }
-}
-impl Param for String {
-    fn value(&self) -> Value {
-        Value::Text(self.clone())
-    }
-}
-impl<T: Param> Param for Option<T> {
-    fn value(&self) -> Value {
-        self.as_ref().map_or(Value::Null, Param::value)
-    }
-}
-
-impl<T: crate::model::Spelling> Param for T {
-    fn value(&self) -> Value {
-        Value::Text(self.spelling().to_string())
-    }
-}
-
-/// What a column can be read as.
-pub trait FromValue: Sized {
-    fn from_value(value: &Value) -> std::result::Result<Self, String>;
-}
-
-impl FromValue for i64 {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Int(i) => Ok(*i),
-            other => Err(format!("expected an integer, found {other:?}")),
-        }
-    }
-}
-impl FromValue for bool {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        i64::from_value(value).map(|i| i != 0)
-    }
-}
-impl FromValue for f64 {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Real(f) => Ok(*f),
-            Value::Int(i) => Ok(*i as f64),
-            other => Err(format!("expected a number, found {other:?}")),
-        }
-    }
-}
-impl FromValue for String {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Text(s) => Ok(s.clone()),
-            other => Err(format!("expected text, found {other:?}")),
-        }
-    }
-}
-impl<T: crate::model::Spelling> FromValue for T {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        let text = String::from_value(value)?;
-        T::every()
-            .iter()
-            .copied()
-            .find(|v| v.spelling() == text)
-            .ok_or_else(|| format!("'{text}' is not a known state or kind"))
-    }
-}
-
-impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(value: &Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Null => Ok(None),
-            other => T::from_value(other).map(Some),
-        }
-    }
-}
-
-/// One row of a result: its values, and the names of its columns (shared by the rows
-/// of one query).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub values: Vec<Value>,
-    pub columns: std::sync::Arc<[String]>,
-}
-
-impl Row {
-    /// Column `index` as a `T`: for a query of one column (or a few, named where read).
-    pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
-        let value = self
-            .values
-            .get(index)
-            .ok_or_else(|| Error::internal(format!("database: no column {index}")))?;
-        T::from_value(value).map_err(|e| Error::internal(format!("database: column {index}: {e}")))
-    }
-
-    /// The column named `name` as a `T`: how a row of many columns is read, so that
-    /// the mapping does not depend on the order of a hand-written column list.
-    pub fn col<T: FromValue>(&self, name: &str) -> Result<T> {
-        let index = self
-            .columns
-            .iter()
-            .position(|c| c == name)
-            .ok_or_else(|| Error::internal(format!("database: no column named {name}")))?;
-        T::from_value(&self.values[index])
-            .map_err(|e| Error::internal(format!("database: column {name}: {e}")))
-    }
-}
-
-/// The column names of a statement, shared by its rows.
-fn names<'a>(names: impl Iterator<Item = &'a str>) -> std::sync::Arc<[String]> {
-    names.map(str::to_string).collect()
-}
+use value::{from_sqlite, names};
+pub use value::{FromValue, Param, Row, Value};
 
 /// The most statements one PostgreSQL connection keeps prepared: more than the
 /// store's own texts, so they stay prepared, and a bound on what texts built from
@@ -600,30 +451,6 @@ fn without_index_hints(sql: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Int(i) => ValueRef::Integer(*i),
-            Value::Real(f) => ValueRef::Real(*f),
-            Value::Text(s) => ValueRef::Text(s.as_bytes()),
-        }))
-    }
-}
-
-fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
-    use rusqlite::types::ValueRef;
-    match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Int(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) | ValueRef::Blob(t) => {
-            Value::Text(String::from_utf8_lossy(t).into_owned())
-        }
-    }
 }
 
 /// `%XX` escapes decoded, as URLs carry a password with reserved characters.
