@@ -66,14 +66,12 @@ fn silent_and_http2_connections_at_the_open_file_limit_are_closed_and_health_ans
             if *http2 { "cleartext HTTP/2" } else { "silent" }
         );
     }
-    let answered = loop {
-        match server.get("/api/health") {
-            Some((200, _)) => break true,
-            _ if Instant::now() > deadline => break false,
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    assert!(answered, "/api/health did not answer: {}", server.output());
+    let left = deadline.saturating_duration_since(Instant::now()).as_secs() + 1;
+    common::poll_for(
+        left,
+        || format!("/api/health did not answer: {}", server.output()),
+        || matches!(server.get("/api/health"), Some((200, _))).then_some(()),
+    );
 
     // The header limits hold for a client that sends huge heads: refused, not kept.
     let mut huge = TcpStream::connect(address).unwrap();
@@ -812,12 +810,11 @@ fn no_process_a_script_can_see_shows_the_database_password() {
     );
     let task = deploy_script(&server, &key, "Snoop", &script);
     server.wait_task(&key, &task, &["Executing"], 30);
-    let deadline = Instant::now() + Duration::from_secs(45);
-    while !shared.path().join("saw").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the script never saw pg_dump run"
-        );
+    // A backup asked for at every poll, until the script has seen pg_dump run.
+    common::poll_until(45, "the script never saw pg_dump run", || {
+        if shared.path().join("saw").exists() {
+            return true;
+        }
         let (status, body) = server.api(
             &key,
             "POST",
@@ -825,8 +822,8 @@ fn no_process_a_script_can_see_shows_the_database_password() {
             Some(serde_json::json!({"Name": "Backup"})),
         );
         assert!(status == 201 || status == 409, "{status} {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        false
+    });
     // A few more backups while it looks.
     for _ in 0..3 {
         let (_, backup) = server.api(
