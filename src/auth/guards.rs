@@ -279,31 +279,11 @@ where
     }
 }
 
-/// A form refused in maintenance mode: its action and what the user typed (but
-/// passwords and the CSRF token), kept for the request so that the refusal page shows
-/// the form again ([`typed_form`]).
-pub struct TypedForm {
-    pub action: String,
-    pub fields: Vec<(String, String)>,
-}
-
-/// The form this request's maintenance refusal kept, if one was.
-pub fn typed_form<'r>(req: &'r Request<'_>) -> Option<&'r TypedForm> {
-    req.local_cache(|| None::<TypedForm>).as_ref()
-}
-
-/// A maintenance refusal of a form keeps what the user typed ([`TypedForm`]).
+/// A maintenance refusal of a form keeps its body for the request, so that the refusal
+/// page (`web`'s, which decides what of it to show again) can rebuild the form.
 fn keep_typed(error: Error, req: &Request<'_>, body: &str) -> Error {
     if let Error::Maintenance(_) = &error {
-        let fields = Form::values(body)
-            .map(|f| {
-                let decode = |s: &str| RawStr::new(s).url_decode_lossy().into_owned();
-                (decode(f.name.source()), decode(f.value))
-            })
-            .filter(|(name, _)| name != CSRF_FIELD && !name.contains("password"))
-            .collect();
-        let action = req.uri().path().to_string();
-        req.local_cache(|| Some(TypedForm { action, fields }));
+        crate::http::keep_refused_form(req, body);
     }
     error
 }

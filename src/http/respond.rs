@@ -66,6 +66,25 @@ impl GuardFailure {
     }
 }
 
+/// A form a maintenance refusal answered: its action and its body as sent, kept for
+/// the request so that the refusal page can show the form again.
+pub struct RefusedForm {
+    pub action: String,
+    pub body: String,
+}
+
+/// Keeps the form body this request was refused with (the first one kept stays).
+pub fn keep_refused_form(req: &Request<'_>, body: &str) {
+    let action = req.uri().path().to_string();
+    let body = body.to_string();
+    req.local_cache(|| Some(RefusedForm { action, body }));
+}
+
+/// The form body this request was refused with, if one was kept.
+pub fn refused_form<'r>(req: &'r Request<'_>) -> Option<&'r RefusedForm> {
+    req.local_cache(|| None::<RefusedForm>).as_ref()
+}
+
 /// Keeps `error` for the catcher (the first one wins) and returns its status.
 pub fn remember(req: &Request<'_>, error: Error) -> Status {
     let status = status_of(&error);

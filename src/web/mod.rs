@@ -271,9 +271,10 @@ fn maintenance_refused_page(req: &Request<'_>, refusal: &crate::error::Refusal) 
         .rocket()
         .state::<crate::app::App>()
         .map(|app| &app.store);
-    let form = crate::auth::guards::typed_form(req).map(|typed| {
-        let rebuilt = refused::rebuild(store, &typed.action, &typed.fields);
-        (typed.action.clone(), rebuilt)
+    let form = crate::http::refused_form(req).map(|refused| {
+        let fields = refused::typed_fields(&refused.body);
+        let rebuilt = refused::rebuild(store, &refused.action, &fields);
+        (refused.action.clone(), rebuilt)
     });
     let page = RefusedPage {
         layout,

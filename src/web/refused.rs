@@ -4,10 +4,25 @@
 //! mode is on (`static/refused.js` enables it when the mode ends; without JavaScript,
 //! reloading the page submits it again). Names come from primary-key reads of the store.
 
-use crate::store::Conn;
+use rocket::form::Form;
+use rocket::http::RawStr;
 
+use crate::auth::guards::CSRF_FIELD;
 use crate::store::projects;
+use crate::store::Conn;
 use crate::store::Store;
+
+/// What of a refused form's body is shown again: every field the user typed, decoded,
+/// but the CSRF token and any password.
+pub fn typed_fields(body: &str) -> Vec<(String, String)> {
+    Form::values(body)
+        .map(|f| {
+            let decode = |s: &str| RawStr::new(s).url_decode_lossy().into_owned();
+            (decode(f.name.source()), decode(f.value))
+        })
+        .filter(|(name, _)| name != CSRF_FIELD && !name.contains("password"))
+        .collect()
+}
 
 /// One control of a rebuilt form.
 pub enum Control {
