@@ -9,6 +9,8 @@ mod common;
 
 mod accessibility;
 mod api;
+mod api_accounts;
+mod api_pages;
 mod architecture;
 mod attacks;
 mod attacks_host;
