@@ -23,6 +23,9 @@ pub struct App {
     /// The key that signs and encrypts cookies: `secret.key` in the data directory, or
     /// on PostgreSQL the cluster's, from the database (every node the same).
     secret_key: String,
+    /// The key sensitive variables are sealed with (never in the database; see
+    /// [`crate::secrets`]).
+    pub master_key: std::sync::Arc<crate::secrets::MasterKey>,
     /// The newest migration this node knows: recorded as its schema level, and what
     /// its queue compares the database's schema with while it runs.
     pub schema_level: i64,
@@ -61,6 +64,17 @@ impl App {
             files::secret_key(&config.data_dir)?
         };
         let installation_id = files::installation_id(&secret_key);
+        let master_key = crate::secrets::MasterKey::load(&config)?;
+        let check = store.bookkeeping_now(|tx| {
+            store::settings::shared_setting(
+                tx,
+                crate::secrets::CHECK_SETTING,
+                master_key.check_value(),
+            )
+        })?;
+        if check != master_key.check_value() {
+            return Err(crate::secrets::mismatch(&master_key, &check));
+        }
         let initial_admin_password = accounts::bootstrap_admin(&store, &config.data_dir)?;
         let hasher = Hasher::new(config.hash_concurrency);
         let metrics = std::sync::Arc::new(metrics::Metrics::new());
@@ -73,6 +87,7 @@ impl App {
                 metrics,
                 installation_id,
                 secret_key,
+                master_key: std::sync::Arc::new(master_key),
                 schema_level: migrations.newest(),
             },
             initial_admin_password,
@@ -83,7 +98,9 @@ impl App {
     /// queue runs them without naming them).
     pub fn queue_settings(&self) -> queue::Settings {
         let jobs = std::sync::Arc::new(system_tasks::Jobs::from_config(&self.config));
-        queue::Settings::from_config(&self.config, jobs).at_level(self.schema_level)
+        queue::Settings::from_config(&self.config, jobs)
+            .at_level(self.schema_level)
+            .with_master_key(self.master_key.clone())
     }
 
     /// The key that signs and encrypts cookies (see the field).

@@ -55,6 +55,7 @@ const KEYS: &[&str] = &[
     "work_dir",
     "database_url",
     "database_url_file",
+    "master_key_file",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -129,6 +130,10 @@ pub struct Config {
     /// how to give a URL with a password without it appearing in any process's
     /// arguments or environment.
     pub database_url_file: Option<PathBuf>,
+    /// The file holding the master key sensitive values are sealed with (64 hex
+    /// digits); unset: `master.key` in the data directory, made at the first start.
+    /// Nodes on one PostgreSQL database must all have the same key.
+    pub master_key_file: Option<PathBuf>,
     /// This server node's name (default: the host name).
     pub node_name: String,
     /// At most this many tasks run at once on this node.
@@ -198,6 +203,7 @@ impl Default for Config {
             work_dir: None,
             database_url: None,
             database_url_file: None,
+            master_key_file: None,
             node_name: host_name(),
             task_cap: 5,
             queue_poll_ms: 1_000,
@@ -278,6 +284,11 @@ impl Config {
                 ));
             }
             config.database_url = Some(read_url_file(file)?);
+        }
+        if let Some(file) = &mut config.master_key_file {
+            if file.is_relative() {
+                *file = config.data_dir.join(&*file);
+            }
         }
         config.validate()?;
         Ok(config)

@@ -8,6 +8,9 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub const SECRET_KEY_FILE: &str = "secret.key";
+/// The master key's file in the data directory, when `master_key_file` names none
+/// (see `crate::secrets`).
+pub const MASTER_KEY_FILE: &str = "master.key";
 /// The file the first administrator's password is written to.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
@@ -22,6 +25,7 @@ const PRIVATE_FILES: &[&str] = &[
     "drydock.db-shm",
     "drydock.db-journal",
     SECRET_KEY_FILE,
+    MASTER_KEY_FILE,
     INITIAL_PASSWORD_FILE,
     crate::config::CONFIG_FILE,
     WORK_DIR_RECORD,

@@ -27,11 +27,13 @@ pub mod model;
 pub mod password;
 pub mod process;
 pub mod queue;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod system_tasks;
 pub mod tokens;
 pub mod validate;
+pub mod variables;
 pub mod web;
 
 pub use crate::app::{App, Opened};

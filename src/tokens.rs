@@ -9,7 +9,8 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(buf)
 }
 
-fn fill(buf: &mut [u8]) {
+/// Fills `buf` from the operating system's generator.
+pub fn fill(buf: &mut [u8]) {
     // The OS generator failing is not recoverable: refuse to go on with weak tokens.
     if let Err(e) = getrandom::fill(buf) {
         panic!("the operating system's random generator failed: {e}");

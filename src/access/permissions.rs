@@ -67,6 +67,8 @@ permissions!(
     UserView,
     UserEdit,
     DeploymentFreezeAdminister,
+    LibraryVariableSetView,
+    LibraryVariableSetEdit,
 );
 
 use Permission::*;
@@ -130,6 +132,8 @@ impl Role {
                 TaskCreate,
                 TaskCancel,
                 EventView,
+                LibraryVariableSetView,
+                LibraryVariableSetEdit,
             ]),
             Role::ProjectDeployer => PermissionSet::of(&[
                 ProjectView,
@@ -138,8 +142,14 @@ impl Role {
                 DeploymentCreate,
                 TaskView,
                 TaskCancel,
+                LibraryVariableSetView,
             ]),
-            Role::Viewer => PermissionSet::of(&[ProjectView, EnvironmentView, TaskView]),
+            Role::Viewer => PermissionSet::of(&[
+                ProjectView,
+                EnvironmentView,
+                TaskView,
+                LibraryVariableSetView,
+            ]),
         }
     }
 }
@@ -157,11 +167,11 @@ mod tests {
 
     #[test]
     fn built_in_roles_match_the_spec() {
-        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 17);
+        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 19);
         let manager = Role::SystemManager.permissions();
         assert!(!manager.contains(AdministerSystem));
         assert!(manager.contains(DeploymentFreezeAdminister));
-        assert_eq!(manager.names().len(), 16);
+        assert_eq!(manager.names().len(), 18);
         let lead = Role::ProjectLead.permissions();
         assert!(lead.contains(TaskCreate) && lead.contains(EventView));
         assert!(!lead.contains(DeploymentFreezeAdminister));
@@ -174,12 +184,18 @@ mod tests {
                 "ReleaseCreate",
                 "DeploymentCreate",
                 "TaskView",
-                "TaskCancel"
+                "TaskCancel",
+                "LibraryVariableSetView"
             ]
         );
         assert_eq!(
             Role::Viewer.permissions().names(),
-            vec!["ProjectView", "EnvironmentView", "TaskView"]
+            vec![
+                "ProjectView",
+                "EnvironmentView",
+                "TaskView",
+                "LibraryVariableSetView"
+            ]
         );
         assert_eq!(
             Role::by_name(" project deployer"),

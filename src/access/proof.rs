@@ -75,6 +75,19 @@ impl Proof {
         self.required
     }
 
+    /// This proof for a change whose permission depends on what the request names
+    /// (whose variable set it edits): refused now when the caller lacks `p`, and
+    /// decided again inside the change's transaction as a route's own permission is.
+    /// Only a proof that required nothing more may be narrowed.
+    pub fn needing(&self, p: Permission) -> Result<Proof, Permission> {
+        if !self.actor.can(p) || self.required.is_some_and(|q| q != p) {
+            return Err(p);
+        }
+        let mut proof = self.clone();
+        proof.required = Some(p);
+        Ok(proof)
+    }
+
     /// The same proof with the caller's permissions as the database holds them now.
     pub fn refreshed(&self, permissions: PermissionSet) -> Proof {
         let mut proof = self.clone();

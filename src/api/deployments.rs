@@ -59,7 +59,7 @@ pub(super) struct DeploymentBody {
     environment_id: String,
     queue_time: Option<String>,
     queue_time_expiry: Option<String>,
-    /// Prompted variable values: drydock has no variables yet; an empty map is fine.
+    /// Prompted variable values, by the variable's name or id.
     #[serde(default)]
     form_values: serde_json::Map<String, Value>,
     /// Machines to deploy to: drydock has none; an empty list is fine.
@@ -73,15 +73,6 @@ pub(super) struct DeploymentBody {
 /// What a deployment body asks for that drydock does not have, refused naming it rather
 /// than ignored.
 fn refuse_missing(body: &DeploymentBody) -> Result<()> {
-    if let Some(name) = body.form_values.keys().next() {
-        return Err(Error::bad(
-            "FormValues",
-            format!(
-                "'{}' names a prompted variable; drydock's projects have no variables",
-                crate::error::shown(name)
-            ),
-        ));
-    }
     if !body.specific_machine_ids.is_empty() || !body.excluded_machine_ids.is_empty() {
         return Err(Error::bad(
             "SpecificMachineIds",
@@ -105,8 +96,29 @@ pub(super) fn time_field(field: &str, value: Option<String>) -> Result<Option<i6
     crate::validate::optional_time(field, value.as_deref())
 }
 
-/// Octopus's `DeploymentResource` body, checked.
-pub(super) fn deployment_input(body: DeploymentBody) -> Result<DeploymentInput> {
+/// `FormValues` as text values by name or id (a value that is not text is a 400).
+fn form_values(
+    values: serde_json::Map<String, Value>,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    values
+        .into_iter()
+        .map(|(name, value)| match value {
+            Value::String(text) => Ok((name, text)),
+            Value::Number(n) => Ok((name, n.to_string())),
+            Value::Bool(b) => Ok((name, b.to_string())),
+            _ => Err(Error::bad(
+                &format!("FormValues.{}", crate::error::shown(&name)),
+                "must be a text value",
+            )),
+        })
+        .collect()
+}
+
+/// Octopus's `DeploymentResource` body, checked; prompted values sealed with `key`.
+pub(super) fn deployment_input(
+    body: DeploymentBody,
+    key: std::sync::Arc<crate::secrets::MasterKey>,
+) -> Result<DeploymentInput> {
     refuse_missing(&body)?;
     let release_id = parse_id("Releases", &body.release_id).map_err(|_| {
         Error::bad(
@@ -127,6 +139,11 @@ pub(super) fn deployment_input(body: DeploymentBody) -> Result<DeploymentInput> 
         environment_id,
         queue_time,
         queue_time_expiry,
+        prompted: crate::variables::Prompted {
+            field: "FormValues",
+            values: form_values(body.form_values)?,
+            key: Some(key),
+        },
     })
 }
 
@@ -148,7 +165,7 @@ async fn create_deployment(
     app: &State<App>,
 ) -> Result<(Status, Json<Value>)> {
     let key = key.0?;
-    let input = deployment_input(body.into_inner()?)?;
+    let input = deployment_input(body.into_inner()?, app.master_key.clone())?;
     let expiry = input.queue_time_expiry;
     let queued =
         deploy::create_deployment_once(&app.store, &app.queue, &change.proof, input, key).await?;

@@ -4,7 +4,7 @@
 //! and maintenance refusal as `POST /api/releases` and `POST /api/deployments`.
 //!
 //! Fields Octopus defines that drydock has nothing for (packages, channels, git refs,
-//! guided failure, prompted variables, machine filters, ...) are accepted and ignored,
+//! guided failure, machine filters, ...) are accepted and ignored,
 //! so a client's full command works; docs/octopus-tooling.md lists them.
 
 use rocket::serde::json::Json;
@@ -86,6 +86,9 @@ pub struct CreateDeploymentUntenantedV1 {
     environment_names: Vec<String>,
     run_at: Option<String>,
     no_run_after: Option<String>,
+    /// Prompted variable values by name (`deploy-release-action`'s `variables`).
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
     #[serde(rename = "spaceId")]
     space_id: Option<String>,
     #[serde(rename = "spaceIdOrName")]
@@ -111,6 +114,11 @@ async fn create_deployments(
         environments: body.environment_names,
         queue_time: super::deployments::time_field("RunAt", body.run_at)?,
         queue_time_expiry: super::deployments::time_field("NoRunAfter", body.no_run_after)?,
+        prompted: crate::variables::Prompted {
+            field: "Variables",
+            values: body.variables,
+            key: Some(app.master_key.clone()),
+        },
     };
     let created =
         deploy::create_deployments_command(&app.store, &app.queue, &change.proof, command, key)

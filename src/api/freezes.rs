@@ -244,7 +244,7 @@ async fn override_deployment(
             }
         }
     }
-    let input = deployment_input(body.create_deployment_command)?;
+    let input = deployment_input(body.create_deployment_command, app.master_key.clone())?;
     let expiry = input.queue_time_expiry;
     let overriding = Override {
         freezes: ids,

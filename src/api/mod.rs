@@ -18,6 +18,7 @@ pub mod spaces;
 pub mod status;
 pub mod tasks;
 pub mod users;
+pub mod variables;
 
 use rocket::data::{Data, FromData, ToByteUnit};
 use rocket::outcome::Outcome;
@@ -45,6 +46,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(executions::routes());
     routes.extend(freezes::routes());
     routes.extend(processes::routes());
+    routes.extend(variables::routes());
     routes.extend(missing::routes());
     routes
 }

@@ -4,9 +4,8 @@
 //! A drydock project's deployment is its bash script, so its process is Octopus's one
 //! "Run a Script" step whose script body is that script. It is read-only here: the
 //! script is edited on the project (`PUT /api/projects/{id}` with `DeploymentScript`),
-//! and a `PUT` of the process is a 400 saying so. Until projects have variables the
-//! variable set is empty, with every environment among its scope values (what clients
-//! read to find an environment's id).
+//! and a `PUT` of the process is a 400 saying so. The variable set is served by
+//! `api::variables`.
 
 use rocket::serde::json::Json;
 use rocket::{Route, State};
@@ -27,8 +26,6 @@ pub fn routes() -> Vec<Route> {
         project_process_camel,
         edit_process,
         edit_process_camel,
-        variables,
-        project_variables,
     ]
 }
 
@@ -184,51 +181,4 @@ async fn edit_process_camel(
 ) -> Result<Json<Value>> {
     app.store.change(&change.proof, |_| Ok(())).await?;
     Err(read_only(id))
-}
-
-async fn variable_set(app: &App, owner: i64) -> Result<Json<Value>> {
-    let p = project(app, owner).await?;
-    let (environments, _) = app
-        .store
-        .read(|c| projects::list_environments(c, 0, i64::MAX))
-        .await?;
-    let scope: Vec<Value> = environments
-        .iter()
-        .map(|e| json!({"Id": format!("Environments-{}", e.id), "Name": e.name}))
-        .collect();
-    Ok(Json(json!({
-        "Id": variable_set_id(p.id),
-        "OwnerId": format!("Projects-{}", p.id),
-        "SpaceId": SPACE_ID,
-        "Version": 0,
-        "Variables": [],
-        "ScopeValues": {
-            "Environments": scope,
-            "Machines": [],
-            "Actions": [],
-            "Roles": [],
-            "Channels": [],
-            "TenantTags": [],
-            "Processes": [],
-        },
-        "Links": {"Self": format!("/api/variables/{}", variable_set_id(p.id))},
-    })))
-}
-
-#[rocket::get("/variables/<id>")]
-async fn variables(
-    _c: Allowed<need::ProjectView>,
-    id: &str,
-    app: &State<App>,
-) -> Result<Json<Value>> {
-    variable_set(app, owner("variableset-", id)?).await
-}
-
-#[rocket::get("/projects/<id>/variables")]
-async fn project_variables(
-    _c: Allowed<need::ProjectView>,
-    id: &str,
-    app: &State<App>,
-) -> Result<Json<Value>> {
-    variable_set(app, parse_id("Projects", id)?).await
 }

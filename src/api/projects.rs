@@ -14,6 +14,7 @@ use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
 use crate::http::SPACE_ID;
 use crate::store::projects::{self, Project, Release, ReleaseFilter};
+use crate::store::variables;
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![
@@ -151,13 +152,21 @@ pub struct ProjectResource {
     lifecycle_id: &'static str,
     deployment_process_id: String,
     variable_set_id: String,
+    included_library_variable_set_ids: Vec<String>,
     space_id: &'static str,
     is_disabled: bool,
     links: Value,
 }
 
-impl From<Project> for ProjectResource {
-    fn from(p: Project) -> Self {
+impl ProjectResource {
+    /// `p` as Octopus answers it, with the library sets `included` (every project's
+    /// pairs, or just its own) it includes.
+    fn of(p: Project, included: &[(i64, i64)]) -> Self {
+        let sets = included
+            .iter()
+            .filter(|(project, _)| *project == p.id)
+            .map(|(_, set)| format!("LibraryVariableSets-{set}"))
+            .collect();
         let id = format!("Projects-{}", p.id);
         ProjectResource {
             links: json!({
@@ -168,6 +177,7 @@ impl From<Project> for ProjectResource {
             }),
             deployment_process_id: super::processes::process_id(p.id),
             variable_set_id: super::processes::variable_set_id(p.id),
+            included_library_variable_set_ids: sets,
             id,
             slug: p.slug,
             name: p.name,
@@ -198,6 +208,8 @@ pub struct ProjectBody {
     /// Accepted so that Octopus-shaped bodies work; drydock has one of each.
     project_group_id: Option<String>,
     lifecycle_id: Option<String>,
+    /// The library variable sets the project includes, in order; absent: kept.
+    included_library_variable_set_ids: Option<Vec<String>>,
 }
 
 impl ProjectBody {
@@ -210,6 +222,24 @@ impl ProjectBody {
             description: self.description.unwrap_or_default(),
             deployment_script: self.deployment_script,
             script_timeout_secs: self.script_timeout_seconds,
+            included_library_sets: self
+                .included_library_variable_set_ids
+                .map(|ids| {
+                    ids.iter()
+                        .map(|id| {
+                            parse_id("LibraryVariableSets", id.trim()).map_err(|_| {
+                                Error::bad(
+                                    "IncludedLibraryVariableSetIds",
+                                    format!(
+                                        "'{}' is not a library variable set id",
+                                        crate::error::shown(id)
+                                    ),
+                                )
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
         })
     }
 }
@@ -238,13 +268,19 @@ async fn list(
 ) -> Result<Json<Collection<ProjectResource>>> {
     let (skip, take) = paging(skip, take)?;
     let filter = super::named("Projects", ids, partialName)?;
-    let (items, total) = app
+    let (items, total, included) = app
         .store
-        .read(move |c| projects::list_named(c, &filter, skip, take))
+        .read(move |c| {
+            let (items, total) = projects::list_named(c, &filter, skip, take)?;
+            Ok((items, total, variables::included_all(c)?))
+        })
         .await?;
     Ok(Collection::new(
         "Project",
-        items.into_iter().map(Into::into).collect(),
+        items
+            .into_iter()
+            .map(|p| ProjectResource::of(p, &included))
+            .collect(),
         total,
         take,
     ))
@@ -256,11 +292,21 @@ async fn all(
     _caller: Allowed<need::ProjectView>,
     app: &State<App>,
 ) -> Result<Json<Vec<ProjectResource>>> {
-    let (items, _) = app
+    let (items, included) = app
         .store
-        .read(move |c| projects::list(c, 0, i64::MAX))
+        .read(move |c| {
+            Ok((
+                projects::list(c, 0, i64::MAX)?.0,
+                variables::included_all(c)?,
+            ))
+        })
         .await?;
-    Ok(Json(items.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        items
+            .into_iter()
+            .map(|p| ProjectResource::of(p, &included))
+            .collect(),
+    ))
 }
 
 #[rocket::post("/projects", data = "<body>")]
@@ -271,7 +317,7 @@ async fn create(
 ) -> Result<(Status, Json<ProjectResource>)> {
     let input = body.into_inner()?.into_input()?;
     let project = deploy::create_project(&app.store, &change.proof, input).await?;
-    Ok((Status::Created, Json(project.into())))
+    Ok((Status::Created, Json(resource(app, project).await?)))
 }
 
 /// `GET /api/projects/{idOrSlug}`: by id (`Projects-1`) or slug (`web-app`, without
@@ -291,12 +337,26 @@ async fn get(
                 .await?
         }
     };
-    found.map(|p| Json(p.into())).ok_or_else(|| {
+    let project = found.ok_or_else(|| {
         Error::NotFound(format!(
             "No project has the id or slug '{}'.",
             crate::error::shown(&wanted)
         ))
-    })
+    })?;
+    Ok(Json(resource(app, project).await?))
+}
+
+/// `p` as Octopus answers it, with the library sets it includes.
+async fn resource(app: &App, p: Project) -> Result<ProjectResource> {
+    let id = p.id;
+    let included = app
+        .store
+        .read(move |c| variables::included(c, id))
+        .await?
+        .into_iter()
+        .map(|set| (id, set))
+        .collect::<Vec<_>>();
+    Ok(ProjectResource::of(p, &included))
 }
 
 #[rocket::put("/projects/<id>", data = "<body>")]
@@ -309,7 +369,7 @@ async fn update(
     let id = parse_id("Projects", id)?;
     let input = body.into_inner()?.into_input()?;
     let project = deploy::update_project(&app.store, &change.proof, id, input).await?;
-    Ok(Json(project.into()))
+    Ok(Json(resource(app, project).await?))
 }
 
 #[rocket::delete("/projects/<id>")]

@@ -167,6 +167,17 @@ pub const CAPABILITIES: &[(&str, &str, &str)] = &[
         "GetDeploymentProcessByIdRequest",
     ),
     ("GET", "/api/variables/<id>", "GetVariableSetByIdRequest"),
+    ("PUT", "/api/variables/<id>", "ModifyVariableSetCommand"),
+    (
+        "GET",
+        "/api/libraryvariablesets",
+        "GetLibraryVariableSetsRequest",
+    ),
+    (
+        "POST",
+        "/api/libraryvariablesets",
+        "CreateLibraryVariableSetCommand",
+    ),
     ("GET", "/api/dashboard", "GetDashboardRequest"),
     ("GET", "/api/deployments", "GetDeploymentsRequest"),
     ("GET", "/api/deployments/<id>", "GetDeploymentByIdRequest"),

@@ -66,6 +66,13 @@ pub enum Command {
     /// The script launcher a node starts for itself (not for people to run).
     #[command(hide = true)]
     ScriptLauncher,
+    /// Where this node's master key is (it seals sensitive variables) and how to copy
+    /// it to another node; `--show` prints the key itself.
+    MasterKey {
+        /// Print the key (64 hex digits), e.g. to pipe it to another node.
+        #[arg(long)]
+        show: bool,
+    },
     /// Write a consistent copy of the database while servers keep running.
     Backup {
         /// The file to write (it must not exist).
@@ -111,6 +118,7 @@ pub fn main() -> ExitCode {
         Some(Command::Node(cmd)) => node::run(&cli.data_dir, cmd),
         Some(Command::Database(cmd)) => database::run(&cli.data_dir, cmd),
         Some(Command::ScriptLauncher) => Ok(crate::queue::launcher::serve()),
+        Some(Command::MasterKey { show }) => master_key(&cli.data_dir, show),
     };
     match result {
         Ok(code) => code,
@@ -160,6 +168,50 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::internal_from("starting the runtime", e))
+}
+
+fn master_key(data_dir: &std::path::Path, show: bool) -> Result<ExitCode> {
+    let config = load_config(data_dir)?;
+    crate::files::prepare_data_dir(&config.data_dir)?;
+    let key = crate::secrets::MasterKey::load(&config)?;
+    let path = key.path().display();
+    // With --show only the key goes to standard output (to be piped); the rest to
+    // standard error.
+    let say = |text: String| {
+        if show {
+            eprintln!("{text}")
+        } else {
+            println!("{text}")
+        }
+    };
+    say(format!(
+        "master key: {path} (check value {})",
+        key.check_value()
+    ));
+    let stored = crate::store::Store::open(&config).and_then(|store| {
+        store.read_now(|c| crate::store::settings::setting(c, crate::secrets::CHECK_SETTING))
+    });
+    match stored {
+        Ok(Some(check)) if check == key.check_value() => {
+            say("the database's sensitive values are sealed with this key".into())
+        }
+        Ok(Some(check)) => say(format!(
+            "WARNING: the database expects another key (check value {check}): this node              refuses to start with this one"
+        )),
+        Ok(None) => say("the database has not seen a master key yet".into()),
+        Err(e) => say(format!("(the database could not be read: {e})")),
+    }
+    say(format!(
+        "It seals the sensitive variables; the database holds only its check value, so a          backup of the database alone cannot decrypt them: back this file up apart from          the database.
+Every node on one PostgreSQL database needs this same key. To copy          it to another node:
+  drydock --data-dir {} master-key --show | ssh other-host          'install -m 600 /dev/stdin /var/lib/drydock/master.key'
+(or put it anywhere          private on that host and set master_key_file in its drydock.toml)",
+        config.data_dir.display()
+    ));
+    if show {
+        println!("{}", key.hex());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn backup(data_dir: &std::path::Path, out: &std::path::Path) -> Result<ExitCode> {

@@ -140,6 +140,8 @@ pub struct DeploymentsCommand {
     pub environments: Vec<String>,
     pub queue_time: Option<i64>,
     pub queue_time_expiry: Option<i64>,
+    /// Values for the project's prompted variables (the executions API's `Variables`).
+    pub prompted: crate::variables::Prompted,
 }
 
 /// At most this many environments in one deployments command.
@@ -224,7 +226,7 @@ pub async fn create_deployments_command(
                     &env,
                     (queue_time, command.queue_time_expiry),
                     None,
-                    super::Through::Executions,
+                    (super::Through::Executions, &command.prompted),
                 )?);
             }
             if let Some((key, _)) = &once {

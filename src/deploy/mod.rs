@@ -42,6 +42,8 @@ pub struct ProjectInput {
     /// update keeps the current script; on create it is empty.
     pub deployment_script: Option<String>,
     pub script_timeout_secs: Option<i64>,
+    /// The library variable sets the project includes, in order; `None` keeps them.
+    pub included_library_sets: Option<Vec<i64>>,
 }
 
 /// Every problem with a project's fields (none: it can be saved).
@@ -67,17 +69,30 @@ pub fn project_problems(input: &ProjectInput) -> Vec<Error> {
     problems
 }
 
-fn project_fields(input: ProjectInput) -> Result<ProjectFields> {
+fn project_fields(input: ProjectInput) -> Result<(ProjectFields, Option<Vec<i64>>)> {
     Error::all(project_problems(&input))?;
-    Ok(ProjectFields {
-        name: input.name.trim().to_string(),
-        slug: input.slug,
-        script_timeout_secs: input
-            .script_timeout_secs
-            .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS),
-        description: input.description,
-        deployment_script: input.deployment_script,
-    })
+    let included = input.included_library_sets;
+    Ok((
+        ProjectFields {
+            name: input.name.trim().to_string(),
+            slug: input.slug,
+            script_timeout_secs: input
+                .script_timeout_secs
+                .unwrap_or(DEFAULT_SCRIPT_TIMEOUT_SECS),
+            description: input.description,
+            deployment_script: input.deployment_script,
+        },
+        included,
+    ))
+}
+
+/// Sets the library variable sets `project` includes, when `included` names them.
+fn include_sets(tx: &ChangeTx, project: i64, included: Option<&[i64]>) -> Result<()> {
+    if let Some(sets) = included {
+        crate::variables::library::check_included(tx, sets)?;
+        crate::store::variables::set_included(tx, project, sets)?;
+    }
+    Ok(())
 }
 
 fn project_not_found(id: i64) -> Error {
@@ -93,10 +108,11 @@ pub async fn create_project(
     admission: &impl crate::store::Admit,
     input: ProjectInput,
 ) -> Result<Project> {
-    let fields = project_fields(input)?;
+    let (fields, included) = project_fields(input)?;
     store
         .change(admission, move |tx| {
             let project = projects::create(tx, &fields)?;
+            include_sets(tx, project.id, included.as_deref())?;
             let related = [format!("Projects-{}", project.id)];
             events::record(
                 tx,
@@ -115,11 +131,12 @@ pub async fn update_project(
     id: i64,
     input: ProjectInput,
 ) -> Result<Project> {
-    let fields = project_fields(input)?;
+    let (fields, included) = project_fields(input)?;
     store
         .change(admission, move |tx| {
             projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
             projects::update(tx, id, &fields)?;
+            include_sets(tx, id, included.as_deref())?;
             let related = [format!("Projects-{id}")];
             events::record(
                 tx,
@@ -202,6 +219,7 @@ fn check_version(field: &str, version: &str) -> Result<()> {
 
 fn insert_release(tx: &ChangeTx, project: &Project, version: &str, notes: &str) -> Result<Release> {
     let release = projects::create_release(tx, project.id, version, notes)?;
+    crate::variables::take_snapshot(tx, project.id, release.id)?;
     let related = [
         format!("Releases-{}", release.id),
         format!("Projects-{}", project.id),
@@ -217,6 +235,8 @@ pub struct DeploymentInput {
     /// `None`: now.
     pub queue_time: Option<i64>,
     pub queue_time_expiry: Option<i64>,
+    /// Values for the project's prompted variables.
+    pub prompted: crate::variables::Prompted,
 }
 
 /// The names a caller used for the queue time and its expiry, for error messages.
@@ -347,7 +367,7 @@ async fn create(
                 &env,
                 (queue_time, input.queue_time_expiry),
                 overriding.as_ref(),
-                Through::Identity,
+                (Through::Identity, &input.prompted),
             )?;
             if let Some((key, _)) = &once {
                 idempotency::record(tx, user, key, &[task_id])?;
@@ -414,7 +434,7 @@ fn queue_deployment(
     env: &Environment,
     (queue_time, queue_time_expiry): (i64, Option<i64>),
     overriding: Option<&Override>,
-    through: Through,
+    (through, prompted): (Through, &crate::variables::Prompted),
 ) -> Result<(Deployment, i64)> {
     if overriding.is_some() {
         let proof = crate::access::proof_of(tx)?;
@@ -445,6 +465,7 @@ fn queue_deployment(
         queued_via: through.queued_via(),
     };
     let task_id = tasks::insert(tx, &task)?;
+    crate::variables::queue_prompted(tx, prompted, (project.id, release.id, env.id), task_id)?;
     let deployment = deployments::create(tx, release.id, env.id, task_id)?;
     let related = [
         format!("Deployments-{}", deployment.id),

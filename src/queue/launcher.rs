@@ -52,8 +52,9 @@ const START_WITHIN: Duration = Duration::from_secs(10);
 /// How long the launcher may take to report a script's end once its channel is
 /// readable (it is readable because the report came, or because the launcher is gone).
 const REPORT_WITHIN: Duration = Duration::from_secs(5);
-/// Descriptors a spawn request carries: stdout, stderr, the script's channel.
-const SPAWN_FDS: usize = 3;
+/// Descriptors a spawn request carries: stdin (when given), stdout, stderr, the
+/// script's channel.
+const SPAWN_FDS: usize = 4;
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 
@@ -186,6 +187,7 @@ impl Launcher {
         dir: &Path,
         env: Vec<(String, String)>,
         nice: i32,
+        stdin: Option<&OwnedFd>,
     ) -> Result<Launched, NotStarted> {
         if self.unusable.load(Ordering::SeqCst) {
             return Err(NotStarted::Unavailable);
@@ -210,7 +212,11 @@ impl Launcher {
             env,
             nice,
         };
-        let fds = [out_w.as_fd(), err_w.as_fd(), theirs.as_fd()];
+        // The script's standard input, when it has one, goes first: a launcher takes
+        // the last three as its pipes and channel.
+        let mut fds = Vec::with_capacity(SPAWN_FDS);
+        fds.extend(stdin.map(|fd| fd.as_fd()));
+        fds.extend([out_w.as_fd(), err_w.as_fd(), theirs.as_fd()]);
         let sent = send(&link.socket, &request, &fds);
         // Only the launcher holds the other end of the channel now, and only the
         // script the write ends of its pipes: the channel ends with the launcher, the
@@ -439,8 +445,14 @@ pub fn serve() -> std::process::ExitCode {
                 else {
                     continue;
                 };
+                let stdin = fds.pop();
                 start(
-                    &groups, id, &program, &script, &dir, env, stdout, stderr, channel,
+                    &groups,
+                    id,
+                    (&program, &script, &dir),
+                    env,
+                    [stdin, Some(stdout), Some(stderr)],
+                    channel,
                 );
             }
             Ok(ToLauncher::Signal { id, signal }) => {
@@ -459,19 +471,16 @@ pub fn serve() -> std::process::ExitCode {
 
 /// Starts one script and answers on its channel: `Started` (or `Refused`), then from
 /// a thread of its own that waits for it, `Exited`.
-#[allow(clippy::too_many_arguments)]
 fn start(
     groups: &Arc<Mutex<HashMap<u64, i32>>>,
     id: u64,
-    program: &Path,
-    script: &Path,
-    dir: &Path,
+    (program, script, dir): (&Path, &Path, &Path),
     env: Vec<(String, String)>,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    [stdin, stdout, stderr]: [Option<OwnedFd>; 3],
     channel: OwnedFd,
 ) {
     let [setsid, wait, program] = super::scripts::in_own_session(program);
+    let io = |fd: Option<OwnedFd>| fd.map_or_else(Stdio::null, Stdio::from);
     let spawned = Command::new(setsid)
         .arg(wait)
         .arg(program)
@@ -479,9 +488,9 @@ fn start(
         .current_dir(dir)
         .env_clear()
         .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
+        .stdin(io(stdin))
+        .stdout(io(stdout))
+        .stderr(io(stderr))
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
@@ -535,7 +544,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("deploy.sh");
         for attempt in 0..2 {
-            let started = launcher.spawn(Path::new("/bin/bash"), &script, dir.path(), vec![], 10);
+            let started = launcher.spawn(
+                Path::new("/bin/bash"),
+                &script,
+                dir.path(),
+                vec![],
+                10,
+                None,
+            );
             assert!(
                 matches!(started, Err(NotStarted::Unavailable)),
                 "attempt {attempt}: the runner must start the script itself"

@@ -68,6 +68,9 @@ pub struct Settings {
     pub cut_off: Arc<std::sync::atomic::AtomicI64>,
     /// The scripts running on this node, for the output thread.
     pub outputs: Arc<output::Outputs>,
+    /// What opens the sensitive variables a deployment uses (none: a deployment that
+    /// needs one fails saying so).
+    pub master_key: Option<Arc<crate::secrets::MasterKey>>,
 }
 
 impl Settings {
@@ -98,12 +101,19 @@ impl Settings {
             schema_level: crate::store::migrate::Migrations::shipped().newest(),
             cut_off: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             outputs: Default::default(),
+            master_key: None,
         }
     }
 
     /// These settings for a node that knows the migrations up to `level`.
     pub fn at_level(mut self, level: i64) -> Settings {
         self.schema_level = level;
+        self
+    }
+
+    /// These settings with the key that opens sensitive variables.
+    pub fn with_master_key(mut self, key: Arc<crate::secrets::MasterKey>) -> Settings {
+        self.master_key = Some(key);
         self
     }
 }

@@ -24,6 +24,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::TaskState;
 use crate::store::{tasks, Store};
+use crate::variables::resolve::Masker;
 
 /// How often waiting lines are written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -42,6 +43,8 @@ type Line = (i64, &'static str, String);
 /// A task's lines waiting to be written.
 pub(super) struct Log {
     id: i64,
+    /// The task's sensitive values, masked in every line before it is kept.
+    masker: Masker,
     pending: Mutex<Pending>,
     /// Held while lines are written: the runner's last write waits for the writer
     /// thread's, so lines keep their order.
@@ -60,9 +63,10 @@ struct Pending {
 }
 
 impl Log {
-    fn new(id: i64) -> Log {
+    fn new(id: i64, masker: Masker) -> Log {
         Log {
             id,
+            masker,
             pending: Mutex::new(Pending::default()),
             writing: Mutex::new(()),
             failing: AtomicBool::new(false),
@@ -82,7 +86,12 @@ impl Log {
 
     /// Keeps `line` for the next write; past [`MAX_PENDING_LINES`] waiting (the
     /// database unreachable for long) lines are counted, not kept.
-    pub(super) fn push(&self, line: Line) {
+    pub(super) fn push(&self, mut line: Line) {
+        if !self.masker.is_empty() {
+            if let std::borrow::Cow::Owned(masked) = self.masker.mask(&line.2) {
+                line.2 = masked;
+            }
+        }
         let mut pending = self.pending();
         if line.1 == "stderr" && !line.2.trim().is_empty() {
             pending.last_error = Some(line.2.trim().chars().take(ERROR_LINE).collect());
@@ -172,9 +181,9 @@ impl Outputs {
 
     /// Registers task `id`'s script as running; it is unregistered when the returned
     /// guard goes.
-    pub(super) fn register(&self, id: i64) -> Registered<'_> {
+    pub(super) fn register(&self, id: i64, masker: Masker) -> Registered<'_> {
         let running = Arc::new(Running {
-            log: Log::new(id),
+            log: Log::new(id, masker),
             told_to_stop: AtomicBool::new(false),
         });
         self.tasks().insert(id, Arc::clone(&running));

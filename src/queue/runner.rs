@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::{TaskKind, TaskState};
 use crate::store::tasks::{self, Task};
 use crate::store::{projects, BookTx, Store};
+use crate::variables::{self, resolve, resolve::Facts};
 
 /// A task's error when its script was stopped because its node was cut off.
 pub const CUT_OFF: &str = "stopped: this node could not reach the database for too long \
@@ -160,6 +161,21 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Ok(user) => user,
         Err(e) => return Ok(Outcome::failed(e.clone())),
     };
+    let facts = Facts {
+        project_id: project.id,
+        project: project.name.clone(),
+        environment_id: env.id,
+        environment: env.name.clone(),
+        release_id: release.id,
+        release: release.version.clone(),
+        deployment_id: 0,
+        task_id: task.id,
+    };
+    let values = match deployment_values(store, settings, facts) {
+        Ok(values) => values,
+        Err(e @ Error::Unavailable(_)) => return Ok(Outcome::given_back(e.to_string())),
+        Err(e) => return Ok(Outcome::failed(format!("the deployment's variables: {e}"))),
+    };
     let dir = settings.work_dir.join(format!("ServerTasks-{}", task.id));
     let io = |path: &std::path::Path, e: std::io::Error| {
         Error::internal_from(format!("{}", path.display()), e)
@@ -190,27 +206,103 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         .deployment_script
         .as_deref()
         .unwrap_or(&project.deployment_script);
+    // A script with values substituted into it is this task's alone; an unchanged
+    // one is linked from the shared cache.
+    match resolve::substitute(snapshot, &values) {
+        std::borrow::Cow::Borrowed(same) => {
+            script_user.place_script(&settings.work_dir, same, &script)
+        }
+        std::borrow::Cow::Owned(substituted) => script_user.place_private(&substituted, &script),
+    }
+    .map_err(|e| io(&script, e))?;
+    let prelude = dir.join(super::scripts::PRELUDE_FILE);
     script_user
-        .place_script(&settings.work_dir, snapshot, &script)
-        .map_err(|e| io(&script, e))?;
+        .place_script(&settings.work_dir, super::scripts::PRELUDE, &prelude)
+        .map_err(|e| io(&prelude, e))?;
     script_user.hand_over(&dir).map_err(|e| io(&dir, e))?;
     let vars = [
         ("DRYDOCK_PROJECT", project.name.clone()),
         ("DRYDOCK_RELEASE", release.version.clone()),
         ("DRYDOCK_ENVIRONMENT", env.name.clone()),
         ("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id)),
+        ("BASH_ENV", prelude.display().to_string()),
     ];
     let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
-    let outcome = match start_script(settings, script_user, task.id, &script, &dir, &vars) {
-        Ok(started) => supervise(store, settings, task.id, started, timeout, cancel),
+    let masker = resolve::Masker::new(
+        values
+            .iter()
+            .filter(|v| v.sensitive)
+            .map(|v| v.value.as_str()),
+    );
+    let outcome = match variables_input(&values) {
         Err(e) => Ok(Outcome::failed(e)),
+        Ok(stdin) => {
+            match start_script(settings, script_user, task.id, &script, &dir, &vars, stdin) {
+                Ok(started) => {
+                    supervise(store, settings, task.id, started, timeout, cancel, masker)
+                }
+                Err(e) => Ok(Outcome::failed(e)),
+            }
+        }
     };
-    // Most scripts leave nothing but their deploy.sh: two calls, not a walk.
+    // Most scripts leave nothing but their deploy.sh and prelude: calls, not a walk.
     let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_file(&prelude);
     if std::fs::remove_dir(&dir).is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     outcome
+}
+
+/// The values a deployment uses (see `variables::resolve`), and what it used recorded
+/// for its task page (names only) when it has any variables of its own.
+fn deployment_values(
+    store: &Store,
+    settings: &Settings,
+    mut facts: Facts,
+) -> Result<Vec<resolve::Resolved>> {
+    let (sources, prompted, deployment) = store.read_now(|c| {
+        let sources = variables::release_sources(c, facts.project_id, facts.release_id)?;
+        let sealed = crate::store::variables::task_variables(c, facts.task_id)?.is_some();
+        let prompted = match (&settings.master_key, sealed) {
+            (_, false) => Default::default(),
+            (Some(key), true) => variables::prompted_of(c, key, facts.task_id)?,
+            (None, true) => return Err(resolve::no_key()),
+        };
+        let deployment = crate::store::deployments::find_by_task(c, facts.task_id)?;
+        Ok((sources, prompted, deployment))
+    })?;
+    facts.deployment_id = deployment.map_or(0, |d| d.id);
+    let values = resolve::resolve(&sources, &facts, &prompted, settings.master_key.as_deref())?;
+    let used = resolve::used(&values);
+    if !used.is_empty() {
+        let text = serde_json::to_string(&used)
+            .map_err(|e| Error::internal_from("recording the variables used", e))?;
+        store.bookkeeping_now(|tx| crate::store::variables::save_used(tx, facts.task_id, &text))?;
+    }
+    Ok(values)
+}
+
+/// The script's standard input: every value as name, NUL, value, NUL (what the prelude
+/// reads), in a memory file that exists nowhere on disk and that no other process
+/// can open by a path of its own.
+fn variables_input(values: &[resolve::Resolved]) -> std::result::Result<std::fs::File, String> {
+    use std::io::{Seek, Write};
+    let fd =
+        nix::sys::memfd::memfd_create(c"drydock-variables", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| format!("could not pass the variables to the script: {e}"))?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    for v in values {
+        bytes.extend_from_slice(v.name.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(v.value.as_bytes());
+        bytes.push(0);
+    }
+    file.write_all(&bytes)
+        .and_then(|()| file.rewind())
+        .map_err(|e| format!("could not pass the variables to the script: {e}"))?;
+    Ok(file)
 }
 
 /// Why the script is being stopped.
@@ -232,11 +324,17 @@ fn start_script(
     script: &std::path::Path,
     dir: &std::path::Path,
     vars: &[(&str, String)],
+    stdin: std::fs::File,
 ) -> std::result::Result<Script, String> {
     if let Some(launcher) = &settings.launcher {
         let bash = super::scripts::program("bash");
         let env = script_user.environment(vars);
-        match launcher.spawn(bash, script, dir, env, settings.script_nice) {
+        let stdin = std::os::fd::OwnedFd::from(
+            stdin
+                .try_clone()
+                .map_err(|e| format!("could not pass the variables to the script: {e}"))?,
+        );
+        match launcher.spawn(bash, script, dir, env, settings.script_nice, Some(&stdin)) {
             Ok(launched) => return Ok(Script::Launched(launched)),
             Err(super::launcher::NotStarted::Failed(e)) => {
                 // The launcher may have started it before it stopped answering.
@@ -248,7 +346,7 @@ fn start_script(
     }
     let mut command = script_user.command(script, dir, vars);
     command
-        .stdin(Stdio::null())
+        .stdin(Stdio::from(stdin))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     super::scripts::spawn_at(settings.script_nice, command)
@@ -279,6 +377,7 @@ fn supervise(
     mut script: Script,
     timeout: Duration,
     cancel: &AtomicBool,
+    masker: resolve::Masker,
 ) -> Result<Outcome> {
     // The runner's own thread watches the script's two pipes and its exit (a pidfd of
     // its child, or the channel the launcher reports on) with one poll: no thread per
@@ -320,7 +419,7 @@ fn supervise(
 
     let (started, began_at) = (Instant::now(), clock::now_ms());
     // No database call from here until the script has ended (see `queue::output`).
-    let registered = settings.outputs.register(id);
+    let registered = settings.outputs.register(id, masker);
     let (log, told_to_stop) = (&registered.running.log, &registered.running.told_to_stop);
     let mut stop: Option<(Stop, Instant)> = None;
     let status = loop {

@@ -245,6 +245,20 @@ impl ScriptUser {
         Ok(())
     }
 
+    /// Writes `script` at `at` for this user alone (mode 0600): a script with values
+    /// substituted into it, which no other task may read and the shared cache must
+    /// not keep.
+    pub fn place_private(&self, script: &str, at: &Path) -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(at)?;
+        std::io::Write::write_all(&mut file, script.as_bytes())?;
+        drop(file);
+        self.own(at)
+    }
+
     /// Hands a task's fresh directory (made 0700) to this user.
     pub fn hand_over(&self, dir: &Path) -> std::io::Result<()> {
         if let ScriptUser::Switched { uid, gid, .. } = self {
@@ -260,6 +274,32 @@ impl ScriptUser {
         fs::set_permissions(file, fs::Permissions::from_mode(0o600))
     }
 }
+
+/// What bash reads before a deployment script (through `BASH_ENV`): the deployment's
+/// variables from standard input (name, value, each ended by NUL; names without case)
+/// into an array of the shell's own (not exported: what the script starts does not
+/// inherit them), then `get_octopusvariable` as Octopus's bash scripts call it.
+/// Standard input is then `/dev/null`, as before; `BASH_ENV` is unset so that bash
+/// scripts the script starts do not read it again.
+pub const PRELUDE: &str = r#"# drydock: the deployment's variables, and Octopus's get_octopusvariable.
+unset BASH_ENV
+declare -A __drydock_variables=()
+while IFS= read -r -d '' __drydock_name && IFS= read -r -d '' __drydock_value; do
+  __drydock_variables["${__drydock_name,,}"]=$__drydock_value
+done
+unset __drydock_name __drydock_value
+exec 0</dev/null
+get_octopusvariable() {
+  local name="${1,,}"
+  if [[ -n "${__drydock_variables[$name]+set}" ]]; then
+    printf '%s
+' "${__drydock_variables[$name]}"
+  fi
+}
+"#;
+
+/// The prelude's name in a task's directory.
+pub const PRELUDE_FILE: &str = ".drydock-prelude.sh";
 
 /// A spawn request for a thread at some niceness, and where to answer.
 type SpawnRequest = (

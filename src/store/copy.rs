@@ -33,6 +33,11 @@ const TABLES: &[(&str, How)] = &[
     ("deployment_freezes", How::Rows),
     ("deployment_freeze_scope", How::Rows),
     ("idempotency_keys", How::Rows),
+    ("library_variable_sets", How::Rows),
+    ("variable_sets", How::Rows),
+    ("project_library_sets", How::Rows),
+    ("release_variables", How::Rows),
+    ("task_variables", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

@@ -31,6 +31,7 @@ pub mod task_list;
 pub mod task_log;
 pub mod tasks;
 pub mod users;
+pub mod variables;
 
 use std::any::Any;
 use std::ops::Deref;

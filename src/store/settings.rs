@@ -1,6 +1,7 @@
 //! Settings the nodes of a cluster share (`cluster_settings` table): the first node's
 //! value wins.
 
+use super::sql::Conn;
 use super::BookTx;
 use crate::error::Result;
 
@@ -16,4 +17,13 @@ pub fn shared_setting(tx: &BookTx, name: &str, fresh: &str) -> Result<String> {
         &[&name],
     )?
     .get(0)
+}
+
+/// The cluster's value of `name`, if one was stored.
+pub fn setting(conn: &Conn, name: &str) -> Result<Option<String>> {
+    conn.first(
+        "SELECT value FROM cluster_settings WHERE name = ?1",
+        &[&name],
+        |r| r.get(0),
+    )
 }

@@ -52,6 +52,7 @@ async fn override_and_deploy(
             environment_id,
             queue_time: None,
             queue_time_expiry: None,
+            prompted: Default::default(),
         };
         let mut fields = vec![
             ("environment".to_string(), form.environment.clone()),

@@ -150,6 +150,7 @@ impl DeployForm {
                 environment_id,
                 queue_time,
                 queue_time_expiry,
+                prompted: Default::default(),
             }),
             (a, b, c) => {
                 Error::all([a.err(), b.err(), c.err()].into_iter().flatten().collect())?;

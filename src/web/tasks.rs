@@ -379,6 +379,7 @@ async fn redeploy(
         environment_id: deployment.environment_id,
         queue_time: None,
         queue_time_expiry: None,
+        prompted: Default::default(),
     };
     FormResult::done(
         match deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await {

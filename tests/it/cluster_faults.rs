@@ -60,8 +60,9 @@ impl Cluster {
             std::fs::write(
                 own.join(drydock::config::CONFIG_FILE),
                 format!(
-                    "database_url = \"{}\"\n{settings}",
-                    plain(&through(&dir, Some(proxy.port)))
+                    "database_url = \"{}\"\n{}{settings}",
+                    plain(&through(&dir, Some(proxy.port))),
+                    dir.master_key_setting()
                 ),
             )
             .unwrap();

@@ -226,7 +226,7 @@ fn deployments_to_several_environments_are_queued_all_or_none() {
         "spaceId": "Spaces-1", "spaceIdOrName": "Spaces-1",
         "ProjectName": project, "ReleaseVersion": "1",
         "EnvironmentNames": ["e", prod["Id"]],
-        "ForcePackageDownload": false, "UseGuidedFailure": false, "Variables": {"x": "y"},
+        "ForcePackageDownload": false, "UseGuidedFailure": false, "Variables": {},
         "SpecificMachineNames": [], "SkipStepNames": []
     }));
     assert_eq!(status, Status::Ok, "{created}");

@@ -201,7 +201,10 @@ fn routes_of_features_drydock_lacks_are_refused_naming_the_feature() {
     );
     let before = app.row_counts(&[]);
     for (extra, field) in [
-        (r#""FormValues":{"Variables-1":"x"}"#, "FormValues"),
+        (
+            r#""FormValues":{"Variables-1":"x"}"#,
+            "FormValues.Variables-1",
+        ),
         (
             r#""specificMachineIds":["Machines-1"]"#,
             "SpecificMachineIds",

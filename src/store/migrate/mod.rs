@@ -156,6 +156,15 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 18,
+        name: "variables",
+        sqlite: include_str!("../../../migrations/0018_variables.sql"),
+        postgres: Some(include_str!(
+            "../../../migrations/postgres/0018_variables.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.

@@ -112,19 +112,18 @@ pub fn restore(config: &Config, file: &std::path::Path) -> Restored {
     }
 }
 
-/// The test configuration of data directory `dir`, with the database its
-/// `drydock.toml` names (as the binary would find it).
+/// The test configuration of data directory `dir`, with the database and master key
+/// its `drydock.toml` names (as the binary would find them).
 pub fn config_for(dir: &std::path::Path) -> Config {
     let text = std::fs::read_to_string(dir.join(drydock::config::CONFIG_FILE)).unwrap_or_default();
-    let url = text.lines().find_map(|l| {
-        let value = l
-            .trim()
-            .strip_prefix("database_url")?
-            .trim()
-            .strip_prefix('=')?;
-        Some(value.trim().trim_matches('"').to_string())
-    });
+    let setting = |key: &str| {
+        text.lines().find_map(|l| {
+            let value = l.trim().strip_prefix(key)?.trim().strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        })
+    };
     let mut config = Config::for_tests(dir);
-    config.database_url = url;
+    config.database_url = setting("database_url");
+    config.master_key_file = setting("master_key_file").map(std::path::PathBuf::from);
     config
 }

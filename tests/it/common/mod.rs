@@ -77,12 +77,28 @@ impl DataDir {
         self._pg.as_ref().map(|db| db.name())
     }
 
+    /// The `master_key_file` line of this cluster's nodes on PostgreSQL (each has a data
+    /// directory of its own, and they must share one key, as an operator's do); empty
+    /// on SQLite, whose nodes share the data directory's `master.key`.
+    pub fn master_key_setting(&self) -> String {
+        if self._pg.is_none() {
+            return String::new();
+        }
+        cluster_master_key(self.path())
+    }
+
     /// Writes `drydock.toml` with `text`, keeping the suite's database.
     pub fn configure(&self, text: impl AsRef<str>) {
         let database = self
             ._pg
             .as_ref()
-            .map(|db| format!("database_url = \"{}\"\n", db.url))
+            .map(|db| {
+                format!(
+                    "database_url = \"{}\"\n{}",
+                    db.url,
+                    self.master_key_setting()
+                )
+            })
             .unwrap_or_default();
         std::fs::write(
             self.path().join(drydock::config::CONFIG_FILE),
@@ -103,11 +119,28 @@ pub fn data_dir_on(postgres: bool) -> DataDir {
     if let Some(db) = &pg {
         std::fs::write(
             dir.path().join(drydock::config::CONFIG_FILE),
-            format!("database_url = \"{}\"\n", db.url),
+            format!(
+                "database_url = \"{}\"\n{}",
+                db.url,
+                cluster_master_key(dir.path())
+            ),
         )
         .expect("write drydock.toml");
     }
     DataDir { dir, _pg: pg }
+}
+
+/// Writes `<dir>/cluster-master.key` (once) and returns the `master_key_file` line
+/// naming it.
+pub fn cluster_master_key(dir: &Path) -> String {
+    let file = dir.join("cluster-master.key");
+    if !file.exists() {
+        let key: String = (0..32)
+            .map(|i| format!("{:02x}", (i * 37 + 11) % 256))
+            .collect();
+        std::fs::write(&file, key).expect("write the cluster's master key");
+    }
+    format!("master_key_file = \"{}\"\n", file.display())
 }
 
 /// One browser-like user: a Rocket client with its own cookie jar.
@@ -131,9 +164,11 @@ impl TestApp {
         if let Some(db) = &pg {
             // Where the command line and the real binary on this data directory read it.
             config.database_url = Some(db.url.clone());
+            let key = cluster_master_key(dir.path());
+            config.master_key_file = Some(dir.path().join("cluster-master.key"));
             std::fs::write(
                 dir.path().join(drydock::config::CONFIG_FILE),
-                format!("database_url = \"{}\"\n", db.url),
+                format!("database_url = \"{}\"\n{key}", db.url),
             )
             .expect("write drydock.toml");
         }
