@@ -52,6 +52,7 @@ const KEYS: &[&str] = &[
     "keep_alive_secs",
     "script_user",
     "script_nice",
+    "script_uids",
     "work_dir",
     "database_url",
     "database_url_file",
@@ -115,6 +116,11 @@ pub struct Config {
     pub keep_alive_secs: u32,
     /// When drydock runs as root, deployment scripts run as this (unprivileged) user.
     pub script_user: String,
+    /// A range of user ids no account uses (`START-END`): when drydock runs as root,
+    /// each running task's script gets one to itself (with `script_user`'s groups), so
+    /// that concurrent scripts cannot read each other's variables. Empty (the
+    /// default): every script runs as `script_user`.
+    pub script_uids: String,
     /// The CPU niceness deployment scripts run at (0-19): requests to the server go
     /// first when scripts keep the cores busy.
     pub script_nice: i32,
@@ -199,6 +205,7 @@ impl Default for Config {
             body_timeout_secs: 30,
             keep_alive_secs: 5,
             script_user: "nobody".into(),
+            script_uids: String::new(),
             script_nice: 10,
             work_dir: None,
             database_url: None,

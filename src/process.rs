@@ -24,12 +24,25 @@ pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
         .iter()
         .map(|id| work_dir.join(format!("ServerTasks-{id}")))
         .collect();
+    // A task that ran as a user id of its own (`script_uids`) owns its directory: only
+    // drydock hands a directory over, and no script can give one away. Every process
+    // of that id is the task's.
+    let mut killed = 0;
+    let me = nix::unistd::Uid::effective().as_raw();
+    for dir in &dirs {
+        if let Ok(meta) = std::fs::symlink_metadata(dir) {
+            use std::os::unix::fs::MetadataExt;
+            let owner = meta.uid();
+            if owner != uid && owner != 0 && owner != me {
+                killed += kill_user(owner);
+            }
+        }
+    }
     let me = std::process::id() as i32;
     // nix, not rustix: in a PID namespace whose session leader is outside it (a
     // container's), the session reads as 0, which rustix's `Pid` cannot hold.
     let own_session = nix::unistd::getsid(None).map_or(0, |s| s.as_raw());
     let mut sessions = BTreeSet::new();
-    let mut killed = 0;
     for _ in 0..20 {
         let mut found = 0;
         for pid in pids() {
@@ -68,6 +81,39 @@ pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
     }
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
+    }
+    killed
+}
+
+/// SIGKILLs every process whose user is `uid` (a task's own user id, which nothing
+/// else runs as), each through a pidfd opened before its user is read, in rounds while
+/// any is found (for what forked meanwhile). Returns how many were killed.
+pub fn kill_user(uid: u32) -> usize {
+    let me = std::process::id() as i32;
+    let mut killed = 0;
+    for _ in 0..20 {
+        let mut found = 0;
+        for pid in pids() {
+            if pid == me {
+                continue;
+            }
+            let Some(raw) = Pid::from_raw(pid) else {
+                continue;
+            };
+            let Ok(fd) = pidfd_open(raw, PidfdFlags::empty()) else {
+                continue;
+            };
+            let Some(process) = Process::read(pid) else {
+                continue;
+            };
+            if process.uid == Some(uid) && pidfd_send_signal(&fd, Signal::KILL).is_ok() {
+                found += 1;
+            }
+        }
+        killed += found;
+        if found == 0 {
+            break;
+        }
     }
     killed
 }

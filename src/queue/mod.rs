@@ -20,6 +20,7 @@ mod reconcile;
 pub mod runner;
 pub mod scripts;
 mod start;
+pub mod task_users;
 pub mod waiting;
 
 use std::collections::HashMap;
@@ -75,7 +76,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_config(config: &Config, jobs: Arc<dyn jobs::SystemJobs>) -> Settings {
-        let script_user = scripts::ScriptUser::resolve(&config.script_user);
+        let script_user = scripts::ScriptUser::resolve(&config.script_user, &config.script_uids);
         Settings {
             node: config.node_name.clone(),
             task_cap: config.task_cap,
@@ -87,9 +88,12 @@ impl Settings {
                 .work_dir
                 .clone()
                 .unwrap_or_else(|| crate::files::recorded_work_dir(&config.data_dir)),
+            // One launcher runs every script as one user: tasks of their own user ids
+            // start through setpriv, each from the server.
             launcher: script_user
                 .as_ref()
                 .ok()
+                .filter(|user| !user.per_task())
                 .and_then(launcher::Launcher::for_user)
                 .map(Arc::new),
             script_user,

@@ -199,6 +199,10 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         }
         Err(e) => return Err(io(&dir, e)),
     }
+    // With script_uids, this task's own user (the directory is handed to it now).
+    let script_user = &script_user
+        .for_task(&settings.work_dir, &dir, task.id)
+        .map_err(|e| io(&dir, e))?;
     let script = dir.join("deploy.sh");
     // The script the release was created with; a release from before snapshots runs
     // the project's.
@@ -245,6 +249,11 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
             }
         }
     };
+    // A task of its own user id leaves nothing running: every process of that id goes
+    // (one that left the script's group and directory too) before the id is free.
+    if script_user.uid() != settings.script_user.as_ref().map_or(0, |u| u.uid()) {
+        crate::process::kill_user(script_user.uid());
+    }
     // Most scripts leave nothing but their deploy.sh and prelude: calls, not a walk.
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&prelude);

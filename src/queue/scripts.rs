@@ -52,6 +52,12 @@ pub enum ScriptUser {
         uid: u32,
         gid: u32,
         home: PathBuf,
+        /// Its groups when it is one task's own user id (which no account has, so
+        /// `setpriv` cannot look them up); `None`: the account's own.
+        groups: Option<Vec<u32>>,
+        /// `script_uids`: each task then runs as a user id of its own from this range
+        /// (see `queue::task_users`).
+        range: Option<super::task_users::UidRange>,
     },
     /// drydock does not run as root: scripts run as drydock's own user.
     Same {
@@ -62,8 +68,10 @@ pub enum ScriptUser {
 }
 
 impl ScriptUser {
-    /// Resolves `script_user` for a node running as the current user.
-    pub fn resolve(script_user: &str) -> Result<ScriptUser, String> {
+    /// Resolves `script_user` (and `script_uids`) for a node running as the current
+    /// user.
+    pub fn resolve(script_user: &str, script_uids: &str) -> Result<ScriptUser, String> {
+        let range = super::task_users::UidRange::parse(script_uids)?;
         let me = Uid::current();
         if !me.is_root() {
             let user = User::from_uid(me).ok().flatten();
@@ -90,11 +98,59 @@ impl ScriptUser {
                  set script_user to an unprivileged user"
             ));
         }
+        if range.is_some_and(|r| r.contains(user.uid.as_raw())) {
+            return Err(format!(
+                "script_uids includes script_user '{script_user}' (uid {}): the range must                  be user ids no account uses",
+                user.uid
+            ));
+        }
         Ok(ScriptUser::Switched {
             name: user.name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             home: user.dir,
+            groups: None,
+            range,
+        })
+    }
+
+    /// Whether each task runs as a user id of its own (`script_uids`).
+    pub fn per_task(&self) -> bool {
+        matches!(self, ScriptUser::Switched { range: Some(_), .. })
+    }
+
+    /// Who task `task_id`'s script runs as: with `script_uids`, a free id of the
+    /// range with this user's groups, to which its fresh directory `dir` is handed
+    /// over (its home too); else this user.
+    pub fn for_task(
+        &self,
+        work_dir: &Path,
+        dir: &Path,
+        task_id: i64,
+    ) -> std::io::Result<ScriptUser> {
+        let ScriptUser::Switched {
+            name,
+            gid,
+            range: Some(range),
+            ..
+        } = self
+        else {
+            return Ok(self.clone());
+        };
+        let c_name = std::ffi::CString::new(name.as_str()).map_err(std::io::Error::other)?;
+        let groups = nix::unistd::getgrouplist(&c_name, Gid::from_raw(*gid))
+            .map_err(std::io::Error::from)?
+            .into_iter()
+            .map(|g| g.as_raw())
+            .collect();
+        let uid = super::task_users::allocate(*range, work_dir, dir, task_id, *gid)?;
+        Ok(ScriptUser::Switched {
+            name: name.clone(),
+            uid,
+            gid: *gid,
+            home: dir.to_path_buf(),
+            groups: Some(groups),
+            range: None,
         })
     }
 
@@ -128,12 +184,24 @@ impl ScriptUser {
     pub fn command(&self, script: &Path, dir: &Path, vars: &[(&str, String)]) -> Command {
         let [setsid, wait, bash] = in_own_session(program("bash"));
         let mut command = match self {
-            ScriptUser::Switched { uid, gid, .. } => {
+            ScriptUser::Switched {
+                uid, gid, groups, ..
+            } => {
                 let mut c = Command::new(program("setpriv"));
                 c.arg(format!("--reuid={uid}"))
-                    .arg(format!("--regid={gid}"))
-                    .args(SETPRIV_FLAGS)
-                    .arg(setsid);
+                    .arg(format!("--regid={gid}"));
+                match groups {
+                    None => c.args(SETPRIV_FLAGS),
+                    Some(groups) if groups.is_empty() => {
+                        c.arg("--clear-groups").args(&SETPRIV_FLAGS[1..])
+                    }
+                    Some(groups) => {
+                        let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+                        c.arg(format!("--groups={}", list.join(",")))
+                            .args(&SETPRIV_FLAGS[1..])
+                    }
+                };
+                c.arg(setsid);
                 c
             }
             ScriptUser::Same { .. } => Command::new(setsid),

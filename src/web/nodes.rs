@@ -122,9 +122,12 @@ async fn nodes_page(
         this_node: app.config.node_name.clone(),
         can_edit: caller.can(Permission::AdministerSystem),
         script_warning: if caller.can(Permission::AdministerSystem) {
-            crate::queue::scripts::ScriptUser::resolve(&app.config.script_user)
-                .ok()
-                .and_then(|user| user.warning())
+            crate::queue::scripts::ScriptUser::resolve(
+                &app.config.script_user,
+                &app.config.script_uids,
+            )
+            .ok()
+            .and_then(|user| user.warning())
         } else {
             None
         },

@@ -36,6 +36,7 @@ mod guard;
 mod hostile;
 mod hostile_races;
 mod idempotency;
+mod isolation;
 mod key_cache;
 mod launcher;
 mod live_cells;
