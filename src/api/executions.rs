@@ -89,6 +89,9 @@ pub struct CreateDeploymentUntenantedV1 {
     /// Prompted variable values by name (`deploy-release-action`'s `variables`).
     #[serde(default)]
     variables: std::collections::BTreeMap<String, String>,
+    /// Take the release's variable snapshot again before deploying.
+    #[serde(default)]
+    update_variable_snapshot: bool,
     #[serde(rename = "spaceId")]
     space_id: Option<String>,
     #[serde(rename = "spaceIdOrName")]
@@ -119,6 +122,7 @@ async fn create_deployments(
             values: body.variables,
             key: Some(app.master_key.clone()),
         },
+        update_snapshot: body.update_variable_snapshot,
     };
     let created =
         deploy::create_deployments_command(&app.store, &app.queue, &change.proof, command, key)

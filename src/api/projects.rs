@@ -29,6 +29,7 @@ pub fn routes() -> Vec<Route> {
         project_release,
         create_release,
         get_release,
+        snapshot_variables,
         project_groups,
         project_groups_all,
         project_group,
@@ -558,4 +559,17 @@ async fn get_release(
         .await?
         .map(|r| Json(r.into()))
         .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))
+}
+
+/// `POST /api/releases/{id}/snapshot-variables`: the release takes its project's
+/// variables as they are now (Octopus's "update variables"), audited.
+#[rocket::post("/releases/<id>/snapshot-variables")]
+async fn snapshot_variables(
+    change: Change<need::ReleaseCreate>,
+    id: &str,
+    app: &State<App>,
+) -> Result<Json<ReleaseResource>> {
+    let id = parse_id("Releases", id)?;
+    let release = crate::variables::update_snapshot(&app.store, &change.proof, id).await?;
+    Ok(Json(release.into()))
 }

@@ -142,6 +142,8 @@ pub struct DeploymentsCommand {
     pub queue_time_expiry: Option<i64>,
     /// Values for the project's prompted variables (the executions API's `Variables`).
     pub prompted: crate::variables::Prompted,
+    /// Take the release's variable snapshot again first (`UpdateVariableSnapshot`).
+    pub update_snapshot: bool,
 }
 
 /// At most this many environments in one deployments command.
@@ -209,6 +211,9 @@ pub async fn create_deployments_command(
                         format!("project {} has no release '{version}'", project.name),
                     )
                 })?;
+            if command.update_snapshot {
+                crate::variables::refresh_snapshot(tx, &release)?;
+            }
             let mut seen = std::collections::HashSet::new();
             let mut created = Vec::with_capacity(names.len());
             for name in &names {

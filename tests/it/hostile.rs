@@ -67,6 +67,14 @@ const JSON_FIELDS: &[&str] = &[
     "LifecycleId",
     "spaceIdOrName",
     "ProjectEnvironmentScope",
+    "Variables",
+    "Value",
+    "Type",
+    "IsSensitive",
+    "Scope",
+    "Prompt",
+    "FormValues",
+    "IncludedLibraryVariableSetIds",
     "RecurringSchedule",
     "DaysOfWeek",
     "TimeZone",
@@ -165,6 +173,9 @@ fn id_value() -> impl Strategy<Value = String> {
         Just("Deployments-1".to_string()),
         Just("ServerTasks-1".to_string()),
         Just("MaintenanceWindows-1".to_string()),
+        Just("variableset-Projects-1".to_string()),
+        Just("variableset-LibraryVariableSets-1".to_string()),
+        Just("LibraryVariableSets-1".to_string()),
         Just("0".to_string()),
         Just("-1".to_string()),
         Just("99999999999999999999999".to_string()),
@@ -273,6 +284,14 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
             json!({"DisplayName": "N", "Roles": ["Viewer"], "IsActive": true})
         }
         (Method::Post, "/api/users/<id>/apikeys") => json!({"Purpose": "p"}),
+        (Method::Put, "/api/variables/<id>") => json!({"Version": 0, "Variables": [
+            {"Name": "Db", "Value": "v", "Scope": {"Environment": ["Environments-1"]}},
+            {"Name": "Token", "Value": "s3cret", "Type": "Sensitive", "Prompt": {"Label": "T", "Required": false}}
+        ]}),
+        (Method::Post, "/api/libraryvariablesets")
+        | (Method::Put, "/api/libraryvariablesets/<id>") => {
+            json!({"Name": "Lib", "Description": "d", "ContentType": "Variables"})
+        }
         _ => return None,
     })
 }
@@ -390,6 +409,14 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         template(Method::Post, "/api/deploymentfreezes"),
     ));
     assert_eq!(status, Status::Created);
+    let (status, _) = json_of(with_key(
+        &seed_client,
+        Method::Post,
+        "/api/libraryvariablesets",
+        &admin_key,
+        template(Method::Post, "/api/libraryvariablesets"),
+    ));
+    assert_eq!(status, Status::Created);
     // A browser session for every role, and for a user without one.
     let mut sessions = vec![app.admin()];
     for i in 0..ROLES.len() {
@@ -409,7 +436,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        19,
+        22,
         "a body template for every API route with a body"
     );
 

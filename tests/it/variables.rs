@@ -419,6 +419,43 @@ fn a_release_keeps_the_variables_it_was_created_with() {
     assert!(run(&client, &key, &old_release, &env)
         .1
         .contains("value=#{V}"));
+    // Updated on request (Octopus's "update variables"), audited...
+    let path = format!(
+        "/api/releases/{}/snapshot-variables",
+        first.as_str().unwrap()
+    );
+    let (status, body) = call(&client, &key, Method::Post, &path, None);
+    assert_eq!(status, Status::Ok, "{body}");
+    assert!(run(&client, &key, &first, &env).1.contains("value=second"));
+    let (_, events) = call(&client, &key, Method::Get, "/api/events?take=100", None);
+    assert!(
+        events
+            .to_string()
+            .contains("Updated the variable snapshot of release 2"),
+        "{events}"
+    );
+    // ...and by the executions API's UpdateVariableSnapshot.
+    put_variables(
+        &client,
+        &key,
+        &set,
+        json!([{"Name": "V", "Value": "third"}]),
+    );
+    let (status, body) = call(
+        &client,
+        &key,
+        Method::Post,
+        "/api/Spaces-1/deployments/create/untenanted/v1",
+        Some(json!({
+            "ProjectName": "P", "ReleaseVersion": "2", "EnvironmentNames": ["E"], "UpdateVariableSnapshot": true,
+        })),
+    );
+    assert_eq!(status, Status::Ok, "{body}");
+    let task = body["DeploymentServerTasks"][0]["ServerTaskId"]
+        .as_str()
+        .unwrap();
+    wait_completed(&client, &key, task, 30);
+    assert!(log_of(&client, &key, task).contains("value=third"));
 }
 
 #[test]
