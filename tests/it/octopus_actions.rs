@@ -272,3 +272,74 @@ fn the_official_actions_create_deploy_and_await_as_a_workflow() {
     assert!((queued_for - (now + 3_600_000)).abs() < 1_000, "{task}");
     assert!(task["QueueTimeExpiry"].as_str().is_some(), "{task}");
 }
+
+/// deploy-release-action's `variables` input (`name:value` lines) reaches the script
+/// as prompted values; a required one left out fails the step, naming it.
+#[test]
+fn the_official_deploy_action_passes_its_variables_to_the_script() {
+    let dir = common::data_dir();
+    let key = api_key(dir.path(), "admin");
+    let server = Server::start(dir.path());
+    server.create(&key, "/api/environments", json!({"Name": "Production"}));
+    let project = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Prompted", "DeploymentScript": "echo \"reason=#{Reason} token=$(get_octopusvariable Token)\""}),
+    );
+    let (status, body) = server.api(
+        &key,
+        "PUT",
+        &format!("/api/variables/variableset-{project}"),
+        Some(json!({"Version": 0, "Variables": [
+            {"Name": "Reason", "Prompt": {"Label": "Why", "Required": true}},
+            {"Name": "Token", "Type": "Sensitive", "Prompt": {"Label": "Token"}},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let created = run(
+        "create-release-action",
+        &server,
+        &key,
+        &[("project", "Prompted")],
+    );
+    assert!(created.ok, "create-release failed:\n{}", created.log);
+    let release = created.outputs["release_number"].clone();
+    let deploy = |variables: &str| {
+        run(
+            "deploy-release-action",
+            &server,
+            &key,
+            &[
+                ("project", "Prompted"),
+                ("release_number", &release),
+                ("environments", "Production"),
+                ("variables", variables),
+            ],
+        )
+    };
+    let refused = deploy("Token:pipe-S3CRET-99");
+    assert!(
+        !refused.ok,
+        "a required prompt was left out:\n{}",
+        refused.log
+    );
+    assert!(refused.log.contains("Variables.Reason"), "{}", refused.log);
+    let deployed = deploy("Reason:from the pipeline\nToken:pipe-S3CRET-99");
+    assert!(deployed.ok, "deploy-release failed:\n{}", deployed.log);
+    let tasks: serde_json::Value = serde_json::from_str(&deployed.outputs["server_tasks"]).unwrap();
+    let id = tasks[0]["serverTaskId"].as_str().unwrap().to_string();
+    let awaited = run(
+        "await-task-action",
+        &server,
+        &key,
+        &[("server_task_id", &id), ("polling_interval", "1")],
+    );
+    assert!(awaited.ok, "await-task failed:\n{}", awaited.log);
+    let (_, log) = server.api(&key, "GET", &format!("/api/tasks/{id}/raw"), None);
+    let log = log.as_str().unwrap_or_default().to_string();
+    assert!(
+        log.contains("reason=from the pipeline token=********"),
+        "{log}"
+    );
+    assert!(!log.contains("S3CRET"), "{log}");
+}
