@@ -27,6 +27,7 @@ pub mod task_page;
 pub mod tasks;
 pub mod timeline;
 pub mod users;
+pub mod variables;
 pub mod view;
 
 use askama::Template;
@@ -57,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(freezes::routes());
     routes.extend(overrides::routes());
     routes.extend(releases::routes());
+    routes.extend(variables::routes());
     routes.extend(timeline::routes());
     routes.extend(nodes::routes());
     routes.extend(deep_links::routes());

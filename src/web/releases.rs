@@ -24,7 +24,7 @@ use crate::store::projects::{self, Environment, Project, Release};
 use crate::store::task_list;
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![release, deploy_release]
+    rocket::routes![release, deploy_release, update_variables]
 }
 
 const DEPLOY_FIELDS: &[Field] = &[
@@ -171,6 +171,10 @@ struct ReleasePage {
     script: String,
     /// The project's script is no longer the release's snapshot.
     script_changed: bool,
+    /// The project's variables changed since the release's snapshot of them.
+    variables_changed: bool,
+    /// May take the snapshot again (`ReleaseCreate`).
+    can_update_variables: bool,
     environments: Vec<EnvironmentRow>,
     /// The next environment in promotion order after the furthest one this release
     /// succeeded in (or the first), and whether that is a promotion.
@@ -196,7 +200,13 @@ pub(super) async fn release_page(
     typed: Option<(DeployForm, FormErrors)>,
 ) -> Result<RawHtml<String>> {
     let now = clock::now_ms();
-    let (release, environments, latest, (history, outlooks), (frozen, windows)) = app
+    let (
+        (release, variables_changed),
+        environments,
+        latest,
+        (history, outlooks),
+        (frozen, windows),
+    ) = app
         .store
         .read(move |c| {
             let release = projects::find_release(c, id)?
@@ -224,8 +234,10 @@ pub(super) async fn release_page(
             };
             let (history, _) = task_list::list(c, &filter, 0, 50)?;
             let outlooks = super::live::outlooks(c, &history, now)?;
+            let variables_changed =
+                crate::variables::changed_since(c, release.project_id, release.id)?;
             Ok((
-                release,
+                (release, variables_changed),
                 environments,
                 latest,
                 (history, outlooks),
@@ -324,6 +336,8 @@ pub(super) async fn release_page(
             .deployment_script
             .as_ref()
             .is_some_and(|s| *s != project.deployment_script),
+        variables_changed,
+        can_update_variables: caller.can(Permission::ReleaseCreate),
         project,
         release,
         environments: rows,
@@ -393,4 +407,24 @@ async fn deploy_release(
             )
         }
     }
+}
+
+/// **Update variables**: the release takes the project's variables as they are now.
+#[rocket::post("/releases/<id>/snapshot-variables", data = "<change>")]
+async fn update_variables(
+    change: FormChange<need::ReleaseCreate, crate::auth::guards::NoFields>,
+    id: &str,
+    app: &State<App>,
+) -> Result<rocket::response::Flash<rocket::response::Redirect>> {
+    let id = page_id("Releases", id)?;
+    let back = format!("/releases/{id}");
+    Ok(
+        match crate::variables::update_snapshot(&app.store, &change.proof, id).await {
+            Ok(_) => done(
+                back,
+                "The release now has the project's variables as they are.",
+            ),
+            Err(e) => super::refused(back, &e),
+        },
+    )
 }

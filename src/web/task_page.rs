@@ -101,6 +101,17 @@ struct TaskPage {
     overridden: Option<String>,
     /// For a queued deployment a freeze will stop: what will happen to it.
     outlook: Option<String>,
+    /// The variables a deployment used (names and where from, never values).
+    variables: Vec<UsedRow>,
+}
+
+/// One variable a deployment used, as the task page lists it.
+struct UsedRow {
+    name: String,
+    /// `project Billing`, `library variable set Shared`, `given at deployment`.
+    from: String,
+    scoped: bool,
+    sensitive: bool,
 }
 
 #[rocket::get("/tasks/<id>?<find>")]
@@ -120,7 +131,7 @@ async fn show(
         .collect();
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
-    let (task, lines, waiting, subject, (overridden, outlook)) = app
+    let (task, lines, waiting, subject, (overridden, outlook, variables)) = app
         .store
         .read(move |c| {
             let task = tasks::find(c, id)?
@@ -153,7 +164,14 @@ async fn show(
             let overridden = override_note(c, &task)?;
             let outlook =
                 super::live::outlooks(c, std::slice::from_ref(&task), now)?.remove(&task.id);
-            Ok((task, lines, waiting, subject, (overridden, outlook)))
+            let variables = used_rows(c, task.id)?;
+            Ok((
+                task,
+                lines,
+                waiting,
+                subject,
+                (overridden, outlook, variables),
+            ))
         })
         .await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
@@ -233,7 +251,36 @@ async fn show(
         task,
         overridden,
         outlook,
+        variables,
     })
+}
+
+/// What task `id` used of the variables, named by where each came from.
+fn used_rows(c: &Conn, id: i64) -> Result<Vec<UsedRow>> {
+    let used = crate::variables::used_by(c, id)?;
+    let mut names = std::collections::BTreeMap::new();
+    used.into_iter()
+        .map(|u| {
+            let from = match crate::variables::owner_of(&format!("variableset-{}", u.from)) {
+                Some(owner) => match names.get(&u.from) {
+                    Some(name) => String::clone(name),
+                    None => {
+                        let name = crate::variables::owner_name(c, owner)
+                            .unwrap_or_else(|_| format!("{} (deleted)", u.from));
+                        names.insert(u.from.clone(), name.clone());
+                        name
+                    }
+                },
+                None => "given at deployment".to_string(),
+            };
+            Ok(UsedRow {
+                name: u.name,
+                from,
+                scoped: u.scoped,
+                sensitive: u.sensitive,
+            })
+        })
+        .collect()
 }
 
 /// New log lines after `after`, and the task's state: what `static/task.js` polls.

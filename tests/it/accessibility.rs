@@ -95,12 +95,39 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
     for name in ["Staging", "Production"] {
         server.create(&key, "/api/environments", json!({"Name": name}));
     }
-    for (name, script) in [("Web", "echo ok"), ("Api", "echo bad >&2; exit 2")] {
-        server.create(
+    // Variables: a library set the first project includes, and its own (a sensitive
+    // one, a scoped one, a prompted one), used by its first deployment.
+    let library = server.create(
+        &key,
+        "/api/libraryvariablesets",
+        json!({"Name": "Shared", "Description": "Credentials"}),
+    );
+    server.api(
+        &key,
+        "PUT",
+        &format!("/api/variables/variableset-{library}"),
+        Some(json!({"Version": 0, "Variables": [{"Name": "Shared.Url", "Value": "https://example.test"}]})),
+    );
+    for (name, script) in [("Web", "echo ok #{Db}"), ("Api", "echo bad >&2; exit 2")] {
+        let project = server.create(
             &key,
             "/api/projects",
-            json!({"Name": name, "DeploymentScript": script}),
+            json!({"Name": name, "DeploymentScript": script, "IncludedLibraryVariableSetIds": if name == "Web" { json!([library]) } else { json!([]) }}),
         );
+        if name == "Web" {
+            let (status, body) = server.api(
+                &key,
+                "PUT",
+                &format!("/api/variables/variableset-{project}"),
+                Some(json!({"Version": 0, "Variables": [
+                    {"Name": "Db", "Value": "db.staging", "Scope": {"Environment": ["Environments-1"]}, "Description": "Connection"},
+                    {"Name": "Db", "Value": "db.production"},
+                    {"Name": "Token", "Value": "a-secret-token", "Type": "Sensitive"},
+                    {"Name": "Reason", "Value": "routine", "Prompt": {"Label": "Why deploy?", "Required": false}},
+                ]})),
+            );
+            assert_eq!(status, 200, "{body}");
+        }
         server.api(
             &key,
             "POST",
@@ -185,6 +212,9 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         "/configuration/freezes/new",
         "/configuration/freezes/1",
         "/projects/1",
+        "/projects/1/variables",
+        "/projects/1/variables?edit=x",
+        "/library/1/variables",
         "/releases/1",
         "/environments/1",
         "/tasks/1",

@@ -64,4 +64,5 @@ mod slugs;
 mod spaces;
 mod system_tasks;
 mod task_pages;
+mod variable_pages;
 mod variables;
