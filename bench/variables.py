@@ -59,7 +59,7 @@ def project_variables():
     return out
 
 
-SUBSTITUTED = "true #{App.V0} #{App.V12} #{Lib0.V1} #{Lib1.V2} #{App.V29}"
+SUBSTITUTED = "true #{App.V0} #{App.V12} #{Lib0.V1} #{Lib1.V2} #{App.V29}; get_octopusvariable App.V3 >/dev/null"
 kinds = {}
 for kind in ["none", "variables"]:
     releases = []

@@ -138,11 +138,13 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
                 ))
             }
         };
+    let key = settings.master_key.as_deref();
     let found = store.read_now(|c| {
         Ok((
             projects::find(c, project_id)?,
             projects::find_environment(c, env_id)?,
             projects::find_release(c, release_id)?,
+            variables::inputs(c, key, (project_id, release_id, task.id)),
         ))
     });
     // Nothing has run yet: a task whose first reads fail (the database restarting) goes
@@ -152,7 +154,7 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         Err(e @ Error::Unavailable(_)) => return Ok(Outcome::given_back(e.to_string())),
         Err(e) => return Err(e),
     };
-    let (Some(project), Some(env), Some(release)) = found else {
+    let (Some(project), Some(env), Some(release), inputs) = found else {
         return Ok(Outcome::failed(
             "the project, environment or release was deleted before the task started".into(),
         ));
@@ -171,7 +173,7 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         deployment_id: 0,
         task_id: task.id,
     };
-    let values = match deployment_values(store, settings, facts) {
+    let values = match inputs.and_then(|inputs| deployment_values(store, settings, facts, inputs)) {
         Ok(values) => values,
         Err(e @ Error::Unavailable(_)) => return Ok(Outcome::given_back(e.to_string())),
         Err(e) => return Ok(Outcome::failed(format!("the deployment's variables: {e}"))),
@@ -212,25 +214,33 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
         .unwrap_or(&project.deployment_script);
     // A script with values substituted into it is this task's alone; an unchanged
     // one is linked from the shared cache.
-    match resolve::substitute(snapshot, &values) {
+    let substituted = resolve::substitute(snapshot, &values);
+    // Only a script that calls get_octopusvariable gets the prelude that defines it
+    // and its values on standard input; any other runs as before (stdin /dev/null).
+    let asks = substituted.contains("get_octopusvariable");
+    match &substituted {
         std::borrow::Cow::Borrowed(same) => {
             script_user.place_script(&settings.work_dir, same, &script)
         }
-        std::borrow::Cow::Owned(substituted) => script_user.place_private(&substituted, &script),
+        std::borrow::Cow::Owned(text) => script_user.place_private(text, &script),
     }
     .map_err(|e| io(&script, e))?;
     let prelude = dir.join(super::scripts::PRELUDE_FILE);
-    script_user
-        .place_script(&settings.work_dir, super::scripts::PRELUDE, &prelude)
-        .map_err(|e| io(&prelude, e))?;
+    if asks {
+        script_user
+            .place_script(&settings.work_dir, super::scripts::PRELUDE, &prelude)
+            .map_err(|e| io(&prelude, e))?;
+    }
     script_user.hand_over(&dir).map_err(|e| io(&dir, e))?;
-    let vars = [
+    let mut vars = vec![
         ("DRYDOCK_PROJECT", project.name.clone()),
         ("DRYDOCK_RELEASE", release.version.clone()),
         ("DRYDOCK_ENVIRONMENT", env.name.clone()),
         ("DRYDOCK_TASK_ID", format!("ServerTasks-{}", task.id)),
-        ("BASH_ENV", prelude.display().to_string()),
     ];
+    if asks {
+        vars.push(("BASH_ENV", prelude.display().to_string()));
+    }
     let timeout = Duration::from_secs(project.script_timeout_secs.max(1) as u64);
     let masker = resolve::Masker::new(
         values
@@ -238,7 +248,12 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
             .filter(|v| v.sensitive)
             .map(|v| v.value.as_str()),
     );
-    let outcome = match variables_input(&values) {
+    let stdin = if asks {
+        variables_input(&values).map(Some)
+    } else {
+        Ok(None)
+    };
+    let outcome = match stdin {
         Err(e) => Ok(Outcome::failed(e)),
         Ok(stdin) => {
             match start_script(settings, script_user, task.id, &script, &dir, &vars, stdin) {
@@ -256,7 +271,9 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
     }
     // Most scripts leave nothing but their deploy.sh and prelude: calls, not a walk.
     let _ = std::fs::remove_file(&script);
-    let _ = std::fs::remove_file(&prelude);
+    if asks {
+        let _ = std::fs::remove_file(&prelude);
+    }
     if std::fs::remove_dir(&dir).is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -269,20 +286,15 @@ fn deployment_values(
     store: &Store,
     settings: &Settings,
     mut facts: Facts,
+    inputs: variables::Inputs,
 ) -> Result<Vec<resolve::Resolved>> {
-    let (sources, prompted, deployment) = store.read_now(|c| {
-        let sources = variables::release_sources(c, facts.project_id, facts.release_id)?;
-        let sealed = crate::store::variables::task_variables(c, facts.task_id)?.is_some();
-        let prompted = match (&settings.master_key, sealed) {
-            (_, false) => Default::default(),
-            (Some(key), true) => variables::prompted_of(c, key, facts.task_id)?,
-            (None, true) => return Err(resolve::no_key()),
-        };
-        let deployment = crate::store::deployments::find_by_task(c, facts.task_id)?;
-        Ok((sources, prompted, deployment))
-    })?;
-    facts.deployment_id = deployment.map_or(0, |d| d.id);
-    let values = resolve::resolve(&sources, &facts, &prompted, settings.master_key.as_deref())?;
+    facts.deployment_id = inputs.deployment_id.unwrap_or(0);
+    let values = resolve::resolve(
+        &inputs.sources,
+        &facts,
+        &inputs.prompted,
+        settings.master_key.as_deref(),
+    )?;
     let used = resolve::used(&values);
     if !used.is_empty() {
         let text = serde_json::to_string(&used)
@@ -333,17 +345,17 @@ fn start_script(
     script: &std::path::Path,
     dir: &std::path::Path,
     vars: &[(&str, String)],
-    stdin: std::fs::File,
+    stdin: Option<std::fs::File>,
 ) -> std::result::Result<Script, String> {
     if let Some(launcher) = &settings.launcher {
         let bash = super::scripts::program("bash");
         let env = script_user.environment(vars);
-        let stdin = std::os::fd::OwnedFd::from(
-            stdin
-                .try_clone()
-                .map_err(|e| format!("could not pass the variables to the script: {e}"))?,
-        );
-        match launcher.spawn(bash, script, dir, env, settings.script_nice, Some(&stdin)) {
+        let given = stdin
+            .as_ref()
+            .map(|f| f.try_clone().map(std::os::fd::OwnedFd::from))
+            .transpose()
+            .map_err(|e| format!("could not pass the variables to the script: {e}"))?;
+        match launcher.spawn(bash, script, dir, env, settings.script_nice, given.as_ref()) {
             Ok(launched) => return Ok(Script::Launched(launched)),
             Err(super::launcher::NotStarted::Failed(e)) => {
                 // The launcher may have started it before it stopped answering.
@@ -355,7 +367,7 @@ fn start_script(
     }
     let mut command = script_user.command(script, dir, vars);
     command
-        .stdin(Stdio::from(stdin))
+        .stdin(stdin.map_or_else(Stdio::null, Stdio::from))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     super::scripts::spawn_at(settings.script_nice, command)

@@ -343,7 +343,8 @@ impl ScriptUser {
     }
 }
 
-/// What bash reads before a deployment script (through `BASH_ENV`): the deployment's
+/// What bash reads before a deployment script that calls `get_octopusvariable`
+/// (through `BASH_ENV`; a script that does not name it runs without): the deployment's
 /// variables from standard input (name, value, each ended by NUL; names without case)
 /// into an array of the shell's own (not exported: what the script starts does not
 /// inherit them), then `get_octopusvariable` as Octopus's bash scripts call it.

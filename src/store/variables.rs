@@ -241,3 +241,23 @@ pub fn included_all(conn: &Conn) -> Result<Vec<(i64, i64)>> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
+
+/// What a deployment's start reads of the variables, in one round trip: its release's
+/// snapshot, its prompted values and its deployment's id (each `None` when absent).
+pub fn deployment_inputs(
+    conn: &Conn,
+    release: i64,
+    task: i64,
+) -> Result<(Option<String>, Option<String>, Option<i64>)> {
+    let row = conn.query_one(
+        "SELECT (SELECT snapshot FROM release_variables WHERE release_id = ?1) AS snapshot,
+                (SELECT prompted FROM task_variables WHERE task_id = ?2) AS prompted,
+                (SELECT id FROM deployments WHERE task_id = ?2) AS deployment",
+        &[&release, &task],
+    )?;
+    Ok((
+        row.col("snapshot")?,
+        row.col("prompted")?,
+        row.col("deployment")?,
+    ))
+}

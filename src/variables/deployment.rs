@@ -174,19 +174,6 @@ pub fn keep_prompted(
     stored::save_prompted(tx, task, &text)
 }
 
-/// A task's prompted values, opened.
-pub fn prompted_of(conn: &Conn, key: &MasterKey, task: i64) -> Result<BTreeMap<String, String>> {
-    let Some((text, _)) = stored::task_variables(conn, task)? else {
-        return Ok(Default::default());
-    };
-    let sealed: BTreeMap<String, String> = serde_json::from_str(&text)
-        .map_err(|e| Error::internal_from("reading prompted values", e))?;
-    sealed
-        .into_iter()
-        .map(|(name, value)| Ok((name, key.open(&value)?)))
-        .collect()
-}
-
 /// What a task used, as recorded when it started (empty before, or for a task from
 /// before variables).
 pub fn used_by(conn: &Conn, task: i64) -> Result<Vec<resolve::Used>> {
@@ -195,4 +182,44 @@ pub fn used_by(conn: &Conn, task: i64) -> Result<Vec<resolve::Used>> {
             .map_err(|e| Error::internal_from("reading a task's variables", e)),
         _ => Ok(Vec::new()),
     }
+}
+
+/// What a deployment's start takes from the variables.
+pub struct Inputs {
+    pub sources: Vec<resolve::Source>,
+    /// Its prompted values, opened.
+    pub prompted: BTreeMap<String, String>,
+    pub deployment_id: Option<i64>,
+}
+
+/// Reads [`Inputs`] for task `task` of `release` (of `project`): one round trip, and
+/// one more for a release without a snapshot.
+pub fn inputs(
+    conn: &Conn,
+    key: Option<&MasterKey>,
+    (project, release, task): (i64, i64, i64),
+) -> Result<Inputs> {
+    let (snapshot, prompted, deployment_id) = stored::deployment_inputs(conn, release, task)?;
+    let sources = match snapshot {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::internal_from("reading a release's variable snapshot", e))?,
+        None => current_sources(conn, project)?,
+    };
+    let prompted = match prompted {
+        None => BTreeMap::new(),
+        Some(text) => {
+            let key = key.ok_or_else(resolve::no_key)?;
+            let sealed: BTreeMap<String, String> = serde_json::from_str(&text)
+                .map_err(|e| Error::internal_from("reading prompted values", e))?;
+            sealed
+                .into_iter()
+                .map(|(name, value)| Ok((name, key.open(&value)?)))
+                .collect::<Result<_>>()?
+        }
+    };
+    Ok(Inputs {
+        sources,
+        prompted,
+        deployment_id,
+    })
 }
