@@ -174,6 +174,19 @@ pub fn keep_prompted(
     stored::save_prompted(tx, task, &text)
 }
 
+/// The prompted values task `task` was given, opened (none for a task without).
+pub fn given_values(conn: &Conn, key: &MasterKey, task: i64) -> Result<BTreeMap<String, String>> {
+    let Some((text, _)) = stored::task_variables(conn, task)? else {
+        return Ok(BTreeMap::new());
+    };
+    let sealed: BTreeMap<String, String> = serde_json::from_str(&text)
+        .map_err(|e| Error::internal_from("reading prompted values", e))?;
+    sealed
+        .into_iter()
+        .map(|(name, value)| Ok((name, key.open(&value)?)))
+        .collect()
+}
+
 /// What a task used, as recorded when it started (empty before, or for a task from
 /// before variables).
 pub fn used_by(conn: &Conn, task: i64) -> Result<Vec<resolve::Used>> {

@@ -32,6 +32,9 @@ pub struct Ask {
     pub back: String,
     /// Said under the summary (an override's reason).
     pub note: String,
+    /// Sensitive values the form had, asked again here (input name, label): a page
+    /// never carries one back.
+    pub secrets: Vec<(String, String)>,
 }
 
 /// The confirmation page.

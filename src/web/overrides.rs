@@ -75,6 +75,7 @@ async fn override_and_deploy(
                 "Through the deployment freeze that is on, for this reason: {}",
                 form.reason.trim()
             ),
+            secrets: Vec::new(),
         };
         // Without a reason the change itself refuses it: no preview first.
         let ready = !form.reason.trim().is_empty();

@@ -69,6 +69,11 @@ pub struct DeployForm {
     pub(super) confirmed: Option<String>,
     /// The time zone the times are typed in (an IANA name; UTC when none is given).
     pub(super) zone: Option<String>,
+    /// Prompted variables' values by variable id (`prompted[<id>]`).
+    pub(super) prompted: std::collections::HashMap<String, String>,
+    /// Sensitive prompted values by variable id (`secret_password[<id>]`): never
+    /// shown again, not kept by a refused form.
+    pub(super) secret_password: std::collections::HashMap<String, String>,
 }
 
 impl DeployForm {
@@ -87,7 +92,28 @@ impl DeployForm {
                 fields.push((name.to_string(), value.clone()));
             }
         }
+        let mut prompted: Vec<_> = self.prompted.iter().collect();
+        prompted.sort();
+        for (id, value) in prompted {
+            fields.push((format!("prompted[{id}]"), value.clone()));
+        }
         fields
+    }
+
+    /// The prompted values typed, by variable id (the field the change checks them
+    /// under is the form's), sensitive ones included; empty ones left out.
+    fn prompted_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.prompted
+            .iter()
+            .chain(self.secret_password.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The value typed for prompted variable `id`.
+    fn prompted_text(&self, id: &str) -> &str {
+        self.prompted.get(id).map_or("", String::as_str)
     }
 
     fn later(&self) -> bool {
@@ -111,7 +137,16 @@ impl DeployForm {
             .unwrap_or("UTC")
     }
 
-    fn input(self, release_id: i64) -> Result<DeploymentInput> {
+    fn input(
+        self,
+        release_id: i64,
+        key: std::sync::Arc<crate::secrets::MasterKey>,
+    ) -> Result<DeploymentInput> {
+        let prompted = crate::variables::Prompted {
+            field: "Prompted",
+            values: self.prompted_values(),
+            key: Some(key),
+        };
         let zone = match jiff::tz::TimeZone::get(self.zone_text()) {
             Ok(zone) => zone,
             Err(_) => {
@@ -150,7 +185,7 @@ impl DeployForm {
                 environment_id,
                 queue_time,
                 queue_time_expiry,
-                prompted: Default::default(),
+                prompted,
             }),
             (a, b, c) => {
                 Error::all([a.err(), b.err(), c.err()].into_iter().flatten().collect())?;
@@ -173,6 +208,8 @@ struct ReleasePage {
     script_changed: bool,
     /// The project's variables changed since the release's snapshot of them.
     variables_changed: bool,
+    /// The prompted variables the Deploy form asks for.
+    prompts: Vec<crate::variables::resolve::Asked>,
     /// May take the snapshot again (`ReleaseCreate`).
     can_update_variables: bool,
     environments: Vec<EnvironmentRow>,
@@ -246,6 +283,7 @@ pub(super) async fn release_page(
         })
         .await?;
     let project = super::find_project(app, release.project_id).await?;
+    let prompts = prompts_of(app, id).await?;
     let ((latest, live), history) = if caller.can(Permission::TaskView) {
         (latest, history)
     } else {
@@ -337,6 +375,7 @@ pub(super) async fn release_page(
             .as_ref()
             .is_some_and(|s| *s != project.deployment_script),
         variables_changed,
+        prompts,
         can_update_variables: caller.can(Permission::ReleaseCreate),
         project,
         release,
@@ -369,11 +408,13 @@ async fn deploy_release(
     app: &State<App>,
 ) -> Result<FormResult> {
     let id = page_id("Releases", id)?;
-    let typed = change.form.clone();
+    let mut typed = change.form.clone();
+    typed.secret_password.clear();
     let result = async {
         let fields = change.form.fields();
         let confirmed = change.form.confirmed.clone();
-        let input = change.form.input(id)?;
+        let secrets = change.form.secrets(&prompts_of(app, id).await?);
+        let input = change.form.input(id, app.master_key.clone())?;
         let ask = Ask {
             verb: "Deploy",
             release_id: id,
@@ -383,6 +424,7 @@ async fn deploy_release(
             fields,
             back: format!("/releases/{id}"),
             note: String::new(),
+            secrets,
         };
         if let Some(page) = confirm::preview(app, &change.caller, confirmed.as_deref(), ask).await?
         {
@@ -406,6 +448,40 @@ async fn deploy_release(
                 release_page(app, &change.caller, id, None, Some((typed, errors))).await,
             )
         }
+    }
+}
+
+/// The prompted variables a deployment of release `id` asks for, in any environment
+/// (each once, by name; its first scope's wording).
+async fn prompts_of(app: &App, id: i64) -> Result<Vec<crate::variables::resolve::Asked>> {
+    app.store
+        .read(move |c| {
+            let release = projects::find_release(c, id)?
+                .ok_or_else(|| Error::NotFound(format!("Release Releases-{id} was not found.")))?;
+            let sources = crate::variables::release_sources(c, release.project_id, id)?;
+            let (environments, _) = projects::list_environments(c, 0, 1000)?;
+            let mut asked: Vec<crate::variables::resolve::Asked> = Vec::new();
+            for e in &environments {
+                for a in crate::variables::resolve::prompted(&sources, e.id) {
+                    if !asked.iter().any(|b| b.id == a.id) {
+                        asked.push(a);
+                    }
+                }
+            }
+            Ok(asked)
+        })
+        .await
+}
+
+impl DeployForm {
+    /// The sensitive prompted values this form had, to ask again on a confirmation
+    /// page: (input name, label).
+    fn secrets(&self, prompts: &[crate::variables::resolve::Asked]) -> Vec<(String, String)> {
+        prompts
+            .iter()
+            .filter(|a| a.sensitive && self.secret_password.contains_key(&a.id))
+            .map(|a| (format!("secret_password[{}]", a.id), a.label.clone()))
+            .collect()
     }
 }
 

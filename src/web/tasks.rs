@@ -346,9 +346,17 @@ async fn redeploy(
 ) -> Result<FormResult> {
     let id = page_id("ServerTasks", id)?;
     let back = format!("/tasks/{id}");
-    let deployment = app
+    // A redeployment gives the prompted values the deployment was given again.
+    let key = app.master_key.clone();
+    let opened = key.clone();
+    let (deployment, given) = app
         .store
-        .read(move |c| crate::store::deployments::find_by_task(c, id))
+        .read(move |c| {
+            Ok((
+                crate::store::deployments::find_by_task(c, id)?,
+                crate::variables::given_values(c, &opened, id)?,
+            ))
+        })
         .await?;
     let Some(deployment) = deployment else {
         return FormResult::done(refused(
@@ -368,6 +376,7 @@ async fn redeploy(
         fields: Vec::new(),
         back: back.clone(),
         note: String::new(),
+        secrets: Vec::new(),
     };
     if let Some(page) =
         confirm::preview(app, &change.caller, change.form.confirmed.as_deref(), ask).await?
@@ -379,7 +388,11 @@ async fn redeploy(
         environment_id: deployment.environment_id,
         queue_time: None,
         queue_time_expiry: None,
-        prompted: Default::default(),
+        prompted: crate::variables::Prompted {
+            field: "Prompted",
+            values: given,
+            key: Some(key),
+        },
     };
     FormResult::done(
         match deploy::create_deployment(&app.store, &app.queue, &change.proof, input).await {

@@ -320,3 +320,136 @@ fn library_sets_are_made_and_edited_on_their_page_and_a_release_says_when_variab
         json!([]),
     );
 }
+
+#[test]
+fn the_deploy_form_asks_for_prompted_values_and_a_redeploy_gives_them_again() {
+    let app = TestApp::new();
+    let key = app.user_with_key("lead", &["Project Lead"]);
+    let client = app.client();
+    let (project, _env, _) =
+        project_env_release(&client, &key, "echo \"reason=#{Reason} pin=#{Pin}\"");
+    let answer = put_variables(
+        &client,
+        &key,
+        &format!("variableset-{}", project.as_str().unwrap()),
+        json!([
+            {"Name": "Reason", "Value": "routine", "Prompt": {"Label": "Why deploy?", "Required": true}},
+            {"Name": "Pin", "Type": "Sensitive", "Prompt": {"Label": "Release PIN", "Required": true}},
+        ]),
+    );
+    let reason = answer["Variables"][0]["Id"].as_str().unwrap().to_string();
+    let pin = answer["Variables"][1]["Id"].as_str().unwrap().to_string();
+    let release = created(
+        &client,
+        &key,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "2"}),
+    )["Id"]
+        .clone();
+    let number = release
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Releases-")
+        .to_string();
+    let lead = app.session("lead", PASSWORD);
+    let html = page(&lead, &format!("/releases/{number}"));
+    assert!(
+        html.contains("Why deploy?") && html.contains("Release PIN"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"secret_password[{pin}]\""))
+            && html.contains("type=\"password\""),
+        "{html}"
+    );
+    let tasks = app.count("tasks");
+    let reason_field = format!("prompted[{reason}]");
+    let pin_field = format!("secret_password[{pin}]");
+    // The environment asks first: the confirmation keeps the typed values but asks
+    // for the sensitive one again rather than carry it.
+    let response = lead.post_form(
+        &format!("/releases/{number}/deploy"),
+        &[
+            ("environment", "1"),
+            ("when", "now"),
+            (&reason_field, "hotfix 12"),
+            (&pin_field, "4711-S3CRET"),
+        ],
+    );
+    assert_eq!(response.status(), Status::Ok);
+    let html = response.into_string().unwrap();
+    assert!(
+        html.contains("confirm-form") && html.contains("hotfix 12"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"{pin_field}\"")) && !html.contains("4711-S3CRET"),
+        "{html}"
+    );
+    let response = lead.post_form(
+        &format!("/releases/{number}/deploy"),
+        &[
+            ("environment", "1"),
+            ("when", "now"),
+            ("confirmed", "yes"),
+            (&reason_field, "hotfix 12"),
+        ],
+    );
+    // The required PIN left out: refused, what was typed kept, nothing queued.
+    assert_eq!(response.status(), Status::BadRequest);
+    let html = response.into_string().unwrap();
+    assert!(
+        html.contains("Pin") && html.contains("required") && html.contains("hotfix 12"),
+        "{html}"
+    );
+    assert_eq!(app.count("tasks"), tasks);
+    let response = lead.post_form(
+        &format!("/releases/{number}/deploy"),
+        &[
+            ("environment", "1"),
+            ("when", "now"),
+            ("confirmed", "yes"),
+            (&reason_field, "hotfix 12"),
+            (&pin_field, "4711-S3CRET"),
+        ],
+    );
+    assert_eq!(response.status(), Status::SeeOther);
+    let task = response
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .trim_start_matches("/tasks/")
+        .to_string();
+    drop(response);
+    let task = format!("ServerTasks-{task}");
+    wait_completed(&client, &key, &task, 30);
+    let log = log_of(&client, &key, &task);
+    assert!(log.contains("reason=hotfix 12 pin=********"), "{log}");
+    // Redeploying gives the same values again.
+    let response = lead.post_form(
+        &format!(
+            "/tasks/{}/redeploy",
+            task.trim_start_matches("ServerTasks-")
+        ),
+        &[("confirmed", "yes")],
+    );
+    assert_eq!(response.status(), Status::SeeOther);
+    let again = response
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .trim_start_matches("/tasks/")
+        .to_string();
+    drop(response);
+    let again = format!("ServerTasks-{again}");
+    wait_completed(&client, &key, &again, 30);
+    assert!(log_of(&client, &key, &again).contains("reason=hotfix 12 pin=********"));
+    let task_page = page(
+        &lead,
+        &format!("/tasks/{}", again.trim_start_matches("ServerTasks-")),
+    );
+    assert!(
+        task_page.contains("given at deployment") && !task_page.contains("4711-S3CRET"),
+        "{task_page}"
+    );
+}
