@@ -2,6 +2,7 @@
 //! (`common::pg`), one fresh database per test.
 
 use crate::common;
+use sha2::Digest;
 
 use common::pg::{skip, Database};
 use drydock::store::migrate;
@@ -480,6 +481,38 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         Some(json!({"Start": "2099-01-01T00:00:00+00:00", "End": "2099-01-01T01:00:00+00:00", "Message": "Upgrade"})),
     );
     assert!(status == 201 || status == 200, "{status} {window}");
+    // Variables: a library set, a project including it, a sensitive value, a release
+    // that snapshots them.
+    let library = server.create(&key, "/api/libraryvariablesets", json!({"Name": "Shared"}));
+    let vars = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Vars", "IncludedLibraryVariableSetIds": [library],
+               "DeploymentScript": "echo \"shared=#{Shared} token=$(printf %s '#{Token}' | sha256sum | cut -c1-8)\""}),
+    );
+    for (set, variables) in [
+        (
+            format!("variableset-{library}"),
+            json!([{"Name": "Shared", "Value": "from-library"}]),
+        ),
+        (
+            format!("variableset-{vars}"),
+            json!([{"Name": "Token", "Value": "copied-S3CRET", "Type": "Sensitive"}]),
+        ),
+    ] {
+        let (status, body) = server.api(
+            &key,
+            "PUT",
+            &format!("/api/variables/{set}"),
+            Some(json!({"Version": 0, "Variables": variables})),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let vars_release = server.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": vars, "Version": "1"}),
+    );
     let browser = common::raw::sign_in(server.port, "dana", "a long enough password");
     let paths = [
         "/api",
@@ -494,6 +527,9 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         "/api/events?take=100",
         "/api/maintenancewindows",
         "/api/maintenanceconfiguration",
+        "/api/variables/variableset-Projects-2",
+        "/api/libraryvariablesets/all",
+        "/api/variables/variableset-LibraryVariableSets-1",
     ];
     let read = |server: &Server| -> Vec<(String, Value)> {
         paths
@@ -558,6 +594,24 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         20,
     );
     assert_eq!(done["State"], "Success", "{done}");
+    // The sensitive value opens on PostgreSQL with the data directory's master key.
+    let (status, d) = moved.api(
+        &key,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": vars_release, "EnvironmentId": env})),
+    );
+    assert_eq!(status, 201, "{d}");
+    let task = d["TaskId"].as_str().unwrap().to_string();
+    let done = moved.wait_task(&key, &task, &["Success", "Failed"], 20);
+    assert_eq!(done["State"], "Success", "{done}");
+    let (_, log) = moved.api(&key, "GET", &format!("/api/tasks/{task}/raw"), None);
+    let sha = &hex::encode(sha2::Sha256::digest(b"copied-S3CRET"))[..8];
+    assert!(
+        log.to_string()
+            .contains(&format!("shared=from-library token={sha}")),
+        "{log}"
+    );
 }
 
 /// A `database_url` drydock cannot use is refused at start, naming the problem.
