@@ -441,3 +441,105 @@ async fn injected_markup_is_shown_as_text_on_every_page_and_never_runs() {
         .await;
     browser.close().await;
 }
+
+/// In Chromium: a lead adds a sensitive and a prompted variable on the Variables tab,
+/// deploys with the prompt filled in on the release page, and no page the browser is
+/// sent carries the sensitive value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_sets_variables_on_the_variables_tab_and_deploys_with_a_prompt() {
+    if common::browser::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::server::api_key(dir.path(), "admin");
+    common::server::create_user(dir.path(), "lena", "Project Lead", PASSWORD);
+    let server = Server::start(dir.path());
+    let project = api(
+        &server,
+        &key,
+        "/api/projects",
+        serde_json::json!({"Name": "Web", "DeploymentScript": "echo \"token=#{Token} why=$(get_octopusvariable Why)\""}),
+    );
+    api(
+        &server,
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": "Staging"}),
+    );
+    api(
+        &server,
+        &key,
+        "/api/environments",
+        serde_json::json!({"Name": "Production"}),
+    );
+    let browser = Browser::start().await;
+    browser
+        .run("variables_tab", |b| async move {
+            b.sign_in_at(&server.url("/login"), "lena", PASSWORD)
+                .await?;
+            b.client
+                .goto(&server.url(&format!("/projects/{project}")))
+                .await?;
+            b.click("#project-variables").await?;
+            b.wait_for_text("No variables yet").await?;
+            b.fill("#variable-name", "Token").await?;
+            b.click("#variable-sensitive").await?;
+            b.fill("#variable-secret", "browser-S3CRET-88").await?;
+            b.click("#save-variable button[type=submit]").await?;
+            b.wait_for_text("Saved Token.").await?;
+            b.fill("#variable-name", "Why").await?;
+            b.fill("#variable-value", "routine").await?;
+            b.click("#variable-prompt").await?;
+            b.fill("#variable-prompt-label", "Why deploy?").await?;
+            b.click("#save-variable button[type=submit]").await?;
+            b.wait_for_text("Saved Why.").await?;
+            let listed = b.text("#variables").await?;
+            assert!(
+                listed.contains("Sensitive") && listed.contains("routine"),
+                "{listed}"
+            );
+            let source = b.client.source().await?;
+            assert!(!source.contains("browser-S3CRET-88"), "{source}");
+            // A release made now keeps them; its Deploy form asks for the prompt.
+            b.client
+                .goto(&server.url(&format!("/projects/{project}")))
+                .await?;
+            let release = server.create(
+                &key,
+                "/api/releases",
+                serde_json::json!({"ProjectId": format!("Projects-{project}"), "Version": "1.0"}),
+            );
+            let number = release.trim_start_matches("Releases-");
+            b.client
+                .goto(&server.url(&format!("/releases/{number}")))
+                .await?;
+            b.wait_for_text("Why deploy?").await?;
+            b.choose("#deploy-environment", "1").await?;
+            let field = b
+                .client
+                .find(fantoccini::Locator::Css("#deploy-prompts input"))
+                .await?;
+            field.clear().await?;
+            field.send_keys("hotfix").await?;
+            b.click("#deploy-submit").await?;
+            b.wait_for_text("The deployment has been queued.").await?;
+            b.wait_until(30, "the deployment's end", || async {
+                Ok(b.text("#task-log")
+                    .await
+                    .unwrap_or_default()
+                    .contains("why=hotfix"))
+            })
+            .await?;
+            let log = b.text("#task-log").await?;
+            assert!(log.contains("token=******** why=hotfix"), "{log}");
+            assert!(b
+                .text("#task-variables")
+                .await?
+                .contains("Variables used (2)"));
+            let source = b.client.source().await?;
+            assert!(!source.contains("browser-S3CRET-88"), "{source}");
+            Ok(())
+        })
+        .await;
+    browser.close().await;
+}
