@@ -38,11 +38,40 @@ pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
             }
         }
     }
-    let me = std::process::id() as i32;
     // nix, not rustix: in a PID namespace whose session leader is outside it (a
     // container's), the session reads as 0, which rustix's `Pid` cannot hold.
     let own_session = nix::unistd::getsid(None).map_or(0, |s| s.as_raw());
     let mut sessions = BTreeSet::new();
+    killed += kill_matching(|process| {
+        if process.uid != Some(uid) {
+            return false;
+        }
+        let belongs = process.works_in(&dirs)
+            || (sessions.contains(&process.session) && process.session != own_session);
+        if belongs && process.session > 1 && process.session != own_session {
+            sessions.insert(process.session);
+        }
+        belongs
+    });
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    killed
+}
+
+/// SIGKILLs every process whose user is `uid` (a task's own user id, which nothing
+/// else runs as). Returns how many were killed.
+pub fn kill_user(uid: u32) -> usize {
+    kill_matching(|process| process.uid == Some(uid))
+}
+
+/// SIGKILLs every process (but this one) that `belongs` picks, each through a pidfd
+/// opened before the process is read, so that what is read is about that very process
+/// and a reused pid is never signalled; in rounds while any is found, for what forked
+/// meanwhile (at most 20). Returns how many were killed.
+fn kill_matching(mut belongs: impl FnMut(&Process) -> bool) -> usize {
+    let me = std::process::id() as i32;
+    let mut killed = 0;
     for _ in 0..20 {
         let mut found = 0;
         for pid in pids() {
@@ -59,54 +88,7 @@ pub fn kill_leftovers(work_dir: &Path, ids: &[i64], uid: u32) -> usize {
             let Some(process) = Process::read(pid) else {
                 continue;
             };
-            if process.uid != Some(uid) {
-                continue;
-            }
-            let belongs = process.works_in(&dirs)
-                || (sessions.contains(&process.session) && process.session != own_session);
-            if !belongs {
-                continue;
-            }
-            if process.session > 1 && process.session != own_session {
-                sessions.insert(process.session);
-            }
-            if pidfd_send_signal(&fd, Signal::KILL).is_ok() {
-                found += 1;
-            }
-        }
-        killed += found;
-        if found == 0 {
-            break;
-        }
-    }
-    for dir in dirs {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    killed
-}
-
-/// SIGKILLs every process whose user is `uid` (a task's own user id, which nothing
-/// else runs as), each through a pidfd opened before its user is read, in rounds while
-/// any is found (for what forked meanwhile). Returns how many were killed.
-pub fn kill_user(uid: u32) -> usize {
-    let me = std::process::id() as i32;
-    let mut killed = 0;
-    for _ in 0..20 {
-        let mut found = 0;
-        for pid in pids() {
-            if pid == me {
-                continue;
-            }
-            let Some(raw) = Pid::from_raw(pid) else {
-                continue;
-            };
-            let Ok(fd) = pidfd_open(raw, PidfdFlags::empty()) else {
-                continue;
-            };
-            let Some(process) = Process::read(pid) else {
-                continue;
-            };
-            if process.uid == Some(uid) && pidfd_send_signal(&fd, Signal::KILL).is_ok() {
+            if belongs(&process) && pidfd_send_signal(&fd, Signal::KILL).is_ok() {
                 found += 1;
             }
         }
