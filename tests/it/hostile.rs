@@ -110,6 +110,16 @@ const FORM_FIELDS: &[&str] = &[
     "version",
     "notes",
     "next",
+    "variable",
+    "value",
+    "secret_password",
+    "sensitive",
+    "environments",
+    "prompt",
+    "prompt_label",
+    "prompt_required",
+    "prompted[x]",
+    "secret_password[x]",
 ];
 
 /// Who sends the request.
