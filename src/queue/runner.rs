@@ -280,8 +280,9 @@ fn deploy(store: &Store, settings: &Settings, task: &Task, cancel: &AtomicBool) 
     outcome
 }
 
-/// The values a deployment uses (see `variables::resolve`), and what it used recorded
-/// for its task page (names only) when it has any variables of its own.
+/// The values a deployment uses, from what its first read found (see
+/// `variables::resolve`); what it used is recorded for its task page (names only)
+/// when it has any variables of its own.
 fn deployment_values(
     store: &Store,
     settings: &Settings,

@@ -52,8 +52,9 @@ pub enum ScriptUser {
         uid: u32,
         gid: u32,
         home: PathBuf,
-        /// Its groups when it is one task's own user id (which no account has, so
-        /// `setpriv` cannot look them up); `None`: the account's own.
+        /// The groups a script gets, when `setpriv` cannot look them up by the user
+        /// id (one task's own, which no account has): `script_user`'s, looked up once
+        /// at start with `script_uids`; `None`: the account's own.
         groups: Option<Vec<u32>>,
         /// `script_uids`: each task then runs as a user id of its own from this range
         /// (see `queue::task_users`).
@@ -104,12 +105,23 @@ impl ScriptUser {
                 user.uid
             ));
         }
+        // Tasks of their own ids get this user's groups, looked up once here.
+        let groups = match range {
+            None => None,
+            Some(_) => {
+                let c_name = std::ffi::CString::new(user.name.as_str())
+                    .map_err(|e| format!("script_user '{script_user}': {e}"))?;
+                let list = nix::unistd::getgrouplist(&c_name, user.gid)
+                    .map_err(|e| format!("script_user '{script_user}': its groups: {e}"))?;
+                Some(list.into_iter().map(|g| g.as_raw()).collect())
+            }
+        };
         Ok(ScriptUser::Switched {
             name: user.name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             home: user.dir,
-            groups: None,
+            groups,
             range,
         })
     }
@@ -131,25 +143,20 @@ impl ScriptUser {
         let ScriptUser::Switched {
             name,
             gid,
+            groups,
             range: Some(range),
             ..
         } = self
         else {
             return Ok(self.clone());
         };
-        let c_name = std::ffi::CString::new(name.as_str()).map_err(std::io::Error::other)?;
-        let groups = nix::unistd::getgrouplist(&c_name, Gid::from_raw(*gid))
-            .map_err(std::io::Error::from)?
-            .into_iter()
-            .map(|g| g.as_raw())
-            .collect();
         let uid = super::task_users::allocate(*range, work_dir, dir, task_id, *gid)?;
         Ok(ScriptUser::Switched {
             name: name.clone(),
             uid,
             gid: *gid,
             home: dir.to_path_buf(),
-            groups: Some(groups),
+            groups: groups.clone(),
             range: None,
         })
     }

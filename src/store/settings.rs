@@ -12,11 +12,8 @@ pub fn shared_setting(tx: &BookTx, name: &str, fresh: &str) -> Result<String> {
         "INSERT INTO cluster_settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         &[&name, &fresh],
     )?;
-    tx.query_one(
-        "SELECT value FROM cluster_settings WHERE name = ?1",
-        &[&name],
-    )?
-    .get(0)
+    setting(tx, name)?
+        .ok_or_else(|| crate::error::Error::internal(format!("the setting {name} is gone")))
 }
 
 /// The cluster's value of `name`, if one was stored.

@@ -5,7 +5,7 @@
 
 use super::sql::{Conn, Row};
 use super::{BookTx, ChangeTx};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Who owns a variable set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +48,15 @@ pub fn find_set(conn: &Conn, owner: Owner) -> Result<StoredSet> {
     }))
 }
 
-/// Writes `owner`'s variables if its version is still `expected`; the new version, or
-/// a 409 saying someone else changed them first.
+/// Writes `owner`'s variables if its version is still `expected` (a conditional write:
+/// of two changes racing from one version, one writes); false when it is not.
 pub fn save_set(
     tx: &ChangeTx,
     owner: Owner,
     expected: i64,
     variables: &str,
     now: i64,
-) -> Result<i64> {
+) -> Result<bool> {
     let (project, library) = match owner {
         Owner::Project(id) => (Some(id), None),
         Owner::Library(id) => (None, Some(id)),
@@ -75,24 +75,7 @@ pub fn save_set(
             &[&owner.id(), &expected, &variables, &now],
         )?
     };
-    if written == 0 {
-        let now_at = find_set(tx, owner)?.version;
-        return Err(Error::Conflict(format!(
-            "Version: the variables of {} were changed by someone else meanwhile (you sent \
-             version {expected}, they are at version {now_at}); read them again and \
-             reapply your change",
-            owner.id()
-        )));
-    }
-    Ok(expected + 1)
-}
-
-/// The versions of the sets named, in that order (0 for a set never written).
-pub fn versions(conn: &Conn, owners: &[Owner]) -> Result<Vec<i64>> {
-    owners
-        .iter()
-        .map(|o| find_set(conn, *o).map(|s| s.version))
-        .collect()
+    Ok(written > 0)
 }
 
 #[derive(Debug, Clone)]

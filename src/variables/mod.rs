@@ -340,18 +340,24 @@ pub async fn save(
                     }
                 }
             }
+            let stale = |now_at: i64| {
+                Error::Conflict(format!(
+                    "Version: the variables of {owner_name} were changed by someone else \
+                     meanwhile (you sent version {version}, they are at version {now_at}); \
+                     read them again and reapply your change"
+                ))
+            };
             let old = read(tx, owner)?;
             if old.version != version {
-                return Err(Error::Conflict(format!(
-                    "Version: the variables of {owner_name} were changed by someone else \
-                     meanwhile (you sent version {version}, they are at version {}); read \
-                     them again and reapply your change",
-                    old.version
-                )));
+                return Err(stale(old.version));
             }
             let (variables, changes) = build(&key, &old.variables, inputs)?;
             let now = clock::now_ms();
-            let version = stored::save_set(tx, owner, version, &text_of(&variables)?, now)?;
+            // Another change from the same version may have written first meanwhile.
+            if !stored::save_set(tx, owner, version, &text_of(&variables)?, now)? {
+                return Err(stale(stored::find_set(tx, owner)?.version));
+            }
+            let version = version + 1;
             record(tx, owner, &owner_name, &changes)?;
             Ok(VariableSet {
                 owner,
