@@ -194,6 +194,16 @@ fn a_prompted_sensitive_value_is_masked_and_kept_sealed() {
     assert!(!everything(&app).contains("typed-in-secret"));
 }
 
+/// A child process killed when the test lets go of it (a failed one too).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The file that holds this app's master key (the cluster's on PostgreSQL).
 fn key_file(app: &TestApp) -> std::path::PathBuf {
     app.config
@@ -253,25 +263,21 @@ fn a_node_whose_master_key_differs_refuses_to_start_and_the_command_line_says_wh
     );
     // The real binary refuses to serve, and says why.
     let out = app.data_dir().join("refused.log");
-    let mut node = std::process::Command::new(server::binary())
-        .arg("--data-dir")
-        .arg(app.data_dir())
-        .args(["serve", "--port", &server::free_port().to_string()])
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(app.data_dir().join("refused.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = node.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = node.kill();
-            panic!("a node with another master key kept running");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let mut node = Stopped(
+        std::process::Command::new(server::binary())
+            .arg("--data-dir")
+            .arg(app.data_dir())
+            .args(["serve", "--port", &server::free_port().to_string()])
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(app.data_dir().join("refused.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let status = poll_for(
+        30,
+        || "a node with another master key kept running".into(),
+        || node.0.try_wait().unwrap(),
+    );
     assert!(!status.success());
     let err = std::fs::read_to_string(app.data_dir().join("refused.err")).unwrap();
     assert!(

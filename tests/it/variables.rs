@@ -628,3 +628,38 @@ fn who_may_read_and_edit_variables_and_maintenance_refuses_non_administrators() 
     let (status, done) = call(&client, &admin, Method::Put, &path, Some(body));
     assert_eq!(status, Status::Ok, "administrators may: {done}");
 }
+
+/// Two edits racing from the same version: exactly one is written, the other is a
+/// 409, every round (the version guard is the database's conditional write, not only
+/// the check before it).
+#[test]
+fn edits_racing_from_one_version_write_exactly_one() {
+    let app = TestApp::new();
+    let key = app.user_with_key("lead", &["Project Lead"]);
+    let client = app.client();
+    let (project, _, _) = project_env_release(&client, &key, "true");
+    let path = format!("/api/variables/variableset-{}", project.as_str().unwrap());
+    for round in 0..10i64 {
+        let barrier = std::sync::Barrier::new(2);
+        let statuses: Vec<Status> = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..2)
+                .map(|who| {
+                    let (app, barrier, path, key) = (&app, &barrier, &path, &key);
+                    s.spawn(move || {
+                        let c = app.client();
+                        barrier.wait();
+                        let body = json!({"Version": round,
+                            "Variables": [{"Name": "Who", "Value": format!("{who}")}]});
+                        call(&c, key, Method::Put, path, Some(body)).0
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort_by_key(|s| s.code);
+        assert_eq!(sorted, vec![Status::Ok, Status::Conflict], "round {round}");
+        let (_, set) = call(&client, &key, Method::Get, &path, None);
+        assert_eq!(set["Version"], round + 1, "{set}");
+    }
+}
