@@ -11,6 +11,7 @@ pub mod access;
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod approvals;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -104,6 +104,8 @@ pub fn status_json(status: &maintenance::Status) -> Value {
         "QueuedTaskCount": status.queued,
         "HeldTaskCount": status.held,
         "HeldUntil": status.held_until.map(clock::iso),
+        "AwaitingApprovalCount": status.awaiting,
+        "AwaitingApprovalSince": status.awaiting_since.map(clock::iso),
         "HeldTasks": status.held_tasks.iter().map(|h| json!({
             "Id": format!("ServerTasks-{}", h.task.id),
             "Description": h.task.description,

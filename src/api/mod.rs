@@ -9,6 +9,7 @@ pub mod environments;
 pub mod events;
 pub mod executions;
 pub mod freezes;
+pub mod interruptions;
 pub mod maintenance;
 pub mod missing;
 pub mod nodes;
@@ -45,6 +46,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(spaces::routes());
     routes.extend(executions::routes());
     routes.extend(freezes::routes());
+    routes.extend(interruptions::routes());
     routes.extend(processes::routes());
     routes.extend(variables::routes());
     routes.extend(missing::routes());

@@ -14,7 +14,7 @@ use crate::deploy::{self, ProjectInput};
 use crate::error::{Error, Result};
 use crate::http::SPACE_ID;
 use crate::store::projects::{self, Project, Release, ReleaseFilter};
-use crate::store::variables;
+use crate::store::{approvals, variables};
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![
@@ -154,16 +154,57 @@ pub struct ProjectResource {
     deployment_process_id: String,
     variable_set_id: String,
     included_library_variable_set_ids: Vec<String>,
+    /// drydock's: who must approve the project's deployments, per environment.
+    approval_rules: Vec<Value>,
     space_id: &'static str,
     is_disabled: bool,
     links: Value,
 }
 
+/// What a project resource shows besides the project's own row, for every project or
+/// just one: the library sets each includes (project, set), and the approval rules.
+struct Extras {
+    included: Vec<(i64, i64)>,
+    rules: Vec<approvals::Rule>,
+}
+
+impl Extras {
+    fn all(c: &crate::store::Conn) -> Result<Extras> {
+        Ok(Extras {
+            included: variables::included_all(c)?,
+            rules: approvals::all_rules(c)?,
+        })
+    }
+
+    fn of(c: &crate::store::Conn, project: i64) -> Result<Extras> {
+        Ok(Extras {
+            included: variables::included(c, project)?
+                .into_iter()
+                .map(|set| (project, set))
+                .collect(),
+            rules: approvals::rules_of(c, project)?,
+        })
+    }
+}
+
+/// A rule as the project resource shows it.
+fn rule_resource(r: &approvals::Rule) -> Value {
+    json!({
+        "Id": format!("ApprovalRules-{}", r.id),
+        "EnvironmentIds": r.environment_ids.iter().map(|e| format!("Environments-{e}")).collect::<Vec<_>>(),
+        "RoleNames": r.role_names,
+        "UserIds": r.user_ids.iter().map(|u| format!("Users-{u}")).collect::<Vec<_>>(),
+        "NotByRequester": r.not_by_requester,
+        "NoteRequired": r.note_required,
+    })
+}
+
 impl ProjectResource {
-    /// `p` as Octopus answers it, with the library sets `included` (every project's
-    /// pairs, or just its own) it includes.
-    fn of(p: Project, included: &[(i64, i64)]) -> Self {
-        let sets = included
+    /// `p` as Octopus answers it, with what `extras` (every project's, or just its
+    /// own) has for it.
+    fn of(p: Project, extras: &Extras) -> Self {
+        let sets = extras
+            .included
             .iter()
             .filter(|(project, _)| *project == p.id)
             .map(|(_, set)| format!("LibraryVariableSets-{set}"))
@@ -179,6 +220,12 @@ impl ProjectResource {
             deployment_process_id: super::processes::process_id(p.id),
             variable_set_id: super::processes::variable_set_id(p.id),
             included_library_variable_set_ids: sets,
+            approval_rules: extras
+                .rules
+                .iter()
+                .filter(|r| r.project_id == p.id)
+                .map(rule_resource)
+                .collect(),
             id,
             slug: p.slug,
             name: p.name,
@@ -211,13 +258,21 @@ pub struct ProjectBody {
     lifecycle_id: Option<String>,
     /// The library variable sets the project includes, in order; absent: kept.
     included_library_variable_set_ids: Option<Vec<String>>,
+    /// drydock's approval rules, in order; absent or null: kept.
+    approval_rules: Option<Value>,
 }
 
 impl ProjectBody {
     fn into_input(self) -> Result<ProjectInput> {
         check_one("ProjectGroupId", self.project_group_id, PROJECT_GROUP_ID)?;
         check_one("LifecycleId", self.lifecycle_id, LIFECYCLE_ID)?;
+        let approval_rules = self
+            .approval_rules
+            .as_ref()
+            .map(crate::approvals::rules::parse)
+            .transpose()?;
         Ok(ProjectInput {
+            approval_rules,
             name: self.name,
             slug: super::given(self.slug),
             description: self.description.unwrap_or_default(),
@@ -273,7 +328,7 @@ async fn list(
         .store
         .read(move |c| {
             let (items, total) = projects::list_named(c, &filter, skip, take)?;
-            Ok((items, total, variables::included_all(c)?))
+            Ok((items, total, Extras::all(c)?))
         })
         .await?;
     Ok(Collection::new(
@@ -295,12 +350,7 @@ async fn all(
 ) -> Result<Json<Vec<ProjectResource>>> {
     let (items, included) = app
         .store
-        .read(move |c| {
-            Ok((
-                projects::list(c, 0, i64::MAX)?.0,
-                variables::included_all(c)?,
-            ))
-        })
+        .read(move |c| Ok((projects::list(c, 0, i64::MAX)?.0, Extras::all(c)?)))
         .await?;
     Ok(Json(
         items
@@ -347,17 +397,11 @@ async fn get(
     Ok(Json(resource(app, project).await?))
 }
 
-/// `p` as Octopus answers it, with the library sets it includes.
+/// `p` as Octopus answers it, with the library sets it includes and its rules.
 async fn resource(app: &App, p: Project) -> Result<ProjectResource> {
     let id = p.id;
-    let included = app
-        .store
-        .read(move |c| variables::included(c, id))
-        .await?
-        .into_iter()
-        .map(|set| (id, set))
-        .collect::<Vec<_>>();
-    Ok(ProjectResource::of(p, &included))
+    let extras = app.store.read(move |c| Extras::of(c, id)).await?;
+    Ok(ProjectResource::of(p, &extras))
 }
 
 #[rocket::put("/projects/<id>", data = "<body>")]

@@ -50,7 +50,8 @@ pub struct TaskResource {
     has_warnings_or_errors: bool,
     /// drydock has no task re-run; a deployment is redeployed by queuing it again.
     can_rerun: bool,
-    /// drydock has no manual interventions or guided failure.
+    /// Waiting for an approval (drydock has no manual intervention steps or guided
+    /// failure: its interruptions are approvals before a deployment starts).
     has_pending_interruptions: bool,
     has_been_picked_up_by_processor: bool,
     /// Who queued it (`drydock` for its own timer) and how (drydock's).
@@ -94,7 +95,7 @@ impl From<Task> for TaskResource {
             has_warnings_or_errors: t.error_lines > 0
                 || matches!(t.state, TaskState::Failed | TaskState::TimedOut),
             can_rerun: false,
-            has_pending_interruptions: false,
+            has_pending_interruptions: t.waits_for_approval(),
             // A node claimed it (claiming sets the start time); a task that expired or
             // was cancelled in the queue never was.
             has_been_picked_up_by_processor: t.start_time.is_some(),

@@ -50,8 +50,12 @@ fn describe(status: &maintenance::Status) -> String {
             clock::display(until)
         ),
     };
+    let awaiting = match status.awaiting {
+        0 => String::new(),
+        n => format!(", {n} awaiting approval (they do not start before)"),
+    };
     format!(
-        "maintenance mode {mode}; {} executing, {} queued and due{held}; {quiet}",
+        "maintenance mode {mode}; {} executing, {} queued and due{held}{awaiting}; {quiet}",
         status.executing, status.queued
     )
 }

@@ -44,6 +44,8 @@ pub struct ProjectInput {
     pub script_timeout_secs: Option<i64>,
     /// The library variable sets the project includes, in order; `None` keeps them.
     pub included_library_sets: Option<Vec<i64>>,
+    /// Its approval rules (`crate::approvals::rules`), in order; `None` keeps them.
+    pub approval_rules: Option<Vec<crate::approvals::rules::Draft>>,
 }
 
 /// Every problem with a project's fields (none: it can be saved).
@@ -69,9 +71,19 @@ pub fn project_problems(input: &ProjectInput) -> Vec<Error> {
     problems
 }
 
-fn project_fields(input: ProjectInput) -> Result<(ProjectFields, Option<Vec<i64>>)> {
+/// What a project's change sets besides its own fields: the library sets it includes
+/// and its approval rules (`None`: kept).
+struct Extras {
+    included: Option<Vec<i64>>,
+    rules: Option<Vec<crate::approvals::rules::Draft>>,
+}
+
+fn project_fields(input: ProjectInput) -> Result<(ProjectFields, Extras)> {
     Error::all(project_problems(&input))?;
-    let included = input.included_library_sets;
+    let extras = Extras {
+        included: input.included_library_sets,
+        rules: input.approval_rules,
+    };
     Ok((
         ProjectFields {
             name: input.name.trim().to_string(),
@@ -82,15 +94,48 @@ fn project_fields(input: ProjectInput) -> Result<(ProjectFields, Option<Vec<i64>
             description: input.description,
             deployment_script: input.deployment_script,
         },
-        included,
+        extras,
     ))
 }
 
-/// Sets the library variable sets `project` includes, when `included` names them.
-fn include_sets(tx: &ChangeTx, project: i64, included: Option<&[i64]>) -> Result<()> {
-    if let Some(sets) = included {
+/// Sets the library variable sets `project` includes and its approval rules, when the
+/// change names them; a change of rules is audited on its own, rule by rule.
+fn set_extras(tx: &ChangeTx, project: &Project, extras: &Extras) -> Result<()> {
+    if let Some(sets) = &extras.included {
         crate::variables::library::check_included(tx, sets)?;
-        crate::store::variables::set_included(tx, project, sets)?;
+        crate::store::variables::set_included(tx, project.id, sets)?;
+    }
+    if let Some(drafts) = &extras.rules {
+        use crate::approvals::rules;
+        let before = crate::store::approvals::rules_of(tx, project.id)?;
+        let checked = rules::check(tx, project.id, drafts.clone())?;
+        crate::store::approvals::set_rules(tx, project.id, &checked)?;
+        let after = crate::store::approvals::rules_of(tx, project.id)?;
+        if before != after {
+            let mut words = Vec::new();
+            for r in &after {
+                let (envs, people) = rules::names(tx, r)?;
+                words.push(format!(
+                    "ApprovalRules-{} ({})",
+                    r.id,
+                    rules::describe(r, &envs, &people)
+                ));
+            }
+            let text = match words.is_empty() {
+                true => format!("Removed the approval rules of project {}", project.name),
+                false => format!(
+                    "Set the approval rules of project {}: {}",
+                    project.name,
+                    words.join("; ")
+                ),
+            };
+            events::record(
+                tx,
+                "ApprovalRulesModified",
+                &text,
+                &[format!("Projects-{}", project.id)],
+            )?;
+        }
     }
     Ok(())
 }
@@ -108,11 +153,11 @@ pub async fn create_project(
     admission: &impl crate::store::Admit,
     input: ProjectInput,
 ) -> Result<Project> {
-    let (fields, included) = project_fields(input)?;
+    let (fields, extras) = project_fields(input)?;
     store
         .change(admission, move |tx| {
             let project = projects::create(tx, &fields)?;
-            include_sets(tx, project.id, included.as_deref())?;
+            set_extras(tx, &project, &extras)?;
             let related = [format!("Projects-{}", project.id)];
             events::record(
                 tx,
@@ -131,12 +176,13 @@ pub async fn update_project(
     id: i64,
     input: ProjectInput,
 ) -> Result<Project> {
-    let (fields, included) = project_fields(input)?;
+    let (fields, extras) = project_fields(input)?;
     store
         .change(admission, move |tx| {
             projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
             projects::update(tx, id, &fields)?;
-            include_sets(tx, id, included.as_deref())?;
+            let project = projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
+            set_extras(tx, &project, &extras)?;
             let related = [format!("Projects-{id}")];
             events::record(
                 tx,
@@ -466,6 +512,7 @@ fn queue_deployment(
     };
     let task_id = tasks::insert(tx, &task)?;
     crate::variables::queue_prompted(tx, prompted, (project.id, release.id, env.id), task_id)?;
+    crate::approvals::require(tx, (project, release, env), task_id)?;
     let deployment = deployments::create(tx, release.id, env.id, task_id)?;
     let related = [
         format!("Deployments-{}", deployment.id),

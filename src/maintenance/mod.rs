@@ -131,6 +131,11 @@ pub struct Status {
     pub tasks: Vec<Task>,
     /// The first [`HELD_LISTED`] of the held deployments, soonest let go first.
     pub held_tasks: Vec<Held>,
+    /// Deployments waiting for an approval: nothing starts them before someone decides,
+    /// so they do not keep the server from being quiet either.
+    pub awaiting: i64,
+    /// The queue time of the oldest of them.
+    pub awaiting_since: Option<i64>,
 }
 
 /// A deployment a freeze holds, and why: "held by deployment freeze 'Quarter close'
@@ -171,14 +176,18 @@ fn held_tasks(conn: &Conn, now: i64) -> Result<Vec<Held>> {
 
 /// The server is quiet when maintenance mode is on and no non-system task is executing
 /// or due. System tasks do not count: they are safe to cancel at any point; nor do
-/// deployments a freeze holds (nothing starts them before it ends).
+/// deployments a freeze holds (nothing starts them before it ends) or that wait for an
+/// approval (nothing starts them before someone approves).
 pub fn status(conn: &Conn) -> Result<Status> {
     let now = clock::now_ms();
     let mode = maintenance::get(conn)?;
     let (executing, queued) = tasks::busy_counts(conn, now)?;
     let tasks = tasks::busy_non_system(conn, now, 100)?;
     let (held, held_until) = tasks::held(conn, now)?;
+    let (awaiting, awaiting_since) = tasks::awaiting(conn)?;
     Ok(Status {
+        awaiting,
+        awaiting_since,
         held,
         held_until,
         is_quiet: mode.is_on && executing == 0 && queued == 0,

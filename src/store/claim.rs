@@ -9,13 +9,15 @@ use crate::error::Result;
 use crate::model::sql::RUNNING;
 use const_format::concatcp;
 
-/// A queued task that is due by `?1`, not held by a freeze past `?1`, and whose
-/// concurrency tag no task is running: one a claim could take now. (Tasks with a busy tag are skipped by SQLite, not
-/// read out and dropped: a backlog behind one busy tag costs a claim little.)
+/// A queued task not waiting for an approval, due by `?1`, not held by a freeze past
+/// `?1`, and whose concurrency tag no task is running: one a claim could take now.
+/// (Tasks with a busy tag are skipped by SQLite, not read out and dropped: a backlog
+/// behind one busy tag costs a claim little. Tasks waiting for an approval are not in
+/// the `tasks_claim` index at all: any number of them cost a claim nothing.)
 const CLAIMABLE: &str = concatcp!(
     "state = ",
     Q_QUEUED,
-    " AND queue_time <= ?1 AND (held_until IS NULL OR held_until <= ?1)
+    " AND awaiting_approval = 0 AND queue_time <= ?1 AND (held_until IS NULL OR held_until <= ?1)
      AND (concurrency_tag IS NULL OR concurrency_tag NOT IN
           (SELECT concurrency_tag FROM tasks WHERE state IN ",
     RUNNING,
@@ -29,7 +31,7 @@ const CLAIMABLE: &str = concatcp!(
 pub fn work_due(conn: &Conn, now: i64) -> Result<(bool, bool)> {
     let row = conn.query_one(
         concatcp!(
-            "SELECT EXISTS(SELECT 1 FROM tasks WHERE ",
+            "SELECT EXISTS(SELECT 1 FROM tasks INDEXED BY tasks_claim WHERE ",
             CLAIMABLE,
             "),
                     EXISTS(SELECT 1 FROM tasks INDEXED BY tasks_expiry WHERE state = ",
@@ -41,9 +43,9 @@ pub fn work_due(conn: &Conn, now: i64) -> Result<(bool, bool)> {
     Ok((row.get(0)?, row.get(1)?))
 }
 
-/// The claimable queue in FIFO order, straight from the `tasks_queue` index.
+/// The claimable queue in FIFO order, straight from the `tasks_claim` index.
 const CLAIM_QUERY: &str = concatcp!(
-    "SELECT id, concurrency_tag FROM tasks WHERE ",
+    "SELECT id, concurrency_tag FROM tasks INDEXED BY tasks_claim WHERE ",
     CLAIMABLE,
     " ORDER BY queue_time, id"
 );
@@ -51,7 +53,7 @@ const CLAIM_QUERY: &str = concatcp!(
 /// [`CLAIM_QUERY`], at most `?2` rows: on PostgreSQL, which sends every row a query
 /// finds before the first is read, a claim asks for a few more than it takes.
 const CLAIM_QUERY_LIMITED: &str = concatcp!(
-    "SELECT id, concurrency_tag FROM tasks WHERE ",
+    "SELECT id, concurrency_tag FROM tasks INDEXED BY tasks_claim WHERE ",
     CLAIMABLE,
     " ORDER BY queue_time, id LIMIT ?2"
 );
@@ -200,7 +202,7 @@ mod tests {
                         r.get(3)
                     })?;
                 assert!(
-                    plan.iter().any(|p| p.contains("tasks_queue"))
+                    plan.iter().any(|p| p.contains("tasks_claim"))
                         && !plan.iter().any(|p| p.contains("ORDER BY")),
                     "{plan:?}"
                 );

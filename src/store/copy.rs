@@ -38,6 +38,8 @@ const TABLES: &[(&str, How)] = &[
     ("project_library_sets", How::Rows),
     ("release_variables", How::Rows),
     ("task_variables", How::Rows),
+    ("approval_rules", How::Rows),
+    ("interruptions", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

@@ -7,6 +7,7 @@
 //! the async runtime, and waits at most `db_wait_ms` for a connection.
 
 pub mod api_keys;
+pub mod approvals;
 pub mod backup;
 pub mod busy;
 pub mod claim;

@@ -51,12 +51,21 @@ pub struct Task {
     /// Who queued it ('' when a node before this record did) and how.
     pub queued_by: String,
     pub queued_via: String,
+    /// Queued, but waiting for an approval before any node may claim it.
+    pub awaiting_approval: bool,
+}
+
+impl Task {
+    /// Queued and waiting for an approval (its interruptions pending).
+    pub fn waits_for_approval(&self) -> bool {
+        self.awaiting_approval && self.state == TaskState::Queued
+    }
 }
 
 pub(super) const COLUMNS: &str = "id, name, description, state, queue_time, queue_time_expiry, start_time, \
      completed_time, last_updated_time, server_node, error_message, project_id, environment_id, \
      release_id, concurrency_tag, arguments, is_system, exit_code, log_lines, error_lines, canceled_by, \
-     held_until, queued_by, queued_via";
+     held_until, queued_by, queued_via, awaiting_approval";
 
 pub(super) fn task(r: &Row) -> Result<Task> {
     Ok(Task {
@@ -84,6 +93,7 @@ pub(super) fn task(r: &Row) -> Result<Task> {
         held_until: r.col("held_until")?,
         queued_by: r.col("queued_by")?,
         queued_via: r.col("queued_via")?,
+        awaiting_approval: r.col("awaiting_approval")?,
     })
 }
 
@@ -232,9 +242,9 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
 pub fn next_scheduled(conn: &Conn, now: i64) -> Result<Option<i64>> {
     let row = conn.query_one(
         concatcp!(
-            "SELECT (SELECT MIN(queue_time) FROM tasks WHERE state = ",
+            "SELECT (SELECT MIN(queue_time) FROM tasks INDEXED BY tasks_claim WHERE state = ",
             Q_QUEUED,
-            " AND queue_time > ?1),
+            " AND awaiting_approval = 0 AND queue_time > ?1),
                     (SELECT MIN(held_until) FROM tasks INDEXED BY tasks_held WHERE state = ",
             Q_QUEUED,
             " AND held_until IS NOT NULL AND held_until > ?1)"
@@ -298,18 +308,21 @@ const BUSY_NON_SYSTEM: &str = concatcp!(
     COLUMNS,
     " FROM tasks WHERE state = ",
     Q_QUEUED,
-    " AND queue_time <= ?1 AND is_system = 0 AND (held_until IS NULL OR held_until <= ?1)
+    " AND awaiting_approval = 0 AND queue_time <= ?1 AND is_system = 0
+       AND (held_until IS NULL OR held_until <= ?1)
      ORDER BY id LIMIT ?2"
 );
 
 /// Tasks that keep the server from being quiet: non-system tasks executing, or queued
-/// with a queue time that has passed. At most `limit`, oldest first.
+/// with a queue time that has passed (not waiting for an approval: nothing starts
+/// those until someone decides). At most `limit`, oldest first.
 pub fn busy_non_system(conn: &Conn, now: i64, limit: i64) -> Result<Vec<Task>> {
     conn.all(BUSY_NON_SYSTEM, &[&now, &limit], task)
 }
 
 /// How many non-system tasks are executing, and how many are due (a task a freeze
-/// holds past `now` is not: nothing starts it before the freeze ends).
+/// holds past `now` is not, nor one waiting for an approval: nothing starts it before
+/// the freeze ends or someone approves it).
 pub fn busy_counts(conn: &Conn, now: i64) -> Result<(i64, i64)> {
     let executing = conn
         .query_one(
@@ -326,7 +339,7 @@ pub fn busy_counts(conn: &Conn, now: i64) -> Result<(i64, i64)> {
             concatcp!(
                 "SELECT COUNT(*) FROM tasks WHERE state = ",
                 Q_QUEUED,
-                " AND queue_time <= ?1 AND is_system = 0
+                " AND awaiting_approval = 0 AND queue_time <= ?1 AND is_system = 0
                   AND (held_until IS NULL OR held_until <= ?1)"
             ),
             &[&now],
@@ -382,7 +395,7 @@ pub fn due_ahead_with_tag(conn: &Conn, task: &Task, now: i64) -> Result<Option<(
         concatcp!(
             "SELECT id, description FROM tasks WHERE state = ",
             Q_QUEUED,
-            " AND concurrency_tag = ?1 AND queue_time <= ?2
+            " AND awaiting_approval = 0 AND concurrency_tag = ?1 AND queue_time <= ?2
                AND (queue_time < ?3 OR (queue_time = ?3 AND id < ?4))
              ORDER BY queue_time, id LIMIT 1"
         ),
@@ -406,6 +419,19 @@ pub fn queue_counts(conn: &Conn, now: i64) -> Result<(i64, i64, i64)> {
         )?
         .get(0)?;
     Ok((executing, due, scheduled))
+}
+
+/// How many deployments wait for an approval, and since when the oldest of them.
+pub fn awaiting(conn: &Conn) -> Result<(i64, Option<i64>)> {
+    let row = conn.query_one(
+        concatcp!(
+            "SELECT COUNT(*), MIN(queue_time) FROM tasks INDEXED BY tasks_awaiting WHERE state = ",
+            Q_QUEUED,
+            " AND awaiting_approval = 1"
+        ),
+        &[],
+    )?;
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 /// How many tasks of a project, or of an environment, are queued or running.

@@ -99,6 +99,7 @@ impl ProjectForm {
             deployment_script: Some(self.deployment_script.replace("\r\n", "\n")),
             script_timeout_secs: timeout.as_ref().ok().copied().flatten(),
             included_library_sets: None,
+            approval_rules: None,
         };
         if let Err(problem) = timeout {
             let mut problems = deploy::project_problems(&input);

@@ -11,6 +11,7 @@ mod accessibility;
 mod api;
 mod api_accounts;
 mod api_pages;
+mod approvals;
 mod architecture;
 mod attacks;
 mod attacks_host;

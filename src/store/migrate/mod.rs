@@ -165,6 +165,15 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 19,
+        name: "approvals",
+        sqlite: include_str!("../../../migrations/0019_approvals.sql"),
+        postgres: Some(include_str!(
+            "../../../migrations/postgres/0019_approvals.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.
