@@ -218,7 +218,8 @@ pub fn compact_counts(tx: &BookTx) -> Result<()> {
     Ok(())
 }
 
-/// Ends queued tasks whose expiry has passed as `TimedOut`; returns their ids.
+/// Ends queued tasks whose expiry has passed as `TimedOut`, one still waiting for an
+/// approval saying so; returns their ids.
 pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
     tx.all(
         concatcp!(
@@ -226,7 +227,9 @@ pub fn expire_overdue(tx: &BookTx, now: i64) -> Result<Vec<i64>> {
              SET state = ",
             Q_TIMED_OUT,
             ", completed_time = ?1, last_updated_time = ?1,
-                 error_message = 'The task was not started before its queue time expiry.'
+                 error_message = CASE WHEN awaiting_approval = 1
+                     THEN 'The deployment was still waiting for an approval at its queue time expiry.'
+                     ELSE 'The task was not started before its queue time expiry.' END
              WHERE state = ",
             Q_QUEUED,
             " AND queue_time_expiry IS NOT NULL AND queue_time_expiry < ?1

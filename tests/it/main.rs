@@ -12,6 +12,8 @@ mod api;
 mod api_accounts;
 mod api_pages;
 mod approvals;
+mod approvals_cluster;
+mod approvals_races;
 mod architecture;
 mod attacks;
 mod attacks_host;
