@@ -109,7 +109,7 @@ fn item(d: &Latest, current: bool, now: i64) -> Value {
         "StartTime": d.start_time.map(clock::iso),
         "CompletedTime": d.completed_time.map(clock::iso),
         "State": d.state,
-        "HasPendingInterruptions": false,
+        "HasPendingInterruptions": d.awaiting,
         "HasWarningsOrErrors": d.has_warnings
             || matches!(d.state, TaskState::Failed | TaskState::TimedOut),
         "ErrorMessage": d.error_message.clone().unwrap_or_default(),

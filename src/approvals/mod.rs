@@ -8,6 +8,7 @@
 //! rule are read as they are then, so a caller demoted, or a rule tightened, while the
 //! request was on its way is judged as things are at commit.
 
+pub mod inbox;
 pub mod rules;
 
 use crate::access::{proof_of, Actor};

@@ -2,6 +2,7 @@
 //! works directly on the data directory's database, so it works beside running servers.
 
 mod accounts;
+mod approvals;
 mod database;
 mod maintenance;
 mod node;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Maintenance mode: status, enable (optionally waiting for quiet), disable.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// Approvals deployments wait for: list, approve, reject.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
     /// The database: copy a SQLite install into PostgreSQL.
     #[command(subcommand)]
     Database(database::DatabaseCommand),
@@ -116,6 +120,7 @@ pub fn main() -> ExitCode {
         Some(Command::Backup { out }) => backup(&cli.data_dir, &out),
         Some(Command::Maintenance(cmd)) => maintenance::run(&cli.data_dir, cmd),
         Some(Command::Node(cmd)) => node::run(&cli.data_dir, cmd),
+        Some(Command::Approvals(cmd)) => approvals::run(&cli.data_dir, cmd),
         Some(Command::Database(cmd)) => database::run(&cli.data_dir, cmd),
         Some(Command::ScriptLauncher) => Ok(crate::queue::launcher::serve()),
         Some(Command::MasterKey { show }) => master_key(&cli.data_dir, show),

@@ -195,6 +195,46 @@ pub async fn update_project(
         .await
 }
 
+/// One edit of a project's approval rules, as its settings page makes them.
+pub enum RuleEdit {
+    Add(crate::approvals::rules::Draft),
+    Remove(i64),
+}
+
+/// Adds or removes one of a project's approval rules, in one change (the rest are kept
+/// as they are then), audited as any change of its rules.
+pub async fn edit_approval_rules(
+    store: &Store,
+    admission: &impl crate::store::Admit,
+    id: i64,
+    edit: RuleEdit,
+) -> Result<Project> {
+    store
+        .change(admission, move |tx| {
+            let project = projects::find(tx, id)?.ok_or_else(|| project_not_found(id))?;
+            let mut rules = crate::store::approvals::rules_of(tx, id)?;
+            match edit {
+                RuleEdit::Add(draft) => rules.push(draft),
+                RuleEdit::Remove(rule) => {
+                    let before = rules.len();
+                    rules.retain(|r| r.id != rule);
+                    if rules.len() == before {
+                        return Err(Error::NotFound(format!(
+                            "ApprovalRules-{rule} is not a rule of this project (deleted meanwhile?)."
+                        )));
+                    }
+                }
+            }
+            let extras = Extras {
+                included: None,
+                rules: Some(rules),
+            };
+            set_extras(tx, &project, &extras)?;
+            Ok(project)
+        })
+        .await
+}
+
 /// Deletes a project with its releases and deployments; its tasks stay as history. A
 /// project with queued or running tasks cannot be deleted.
 pub async fn delete_project(

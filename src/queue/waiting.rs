@@ -1,5 +1,5 @@
-//! Why a queued task has not started yet, in words a task page can show: its scheduled
-//! time, the task holding its project and environment, a task ahead of it for the same
+//! Why a queued task has not started yet, in words a task page can show: an approval
+//! not yet given, its scheduled time, the task holding its project and environment, a task ahead of it for the same
 //! pair, every node draining or stopped, or every node at its task cap. Read-only; the
 //! claim rules it explains are `store::claim::claim`'s.
 
@@ -13,6 +13,8 @@ use crate::store::tasks::{self, Task};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Waiting {
+    /// Its approvals are not all given: no node claims it until they are.
+    Approval,
     /// Queued for later: it joins the queue at `starts`, and gives up at `expires`.
     Scheduled { starts: i64, expires: Option<i64> },
     /// A deployment freeze (`OnStartInFreeze: Hold`) keeps it until `until`.
@@ -35,6 +37,9 @@ impl Waiting {
     /// The explanation as a sentence; task ids are the caller's to link.
     pub fn describe(&self) -> String {
         match self {
+            Waiting::Approval => {
+                "Waiting for approval: no node starts it until it is approved.".into()
+            }
             Waiting::Scheduled { .. } => "It is scheduled for later.".into(),
             Waiting::Frozen { until } => format!(
                 "Held by a deployment freeze until {}: it starts when the freeze ends (its log names the freeze).",
@@ -70,6 +75,9 @@ impl Waiting {
 pub fn waiting_for(conn: &Conn, task: &Task, now: i64, offline_ms: i64) -> Result<Option<Waiting>> {
     if task.state != TaskState::Queued {
         return Ok(None);
+    }
+    if task.awaiting_approval {
+        return Ok(Some(Waiting::Approval));
     }
     if task.queue_time > now {
         return Ok(Some(Waiting::Scheduled {

@@ -141,6 +141,8 @@ pub struct Latest {
     pub created_at: i64,
     pub deployed_by: String,
     pub deployed_via: String,
+    /// Queued and waiting for an approval.
+    pub awaiting: bool,
 }
 
 /// What is live in one project × environment and what is on its way there: `latest` is
@@ -234,7 +236,7 @@ pub fn live(conn: &Conn, now: i64, cells: Cells) -> Result<Vec<Live>> {
 const LIVE_SELECT: &str = "SELECT r.project_id, d.environment_id, d.id AS deployment_id,
         r.id AS release_id, r.version, t.id AS task, t.state, t.queue_time, t.start_time,
         t.completed_time, t.held_until, t.error_message, t.error_lines, d.created_at,
-        t.queued_by AS deployed_by, t.queued_via AS deployed_via
+        t.queued_by AS deployed_by, t.queued_via AS deployed_via, t.awaiting_approval
      FROM deployments d
      JOIN releases r ON r.id = d.release_id
      JOIN tasks t ON t.id = d.task_id";
@@ -261,6 +263,8 @@ fn latest_row(r: &Row) -> Result<Latest> {
         created_at: r.col("created_at")?,
         deployed_by: r.col("deployed_by")?,
         deployed_via: r.col("deployed_via")?,
+        awaiting: r.col::<bool>("awaiting_approval")?
+            && r.col::<TaskState>("state")? == TaskState::Queued,
     })
 }
 

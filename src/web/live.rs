@@ -80,7 +80,12 @@ impl Cell {
         });
         let latest = &cell.latest;
         let pending = (cell.previous().is_some() || cell.live.is_none()).then(|| {
-            let badge = badge_for(latest.state, latest.queue_time, latest.held_until, now);
+            let badge = badge_for(
+                latest.state,
+                latest.queue_time,
+                (latest.held_until, latest.awaiting),
+                now,
+            );
             Pending {
                 label: badge.label,
                 class: badge.class,
@@ -164,6 +169,9 @@ pub fn outlooks(
 fn note(latest: &Latest, now: i64) -> String {
     let relative = |ms| super::view::relative(ms, now);
     match latest.state {
+        TaskState::Queued if latest.awaiting => {
+            format!("waiting for approval since {}", relative(latest.queue_time))
+        }
         TaskState::Queued => match latest.held_until.filter(|h| *h > now) {
             Some(until) => format!("until {} ({})", clock::display(until), relative(until)),
             None => format!("queued {}", relative(latest.queue_time)),

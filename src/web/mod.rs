@@ -1,6 +1,8 @@
 //! Server-rendered pages: one file per area, each page an askama struct beside its
 //! handler. Pages work without JavaScript; forms post/redirect/get with a flash message.
 
+pub mod approval_rules;
+pub mod approvals;
 pub mod audit;
 pub mod catchers;
 pub mod chart;
@@ -53,6 +55,8 @@ pub fn routes() -> Vec<Route> {
     routes.extend(environments::routes());
     routes.extend(tasks::routes());
     routes.extend(task_page::routes());
+    routes.extend(approvals::routes());
+    routes.extend(approval_rules::routes());
     routes.extend(system_tasks::routes());
     routes.extend(maintenance::routes());
     routes.extend(freezes::routes());

@@ -103,6 +103,52 @@ struct TaskPage {
     outlook: Option<String>,
     /// The variables a deployment used (names and where from, never values).
     variables: Vec<UsedRow>,
+    /// Its approvals, pending or decided.
+    approvals: Vec<ApprovalRow>,
+}
+
+/// One approval of a deployment, as its page shows it.
+struct ApprovalRow {
+    id: i64,
+    rule: String,
+    pending: bool,
+    /// "Approved by lead: looks good", "Rejected by ..." once decided.
+    decided: String,
+    yours: bool,
+    why_not: String,
+    note_required: bool,
+}
+
+impl ApprovalRow {
+    fn of(s: crate::approvals::inbox::Shown) -> ApprovalRow {
+        let i = &s.interruption;
+        let decided = match (&i.result, &i.submitted_by) {
+            (Some(result), by) => {
+                let verb = if result == "Proceed" {
+                    "Approved"
+                } else {
+                    "Rejected"
+                };
+                let note = i.notes.as_deref().filter(|n| !n.is_empty());
+                format!(
+                    "{verb} by {}{}",
+                    by.as_deref().unwrap_or("someone"),
+                    note.map(|n| format!(": {n}")).unwrap_or_default()
+                )
+            }
+            (None, _) if !i.is_pending() => "Not decided: the deployment no longer waits.".into(),
+            (None, _) => String::new(),
+        };
+        ApprovalRow {
+            id: i.id,
+            pending: i.is_pending(),
+            rule: s.rule,
+            decided,
+            yours: s.yours,
+            why_not: s.why_not,
+            note_required: s.note_required,
+        }
+    }
 }
 
 /// One variable a deployment used, as the task page lists it.
@@ -131,7 +177,8 @@ async fn show(
         .collect();
     let now = clock::now_ms();
     let offline_ms = app.config.node_offline_secs * 1000;
-    let (task, lines, waiting, subject, (overridden, outlook, variables)) = app
+    let actor = caller.actor();
+    let (task, lines, waiting, subject, (overridden, outlook, variables, approvals)) = app
         .store
         .read(move |c| {
             let task = tasks::find(c, id)?
@@ -165,12 +212,13 @@ async fn show(
             let outlook =
                 super::live::outlooks(c, std::slice::from_ref(&task), now)?.remove(&task.id);
             let variables = used_rows(c, task.id)?;
+            let approvals = crate::approvals::inbox::of_task(c, &task, &actor)?;
             Ok((
                 task,
                 lines,
                 waiting,
                 subject,
-                (overridden, outlook, variables),
+                (overridden, outlook, variables, approvals),
             ))
         })
         .await?;
@@ -252,6 +300,7 @@ async fn show(
         overridden,
         outlook,
         variables,
+        approvals: approvals.into_iter().map(ApprovalRow::of).collect(),
     })
 }
 

@@ -103,11 +103,25 @@ async fn timeline_page(
                     ),
                 ),
             };
+            // One waiting for an approval starts only once approved, then as foreseen.
+            let (outcome, class, why) = if d.task.waits_for_approval() {
+                let then = match why.as_str() {
+                    "" => String::new(),
+                    w => format!("; then {w}"),
+                };
+                (
+                    "Awaiting approval",
+                    "awaiting",
+                    format!("not before it is approved{then}"),
+                )
+            } else {
+                (d.outcome.as_str(), class, why)
+            };
             TimelineDeployment {
                 task: d.task.id,
                 description: d.task.description.clone(),
                 due: When::at(d.due, now),
-                outcome: d.outcome.as_str(),
+                outcome,
                 flagged: d.outcome.flagged(),
                 class,
                 why,

@@ -109,13 +109,29 @@ pub fn badge(task: &Task, now: i64) -> Badge {
             class: "warn",
         };
     }
-    badge_for(task.state, task.queue_time, task.held_until, now)
+    badge_for(
+        task.state,
+        task.queue_time,
+        (task.held_until, task.awaiting_approval),
+        now,
+    )
 }
 
-/// The badge of a task in `state` queued for `queue_time`: "Held" while a deployment
-/// freeze holds it (`held_until` still to come), "Scheduled" before its time.
-pub fn badge_for(state: TaskState, queue_time: i64, held_until: Option<i64>, now: i64) -> Badge {
-    if state == TaskState::Queued && held_until.is_some_and(|h| h > now) {
+/// The badge of a task in `state` queued for `queue_time`: "Awaiting approval" while it
+/// waits for one (`awaiting`), "Held" while a deployment freeze holds it (`held_until`
+/// still to come), "Scheduled" before its time.
+pub fn badge_for(
+    state: TaskState,
+    queue_time: i64,
+    (held_until, awaiting): (Option<i64>, bool),
+    now: i64,
+) -> Badge {
+    if state == TaskState::Queued && awaiting {
+        Badge {
+            label: "Awaiting approval",
+            class: "awaiting",
+        }
+    } else if state == TaskState::Queued && held_until.is_some_and(|h| h > now) {
         Badge {
             label: "Held",
             class: "held",

@@ -202,8 +202,29 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         let (_, s) = server.api(&key, "GET", "/api/maintenanceconfiguration/status", None);
         s["HeldTaskCount"] == 1
     });
+    // A deployment waiting for an approval (the Approvals page, its task page's form).
+    let (_, mut api) = server.api(&key, "GET", "/api/projects/Projects-2", None);
+    api["ApprovalRules"] = json!([{"EnvironmentIds": ["Environments-1"], "RoleNames": ["System Manager"],
+                                   "NotByRequester": false, "NoteRequired": true}]);
+    let (status, body) = server.api(&key, "PUT", "/api/projects/Projects-2", Some(api));
+    assert_eq!(status, 200, "{body}");
+    let (status, waiting) = server.api(
+        &key,
+        "POST",
+        "/api/deployments/create/untenanted/v1",
+        Some(
+            json!({"ProjectName": "Api", "ReleaseVersion": "1.0", "EnvironmentNames": ["Staging"]}),
+        ),
+    );
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(
+        waiting["DeploymentServerTasks"][0]["ServerTaskId"],
+        "ServerTasks-5"
+    );
     // Pages one step from the lists.
     let details = [
+        "/tasks/5",
+        "/projects/2/approvals",
         "/tasks/3",
         "/tasks/4",
         "/tasks/1?find=ok",

@@ -87,7 +87,7 @@ pub(crate) fn submit(
     )
 }
 
-fn task(client: &Client, key: &str, id: &str) -> Value {
+pub(crate) fn task(client: &Client, key: &str, id: &str) -> Value {
     call(client, key, Method::Get, &format!("/api/tasks/{id}"), None).1
 }
 
@@ -520,96 +520,4 @@ fn no_writer_can_start_a_waiting_deployment_not_even_an_older_nodes_claim() {
         wait_completed(&client, &lead, &waiting, 30)["State"],
         "Success"
     );
-}
-
-/// Approved while a freeze is on, a deployment is judged by it as any queued one is
-/// when it would start: `Fail` fails it naming the freeze, `Hold` starts it when the
-/// freeze ends. One whose expiry passes while it waits ends `TimedOut`, saying so, and
-/// an approval after that is refused.
-#[test]
-fn a_freeze_judges_an_approved_deployment_and_an_expired_one_cannot_be_approved() {
-    use crate::freezes::{iso, shop_production, Setup};
-    let s = Setup::new();
-    let client = &s.client;
-    for project in ["Projects-1", "Projects-2"] {
-        set_rules(
-            client,
-            &s.manager,
-            project,
-            json!([{"RoleNames": ["System Manager"]}]),
-        );
-    }
-    let failing = deploy(
-        client,
-        &s.deployer,
-        &json!("Releases-1"),
-        &json!("Environments-1"),
-    );
-    let held = deploy(
-        client,
-        &s.deployer,
-        &json!("Releases-2"),
-        &json!("Environments-2"),
-    );
-    let now = drydock::clock::now_ms();
-    let (status, d) = call(
-        client,
-        &s.deployer,
-        Method::Post,
-        "/api/deployments",
-        Some(
-            json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-2",
-                    "QueueTimeExpiry": iso(now + 400)}),
-        ),
-    );
-    assert_eq!(status, Status::Created, "{d}");
-    let expiring = d["TaskId"].as_str().unwrap().to_string();
-    let start = drydock::clock::now_ms() + 200;
-    s.freeze(shop_production("Fail window", start, start + 3_000));
-    s.freeze(json!({
-        "Name": "Hold window", "Start": iso(start), "End": iso(start + 1_500),
-        "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
-        "OnStartInFreeze": "Hold",
-    }));
-
-    let timed_out = wait_completed(client, &s.manager, &expiring, 20);
-    assert_eq!(timed_out["State"], "TimedOut", "{timed_out}");
-    let why = timed_out["ErrorMessage"].as_str().unwrap();
-    assert!(why.contains("waiting for an approval"), "{why}");
-    let late = interruptions(client, &s.manager, &expiring, false);
-    assert_eq!(
-        (late.len(), late[0]["IsPending"].as_bool()),
-        (1, Some(false))
-    );
-    let (status, body) = submit(client, &s.manager, &late[0], "Proceed", "");
-    assert_eq!(status, Status::Conflict, "{body}");
-    assert!(body.to_string().contains("TimedOut"), "{body}");
-
-    poll_until(10, "the freezes to begin", || {
-        drydock::clock::now_ms() > start + 50
-    });
-    for task in [&failing, &held] {
-        let i = pending_one(client, &s.manager, task);
-        let (status, body) = submit(client, &s.manager, &i, "Proceed", "");
-        assert_eq!(status, Status::Ok, "{body}");
-    }
-    let failed = wait_completed(client, &s.manager, &failing, 20);
-    assert_eq!(failed["State"], "Failed", "{failed}");
-    assert!(
-        failed["ErrorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("Fail window"),
-        "{failed}"
-    );
-    // Held until the freeze ends, then it runs.
-    let t = task(client, &s.manager, &held);
-    assert_eq!(
-        (t["State"].as_str(), t["HasPendingInterruptions"].as_bool()),
-        (Some("Queued"), Some(false)),
-        "{t}"
-    );
-    let ran = wait_completed(client, &s.manager, &held, 20);
-    assert_eq!(ran["State"], "Success", "{ran}");
-    assert!(drydock::clock::now_ms() >= start + 1_500);
 }

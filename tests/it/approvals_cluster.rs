@@ -1,11 +1,15 @@
-//! Approvals on a real install (the binary on a port): waiting deployments through
-//! maintenance mode, the safe-to-stop signal, `kill -9`, and two nodes, where each
-//! runs exactly once after its approval.
+//! Approvals and the queue: waiting deployments on a real install (the binary on a
+//! port) through maintenance mode, the safe-to-stop signal, `kill -9`, and two nodes,
+//! where each runs exactly once after its approval; freezes and expiry at approval;
+//! Octopus's `await-task-action` waiting through an approval.
 
 use crate::common;
 
+use crate::approvals::{call, interruptions, pending_one, set_rules, task};
+use crate::octopus_actions::run;
 use common::server::{api_key, create_user, Server};
-use common::{data_dir, poll_until, PASSWORD};
+use common::*;
+use rocket::http::{Method, Status};
 use serde_json::{json, Value};
 
 fn pending(server: &Server, key: &str) -> Vec<Value> {
@@ -19,7 +23,7 @@ fn pending(server: &Server, key: &str) -> Vec<Value> {
     page["Items"].as_array().cloned().unwrap_or_default()
 }
 
-fn submit(server: &Server, key: &str, i: &Value, result: &str) -> (u16, Value) {
+fn decide(server: &Server, key: &str, i: &Value, result: &str) -> (u16, Value) {
     server.api(
         key,
         "POST",
@@ -46,7 +50,7 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
     let admin = api_key(data.path(), "admin");
     let lead = api_key(data.path(), "lead");
     let deployer = api_key(data.path(), "deployer");
-    let shared = common::shared_dir();
+    let shared = shared_dir();
     let runs = shared.path().join("runs");
     let mut one = Server::node(data.path(), "one");
     let script = format!("echo '#{{Octopus.Task.Id}}' >> '{}'\n", runs.display());
@@ -88,7 +92,7 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
     maintenance(&one, &admin, true);
     let waiting = pending(&one, &lead);
     assert_eq!(waiting.len(), 4);
-    let (status, body) = submit(&one, &lead, &waiting[0], "Proceed");
+    let (status, body) = decide(&one, &lead, &waiting[0], "Proceed");
     assert_eq!(status, 503, "{body}");
     assert!(body.to_string().contains("maintenance mode"), "{body}");
     let (_, quiet) = one.api(&admin, "GET", "/api/maintenanceconfiguration/status", None);
@@ -100,7 +104,7 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
         .iter()
         .find(|i| i["TaskId"] == tasks[0].as_str())
         .unwrap();
-    let (status, body) = submit(&one, &admin, by_admin, "Proceed");
+    let (status, body) = decide(&one, &admin, by_admin, "Proceed");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         one.wait_task(&admin, &tasks[0], &["Success"], 30)["State"],
@@ -117,7 +121,7 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
         assert_eq!(task["State"], "Queued", "{task}");
         assert_eq!(task["HasPendingInterruptions"], true, "{task}");
     }
-    let (status, body) = submit(&two, &lead, &pending(&two, &lead)[0], "Proceed");
+    let (status, body) = decide(&two, &lead, &pending(&two, &lead)[0], "Proceed");
     assert_eq!(
         status, 503,
         "still in maintenance after the restart: {body}"
@@ -127,7 +131,7 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
     assert_eq!(left.len(), 3);
     for (n, i) in left.iter().enumerate() {
         let node = if n % 2 == 0 { &one } else { &two };
-        let (status, body) = submit(node, &lead, i, "Proceed");
+        let (status, body) = decide(node, &lead, i, "Proceed");
         assert_eq!(status, 200, "{body}");
     }
     for t in &tasks {
@@ -151,4 +155,171 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
     expected.sort();
     assert_eq!(lines, expected, "each deployment ran once");
     assert!(pending(&two, &lead).is_empty());
+}
+
+/// Approved while a freeze is on, a deployment is judged by it as any queued one is
+/// when it would start: `Fail` fails it naming the freeze, `Hold` starts it when the
+/// freeze ends. One whose expiry passes while it waits ends `TimedOut`, saying so, and
+/// an approval after that is refused.
+#[test]
+fn a_freeze_judges_an_approved_deployment_and_an_expired_one_cannot_be_approved() {
+    use crate::freezes::{iso, shop_production, Setup};
+    let s = Setup::new();
+    let client = &s.client;
+    for project in ["Projects-1", "Projects-2"] {
+        set_rules(
+            client,
+            &s.manager,
+            project,
+            json!([{"RoleNames": ["System Manager"]}]),
+        );
+    }
+    let failing = deploy(
+        client,
+        &s.deployer,
+        &json!("Releases-1"),
+        &json!("Environments-1"),
+    );
+    let held = deploy(
+        client,
+        &s.deployer,
+        &json!("Releases-2"),
+        &json!("Environments-2"),
+    );
+    let now = drydock::clock::now_ms();
+    let (status, d) = call(
+        client,
+        &s.deployer,
+        Method::Post,
+        "/api/deployments",
+        Some(
+            json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-2",
+                    "QueueTimeExpiry": iso(now + 400)}),
+        ),
+    );
+    assert_eq!(status, Status::Created, "{d}");
+    let expiring = d["TaskId"].as_str().unwrap().to_string();
+    let start = drydock::clock::now_ms() + 200;
+    s.freeze(shop_production("Fail window", start, start + 3_000));
+    s.freeze(json!({
+        "Name": "Hold window", "Start": iso(start), "End": iso(start + 1_500),
+        "ProjectEnvironmentScope": {"Projects-2": ["Environments-2"]},
+        "OnStartInFreeze": "Hold",
+    }));
+
+    let timed_out = wait_completed(client, &s.manager, &expiring, 20);
+    assert_eq!(timed_out["State"], "TimedOut", "{timed_out}");
+    let why = timed_out["ErrorMessage"].as_str().unwrap();
+    assert!(why.contains("waiting for an approval"), "{why}");
+    let late = interruptions(client, &s.manager, &expiring, false);
+    assert_eq!(
+        (late.len(), late[0]["IsPending"].as_bool()),
+        (1, Some(false))
+    );
+    let (status, body) = crate::approvals::submit(client, &s.manager, &late[0], "Proceed", "");
+    assert_eq!(status, Status::Conflict, "{body}");
+    assert!(body.to_string().contains("TimedOut"), "{body}");
+
+    poll_until(10, "the freezes to begin", || {
+        drydock::clock::now_ms() > start + 50
+    });
+    for task in [&failing, &held] {
+        let i = pending_one(client, &s.manager, task);
+        let (status, body) = crate::approvals::submit(client, &s.manager, &i, "Proceed", "");
+        assert_eq!(status, Status::Ok, "{body}");
+    }
+    let failed = wait_completed(client, &s.manager, &failing, 20);
+    assert_eq!(failed["State"], "Failed", "{failed}");
+    assert!(
+        failed["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Fail window"),
+        "{failed}"
+    );
+    // Held until the freeze ends, then it runs.
+    let t = task(client, &s.manager, &held);
+    assert_eq!(
+        (t["State"].as_str(), t["HasPendingInterruptions"].as_bool()),
+        (Some("Queued"), Some(false)),
+        "{t}"
+    );
+    let ran = wait_completed(client, &s.manager, &held, 20);
+    assert_eq!(ran["State"], "Success", "{ran}");
+    assert!(drydock::clock::now_ms() >= start + 1_500);
+}
+
+/// Octopus's `await-task-action`, unchanged, keeps waiting while a deployment waits for
+/// its approval, then reports the outcome: success once approved, failure once rejected.
+#[test]
+fn the_official_await_action_waits_through_an_approval_and_reports_the_outcome() {
+    let dir = data_dir();
+    create_user(dir.path(), "deployer", "Project Deployer", PASSWORD);
+    let admin = api_key(dir.path(), "admin");
+    let deployer = api_key(dir.path(), "deployer");
+    let server = Server::start(dir.path());
+    let env = server.create(&admin, "/api/environments", json!({"Name": "Production"}));
+    let project = server.create(
+        &admin,
+        "/api/projects",
+        json!({"Name": "Gated", "DeploymentScript": "echo deployed"}),
+    );
+    let (_, mut body) = server.api(&admin, "GET", &format!("/api/projects/{project}"), None);
+    body["ApprovalRules"] = json!([{"EnvironmentIds": [env], "RoleNames": ["System Manager"]}]);
+    let (status, saved) = server.api(
+        &admin,
+        "PUT",
+        &format!("/api/projects/{project}"),
+        Some(body),
+    );
+    assert_eq!(status, 200, "{saved}");
+    let created = run(
+        "create-release-action",
+        &server,
+        &deployer,
+        &[("project", "Gated")],
+    );
+    assert!(created.ok, "{}", created.log);
+    let release = created.outputs["release_number"].clone();
+    for (result, succeeds) in [("Proceed", true), ("Abort", false)] {
+        let deployed = run(
+            "deploy-release-action",
+            &server,
+            &deployer,
+            &[
+                ("project", "Gated"),
+                ("release_number", &release),
+                ("environments", "Production"),
+            ],
+        );
+        assert!(deployed.ok, "{}", deployed.log);
+        let tasks: Value = serde_json::from_str(&deployed.outputs["server_tasks"]).unwrap();
+        let id = tasks[0]["serverTaskId"].as_str().unwrap().to_string();
+        std::thread::scope(|scope| {
+            let awaiting = scope.spawn(|| {
+                run(
+                    "await-task-action",
+                    &server,
+                    &deployer,
+                    &[("server_task_id", &id), ("polling_interval", "1")],
+                )
+            });
+            // It keeps waiting while the deployment does.
+            watch_for(1_500, || {
+                assert!(
+                    !awaiting.is_finished(),
+                    "await-task-action gave up while {id} waited"
+                )
+            });
+            let waiting = pending(&server, &admin);
+            let i = waiting.iter().find(|i| i["TaskId"] == id.as_str()).unwrap();
+            let (status, body) = decide(&server, &admin, i, result);
+            assert_eq!(status, 200, "{body}");
+            let awaited = awaiting.join().unwrap();
+            assert_eq!(awaited.ok, succeeds, "{result}: {}", awaited.log);
+        });
+        let (_, task) = server.api(&admin, "GET", &format!("/api/tasks/{id}"), None);
+        let state = if succeeds { "Success" } else { "Canceled" };
+        assert_eq!(task["State"], state, "{task}");
+    }
 }

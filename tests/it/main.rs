@@ -11,6 +11,7 @@ mod accessibility;
 mod api;
 mod api_accounts;
 mod api_pages;
+mod approval_pages;
 mod approvals;
 mod approvals_cluster;
 mod approvals_races;

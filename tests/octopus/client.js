@@ -331,6 +331,46 @@ async function main() {
     return `${id} ${done.State}`;
   });
 
+  await step("approvals: a rule through doUpdate, interruptions through get/doUpdate/post, ServerTaskWaiter waits through it", async () => {
+    const project = await admin.get(`~/api/projects/${ids.project.Id}`);
+    const guarded = await admin.doUpdate(`~/api/projects/${ids.project.Id}`, {
+      ...project,
+      ApprovalRules: [{ EnvironmentIds: [ids.production.Id], RoleNames: ["System Manager"] }],
+    });
+    check(guarded.ApprovalRules.length === 1 && guarded.ApprovalRules[0].NotByRequester === true, show(guarded));
+    const created = await new DeploymentRepository(deployer, space).create({
+      spaceName: space,
+      ProjectName: ids.project.Name,
+      ReleaseVersion: "1.0.1",
+      EnvironmentNames: [ids.production.Name],
+    });
+    const id = created.DeploymentServerTasks[0].ServerTaskId;
+    const waiting = await new SpaceServerTaskRepository(deployer, space).getById(id);
+    check(waiting.State === "Queued" && waiting.HasPendingInterruptions === true, show(waiting));
+    const spaceId = await resolveSpaceId(admin, space);
+    const page = await admin.get(`~/api/${spaceId}/interruptions{?regarding,pendingOnly}`, { regarding: id, pendingOnly: true });
+    check(page.ItemType === "Interruption" && page.Items.length === 1, show(page));
+    const interruption = page.Items[0];
+    check(interruption.IsPending && interruption.TaskId === id && interruption.CanTakeResponsibility, show(interruption));
+    const asDeployer = await deployer.get(`~/api/${spaceId}/interruptions/${interruption.Id}`);
+    check(asDeployer.CanTakeResponsibility === false, show(asDeployer));
+    await admin.doUpdate(`~/api/${spaceId}/interruptions/${interruption.Id}/responsible`, {});
+    const mine = await admin.get(`~/api/${spaceId}/interruptions/${interruption.Id}`);
+    check(mine.HasResponsibility === true && /^Users-\d+$/.test(mine.ResponsibleUserId), show(mine));
+    const polled = [];
+    const waiter = new ServerTaskWaiter(deployer, space).waitForServerTaskToComplete(id, 200, 60000, (t) => polled.push(t.State));
+    const submitted = await admin.post(`~/api/${spaceId}/interruptions/${interruption.Id}/submit`, {
+      ...mine.Form.Values,
+      Notes: "approved by Octopus's client",
+      Result: "Proceed",
+    });
+    check(submitted.IsPending === false, show(submitted));
+    const done = await waiter;
+    check(done.State === "Success" && done.HasPendingInterruptions === false, show(done));
+    await admin.doUpdate(`~/api/projects/${ids.project.Id}`, { ...guarded, ApprovalRules: [] });
+    return `${id} waited (${interruption.Id}), then ${done.State}; states polled: ${[...new Set(polled)].join(" ")}`;
+  });
+
   await step("nodes: client.get summary and details", async () => {
     const summary = await admin.get("~/api/octopusservernodes/summary");
     check(summary.Nodes.length >= 1 && summary.IsInMaintenanceMode === false, show(summary));
