@@ -7,7 +7,7 @@ use crate::common;
 
 use crate::approvals::{call, interruptions, pending_one, set_rules, task};
 use crate::octopus_actions::run;
-use common::server::{api_key, create_user, Server};
+use common::server::{api_key, create_user, run_cli, Server};
 use common::*;
 use rocket::http::{Method, Status};
 use serde_json::{json, Value};
@@ -322,4 +322,122 @@ fn the_official_await_action_waits_through_an_approval_and_reports_the_outcome()
         let state = if succeeds { "Success" } else { "Canceled" };
         assert_eq!(task["State"], state, "{task}");
     }
+}
+
+/// `drydock approvals list|approve|reject` decide as the command line's operator (an
+/// administrator, in maintenance mode too), audited as such; a rule's note is needed
+/// there too, and a bad id is refused naming it.
+#[test]
+fn the_command_line_lists_approves_and_rejects_as_its_operator() {
+    let dir = data_dir();
+    create_user(dir.path(), "deployer", "Project Deployer", PASSWORD);
+    let admin = api_key(dir.path(), "admin");
+    let deployer = api_key(dir.path(), "deployer");
+    let server = Server::start(dir.path());
+    let env = server.create(&admin, "/api/environments", json!({"Name": "Production"}));
+    let project = server.create(
+        &admin,
+        "/api/projects",
+        json!({"Name": "Shop", "DeploymentScript": "true"}),
+    );
+    let (_, mut body) = server.api(&admin, "GET", &format!("/api/projects/{project}"), None);
+    body["ApprovalRules"] =
+        json!([{"EnvironmentIds": [env], "RoleNames": ["Project Lead"], "NoteRequired": true}]);
+    let (status, saved) = server.api(
+        &admin,
+        "PUT",
+        &format!("/api/projects/{project}"),
+        Some(body),
+    );
+    assert_eq!(status, 200, "{saved}");
+    let release = server.create(
+        &admin,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": "3.1"}),
+    );
+    let queue = || {
+        let (status, d) = server.api(
+            &deployer,
+            "POST",
+            "/api/deployments",
+            Some(json!({"ReleaseId": release, "EnvironmentId": env})),
+        );
+        assert_eq!(status, 201, "{d}");
+        d["TaskId"].as_str().unwrap().to_string()
+    };
+    let (first, second) = (queue(), queue());
+    let cli = |args: &[&str]| run_cli(dir.path(), args, "");
+
+    let (code, out, err) = cli(&["approvals", "list"]);
+    assert_eq!(code, 0, "{err}");
+    for t in [&first, &second] {
+        assert!(out.contains(t.as_str()), "{out}");
+    }
+    assert!(
+        out.contains("Deploy Shop release 3.1 to Production") && out.contains("queued by deployer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("approved by a Project Lead, not the person who queued it, with a note"),
+        "{out}"
+    );
+
+    let (code, out, err) = cli(&["approvals", "approve", "ServerTasks-x9"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("neither an interruption"), "{err}");
+    let (code, _, err) = cli(&["approvals", "approve", &first]);
+    assert_ne!(code, 0);
+    assert!(err.contains("needs a note"), "{err}");
+    // In maintenance mode the operator still decides (an administrator).
+    let (code, _, err) = cli(&["maintenance", "enable"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(&["approvals", "approve", &first, "--note", "from the shell"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("approved"), "{out}");
+    assert_eq!(
+        server.wait_task(&admin, &first, &["Success", "Failed"], 30)["State"],
+        "Success"
+    );
+    let id = interruptions_of(&server, &admin, &second);
+    let (code, out, err) = cli(&["approvals", "reject", &id, "--note", "not this one"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rejected"), "{out}");
+    let (_, t) = server.api(&admin, "GET", &format!("/api/tasks/{second}"), None);
+    assert_eq!(t["State"], "Canceled", "{t}");
+    let (code, out, _) = cli(&["approvals", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("no deployment waits"), "{out}");
+    let (_, events) = server.api(&admin, "GET", "/api/events?take=20", None);
+    let approved = events["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Category"] == "DeploymentApproved")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        approved["Username"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("command line ("),
+        "{approved}"
+    );
+    assert!(
+        approved["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("from the shell"),
+        "{approved}"
+    );
+}
+
+/// The id of `task`'s one interruption.
+fn interruptions_of(server: &Server, key: &str, task: &str) -> String {
+    let (_, page) = server.api(
+        key,
+        "GET",
+        &format!("/api/interruptions?regarding={task}"),
+        None,
+    );
+    page["Items"][0]["Id"].as_str().unwrap().to_string()
 }

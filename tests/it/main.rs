@@ -21,6 +21,7 @@ mod attacks_host;
 mod attacks_sign_in;
 mod auth;
 mod browser;
+mod browser_approvals;
 mod browser_freezes;
 mod cli;
 mod cluster;

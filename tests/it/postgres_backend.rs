@@ -513,8 +513,33 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         "/api/releases",
         json!({"ProjectId": vars, "Version": "1"}),
     );
+    // Approvals: a rule, and a deployment waiting under it (ServerTasks-5).
+    let gated = server.create(
+        &key,
+        "/api/projects",
+        json!({"Name": "Gated", "DeploymentScript": "true"}),
+    );
+    let (_, mut body) = server.api(&key, "GET", &format!("/api/projects/{gated}"), None);
+    body["ApprovalRules"] = json!([{"EnvironmentIds": [env], "RoleNames": ["System Manager"]}]);
+    let (status, body) = server.api(&key, "PUT", &format!("/api/projects/{gated}"), Some(body));
+    assert_eq!(status, 200, "{body}");
+    let gated_release = server.create(
+        &key,
+        "/api/releases",
+        json!({"ProjectId": gated, "Version": "1"}),
+    );
+    let (status, waiting) = server.api(
+        &dana,
+        "POST",
+        "/api/deployments",
+        Some(json!({"ReleaseId": gated_release, "EnvironmentId": env})),
+    );
+    assert_eq!(status, 201, "{waiting}");
+    assert_eq!(waiting["TaskId"], "ServerTasks-5");
     let browser = common::raw::sign_in(server.port, "dana", "a long enough password");
     let paths = [
+        "/api/interruptions?take=100",
+        "/api/tasks/ServerTasks-5",
         "/api",
         "/api/users?take=100",
         "/api/users/me",
@@ -586,7 +611,7 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         Some(json!({"ReleaseId": release, "EnvironmentId": env})),
     );
     assert_eq!(status, 201, "{d}");
-    assert_eq!(d["TaskId"], "ServerTasks-5", "{d}");
+    assert_eq!(d["TaskId"], "ServerTasks-6", "{d}");
     let done = moved.wait_task(
         &key,
         d["TaskId"].as_str().unwrap(),
@@ -594,6 +619,36 @@ fn database_copy_moves_a_sqlite_install_and_every_resource_reads_the_same() {
         20,
     );
     assert_eq!(done["State"], "Success", "{done}");
+    // The deployment still waits on PostgreSQL, and runs once approved there.
+    let (_, task) = moved.api(&key, "GET", "/api/tasks/ServerTasks-5", None);
+    assert_eq!(
+        (
+            task["State"].as_str(),
+            task["HasPendingInterruptions"].as_bool()
+        ),
+        (Some("Queued"), Some(true)),
+        "{task}"
+    );
+    let (_, page) = moved.api(
+        &key,
+        "GET",
+        "/api/interruptions?regarding=ServerTasks-5&pendingOnly=true",
+        None,
+    );
+    let (status, body) = moved.api(
+        &key,
+        "POST",
+        &format!(
+            "/api/interruptions/{}/submit",
+            page["Items"][0]["Id"].as_str().unwrap()
+        ),
+        Some(json!({"Result": "Proceed"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        moved.wait_task(&key, "ServerTasks-5", &["Success", "Failed"], 20)["State"],
+        "Success"
+    );
     // The sensitive value opens on PostgreSQL with the data directory's master key.
     let (status, d) = moved.api(
         &key,
