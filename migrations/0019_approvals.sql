@@ -54,4 +54,6 @@ CREATE TABLE interruptions (
     submitted_at        INTEGER
 );
 CREATE INDEX interruptions_by_task ON interruptions(task_id, id);
+-- A rule's deletion clears its interruptions' rule_id without reading them all.
+CREATE INDEX interruptions_by_rule ON interruptions(rule_id);
 CREATE INDEX interruptions_pending ON interruptions(id) WHERE result IS NULL;

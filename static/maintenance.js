@@ -13,6 +13,8 @@
   var heldCount = document.getElementById("quiet-held-count");
   var heldUntil = document.getElementById("quiet-held-until");
   var heldList = document.getElementById("quiet-held-tasks");
+  var awaitingPart = document.getElementById("quiet-awaiting-part");
+  var awaitingCount = document.getElementById("quiet-awaiting-count");
   var classes = { Queued: "queued", Executing: "busy", Cancelling: "cancelling", Success: "good",
                   Failed: "bad", TimedOut: "timedout", Canceled: "canceled" };
 
@@ -55,6 +57,8 @@
     });
     // Filled now, not at live.js's next tick: the list is rebuilt every second.
     if (window.drydockTick) window.drydockTick();
+    awaitingPart.hidden = !s.AwaitingApprovalCount;
+    awaitingCount.textContent = s.AwaitingApprovalCount || 0;
     heldPart.hidden = !s.HeldTaskCount;
     heldCount.textContent = s.HeldTaskCount;
     heldUntil.textContent = s.HeldUntil ? new Date(s.HeldUntil).toLocaleString() : "";

@@ -201,6 +201,26 @@ mod tests {
                     tx.all(&format!("EXPLAIN QUERY PLAN {CLAIM_QUERY}"), &[&12], |r| {
                         r.get(3)
                     })?;
+                // A task waiting for an approval is skipped, and once approved is taken
+                // in its place: before a later task.
+                tx.execute("UPDATE tasks SET state = 'Success'", &[])?;
+                for (at, awaiting) in [(20, 1), (21, 0), (22, 0)] {
+                    tx.execute(
+                        "INSERT INTO tasks (name, description, state, queue_time,
+                                            last_updated_time, awaiting_approval)
+                         VALUES ('Deploy', 'approval', 'Queued', ?1, ?1, ?2)",
+                        &[&at, &awaiting],
+                    )?;
+                }
+                let first: Vec<i64> = ids(claim(tx, "n", 30, 1)?);
+                assert_eq!(first, vec![6], "the waiting one (5) is skipped");
+                tx.execute("UPDATE tasks SET awaiting_approval = 0 WHERE id = 5", &[])?;
+                assert_eq!(
+                    ids(claim(tx, "n", 31, 1)?),
+                    vec![5],
+                    "approved: in its place"
+                );
+                assert_eq!(ids(claim(tx, "n", 32, 1)?), vec![7]);
                 assert!(
                     plan.iter().any(|p| p.contains("tasks_claim"))
                         && !plan.iter().any(|p| p.contains("ORDER BY")),

@@ -84,6 +84,8 @@ struct MaintenancePage {
     held_until: String,
     /// Each held deployment: id, description, why, until (absolute and relative).
     held_tasks: Vec<(i64, String, String, When)>,
+    /// How many deployments wait for an approval.
+    awaiting: i64,
     tasks: Vec<BusyTask>,
     windows: Vec<WindowRow>,
     overlaps: Vec<Overlap>,
@@ -171,6 +173,7 @@ async fn maintenance_page(
         executing: status.executing,
         queued: status.queued,
         held: status.held,
+        awaiting: status.awaiting,
         held_until: status.held_until.map(clock::display).unwrap_or_default(),
         held_tasks: status
             .held_tasks

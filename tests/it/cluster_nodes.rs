@@ -402,12 +402,16 @@ fn sigterm_waits_for_running_tasks_cancels_the_rest_within_the_grace_period_and_
     let long = deploy(&a, &key, &long_release, &env);
     a.wait_task(&key, &short, &["Executing"], 20);
     a.wait_task(&key, &long, &["Executing"], 20);
-    common::poll_until(20, "the long script wrote its pid", || pid_file.exists());
-    let script_pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    // Read until whole: the shell creates the file before it writes the number.
+    let script_pid: i32 = common::poll_for(
+        20,
+        || "the long script wrote its pid".to_string(),
+        || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        },
+    );
 
     let mut a = a;
     kill(Pid::from_raw(a.child.id() as i32), Signal::SIGTERM).unwrap();

@@ -186,6 +186,8 @@ fn id_value() -> impl Strategy<Value = String> {
         Just("variableset-Projects-1".to_string()),
         Just("variableset-LibraryVariableSets-1".to_string()),
         Just("LibraryVariableSets-1".to_string()),
+        Just("Interruptions-1".to_string()),
+        Just("ApprovalRules-1".to_string()),
         Just("0".to_string()),
         Just("-1".to_string()),
         Just("99999999999999999999999".to_string()),
@@ -258,8 +260,13 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
             json!({"IsInMaintenanceMode": false, "MaxConcurrentTasks": 5})
         }
         (Method::Post, "/api/projects") | (Method::Put, "/api/projects/<id>") => json!({
-            "Name": "Proj", "Description": "d", "DeploymentScript": "true", "ScriptTimeoutSeconds": 60
+            "Name": "Proj", "Description": "d", "DeploymentScript": "true", "ScriptTimeoutSeconds": 60,
+            "ApprovalRules": [{"EnvironmentIds": ["Environments-1"], "RoleNames": ["Project Lead"],
+                               "UserIds": ["Users-1"], "NotByRequester": true, "NoteRequired": false}]
         }),
+        (Method::Post, "/api/interruptions/<id>/submit") => {
+            json!({"Result": "Proceed", "Notes": "n", "Instructions": null})
+        }
         (Method::Post, "/api/releases") => {
             json!({"ProjectId": "Projects-1", "Version": "9.9", "ReleaseNotes": "n"})
         }
@@ -427,6 +434,23 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         template(Method::Post, "/api/libraryvariablesets"),
     ));
     assert_eq!(status, Status::Created);
+    // A rule, and a deployment waiting under it (Interruptions-1).
+    let (status, _) = json_of(with_key(
+        &seed_client,
+        Method::Put,
+        "/api/projects/Projects-1",
+        &admin_key,
+        Some(json!({"Name": "P", "ApprovalRules": [{"RoleNames": ["Project Lead"]}]})),
+    ));
+    assert_eq!(status, Status::Ok);
+    let (status, _) = json_of(with_key(
+        &seed_client,
+        Method::Post,
+        "/api/deployments",
+        &admin_key,
+        Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
+    ));
+    assert_eq!(status, Status::Created);
     // A browser session for every role, and for a user without one.
     let mut sessions = vec![app.admin()];
     for i in 0..ROLES.len() {
@@ -446,7 +470,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        22,
+        23,
         "a body template for every API route with a body"
     );
 
