@@ -27,7 +27,7 @@ const FIELDS: [&str; 6] = [
 pub type Draft = Rule;
 
 /// Parses `ApprovalRules` from a request body: a list of rules, each an object of
-/// [`FIELDS`]. `null` lists are empty; `NotByRequester` is on unless given as false.
+/// `FIELDS`. `null` lists are empty; `NotByRequester` is on unless given as false.
 pub fn parse(value: &Value) -> Result<Vec<Draft>> {
     let Some(items) = value.as_array() else {
         return Err(Error::bad(

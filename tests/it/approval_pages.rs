@@ -131,12 +131,7 @@ fn rules_are_set_on_the_project_page_and_decisions_made_from_the_inbox_and_the_t
     assert!(!page(&deployer, &format!("/tasks/{n}")).contains("approve-"));
 
     // Approving without the note the rule asks for is refused; with it, it runs.
-    let i = &interruptions(&client, &lead_key, &waiting, true)[0];
-    let id = i["Id"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("Interruptions-")
-        .to_string();
+    let id = form_id(&client, &lead_key, &waiting);
     let (_, html) = posted(
         &lead,
         &format!("/approvals/{id}"),
@@ -167,12 +162,7 @@ fn rules_are_set_on_the_project_page_and_decisions_made_from_the_inbox_and_the_t
 
     // Rejected from the inbox: Canceled.
     let second = deploy(&client, &deployer_key, &release, &prod["Id"]);
-    let i = &interruptions(&client, &lead_key, &second, true)[0];
-    let id = i["Id"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("Interruptions-")
-        .to_string();
+    let id = form_id(&client, &lead_key, &second);
     let (_, html) = posted(
         &lead,
         &format!("/approvals/{id}"),
@@ -236,4 +226,14 @@ fn rules_are_set_on_the_project_page_and_decisions_made_from_the_inbox_and_the_t
         wait_completed(&client, &lead_key, &free, 30)["State"],
         "Success"
     );
+}
+
+/// The number the decision form posts to: `task`'s pending interruption's.
+fn form_id(client: &rocket::local::blocking::Client, key: &str, task: &str) -> String {
+    let i = &interruptions(client, key, task, true)[0];
+    i["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Interruptions-")
+        .to_string()
 }

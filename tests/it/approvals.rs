@@ -4,26 +4,11 @@
 
 use crate::common;
 
+pub(crate) use crate::variables::{call, created};
 use common::*;
 use rocket::http::{Method, Status};
 use rocket::local::blocking::Client;
 use serde_json::{json, Value};
-
-pub(crate) fn call(
-    client: &Client,
-    key: &str,
-    m: Method,
-    p: &str,
-    b: Option<Value>,
-) -> (Status, Value) {
-    json_of(with_key(client, m, p, key, b))
-}
-
-pub(crate) fn created(client: &Client, key: &str, path: &str, body: Value) -> Value {
-    let (status, json) = call(client, key, Method::Post, path, Some(body));
-    assert_eq!(status, Status::Created, "{path}: {json}");
-    json
-}
 
 /// Sets `project`'s approval rules (a PUT of the project as read, with `rules`).
 pub(crate) fn set_rules(client: &Client, key: &str, project: &str, rules: Value) -> Value {

@@ -54,25 +54,12 @@ fn waiting_deployments_outlast_maintenance_and_kill_9_and_run_once_on_two_nodes(
     let runs = shared.path().join("runs");
     let mut one = Server::node(data.path(), "one");
     let script = format!("echo '#{{Octopus.Task.Id}}' >> '{}'\n", runs.display());
-    let project = one.create(
+    let (prod, _, release) = gated(
+        &one,
         &lead,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": script}),
-    );
-    let prod = one.create(&lead, "/api/environments", json!({"Name": "Production"}));
-    let (_, mut body) = one.api(&lead, "GET", &format!("/api/projects/{project}"), None);
-    body["ApprovalRules"] = json!([{"EnvironmentIds": [prod], "RoleNames": ["Project Lead"]}]);
-    let (status, saved) = one.api(
-        &lead,
-        "PUT",
-        &format!("/api/projects/{project}"),
-        Some(body),
-    );
-    assert_eq!(status, 200, "{saved}");
-    let release = one.create(
-        &lead,
-        "/api/releases",
-        json!({"ProjectId": project, "Version": "1"}),
+        ("Web", &script),
+        json!({"RoleNames": ["Project Lead"]}),
+        "1",
     );
     let tasks: Vec<String> = (0..4)
         .map(|_| {
@@ -258,21 +245,13 @@ fn the_official_await_action_waits_through_an_approval_and_reports_the_outcome()
     let admin = api_key(dir.path(), "admin");
     let deployer = api_key(dir.path(), "deployer");
     let server = Server::start(dir.path());
-    let env = server.create(&admin, "/api/environments", json!({"Name": "Production"}));
-    let project = server.create(
+    gated(
+        &server,
         &admin,
-        "/api/projects",
-        json!({"Name": "Gated", "DeploymentScript": "echo deployed"}),
+        ("Gated", "echo deployed"),
+        json!({"RoleNames": ["System Manager"]}),
+        "0.1",
     );
-    let (_, mut body) = server.api(&admin, "GET", &format!("/api/projects/{project}"), None);
-    body["ApprovalRules"] = json!([{"EnvironmentIds": [env], "RoleNames": ["System Manager"]}]);
-    let (status, saved) = server.api(
-        &admin,
-        "PUT",
-        &format!("/api/projects/{project}"),
-        Some(body),
-    );
-    assert_eq!(status, 200, "{saved}");
     let created = run(
         "create-release-action",
         &server,
@@ -334,26 +313,12 @@ fn the_command_line_lists_approves_and_rejects_as_its_operator() {
     let admin = api_key(dir.path(), "admin");
     let deployer = api_key(dir.path(), "deployer");
     let server = Server::start(dir.path());
-    let env = server.create(&admin, "/api/environments", json!({"Name": "Production"}));
-    let project = server.create(
+    let (env, _, release) = gated(
+        &server,
         &admin,
-        "/api/projects",
-        json!({"Name": "Shop", "DeploymentScript": "true"}),
-    );
-    let (_, mut body) = server.api(&admin, "GET", &format!("/api/projects/{project}"), None);
-    body["ApprovalRules"] =
-        json!([{"EnvironmentIds": [env], "RoleNames": ["Project Lead"], "NoteRequired": true}]);
-    let (status, saved) = server.api(
-        &admin,
-        "PUT",
-        &format!("/api/projects/{project}"),
-        Some(body),
-    );
-    assert_eq!(status, 200, "{saved}");
-    let release = server.create(
-        &admin,
-        "/api/releases",
-        json!({"ProjectId": project, "Version": "3.1"}),
+        ("Shop", "true"),
+        json!({"RoleNames": ["Project Lead"], "NoteRequired": true}),
+        "3.1",
     );
     let queue = || {
         let (status, d) = server.api(
@@ -440,4 +405,35 @@ fn interruptions_of(server: &Server, key: &str, task: &str) -> String {
         None,
     );
     page["Items"][0]["Id"].as_str().unwrap().to_string()
+}
+
+/// On `server`, as `key`: environment Production, project `name` running `script` with
+/// the one approval rule `rule` (over Production unless it names environments), and its
+/// release `version`; (environment, project, release) ids.
+pub(crate) fn gated(
+    server: &Server,
+    key: &str,
+    (name, script): (&str, &str),
+    mut rule: Value,
+    version: &str,
+) -> (String, String, String) {
+    let env = server.create(key, "/api/environments", json!({"Name": "Production"}));
+    let project = server.create(
+        key,
+        "/api/projects",
+        json!({"Name": name, "DeploymentScript": script}),
+    );
+    if rule.get("EnvironmentIds").is_none() {
+        rule["EnvironmentIds"] = json!([env]);
+    }
+    let (_, mut body) = server.api(key, "GET", &format!("/api/projects/{project}"), None);
+    body["ApprovalRules"] = json!([rule]);
+    let (status, saved) = server.api(key, "PUT", &format!("/api/projects/{project}"), Some(body));
+    assert_eq!(status, 200, "{saved}");
+    let release = server.create(
+        key,
+        "/api/releases",
+        json!({"ProjectId": project, "Version": version}),
+    );
+    (env, project, release)
 }

@@ -152,25 +152,12 @@ fn one_waiting(dir: &DataDir) -> (Server, String, String, String, Value) {
     let admin = api_key(dir.path(), "admin");
     let deployer = api_key(dir.path(), "deployer");
     let server = Server::start(dir.path());
-    let project = server.create(
+    let (env, project, release) = crate::approvals_cluster::gated(
+        &server,
         &admin,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": "true"}),
-    );
-    let env = server.create(&admin, "/api/environments", json!({"Name": "Production"}));
-    let (_, mut body) = server.api(&admin, "GET", &format!("/api/projects/{project}"), None);
-    body["ApprovalRules"] = json!([{"RoleNames": ["Project Lead"]}]);
-    let (status, saved) = server.api(
-        &admin,
-        "PUT",
-        &format!("/api/projects/{project}"),
-        Some(body),
-    );
-    assert_eq!(status, 200, "{saved}");
-    let release = server.create(
-        &admin,
-        "/api/releases",
-        json!({"ProjectId": project, "Version": "1"}),
+        ("Web", "true"),
+        json!({"RoleNames": ["Project Lead"]}),
+        "1",
     );
     let (status, d) = server.api(
         &deployer,

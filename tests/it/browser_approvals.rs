@@ -19,21 +19,12 @@ async fn a_lead_approves_with_the_keyboard_at_390_px() {
     create_user(dir.path(), "dan", "Project Deployer", PASSWORD);
     let dan = api_key(dir.path(), "dan");
     let server = Server::start(dir.path());
-    let env = server.create(&key, "/api/environments", json!({"Name": "Production"}));
-    let project = server.create(
+    let (env, _, release) = crate::approvals_cluster::gated(
+        &server,
         &key,
-        "/api/projects",
-        json!({"Name": "Web", "DeploymentScript": "true"}),
-    );
-    let (_, mut body) = server.api(&key, "GET", &format!("/api/projects/{project}"), None);
-    body["ApprovalRules"] =
-        json!([{"EnvironmentIds": [env], "RoleNames": ["Project Lead"], "NoteRequired": true}]);
-    let (status, saved) = server.api(&key, "PUT", &format!("/api/projects/{project}"), Some(body));
-    assert_eq!(status, 200, "{saved}");
-    let release = server.create(
-        &key,
-        "/api/releases",
-        json!({"ProjectId": project, "Version": "7"}),
+        ("Web", "true"),
+        json!({"RoleNames": ["Project Lead"], "NoteRequired": true}),
+        "7",
     );
     let (status, d) = server.api(
         &dan,
