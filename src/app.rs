@@ -15,6 +15,8 @@ pub struct App {
     pub store: Store,
     pub hasher: Hasher,
     pub queue: queue::Queue,
+    /// This node's webhook sender (started with the queue).
+    pub sender: crate::notify::sender::Sender,
     /// This node's metrics (`GET /metrics`), shared with its queue.
     pub metrics: metrics::Shared,
     /// A stable id of this installation (its data directory), GUID-shaped as Octopus's
@@ -84,6 +86,7 @@ impl App {
                 store,
                 hasher,
                 queue: queue::Queue::new(metrics.clone()),
+                sender: crate::notify::sender::Sender::new(),
                 metrics,
                 installation_id,
                 secret_key,
@@ -103,6 +106,11 @@ impl App {
             .with_master_key(self.master_key.clone())
     }
 
+    /// This node's webhook sender settings.
+    pub fn sender_settings(&self) -> crate::notify::sender::Settings {
+        crate::notify::sender::Settings::from_config(&self.config, self.master_key.clone())
+    }
+
     /// The key that signs and encrypts cookies (see the field).
     pub fn secret_key(&self) -> &str {
         &self.secret_key
@@ -112,6 +120,7 @@ impl App {
 impl Drop for App {
     /// Whatever owned the server is gone: stop this node's queue and its scripts.
     fn drop(&mut self) {
+        self.sender.shutdown();
         self.queue.shutdown();
     }
 }

@@ -57,6 +57,10 @@ const KEYS: &[&str] = &[
     "database_url",
     "database_url_file",
     "master_key_file",
+    "server_url",
+    "webhook_allow_private",
+    "webhook_retry_base_ms",
+    "webhook_retry_for_secs",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -170,6 +174,17 @@ pub struct Config {
     pub backup_interval_secs: Option<i64>,
     pub session_cleanup_interval_secs: Option<i64>,
     pub node_health_interval_secs: Option<i64>,
+    /// The address people reach drydock at (`https://drydock.example.com`), for links
+    /// in notifications; unset: `http://address:port`.
+    pub server_url: Option<String>,
+    /// Send webhooks to loopback, private and link-local addresses too (refused
+    /// otherwise, so that a subscription cannot reach what only the server can).
+    pub webhook_allow_private: bool,
+    /// A failed delivery is tried again after this long, doubling each time (at most
+    /// an hour between tries)...
+    pub webhook_retry_base_ms: i64,
+    /// ...for at most this long after its event; then it is marked failed.
+    pub webhook_retry_for_secs: i64,
 }
 
 fn host_name() -> String {
@@ -226,6 +241,10 @@ impl Default for Config {
             backup_interval_secs: None,
             session_cleanup_interval_secs: None,
             node_health_interval_secs: None,
+            server_url: None,
+            webhook_allow_private: false,
+            webhook_retry_base_ms: 1_000,
+            webhook_retry_for_secs: 24 * 3600,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod http;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod password;
 pub mod process;
 pub mod queue;

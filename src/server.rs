@@ -167,5 +167,9 @@ fn start_queue(rocket: &Rocket<rocket::Orbit>) {
             eprintln!("drydock: the task queue did not start: {e}");
             rocket.shutdown().notify();
         }
+        if let Err(e) = app.sender.start(app.store.clone(), app.sender_settings()) {
+            eprintln!("drydock: the webhook sender did not start: {e}");
+            rocket.shutdown().notify();
+        }
     }
 }

@@ -69,6 +69,8 @@ permissions!(
     DeploymentFreezeAdminister,
     LibraryVariableSetView,
     LibraryVariableSetEdit,
+    SubscriptionView,
+    SubscriptionEdit,
 );
 
 use Permission::*;
@@ -134,6 +136,8 @@ impl Role {
                 EventView,
                 LibraryVariableSetView,
                 LibraryVariableSetEdit,
+                SubscriptionView,
+                SubscriptionEdit,
             ]),
             Role::ProjectDeployer => PermissionSet::of(&[
                 ProjectView,
@@ -167,11 +171,11 @@ mod tests {
 
     #[test]
     fn built_in_roles_match_the_spec() {
-        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 19);
+        assert_eq!(Role::SystemAdministrator.permissions().names().len(), 21);
         let manager = Role::SystemManager.permissions();
         assert!(!manager.contains(AdministerSystem));
         assert!(manager.contains(DeploymentFreezeAdminister));
-        assert_eq!(manager.names().len(), 18);
+        assert_eq!(manager.names().len(), 20);
         let lead = Role::ProjectLead.permissions();
         assert!(lead.contains(TaskCreate) && lead.contains(EventView));
         assert!(!lead.contains(DeploymentFreezeAdminister));

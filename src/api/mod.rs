@@ -17,6 +17,7 @@ pub mod processes;
 pub mod projects;
 pub mod spaces;
 pub mod status;
+pub mod subscriptions;
 pub mod tasks;
 pub mod users;
 pub mod variables;
@@ -47,6 +48,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(executions::routes());
     routes.extend(freezes::routes());
     routes.extend(interruptions::routes());
+    routes.extend(subscriptions::routes());
     routes.extend(processes::routes());
     routes.extend(variables::routes());
     routes.extend(missing::routes());

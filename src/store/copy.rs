@@ -40,6 +40,8 @@ const TABLES: &[(&str, How)] = &[
     ("task_variables", How::Rows),
     ("approval_rules", How::Rows),
     ("interruptions", How::Rows),
+    ("subscriptions", How::Rows),
+    ("deliveries", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

@@ -32,6 +32,32 @@ pub fn record(tx: &ChangeTx, category: &str, message: &str, related_ids: &[Strin
     )
 }
 
+/// Records an event for the change being made without raising its deliveries: the
+/// test event a subscription is sent alone (`crate::notify::send_test`).
+pub fn record_unannounced(
+    tx: &ChangeTx,
+    category: &str,
+    message: &str,
+    related_ids: &[String],
+) -> Result<i64> {
+    let who = tx.identity();
+    insert_only(
+        tx,
+        (category, who.user_id, &who.username, who.via),
+        message,
+        related_ids,
+    )
+}
+
+/// One event by id.
+pub fn find(conn: &Conn, id: i64) -> Result<Option<Event>> {
+    conn.first(
+        &format!("SELECT {COLUMNS} FROM events WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
+}
+
 /// The audit events written outside a change (as bookkeeping, so that they are
 /// written in maintenance mode too): the outcomes of password checks, and Retention's
 /// deletions. No other event can be written without a change's admission.
@@ -77,12 +103,34 @@ pub fn record_bookkeeping_event(
     )
 }
 
+/// Inserts the event and raises the deliveries it owes, in the same transaction.
 fn insert(
     conn: &Conn,
     category: &str,
     user_id: Option<i64>,
     username: &str,
     identity: &str,
+    message: &str,
+    related_ids: &[String],
+) -> Result<i64> {
+    let id = insert_only(
+        conn,
+        (category, user_id, username, identity),
+        message,
+        related_ids,
+    )?;
+    super::webhooks::enqueue(
+        conn,
+        id,
+        (category, user_id, related_ids),
+        crate::clock::now_ms(),
+    )?;
+    Ok(id)
+}
+
+fn insert_only(
+    conn: &Conn,
+    (category, user_id, username, identity): (&str, Option<i64>, &str, &str),
     message: &str,
     related_ids: &[String],
 ) -> Result<i64> {

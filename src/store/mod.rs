@@ -33,6 +33,7 @@ pub mod task_log;
 pub mod tasks;
 pub mod users;
 pub mod variables;
+pub mod webhooks;
 
 use std::any::Any;
 use std::ops::Deref;

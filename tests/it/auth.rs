@@ -41,7 +41,7 @@ fn first_start_creates_admin_with_a_private_password_file() {
     assert_eq!(status, Status::Ok);
     assert_eq!(me["Username"], "admin");
     assert_eq!(me["Roles"], json!(["System Administrator"]));
-    assert_eq!(me["Permissions"].as_array().unwrap().len(), 19);
+    assert_eq!(me["Permissions"].as_array().unwrap().len(), 21);
 }
 
 #[test]

@@ -188,6 +188,7 @@ fn id_value() -> impl Strategy<Value = String> {
         Just("LibraryVariableSets-1".to_string()),
         Just("Interruptions-1".to_string()),
         Just("ApprovalRules-1".to_string()),
+        Just("Subscriptions-1".to_string()),
         Just("0".to_string()),
         Just("-1".to_string()),
         Just("99999999999999999999999".to_string()),
@@ -263,6 +264,15 @@ fn template(method: Method, pattern: &str) -> Option<Value> {
             "Name": "Proj", "Description": "d", "DeploymentScript": "true", "ScriptTimeoutSeconds": 60,
             "ApprovalRules": [{"EnvironmentIds": ["Environments-1"], "RoleNames": ["Project Lead"],
                                "UserIds": ["Users-1"], "NotByRequester": true, "NoteRequired": false}]
+        }),
+        (Method::Post, "/api/subscriptions") | (Method::Put, "/api/subscriptions/<id>") => json!({
+            "Name": "Sub", "Type": "Event", "IsDisabled": false,
+            "EventNotificationSubscription": {
+                "Filter": {"Projects": ["Projects-1"], "EventGroups": ["Deployment"]},
+                "WebhookURI": "http://127.0.0.1:9/hook", "WebhookTimeout": "00:00:02",
+                "WebhookSecret": "s", "WebhookHeaderKey": "X-A", "WebhookHeaderValue": "b",
+                "PayloadFormat": "Slack"
+            }
         }),
         (Method::Post, "/api/interruptions/<id>/submit") => {
             json!({"Result": "Proceed", "Notes": "n", "Instructions": null})
@@ -366,6 +376,9 @@ pub(super) fn snapshot_query(table: &str) -> String {
     if table == "task_counts" {
         "SELECT state, CAST(SUM(n) AS BIGINT) FROM task_counts GROUP BY state ORDER BY state"
             .to_string()
+    } else if table == "deliveries" {
+        // Raised by changes; their attempts are the sender's bookkeeping.
+        "SELECT id, subscription_id, event_id FROM deliveries ORDER BY 1".to_string()
     } else {
         format!("SELECT * FROM {table} ORDER BY 1")
     }
@@ -396,6 +409,8 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
     // and no system task is queued by the timer meanwhile.
     let app = TestApp::with(|c| {
         c.task_cap = 0;
+        // Webhooks to 127.0.0.1:9 (the discard port: refused at once).
+        c.webhook_allow_private = true;
         c.retention_interval_secs = Some(0);
         c.backup_interval_secs = Some(0);
         c.session_cleanup_interval_secs = Some(0);
@@ -451,6 +466,15 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         Some(json!({"ReleaseId": "Releases-1", "EnvironmentId": "Environments-1"})),
     ));
     assert_eq!(status, Status::Created);
+    // A subscription (Subscriptions-1) for the routes that edit, test or delete one.
+    let (status, _) = json_of(with_key(
+        &seed_client,
+        Method::Post,
+        "/api/subscriptions",
+        &admin_key,
+        template(Method::Post, "/api/subscriptions"),
+    ));
+    assert_eq!(status, Status::Created);
     // A browser session for every role, and for a user without one.
     let mut sessions = vec![app.admin()];
     for i in 0..ROLES.len() {
@@ -470,7 +494,7 @@ fn hostile_requests_to_every_route_never_fail_with_500_or_change_anything_when_r
         .collect();
     assert_eq!(
         templated.len(),
-        23,
+        25,
         "a body template for every API route with a body"
     );
 

@@ -71,3 +71,4 @@ mod system_tasks;
 mod task_pages;
 mod variable_pages;
 mod variables;
+mod webhooks;

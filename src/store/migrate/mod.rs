@@ -174,6 +174,15 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 20,
+        name: "webhooks",
+        sqlite: include_str!("../../../migrations/0020_webhooks.sql"),
+        postgres: Some(include_str!(
+            "../../../migrations/postgres/0020_webhooks.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.

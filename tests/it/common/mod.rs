@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod npm;
 pub mod pg;
 pub mod raw;
+pub mod receiver;
 pub mod server;
 
 use std::path::{Path, PathBuf};

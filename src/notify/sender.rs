@@ -1,0 +1,237 @@
+//! A node's webhook sender: a thread that claims due deliveries under a lease (so that
+//! each is sent by one node, and one whose node died mid-send is sent again by another
+//! once the lease runs out), sends them side by side, and records each outcome: done,
+//! tried again later (exponential backoff), or failed once its time is up. It runs
+//! apart from every request: a slow or dead receiver slows no change.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{address, hmac, payload};
+use crate::clock;
+use crate::error::Result;
+use crate::secrets::MasterKey;
+use crate::store::events;
+use crate::store::webhooks::{self, Delivery, Outcome};
+use crate::store::Store;
+
+/// How long past its subscription's timeout a claimed delivery stays this node's alone
+/// (connecting, reading the answer, recording it); after that another node may send it.
+pub const LEASE_MARGIN_MS: i64 = 5_000;
+/// At most this many deliveries are sent at once by one node.
+pub const BATCH: i64 = 8;
+/// The most of a response's body read (and thrown away).
+pub const MAX_RESPONSE: u64 = 64 * 1024;
+/// The longest wait between two tries.
+pub const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+pub struct Settings {
+    pub node: String,
+    pub allow_private: bool,
+    pub server_url: String,
+    pub master_key: Arc<MasterKey>,
+    /// How often it looks for due deliveries when none was waiting.
+    pub poll: Duration,
+    pub retry_base_ms: i64,
+    pub retry_for_ms: i64,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config, master_key: Arc<MasterKey>) -> Settings {
+        Settings {
+            node: config.node_name.clone(),
+            allow_private: config.webhook_allow_private,
+            server_url: super::server_url(config),
+            master_key,
+            poll: Duration::from_millis(config.pickup_check_ms.max(10)),
+            retry_base_ms: config.webhook_retry_base_ms.max(1),
+            retry_for_ms: config.webhook_retry_for_secs.max(0) * 1000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    stopping: AtomicBool,
+    rung: Mutex<bool>,
+    bell: Condvar,
+}
+
+/// A handle on this node's sender (cheap to clone).
+#[derive(Clone, Default)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+impl Sender {
+    pub fn new() -> Sender {
+        Sender::default()
+    }
+
+    /// Starts the sender's thread; it runs until [`Sender::shutdown`].
+    pub fn start(&self, store: Store, settings: Settings) -> Result<()> {
+        let inner = self.inner.clone();
+        std::thread::Builder::new()
+            .name("webhooks".into())
+            .spawn(move || run(&inner, &store, &settings))
+            .map_err(|e| crate::error::Error::internal_from("starting the webhook sender", e))?;
+        Ok(())
+    }
+
+    /// Looks for due deliveries now (one was just raised here).
+    pub fn wake(&self) {
+        if let Ok(mut rung) = self.inner.rung.lock() {
+            *rung = true;
+            self.inner.bell.notify_all();
+        }
+    }
+
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+}
+
+fn run(inner: &Inner, store: &Store, settings: &Settings) {
+    let agent = agent(settings.allow_private);
+    while !inner.stopping.load(Ordering::SeqCst) {
+        let now = clock::now_ms();
+        let claimed = store
+            .bookkeeping_now(|tx| webhooks::claim(tx, &settings.node, now, LEASE_MARGIN_MS, BATCH));
+        let batch = match claimed {
+            Ok(batch) => batch,
+            Err(e) => {
+                eprintln!("drydock: webhook sender: {e}");
+                Vec::new()
+            }
+        };
+        if !batch.is_empty() {
+            std::thread::scope(|scope| {
+                for d in &batch {
+                    let agent = &agent;
+                    scope.spawn(move || {
+                        if let Err(e) = deliver(store, settings, agent, d) {
+                            eprintln!("drydock: webhook delivery Deliveries-{}: {e}", d.id);
+                        }
+                    });
+                }
+            });
+            continue;
+        }
+        let Ok(rung) = inner.rung.lock() else { return };
+        let (mut rung, _) = match inner.bell.wait_timeout_while(rung, settings.poll, |r| !*r) {
+            Ok(woken) => woken,
+            Err(_) => return,
+        };
+        *rung = false;
+    }
+}
+
+/// An HTTP client that follows no redirect and reaches only the addresses
+/// [`address::resolve`] allows, checked as each connection is made.
+fn agent(allow_private: bool) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout_connect(Duration::from_secs(10))
+        .user_agent(concat!("drydock/", env!("CARGO_PKG_VERSION")))
+        .resolver(move |netloc: &str| address::resolve_netloc(netloc, allow_private))
+        .build()
+}
+
+/// When a delivery that failed its `attempts`-th try is tried again, or `None` once its
+/// time is up.
+fn retry_at(settings: &Settings, d: &Delivery, now: i64) -> Option<i64> {
+    let shift = (d.attempts - 1).clamp(0, 30) as u32;
+    let wait = settings
+        .retry_base_ms
+        .saturating_mul(1_i64 << shift)
+        .min(MAX_BACKOFF_MS);
+    (now + wait <= d.created_at + settings.retry_for_ms).then_some(now + wait)
+}
+
+fn deliver(store: &Store, settings: &Settings, agent: &ureq::Agent, d: &Delivery) -> Result<()> {
+    let (subscription, event) = store.read_now(|c| {
+        Ok((
+            webhooks::find(c, d.subscription_id)?,
+            events::find(c, d.event_id)?,
+        ))
+    })?;
+    let now = clock::now_ms();
+    let (Some(s), Some(e)) = (subscription, event) else {
+        let gone = Outcome::Failed {
+            status: None,
+            error: "its subscription or event is gone",
+            ms: 0,
+            retry_at: None,
+        };
+        store.bookkeeping_now(|tx| webhooks::finish(tx, d.id, &settings.node, &gone, now))?;
+        return Ok(());
+    };
+    let body = serde_json::to_vec(&payload(&s, &e, &settings.server_url, now))
+        .map_err(|e| crate::error::Error::internal(e.to_string()))?;
+    let mut request = agent
+        .post(&s.webhook_uri)
+        .timeout(Duration::from_secs(
+            s.timeout_secs.clamp(1, super::MAX_TIMEOUT_SECS) as u64,
+        ))
+        .set("Content-Type", "application/json")
+        .set("X-Drydock-Delivery", &format!("Deliveries-{}", d.id))
+        .set("X-Drydock-Event", &e.category);
+    if let Some(secret) = s.secret.as_deref().filter(|s| !s.is_empty()) {
+        let key = settings.master_key.open(secret)?;
+        let signature = hmac::sha256_hex(key.as_bytes(), &body);
+        request = request.set("X-Drydock-Signature-256", &format!("sha256={signature}"));
+    }
+    if let (Some(k), Some(v)) = (&s.header_key, &s.header_value) {
+        request = request.set(k, v);
+    }
+    let started = Instant::now();
+    let answer = request.send_bytes(&body);
+    let ms = started.elapsed().as_millis() as i64;
+    let now = clock::now_ms();
+    let failed = |status: Option<i64>, error: &str| {
+        let outcome = Outcome::Failed {
+            status,
+            error,
+            ms,
+            retry_at: retry_at(settings, d, now),
+        };
+        store.bookkeeping_now(|tx| webhooks::finish(tx, d.id, &settings.node, &outcome, now))
+    };
+    match answer {
+        Ok(response) => {
+            let status = i64::from(response.status());
+            // Read (a little of) the answer so the connection is done with; never more.
+            let mut sink = Vec::new();
+            let _ = response
+                .into_reader()
+                .take(MAX_RESPONSE)
+                .read_to_end(&mut sink);
+            if (200..300).contains(&status) {
+                let done = Outcome::Delivered { status, ms };
+                store
+                    .bookkeeping_now(|tx| webhooks::finish(tx, d.id, &settings.node, &done, now))?;
+            } else {
+                failed(
+                    Some(status),
+                    &format!("answered {status} (redirects are not followed)"),
+                )?;
+            }
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let mut sink = Vec::new();
+            let _ = response
+                .into_reader()
+                .take(MAX_RESPONSE)
+                .read_to_end(&mut sink);
+            failed(Some(i64::from(status)), &format!("answered {status}"))?;
+        }
+        Err(ureq::Error::Transport(t)) => {
+            let why: String = t.to_string().chars().take(500).collect();
+            failed(None, &why)?;
+        }
+    }
+    Ok(())
+}
