@@ -3,7 +3,8 @@
 -- transaction as the event (an outbox: a crash loses none). A node's sender claims due
 -- deliveries under a lease, sends them, and records the outcome; a lease that runs out
 -- (the node died mid-send) lets another node send it again: at least once.
--- Compatible: tables older nodes never read (their events raise no deliveries).
+-- Compatible: tables and a column older nodes never read (their events raise no
+-- deliveries).
 CREATE TABLE subscriptions (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     name            TEXT    NOT NULL COLLATE NOCASE UNIQUE,
@@ -43,3 +44,7 @@ CREATE TABLE deliveries (
 -- What a sender claims: pending deliveries by when they are due.
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at, id) WHERE state = 'Pending';
 CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);
+
+-- When "safe to stop" was announced since maintenance mode was last turned on (NULL:
+-- not yet): the event fires once per time it is turned on.
+ALTER TABLE maintenance ADD COLUMN safe_to_stop_at INTEGER;

@@ -98,6 +98,10 @@ pub async fn set_mode(
             if on != current.is_on {
                 record(tx, on, message.as_deref())?;
             }
+            if on {
+                // Quiet already: safe to stop at once.
+                announce_if_quiet(tx, now)?;
+            }
             maintenance::get(tx)
         })
         .await
@@ -115,6 +119,27 @@ fn record(tx: &crate::store::ChangeTx, on: bool, message: Option<&str>) -> Resul
     };
     events::record(tx, category, &text, &["maintenance".to_string()])?;
     Ok(())
+}
+
+/// Announces "safe to stop" (`MaintenanceSafeToStop`, an audit event with its webhook
+/// deliveries) once per time maintenance mode is turned on: in the transaction of the
+/// change or task end that made the server quiet. Whether it is announced.
+pub fn announce_if_quiet(conn: &Conn, now: i64) -> Result<bool> {
+    if !maintenance::safe_to_stop_due(conn)? {
+        return Ok(false);
+    }
+    let (executing, due) = tasks::busy_counts(conn, now)?;
+    if executing > 0 || due > 0 {
+        return Ok(false);
+    }
+    events::record_system(
+        conn,
+        events::SystemEvent::MaintenanceSafeToStop,
+        "Safe to stop: maintenance mode is on and no deployment is executing or due",
+        &["maintenance".to_string()],
+    )?;
+    maintenance::mark_safe_to_stop(conn, now)?;
+    Ok(true)
 }
 
 /// What `GET /api/maintenanceconfiguration/status` and the quiet panel show.

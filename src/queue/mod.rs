@@ -7,6 +7,7 @@
 //! Claiming is one `BEGIN IMMEDIATE` transaction (`store::claim::claim`), so a task
 //! never starts twice, whatever the processes.
 
+mod announce;
 mod handoff;
 mod heartbeat;
 pub mod jobs;
@@ -473,7 +474,11 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         let windows_due = crate::maintenance::window_due(tx, now)?;
         // The system-task timer: queue what is due (once, whatever the processes).
         schedules::queue_due(tx, now)?;
-        tasks::expire_overdue(tx, now)?;
+        for id in tasks::expire_overdue(tx, now)? {
+            if let Some(t) = tasks::find(tx, id)? {
+                announce::ended(tx, &t, t.state, t.error_message.as_deref())?;
+            }
+        }
         let stale = inner.outdated.lock().map(|o| o.is_some()).unwrap_or(true);
         let slots = if stale {
             0
@@ -482,6 +487,11 @@ fn dispatch(inner: &Arc<Inner>, store: &Store, settings: &Settings) -> Result<Ro
         };
         let claimed = claim::claim(tx, &node, now, slots)?;
         let claimed = crate::freezes::gate(tx, claimed, now)?;
+        for t in &claimed {
+            announce::started(tx, t, &node)?;
+        }
+        // A round ends the quiet a cancel or an expiry brought as surely as a task's end.
+        crate::maintenance::announce_if_quiet(tx, now)?;
         tasks::compact_counts(tx)?;
         Ok((claimed, next_round(tx, &node, now, settings)?, windows_due))
     })?;

@@ -108,7 +108,7 @@ pub fn run(
     until_committed(&format!("the end of ServerTasks-{id}"), || {
         store.bookkeeping_now(|tx| {
             crate::store::claim::lock_queue(tx)?;
-            tasks::finish(
+            let ended = tasks::finish(
                 tx,
                 id,
                 outcome.state,
@@ -116,6 +116,10 @@ pub fn run(
                 outcome.exit_code,
                 ended_at,
             )?;
+            if ended {
+                super::announce::ended(tx, &task, outcome.state, outcome.error.as_deref())?;
+                crate::maintenance::announce_if_quiet(tx, ended_at)?;
+            }
             let Some(then) = then.take() else {
                 return Ok(Vec::new());
             };

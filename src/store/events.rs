@@ -83,6 +83,50 @@ impl BookkeepingEvent {
     }
 }
 
+/// The events drydock itself raises about what the queue did, by the task queue (no
+/// user): how a deployment went, and the server becoming safe to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemEvent {
+    DeploymentStarted,
+    DeploymentSucceeded,
+    DeploymentFailed,
+    DeploymentTimedOut,
+    DeploymentCanceled,
+    MaintenanceSafeToStop,
+}
+
+impl SystemEvent {
+    pub fn category(self) -> &'static str {
+        match self {
+            SystemEvent::DeploymentStarted => "DeploymentStarted",
+            SystemEvent::DeploymentSucceeded => "DeploymentSucceeded",
+            SystemEvent::DeploymentFailed => "DeploymentFailed",
+            SystemEvent::DeploymentTimedOut => "DeploymentTimedOut",
+            SystemEvent::DeploymentCanceled => "DeploymentCanceled",
+            SystemEvent::MaintenanceSafeToStop => "MaintenanceSafeToStop",
+        }
+    }
+}
+
+/// Records a [`SystemEvent`] in the transaction (bookkeeping or change) whose write
+/// makes it true, raising its deliveries as every event does.
+pub fn record_system(
+    conn: &Conn,
+    what: SystemEvent,
+    message: &str,
+    related_ids: &[String],
+) -> Result<i64> {
+    insert(
+        conn,
+        what.category(),
+        None,
+        "drydock",
+        "System",
+        message,
+        related_ids,
+    )
+}
+
 /// Records one of the bookkeeping events, outside a change.
 pub fn record_bookkeeping_event(
     tx: &BookTx,

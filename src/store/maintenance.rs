@@ -84,9 +84,39 @@ pub fn set(
     now: i64,
 ) -> Result<()> {
     tx.execute(
-        "UPDATE maintenance SET is_on = ?1, message = ?2, modified_by = ?3, modified_on = ?4, window_id = ?5
+        "UPDATE maintenance SET is_on = ?1, message = ?2, modified_by = ?3, modified_on = ?4, window_id = ?5,
+             safe_to_stop_at = CASE WHEN is_on = ?1 THEN safe_to_stop_at END
          WHERE id = 1",
         &[&on, &message, &by, &now, &window_id],
+    )?;
+    Ok(())
+}
+
+/// Whether "safe to stop" is still to be announced: maintenance mode is on and it has
+/// not been since it was turned on. On PostgreSQL the row is then locked for the rest
+/// of the transaction, so that of two nodes ending the last tasks at once, the second
+/// sees the first's end and one announces.
+pub fn safe_to_stop_due(conn: &Conn) -> Result<bool> {
+    const DUE: &str = "SELECT CASE WHEN is_on = 1 AND safe_to_stop_at IS NULL THEN 1 ELSE 0 END
+                       FROM maintenance WHERE id = 1";
+    let due = |sql: &str| -> Result<bool> {
+        let n: Option<i64> = conn.query_opt(sql, &[])?.map(|r| r.get(0)).transpose()?;
+        Ok(n == Some(1))
+    };
+    if !due(DUE)? {
+        return Ok(false);
+    }
+    if conn.is_postgres() {
+        return due(concatcp!(DUE, " FOR UPDATE"));
+    }
+    Ok(true)
+}
+
+/// Records that "safe to stop" was announced.
+pub fn mark_safe_to_stop(conn: &Conn, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE maintenance SET safe_to_stop_at = ?1 WHERE id = 1",
+        &[&now],
     )?;
     Ok(())
 }

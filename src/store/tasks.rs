@@ -457,7 +457,8 @@ pub fn active_count(
     .get(0)
 }
 
-/// Ends a running task in a final state.
+/// Ends a running task in a final state; false when it was not running (ended
+/// already).
 pub fn finish(
     tx: &BookTx,
     id: i64,
@@ -465,9 +466,9 @@ pub fn finish(
     error: Option<&str>,
     exit_code: Option<i64>,
     now: i64,
-) -> Result<()> {
+) -> Result<bool> {
     super::notify::queue_changed(tx)?;
-    tx.execute(
+    let changed = tx.execute(
         concatcp!(
             "UPDATE tasks SET state = ?2, error_message = ?3, exit_code = ?4, completed_time = ?5,
                  last_updated_time = ?5
@@ -476,7 +477,7 @@ pub fn finish(
         ),
         &[&id, &state, &error, &exit_code, &now],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// Gives back a task `node` claimed but did not start (it began to stop meanwhile):

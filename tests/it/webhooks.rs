@@ -6,7 +6,7 @@
 use crate::approvals::{call, created, set_rules};
 use crate::common;
 
-use common::receiver::{Answer, Receiver};
+use common::receiver::{Answer, Received, Receiver};
 use common::*;
 use rocket::http::{Method, Status};
 use rocket::local::blocking::Client;
@@ -444,4 +444,152 @@ fn private_addresses_bad_fields_and_redirects_are_refused_and_big_answers_not_re
             .any(|r| r.json()["Payload"]["Event"]["Category"] == "SubscriptionTested")
     });
     assert!(got.iter().all(|r| r.path == "/b"), "{got:?}");
+}
+
+fn categories(got: &[Received]) -> Vec<String> {
+    got.iter()
+        .map(|r| {
+            r.json()["Payload"]["Event"]["Category"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Deployments are told as they start and end; "safe to stop" is told once, when the
+/// last deployment ends after maintenance mode was turned on (or at once, turned on
+/// quiet), and never while the mode is off.
+#[test]
+fn deployments_and_safe_to_stop_are_told_once_and_not_while_the_mode_is_off() {
+    let app = app();
+    let admin = app.user_with_key("ops", &["System Administrator"]);
+    let client = app.client();
+    let gate = app.shared_file("gate");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done\n", gate.display());
+    let slow = created(
+        &client,
+        &admin,
+        "/api/projects",
+        json!({"Name": "Slow", "DeploymentScript": script}),
+    );
+    let bad = created(
+        &client,
+        &admin,
+        "/api/projects",
+        json!({"Name": "Bad", "DeploymentScript": "exit 3"}),
+    );
+    let env = created(
+        &client,
+        &admin,
+        "/api/environments",
+        json!({"Name": "Production"}),
+    )["Id"]
+        .clone();
+    let release = |p: &Value| {
+        created(
+            &client,
+            &admin,
+            "/api/releases",
+            json!({"ProjectId": p["Id"], "Version": "1"}),
+        )["Id"]
+            .clone()
+    };
+    let (slow_1, bad_1) = (release(&slow), release(&bad));
+    let r = Receiver::start();
+    subscribe(
+        &client,
+        &admin,
+        "Ops",
+        &r.url("/ops"),
+        json!({"Filter": {"EventGroups": ["Deployment", "Maintenance"]}}),
+    );
+    let told = |category: &str| {
+        categories(&r.got())
+            .iter()
+            .filter(|c| *c == category)
+            .count()
+    };
+    let db = app.db();
+    let safe_events = || -> i64 {
+        db.one(
+            "SELECT COUNT(*) FROM events WHERE category = 'MaintenanceSafeToStop'",
+            &[],
+        )
+    };
+
+    let failing = deploy(&client, &admin, &bad_1, &env);
+    assert_eq!(
+        wait_completed(&client, &admin, &failing, 30)["State"],
+        "Failed"
+    );
+    let running = deploy(&client, &admin, &slow_1, &env);
+    wait_state(&client, &admin, &running, "Executing", 30);
+    let mode = |on: bool| {
+        let (status, body) = call(
+            &client,
+            &admin,
+            Method::Put,
+            "/api/maintenanceconfiguration",
+            Some(json!({"Id": "maintenance", "IsInMaintenanceMode": on})),
+        );
+        assert_eq!(status, Status::Ok, "{body}");
+    };
+    mode(true);
+    watch_for(300, || {
+        assert_eq!(safe_events(), 0, "safe to stop while a deployment runs")
+    });
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(
+        wait_completed(&client, &admin, &running, 30)["State"],
+        "Success"
+    );
+    poll_until(10, "safe to stop recorded", || safe_events() == 1);
+    let got = r.wait_for(20, "safe to stop", |g| {
+        categories(g).iter().any(|c| c == "MaintenanceSafeToStop")
+    });
+    let safe = got
+        .iter()
+        .find(|x| x.json()["Payload"]["Event"]["Category"] == "MaintenanceSafeToStop")
+        .unwrap();
+    assert!(safe.json()["Payload"]["Event"]["Message"]
+        .as_str()
+        .unwrap()
+        .contains("Safe to stop"));
+    // Off: a deployment runs to its end, and nothing says safe to stop.
+    mode(false);
+    let again = deploy(&client, &admin, &slow_1, &env);
+    assert_eq!(
+        wait_completed(&client, &admin, &again, 30)["State"],
+        "Success"
+    );
+    watch_for(300, || {
+        assert_eq!(safe_events(), 1, "safe to stop while the mode is off")
+    });
+    // On again, quiet already: told at once, once.
+    mode(true);
+    assert_eq!(safe_events(), 2);
+    r.wait_for(20, "everything", |g| {
+        let c = categories(g);
+        c.iter().filter(|c| *c == "MaintenanceSafeToStop").count() == 2
+            && c.iter().filter(|c| *c == "DeploymentSucceeded").count() == 2
+    });
+    assert_eq!(told("DeploymentFailed"), 1);
+    assert_eq!(told("DeploymentStarted"), 3);
+    assert_eq!(told("DeploymentQueued"), 3);
+    assert_eq!(told("MaintenanceModeEnabled"), 2);
+    let failed = r
+        .got()
+        .into_iter()
+        .find(|x| x.json()["Payload"]["Event"]["Category"] == "DeploymentFailed")
+        .unwrap();
+    let message = failed.json()["Payload"]["Event"]["Message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("Deploy Bad release 1 to Production failed")
+            && message.contains("status 3"),
+        "{message}"
+    );
 }
