@@ -108,7 +108,11 @@ impl App {
 
     /// This node's webhook sender settings.
     pub fn sender_settings(&self) -> crate::notify::sender::Settings {
-        crate::notify::sender::Settings::from_config(&self.config, self.master_key.clone())
+        crate::notify::sender::Settings::from_config(
+            &self.config,
+            self.master_key.clone(),
+            self.metrics.clone(),
+        )
     }
 
     /// The key that signs and encrypts cookies (see the field).

@@ -3,9 +3,10 @@
 //!
 //! Counters and histograms are this process's (this node's) since it started: HTTP
 //! requests by route, method and status, task durations by kind, queue-to-start
-//! latency, changes refused in maintenance mode, SQLite lock waits. Gauges are read
-//! from the database at each scrape and describe the whole cluster: the maintenance
-//! flag, tasks by state, executing tasks per node.
+//! latency, changes refused in maintenance mode, SQLite lock waits, webhook delivery
+//! attempts by result. Gauges are read from the database at each scrape and describe
+//! the whole cluster: the maintenance flag, tasks by state, executing tasks per node,
+//! webhook deliveries waiting.
 //!
 
 use std::sync::Arc;
@@ -37,6 +38,11 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NodeLabels {
     node: String,
 }
@@ -59,6 +65,8 @@ pub struct Metrics {
     executing_per_node: Family<NodeLabels, Gauge>,
     sqlite_writes: Counter,
     sqlite_busy_waits: Counter,
+    webhook_deliveries: Family<ResultLabels, Counter>,
+    webhook_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -81,6 +89,8 @@ impl Metrics {
         let executing_per_node = Family::<NodeLabels, Gauge>::default();
         let sqlite_writes = Counter::default();
         let sqlite_busy_waits = Counter::default();
+        let webhook_deliveries = Family::<ResultLabels, Counter>::default();
+        let webhook_pending = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests answered by this node, by route, method and status",
@@ -126,7 +136,19 @@ impl Metrics {
             "Waits for another process's write lock (SQLITE_BUSY retries) by this node",
             sqlite_busy_waits.clone(),
         );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by this node, by result (delivered, retry, failed)",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_pending_deliveries",
+            "Webhook deliveries waiting to be sent or tried again (cluster-wide)",
+            webhook_pending.clone(),
+        );
         Metrics {
+            webhook_deliveries,
+            webhook_pending,
             registry,
             http,
             task_duration,
@@ -160,6 +182,15 @@ impl Metrics {
         self.queue_to_start.observe(seconds.max(0.0));
     }
 
+    /// One webhook delivery attempt's result: `delivered`, `retry` or `failed`.
+    pub fn count_delivery(&self, result: &str) {
+        self.webhook_deliveries
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
     pub fn count_request(&self, method: &str, route: &str, status: u16) {
         self.http
             .get_or_create(&HttpLabels {
@@ -173,6 +204,7 @@ impl Metrics {
     /// Reads the cluster-wide gauges from the database and encodes everything.
     pub fn render(&self, snapshot: Snapshot) -> Result<String> {
         self.maintenance.set(i64::from(snapshot.maintenance));
+        self.webhook_pending.set(snapshot.pending_deliveries);
         self.tasks_by_state.clear();
         for (state, n) in snapshot.states {
             self.tasks_by_state
@@ -209,6 +241,7 @@ pub struct Snapshot {
     maintenance: bool,
     states: Vec<(crate::model::TaskState, i64)>,
     executing: Vec<(String, i64)>,
+    pending_deliveries: i64,
 }
 
 /// Shared with the queue, which observes task durations and start latency.
@@ -225,6 +258,7 @@ pub async fn snapshot(store: &store::Store) -> Result<Snapshot> {
                     .into_iter()
                     .map(|n| (n.name, n.running))
                     .collect(),
+                pending_deliveries: store::webhooks::pending(c)?.0,
             })
         })
         .await

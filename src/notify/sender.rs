@@ -36,10 +36,15 @@ pub struct Settings {
     pub poll: Duration,
     pub retry_base_ms: i64,
     pub retry_for_ms: i64,
+    pub metrics: crate::metrics::Shared,
 }
 
 impl Settings {
-    pub fn from_config(config: &crate::config::Config, master_key: Arc<MasterKey>) -> Settings {
+    pub fn from_config(
+        config: &crate::config::Config,
+        master_key: Arc<MasterKey>,
+        metrics: crate::metrics::Shared,
+    ) -> Settings {
         Settings {
             node: config.node_name.clone(),
             allow_private: config.webhook_allow_private,
@@ -48,6 +53,7 @@ impl Settings {
             poll: Duration::from_millis(config.pickup_check_ms.max(10)),
             retry_base_ms: config.webhook_retry_base_ms.max(1),
             retry_for_ms: config.webhook_retry_for_secs.max(0) * 1000,
+            metrics,
         }
     }
 }
@@ -192,11 +198,17 @@ fn deliver(store: &Store, settings: &Settings, agent: &ureq::Agent, d: &Delivery
     let ms = started.elapsed().as_millis() as i64;
     let now = clock::now_ms();
     let failed = |status: Option<i64>, error: &str| {
+        let retry_at = retry_at(settings, d, now);
+        settings.metrics.count_delivery(if retry_at.is_some() {
+            "retry"
+        } else {
+            "failed"
+        });
         let outcome = Outcome::Failed {
             status,
             error,
             ms,
-            retry_at: retry_at(settings, d, now),
+            retry_at,
         };
         store.bookkeeping_now(|tx| webhooks::finish(tx, d.id, &settings.node, &outcome, now))
     };
@@ -210,6 +222,7 @@ fn deliver(store: &Store, settings: &Settings, agent: &ureq::Agent, d: &Delivery
                 .take(MAX_RESPONSE)
                 .read_to_end(&mut sink);
             if (200..300).contains(&status) {
+                settings.metrics.count_delivery("delivered");
                 let done = Outcome::Delivered { status, ms };
                 store
                     .bookkeeping_now(|tx| webhooks::finish(tx, d.id, &settings.node, &done, now))?;

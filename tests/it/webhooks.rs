@@ -291,6 +291,35 @@ fn a_receiver_down_then_up_gets_every_event_once_after_retries() {
             "{names:?}"
         );
     }
+    // The metrics count the attempts by result, and nothing is left waiting.
+    let metrics = client
+        .get("/metrics")
+        .remote("127.0.0.1:50000".parse().unwrap())
+        .dispatch()
+        .into_string()
+        .unwrap_or_default();
+    let sample = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(
+        sample("drydock_webhook_deliveries_total{result=\"delivered\"}"),
+        5.0,
+        "{metrics}"
+    );
+    assert!(
+        sample("drydock_webhook_deliveries_total{result=\"retry\"}") >= 5.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample("drydock_webhook_pending_deliveries "),
+        0.0,
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -592,4 +621,49 @@ fn deployments_and_safe_to_stop_are_told_once_and_not_while_the_mode_is_off() {
             && message.contains("status 3"),
         "{message}"
     );
+}
+
+/// A node killed with `kill -9` while it sends leaves its lease to run out; another
+/// node then sends the same delivery (the receiver sees its id twice: at least once).
+#[test]
+fn a_delivery_whose_node_dies_mid_send_is_sent_by_another() {
+    use common::server::{api_key, Server};
+    let dir = data_dir();
+    dir.configure("webhook_allow_private = true\nwebhook_retry_base_ms = 50\n");
+    let key = api_key(dir.path(), "admin");
+    let mut one = Server::node(dir.path(), "one");
+    let r = Receiver::start();
+    r.answer(Answer::Hang);
+    let (status, sub) = one.api(
+        &key,
+        "POST",
+        "/api/subscriptions",
+        Some(json!({
+        "Name": "Hanging", "EventNotificationSubscription": {
+            "WebhookURI": r.url("/h"), "WebhookTimeout": "00:00:10",
+            "Filter": {"EventCategories": ["EnvironmentCreated"]}}})),
+    );
+    assert_eq!(status, 201, "{sub}");
+    one.create(&key, "/api/environments", json!({"Name": "Production"}));
+    r.wait_for(20, "the first try", |g| g.len() == 1);
+    one.child.kill().unwrap();
+    one.wait_exit(10);
+    r.answer(Answer::Status(200));
+    let two = Server::node(dir.path(), "two");
+    let got = r.wait_for(40, "the second try, from the other node", |g| g.len() >= 2);
+    assert_eq!(
+        got[0].header("X-Drydock-Delivery"),
+        got[1].header("X-Drydock-Delivery")
+    );
+    let id = sub["Id"].as_str().unwrap();
+    poll_until(10, "recorded as delivered by two", || {
+        let (_, page) = two.api(
+            &key,
+            "GET",
+            &format!("/api/subscriptions/{id}/deliveries"),
+            None,
+        );
+        let d = &page["Items"][0];
+        d["State"] == "Delivered" && d["SentBy"] == "two" && d["Attempts"] == 2
+    });
 }

@@ -36,6 +36,8 @@ pub enum Answer {
     Redirect(String),
     /// 200 with a body of this many bytes.
     Big(usize),
+    /// Records the request, then says nothing for 30 s.
+    Hang,
 }
 
 pub struct Receiver {
@@ -173,6 +175,10 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Received>>, answer: &Mutex<Answer>) 
             stream,
             "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ),
+        Answer::Hang => {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Ok(())
+        }
         Answer::Big(n) => {
             let _ = write!(
                 stream,
