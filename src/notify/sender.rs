@@ -140,6 +140,10 @@ fn run(inner: &Inner, store: &Store, settings: &Settings) {
 fn agent(allow_private: bool) -> ureq::Agent {
     ureq::AgentBuilder::new()
         .redirects(0)
+        // One connection per delivery: a receiver's idle connection closed under a
+        // pooled request would fail a delivery that could not be retried at once.
+        .max_idle_connections(0)
+        .no_delay(true)
         .timeout_connect(Duration::from_secs(10))
         .user_agent(concat!("drydock/", env!("CARGO_PKG_VERSION")))
         .resolver(move |netloc: &str| address::resolve_netloc(netloc, allow_private))

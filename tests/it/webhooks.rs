@@ -667,3 +667,38 @@ fn a_delivery_whose_node_dies_mid_send_is_sent_by_another() {
         d["State"] == "Delivered" && d["SentBy"] == "two" && d["Attempts"] == 2
     });
 }
+
+/// A node that does not allow private addresses refuses to connect to one when it
+/// sends, whoever saved the subscription: the addresses are checked as each connection
+/// is made.
+#[test]
+fn a_node_without_webhook_allow_private_does_not_send_to_loopback() {
+    let app = app();
+    let key = app.user_with_key("manager", &["System Manager"]);
+    let r = Receiver::start();
+    let sub = {
+        let allowed = app.client();
+        subscribe(
+            &allowed,
+            &key,
+            "Loopback",
+            &r.url("/in"),
+            json!({"Filter": {"EventCategories": ["EnvironmentCreated"]}}),
+        )
+    };
+    let strict = app.client_with(|c| c.webhook_allow_private = false);
+    created(
+        &strict,
+        &key,
+        "/api/environments",
+        json!({"Name": "Production"}),
+    );
+    poll_until(20, "the refusal recorded", || {
+        deliveries(&strict, &key, &sub).iter().any(|d| {
+            d["LastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("webhook_allow_private"))
+        })
+    });
+    assert!(r.got().is_empty(), "sent to loopback: {:?}", r.got());
+}

@@ -200,8 +200,14 @@ impl TestApp {
     /// A new client: a separate server instance (its own node name) on the same data
     /// directory.
     pub fn client(&self) -> Client {
+        self.client_with(|_| {})
+    }
+
+    /// [`TestApp::client`] with its node's configuration changed by `adjust`.
+    pub fn client_with(&self, adjust: impl FnOnce(&mut Config)) -> Client {
         static NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let mut config = self.config.clone();
+        adjust(&mut config);
         let n = NODES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         config.node_name = format!("test-node-{n}");
         let opened = App::open(config).expect("reopen");
