@@ -36,7 +36,7 @@ pub enum Answer {
     Redirect(String),
     /// 200 with a body of this many bytes.
     Big(usize),
-    /// Records the request, then says nothing for 30 s.
+    /// Records the request, then says nothing until the sender hangs up.
     Hang,
 }
 
@@ -67,16 +67,16 @@ impl Receiver {
         let got = Arc::new(Mutex::new(Vec::new()));
         let answer = Arc::new(Mutex::new(Answer::Status(200)));
         let stop = Arc::new(AtomicBool::new(false));
-        listener.set_nonblocking(true).unwrap();
         let (g, a, s) = (got.clone(), answer.clone(), stop.clone());
         std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (g, a) = (g.clone(), a.clone());
-                        std::thread::spawn(move || serve(stream, &g, &a));
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            // Blocking accepts; `drop` connects once to end the loop.
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(stream) = stream {
+                    let (g, a) = (g.clone(), a.clone());
+                    std::thread::spawn(move || serve(stream, &g, &a));
                 }
             }
         });
@@ -122,11 +122,11 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
 fn serve(stream: TcpStream, got: &Mutex<Vec<Received>>, answer: &Mutex<Answer>) {
-    stream.set_nonblocking(false).ok();
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
         Err(_) => return,
@@ -176,7 +176,9 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Received>>, answer: &Mutex<Answer>) 
             "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ),
         Answer::Hang => {
-            std::thread::sleep(std::time::Duration::from_secs(30));
+            // Until the sender closes the connection (or dies): read to its end.
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest);
             Ok(())
         }
         Answer::Big(n) => {
