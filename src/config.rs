@@ -61,6 +61,8 @@ const KEYS: &[&str] = &[
     "webhook_allow_private",
     "webhook_retry_base_ms",
     "webhook_retry_for_secs",
+    "maintenance_window_notice_secs",
+    "drain_overdue_secs",
 ];
 
 /// SQLite's `synchronous` setting. `Normal` is safe with WAL against application crashes;
@@ -185,6 +187,12 @@ pub struct Config {
     pub webhook_retry_base_ms: i64,
     /// ...for at most this long after its event; then it is marked failed.
     pub webhook_retry_for_secs: i64,
+    /// How long before a scheduled maintenance window starts it is announced
+    /// (`MaintenanceWindowAnnounced`).
+    pub maintenance_window_notice_secs: i64,
+    /// How long maintenance mode may be on with deployments still running before that
+    /// is told (`MaintenanceDrainOverdue`).
+    pub drain_overdue_secs: i64,
 }
 
 fn host_name() -> String {
@@ -245,6 +253,8 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_retry_base_ms: 1_000,
             webhook_retry_for_secs: 24 * 3600,
+            maintenance_window_notice_secs: 3600,
+            drain_overdue_secs: 1800,
         }
     }
 }

@@ -176,7 +176,6 @@ async fn test(
 ) -> Result<Json<Value>> {
     let id = parse_id("Subscriptions", id)?;
     let delivery = notify::send_test(&app.store, &change.proof, id).await?;
-    app.sender.wake();
     Ok(Json(
         json!({"DeliveryId": format!("Deliveries-{delivery}")}),
     ))

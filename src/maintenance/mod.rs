@@ -340,6 +340,15 @@ pub fn tick(store: &Store, schedule: &impl Admit) -> Result<()> {
                 return Ok(());
             }
             maintenance::set_window_state(tx, w.id, WindowState::Active)?;
+            events::record(
+                tx,
+                "MaintenanceWindowStarted",
+                &format!(
+                    "The maintenance window until {} started",
+                    clock::display(w.end_at)
+                ),
+                &[format!("MaintenanceWindows-{}", w.id), "maintenance".into()],
+            )?;
             let mode = maintenance::get_to_change(tx)?;
             if !mode.is_on {
                 maintenance::set(tx, true, w.message.as_deref(), "schedule", Some(w.id), now)?;

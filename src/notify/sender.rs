@@ -6,7 +6,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{address, hmac, payload};
@@ -14,6 +14,7 @@ use crate::clock;
 use crate::error::Result;
 use crate::secrets::MasterKey;
 use crate::store::events;
+use crate::store::wake;
 use crate::store::webhooks::{self, Delivery, Outcome};
 use crate::store::Store;
 
@@ -61,8 +62,6 @@ impl Settings {
 #[derive(Default)]
 struct Inner {
     stopping: AtomicBool,
-    rung: Mutex<bool>,
-    bell: Condvar,
 }
 
 /// A handle on this node's sender (cheap to clone).
@@ -86,23 +85,17 @@ impl Sender {
         Ok(())
     }
 
-    /// Looks for due deliveries now (one was just raised here).
-    pub fn wake(&self) {
-        if let Ok(mut rung) = self.inner.rung.lock() {
-            *rung = true;
-            self.inner.bell.notify_all();
-        }
-    }
-
     pub fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        self.wake();
+        wake::ring();
     }
 }
 
 fn run(inner: &Inner, store: &Store, settings: &Settings) {
     let agent = agent(settings.allow_private);
     while !inner.stopping.load(Ordering::SeqCst) {
+        // Read before the claim: a delivery committed after it rings past this.
+        let seen = wake::rung();
         let now = clock::now_ms();
         let claimed = store
             .bookkeeping_now(|tx| webhooks::claim(tx, &settings.node, now, LEASE_MARGIN_MS, BATCH));
@@ -126,12 +119,7 @@ fn run(inner: &Inner, store: &Store, settings: &Settings) {
             });
             continue;
         }
-        let Ok(rung) = inner.rung.lock() else { return };
-        let (mut rung, _) = match inner.bell.wait_timeout_while(rung, settings.poll, |r| !*r) {
-            Ok(woken) => woken,
-            Err(_) => return,
-        };
-        *rung = false;
+        wake::wait(seen, settings.poll);
     }
 }
 

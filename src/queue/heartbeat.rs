@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::{offline, outdated, reconcile, Inner, Settings};
+use super::{notices, offline, outdated, reconcile, Inner, Settings};
 use crate::error::Result;
 use crate::store::{nodes, Store};
 
@@ -44,6 +44,16 @@ pub(super) fn beat(inner: &Inner, store: &Store, settings: &Settings, now: i64) 
         }
     })?;
     settings.in_touch.committed(taken, gap(settings));
+    let rules = notices::Watch {
+        node: node.clone(),
+        window_notice_ms: settings.window_notice_ms,
+        drain_overdue_ms: settings.drain_overdue_ms,
+        stuck_margin_ms: stuck_margin(settings),
+        offline_ms: judge.then_some(settings.node_offline_ms),
+    };
+    if let Err(e) = notices::watch(store, &rules, now) {
+        eprintln!("drydock: node {node}: watching for notices: {e}");
+    }
     for (silent, ids) in dead {
         let killed = offline::stop_leftovers(settings, &ids);
         eprintln!(
@@ -70,6 +80,13 @@ pub fn give_up_after(settings: &Settings) -> Duration {
     offline
         .saturating_sub(cut_off_grace(settings) + Duration::from_secs(1))
         .max(offline * 3 / 4)
+}
+
+/// How far past its timeout a running deployment is stuck: its runner stops it at the
+/// timeout (SIGTERM, then SIGKILL after `cancel_grace_ms`) and records the end at once,
+/// so with two heartbeats more it has had every chance.
+pub fn stuck_margin(settings: &Settings) -> i64 {
+    (settings.cancel_grace + settings.heartbeat * 2 + settings.poll).as_millis() as i64
 }
 
 /// How long a script stopped for a cut-off node gets between SIGTERM and SIGKILL.

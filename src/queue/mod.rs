@@ -13,6 +13,7 @@ mod heartbeat;
 pub mod jobs;
 pub mod launcher;
 mod listen;
+pub mod notices;
 pub mod offline;
 mod outdated;
 mod output;
@@ -73,6 +74,10 @@ pub struct Settings {
     /// What opens the sensitive variables a deployment uses (none: a deployment that
     /// needs one fails saying so).
     pub master_key: Option<Arc<crate::secrets::MasterKey>>,
+    /// How long before a maintenance window starts it is announced ([`notices`]).
+    pub window_notice_ms: i64,
+    /// How long maintenance mode may be on with deployments running before that is told.
+    pub drain_overdue_ms: i64,
 }
 
 impl Settings {
@@ -107,6 +112,8 @@ impl Settings {
             cut_off: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             outputs: Default::default(),
             master_key: None,
+            window_notice_ms: config.maintenance_window_notice_secs.max(0) * 1000,
+            drain_overdue_ms: config.drain_overdue_secs.max(0) * 1000,
         }
     }
 

@@ -42,6 +42,7 @@ const TABLES: &[(&str, How)] = &[
     ("interruptions", How::Rows),
     ("subscriptions", How::Rows),
     ("deliveries", How::Rows),
+    ("notices", How::Rows),
     // Each database records its own.
     ("schema_migrations", How::Own),
 ];

@@ -83,8 +83,9 @@ impl BookkeepingEvent {
     }
 }
 
-/// The events drydock itself raises about what the queue did, by the task queue (no
-/// user): how a deployment went, and the server becoming safe to stop.
+/// The events drydock itself raises (no user): how a deployment went, the server
+/// becoming safe to stop, and what the nodes' watch of the clock tells
+/// (`crate::queue` notices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemEvent {
     DeploymentStarted,
@@ -93,6 +94,17 @@ pub enum SystemEvent {
     DeploymentTimedOut,
     DeploymentCanceled,
     MaintenanceSafeToStop,
+    /// A scheduled maintenance window starts within the announcement lead time.
+    MaintenanceWindowAnnounced,
+    /// Maintenance mode has been on for the drain's allowance and tasks still run.
+    MaintenanceDrainOverdue,
+    DeploymentFreezeStarted,
+    DeploymentFreezeEnded,
+    NodeOffline,
+    /// A node runs a binary the schema has moved past: it claims nothing more.
+    NodeOutdated,
+    /// A task still runs well past its timeout (its script would not stop).
+    TaskStuck,
 }
 
 impl SystemEvent {
@@ -104,6 +116,13 @@ impl SystemEvent {
             SystemEvent::DeploymentTimedOut => "DeploymentTimedOut",
             SystemEvent::DeploymentCanceled => "DeploymentCanceled",
             SystemEvent::MaintenanceSafeToStop => "MaintenanceSafeToStop",
+            SystemEvent::MaintenanceWindowAnnounced => "MaintenanceWindowAnnounced",
+            SystemEvent::MaintenanceDrainOverdue => "MaintenanceDrainOverdue",
+            SystemEvent::DeploymentFreezeStarted => "DeploymentFreezeStarted",
+            SystemEvent::DeploymentFreezeEnded => "DeploymentFreezeEnded",
+            SystemEvent::NodeOffline => "NodeOffline",
+            SystemEvent::NodeOutdated => "NodeOutdated",
+            SystemEvent::TaskStuck => "TaskStuck",
         }
     }
 }

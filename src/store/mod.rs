@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod maintenance;
 pub mod migrate;
 pub mod nodes;
+pub mod notices;
 pub mod notify;
 pub mod projects;
 pub mod retention;
@@ -33,6 +34,7 @@ pub mod task_log;
 pub mod tasks;
 pub mod users;
 pub mod variables;
+pub mod wake;
 pub mod webhooks;
 
 use std::any::Any;
@@ -474,6 +476,7 @@ impl Store {
         busy::count_write();
         let result = (|| {
             let open = Open::begin(pooled.conn(), "BEGIN IMMEDIATE", "BEGIN")?;
+            wake::begun();
             let (identity, admitted) = admission.admit(&open.db)?;
             let tx = ChangeTx {
                 db: open.db,
@@ -482,6 +485,7 @@ impl Store {
             };
             let out = f(&tx)?;
             open.commit()?;
+            wake::committed();
             Ok(out)
         })();
         self.note_write(result)
@@ -493,8 +497,10 @@ impl Store {
         busy::count_write();
         let result = (|| {
             let open = Open::begin(pooled.conn(), "BEGIN IMMEDIATE", "BEGIN")?;
+            wake::begun();
             let out = f(&BookTx(open.db))?;
             open.commit()?;
+            wake::committed();
             Ok(out)
         })();
         self.note_write(result)

@@ -66,6 +66,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "MaintenanceModeEnabled",
             "MaintenanceModeDisabled",
             "MaintenanceWindowScheduled",
+            "MaintenanceWindowCanceled",
             "MaintenanceWindowAnnounced",
             "MaintenanceWindowStarted",
             "MaintenanceSafeToStop",
@@ -76,7 +77,15 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         "Freeze",
         &["DeploymentFreezeStarted", "DeploymentFreezeEnded"],
     ),
-    ("Node", &["NodeOffline", "NodeDraining", "NodeOutdated"]),
+    (
+        "Node",
+        &[
+            "NodeOffline",
+            "NodeDrained",
+            "NodeUndrained",
+            "NodeOutdated",
+        ],
+    ),
     ("Task", &["TaskStuck", "TaskCanceled"]),
 ];
 
@@ -227,6 +236,14 @@ pub fn update(tx: &ChangeTx, id: i64, f: &Fields, now: i64) -> Result<()> {
     Ok(())
 }
 
+pub fn set_disabled(tx: &ChangeTx, id: i64, disabled: bool, now: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE subscriptions SET is_disabled = ?2, modified_at = ?3 WHERE id = ?1",
+        &[&id, &disabled, &now],
+    )?;
+    Ok(())
+}
+
 pub fn delete(tx: &ChangeTx, id: i64) -> Result<()> {
     tx.execute("DELETE FROM subscriptions WHERE id = ?1", &[&id])?;
     Ok(())
@@ -258,6 +275,7 @@ pub fn enqueue(
 
 /// One delivery of `event` to subscription `id`, due now (also "send a test event").
 pub fn raise(conn: &Conn, subscription: i64, event: i64, now: i64) -> Result<i64> {
+    super::wake::raised();
     conn.query_one(
         "INSERT INTO deliveries (subscription_id, event_id, created_at, state, next_attempt_at)
          VALUES (?1, ?2, ?3, 'Pending', ?3) RETURNING id",

@@ -48,6 +48,7 @@ mod live_cells;
 mod maintenance;
 mod metrics;
 mod new_user;
+mod notices;
 mod octopus_actions;
 mod octopus_actions_refused;
 mod octopus_api;

@@ -350,10 +350,15 @@ fn scheduled_windows_turn_maintenance_on_and_off_with_retry_after() {
         .unwrap()
         .iter()
         .filter(|e| e["IdentityEstablishedWith"] == "Schedule")
+        .map(|e| &e["Category"])
         .collect();
     assert_eq!(
-        by_schedule.len(),
-        2,
+        by_schedule,
+        [
+            "MaintenanceModeDisabled",
+            "MaintenanceModeEnabled",
+            "MaintenanceWindowStarted"
+        ],
         "entered and left by schedule: {events}"
     );
 

@@ -183,6 +183,15 @@ const SHIPPED: &[Shipped] = &[
         )),
         compatible: true,
     },
+    Shipped {
+        version: 21,
+        name: "notices",
+        sqlite: include_str!("../../../migrations/0021_notices.sql"),
+        postgres: Some(include_str!(
+            "../../../migrations/postgres/0021_notices.sql"
+        )),
+        compatible: true,
+    },
 ];
 
 /// The schema level at which nodes record theirs and migrations their compatibility.
