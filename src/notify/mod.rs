@@ -345,6 +345,36 @@ pub async fn update(
         .await
 }
 
+/// Disables a subscription (its events raise no deliveries; those raised still go) or
+/// enables it again, audited (`SubscriptionDisabled`, `SubscriptionEnabled`).
+pub async fn set_disabled(
+    store: &Store,
+    admission: &impl Admit,
+    id: i64,
+    disabled: bool,
+) -> Result<Subscription> {
+    store
+        .change(admission, move |tx| {
+            let s = webhooks::find(tx, id)?.ok_or_else(|| not_found(id))?;
+            if s.is_disabled != disabled {
+                webhooks::set_disabled(tx, id, disabled, clock::now_ms())?;
+                let (category, verb) = if disabled {
+                    ("SubscriptionDisabled", "Disabled")
+                } else {
+                    ("SubscriptionEnabled", "Enabled")
+                };
+                events::record(
+                    tx,
+                    category,
+                    &format!("{verb} subscription {}", s.name),
+                    &[format!("Subscriptions-{id}")],
+                )?;
+            }
+            webhooks::find(tx, id)?.ok_or_else(|| not_found(id))
+        })
+        .await
+}
+
 /// Deletes a subscription and its delivery log, audited.
 pub async fn delete(store: &Store, admission: &impl Admit, id: i64) -> Result<()> {
     store

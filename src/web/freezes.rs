@@ -99,9 +99,10 @@ fn row(
     }
 }
 
-type Names = (Vec<(i64, String)>, Vec<(i64, String)>);
+/// Every project's and environment's id and name, for a page's choices.
+pub(super) type Names = (Vec<(i64, String)>, Vec<(i64, String)>);
 
-async fn names(app: &App) -> Result<Names> {
+pub(super) async fn names(app: &App) -> Result<Names> {
     app.store
         .read(|c| {
             let (ps, _) = projects::list(c, 0, 10_000)?;

@@ -24,6 +24,7 @@ pub mod projects;
 pub mod refused;
 pub mod releases;
 pub mod search;
+pub mod subscriptions;
 pub mod system_tasks;
 pub mod task_page;
 pub mod tasks;
@@ -68,6 +69,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(deep_links::routes());
     routes.extend(live::routes());
     routes.extend(search::routes());
+    routes.extend(subscriptions::routes());
     routes
 }
 
@@ -124,6 +126,7 @@ pub struct NavUser {
     pub can_view_users: bool,
     pub is_admin: bool,
     pub can_view_events: bool,
+    pub can_view_subscriptions: bool,
 }
 
 impl Layout {
@@ -139,6 +142,7 @@ impl Layout {
                 can_view_users: caller.can(Permission::UserView),
                 is_admin: caller.can(Permission::AdministerSystem),
                 can_view_events: caller.can(Permission::EventView),
+                can_view_subscriptions: caller.can(Permission::SubscriptionView),
             }),
             csrf: caller.csrf_token().to_string(),
             flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())),

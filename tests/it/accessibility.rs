@@ -85,6 +85,11 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
     let axe_dir = common::npm::installed("axe-core", PACKAGE, LOCK);
     let axe = std::fs::read_to_string(axe_dir.join("axe-core/axe.min.js")).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(drydock::config::CONFIG_FILE),
+        "webhook_allow_private = true\nwebhook_retry_base_ms = 50\nwebhook_retry_for_secs = 1\n",
+    )
+    .unwrap();
     let key = common::server::api_key(dir.path(), "admin");
     common::server::create_user(dir.path(), "dana", "Project Deployer", PASSWORD);
     let server = Server::start(dir.path());
@@ -221,6 +226,34 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         waiting["DeploymentServerTasks"][0]["ServerTaskId"],
         "ServerTasks-5"
     );
+    // A subscription whose log holds a delivered test event and a failed one.
+    let receiver = common::receiver::Receiver::start();
+    let sub_id = server.create(
+        &key,
+        "/api/subscriptions",
+        json!({"Name": "Ops hook", "EventNotificationSubscription": {
+            "WebhookURI": receiver.url("/hook"), "WebhookSecret": "s",
+            "Filter": {"EventGroups": ["Maintenance"], "Projects": ["Projects-1"]}}}),
+    );
+    for (answer, state) in [(200, "Delivered"), (500, "Failed")] {
+        receiver.answer(common::receiver::Answer::Status(answer));
+        let (status, _) = server.api(
+            &key,
+            "POST",
+            &format!("/api/subscriptions/{sub_id}/test"),
+            None,
+        );
+        assert_eq!(status, 200);
+        common::poll_until(20, "the test event's delivery to end", || {
+            let (_, log) = server.api(
+                &key,
+                "GET",
+                &format!("/api/subscriptions/{sub_id}/deliveries"),
+                None,
+            );
+            log["Items"][0]["State"] == state
+        });
+    }
     // Pages one step from the lists.
     let details = [
         "/tasks/5",
@@ -231,6 +264,8 @@ async fn every_page_passes_axe_and_fits_a_phone_for_administrators_and_deployers
         "/search?q=Web",
         "/environments/2",
         "/configuration/freezes/new",
+        "/configuration/subscriptions/new",
+        "/configuration/subscriptions/1",
         "/configuration/freezes/1",
         "/projects/1",
         "/projects/1/variables",
