@@ -5,8 +5,8 @@
 //! apart from every request: a slow or dead receiver slows no change.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{address, hmac, payload};
@@ -21,7 +21,7 @@ use crate::store::Store;
 /// How long past its subscription's timeout a claimed delivery stays this node's alone
 /// (connecting, reading the answer, recording it); after that another node may send it.
 pub const LEASE_MARGIN_MS: i64 = 5_000;
-/// At most this many deliveries are sent at once by one node.
+/// At most this many deliveries are in flight at once from one node.
 pub const BATCH: i64 = 8;
 /// The most of a response's body read (and thrown away).
 pub const MAX_RESPONSE: u64 = 64 * 1024;
@@ -91,35 +91,71 @@ impl Sender {
     }
 }
 
+/// The claimer: keeps up to [`BATCH`] deliveries in flight on as many workers, claiming
+/// more as soon as there is room and one is due (woken by a commit that raised one, by
+/// a worker done while all were busy, or at its next look).
 fn run(inner: &Inner, store: &Store, settings: &Settings) {
     let agent = agent(settings.allow_private);
-    while !inner.stopping.load(Ordering::SeqCst) {
-        // Read before the claim: a delivery committed after it rings past this.
-        let seen = wake::rung();
-        let now = clock::now_ms();
-        let claimed = store
-            .bookkeeping_now(|tx| webhooks::claim(tx, &settings.node, now, LEASE_MARGIN_MS, BATCH));
-        let batch = match claimed {
-            Ok(batch) => batch,
-            Err(e) => {
+    let in_flight = AtomicUsize::new(0);
+    let (hand, work) = std::sync::mpsc::channel::<Delivery>();
+    let work = Mutex::new(work);
+    std::thread::scope(|scope| {
+        for _ in 0..BATCH {
+            scope.spawn(|| worker(store, settings, &agent, &work, &in_flight));
+        }
+        while !inner.stopping.load(Ordering::SeqCst) {
+            // Read before the claim: a delivery committed after it rings past this.
+            let seen = wake::rung();
+            let room = BATCH as usize - in_flight.load(Ordering::SeqCst).min(BATCH as usize);
+            if room == 0 {
+                wake::wait(seen, settings.poll);
+                continue;
+            }
+            let now = clock::now_ms();
+            let claimed = store.bookkeeping_now(|tx| {
+                webhooks::claim(tx, &settings.node, now, LEASE_MARGIN_MS, room as i64)
+            });
+            let batch = claimed.unwrap_or_else(|e| {
                 eprintln!("drydock: webhook sender: {e}");
                 Vec::new()
-            }
-        };
-        if !batch.is_empty() {
-            std::thread::scope(|scope| {
-                for d in &batch {
-                    let agent = &agent;
-                    scope.spawn(move || {
-                        if let Err(e) = deliver(store, settings, agent, d) {
-                            eprintln!("drydock: webhook delivery Deliveries-{}: {e}", d.id);
-                        }
-                    });
-                }
             });
-            continue;
+            let full = batch.len() == room;
+            for d in batch {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                if hand.send(d).is_err() {
+                    return;
+                }
+            }
+            if !full {
+                wake::wait(seen, settings.poll);
+            }
         }
-        wake::wait(seen, settings.poll);
+        // The workers send what they were handed, then end.
+        drop(hand);
+    });
+}
+
+/// A worker: sends the deliveries it is handed, one at a time.
+fn worker(
+    store: &Store,
+    settings: &Settings,
+    agent: &ureq::Agent,
+    work: &Mutex<std::sync::mpsc::Receiver<Delivery>>,
+    in_flight: &AtomicUsize,
+) {
+    loop {
+        let next = match work.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(d) = next else { return };
+        if let Err(e) = deliver(store, settings, agent, &d) {
+            eprintln!("drydock: webhook delivery Deliveries-{}: {e}", d.id);
+        }
+        // All were busy: the claimer may be waiting for room.
+        if in_flight.fetch_sub(1, Ordering::SeqCst) == BATCH as usize {
+            wake::ring();
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sql::{Conn, Row};
+use super::sql::{Conn, Param, Row};
 use super::{BookTx, ChangeTx};
 use crate::error::Result;
 
@@ -190,48 +190,53 @@ pub fn find(conn: &Conn, id: i64) -> Result<Option<Subscription>> {
     )
 }
 
+/// What a create or an update binds: a subscription's fields as `?1` to `?9`, then
+/// `now` as `?10`, then `extra` (an update's id, `?11`).
+fn bind<'a>(
+    f: &'a Fields,
+    filter: &'a String,
+    now: &'a i64,
+    extra: Option<&'a i64>,
+) -> Vec<&'a dyn Param> {
+    let mut params: Vec<&dyn Param> = vec![
+        &f.name,
+        &f.is_disabled,
+        filter,
+        &f.webhook_uri,
+        &f.payload,
+        &f.timeout_secs,
+        &f.header_key,
+        &f.header_value,
+        &f.secret,
+        now,
+    ];
+    params.extend(extra.map(|e| e as &dyn Param));
+    params
+}
+
+const NAME_TAKEN: &str = "Name: a subscription with that name exists";
+
 pub fn create(tx: &ChangeTx, f: &Fields, now: i64) -> Result<i64> {
+    let filter = filter_text(&f.filter);
     tx.query_one_unique(
         "INSERT INTO subscriptions (name, is_disabled, filter, webhook_uri, payload, timeout_secs,
              header_key, header_value, secret, created_at, modified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
-        &[
-            &f.name,
-            &f.is_disabled,
-            &filter_text(&f.filter),
-            &f.webhook_uri,
-            &f.payload,
-            &f.timeout_secs,
-            &f.header_key,
-            &f.header_value,
-            &f.secret,
-            &now,
-        ],
-        || "Name: a subscription with that name exists".into(),
+        &bind(f, &filter, &now, None),
+        || NAME_TAKEN.into(),
     )?
     .get(0)
 }
 
 pub fn update(tx: &ChangeTx, id: i64, f: &Fields, now: i64) -> Result<()> {
+    let filter = filter_text(&f.filter);
     tx.execute_unique(
-        "UPDATE subscriptions SET name = ?2, is_disabled = ?3, filter = ?4, webhook_uri = ?5,
-             payload = ?6, timeout_secs = ?7, header_key = ?8, header_value = ?9,
-             secret = COALESCE(?10, secret), modified_at = ?11
-         WHERE id = ?1",
-        &[
-            &id,
-            &f.name,
-            &f.is_disabled,
-            &filter_text(&f.filter),
-            &f.webhook_uri,
-            &f.payload,
-            &f.timeout_secs,
-            &f.header_key,
-            &f.header_value,
-            &f.secret,
-            &now,
-        ],
-        || "Name: a subscription with that name exists".into(),
+        "UPDATE subscriptions SET name = ?1, is_disabled = ?2, filter = ?3, webhook_uri = ?4,
+             payload = ?5, timeout_secs = ?6, header_key = ?7, header_value = ?8,
+             secret = COALESCE(?9, secret), modified_at = ?10
+         WHERE id = ?11",
+        &bind(f, &filter, &now, Some(&id)),
+        || NAME_TAKEN.into(),
     )?;
     Ok(())
 }
