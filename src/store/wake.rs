@@ -1,8 +1,8 @@
 //! Waking this process's webhook sender the moment a transaction that raised
 //! deliveries commits, instead of at its next look (`pickup_check_ms`): a delivery
 //! raised ([`super::webhooks::raise`]) marks the thread's transaction, and the store
-//! rings after its `COMMIT` ([`committed`]). A rolled-back transaction rings nothing:
-//! the mark is cleared when the next one begins ([`begun`]). Other nodes' senders
+//! rings after its `COMMIT` (`committed`). A rolled-back transaction rings nothing:
+//! the mark is cleared when the next one begins (`begun`). Other nodes' senders
 //! still find the deliveries at their next look.
 
 use std::cell::Cell;
