@@ -5,7 +5,20 @@
 (function () {
   "use strict";
   var panel = document.getElementById("task");
-  if (!panel || panel.dataset.completed === "true") return;
+  if (!panel) return;
+  try {
+    var saved = sessionStorage.getItem("drydock-flash-" + panel.dataset.task);
+    sessionStorage.removeItem("drydock-flash-" + panel.dataset.task);
+    var main = document.getElementById("content");
+    if (saved && main && !main.querySelector(".flash")) {
+      var was = JSON.parse(saved), p = document.createElement("p");
+      p.className = was[0];
+      p.setAttribute("role", "status");
+      p.textContent = was[1];
+      main.insertBefore(p, main.firstChild);
+    }
+  } catch (e) { /* no storage, or not ours: nothing to restore */ }
+  if (panel.dataset.completed === "true") return;
   var id = panel.dataset.task;
   var shown = panel.dataset.state;
   var last = Number(panel.dataset.last) || 0;
@@ -14,6 +27,7 @@
   var error = document.getElementById("task-error");
   var state = document.getElementById("task-state");
 
+  var kept = "drydock-flash-" + id;
   function following() { return !follow || follow.checked; }
   if (following()) log.scrollTop = log.scrollHeight;
 
@@ -44,6 +58,12 @@
         last = data.Last;
         if (data.ErrorMessage) error.textContent = data.ErrorMessage;
         if (data.IsCompleted) {
+          // The page's message (say, "The deployment has been queued.") is shown once:
+          // kept for the reloaded page, which has none of its own.
+          var flash = document.querySelector("#content > .flash");
+          try {
+            if (flash) sessionStorage.setItem(kept, JSON.stringify([flash.className, flash.textContent]));
+          } catch (e) { /* no storage: the message goes with the reload */ }
           window.location.reload();
           return;
         }

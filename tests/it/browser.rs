@@ -530,6 +530,17 @@ async fn a_lead_sets_variables_on_the_variables_tab_and_deploys_with_a_prompt() 
                     .contains("why=hotfix"))
             })
             .await?;
+            // The page reloads itself when the task ends; the message it came with stays.
+            b.wait_until(30, "the page of the ended task", || async {
+                Ok(b.client.source().await?.contains("data-completed=\"true\""))
+            })
+            .await?;
+            assert!(
+                b.text("#content")
+                    .await?
+                    .contains("The deployment has been queued."),
+                "the message was lost when the page reloaded"
+            );
             let log = b.text("#task-log").await?;
             assert!(log.contains("token=******** why=hotfix"), "{log}");
             assert!(b
