@@ -31,6 +31,9 @@ pub struct App {
     /// The newest migration this node knows: recorded as its schema level, and what
     /// its queue compares the database's schema with while it runs.
     pub schema_level: i64,
+    /// The queue's settings, made once: the stopping node's heartbeats must reach the
+    /// same `InTouch` (and cut-off flag) that its watchdog and runners read.
+    queue_settings: std::sync::OnceLock<queue::Settings>,
 }
 
 /// An opened data directory, and the first administrator's password if this start
@@ -92,6 +95,7 @@ impl App {
                 secret_key,
                 master_key: std::sync::Arc::new(master_key),
                 schema_level: migrations.newest(),
+                queue_settings: std::sync::OnceLock::new(),
             },
             initial_admin_password,
         })
@@ -100,10 +104,14 @@ impl App {
     /// This node's queue settings, with the built-in system tasks as its jobs (the
     /// queue runs them without naming them).
     pub fn queue_settings(&self) -> queue::Settings {
-        let jobs = std::sync::Arc::new(system_tasks::Jobs::from_config(&self.config));
-        queue::Settings::from_config(&self.config, jobs)
-            .at_level(self.schema_level)
-            .with_master_key(self.master_key.clone())
+        self.queue_settings
+            .get_or_init(|| {
+                let jobs = std::sync::Arc::new(system_tasks::Jobs::from_config(&self.config));
+                queue::Settings::from_config(&self.config, jobs)
+                    .at_level(self.schema_level)
+                    .with_master_key(self.master_key.clone())
+            })
+            .clone()
     }
 
     /// This node's webhook sender settings.
